@@ -1,0 +1,159 @@
+//! JSON payloads on the bus. Field names are stable wire contract: add fields with defaults, never
+//! rename.
+
+use serde::{Deserialize, Serialize};
+
+/// Who said a message in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions from the operator or the client.
+    System,
+    /// The human.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool result.
+    Tool,
+}
+
+/// A tool call made by the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Provider or router assigned id.
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// Arguments as JSON object text.
+    pub arguments: String,
+}
+
+/// One message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Speaker.
+    pub role: Role,
+    /// Text content (may be empty for assistant messages that only call tools).
+    pub content: String,
+    /// Tool calls made in an assistant message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For tool results: the call answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    /// A plain text message.
+    pub fn text(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+/// A unit of work for the agent-runner: one user turn in one session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRequest {
+    /// Unique id; also the JetStream `Nats-Msg-Id`, so a retried publish never runs twice.
+    pub turn_id: String,
+    /// Which agent answers.
+    pub agent_id: String,
+    /// Conversation key, e.g. `agent:main:openai-user:alice`.
+    pub session_key: String,
+    /// Whether the session is stored. False for one-off requests that carry their whole history.
+    pub persist: bool,
+    /// New messages of this turn (for a persisted session), or the whole conversation (one-off).
+    pub messages: Vec<ChatMessage>,
+    /// Where the gateway (or bridge) listens for this turn's events.
+    pub reply_subject: String,
+    /// Where the turn came from (`http`, `telegram`, ...), for logs and routing replies.
+    pub source: String,
+    /// Milliseconds since the Unix epoch when the turn was accepted.
+    pub accepted_at_ms: u64,
+}
+
+/// Token counts of a turn (absent when the provider did not say).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
+    /// Generated tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u32>,
+}
+
+/// Why a turn failed, in terms a client can act on. Maps to an HTTP status at the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request itself was wrong.
+    BadRequest,
+    /// Every configured model failed or none is reachable.
+    ProviderUnavailable,
+    /// The provider rejected the call (auth, quota, content policy).
+    ProviderRejected,
+    /// The turn ran out of time.
+    Timeout,
+    /// A bug or an unexpected state inside Pincer.
+    Internal,
+}
+
+/// Live events of one run, published on core NATS to [`TurnRequest::reply_subject`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// A runner picked the turn up.
+    Started,
+    /// A piece of assistant text.
+    Delta {
+        /// The text.
+        text: String,
+    },
+    /// The turn finished; `content` is the whole assistant reply.
+    Done {
+        /// Full reply text.
+        content: String,
+        /// Tool calls the final assistant message carries (when the client offered tools).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+        /// The model that served the last call, as `provider/model`.
+        model: String,
+        /// `stop`, `length`, `tool_calls`, ...
+        finish_reason: String,
+        /// Token counts.
+        usage: Usage,
+    },
+    /// The turn failed; nothing more follows.
+    Error {
+        /// Category.
+        code: ErrorCode,
+        /// Human-readable reason, safe to show to the client (no secrets).
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_events_are_tagged_json() {
+        let event = RunEvent::Delta { text: "hi".into() };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json, r#"{"type":"delta","text":"hi"}"#);
+        let back: RunEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn unknown_fields_are_tolerated_for_forward_compatibility() {
+        let json = r#"{"type":"error","code":"timeout","message":"slow","extra":1}"#;
+        let event: RunEvent = serde_json::from_str(json).unwrap();
+        assert!(matches!(event, RunEvent::Error { code: ErrorCode::Timeout, .. }));
+    }
+}

@@ -1,0 +1,129 @@
+//! Idempotent creation of streams and buckets. Every service calls [`ensure_all`] at startup, so the
+//! first one up creates them and the rest find them; a changed definition is updated in place.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+
+use crate::{Error, Namespace};
+
+/// How long JetStream remembers message ids for de-duplication. Longer than any client retry.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Turns nobody consumed within this age are dropped (a week: survives long outages, bounded disk).
+const TURN_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Creates or updates the streams and buckets under `ns`.
+pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), Error> {
+    ensure_stream(
+        js,
+        stream::Config {
+            name: ns.turns_stream(),
+            subjects: vec![ns.turns_filter()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            max_age: TURN_MAX_AGE,
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (name, subject) in [
+        (ns.channel_inbound_stream(), ns.channel_inbound("*")),
+        (ns.channel_outbound_stream(), ns.channel_outbound("*")),
+    ] {
+        ensure_stream(
+            js,
+            stream::Config {
+                name,
+                subjects: vec![format!("{subject}.>"), subject],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                max_age: TURN_MAX_AGE,
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    sessions_bucket(js, ns).await?;
+    leases_bucket(js, ns).await?;
+    Ok(())
+}
+
+async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Result<(), Error> {
+    let name = config.name.clone();
+    let setup_error = |reason: String| Error::Setup {
+        what: format!("stream {name}"),
+        reason,
+    };
+    match js.get_stream(&name).await {
+        Ok(mut existing) => {
+            let info = existing.info().await.map_err(|e| setup_error(e.to_string()))?;
+            if info.config.subjects != config.subjects
+                || info.config.duplicate_window != config.duplicate_window
+                || info.config.max_age != config.max_age
+            {
+                js.update_stream(config)
+                    .await
+                    .map_err(|e| setup_error(e.to_string()))?;
+            }
+            Ok(())
+        }
+        Err(_) => match js.create_stream(config.clone()).await {
+            Ok(_) => Ok(()),
+            // Another service created it between our get and create.
+            Err(_) if js.get_stream(&name).await.is_ok() => Ok(()),
+            Err(error) => Err(setup_error(error.to_string())),
+        },
+    }
+}
+
+/// Opens (creating if needed) the session transcript bucket.
+pub async fn sessions_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.sessions_bucket(),
+            history: 1,
+            storage: stream::StorageType::File,
+            // Transcripts can be large; the server's max_payload still bounds one value.
+            max_value_size: -1,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// How long a lease outlives a crashed holder before another runner may take the session.
+pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Opens (creating if needed) the session lease bucket. Entries expire after [`LEASE_TTL`], so a
+/// runner that died holding a lease blocks its session for at most that long.
+pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.leases_bucket(),
+            history: 1,
+            max_age: LEASE_TTL,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn ensure_bucket(js: &jetstream::Context, config: kv::Config) -> Result<kv::Store, Error> {
+    let bucket = config.bucket.clone();
+    if let Ok(store) = js.get_key_value(&bucket).await {
+        return Ok(store);
+    }
+    match js.create_key_value(config).await {
+        Ok(store) => Ok(store),
+        Err(create_error) => js.get_key_value(&bucket).await.map_err(|_| Error::Setup {
+            what: format!("kv bucket {bucket}"),
+            reason: create_error.to_string(),
+        }),
+    }
+}

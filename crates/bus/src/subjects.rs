@@ -1,0 +1,136 @@
+//! Subject, stream and bucket names. No other crate spells a subject: they call these functions.
+//!
+//! Grammar: `<prefix>.<domain>.<entity>[.<id>]`. Ids go last so filters and permissions can be per
+//! domain. Stream and bucket names cannot contain dots, so they use the upper-cased prefix.
+
+/// A set of names under one prefix (`pincer` in production, a random one per test).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    prefix: String,
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        Self::new("pincer")
+    }
+}
+
+impl Namespace {
+    /// Creates a namespace. The prefix must be one subject token of `[A-Za-z0-9_-]`.
+    pub fn new(prefix: &str) -> Self {
+        debug_assert!(
+            !prefix.is_empty()
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "invalid namespace prefix {prefix:?}"
+        );
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The prefix itself.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn upper(&self) -> String {
+        self.prefix.to_ascii_uppercase().replace('-', "_")
+    }
+
+    /// JetStream work-queue stream holding turns waiting for an agent-runner.
+    /// Published by the gateway and channel-bridge; consumed by agent-runner.
+    pub fn turns_stream(&self) -> String {
+        format!("{}_TURNS", self.upper())
+    }
+
+    /// Subject of a turn for `agent_id` (stored in [`Self::turns_stream`]).
+    pub fn turn(&self, agent_id: &str) -> String {
+        format!("{}.turn.{}", self.prefix, token(agent_id))
+    }
+
+    /// Filter matching every turn subject.
+    pub fn turns_filter(&self) -> String {
+        format!("{}.turn.>", self.prefix)
+    }
+
+    /// Durable consumer name the agent-runner replicas share on the turns stream.
+    pub fn turns_consumer(&self) -> String {
+        "agent-runner".to_owned()
+    }
+
+    /// Core-NATS subject carrying a run's live events (deltas, done, error) to whoever waits for it.
+    /// Published by agent-runner; subscribed by the gateway (and channel-bridge for drafts).
+    pub fn run_events(&self, turn_id: &str) -> String {
+        format!("{}.run.{}", self.prefix, token(turn_id))
+    }
+
+    /// Request/reply subject the agent-runner answers while its consumer loop is running (readiness).
+    pub fn agent_runner_ping(&self) -> String {
+        format!("{}.health.agent-runner", self.prefix)
+    }
+
+    /// JetStream stream of inbound channel messages (Telegram updates), keyed by platform ids.
+    pub fn channel_inbound_stream(&self) -> String {
+        format!("{}_CHANNEL_IN", self.upper())
+    }
+
+    /// Subject of an inbound message from `channel` (e.g. `telegram`).
+    pub fn channel_inbound(&self, channel: &str) -> String {
+        format!("{}.channel.in.{}", self.prefix, token(channel))
+    }
+
+    /// JetStream stream of outbound replies waiting to be sent on a channel.
+    pub fn channel_outbound_stream(&self) -> String {
+        format!("{}_CHANNEL_OUT", self.upper())
+    }
+
+    /// Subject of an outbound reply for `channel`.
+    pub fn channel_outbound(&self, channel: &str) -> String {
+        format!("{}.channel.out.{}", self.prefix, token(channel))
+    }
+
+    /// KV bucket of session transcripts (agent-runner only).
+    pub fn sessions_bucket(&self) -> String {
+        format!("{}_sessions", self.prefix.replace('-', "_"))
+    }
+
+    /// KV bucket of short-lived session leases: one runner at a time per session, across replicas.
+    pub fn leases_bucket(&self) -> String {
+        format!("{}_leases", self.prefix.replace('-', "_"))
+    }
+}
+
+/// Replaces characters that would split or wildcard a subject token.
+fn token(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '.' | '*' | '>' | ' ' | '\t' | '\r' | '\n' => '_',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_grammar() {
+        let ns = Namespace::default();
+        assert_eq!(ns.turn("main"), "pincer.turn.main");
+        assert_eq!(ns.turns_filter(), "pincer.turn.>");
+        assert_eq!(ns.turns_stream(), "PINCER_TURNS");
+        assert_eq!(ns.run_events("abc"), "pincer.run.abc");
+        assert_eq!(ns.sessions_bucket(), "pincer_sessions");
+    }
+
+    #[test]
+    fn ids_cannot_inject_wildcards_or_tokens() {
+        let ns = Namespace::new("t-1");
+        assert_eq!(ns.turn("a.b>*"), "t-1.turn.a_b__");
+        assert_eq!(ns.turns_stream(), "T_1_TURNS");
+        assert_eq!(ns.leases_bucket(), "t_1_leases");
+    }
+}

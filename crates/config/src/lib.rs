@@ -1,0 +1,60 @@
+//! Pincer's configuration: one JSON5 file whose keys are OpenClaw's (`openclaw.json` compatible).
+//!
+//! Loading runs four stages, each with its own error:
+//!
+//! 1. parse JSON5 (comments, trailing commas, unquoted keys) — [`Error::Syntax`];
+//! 2. substitute `${VAR}` in every string value from a caller-supplied lookup — [`Error::MissingVar`]
+//!    (only inside the sections of the [`Scope`] the caller validates);
+//! 3. deserialize strictly into [`Config`]: unknown keys and wrong types anywhere in the file are
+//!    errors naming the full key path, with a "did you mean" suggestion — [`Error::Invalid`];
+//! 4. semantic checks on the sections in scope (model refs, auth ambiguity, port 0) —
+//!    [`Error::Semantic`].
+//!
+//! Secrets ([`Secret`]) never appear in `Debug`, `Display`, serialized output or error messages.
+//!
+//! ```
+//! use pincer_config::{Scope, parse_str};
+//!
+//! let env = |name: &str| (name == "KEY").then(|| "sk-test".to_owned());
+//! let config = parse_str(
+//!     r#"{ models: { providers: { openrouter: { apiKey: "${KEY}" } } } }"#,
+//!     "pincer.json5",
+//!     &env,
+//!     Scope::All,
+//! )?;
+//! let provider = config.models.provider("openrouter").expect("declared");
+//! assert_eq!(provider.api_key.as_ref().map(|k| k.expose()), Some("sk-test"));
+//! # Ok::<(), pincer_config::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod env;
+mod error;
+mod invalid;
+mod load;
+mod model_ref;
+mod scope;
+mod secret;
+mod strict;
+mod validate;
+
+pub mod schema;
+
+pub use env::process_env;
+pub use error::Error;
+pub use load::{load_file, parse_str};
+pub use model_ref::parse_model_ref;
+pub use schema::Config;
+pub use schema::agents::{
+    AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent,
+};
+pub use schema::channels::{Channels, DmPolicy, Telegram};
+pub use schema::gateway::{
+    Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,
+    RateLimit,
+};
+pub use schema::models::{Api, Cost, ModelEntry, Models, Provider};
+pub use schema::{Session, Tailscale};
+pub use scope::Scope;
+pub use secret::Secret;

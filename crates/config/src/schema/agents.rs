@@ -1,0 +1,421 @@
+//! `agents`: defaults shared by every agent, named agents, and resolution of an agent id.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
+use serde::{Deserialize, Serialize};
+
+/// Iteration cap of an agent run when none is configured.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 20;
+/// Run timeout when none is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// What a configured timeout of 0 ("no timeout") means.
+pub const UNLIMITED_TIMEOUT: Duration = Duration::from_secs(48 * 60 * 60);
+/// Concurrent runs when `agents.defaults.maxConcurrent` is unset.
+pub const DEFAULT_MAX_CONCURRENT: u32 = 4;
+/// Id of the default agent when no entry is marked `default: true`.
+pub const MAIN_AGENT_ID: &str = "main";
+/// Alias that always names the default agent.
+pub const DEFAULT_AGENT_ALIAS: &str = "default";
+
+/// `agents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Agents {
+    /// Settings every agent inherits.
+    #[serde(default)]
+    pub defaults: AgentDefaults,
+    /// Named agents by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entries: BTreeMap<String, AgentEntry>,
+}
+
+/// `agents.defaults`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentDefaults {
+    /// Primary model and fallbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSelection>,
+    /// Cap on LLM/tool iterations per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    /// Run timeout in seconds (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Run timeout in seconds, OpenClaw's newer name (wins over `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// Runs executing at once across all sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// Agent workspace directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Context budget in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
+}
+
+impl AgentDefaults {
+    /// `maxConcurrent`, default 4.
+    #[must_use]
+    pub fn max_concurrent(&self) -> u32 {
+        self.max_concurrent.unwrap_or(DEFAULT_MAX_CONCURRENT)
+    }
+}
+
+/// `agents.entries.<id>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentEntry {
+    /// This is the default agent (at most one entry).
+    #[serde(default)]
+    pub default: bool,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Workspace directory (overrides the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Model selection (overrides the default, fallbacks included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSelection>,
+    /// Iteration cap (overrides the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    /// Timeout in seconds (overrides the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Timeout in seconds, newer name (wins over `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// A model choice: `"provider/model"` or `{ primary, fallbacks }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ModelSelection {
+    /// Just a primary model ref.
+    Ref(String),
+    /// A primary model ref tried first, then each fallback in order.
+    Chain {
+        /// Model ref tried first.
+        primary: String,
+        /// Model refs tried in order when the primary fails.
+        fallbacks: Vec<String>,
+    },
+}
+
+impl ModelSelection {
+    /// The primary model ref.
+    #[must_use]
+    pub fn primary(&self) -> &str {
+        match self {
+            ModelSelection::Ref(primary) | ModelSelection::Chain { primary, .. } => primary,
+        }
+    }
+
+    /// The fallback model refs, in order.
+    #[must_use]
+    pub fn fallbacks(&self) -> &[String] {
+        match self {
+            ModelSelection::Ref(_) => &[],
+            ModelSelection::Chain { fallbacks, .. } => fallbacks,
+        }
+    }
+}
+
+/// The object form of [`ModelSelection`], strictly checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ModelChain {
+    primary: String,
+    #[serde(default)]
+    fallbacks: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for ModelSelection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SelectionVisitor;
+        impl<'de> Visitor<'de> for SelectionVisitor {
+            type Value = ModelSelection;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a model ref \"provider/model\" or { primary, fallbacks }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ModelSelection, E> {
+                Ok(ModelSelection::Ref(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ModelSelection, A::Error> {
+                let chain = ModelChain::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(ModelSelection::Chain {
+                    primary: chain.primary,
+                    fallbacks: chain.fallbacks,
+                })
+            }
+        }
+        deserializer.deserialize_any(SelectionVisitor)
+    }
+}
+
+/// An agent id resolved against the config: everything a run needs, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedAgent {
+    /// The agent's real id (`main` or an `agents.entries` key; never the `default` alias).
+    pub id: String,
+    /// Primary model ref, `provider/model`.
+    pub primary: String,
+    /// Fallback model refs, in order.
+    pub fallbacks: Vec<String>,
+    /// Iteration cap (default 20).
+    pub max_iterations: u32,
+    /// Run timeout (default 600 s; a configured 0 means 48 h).
+    pub timeout: Duration,
+    /// Workspace directory, if configured.
+    pub workspace: Option<String>,
+}
+
+/// Why an agent id could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    /// No such agent.
+    #[error("unknown agent `{id}` (valid: {})", valid.join(", "))]
+    UnknownAgent {
+        /// The id asked for.
+        id: String,
+        /// Ids that would resolve.
+        valid: Vec<String>,
+    },
+    /// Neither the agent nor `agents.defaults` names a model.
+    #[error("agent `{id}` has no model: set agents.defaults.model or agents.entries.{id}.model")]
+    NoModel {
+        /// The resolved agent id.
+        id: String,
+    },
+}
+
+impl Agents {
+    /// The default agent's entry: the one with `default: true`, else the one keyed `main`.
+    #[must_use]
+    pub fn default_entry(&self) -> Option<(&str, &AgentEntry)> {
+        self.entries
+            .iter()
+            .find(|(_, entry)| entry.default)
+            .or_else(|| self.entries.get_key_value(MAIN_AGENT_ID))
+            .map(|(id, entry)| (id.as_str(), entry))
+    }
+
+    /// The id of the default agent.
+    #[must_use]
+    pub fn default_id(&self) -> &str {
+        self.default_entry().map_or(MAIN_AGENT_ID, |(id, _)| id)
+    }
+
+    /// Ids accepted by [`Agents::resolve`]: `default`, `main`, then every entry.
+    #[must_use]
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids = vec![DEFAULT_AGENT_ALIAS.to_owned(), MAIN_AGENT_ID.to_owned()];
+        ids.extend(
+            self.entries
+                .keys()
+                .filter(|id| !ids.contains(id))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        ids
+    }
+
+    /// Resolves `id` (`default`, `main` or an entry key), applying `agents.defaults`.
+    ///
+    /// `default` always names the default agent; `main` names the entry keyed `main` if there is
+    /// one, else the default agent.
+    pub fn resolve(&self, id: &str) -> Result<ResolvedAgent, AgentError> {
+        let (agent_id, entry) = match self.entries.get_key_value(id) {
+            Some((key, entry)) if id != DEFAULT_AGENT_ALIAS => (key.clone(), Some(entry)),
+            _ if id == DEFAULT_AGENT_ALIAS || id == MAIN_AGENT_ID => match self.default_entry() {
+                Some((key, entry)) => (key.to_owned(), Some(entry)),
+                None => (MAIN_AGENT_ID.to_owned(), None),
+            },
+            _ => {
+                return Err(AgentError::UnknownAgent {
+                    id: id.to_owned(),
+                    valid: self.ids(),
+                });
+            }
+        };
+        let defaults = &self.defaults;
+        let model = entry
+            .and_then(|e| e.model.as_ref())
+            .or(defaults.model.as_ref())
+            .filter(|model| !model.primary().trim().is_empty())
+            .ok_or_else(|| AgentError::NoModel {
+                id: agent_id.clone(),
+            })?;
+        let timeout_secs = entry
+            .and_then(|e| e.timeout_seconds.or(e.timeout))
+            .or(defaults.timeout_seconds)
+            .or(defaults.timeout);
+        let timeout = match timeout_secs {
+            None => DEFAULT_TIMEOUT,
+            Some(0) => UNLIMITED_TIMEOUT,
+            Some(secs) => Duration::from_secs(secs),
+        };
+        Ok(ResolvedAgent {
+            primary: model.primary().to_owned(),
+            fallbacks: model.fallbacks().to_vec(),
+            max_iterations: entry
+                .and_then(|e| e.max_iterations)
+                .or(defaults.max_iterations)
+                .unwrap_or(DEFAULT_MAX_ITERATIONS),
+            timeout,
+            workspace: entry
+                .and_then(|e| e.workspace.clone())
+                .or_else(|| defaults.workspace.clone()),
+            id: agent_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agents(json: &str) -> Agents {
+        serde_json::from_str(json).expect("valid agents")
+    }
+
+    #[test]
+    fn model_selection_string_or_object() {
+        let s: ModelSelection = serde_json::from_str("\"openai/gpt-4o\"").expect("string");
+        assert_eq!(s.primary(), "openai/gpt-4o");
+        assert!(s.fallbacks().is_empty());
+        let s: ModelSelection =
+            serde_json::from_str(r#"{"primary": "a/b", "fallbacks": ["c/d", "e/f"]}"#)
+                .expect("object");
+        assert_eq!(s.primary(), "a/b");
+        assert_eq!(s.fallbacks(), ["c/d", "e/f"]);
+        let err = serde_json::from_str::<ModelSelection>(r#"{"primary": "a/b", "fallback": []}"#)
+            .expect_err("unknown key");
+        assert!(
+            err.to_string().contains("unknown field `fallback`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<ModelSelection>("42").expect_err("number");
+        assert!(err.to_string().contains("provider/model"), "{err}");
+    }
+
+    #[test]
+    fn model_selection_serializes_in_both_shapes() {
+        let s = ModelSelection::Ref("a/b".into());
+        assert_eq!(serde_json::to_string(&s).expect("ser"), "\"a/b\"");
+        let s = ModelSelection::Chain {
+            primary: "a/b".into(),
+            fallbacks: vec!["c/d".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&s).expect("ser"),
+            r#"{"primary":"a/b","fallbacks":["c/d"]}"#
+        );
+    }
+
+    #[test]
+    fn default_alias_resolves_defaults_as_main() {
+        let a = agents(
+            r#"{"defaults": {"model": {"primary": "openrouter/x/y", "fallbacks": ["ollama/z"]}, "maxIterations": 15, "timeout": 120}}"#,
+        );
+        for alias in ["default", "main"] {
+            let r = a.resolve(alias).expect("resolves");
+            assert_eq!(r.id, "main");
+            assert_eq!(r.primary, "openrouter/x/y");
+            assert_eq!(r.fallbacks, ["ollama/z"]);
+            assert_eq!(r.max_iterations, 15);
+            assert_eq!(r.timeout, Duration::from_secs(120));
+            assert_eq!(r.workspace, None);
+        }
+    }
+
+    #[test]
+    fn built_in_defaults_apply() {
+        let r = agents(r#"{"defaults": {"model": "a/b"}}"#)
+            .resolve("default")
+            .expect("resolves");
+        assert_eq!(r.max_iterations, 20);
+        assert_eq!(r.timeout, Duration::from_secs(600));
+        assert_eq!(Agents::default().defaults.max_concurrent(), 4);
+    }
+
+    #[test]
+    fn default_alias_picks_the_default_entry() {
+        let a = agents(
+            r#"{"defaults": {"model": "a/b"}, "entries": {"coder": {"default": true, "model": "c/d"}, "other": {}}}"#,
+        );
+        let r = a.resolve("default").expect("resolves");
+        assert_eq!(r.id, "coder");
+        assert_eq!(r.primary, "c/d");
+        assert_eq!(a.resolve("main").expect("resolves").id, "coder");
+        assert_eq!(a.default_id(), "coder");
+        let other = a.resolve("other").expect("resolves");
+        assert_eq!(other.primary, "a/b");
+    }
+
+    #[test]
+    fn entry_overrides_defaults() {
+        let a = agents(
+            r#"{
+                "defaults": {"model": "a/b", "timeout": 90, "maxIterations": 10, "workspace": "/w"},
+                "entries": {
+                    "coder": {"timeoutSeconds": 30, "timeout": 999, "maxIterations": 3, "workspace": "/c",
+                              "model": {"primary": "c/d", "fallbacks": ["e/f"]}},
+                    "forever": {"timeout": 0}
+                }
+            }"#,
+        );
+        let r = a.resolve("coder").expect("resolves");
+        assert_eq!(r.timeout, Duration::from_secs(30));
+        assert_eq!(r.max_iterations, 3);
+        assert_eq!(r.workspace.as_deref(), Some("/c"));
+        assert_eq!(
+            (r.primary.as_str(), r.fallbacks.as_slice()),
+            ("c/d", &["e/f".to_owned()][..])
+        );
+        let r = a.resolve("forever").expect("resolves");
+        assert_eq!(r.timeout, UNLIMITED_TIMEOUT);
+        assert_eq!(r.max_iterations, 10);
+        assert_eq!(r.workspace.as_deref(), Some("/w"));
+    }
+
+    #[test]
+    fn defaults_timeout_seconds_wins_over_timeout() {
+        let a = agents(r#"{"defaults": {"model": "a/b", "timeout": 90, "timeoutSeconds": 45}}"#);
+        assert_eq!(
+            a.resolve("default").expect("ok").timeout,
+            Duration::from_secs(45)
+        );
+    }
+
+    #[test]
+    fn unknown_agent_lists_valid_ids() {
+        let a = agents(r#"{"defaults": {"model": "a/b"}, "entries": {"coder": {}}}"#);
+        let err = a.resolve("cdoer").expect_err("unknown");
+        assert_eq!(
+            err,
+            AgentError::UnknownAgent {
+                id: "cdoer".into(),
+                valid: vec!["default".into(), "main".into(), "coder".into()],
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "unknown agent `cdoer` (valid: default, main, coder)"
+        );
+    }
+
+    #[test]
+    fn no_model_anywhere_is_an_error() {
+        let err = Agents::default().resolve("default").expect_err("no model");
+        assert_eq!(err, AgentError::NoModel { id: "main".into() });
+        assert!(err.to_string().contains("agents.defaults.model"), "{err}");
+    }
+}

@@ -1,0 +1,56 @@
+//! The typed config: OpenClaw's key names (camelCase in the file), unknown keys rejected.
+
+use serde::{Deserialize, Serialize};
+
+pub mod agents;
+pub mod channels;
+pub mod gateway;
+pub mod models;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Editor schema hint (`"$schema"`); allowed and ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The gateway service: listener, auth, Control UI, HTTP endpoints.
+    #[serde(default)]
+    pub gateway: gateway::Gateway,
+    /// LLM providers and their models.
+    #[serde(default)]
+    pub models: models::Models,
+    /// Agent defaults and named agents.
+    #[serde(default)]
+    pub agents: agents::Agents,
+    /// Messaging channels.
+    #[serde(default)]
+    pub channels: channels::Channels,
+    /// Tailscale serve/funnel integration.
+    #[serde(default)]
+    pub tailscale: Tailscale,
+    /// Session behaviour.
+    #[serde(default)]
+    pub session: Session,
+}
+
+/// `tailscale`: expose the gateway on the tailnet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tailscale {
+    /// `off`, `serve`, `funnel` or `on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Undo serve/funnel configuration when the gateway exits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_on_exit: Option<bool>,
+}
+
+/// `session`: how conversations map to sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Session {
+    /// DM session scoping (e.g. `main`, `per-peer`, `per-channel-peer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_scope: Option<String>,
+}

@@ -1,0 +1,246 @@
+//! `models`: LLM providers, their wire API and their model catalogue.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// `models`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Models {
+    /// `merge` (with built-in providers) or `replace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Providers by id (the part before the first `/` of a model ref).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Provider>,
+}
+
+impl Models {
+    /// The declared provider `id`, if any.
+    #[must_use]
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.get(id)
+    }
+
+    /// The catalogue entry for `model` under the declared provider `provider`, if any.
+    #[must_use]
+    pub fn model_entry(&self, provider: &str, model: &str) -> Option<&ModelEntry> {
+        self.provider(provider)?
+            .models
+            .iter()
+            .find(|entry| entry.id == model)
+    }
+}
+
+/// `models.providers.<id>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Provider {
+    /// API base URL (built-in default for well-known ids, see [`Provider::base_url_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Wire protocol (inferred from the id when unset, see [`Provider::api_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    /// Extra HTTP headers sent with every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// Default output token cap for this provider's models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Model catalogue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelEntry>,
+}
+
+impl Provider {
+    /// The wire API: explicit `api`, else `ollama` → Ollama, `anthropic` → Anthropic Messages,
+    /// anything else → OpenAI Chat Completions.
+    #[must_use]
+    pub fn api_for(&self, provider_id: &str) -> Api {
+        self.api.unwrap_or_else(|| Api::default_for(provider_id))
+    }
+
+    /// The base URL without trailing `/`: explicit `baseUrl`, else the built-in default for
+    /// `openrouter`, `openai`, `anthropic` and `ollama`, else `None`.
+    #[must_use]
+    pub fn base_url_for(&self, provider_id: &str) -> Option<String> {
+        match &self.base_url {
+            Some(url) => Some(url.trim_end_matches('/').to_owned()),
+            None => default_base_url(provider_id).map(str::to_owned),
+        }
+    }
+}
+
+/// The base URL of a built-in provider id.
+#[must_use]
+pub fn default_base_url(provider_id: &str) -> Option<&'static str> {
+    match provider_id {
+        "openrouter" => Some("https://openrouter.ai/api/v1"),
+        "openai" => Some("https://api.openai.com/v1"),
+        "anthropic" => Some("https://api.anthropic.com"),
+        "ollama" => Some("http://localhost:11434"),
+        _ => None,
+    }
+}
+
+/// `models.providers.<id>.api`: the provider's wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Api {
+    /// OpenAI `/chat/completions` (OpenRouter, vLLM, most gateways).
+    OpenaiCompletions,
+    /// OpenAI `/responses`.
+    OpenaiResponses,
+    /// Anthropic `/v1/messages`.
+    AnthropicMessages,
+    /// Ollama native `/api/chat`.
+    Ollama,
+    /// Google Generative AI (Gemini).
+    GoogleGenerativeAi,
+}
+
+impl Api {
+    /// The API assumed for a provider id without an explicit `api`.
+    #[must_use]
+    pub fn default_for(provider_id: &str) -> Self {
+        match provider_id {
+            "ollama" => Api::Ollama,
+            "anthropic" => Api::AnthropicMessages,
+            _ => Api::OpenaiCompletions,
+        }
+    }
+
+    /// The config spelling, e.g. `openai-completions`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenaiCompletions => "openai-completions",
+            Api::OpenaiResponses => "openai-responses",
+            Api::AnthropicMessages => "anthropic-messages",
+            Api::Ollama => "ollama",
+            Api::GoogleGenerativeAi => "google-generative-ai",
+        }
+    }
+}
+
+/// `models.providers.<id>.models[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModelEntry {
+    /// Model id as the provider knows it (the part after `<provider>/` in a model ref).
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Context window in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
+    /// Output token cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Whether the model reasons (thinking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
+    /// Input modalities (`text`, `image`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input: Vec<String>,
+    /// Price per token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
+}
+
+/// `models.providers.<id>.models[].cost`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cost {
+    /// Input price.
+    pub input: f64,
+    /// Output price.
+    pub output: f64,
+    /// Cached-input read price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<f64>,
+    /// Cache write price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_inferred_from_id_unless_explicit() {
+        let bare = Provider::default();
+        assert_eq!(bare.api_for("ollama"), Api::Ollama);
+        assert_eq!(bare.api_for("anthropic"), Api::AnthropicMessages);
+        assert_eq!(bare.api_for("openrouter"), Api::OpenaiCompletions);
+        let explicit = Provider {
+            api: Some(Api::OpenaiCompletions),
+            ..Provider::default()
+        };
+        assert_eq!(explicit.api_for("ollama"), Api::OpenaiCompletions);
+    }
+
+    #[test]
+    fn base_url_explicit_trimmed_else_builtin() {
+        let bare = Provider::default();
+        assert_eq!(
+            bare.base_url_for("openrouter").as_deref(),
+            Some("https://openrouter.ai/api/v1")
+        );
+        assert_eq!(
+            bare.base_url_for("ollama").as_deref(),
+            Some("http://localhost:11434")
+        );
+        assert_eq!(bare.base_url_for("my-vllm"), None);
+        let explicit = Provider {
+            base_url: Some("http://gpu:8000/v1//".into()),
+            ..Provider::default()
+        };
+        assert_eq!(
+            explicit.base_url_for("openai").as_deref(),
+            Some("http://gpu:8000/v1")
+        );
+    }
+
+    #[test]
+    fn api_spellings_round_trip() {
+        for api in [
+            Api::OpenaiCompletions,
+            Api::OpenaiResponses,
+            Api::AnthropicMessages,
+            Api::Ollama,
+            Api::GoogleGenerativeAi,
+        ] {
+            let text = serde_json::to_string(&api).expect("serializes");
+            assert_eq!(text, format!("\"{}\"", api.as_str()));
+            let back: Api = serde_json::from_str(&text).expect("parses");
+            assert_eq!(back, api);
+        }
+        let err = serde_json::from_str::<Api>("\"bedrock\"").expect_err("unknown api");
+        assert!(err.to_string().contains("openai-completions"), "{err}");
+    }
+
+    #[test]
+    fn model_entry_lookup() {
+        let models: Models = serde_json::from_str(
+            r#"{"providers": {"ollama": {"models": [{"id": "llama3.1:8b", "contextWindow": 128000}]}}}"#,
+        )
+        .expect("parses");
+        let entry = models.model_entry("ollama", "llama3.1:8b").expect("found");
+        assert_eq!(entry.context_window, Some(128_000));
+        assert!(models.model_entry("ollama", "nope").is_none());
+        assert!(models.model_entry("nope", "llama3.1:8b").is_none());
+    }
+}

@@ -1,0 +1,215 @@
+//! Request recording and counters, for assertions in tests and `GET /stats`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Request headers kept with each recorded chat request (lower-case names).
+pub const RECORDED_HEADERS: &[&str] = &[
+    "authorization",
+    "traceparent",
+    "x-api-key",
+    "anthropic-version",
+    "http-referer",
+    "x-title",
+    "x-openrouter-title",
+];
+
+/// How many recent chat requests are kept; older ones are dropped (counters keep counting).
+pub const MAX_RECORDED: usize = 512;
+
+/// One chat request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    /// Request path, e.g. `/api/chat`.
+    pub path: String,
+    /// The parsed JSON body.
+    pub body: Value,
+    /// The [`RECORDED_HEADERS`] that were present, by lower-case name.
+    pub headers: BTreeMap<String, String>,
+    /// Body length in bytes.
+    pub body_bytes: usize,
+}
+
+/// What the chat pipeline learned about one request, handed to [`Recorder::record_chat`].
+#[derive(Debug, Clone)]
+pub(crate) struct ChatRecord {
+    pub request: RecordedRequest,
+    pub stream: bool,
+    pub tool_call: bool,
+    pub after_tool: bool,
+    pub messages: usize,
+    pub tool_names: Vec<String>,
+}
+
+/// Counters served by `GET /stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Every request, any path (including `/stats` itself).
+    pub requests: u64,
+    /// Chat requests that parsed.
+    pub chat: u64,
+    /// Chat requests answered as a stream.
+    pub chat_stream: u64,
+    /// Chat requests answered with a tool call.
+    pub tool_calls: u64,
+    /// Chat requests whose last message was a tool result.
+    pub tool_results_seen: u64,
+    /// Chat requests answered with an injected failure.
+    pub failures: u64,
+    /// Requests per path.
+    pub by_path: BTreeMap<String, u64>,
+    /// Sum of chat body sizes in bytes.
+    pub req_bytes_total: u64,
+    /// Largest chat body in bytes.
+    pub req_bytes_max: u64,
+    /// Most messages seen in one chat request.
+    pub messages_max: u64,
+    /// Most tools offered in one chat request.
+    pub tools_max: u64,
+    /// Tool names of the first chat request that offered tools.
+    pub tool_names: Vec<String>,
+    /// The most recent chat request.
+    pub last_request: Option<RecordedRequest>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    stats: Stats,
+    chats: VecDeque<RecordedRequest>,
+}
+
+/// Thread-safe store of counters and recent chat requests.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the counters inconsistent enough to matter.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one request to `path`.
+    pub fn hit(&self, path: &str) {
+        let mut inner = self.lock();
+        inner.stats.requests += 1;
+        *inner.stats.by_path.entry(path.to_owned()).or_default() += 1;
+    }
+
+    /// Records one parsed chat request; returns its sequence number (1-based), used in ids.
+    pub(crate) fn record_chat(&self, record: ChatRecord) -> u64 {
+        let mut inner = self.lock();
+        let stats = &mut inner.stats;
+        stats.chat += 1;
+        stats.chat_stream += u64::from(record.stream);
+        stats.tool_calls += u64::from(record.tool_call);
+        stats.tool_results_seen += u64::from(record.after_tool);
+        let bytes = u64::try_from(record.request.body_bytes).unwrap_or(u64::MAX);
+        stats.req_bytes_total = stats.req_bytes_total.saturating_add(bytes);
+        stats.req_bytes_max = stats.req_bytes_max.max(bytes);
+        stats.messages_max = stats.messages_max.max(record.messages as u64);
+        stats.tools_max = stats.tools_max.max(record.tool_names.len() as u64);
+        if stats.tool_names.is_empty() && !record.tool_names.is_empty() {
+            stats.tool_names = record.tool_names;
+        }
+        stats.last_request = Some(record.request.clone());
+        let seq = stats.chat;
+        if inner.chats.len() == MAX_RECORDED {
+            inner.chats.pop_front();
+        }
+        inner.chats.push_back(record.request);
+        seq
+    }
+
+    /// Counts one injected failure.
+    pub(crate) fn count_failure(&self) {
+        self.lock().stats.failures += 1;
+    }
+
+    /// The recorded chat requests, oldest first (at most [`MAX_RECORDED`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().chats.iter().cloned().collect()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    /// Forgets all counters and recorded requests.
+    pub fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+}
+
+/// Picks the [`RECORDED_HEADERS`] out of a request's headers (values decoded lossily).
+pub(crate) fn selected_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    RECORDED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?;
+            Some((
+                (*name).to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> ChatRecord {
+        ChatRecord {
+            request: RecordedRequest {
+                path: "/api/chat".to_owned(),
+                body: Value::from(n),
+                headers: BTreeMap::new(),
+                body_bytes: n,
+            },
+            stream: n.is_multiple_of(2),
+            tool_call: false,
+            after_tool: false,
+            messages: n,
+            tool_names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_most_recent_requests_and_counts_all() {
+        let recorder = Recorder::new();
+        for n in 0..MAX_RECORDED + 3 {
+            recorder.record_chat(record(n));
+        }
+        let requests = recorder.requests();
+        assert_eq!(requests.len(), MAX_RECORDED);
+        assert_eq!(requests[0].body, Value::from(3));
+        let stats = recorder.stats();
+        assert_eq!(stats.chat, (MAX_RECORDED + 3) as u64);
+        assert_eq!(stats.req_bytes_max, (MAX_RECORDED + 2) as u64);
+        recorder.reset();
+        assert!(recorder.requests().is_empty());
+        assert_eq!(recorder.stats(), Stats::default());
+    }
+
+    #[test]
+    fn selects_only_known_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", "00-abc-def-01".parse().unwrap());
+        headers.insert("x-other", "nope".parse().unwrap());
+        let selected = selected_headers(&headers);
+        assert_eq!(selected.len(), 1);
+        assert_eq!(selected["traceparent"], "00-abc-def-01");
+    }
+}

@@ -1,0 +1,60 @@
+//! The shared shape of every service's `main`: build the runtime, answer `healthcheck`, or serve, and
+//! turn the outcome into an exit code.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+/// Exit status for an invalid configuration (EX_CONFIG, as OpenClaw uses it): supervisors such as
+/// systemd can refuse to restart on it instead of looping.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Marks an error as "the configuration is invalid" so the process exits with [`EXIT_CONFIG`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InvalidConfig(pub anyhow::Error);
+
+/// Runs a service binary named `binary`.
+///
+/// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).
+/// Otherwise runs `serve`; errors are printed to stderr (tracing may not exist yet) and mapped to
+/// [`EXIT_CONFIG`] for [`InvalidConfig`], 1 otherwise.
+pub fn run<H, HF, S, SF>(binary: &str, healthcheck: H, serve: S) -> ExitCode
+where
+    H: FnOnce() -> HF,
+    HF: Future<Output = Result<(), crate::probe::Error>>,
+    S: FnOnce() -> SF,
+    SF: Future<Output = anyhow::Result<()>>,
+{
+    // Two workers are plenty for these I/O-bound services and keep idle memory small.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{binary}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match runtime.block_on(healthcheck()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{binary}: unhealthy: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match runtime.block_on(serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<InvalidConfig>().is_some() => {
+            eprintln!("{binary}: invalid configuration: {error:#}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(error) => {
+            eprintln!("{binary}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

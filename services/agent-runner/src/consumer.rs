@@ -1,0 +1,217 @@
+//! The JetStream consumer loop.
+//!
+//! Messages are dispatched to one FIFO worker per session (so a session never runs two turns at
+//! once and keeps its order) and every turn needs a permit of the global `maxConcurrent` semaphore.
+//! Acks happen only after the turn's outcome is stored; on shutdown, turns not yet started are
+//! handed back with a NAK so another replica (or this one after restart) runs them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::StreamExt;
+use pincer_bus::messages::TurnRequest;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::Error;
+use crate::turn::{self, Disposition, TurnContext};
+
+/// Redelivery wait for an unacknowledged turn; in-flight turns send progress well within it.
+const ACK_WAIT: Duration = Duration::from_secs(60);
+/// How often a running turn tells JetStream it is still alive.
+const PROGRESS_EVERY: Duration = Duration::from_secs(20);
+/// After this many deliveries a turn is left in the stream for inspection instead of retried.
+const MAX_DELIVER: i64 = 10;
+
+type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<jetstream::Message>>>>;
+
+/// Consumes turns until `shutdown`, then drains for at most `grace`.
+pub async fn consume(
+    js: &jetstream::Context,
+    context: TurnContext,
+    max_concurrent: usize,
+    grace: Duration,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let ns = context.namespace.clone();
+    let stream = js
+        .get_stream(ns.turns_stream())
+        .await
+        .map_err(|e| Error::Consumer(e.to_string()))?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &ns.turns_consumer(),
+            pull::Config {
+                durable_name: Some(ns.turns_consumer()),
+                filter_subject: ns.turns_filter(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_deliver: MAX_DELIVER,
+                max_ack_pending: 4096,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| Error::Consumer(e.to_string()))?;
+
+    let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let workers: Workers = Arc::default();
+    let tracker = TaskTracker::new();
+    let context = Arc::new(context);
+    tracing::info!(max_concurrent, "consuming turns");
+
+    'outer: while !shutdown.is_cancelled() {
+        let mut messages = match consumer.messages().await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(%error, "cannot start pulling, retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break 'outer,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue 'outer,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break 'outer,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => dispatch(message, &workers, &tracker, &context, &permits, &shutdown),
+                Some(Err(error)) => tracing::warn!(%error, "pull error (will keep pulling)"),
+                None => {
+                    tracing::warn!("pull stream ended, restarting it");
+                    continue 'outer;
+                }
+            }
+        }
+    }
+
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(?grace, "turns still running after the grace period; they will be redelivered");
+    }
+    Ok(())
+}
+
+fn dispatch(
+    message: jetstream::Message,
+    workers: &Workers,
+    tracker: &TaskTracker,
+    context: &Arc<TurnContext>,
+    permits: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) {
+    let request: TurnRequest = match serde_json::from_slice(&message.payload) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::error!(subject = %message.subject, %error, "dropping malformed turn");
+            tracker.spawn(async move {
+                let _ = message.ack_with(AckKind::Term).await;
+            });
+            return;
+        }
+    };
+    let mut map = workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(queue) = map.get(&request.session_key)
+        && queue.send(message.clone()).is_ok()
+    {
+        return;
+    }
+    let (queue, inbox) = mpsc::unbounded_channel();
+    let _ = queue.send(message);
+    map.insert(request.session_key.clone(), queue);
+    tracker.spawn(session_worker(
+        request.session_key,
+        inbox,
+        Arc::clone(workers),
+        Arc::clone(context),
+        Arc::clone(permits),
+        shutdown.clone(),
+    ));
+}
+
+/// Runs a session's turns one after another; exits (and unregisters) when its queue is empty.
+async fn session_worker(
+    session_key: String,
+    mut inbox: mpsc::UnboundedReceiver<jetstream::Message>,
+    workers: Workers,
+    context: Arc<TurnContext>,
+    permits: Arc<Semaphore>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let message = {
+            // The same lock guards dispatch, so no message can arrive between "empty" and "removed".
+            let mut map = workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match inbox.try_recv() {
+                Ok(message) => message,
+                Err(_) => {
+                    map.remove(&session_key);
+                    return;
+                }
+            }
+        };
+        if shutdown.is_cancelled() {
+            hand_back(&message).await;
+            continue;
+        }
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+            _ = shutdown.cancelled() => {
+                hand_back(&message).await;
+                continue;
+            }
+        };
+        let Ok(_permit) = permit else { return };
+        run_one(&context, message).await;
+    }
+}
+
+async fn hand_back(message: &jetstream::Message) {
+    if let Err(error) = message.ack_with(AckKind::Nak(None)).await {
+        tracing::debug!(%error, "nak on shutdown failed; the turn will be redelivered after ack_wait");
+    }
+}
+
+async fn run_one(context: &TurnContext, message: jetstream::Message) {
+    let Ok(request) = serde_json::from_slice::<TurnRequest>(&message.payload) else {
+        return;
+    };
+    let span = tracing::info_span!(
+        "turn",
+        turn_id = %request.turn_id,
+        agent = %request.agent_id,
+        source = %request.source,
+    );
+    pincer_bus::headers::set_parent_from(&span, message.headers.as_ref());
+    async {
+        let disposition = {
+            let work = turn::execute(context, &request);
+            tokio::pin!(work);
+            let mut progress = tokio::time::interval(PROGRESS_EVERY);
+            progress.tick().await;
+            loop {
+                tokio::select! {
+                    disposition = &mut work => break disposition,
+                    _ = progress.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        };
+        let acked = match disposition {
+            Disposition::Finished => message.ack().await,
+            Disposition::RetryLater(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+        };
+        if let Err(error) = acked {
+            tracing::warn!(%error, "ack failed; the turn may be redelivered (its outcome is stored)");
+        }
+    }
+    .instrument(span)
+    .await;
+}

@@ -1,0 +1,115 @@
+//! agent-runner: runs the agent loop for turns taken from the JetStream work queue.
+//!
+//! - [`consumer`]: the durable pull consumer, per-session FIFO workers and the global
+//!   `maxConcurrent` limit; acks only after a turn's outcome is stored.
+//! - [`turn`]: one turn: lease the session, load the transcript, call the llm-router, stream events
+//!   to the waiting client, persist, answer.
+//! - [`sessions`]: transcripts in a KV bucket (optimistic concurrency) and cross-replica leases.
+//! - [`router`]: the gRPC client of the llm-router.
+//! - [`prompt`]: assembly of what is sent to the model.
+//! - [`health`]: `grpc.health.v1` for the container probe and the NATS readiness ping.
+
+pub mod consumer;
+pub mod health;
+pub mod prompt;
+pub mod router;
+pub mod sessions;
+pub mod turn;
+
+use std::time::Duration;
+
+use pincer_bus::Namespace;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runner settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// NATS server URL.
+    pub nats_url: String,
+    /// llm-router gRPC endpoint (`http://host:port`).
+    pub router_url: String,
+    /// Subject namespace.
+    pub namespace: Namespace,
+    /// The `agents` section.
+    pub agents: pincer_config::Agents,
+    /// Turns running at once in this replica (`agents.defaults.maxConcurrent`).
+    pub max_concurrent: usize,
+    /// How long in-flight turns may take to finish after shutdown was requested.
+    pub drain_grace: Duration,
+}
+
+/// Runner failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// NATS connection or setup failed.
+    #[error(transparent)]
+    Bus(#[from] pincer_bus::Error),
+    /// The JetStream consumer could not be created or read.
+    #[error("jetstream consumer failed: {0}")]
+    Consumer(String),
+    /// The llm-router endpoint is malformed.
+    #[error("invalid llm-router url {url:?}: {reason}")]
+    RouterUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The health server failed.
+    #[error("health server failed: {0}")]
+    Health(#[from] tonic::transport::Error),
+}
+
+/// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
+/// period and leaves unfinished ones unacknowledged for redelivery.
+pub async fn run(config: Config, health_listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+    let client = pincer_bus::connect::connect(
+        &config.nats_url,
+        "agent-runner",
+        pincer_bus::connect::STARTUP_PATIENCE,
+    )
+    .await?;
+    let js = async_nats::jetstream::new(client.clone());
+    pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
+    let sessions = sessions::SessionStore::open(&js, &config.namespace).await?;
+    let router = router::RouterClient::connect_lazy(&config.router_url).map_err(|reason| Error::RouterUrl {
+        url: config.router_url.clone(),
+        reason,
+    })?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_shutdown = shutdown.clone();
+    let health_server = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(health_listener),
+                health_shutdown.cancelled_owned(),
+            )
+            .await
+    });
+
+    let context = turn::TurnContext {
+        client: client.clone(),
+        namespace: config.namespace.clone(),
+        agents: config.agents.clone(),
+        sessions,
+        router,
+        runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());
+    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let consumed = consumer::consume(&js, context, config.max_concurrent, config.drain_grace, shutdown.clone()).await;
+    health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    ping.abort();
+    shutdown.cancel();
+    if let Ok(Err(error)) = health_server.await {
+        tracing::warn!(%error, "health server ended with an error");
+    }
+    // Make sure acks and publishes reach the server before the process exits.
+    if let Err(error) = client.flush().await {
+        tracing::warn!(%error, "final nats flush failed");
+    }
+    consumed
+}

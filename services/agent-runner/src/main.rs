@@ -1,0 +1,49 @@
+//! `pincer-agent-runner`: loads the `agents` section and consumes turns until SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pincer_lifecycle::entry::{self, InvalidConfig};
+use pincer_lifecycle::{env, probe};
+
+const SERVICE: &str = "agent-runner";
+const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:50061";
+
+fn main() -> ExitCode {
+    entry::run("pincer-agent-runner", healthcheck, serve)
+}
+
+async fn healthcheck() -> Result<(), probe::Error> {
+    let listen = env::string_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN);
+    let port = listen.rsplit(':').next().unwrap_or("50061");
+    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let file = pincer_config::load_file(
+        &env::config_path(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(&["agents"]),
+    )
+    .map_err(|error| InvalidConfig(error.into()))?;
+    let health_listen = env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
+        .map_err(|error| InvalidConfig(error.into()))?;
+    let config = pincer_agent_runner::Config {
+        nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
+        router_url: env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051"),
+        namespace: pincer_bus::Namespace::default(),
+        max_concurrent: file.agents.defaults.max_concurrent() as usize,
+        agents: file.agents,
+        drain_grace: Duration::from_secs(10),
+    };
+    let telemetry = pincer_telemetry::init(SERVICE)?;
+    let health_listener = tokio::net::TcpListener::bind(health_listen)
+        .await
+        .with_context(|| format!("cannot listen on {health_listen}"))?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let result = pincer_agent_runner::run(config, health_listener, shutdown).await;
+    telemetry.shutdown().await;
+    Ok(result?)
+}

@@ -1,0 +1,41 @@
+//! gRPC client of the llm-router. Connects lazily so start order does not matter, and puts the
+//! current trace context into every call.
+
+use std::time::Duration;
+
+use pincer_proto::llm::v1 as pb;
+use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
+use pincer_telemetry::propagation::GrpcTraceInterceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+/// A cheap-to-clone client.
+#[derive(Clone, Debug)]
+pub struct RouterClient {
+    inner: LlmRouterClient<InterceptedService<Channel, GrpcTraceInterceptor>>,
+}
+
+impl RouterClient {
+    /// Prepares a connection to `url` (`http://host:port`) without dialling yet.
+    pub fn connect_lazy(url: &str) -> Result<Self, String> {
+        let channel = Endpoint::from_shared(url.to_owned())
+            .map_err(|error| error.to_string())?
+            .connect_timeout(Duration::from_secs(3))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        Ok(Self {
+            inner: LlmRouterClient::with_interceptor(channel, GrpcTraceInterceptor),
+        })
+    }
+
+    /// Starts a streaming chat call.
+    pub async fn chat(
+        &self,
+        request: pb::ChatRequest,
+    ) -> Result<tonic::Streaming<pb::ChatEvent>, tonic::Status> {
+        let mut client = self.inner.clone();
+        Ok(client.chat(request).await?.into_inner())
+    }
+}

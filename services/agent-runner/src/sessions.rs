@@ -1,0 +1,387 @@
+//! Session transcripts and leases in JetStream KV.
+//!
+//! A transcript is one KV value per session, written with optimistic concurrency (`update` with the
+//! revision that was read), so a lost race is detected instead of silently overwriting. A lease is
+//! a KV key created atomically by the runner that works on the session; it carries an expiry so a
+//! crashed holder blocks its session only briefly.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{self, kv};
+use pincer_bus::messages::{ChatMessage, ErrorCode, ToolCall, Usage};
+use serde::{Deserialize, Serialize};
+
+/// Completed turns remembered per session, so a redelivered turn is answered from the record instead
+/// of being run twice.
+const REMEMBERED_TURNS: usize = 64;
+
+/// Upper bound of a stored transcript; the oldest messages are dropped beyond it (NATS max_payload
+/// is 1 MiB; compaction proper keeps real sessions far below this).
+const MAX_TRANSCRIPT_BYTES: usize = 768 * 1024;
+
+/// A lease not refreshed for this long is considered abandoned.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// What happened to a turn, as remembered in the transcript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TurnOutcome {
+    /// The model answered.
+    Answered {
+        /// Full reply.
+        content: String,
+        /// Tool calls of the reply.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+        /// Model that served.
+        model: String,
+        /// Finish reason.
+        finish_reason: String,
+        /// Token counts.
+        #[serde(default)]
+        usage: Usage,
+    },
+    /// The turn failed; its user messages are still in the history.
+    Failed {
+        /// Category.
+        code: ErrorCode,
+        /// Reason shown to the client.
+        message: String,
+    },
+}
+
+/// A remembered turn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// The turn's id.
+    pub turn_id: String,
+    /// Its outcome.
+    pub outcome: TurnOutcome,
+}
+
+/// A session's stored state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Conversation, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The most recent turns and their outcomes.
+    #[serde(default)]
+    pub turns: Vec<TurnRecord>,
+}
+
+impl Transcript {
+    /// The recorded outcome of `turn_id`, if it already ran.
+    pub fn outcome_of(&self, turn_id: &str) -> Option<&TurnOutcome> {
+        self.turns.iter().find(|t| t.turn_id == turn_id).map(|t| &t.outcome)
+    }
+
+    /// Appends a finished turn: its input messages, the reply (if any) and the record.
+    pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], outcome: TurnOutcome) {
+        self.messages.extend_from_slice(input);
+        if let TurnOutcome::Answered {
+            content, tool_calls, ..
+        } = &outcome
+        {
+            self.messages.push(ChatMessage {
+                role: pincer_bus::messages::Role::Assistant,
+                content: content.clone(),
+                tool_calls: tool_calls.clone(),
+                tool_call_id: None,
+            });
+        }
+        self.turns.push(TurnRecord {
+            turn_id: turn_id.to_owned(),
+            outcome,
+        });
+        if self.turns.len() > REMEMBERED_TURNS {
+            let excess = self.turns.len() - REMEMBERED_TURNS;
+            self.turns.drain(..excess);
+        }
+    }
+
+    /// Serialises, dropping the oldest messages while the value is over the size bound.
+    fn encode(&mut self) -> Result<Vec<u8>, serde_json::Error> {
+        loop {
+            let bytes = serde_json::to_vec(self)?;
+            if bytes.len() <= MAX_TRANSCRIPT_BYTES || self.messages.len() <= 1 {
+                return Ok(bytes);
+            }
+            let drop = (self.messages.len() / 4).max(1);
+            tracing::warn!(dropped = drop, bytes = bytes.len(), "transcript over size bound, dropping oldest messages");
+            self.messages.drain(..drop);
+        }
+    }
+}
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A KV operation failed.
+    #[error("session store {op} failed: {reason}")]
+    Kv {
+        /// Operation.
+        op: &'static str,
+        /// Server or client answer.
+        reason: String,
+    },
+    /// Another writer updated the transcript since it was read.
+    #[error("transcript changed concurrently")]
+    Conflict,
+    /// A stored value is not a transcript.
+    #[error("stored transcript is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Transcripts and leases.
+#[derive(Clone, Debug)]
+pub struct SessionStore {
+    transcripts: kv::Store,
+    leases: kv::Store,
+}
+
+/// A transcript with the revision it was read at (0 = not stored yet).
+#[derive(Debug)]
+pub struct Loaded {
+    /// The transcript.
+    pub transcript: Transcript,
+    /// KV revision.
+    pub revision: u64,
+}
+
+impl SessionStore {
+    /// Opens the buckets (created by `pincer_bus::setup`).
+    pub async fn open(js: &jetstream::Context, ns: &pincer_bus::Namespace) -> Result<Self, pincer_bus::Error> {
+        Ok(Self {
+            transcripts: pincer_bus::setup::sessions_bucket(js, ns).await?,
+            leases: pincer_bus::setup::leases_bucket(js, ns).await?,
+        })
+    }
+
+    /// Reads a session's transcript.
+    pub async fn load(&self, session_key: &str) -> Result<Loaded, Error> {
+        let key = kv_key(session_key);
+        let entry = self.transcripts.entry(&key).await.map_err(|e| Error::Kv {
+            op: "get",
+            reason: e.to_string(),
+        })?;
+        match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                let transcript =
+                    serde_json::from_slice(&entry.value).map_err(|e| Error::Corrupt(e.to_string()))?;
+                Ok(Loaded {
+                    transcript,
+                    revision: entry.revision,
+                })
+            }
+            Some(entry) => Ok(Loaded {
+                transcript: Transcript::default(),
+                revision: entry.revision,
+            }),
+            None => Ok(Loaded {
+                transcript: Transcript::default(),
+                revision: 0,
+            }),
+        }
+    }
+
+    /// Writes `transcript` if the stored revision is still `revision`.
+    pub async fn save(&self, session_key: &str, transcript: &mut Transcript, revision: u64) -> Result<u64, Error> {
+        let key = kv_key(session_key);
+        let bytes = transcript.encode().map_err(|e| Error::Corrupt(e.to_string()))?;
+        let result = if revision == 0 {
+            self.transcripts.create(&key, bytes.into()).await.map_err(|e| match e.kind() {
+                kv::CreateErrorKind::AlreadyExists => Error::Conflict,
+                _ => Error::Kv {
+                    op: "create",
+                    reason: e.to_string(),
+                },
+            })
+        } else {
+            self.transcripts
+                .update(&key, bytes.into(), revision)
+                .await
+                .map_err(|e| match e.kind() {
+                    kv::UpdateErrorKind::WrongLastRevision => Error::Conflict,
+                    _ => Error::Kv {
+                        op: "update",
+                        reason: e.to_string(),
+                    },
+                })
+        };
+        result
+    }
+
+    /// Tries to take the session's lease for `holder`. Returns false when another live holder has it.
+    pub async fn acquire_lease(&self, session_key: &str, holder: &str) -> Result<Option<Lease>, Error> {
+        let key = kv_key(session_key);
+        let value = LeaseValue::new(holder).encode();
+        match self.leases.create(&key, value.clone().into()).await {
+            Ok(revision) => return Ok(Some(Lease { key, revision })),
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(Error::Kv {
+                    op: "lease create",
+                    reason: error.to_string(),
+                });
+            }
+        }
+        // Someone holds it (or held it and died): take it over only if it expired.
+        let Some(entry) = self.leases.entry(&key).await.map_err(|e| Error::Kv {
+            op: "lease get",
+            reason: e.to_string(),
+        })?
+        else {
+            return Ok(None);
+        };
+        let expired = entry.operation != kv::Operation::Put
+            || serde_json::from_slice::<LeaseValue>(&entry.value).map_or(true, |lease| lease.expired());
+        if !expired {
+            return Ok(None);
+        }
+        match self.leases.update(&key, value.into(), entry.revision).await {
+            Ok(revision) => Ok(Some(Lease { key, revision })),
+            Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(error) => Err(Error::Kv {
+                op: "lease takeover",
+                reason: error.to_string(),
+            }),
+        }
+    }
+
+    /// Extends a held lease.
+    pub async fn refresh_lease(&self, lease: &mut Lease, holder: &str) -> Result<(), Error> {
+        let value = LeaseValue::new(holder).encode();
+        lease.revision = self
+            .leases
+            .update(&lease.key, value.into(), lease.revision)
+            .await
+            .map_err(|e| Error::Kv {
+                op: "lease refresh",
+                reason: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// Gives a lease back.
+    pub async fn release_lease(&self, lease: Lease) {
+        if let Err(error) = self.leases.delete_expect_revision(&lease.key, Some(lease.revision)).await {
+            // Harmless: the lease expires on its own.
+            tracing::debug!(%error, "lease release failed");
+        }
+    }
+}
+
+/// A held session lease.
+#[derive(Debug)]
+pub struct Lease {
+    key: String,
+    revision: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeaseValue {
+    holder: String,
+    expires_at_ms: u64,
+}
+
+impl LeaseValue {
+    fn new(holder: &str) -> Self {
+        Self {
+            holder: holder.to_owned(),
+            expires_at_ms: now_ms() + LEASE_TTL.as_millis() as u64,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        now_ms() >= self.expires_at_ms
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// KV keys allow only `[-/_=.A-Za-z0-9]`; session keys are user-controlled, so they are hashed.
+pub fn kv_key(session_key: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, session_key.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest.as_ref() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pincer_bus::messages::Role;
+
+    #[test]
+    fn kv_keys_are_safe_and_distinct() {
+        let a = kv_key("agent:main:openai-user:alice");
+        let b = kv_key("agent:main:openai-user:alice ");
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn records_answers_and_remembers_turn_ids() {
+        let mut transcript = Transcript::default();
+        let input = [ChatMessage::text(Role::User, "hi")];
+        transcript.record(
+            "t1",
+            &input,
+            TurnOutcome::Answered {
+                content: "hello".into(),
+                tool_calls: vec![],
+                model: "p/m".into(),
+                finish_reason: "stop".into(),
+                usage: Usage::default(),
+            },
+        );
+        transcript.record(
+            "t2",
+            &[ChatMessage::text(Role::User, "again")],
+            TurnOutcome::Failed { code: ErrorCode::ProviderUnavailable, message: "down".into() },
+        );
+        let contents: Vec<&str> = transcript.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["hi", "hello", "again"]);
+        assert!(transcript.outcome_of("t1").is_some());
+        assert!(matches!(transcript.outcome_of("t2"), Some(TurnOutcome::Failed { .. })));
+        assert!(transcript.outcome_of("t3").is_none());
+    }
+
+    #[test]
+    fn keeps_a_bounded_number_of_turn_records() {
+        let mut transcript = Transcript::default();
+        for i in 0..(REMEMBERED_TURNS + 10) {
+            transcript.record(
+                &format!("t{i}"),
+                &[],
+                TurnOutcome::Failed { code: ErrorCode::Timeout, message: String::new() },
+            );
+        }
+        assert_eq!(transcript.turns.len(), REMEMBERED_TURNS);
+        assert!(transcript.outcome_of("t0").is_none());
+        assert!(transcript.outcome_of(&format!("t{}", REMEMBERED_TURNS + 9)).is_some());
+    }
+
+    #[test]
+    fn oversized_transcripts_drop_oldest_messages() {
+        let mut transcript = Transcript::default();
+        let big = "x".repeat(100 * 1024);
+        for _ in 0..12 {
+            transcript.messages.push(ChatMessage::text(Role::User, big.clone()));
+        }
+        let bytes = transcript.encode().unwrap();
+        assert!(bytes.len() <= MAX_TRANSCRIPT_BYTES);
+        assert!(transcript.messages.len() < 12);
+    }
+}

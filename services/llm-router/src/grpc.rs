@@ -1,0 +1,124 @@
+//! The `pincer.llm.v1.LlmRouter` gRPC service.
+
+use std::time::Duration;
+
+use pincer_proto::llm::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::catalog::Catalog;
+use crate::failover;
+use crate::providers::{CallRequest, Message, Tool, ToolCall};
+
+/// Service state: the catalogue and one pooled HTTP client.
+#[derive(Clone)]
+pub struct Router {
+    catalog: Catalog,
+    http: reqwest::Client,
+    default_timeout: Duration,
+}
+
+impl Router {
+    /// Creates the service.
+    pub fn new(catalog: Catalog, http: reqwest::Client, default_timeout: Duration) -> Self {
+        Self {
+            catalog,
+            http,
+            default_timeout,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::llm_router_server::LlmRouter for Router {
+    type ChatStream = ReceiverStream<Result<pb::ChatEvent, Status>>;
+
+    async fn chat(&self, request: Request<pb::ChatRequest>) -> Result<Response<Self::ChatStream>, Status> {
+        let span = tracing::info_span!("llm.chat", model = tracing::field::Empty, session = tracing::field::Empty);
+        pincer_telemetry::propagation::set_parent(
+            &span,
+            &pincer_telemetry::propagation::GrpcMetadataRef(request.metadata()),
+        );
+        let request = request.into_inner();
+        if request.model.trim().is_empty() {
+            return Err(Status::invalid_argument("model is required (provider/model)"));
+        }
+        if request.messages.is_empty() {
+            return Err(Status::invalid_argument("messages must not be empty"));
+        }
+        span.record("model", request.model.as_str());
+        span.record("session", request.session_key.as_str());
+
+        let timeout = if request.timeout_ms == 0 {
+            self.default_timeout
+        } else {
+            Duration::from_millis(request.timeout_ms)
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut candidates = vec![request.model.clone()];
+        candidates.extend(request.fallbacks.iter().filter(|f| !f.trim().is_empty()).cloned());
+        let call = call_request(request);
+
+        let (sink, events) = mpsc::channel(64);
+        let router = self.clone();
+        tokio::spawn(
+            async move {
+                failover::run(&router.http, &router.catalog, &candidates, &call, deadline, &sink).await;
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(events)))
+    }
+
+    async fn list_models(
+        &self,
+        _request: Request<pb::ListModelsRequest>,
+    ) -> Result<Response<pb::ListModelsResponse>, Status> {
+        Ok(Response::new(pb::ListModelsResponse {
+            models: self.catalog.list(),
+        }))
+    }
+}
+
+fn call_request(request: pb::ChatRequest) -> CallRequest {
+    let messages = request
+        .messages
+        .into_iter()
+        .map(|message| Message {
+            role: match pb::Role::try_from(message.role).unwrap_or(pb::Role::User) {
+                pb::Role::System => "system",
+                pb::Role::Assistant => "assistant",
+                pb::Role::Tool => "tool",
+                pb::Role::User | pb::Role::Unspecified => "user",
+            },
+            content: message.content,
+            tool_calls: message
+                .tool_calls
+                .into_iter()
+                .map(|call| ToolCall {
+                    id: call.id,
+                    name: call.name,
+                    arguments: call.arguments_json,
+                })
+                .collect(),
+            tool_call_id: message.tool_call_id,
+            tool_name: message.tool_name,
+        })
+        .collect();
+    let tools = request
+        .tools
+        .into_iter()
+        .map(|tool| Tool {
+            name: tool.name,
+            description: tool.description,
+            parameters: tool.parameters_json,
+        })
+        .collect();
+    CallRequest {
+        messages,
+        tools,
+        max_tokens: request.max_tokens,
+    }
+}

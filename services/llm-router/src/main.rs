@@ -1,0 +1,46 @@
+//! `pincer-llm-router`: loads the `models` section and serves gRPC until SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pincer_lifecycle::entry::{self, InvalidConfig};
+use pincer_lifecycle::{env, probe};
+
+const SERVICE: &str = "llm-router";
+const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+fn main() -> ExitCode {
+    entry::run("pincer-llm-router", healthcheck, serve)
+}
+
+async fn healthcheck() -> Result<(), probe::Error> {
+    let listen = env::string_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN);
+    let port = listen.rsplit(':').next().unwrap_or("50051");
+    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let file = pincer_config::load_file(
+        &env::config_path(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(&["models"]),
+    )
+    .map_err(|error| InvalidConfig(error.into()))?;
+    let listen = env::socket_addr_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN)
+        .map_err(|error| InvalidConfig(error.into()))?;
+    let config = pincer_llm_router::Config {
+        models: file.models,
+        default_call_timeout: Duration::from_secs(600),
+        ollama_base_url: std::env::var("OLLAMA_BASE_URL").ok().filter(|url| !url.trim().is_empty()),
+    };
+    let telemetry = pincer_telemetry::init(SERVICE)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let result = pincer_llm_router::run(config, listener, shutdown).await;
+    telemetry.shutdown().await;
+    Ok(result?)
+}

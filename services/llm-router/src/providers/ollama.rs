@@ -1,0 +1,228 @@
+//! Ollama's native `/api/chat` (NDJSON streaming). Tool-call arguments are JSON objects here, not
+//! strings, in both directions.
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::lines::lines;
+use super::{CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Usage};
+use crate::catalog::Deployment;
+
+/// Builds the JSON body for `/api/chat`.
+pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
+    let messages: Vec<Value> = request
+        .messages
+        .iter()
+        .map(|message| {
+            let mut out = json!({ "role": message.role, "content": message.content });
+            if !message.tool_calls.is_empty() {
+                out["tool_calls"] = message
+                    .tool_calls
+                    .iter()
+                    .map(|call| {
+                        json!({ "function": { "name": call.name, "arguments": arguments_object(&call.arguments) } })
+                    })
+                    .collect();
+            }
+            if message.role == "tool" {
+                out["tool_name"] = json!(message.tool_name);
+                if !message.tool_call_id.is_empty() {
+                    out["tool_call_id"] = json!(message.tool_call_id);
+                }
+            }
+            out
+        })
+        .collect();
+    let mut body = json!({ "model": deployment.model, "messages": messages, "stream": true });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|tool| {
+                let parameters: Value = serde_json::from_str(&tool.parameters)
+                    .unwrap_or_else(|_| json!({ "type": "object", "properties": {} }));
+                json!({
+                    "type": "function",
+                    "function": { "name": tool.name, "description": tool.description, "parameters": parameters },
+                })
+            })
+            .collect();
+    }
+    let cap = if request.max_tokens > 0 {
+        Some(request.max_tokens)
+    } else {
+        deployment.max_tokens
+    };
+    if let Some(cap) = cap {
+        body["options"] = json!({ "num_predict": cap });
+    }
+    body
+}
+
+/// Ollama wants an object; history replayed from OpenAI-style clients has strings. Parse when we can,
+/// wrap otherwise, so one bad turn never poisons the session (openclaw/openclaw#46745).
+fn arguments_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(other) => json!({ "value": other }),
+        Err(_) if arguments.trim().is_empty() => json!({}),
+        Err(_) => json!({ "raw": arguments }),
+    }
+}
+
+/// Sends the request and returns the event stream.
+pub async fn start(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    request: &CallRequest,
+) -> Result<EventStream, ProviderError> {
+    let url = format!("{}/api/chat", deployment.base_url);
+    let mut builder = http
+        .post(&url)
+        .headers(super::common_headers(deployment))
+        .json(&request_body(deployment, request));
+    if let Some(key) = &deployment.api_key {
+        // Local Ollama ignores it; hosted/proxied Ollama endpoints use bearer auth.
+        builder = builder.bearer_auth(key.expose());
+    }
+    let response = tokio::time::timeout(deployment.attempt_timeout, builder.send())
+        .await
+        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))?
+        .map_err(|error| ProviderError::from_transport(&error))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = super::error::retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        return Err(ProviderError::from_status(status, &body, retry_after));
+    }
+    Ok(Box::pin(events(lines(response.bytes_stream()))))
+}
+
+fn events(
+    lines: impl futures::Stream<Item = Result<String, String>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<ProviderEvent, ProviderError>> + Send {
+    async_stream::stream! {
+        let mut lines = Box::pin(lines);
+        let mut calls: Vec<ToolCall> = Vec::new();
+        while let Some(line) = lines.next().await {
+            let line = match line {
+                Ok(line) => line,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("stream read failed: {error}")));
+                    return;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let chunk: Value = match serde_json::from_str(&line) {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("malformed NDJSON line: {error}")));
+                    return;
+                }
+            };
+            // Mid-stream failures keep HTTP 200 and end with {"error": "..."}.
+            if let Some(error) = chunk.get("error") {
+                let message = error.as_str().map(str::to_owned).unwrap_or_else(|| error.to_string());
+                yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("provider error mid-stream: {message}")));
+                return;
+            }
+            let message = chunk.get("message").cloned().unwrap_or(Value::Null);
+            if let Some(text) = message.get("content").and_then(Value::as_str)
+                && !text.is_empty()
+            {
+                yield Ok(ProviderEvent::Text(text.to_owned()));
+            }
+            // Tool calls come whole, possibly spread over several chunks: collect them all and emit
+            // at the end, never stopping at the first done:true before merging.
+            for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                let function = call.get("function").cloned().unwrap_or(Value::Null);
+                let arguments = match function.get("arguments") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                    None => "{}".to_owned(),
+                };
+                let id = call
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("call_{}", calls.len()), str::to_owned);
+                calls.push(ToolCall {
+                    id,
+                    name: function.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    arguments,
+                });
+            }
+            if chunk.get("done").and_then(Value::as_bool) == Some(true) {
+                let usage = Usage {
+                    // Missing on cached prompts (ollama/ollama#2068): unknown, not zero.
+                    prompt_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64).map(saturate),
+                    completion_tokens: chunk.get("eval_count").and_then(Value::as_u64).map(saturate),
+                };
+                let has_calls = !calls.is_empty();
+                for call in std::mem::take(&mut calls) {
+                    yield Ok(ProviderEvent::ToolCall(call));
+                }
+                let reason = match chunk.get("done_reason").and_then(Value::as_str) {
+                    _ if has_calls => "tool_calls".to_owned(),
+                    Some(reason) => reason.to_owned(),
+                    None => "stop".to_owned(),
+                };
+                yield Ok(ProviderEvent::Finish { reason, usage });
+                return;
+            }
+        }
+        yield Err(ProviderError::new(ErrorKind::StreamBroken, "stream ended without done:true"));
+    }
+}
+
+fn saturate(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lines_in: &[&str]) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let owned: Vec<Result<String, String>> = lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
+        futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn merges_tool_calls_seen_before_done() {
+        let out = run(&[
+            r#"{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"ls","arguments":{"path":"."}}}]},"done":false}"#,
+            r#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3}"#,
+        ]);
+        let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            out[0],
+            ProviderEvent::ToolCall(ToolCall { id: "call_0".into(), name: "ls".into(), arguments: r#"{"path":"."}"#.into() })
+        );
+        assert_eq!(
+            out[1],
+            ProviderEvent::Finish {
+                reason: "tool_calls".into(),
+                usage: Usage { prompt_tokens: None, completion_tokens: Some(3) }
+            }
+        );
+    }
+
+    #[test]
+    fn error_line_after_content_breaks_the_stream() {
+        let out = run(&[
+            r#"{"message":{"role":"assistant","content":"Hel"},"done":false}"#,
+            r#"{"error":"model runner crashed"}"#,
+        ]);
+        assert_eq!(out[0].clone().unwrap(), ProviderEvent::Text("Hel".into()));
+        assert!(matches!(&out[1], Err(e) if e.kind == ErrorKind::StreamBroken && e.message.contains("crashed")));
+    }
+
+    #[test]
+    fn string_arguments_from_history_become_objects() {
+        assert_eq!(arguments_object(r#"{"a":1}"#), json!({"a":1}));
+        assert_eq!(arguments_object(""), json!({}));
+        assert_eq!(arguments_object("not json"), json!({"raw":"not json"}));
+    }
+}

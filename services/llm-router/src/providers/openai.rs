@@ -1,0 +1,261 @@
+//! OpenAI-compatible Chat Completions (OpenAI, OpenRouter, vLLM, LM Studio, Ollama's `/v1`).
+//! Always streams upstream (SSE) so failures surface early and deltas flow through.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::lines::lines;
+use super::{CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Usage};
+use crate::catalog::Deployment;
+
+/// Builds the JSON body for `/chat/completions`.
+pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
+    let messages: Vec<Value> = request
+        .messages
+        .iter()
+        .map(|message| {
+            let mut out = json!({ "role": message.role, "content": message.content });
+            if !message.tool_calls.is_empty() {
+                out["tool_calls"] = message
+                    .tool_calls
+                    .iter()
+                    .map(|call| {
+                        json!({
+                            "id": call.id,
+                            "type": "function",
+                            "function": { "name": call.name, "arguments": call.arguments },
+                        })
+                    })
+                    .collect();
+                if message.content.is_empty() {
+                    out["content"] = Value::Null;
+                }
+            }
+            if message.role == "tool" {
+                out["tool_call_id"] = json!(message.tool_call_id);
+            }
+            out
+        })
+        .collect();
+    let mut body = json!({
+        "model": deployment.model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": { "include_usage": true },
+    });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|tool| {
+                let parameters: Value = serde_json::from_str(&tool.parameters)
+                    .unwrap_or_else(|_| json!({ "type": "object", "properties": {} }));
+                json!({
+                    "type": "function",
+                    "function": { "name": tool.name, "description": tool.description, "parameters": parameters },
+                })
+            })
+            .collect();
+    }
+    let cap = if request.max_tokens > 0 {
+        Some(request.max_tokens)
+    } else {
+        deployment.max_tokens
+    };
+    if let Some(cap) = cap {
+        // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
+        body["max_completion_tokens"] = json!(cap);
+    }
+    body
+}
+
+/// Sends the request and returns the event stream.
+pub async fn start(
+    http: &reqwest::Client,
+    deployment: &Deployment,
+    request: &CallRequest,
+) -> Result<EventStream, ProviderError> {
+    let url = format!("{}/chat/completions", deployment.base_url);
+    let mut builder = http
+        .post(&url)
+        .headers(super::common_headers(deployment))
+        .header("accept", "text/event-stream")
+        .json(&request_body(deployment, request));
+    if let Some(key) = &deployment.api_key {
+        builder = builder.bearer_auth(key.expose());
+    }
+    if deployment.provider_id == "openrouter" {
+        builder = builder
+            .header("HTTP-Referer", "https://github.com/pincer-agent/pincer")
+            .header("X-Title", "Pincer")
+            .header("X-OpenRouter-Title", "Pincer");
+    }
+    let response = tokio::time::timeout(deployment.attempt_timeout, builder.send())
+        .await
+        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))?
+        .map_err(|error| ProviderError::from_transport(&error))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = super::error::retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        return Err(ProviderError::from_status(status, &body, retry_after));
+    }
+    Ok(Box::pin(events(lines(response.bytes_stream()))))
+}
+
+/// Tool-call fragments accumulated by `index` until the stream says they are complete.
+#[derive(Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+fn events(
+    lines: impl futures::Stream<Item = Result<String, String>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<ProviderEvent, ProviderError>> + Send {
+    async_stream::stream! {
+        let mut lines = Box::pin(lines);
+        let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
+        let mut finish: Option<String> = None;
+        let mut usage = Usage::default();
+        let mut done = false;
+        while let Some(line) = lines.next().await {
+            let line = match line {
+                Ok(line) => line,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("stream read failed: {error}")));
+                    return;
+                }
+            };
+            // SSE: only `data:` lines matter; comments (": OPENROUTER PROCESSING"), event names and
+            // blank separators are skipped.
+            let Some(data) = line.strip_prefix("data:") else { continue };
+            let data = data.trim();
+            if data == "[DONE]" {
+                done = true;
+                break;
+            }
+            let chunk: Value = match serde_json::from_str(data) {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("malformed SSE chunk: {error}")));
+                    return;
+                }
+            };
+            if let Some(error) = chunk.get("error") {
+                let message = error.get("message").and_then(Value::as_str).unwrap_or("provider error in stream");
+                yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("provider error mid-stream: {message}")));
+                return;
+            }
+            if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
+                usage.prompt_tokens = reported.get("prompt_tokens").and_then(Value::as_u64).map(saturate);
+                usage.completion_tokens = reported.get("completion_tokens").and_then(Value::as_u64).map(saturate);
+            }
+            let choices = chunk.get("choices").and_then(Value::as_array).cloned().unwrap_or_default();
+            for choice in choices {
+                let delta = choice.get("delta").cloned().unwrap_or(Value::Null);
+                if let Some(text) = delta.get("content").and_then(Value::as_str)
+                    && !text.is_empty()
+                {
+                    yield Ok(ProviderEvent::Text(text.to_owned()));
+                }
+                for fragment in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    let index = fragment.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    let call = calls.entry(index).or_default();
+                    if let Some(id) = fragment.get("id").and_then(Value::as_str) {
+                        call.id = id.to_owned();
+                    }
+                    if let Some(function) = fragment.get("function") {
+                        if let Some(name) = function.get("name").and_then(Value::as_str) {
+                            call.name.push_str(name);
+                        }
+                        if let Some(arguments) = function.get("arguments").and_then(Value::as_str) {
+                            call.arguments.push_str(arguments);
+                        }
+                    }
+                }
+                if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                    if reason == "error" {
+                        yield Err(ProviderError::new(ErrorKind::StreamBroken, "provider ended the stream with finish_reason=error"));
+                        return;
+                    }
+                    finish = Some(reason.to_owned());
+                }
+            }
+        }
+        if !done && finish.is_none() {
+            yield Err(ProviderError::new(ErrorKind::StreamBroken, "stream ended without a finish reason"));
+            return;
+        }
+        for (index, call) in std::mem::take(&mut calls) {
+            let id = if call.id.is_empty() { format!("call_{index}") } else { call.id };
+            let arguments = if call.arguments.trim().is_empty() { "{}".to_owned() } else { call.arguments };
+            yield Ok(ProviderEvent::ToolCall(ToolCall { id, name: call.name, arguments }));
+        }
+        yield Ok(ProviderEvent::Finish { reason: finish.unwrap_or_else(|| "stop".to_owned()), usage });
+    }
+}
+
+fn saturate(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lines_in: &[&str]) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let owned: Vec<Result<String, String>> = lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
+        futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn accumulates_text_tool_calls_by_index_and_usage() {
+        let out = run(&[
+            ": OPENROUTER PROCESSING",
+            r#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}"#,
+            "",
+            r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","type":"function","function":{"name":"ls","arguments":""}}]}}]}"#,
+            r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"read","arguments":"{\"p\":"}}]}}]}"#,
+            r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}}]}"#,
+            r#"data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            r#"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#,
+            "data: [DONE]",
+        ]);
+        let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(out[0], ProviderEvent::Text("Hi".into()));
+        assert_eq!(
+            out[1],
+            ProviderEvent::ToolCall(ToolCall { id: "a".into(), name: "read".into(), arguments: r#"{"p":1}"#.into() })
+        );
+        assert_eq!(
+            out[2],
+            ProviderEvent::ToolCall(ToolCall { id: "b".into(), name: "ls".into(), arguments: "{}".into() })
+        );
+        assert_eq!(
+            out[3],
+            ProviderEvent::Finish {
+                reason: "tool_calls".into(),
+                usage: Usage { prompt_tokens: Some(5), completion_tokens: Some(7) }
+            }
+        );
+    }
+
+    #[test]
+    fn eof_without_finish_is_a_broken_stream() {
+        let out = run(&[r#"data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#]);
+        assert!(matches!(out.last(), Some(Err(e)) if e.kind == ErrorKind::StreamBroken));
+    }
+
+    #[test]
+    fn mid_stream_error_payload_is_reported() {
+        let out = run(&[
+            r#"data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+            r#"data: {"error":{"message":"upstream died","code":502}}"#,
+        ]);
+        assert!(matches!(out.last(), Some(Err(e)) if e.message.contains("upstream died")));
+    }
+}
