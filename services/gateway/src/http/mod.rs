@@ -1,0 +1,100 @@
+//! The axum application.
+
+mod chat;
+mod error;
+mod health;
+mod models;
+pub mod openai;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tracing::Instrument;
+
+use crate::auth::Auth;
+use crate::readiness::Readiness;
+use crate::turns::Turns;
+
+pub use error::ApiError;
+
+/// Shared request state.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Auth,
+    agents: pincer_config::Agents,
+    turns: Turns,
+    readiness: Readiness,
+    max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Bundles the state.
+    pub fn new(
+        auth: Auth,
+        agents: pincer_config::Agents,
+        turns: Turns,
+        readiness: Readiness,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                auth,
+                agents,
+                turns,
+                readiness,
+                max_body_bytes,
+            }),
+        }
+    }
+
+    /// Checks the request's `Authorization` header.
+    fn authorize(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
+        let value = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if self.inner.auth.allows(value) {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// Builds the router with every route and layer.
+pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.inner.max_body_bytes;
+    Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/models", get(models::list))
+        .route("/healthz", get(health::live))
+        .route("/health", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/ready", get(health::ready))
+        .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+/// One span per request, parented to the caller's `traceparent` when it sends one.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = tracing::field::Empty,
+    );
+    pincer_telemetry::propagation::set_parent(
+        &span,
+        &pincer_telemetry::propagation::HttpHeadersRef(request.headers()),
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    response
+}

@@ -1,0 +1,360 @@
+//! Parsing OpenAI chat requests (with field-precise errors) and building OpenAI responses.
+
+use pincer_bus::messages::{ChatMessage, Role, ToolCall, Usage};
+use serde_json::{Value, json};
+
+use super::ApiError;
+
+/// A validated `/v1/chat/completions` request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ChatCall {
+    /// The `model` string as sent.
+    pub model: String,
+    /// Agent id selected by `model`.
+    pub agent_id: String,
+    /// Messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// `user`, the session selector.
+    pub user: Option<String>,
+}
+
+/// Parses and validates a request body.
+pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|error| ApiError::BadRequest {
+        message: format!("request body is not valid JSON: {error}"),
+        param: None,
+    })?;
+    let Value::Object(object) = value else {
+        return Err(ApiError::BadRequest {
+            message: "request body must be a JSON object".to_owned(),
+            param: None,
+        });
+    };
+    let model = match object.get("model") {
+        Some(Value::String(model)) if !model.trim().is_empty() => model.trim().to_owned(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("model", "`model` is required (e.g. \"pincer/default\")"));
+        }
+        Some(other) => return Err(type_error("model", "a string", other)),
+    };
+    let messages = match object.get("messages") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(ApiError::bad_request("messages", "`messages` must not be empty"));
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| parse_message(index, item))
+            .collect::<Result<Vec<_>, _>>()?,
+        None | Some(Value::Null) => return Err(ApiError::bad_request("messages", "`messages` is required")),
+        Some(other) => return Err(type_error("messages", "an array", other)),
+    };
+    let stream = optional_bool(&object, "stream")?.unwrap_or(false);
+    let include_usage = match object.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(flag)) => *flag,
+            Some(other) => return Err(type_error("stream_options.include_usage", "a boolean", other)),
+        },
+        Some(other) => return Err(type_error("stream_options", "an object", other)),
+    };
+    let user = match object.get("user") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(user)) if user.trim().is_empty() => None,
+        Some(Value::String(user)) => Some(user.clone()),
+        Some(other) => return Err(type_error("user", "a string", other)),
+    };
+    let agent_id = agent_of(&model).ok_or_else(|| ApiError::ModelNotFound {
+        message: format!("model {model:?} is not of the form pincer/<agentId>"),
+    })?;
+    Ok(ChatCall {
+        model,
+        agent_id,
+        messages,
+        stream,
+        include_usage,
+        user,
+    })
+}
+
+/// `pincer/<id>` (or OpenClaw's `openclaw/<id>`) → `<id>`; a bare prefix means the default agent.
+pub fn agent_of(model: &str) -> Option<String> {
+    match model.split_once('/') {
+        Some(("pincer" | "openclaw", id)) if !id.is_empty() && !id.contains('/') => Some(id.to_owned()),
+        None if model == "pincer" || model == "openclaw" => Some("default".to_owned()),
+        _ => None,
+    }
+}
+
+fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
+    let path = |field: &str| format!("messages[{index}].{field}");
+    let Value::Object(message) = item else {
+        return Err(type_error(&format!("messages[{index}]"), "an object", item));
+    };
+    let role = match message.get("role") {
+        Some(Value::String(role)) => match role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
+            other => {
+                return Err(ApiError::bad_request(
+                    path("role"),
+                    format!("unknown role {other:?}; expected system, developer, user, assistant or tool"),
+                ));
+            }
+        },
+        None | Some(Value::Null) => return Err(ApiError::bad_request(path("role"), "`role` is required")),
+        Some(other) => return Err(type_error(&path("role"), "a string", other)),
+    };
+    let content = match message.get("content") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => text_parts(index, parts)?,
+        Some(other) => return Err(type_error(&path("content"), "a string or an array of parts", other)),
+    };
+    let tool_calls = match message.get("tool_calls") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(calls)) => calls
+            .iter()
+            .enumerate()
+            .map(|(call_index, call)| parse_tool_call(index, call_index, call))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(type_error(&path("tool_calls"), "an array", other)),
+    };
+    let tool_call_id = match message.get("tool_call_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(other) => return Err(type_error(&path("tool_call_id"), "a string", other)),
+    };
+    if role == Role::User && content.is_empty() {
+        return Err(ApiError::bad_request(path("content"), "a user message needs content"));
+    }
+    Ok(ChatMessage {
+        role,
+        content,
+        tool_calls,
+        tool_call_id,
+    })
+}
+
+fn text_parts(index: usize, parts: &[Value]) -> Result<String, ApiError> {
+    let mut text = String::new();
+    for (part_index, part) in parts.iter().enumerate() {
+        let path = format!("messages[{index}].content[{part_index}]");
+        match (part.get("type").and_then(Value::as_str), part.get("text")) {
+            (Some("text"), Some(Value::String(piece))) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(piece);
+            }
+            (Some("text"), _) => return Err(ApiError::bad_request(path, "a text part needs a string `text`")),
+            (Some(other), _) => {
+                return Err(ApiError::bad_request(
+                    path,
+                    format!("content parts of type {other:?} are not supported yet; send text"),
+                ));
+            }
+            (None, _) => return Err(ApiError::bad_request(path, "a content part needs a `type`")),
+        }
+    }
+    Ok(text)
+}
+
+fn parse_tool_call(index: usize, call_index: usize, call: &Value) -> Result<ToolCall, ApiError> {
+    let path = format!("messages[{index}].tool_calls[{call_index}]");
+    let id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let function = call
+        .get("function")
+        .ok_or_else(|| ApiError::bad_request(format!("{path}.function"), "`function` is required"))?;
+    let name = function
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("{path}.function.name"), "`name` must be a string"))?
+        .to_owned();
+    let arguments = match function.get("arguments") {
+        None | Some(Value::Null) => "{}".to_owned(),
+        Some(Value::String(text)) => text.clone(),
+        // Tolerate object arguments (Ollama-style clients) by re-encoding them.
+        Some(other) => other.to_string(),
+    };
+    Ok(ToolCall { id, name, arguments })
+}
+
+fn optional_bool(object: &serde_json::Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(other) => Err(type_error(field, "a boolean", other)),
+    }
+}
+
+fn type_error(param: &str, expected: &str, got: &Value) -> ApiError {
+    let kind = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    ApiError::bad_request(param, format!("`{param}` must be {expected}, got {kind}"))
+}
+
+/// `chat.completion` body.
+pub fn completion(
+    id: &str,
+    created: u64,
+    model: &str,
+    content: &str,
+    tool_calls: &[ToolCall],
+    finish_reason: &str,
+    usage: Usage,
+) -> Value {
+    let mut message = json!({ "role": "assistant", "content": content });
+    if !tool_calls.is_empty() {
+        message["tool_calls"] = tool_calls_json(tool_calls, false);
+    }
+    json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason, "logprobs": null }],
+        "usage": usage_json(usage),
+    })
+}
+
+/// One `chat.completion.chunk`.
+pub fn chunk(id: &str, created: u64, model: &str, delta: Value, finish_reason: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": null }],
+    })
+}
+
+/// The trailing usage chunk (`choices: []`) sent when `include_usage` was asked for.
+pub fn usage_chunk(id: &str, created: u64, model: &str, usage: Usage) -> Value {
+    json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage_json(usage),
+    })
+}
+
+/// Tool calls as OpenAI JSON (with `index` for stream deltas).
+pub fn tool_calls_json(calls: &[ToolCall], with_index: bool) -> Value {
+    calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            let mut out = json!({
+                "id": call.id,
+                "type": "function",
+                "function": { "name": call.name, "arguments": call.arguments },
+            });
+            if with_index {
+                out["index"] = json!(index);
+            }
+            out
+        })
+        .collect()
+}
+
+fn usage_json(usage: Usage) -> Value {
+    let prompt = usage.prompt_tokens.unwrap_or(0);
+    let completion = usage.completion_tokens.unwrap_or(0);
+    json!({ "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param_of(result: Result<ChatCall, ApiError>) -> Option<String> {
+        match result {
+            Err(ApiError::BadRequest { param, .. }) => param,
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_minimal_request() {
+        let call = parse(br#"{"model":"pincer/default","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert_eq!(call.agent_id, "default");
+        assert_eq!(call.messages, vec![ChatMessage::text(Role::User, "hi")]);
+        assert!(!call.stream);
+        assert_eq!(call.user, None);
+    }
+
+    #[test]
+    fn accepts_openclaw_names_parts_and_developer_role() {
+        let call = parse(
+            br#"{"model":"openclaw/main","stream":true,"user":"u1","stream_options":{"include_usage":true},
+                "messages":[{"role":"developer","content":"be brief"},
+                            {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(call.agent_id, "main");
+        assert!(call.stream && call.include_usage);
+        assert_eq!(call.user.as_deref(), Some("u1"));
+        assert_eq!(call.messages[0].role, Role::System);
+        assert_eq!(call.messages[1].content, "a\nb");
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        assert_eq!(param_of(parse(br#"{"messages":[]}"#)), Some("model".into()));
+        assert_eq!(param_of(parse(br#"{"model":"pincer/x"}"#)), Some("messages".into()));
+        assert_eq!(param_of(parse(br#"{"model":"pincer/x","messages":[]}"#)), Some("messages".into()));
+        assert_eq!(param_of(parse(br#"{"model":1,"messages":[]}"#)), Some("model".into()));
+        assert_eq!(param_of(parse(br#"{"model":"pincer/x","messages":"hi"}"#)), Some("messages".into()));
+        assert_eq!(
+            param_of(parse(br#"{"model":"pincer/x","messages":[{"role":"wizard","content":"x"}]}"#)),
+            Some("messages[0].role".into())
+        );
+        assert_eq!(
+            param_of(parse(br#"{"model":"pincer/x","messages":[{"role":"user","content":5}]}"#)),
+            Some("messages[0].content".into())
+        );
+        assert_eq!(
+            param_of(parse(br#"{"model":"pincer/x","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#)),
+            Some("stream".into())
+        );
+        assert_eq!(
+            param_of(parse(
+                br#"{"model":"pincer/x","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#
+            )),
+            Some("messages[0].content[0]".into())
+        );
+    }
+
+    #[test]
+    fn rejects_non_json_and_non_objects() {
+        assert!(matches!(parse(b"{not json"), Err(ApiError::BadRequest { param: None, .. })));
+        assert!(matches!(parse(b"[1,2]"), Err(ApiError::BadRequest { param: None, .. })));
+        assert!(matches!(parse(b""), Err(ApiError::BadRequest { .. })));
+    }
+
+    #[test]
+    fn foreign_models_are_not_agents() {
+        assert!(matches!(
+            parse(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#),
+            Err(ApiError::ModelNotFound { .. })
+        ));
+        assert_eq!(agent_of("pincer"), Some("default".into()));
+        assert_eq!(agent_of("pincer/a/b"), None);
+    }
+}

@@ -1,0 +1,115 @@
+//! Handing a turn to the agent-runners and following it.
+//!
+//! The gateway subscribes to the turn's event subject *before* publishing the turn, so no event can
+//! be missed; the publish waits for JetStream's ack, so an accepted turn is durable even if every
+//! agent-runner is down (it runs when one comes back).
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bytes::Bytes;
+use futures::StreamExt;
+use pincer_bus::Namespace;
+use pincer_bus::messages::{RunEvent, TurnRequest};
+
+/// Publish and subscribe plumbing for turns.
+#[derive(Clone, Debug)]
+pub struct Turns {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    namespace: Namespace,
+    pickup_timeout: Duration,
+}
+
+/// Why a turn could not be handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// NATS refused or did not confirm.
+    #[error("message bus unavailable: {0}")]
+    Bus(String),
+}
+
+/// A submitted turn's live events.
+pub struct Submitted {
+    events: async_nats::Subscriber,
+    pickup_timeout: Duration,
+    started: bool,
+}
+
+/// One step of a followed turn.
+#[derive(Debug)]
+pub enum Next {
+    /// An event from the runner.
+    Event(RunEvent),
+    /// No runner picked the turn up in time (it stays queued).
+    NotPickedUp(Duration),
+    /// The runner went silent for longer than the turn may take.
+    Stalled(Duration),
+}
+
+impl Turns {
+    /// Creates the plumbing.
+    pub fn new(client: async_nats::Client, js: jetstream::Context, namespace: Namespace, pickup_timeout: Duration) -> Self {
+        Self {
+            client,
+            js,
+            namespace,
+            pickup_timeout,
+        }
+    }
+
+    /// The subject a turn's events arrive on.
+    pub fn reply_subject(&self, turn_id: &str) -> String {
+        self.namespace.run_events(turn_id)
+    }
+
+    /// Subscribes to the turn's events, then enqueues it durably.
+    pub async fn submit(&self, turn: &TurnRequest) -> Result<Submitted, Error> {
+        let events = self
+            .client
+            .subscribe(turn.reply_subject.clone())
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        let payload = serde_json::to_vec(turn).map_err(|e| Error::Bus(e.to_string()))?;
+        let mut headers = pincer_bus::headers::with_trace_context();
+        headers.insert(pincer_bus::headers::MSG_ID, turn.turn_id.as_str());
+        let ack = self
+            .js
+            .publish_with_headers(self.namespace.turn(&turn.agent_id), headers, Bytes::from(payload))
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        let ack = tokio::time::timeout(Duration::from_secs(5), ack)
+            .await
+            .map_err(|_| Error::Bus("jetstream did not acknowledge the turn within 5s".to_owned()))?
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        if ack.duplicate {
+            tracing::info!(turn_id = %turn.turn_id, "turn already queued (idempotent retry)");
+        }
+        Ok(Submitted {
+            events,
+            pickup_timeout: self.pickup_timeout,
+            started: false,
+        })
+    }
+}
+
+impl Submitted {
+    /// Waits for the next event. `turn_timeout` bounds the silence once a runner has started.
+    pub async fn next(&mut self, turn_timeout: Duration) -> Next {
+        let patience = if self.started { turn_timeout } else { self.pickup_timeout };
+        loop {
+            let message = match tokio::time::timeout(patience, self.events.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) | Err(_) if self.started => return Next::Stalled(patience),
+                Ok(None) | Err(_) => return Next::NotPickedUp(patience),
+            };
+            match serde_json::from_slice::<RunEvent>(&message.payload) {
+                Ok(event) => {
+                    self.started = true;
+                    return Next::Event(event);
+                }
+                Err(error) => tracing::warn!(%error, "ignoring malformed run event"),
+            }
+        }
+    }
+}
