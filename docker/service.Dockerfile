@@ -17,6 +17,7 @@ ARG BIN=unknown
 ARG VERSION=0.0.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="${BIN}" \
+      org.opencontainers.image.description="Pincer ${BIN} on a distroless (cc-debian12) base" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -13,8 +13,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# /usr/bin first: a newer /usr/local/bin/docker without buildx breaks docker-compose builds.
-export PATH="/usr/bin:/usr/sbin:$PATH"
+# Always /usr/bin/docker: a newer /usr/local/bin/docker may come first in PATH (offline-containers.md §3).
 DOCKER=/usr/bin/docker
 TAG="${PINCER_TAG:-local}"
 BUDGET_MB=25

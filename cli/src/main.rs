@@ -1,1 +1,59 @@
-fn main() {}
+//! `pincer`: the command line.
+//!
+//! - `pincer dev --config FILE`: the whole stack (nats-server + the four services) as plain
+//!   processes in the foreground; Ctrl-C or SIGTERM stops all of them.
+//! - `pincer config validate FILE`: checks a config file the way the services will.
+
+mod config_cmd;
+mod dev;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "pincer", version, about = "Pincer: a small, fast personal AI agent gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack as local processes (development loop and benchmarks).
+    Dev(dev::Args),
+    /// Work with the config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file: syntax, unknown keys, types and ${VAR}s (exit 78 when invalid).
+    Validate {
+        /// Path of the JSON5 config (default: $PINCER_CONFIG or ~/.pincer/pincer.json5).
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Validate { file },
+        } => config_cmd::validate(file.unwrap_or_else(pincer_lifecycle::env::config_path)),
+        Command::Dev(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("pincer: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(dev::run(args))
+        }
+    }
+}

@@ -1,1 +1,193 @@
-//! Whole-stack tests live in `tests/tests/`.
+//! Harness for whole-stack tests: a real nats-server, the fake provider, and all four services
+//! started in-process through their `run()` functions on loopback ports.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use pincer_fake_provider::{FakeProvider, Knobs, RunningFake};
+use pincer_test_support::{NatsServer, eventually};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The bearer token every test stack uses.
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// A config with one agent on the fake provider through Ollama's native API (`${FAKE_URL}`), with
+/// a fallback through the OpenAI-compatible API of the same fake.
+pub const CONFIG: &str = r#"{
+  // The stack under test.
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "${GATEWAY_TOKEN}" } },
+  models: {
+    providers: {
+      ollama: { baseUrl: "${FAKE_URL}", api: "ollama", models: [{ id: "fake-model", contextWindow: 131072 }] },
+      compat: { baseUrl: "${FAKE_URL}/v1", api: "openai-completions", apiKey: "${COMPAT_KEY}" },
+    },
+  },
+  agents: {
+    defaults: { model: { primary: "ollama/fake-model", fallbacks: ["compat/fake-model"] }, timeout: 30, maxConcurrent: 8 },
+    entries: { helper: { model: "compat/fake-model" } },
+  },
+  channels: { telegram: { enabled: false } },
+}"#;
+
+/// A running stack.
+pub struct Stack {
+    /// The NATS server (restartable on its store).
+    pub nats: NatsServer,
+    /// The fake model provider.
+    pub fake: RunningFake,
+    /// `http://127.0.0.1:<port>` of the gateway.
+    pub gateway_url: String,
+    config: pincer_config::Config,
+    services: Vec<(CancellationToken, JoinHandle<()>)>,
+}
+
+impl Stack {
+    /// Starts NATS, the fake provider (with `knobs`) and the services with [`CONFIG`].
+    pub async fn start(knobs: Knobs) -> Self {
+        Self::start_with(CONFIG, knobs).await
+    }
+
+    /// Like [`Stack::start`] with another config text (same `${...}` variables available).
+    pub async fn start_with(config_text: &str, knobs: Knobs) -> Self {
+        pincer_telemetry::init_for_tests();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let nats = NatsServer::start();
+        let fake = FakeProvider::start(knobs, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("fake provider starts");
+        let fake_url = fake.base_url();
+        let env = move |name: &str| match name {
+            "FAKE_URL" => Some(fake_url.clone()),
+            "GATEWAY_TOKEN" => Some(TOKEN.to_owned()),
+            "COMPAT_KEY" => Some("sk-test-compat".to_owned()),
+            _ => None,
+        };
+        let config = pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
+            .expect("test config parses");
+        let mut stack = Self {
+            nats,
+            fake,
+            gateway_url: String::new(),
+            config,
+            services: Vec::new(),
+        };
+        stack.start_services().await;
+        stack
+    }
+
+    /// Starts the four services (after [`Stack::stop_services`], or the first time).
+    pub async fn start_services(&mut self) {
+        let nats_url = self.nats.url();
+        let router_listener = bind().await;
+        let router_url = format!("http://{}", local(&router_listener));
+        let router = pincer_llm_router::Config {
+            models: self.config.models.clone(),
+            default_call_timeout: Duration::from_secs(30),
+            ollama_base_url: None,
+        };
+        self.spawn(|token| async move {
+            pincer_llm_router::run(router, router_listener, token).await.expect("llm-router runs");
+        });
+
+        let runner = pincer_agent_runner::Config {
+            nats_url: nats_url.clone(),
+            router_url: router_url.clone(),
+            namespace: pincer_bus::Namespace::default(),
+            agents: self.config.agents.clone(),
+            max_concurrent: 8,
+            drain_grace: Duration::from_secs(5),
+        };
+        let runner_health = bind().await;
+        self.spawn(|token| async move {
+            pincer_agent_runner::run(runner, runner_health, token).await.expect("agent-runner runs");
+        });
+
+        let bridge = pincer_channel_bridge::Config {
+            nats_url: nats_url.clone(),
+            namespace: pincer_bus::Namespace::default(),
+            channels: self.config.channels.clone(),
+            telegram_token_env: None,
+        };
+        let bridge_health = bind().await;
+        self.spawn(|token| async move {
+            pincer_channel_bridge::run(bridge, bridge_health, token).await.expect("channel-bridge runs");
+        });
+
+        let auth = pincer_gateway::auth::Auth::from_config(&self.config.gateway.auth, None).expect("auth");
+        let gateway = pincer_gateway::Config {
+            nats_url,
+            router_url,
+            namespace: pincer_bus::Namespace::default(),
+            auth,
+            agents: self.config.agents.clone(),
+            max_body_bytes: 64 * 1024,
+            pickup_timeout: Duration::from_secs(10),
+            drain_grace: Duration::from_secs(5),
+        };
+        let gateway_listener = bind().await;
+        self.gateway_url = format!("http://{}", local(&gateway_listener));
+        self.spawn(|token| async move {
+            pincer_gateway::run(gateway, gateway_listener, token).await.expect("gateway runs");
+        });
+        self.wait_ready().await;
+    }
+
+    /// Cancels every service and waits for them to drain and stop.
+    pub async fn stop_services(&mut self) {
+        for (token, _) in &self.services {
+            token.cancel();
+        }
+        for (_, handle) in self.services.drain(..) {
+            tokio::time::timeout(Duration::from_secs(20), handle)
+                .await
+                .expect("service stops within 20s")
+                .expect("service task did not panic");
+        }
+    }
+
+    /// Stops every service, kills and restarts NATS on the same store, and starts the services again.
+    pub async fn restart_everything(&mut self) {
+        self.stop_services().await;
+        self.nats.restart();
+        self.start_services().await;
+    }
+
+    /// Polls `/readyz` until it answers 200.
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.gateway_url);
+        let client = reqwest::Client::new();
+        eventually("gateway /readyz to answer 200", Duration::from_secs(20), || {
+            let request = client.get(&url).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await;
+    }
+
+    /// A POST to `/v1/chat/completions` with the test token.
+    pub fn chat(&self, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", self.gateway_url))
+            .bearer_auth(TOKEN)
+            .json(body)
+    }
+
+    fn spawn<F, Fut>(&mut self, start: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(start(token.clone()));
+        self.services.push((token, handle));
+    }
+}
+
+async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port")
+}
+
+fn local(listener: &TcpListener) -> SocketAddr {
+    listener.local_addr().expect("local addr")
+}

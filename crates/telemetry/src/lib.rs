@@ -10,4 +10,4 @@
 pub mod propagation;
 mod setup;
 
-pub use setup::{Error, Telemetry, init};
+pub use setup::{Error, Telemetry, init, init_for_tests};

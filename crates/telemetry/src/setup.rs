@@ -103,3 +103,23 @@ fn tracer_provider(service_name: &'static str) -> Result<SdkTracerProvider, Erro
         .map_err(|error| Error::Exporter(error.to_string()))?;
     Ok(builder.with_batch_exporter(exporter).build())
 }
+
+/// Test-only setup: the same propagator and OpenTelemetry layer as [`init`] (so trace context
+/// really flows), with logs only when `TEST_LOG` is set. Safe to call from every test.
+pub fn init_for_tests() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let provider = SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("test");
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let logs = std::env::var_os("TEST_LOG").map(|_| {
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(EnvFilter::new(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
+        });
+        let _ = tracing_subscriber::registry()
+            .with(logs)
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .try_init();
+    });
+}

@@ -1,1 +1,50 @@
-fn main() {}
+//! `pincer-channel-bridge`: loads the `channels` section and runs until SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pincer_lifecycle::entry::{self, InvalidConfig};
+use pincer_lifecycle::{env, probe};
+
+const SERVICE: &str = "channel-bridge";
+const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:50062";
+
+fn main() -> ExitCode {
+    entry::run("pincer-channel-bridge", healthcheck, serve)
+}
+
+async fn healthcheck() -> Result<(), probe::Error> {
+    let listen = env::string_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN);
+    let port = listen.rsplit(':').next().unwrap_or("50062");
+    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let file = pincer_config::load_file(
+        &env::config_path(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(&["channels"]),
+    )
+    .map_err(|error| InvalidConfig(error.into()))?;
+    let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN").ok().map(pincer_config::Secret::new);
+    pincer_channel_bridge::validate(&file.channels, telegram_token_env.as_ref().map(pincer_config::Secret::expose))
+        .map_err(|error| InvalidConfig(error.into()))?;
+    let health_listen = env::socket_addr_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
+        .map_err(|error| InvalidConfig(error.into()))?;
+    let config = pincer_channel_bridge::Config {
+        nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
+        namespace: pincer_bus::Namespace::default(),
+        channels: file.channels,
+        telegram_token_env,
+    };
+    let telemetry = pincer_telemetry::init(SERVICE)?;
+    let listener = tokio::net::TcpListener::bind(health_listen)
+        .await
+        .with_context(|| format!("cannot listen on {health_listen}"))?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let result = pincer_channel_bridge::run(config, listener, shutdown).await;
+    telemetry.shutdown().await;
+    Ok(result?)
+}

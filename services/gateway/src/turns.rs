@@ -72,7 +72,11 @@ impl Turns {
             .map_err(|e| Error::Bus(e.to_string()))?;
         let payload = serde_json::to_vec(turn).map_err(|e| Error::Bus(e.to_string()))?;
         let mut headers = pincer_bus::headers::with_trace_context();
-        headers.insert(pincer_bus::headers::MSG_ID, turn.turn_id.as_str());
+        // Each HTTP request is its own delivery: a client retrying with the same Idempotency-Key gets
+        // the same turn id, and the runner answers it from the stored outcome instead of re-running.
+        // (JetStream de-duplication by id would swallow the retry and leave it waiting for nothing.)
+        let delivery_id = format!("{}.{}", turn.turn_id, uuid::Uuid::new_v4().simple());
+        headers.insert(pincer_bus::headers::MSG_ID, delivery_id.as_str());
         let ack = self
             .js
             .publish_with_headers(self.namespace.turn(&turn.agent_id), headers, Bytes::from(payload))
@@ -83,7 +87,7 @@ impl Turns {
             .map_err(|_| Error::Bus("jetstream did not acknowledge the turn within 5s".to_owned()))?
             .map_err(|e| Error::Bus(e.to_string()))?;
         if ack.duplicate {
-            tracing::info!(turn_id = %turn.turn_id, "turn already queued (idempotent retry)");
+            tracing::warn!(turn_id = %turn.turn_id, "jetstream reported a duplicate delivery id");
         }
         Ok(Submitted {
             events,

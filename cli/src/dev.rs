@@ -1,0 +1,174 @@
+//! `pincer dev`: nats-server and the four services as child processes.
+//!
+//! Children get their own process group, so a terminal's Ctrl-C reaches only this process, which
+//! then stops them in order (gateway first, NATS last) with one SIGTERM each, and SIGKILL after a
+//! grace period.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use pincer_lifecycle::entry::EXIT_CONFIG;
+
+/// Arguments of `pincer dev`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Path of the JSON5 config.
+    #[arg(long, env = "PINCER_CONFIG")]
+    config: PathBuf,
+    /// Where NATS keeps its JetStream store (sessions, queued turns).
+    #[arg(long, env = "PINCER_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// NATS client port (default: a free port).
+    #[arg(long, env = "PINCER_NATS_PORT")]
+    nats_port: Option<u16>,
+}
+
+const STOP_GRACE: Duration = Duration::from_secs(12);
+const SERVICES: [&str; 4] = [
+    "pincer-llm-router",
+    "pincer-agent-runner",
+    "pincer-channel-bridge",
+    "pincer-gateway",
+];
+
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+/// Runs the stack until a signal or until any process exits.
+pub async fn run(args: Args) -> ExitCode {
+    let started = Instant::now();
+    if let Err(error) = pincer_config::load_file(&args.config, &pincer_config::process_env, pincer_config::Scope::All) {
+        eprintln!("pincer dev: invalid config: {error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let config_path = std::fs::canonicalize(&args.config).unwrap_or_else(|_| args.config.clone());
+    match start_all(&args, &config_path).await {
+        Ok((mut procs, gateway_port)) => {
+            eprintln!("pincer dev: started {} processes; waiting for http://127.0.0.1:{gateway_port}/readyz", procs.len());
+            let outcome = supervise(&mut procs, gateway_port, started).await;
+            stop_all(&mut procs).await;
+            outcome
+        }
+        Err(error) => {
+            eprintln!("pincer dev: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16)> {
+    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    std::fs::create_dir_all(&state_dir)?;
+    let nats_port = match args.nats_port {
+        Some(port) => port,
+        None => free_port()?,
+    };
+    let nats_bin = std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
+    let mut procs = Vec::new();
+    let mut nats = Command::new(&nats_bin);
+    nats.args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-js", "-sd"])
+        .arg(state_dir.join("nats"));
+    procs.push(spawn("nats-server", nats).map_err(|e| {
+        anyhow::anyhow!("cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN", nats_bin.display())
+    })?);
+
+    let router_port = free_port()?;
+    let env: Vec<(&str, String)> = vec![
+        ("PINCER_CONFIG", config.display().to_string()),
+        ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
+        ("PINCER_LLM_ROUTER_URL", format!("http://127.0.0.1:{router_port}")),
+        ("PINCER_LLM_ROUTER_LISTEN", format!("127.0.0.1:{router_port}")),
+        ("PINCER_AGENT_RUNNER_HEALTH_LISTEN", format!("127.0.0.1:{}", free_port()?)),
+        ("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", format!("127.0.0.1:{}", free_port()?)),
+    ];
+    let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
+    for service in SERVICES {
+        let path = bin_dir.join(service);
+        let program = if path.is_file() { path } else { PathBuf::from(service) };
+        let mut command = Command::new(&program);
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        procs.push(spawn(service, command).map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?);
+    }
+    let gateway_port = std::env::var("PINCER_GATEWAY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .or_else(|| {
+            pincer_config::load_file(config, &pincer_config::process_env, pincer_config::Scope::Sections(&["gateway"]))
+                .ok()
+                .map(|c| c.gateway.port)
+        })
+        .unwrap_or(18789);
+    Ok((procs, gateway_port))
+}
+
+fn spawn(name: &str, mut command: Command) -> std::io::Result<Proc> {
+    command.process_group(0).kill_on_drop(true);
+    Ok(Proc {
+        name: name.to_owned(),
+        child: command.spawn()?,
+    })
+}
+
+async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> ExitCode {
+    let ready_url = format!("http://127.0.0.1:{gateway_port}/readyz");
+    let mut announced = false;
+    let mut poll = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            signal = pincer_lifecycle::shutdown::wait_for_signal() => {
+                eprintln!("pincer dev: {signal}, stopping");
+                return ExitCode::SUCCESS;
+            }
+            _ = poll.tick() => {
+                for proc in procs.iter_mut() {
+                    if let Ok(Some(status)) = proc.child.try_wait() {
+                        eprintln!("pincer dev: {} exited ({status}), stopping the stack", proc.name);
+                        return ExitCode::FAILURE;
+                    }
+                }
+                if !announced
+                    && pincer_lifecycle::probe::http_get_ok(&ready_url, Duration::from_millis(500)).await.is_ok()
+                {
+                    announced = true;
+                    poll = tokio::time::interval(Duration::from_millis(250));
+                    eprintln!(
+                        "pincer dev: ready in {} ms: http://127.0.0.1:{gateway_port}/v1/chat/completions",
+                        started.elapsed().as_millis()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Stops the gateway first (no new work), NATS last (so acks and transcripts land).
+async fn stop_all(procs: &mut [Proc]) {
+    for proc in procs.iter_mut().rev() {
+        let Some(pid) = proc.child.id() else { continue };
+        let pid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+        let _ = kill(pid, Signal::SIGTERM);
+        match tokio::time::timeout(STOP_GRACE, proc.child.wait()).await {
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!("pincer dev: {} did not stop in {STOP_GRACE:?}, killing it", proc.name);
+                let _ = proc.child.kill().await;
+            }
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn default_state_dir() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".to_owned());
+    Path::new(&home).join(".pincer").join("dev")
+}

@@ -1,0 +1,24 @@
+//! Helpers for component and system tests (dev-dependency only).
+//!
+//! - [`NatsServer`]: a real `nats-server` (≥ 2.10, JetStream on) on a random loopback port, with its
+//!   own store directory, killed on drop, restartable on the same store.
+//! - [`eventually`]: poll a condition until a deadline instead of sleeping.
+//! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
+
+mod nats;
+mod poll;
+
+pub use nats::NatsServer;
+pub use poll::eventually;
+
+/// Installs a test subscriber writing to the test harness when `TEST_LOG` is set; silent otherwise.
+pub fn init_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            ))
+            .with_test_writer()
+            .try_init();
+    }
+}

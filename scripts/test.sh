@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The test suite: what CI runs after fmt and clippy, and what a developer runs before pushing.
+#
+#   scripts/test.sh [ARGS...]      ARGS go to the test runner (cargo nextest run, or cargo test)
+#
+# 1. a nats-server >= 2.10 for the tests that start their own (exported as NATS_SERVER_BIN)
+# 2. docker, and every image built from release binaries (scripts/build-images.sh), for the
+#    testcontainers tests, which use pincer/<image>:$PINCER_IMAGE_TAG and never pull
+# 3. the workspace's tests: `cargo nextest run --workspace --locked` when cargo-nextest is
+#    installed (its summary is easy for CI to read), else `cargo test --workspace --locked`
+#
+# Set PINCER_SKIP_IMAGES=1 to reuse the images already built (faster local reruns).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="$PATH:$HOME/.cargo/bin"
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+log "nats-server"
+NATS_SERVER_BIN="$(scripts/ensure-nats.sh | tail -1)"
+export NATS_SERVER_BIN
+echo "NATS_SERVER_BIN=$NATS_SERVER_BIN" >&2
+
+log "docker"
+scripts/ensure-docker.sh
+
+export PINCER_TAG="${PINCER_TAG:-local}"
+export PINCER_IMAGE_TAG="$PINCER_TAG"
+if [[ -z "${PINCER_SKIP_IMAGES:-}" ]]; then
+    scripts/build-images.sh
+else
+    log "PINCER_SKIP_IMAGES set: using the existing pincer/*:$PINCER_TAG images"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+    log "cargo nextest run --workspace --locked $*"
+    # --no-fail-fast: one report with every failure. nextest skips doctests: run them after
+    # (only for a full run, not when ARGS select tests).
+    cargo nextest run --workspace --locked --no-fail-fast "$@"
+    if (($# == 0)); then
+        log "cargo test --doc --workspace --locked"
+        cargo test --doc --workspace --locked
+    fi
+else
+    log "cargo test --workspace --locked $*"
+    cargo test --workspace --locked --no-fail-fast "$@"
+fi

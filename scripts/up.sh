@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Starts the Pincer stack with docker-compose and waits until the gateway is healthy.
+#
+#   scripts/up.sh [--no-build] [--no-cargo]
+#
+#   --no-build   skip scripts/build-images.sh (use the images already built)
+#   --no-cargo   build the images from the binaries already in target/release
+#
+# First run: creates .env from .env.example (with a fresh random gateway token) and
+# config/pincer.json5 from config/pincer.example.json5. Existing files are never overwritten.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DOCKER=/usr/bin/docker
+# docker-compose with /usr/bin first in PATH: should it ever shell out to the docker CLI (builds
+# with COMPOSE_DOCKER_CLI_BUILD=1), a newer /usr/local/bin/docker without buildx would fail.
+compose() { PATH="/usr/bin:/usr/sbin:$PATH" docker-compose "$@"; }
+WAIT_SECS="${PINCER_UP_WAIT_SECS:-60}"
+PLACEHOLDER_TOKEN=change-me-run-openssl-rand-hex-32
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'up: error: %s\n' "$*" >&2; exit 1; }
+
+build=1 build_args=()
+for arg in "$@"; do
+    case "$arg" in
+        --no-build) build=0 ;;
+        --no-cargo) build_args+=(--no-cargo) ;;
+        -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $arg (see --help)" ;;
+    esac
+done
+
+# Value of KEY as compose sees it: the shell's environment wins over .env.
+setting() {
+    local key="$1" default="${2:-}" line
+    if [[ -n "${!key:-}" ]]; then echo "${!key}"; return; fi
+    line="$(grep -E "^[[:space:]]*${key}=" .env 2>/dev/null | tail -1 || true)"
+    line="${line#*=}"
+    line="${line%\"}" && line="${line#\"}"
+    line="${line%\'}" && line="${line#\'}"
+    echo "${line:-$default}"
+}
+
+scripts/ensure-docker.sh
+
+if [[ ! -f .env ]]; then
+    token="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+    sed "s/^PINCER_GATEWAY_TOKEN=$PLACEHOLDER_TOKEN\$/PINCER_GATEWAY_TOKEN=$token/" .env.example >.env
+    chmod 600 .env
+    log "created .env from .env.example with a random PINCER_GATEWAY_TOKEN (edit it to taste)"
+fi
+[[ "$(setting PINCER_GATEWAY_TOKEN)" != "$PLACEHOLDER_TOKEN" ]] ||
+    log "warning: PINCER_GATEWAY_TOKEN is still the placeholder; set it in .env (openssl rand -hex 32)"
+
+config="$(setting PINCER_CONFIG_FILE ./config/pincer.json5)"
+if [[ ! -e "$config" ]]; then
+    [[ "$config" == ./config/pincer.json5 || "$config" == config/pincer.json5 ]] ||
+        die "PINCER_CONFIG_FILE=$config does not exist"
+    cp config/pincer.example.json5 "$config"
+    log "created $config from config/pincer.example.json5"
+fi
+
+tag="$(setting PINCER_TAG local)"
+if ((build)); then
+    PINCER_TAG="$tag" scripts/build-images.sh "${build_args[@]}"
+fi
+
+log "docker-compose up -d (profiles: $(setting COMPOSE_PROFILES '<none>'))"
+start=$SECONDS
+start_ns=$(date +%s%N)
+compose up -d --remove-orphans
+
+# Compose v1 has no `up --wait`: poll the gateway container's health.
+gateway="$(compose ps -q gateway)"
+[[ -n "$gateway" ]] || die "no gateway container after docker-compose up"
+deadline=$((start + WAIT_SECS))
+status=""
+while :; do
+    status="$("$DOCKER" inspect -f '{{ .State.Status }}/{{ if .State.Health }}{{ .State.Health.Status }}{{ end }}' "$gateway" 2>/dev/null || echo missing/)"
+    [[ "$status" == running/healthy ]] && break
+    if [[ "$status" == exited/* || "$status" == dead/* ]] || ((SECONDS >= deadline)); then
+        printf '\nup: the gateway is not healthy after %s s (state %s)\n\n' "$((SECONDS - start))" "$status" >&2
+        compose ps >&2 || true
+        printf '\n--- last 50 log lines ---\n' >&2
+        compose logs --no-color --tail=50 >&2 || true
+        exit 1
+    fi
+    sleep 0.2
+done
+elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+log "gateway healthy $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s after docker-compose up"
+compose ps
+
+port="$(setting PINCER_GATEWAY_PORT 18789)"
+cat <<EOF
+
+Pincer is up on http://127.0.0.1:$port (loopback only). Try:
+
+  curl -s http://127.0.0.1:$port/v1/chat/completions \\
+    -H "Authorization: Bearer \$(grep '^PINCER_GATEWAY_TOKEN=' .env | cut -d= -f2-)" \\
+    -H 'Content-Type: application/json' \\
+    -d '{"model":"pincer/default","messages":[{"role":"user","content":"hi"}]}'
+
+Logs: docker-compose logs -f     Stop: scripts/down.sh
+EOF
