@@ -7,7 +7,11 @@ use pincer_lifecycle::entry::EXIT_CONFIG;
 
 /// Validates every section of `file` with the process environment.
 pub fn validate(file: PathBuf) -> ExitCode {
-    match pincer_config::load_file(&file, &pincer_config::process_env, pincer_config::Scope::All) {
+    match pincer_config::load_file(
+        &file,
+        &pincer_config::process_env,
+        pincer_config::Scope::All,
+    ) {
         Ok(_) => {
             println!("config ok: {}", file.display());
             ExitCode::SUCCESS

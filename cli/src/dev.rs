@@ -44,14 +44,21 @@ struct Proc {
 /// Runs the stack until a signal or until any process exits.
 pub async fn run(args: Args) -> ExitCode {
     let started = Instant::now();
-    if let Err(error) = pincer_config::load_file(&args.config, &pincer_config::process_env, pincer_config::Scope::All) {
+    if let Err(error) = pincer_config::load_file(
+        &args.config,
+        &pincer_config::process_env,
+        pincer_config::Scope::All,
+    ) {
         eprintln!("pincer dev: invalid config: {error}");
         return ExitCode::from(EXIT_CONFIG);
     }
     let config_path = std::fs::canonicalize(&args.config).unwrap_or_else(|_| args.config.clone());
     match start_all(&args, &config_path).await {
         Ok((mut procs, gateway_port)) => {
-            eprintln!("pincer dev: started {} processes; waiting for http://127.0.0.1:{gateway_port}/readyz", procs.len());
+            eprintln!(
+                "pincer dev: started {} processes; waiting for http://127.0.0.1:{gateway_port}/readyz",
+                procs.len()
+            );
             let outcome = supervise(&mut procs, gateway_port, started).await;
             stop_all(&mut procs).await;
             outcome
@@ -70,39 +77,76 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
         Some(port) => port,
         None => free_port()?,
     };
-    let nats_bin = std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
+    let nats_bin = std::env::var_os("NATS_SERVER_BIN")
+        .map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
     let mut procs = Vec::new();
     let mut nats = Command::new(&nats_bin);
-    nats.args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-js", "-sd"])
-        .arg(state_dir.join("nats"));
+    nats.args([
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &nats_port.to_string(),
+        "-js",
+        "-sd",
+    ])
+    .arg(state_dir.join("nats"));
     procs.push(spawn("nats-server", nats).map_err(|e| {
-        anyhow::anyhow!("cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN", nats_bin.display())
+        anyhow::anyhow!(
+            "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",
+            nats_bin.display()
+        )
     })?);
 
     let router_port = free_port()?;
     let env: Vec<(&str, String)> = vec![
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
-        ("PINCER_LLM_ROUTER_URL", format!("http://127.0.0.1:{router_port}")),
-        ("PINCER_LLM_ROUTER_LISTEN", format!("127.0.0.1:{router_port}")),
-        ("PINCER_AGENT_RUNNER_HEALTH_LISTEN", format!("127.0.0.1:{}", free_port()?)),
-        ("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", format!("127.0.0.1:{}", free_port()?)),
+        (
+            "PINCER_LLM_ROUTER_URL",
+            format!("http://127.0.0.1:{router_port}"),
+        ),
+        (
+            "PINCER_LLM_ROUTER_LISTEN",
+            format!("127.0.0.1:{router_port}"),
+        ),
+        (
+            "PINCER_AGENT_RUNNER_HEALTH_LISTEN",
+            format!("127.0.0.1:{}", free_port()?),
+        ),
+        (
+            "PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN",
+            format!("127.0.0.1:{}", free_port()?),
+        ),
     ];
-    let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     for service in SERVICES {
         let path = bin_dir.join(service);
-        let program = if path.is_file() { path } else { PathBuf::from(service) };
+        let program = if path.is_file() {
+            path
+        } else {
+            PathBuf::from(service)
+        };
         let mut command = Command::new(&program);
         command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        procs.push(spawn(service, command).map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?);
+        procs.push(
+            spawn(service, command)
+                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?,
+        );
     }
     let gateway_port = std::env::var("PINCER_GATEWAY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .or_else(|| {
-            pincer_config::load_file(config, &pincer_config::process_env, pincer_config::Scope::Sections(&["gateway"]))
-                .ok()
-                .map(|c| c.gateway.port)
+            pincer_config::load_file(
+                config,
+                &pincer_config::process_env,
+                pincer_config::Scope::Sections(&["gateway"]),
+            )
+            .ok()
+            .map(|c| c.gateway.port)
         })
         .unwrap_or(18789);
     Ok((procs, gateway_port))
@@ -157,7 +201,10 @@ async fn stop_all(procs: &mut [Proc]) {
         match tokio::time::timeout(STOP_GRACE, proc.child.wait()).await {
             Ok(_) => {}
             Err(_) => {
-                eprintln!("pincer dev: {} did not stop in {STOP_GRACE:?}, killing it", proc.name);
+                eprintln!(
+                    "pincer dev: {} did not stop in {STOP_GRACE:?}, killing it",
+                    proc.name
+                );
                 let _ = proc.child.kill().await;
             }
         }
@@ -165,7 +212,9 @@ async fn stop_all(procs: &mut [Proc]) {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn default_state_dir() -> PathBuf {

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "pincer", version, about = "Pincer: a small, fast personal AI agent gateway")]
+#[command(
+    name = "pincer",
+    version,
+    about = "Pincer: a small, fast personal AI agent gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
             command: ConfigCommand::Validate { file },
         } => config_cmd::validate(file.unwrap_or_else(pincer_lifecycle::env::config_path)),
         Command::Dev(args) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     eprintln!("pincer: cannot start the async runtime: {error}");

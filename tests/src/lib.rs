@@ -64,8 +64,9 @@ impl Stack {
             "COMPAT_KEY" => Some("sk-test-compat".to_owned()),
             _ => None,
         };
-        let config = pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
-            .expect("test config parses");
+        let config =
+            pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
+                .expect("test config parses");
         let mut stack = Self {
             nats,
             fake,
@@ -88,7 +89,9 @@ impl Stack {
             ollama_base_url: None,
         };
         self.spawn(|token| async move {
-            pincer_llm_router::run(router, router_listener, token).await.expect("llm-router runs");
+            pincer_llm_router::run(router, router_listener, token)
+                .await
+                .expect("llm-router runs");
         });
 
         let runner = pincer_agent_runner::Config {
@@ -101,7 +104,9 @@ impl Stack {
         };
         let runner_health = bind().await;
         self.spawn(|token| async move {
-            pincer_agent_runner::run(runner, runner_health, token).await.expect("agent-runner runs");
+            pincer_agent_runner::run(runner, runner_health, token)
+                .await
+                .expect("agent-runner runs");
         });
 
         let bridge = pincer_channel_bridge::Config {
@@ -112,10 +117,13 @@ impl Stack {
         };
         let bridge_health = bind().await;
         self.spawn(|token| async move {
-            pincer_channel_bridge::run(bridge, bridge_health, token).await.expect("channel-bridge runs");
+            pincer_channel_bridge::run(bridge, bridge_health, token)
+                .await
+                .expect("channel-bridge runs");
         });
 
-        let auth = pincer_gateway::auth::Auth::from_config(&self.config.gateway.auth, None).expect("auth");
+        let auth =
+            pincer_gateway::auth::Auth::from_config(&self.config.gateway.auth, None).expect("auth");
         let gateway = pincer_gateway::Config {
             nats_url,
             router_url,
@@ -129,7 +137,9 @@ impl Stack {
         let gateway_listener = bind().await;
         self.gateway_url = format!("http://{}", local(&gateway_listener));
         self.spawn(|token| async move {
-            pincer_gateway::run(gateway, gateway_listener, token).await.expect("gateway runs");
+            pincer_gateway::run(gateway, gateway_listener, token)
+                .await
+                .expect("gateway runs");
         });
         self.wait_ready().await;
     }
@@ -158,10 +168,20 @@ impl Stack {
     pub async fn wait_ready(&self) {
         let url = format!("{}/readyz", self.gateway_url);
         let client = reqwest::Client::new();
-        eventually("gateway /readyz to answer 200", Duration::from_secs(20), || {
-            let request = client.get(&url).send();
-            async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-        })
+        eventually(
+            "gateway /readyz to answer 200",
+            Duration::from_secs(20),
+            || {
+                let request = client.get(&url).send();
+                async move {
+                    request
+                        .await
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                        .map(|_| ())
+                }
+            },
+        )
         .await;
     }
 
@@ -185,7 +205,9 @@ impl Stack {
 }
 
 async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port")
 }
 
 fn local(listener: &TcpListener) -> SocketAddr {

@@ -7,7 +7,8 @@ use pincer_system_tests::{Stack, TOKEN};
 use serde_json::{Value, json};
 
 fn hi(user: Option<&str>) -> Value {
-    let mut body = json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] });
+    let mut body =
+        json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] });
     if let Some(user) = user {
         body["user"] = json!(user);
     }
@@ -34,35 +35,56 @@ fn contents(request: &pincer_fake_provider::RecordedRequest) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_returns_an_openai_completion_from_the_provider() {
-    let stack = Stack::start(Knobs { tokens: 3, ..Knobs::default() }).await;
+    let stack = Stack::start(Knobs {
+        tokens: 3,
+        ..Knobs::default()
+    })
+    .await;
     let response = stack.chat(&hi(None)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], "pincer/default");
     assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(body["choices"][0]["message"]["content"], "alpha bravo charlie");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "alpha bravo charlie"
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
 
     let calls = chat_requests(&stack);
     assert_eq!(calls.len(), 1, "exactly one provider call per turn");
-    assert_eq!(calls[0].path, "/api/chat", "the primary is the native Ollama API");
+    assert_eq!(
+        calls[0].path, "/api/chat",
+        "the primary is the native Ollama API"
+    );
     assert_eq!(calls[0].body["model"], "fake-model");
     let sent = contents(&calls[0]);
     assert_eq!(sent.last().map(String::as_str), Some("hi"));
-    assert!(calls[0].body_bytes < 8 * 1024, "prompt for 'hi' is {} bytes", calls[0].body_bytes);
+    assert!(
+        calls[0].body_bytes < 8 * 1024,
+        "prompt for 'hi' is {} bytes",
+        calls[0].body_bytes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_returns_openai_sse_chunks_ending_with_done() {
-    let stack = Stack::start(Knobs { tokens: 4, ..Knobs::default() }).await;
+    let stack = Stack::start(Knobs {
+        tokens: 4,
+        ..Knobs::default()
+    })
+    .await;
     let mut body = hi(Some("sse-user"));
     body["stream"] = json!(true);
     body["stream_options"] = json!({ "include_usage": true });
     let response = stack.chat(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(
-        response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"),
         "content type"
     );
     let text = response.text().await.unwrap();
@@ -70,8 +92,15 @@ async fn streaming_returns_openai_sse_chunks_ending_with_done() {
         .lines()
         .filter_map(|line| line.strip_prefix("data: "))
         .collect();
-    assert_eq!(data.last(), Some(&"[DONE]"), "stream ends with [DONE]: {text}");
-    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert_eq!(
+        data.last(),
+        Some(&"[DONE]"),
+        "stream ends with [DONE]: {text}"
+    );
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
     let mut content = String::new();
     for chunk in &chunks {
         assert_eq!(chunk["object"], "chat.completion.chunk");
@@ -81,7 +110,10 @@ async fn streaming_returns_openai_sse_chunks_ending_with_done() {
     }
     assert_eq!(content, "alpha bravo charlie delta");
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let finish = chunks.iter().find(|c| c["choices"][0]["finish_reason"].is_string()).expect("a finish chunk");
+    let finish = chunks
+        .iter()
+        .find(|c| c["choices"][0]["finish_reason"].is_string())
+        .expect("a finish chunk");
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
     let usage = chunks.last().unwrap();
     assert_eq!(usage["choices"], json!([]), "usage chunk has empty choices");
@@ -90,7 +122,11 @@ async fn streaming_returns_openai_sse_chunks_ending_with_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_turn_sends_the_history_also_after_restarting_everything() {
-    let mut stack = Stack::start(Knobs { tokens: 2, ..Knobs::default() }).await;
+    let mut stack = Stack::start(Knobs {
+        tokens: 2,
+        ..Knobs::default()
+    })
+    .await;
     let first = stack.chat(&hi(Some("alice"))).send().await.unwrap();
     assert_eq!(first.status(), 200);
 
@@ -99,7 +135,11 @@ async fn a_second_turn_sends_the_history_also_after_restarting_everything() {
     assert_eq!(stack.chat(&second).send().await.unwrap().status(), 200);
     let calls = chat_requests(&stack);
     let sent = contents(calls.last().unwrap());
-    assert_eq!(sent[1..], ["hi", "alpha bravo", "and again"], "history then the new turn");
+    assert_eq!(
+        sent[1..],
+        ["hi", "alpha bravo", "and again"],
+        "history then the new turn"
+    );
 
     // Another user's conversation is separate.
     stack.chat(&hi(Some("bob"))).send().await.unwrap();
@@ -112,12 +152,25 @@ async fn a_second_turn_sends_the_history_also_after_restarting_everything() {
     let response = stack.chat(&third).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let sent = contents(chat_requests(&stack).last().unwrap());
-    assert_eq!(sent[1..], ["hi", "alpha bravo", "and again", "alpha bravo", "after restart"]);
+    assert_eq!(
+        sent[1..],
+        [
+            "hi",
+            "alpha bravo",
+            "and again",
+            "alpha bravo",
+            "after restart"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_resend_full_history_do_not_duplicate_it() {
-    let stack = Stack::start(Knobs { tokens: 1, ..Knobs::default() }).await;
+    let stack = Stack::start(Knobs {
+        tokens: 1,
+        ..Knobs::default()
+    })
+    .await;
     stack.chat(&hi(Some("carol"))).send().await.unwrap();
     let resent = json!({ "model": "pincer/default", "user": "carol", "messages": [
         { "role": "user", "content": "hi" },
@@ -140,9 +193,18 @@ async fn a_retried_request_with_the_same_idempotency_key_runs_once() {
             .unwrap();
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
-        assert!(body["choices"][0]["message"]["content"].as_str().unwrap().starts_with("alpha"));
+        assert!(
+            body["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("alpha")
+        );
     }
-    assert_eq!(chat_requests(&stack).len(), 1, "the duplicate was answered from the stored outcome");
+    assert_eq!(
+        chat_requests(&stack).len(),
+        1,
+        "the duplicate was answered from the stored outcome"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +219,10 @@ async fn the_trace_id_of_the_caller_reaches_the_provider() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let calls = chat_requests(&stack);
-    let traceparent = calls[0].headers.get("traceparent").expect("provider call carries traceparent");
+    let traceparent = calls[0]
+        .headers
+        .get("traceparent")
+        .expect("provider call carries traceparent");
     assert!(
         traceparent.contains(trace_id),
         "trace id crossed HTTP → NATS → gRPC → HTTP: {traceparent}"
@@ -169,7 +234,13 @@ async fn the_fallback_serves_when_the_primary_fails() {
     let stack = Stack::start(Knobs::default()).await;
     // The fake fails the next request (the Ollama primary), then recovers for the fallback.
     stack.fake.set_knobs(Knobs {
-        fail: Some(Failure { status: 503, body: None, times: Some(1), mid_stream: false, retry_after_secs: None }),
+        fail: Some(Failure {
+            status: 503,
+            body: None,
+            times: Some(1),
+            mid_stream: false,
+            retry_after_secs: None,
+        }),
         ..Knobs::default()
     });
     let response = stack.chat(&hi(None)).send().await.unwrap();
@@ -178,14 +249,23 @@ async fn the_fallback_serves_when_the_primary_fails() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].path, "/api/chat");
     assert_eq!(calls[1].path, "/v1/chat/completions");
-    assert_eq!(calls[1].headers.get("authorization").map(String::as_str), Some("Bearer sk-test-compat"));
+    assert_eq!(
+        calls[1].headers.get("authorization").map(String::as_str),
+        Some("Bearer sk-test-compat")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_down_is_a_502_and_the_turn_stays_in_history() {
     let stack = Stack::start(Knobs::default()).await;
     stack.fake.set_knobs(Knobs {
-        fail: Some(Failure { status: 500, body: None, times: None, mid_stream: false, retry_after_secs: None }),
+        fail: Some(Failure {
+            status: 500,
+            body: None,
+            times: None,
+            mid_stream: false,
+            retry_after_secs: None,
+        }),
         ..Knobs::default()
     });
     let lost = json!({ "model": "pincer/default", "user": "erin",
@@ -195,7 +275,10 @@ async fn provider_down_is_a_502_and_the_turn_stays_in_history() {
     let body: Value = response.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("all models failed"), "{message}");
-    assert!(!message.contains("sk-test-compat"), "no secret in errors: {message}");
+    assert!(
+        !message.contains("sk-test-compat"),
+        "no secret in errors: {message}"
+    );
 
     stack.fake.set_knobs(Knobs::default());
     let next = json!({ "model": "pincer/default", "user": "erin",
@@ -219,16 +302,35 @@ async fn bad_input_gets_clear_errors() {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401);
         let text = response.text().await.unwrap();
-        assert!(!text.contains(TOKEN) && !text.contains("test-token"), "no token hint: {text}");
+        assert!(
+            !text.contains(TOKEN) && !text.contains("test-token"),
+            "no token hint: {text}"
+        );
     }
 
     let cases: [(&[u8], u16, Option<&str>); 6] = [
         (b"{not json", 400, None),
         (br#"{"model":"pincer/default"}"#, 400, Some("messages")),
-        (br#"{"model":"pincer/default","messages":[{"role":"user","content":7}]}"#, 400, Some("messages[0].content")),
-        (br#"{"model":"pincer/default","messages":[],"stream":1}"#, 400, Some("messages")),
-        (br#"{"model":"pincer/nobody","messages":[{"role":"user","content":"x"}]}"#, 404, Some("model")),
-        (br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#, 404, Some("model")),
+        (
+            br#"{"model":"pincer/default","messages":[{"role":"user","content":7}]}"#,
+            400,
+            Some("messages[0].content"),
+        ),
+        (
+            br#"{"model":"pincer/default","messages":[],"stream":1}"#,
+            400,
+            Some("messages"),
+        ),
+        (
+            br#"{"model":"pincer/nobody","messages":[{"role":"user","content":"x"}]}"#,
+            404,
+            Some("model"),
+        ),
+        (
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#,
+            404,
+            Some("model"),
+        ),
     ];
     for (body, status, param) in cases {
         let response = client
@@ -239,7 +341,12 @@ async fn bad_input_gets_clear_errors() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), status, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            response.status(),
+            status,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
         let error: Value = response.json().await.unwrap();
         assert!(error["error"]["message"].is_string());
         assert_eq!(error["error"]["param"].as_str(), param, "{error}");
@@ -247,7 +354,9 @@ async fn bad_input_gets_clear_errors() {
     let unknown: Value = client
         .post(&url)
         .bearer_auth(TOKEN)
-        .json(&json!({ "model": "pincer/nobody", "messages": [{ "role": "user", "content": "x" }] }))
+        .json(
+            &json!({ "model": "pincer/nobody", "messages": [{ "role": "user", "content": "x" }] }),
+        )
         .send()
         .await
         .unwrap()
@@ -255,7 +364,10 @@ async fn bad_input_gets_clear_errors() {
         .await
         .unwrap();
     let message = unknown["error"]["message"].as_str().unwrap();
-    assert!(message.contains("pincer/default") && message.contains("pincer/helper"), "{message}");
+    assert!(
+        message.contains("pincer/default") && message.contains("pincer/helper"),
+        "{message}"
+    );
 
     let huge = json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "x".repeat(100_000) }] });
     let response = stack.chat(&huge).send().await.unwrap();
@@ -263,7 +375,10 @@ async fn bad_input_gets_clear_errors() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "request_too_large");
 
-    assert!(chat_requests(&stack).is_empty(), "no bad request reached the provider");
+    assert!(
+        chat_requests(&stack).is_empty(),
+        "no bad request reached the provider"
+    );
     // The stack still works.
     assert_eq!(stack.chat(&hi(None)).send().await.unwrap().status(), 200);
 }
@@ -272,12 +387,27 @@ async fn bad_input_gets_clear_errors() {
 async fn health_models_and_readiness() {
     let mut stack = Stack::start(Knobs::default()).await;
     let client = reqwest::Client::new();
-    let live: Value = client.get(format!("{}/healthz", stack.gateway_url)).send().await.unwrap().json().await.unwrap();
+    let live: Value = client
+        .get(format!("{}/healthz", stack.gateway_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(live["ok"], true);
-    let ready = client.get(format!("{}/readyz", stack.gateway_url)).send().await.unwrap();
+    let ready = client
+        .get(format!("{}/readyz", stack.gateway_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
 
-    let unauthorized = client.get(format!("{}/v1/models", stack.gateway_url)).send().await.unwrap();
+    let unauthorized = client
+        .get(format!("{}/v1/models", stack.gateway_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorized.status(), 401);
     let models: Value = client
         .get(format!("{}/v1/models", stack.gateway_url))
@@ -288,20 +418,32 @@ async fn health_models_and_readiness() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"pincer/default") && ids.contains(&"pincer/helper"), "{ids:?}");
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"pincer/default") && ids.contains(&"pincer/helper"),
+        "{ids:?}"
+    );
 
     // With NATS gone, readiness says so (and liveness does not care).
     stack.nats.stop();
     let url = format!("{}/readyz", stack.gateway_url);
-    let report: Value = pincer_test_support::eventually("readyz to fail without NATS", Duration::from_secs(10), || {
-        let request = client.get(&url).send();
-        async move {
-            let response = request.await.ok()?;
-            (response.status() == 503).then_some(())?;
-            response.json::<Value>().await.ok()
-        }
-    })
+    let report: Value = pincer_test_support::eventually(
+        "readyz to fail without NATS",
+        Duration::from_secs(10),
+        || {
+            let request = client.get(&url).send();
+            async move {
+                let response = request.await.ok()?;
+                (response.status() == 503).then_some(())?;
+                response.json::<Value>().await.ok()
+            }
+        },
+    )
     .await;
     assert_eq!(report["ok"], false);
     assert_eq!(report["nats"]["ok"], false);

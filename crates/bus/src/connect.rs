@@ -9,7 +9,11 @@ use crate::Error;
 pub const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Connects to `url` as `name`, retrying until `patience` runs out.
-pub async fn connect(url: &str, name: &str, patience: Duration) -> Result<async_nats::Client, Error> {
+pub async fn connect(
+    url: &str,
+    name: &str,
+    patience: Duration,
+) -> Result<async_nats::Client, Error> {
     let deadline = Instant::now() + patience;
     let mut backoff = Duration::from_millis(10);
     loop {

@@ -154,6 +154,12 @@ mod tests {
     fn unknown_fields_are_tolerated_for_forward_compatibility() {
         let json = r#"{"type":"error","code":"timeout","message":"slow","extra":1}"#;
         let event: RunEvent = serde_json::from_str(json).unwrap();
-        assert!(matches!(event, RunEvent::Error { code: ErrorCode::Timeout, .. }));
+        assert!(matches!(
+            event,
+            RunEvent::Error {
+                code: ErrorCode::Timeout,
+                ..
+            }
+        ));
     }
 }

@@ -59,7 +59,10 @@ async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Resul
     };
     match js.get_stream(&name).await {
         Ok(mut existing) => {
-            let info = existing.info().await.map_err(|e| setup_error(e.to_string()))?;
+            let info = existing
+                .info()
+                .await
+                .map_err(|e| setup_error(e.to_string()))?;
             if info.config.subjects != config.subjects
                 || info.config.duplicate_window != config.duplicate_window
                 || info.config.max_age != config.max_age

@@ -26,11 +26,13 @@ pub fn string_or(name: &'static str, default: &str) -> String {
 /// Parses a `host:port` socket address from `name`, or uses `default`.
 pub fn socket_addr_or(name: &'static str, default: &str) -> Result<SocketAddr, Error> {
     let value = string_or(name, default);
-    value.parse().map_err(|error: std::net::AddrParseError| Error {
-        name,
-        value: value.clone(),
-        reason: error.to_string(),
-    })
+    value
+        .parse()
+        .map_err(|error: std::net::AddrParseError| Error {
+            name,
+            value: value.clone(),
+            reason: error.to_string(),
+        })
 }
 
 /// Returns the config file path: `PINCER_CONFIG`, else `~/.pincer/pincer.json5`.
@@ -41,5 +43,7 @@ pub fn config_path() -> std::path::PathBuf {
         return path.into();
     }
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".to_owned());
-    std::path::Path::new(&home).join(".pincer").join("pincer.json5")
+    std::path::Path::new(&home)
+        .join(".pincer")
+        .join("pincer.json5")
 }

@@ -59,7 +59,8 @@ async fn http_get_status(url: &str) -> Result<u16, Error> {
         }
         head.extend_from_slice(&buffer[..read]);
     }
-    parse_status_line(&head).ok_or_else(|| Error::Unhealthy("malformed HTTP status line".to_owned()))
+    parse_status_line(&head)
+        .ok_or_else(|| Error::Unhealthy("malformed HTTP status line".to_owned()))
 }
 
 fn parse_status_line(head: &[u8]) -> Option<u16> {
@@ -107,7 +108,10 @@ mod tests {
     #[test]
     fn parses_status_lines() {
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\n"), Some(503));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\n"),
+            Some(503)
+        );
         assert_eq!(parse_status_line(b"garbage\r\n"), None);
         assert_eq!(parse_status_line(b""), None);
     }
@@ -123,7 +127,10 @@ mod tests {
 
     #[test]
     fn rejects_non_http_urls() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let result = runtime.block_on(http_get_ok("https://x/", Duration::from_secs(1)));
         assert!(matches!(result, Err(Error::Url(_))));
     }

@@ -22,7 +22,9 @@ fn generated_code_is_up_to_date() {
         .build_server(true)
         .out_dir(out.path())
         .compile_protos(&files, &[proto_dir])
-        .expect("protoc must be installed (apt-get install protobuf-compiler) to check generated code");
+        .expect(
+            "protoc must be installed (apt-get install protobuf-compiler) to check generated code",
+        );
 
     let bless = std::env::var_os("PINCER_BLESS").is_some();
     let mut stale = Vec::new();

@@ -17,7 +17,8 @@ pub fn inject_current(carrier: &mut dyn Injector) {
 
 /// Makes the trace context found in `carrier` (if any) the parent of `span`.
 pub fn set_parent(span: &tracing::Span, carrier: &dyn Extractor) {
-    let context = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
+    let context =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
     // A carrier without a traceparent yields an empty context: keep the span a root then.
     if opentelemetry::trace::TraceContextExt::has_active_span(&context) {
         let _ = span.set_parent(context);
@@ -29,7 +30,9 @@ pub fn current_trace_id() -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
     let context = tracing::Span::current().context();
     let span_context = context.span().span_context().clone();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// Adaptor for `http::HeaderMap` (axum requests, reqwest requests).
@@ -97,7 +100,10 @@ impl Extractor for GrpcMetadataRef<'_> {
 pub struct GrpcTraceInterceptor;
 
 impl tonic::service::Interceptor for GrpcTraceInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_current(&mut GrpcMetadata(request.metadata_mut()));
         Ok(request)
     }

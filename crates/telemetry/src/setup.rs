@@ -92,7 +92,8 @@ fn tracer_provider(service_name: &'static str) -> Result<SdkTracerProvider, Erro
         .with_service_name(service_name)
         .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
-    let endpoint_set = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.trim().is_empty())
+    let endpoint_set = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .is_ok_and(|v| !v.trim().is_empty())
         || std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_ok_and(|v| !v.trim().is_empty());
     if !endpoint_set {
         return Ok(builder.build());
@@ -115,7 +116,9 @@ pub fn init_for_tests() {
         let logs = std::env::var_os("TEST_LOG").map(|_| {
             tracing_subscriber::fmt::layer()
                 .with_test_writer()
-                .with_filter(EnvFilter::new(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
+                .with_filter(EnvFilter::new(
+                    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+                ))
         });
         let _ = tracing_subscriber::registry()
             .with(logs)

@@ -15,7 +15,8 @@ pub struct NatsServer {
 impl NatsServer {
     /// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
     pub fn binary() -> PathBuf {
-        std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
+        std::env::var_os("NATS_SERVER_BIN")
+            .map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
     }
 
     /// Starts a server on a free loopback port with a fresh store.
@@ -60,7 +61,11 @@ impl NatsServer {
         let ports_dir = self.store.path().join("ports");
         let _ = std::fs::remove_dir_all(&ports_dir);
         std::fs::create_dir_all(&ports_dir).expect("ports dir");
-        let port_arg = if port == 0 { "-1".to_owned() } else { port.to_string() };
+        let port_arg = if port == 0 {
+            "-1".to_owned()
+        } else {
+            port.to_string()
+        };
         let child = Command::new(&self.binary)
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(self.store.path().join("js"))
@@ -100,7 +105,11 @@ fn wait_for_port(dir: &Path, pid: u32) -> u16 {
         {
             return port;
         }
-        assert!(Instant::now() < deadline, "nats-server did not report its port in {}", file.display());
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not report its port in {}",
+            file.display()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -108,7 +117,10 @@ fn wait_for_port(dir: &Path, pid: u32) -> u16 {
 fn wait_for_tcp(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server is not accepting on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "nats-server is not accepting on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -15,7 +15,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {patience:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {patience:?} waiting for {what}"
+        );
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_millis(100));
     }

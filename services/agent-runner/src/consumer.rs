@@ -81,7 +81,9 @@ pub async fn consume(
                 next = messages.next() => next,
             };
             match next {
-                Some(Ok(message)) => dispatch(message, &workers, &tracker, &context, &permits, &shutdown),
+                Some(Ok(message)) => {
+                    dispatch(message, &workers, &tracker, &context, &permits, &shutdown)
+                }
                 Some(Err(error)) => tracing::warn!(%error, "pull error (will keep pulling)"),
                 None => {
                     tracing::warn!("pull stream ended, restarting it");
@@ -93,7 +95,10 @@ pub async fn consume(
 
     tracker.close();
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(?grace, "turns still running after the grace period; they will be redelivered");
+        tracing::warn!(
+            ?grace,
+            "turns still running after the grace period; they will be redelivered"
+        );
     }
     Ok(())
 }
@@ -116,7 +121,9 @@ fn dispatch(
             return;
         }
     };
-    let mut map = workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut map = workers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(queue) = map.get(&request.session_key)
         && queue.send(message.clone()).is_ok()
     {
@@ -147,7 +154,9 @@ async fn session_worker(
     loop {
         let message = {
             // The same lock guards dispatch, so no message can arrive between "empty" and "removed".
-            let mut map = workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = workers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match inbox.try_recv() {
                 Ok(message) => message,
                 Err(_) => {

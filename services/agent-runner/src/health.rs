@@ -6,9 +6,16 @@ use pincer_bus::Namespace;
 use tokio_util::sync::CancellationToken;
 
 /// Answers pings until `shutdown`; the returned handle is aborted when the consumer stops.
-pub fn answer_pings(client: async_nats::Client, ns: Namespace, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn answer_pings(
+    client: async_nats::Client,
+    ns: Namespace,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut pings = match client.queue_subscribe(ns.agent_runner_ping(), "agent-runner".to_owned()).await {
+        let mut pings = match client
+            .queue_subscribe(ns.agent_runner_ping(), "agent-runner".to_owned())
+            .await
+        {
             Ok(pings) => pings,
             Err(error) => {
                 tracing::error!(%error, "cannot subscribe to readiness pings");

@@ -63,7 +63,11 @@ pub enum Error {
 
 /// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
 /// period and leaves unfinished ones unacknowledged for redelivery.
-pub async fn run(config: Config, health_listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    config: Config,
+    health_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "agent-runner",
@@ -73,9 +77,11 @@ pub async fn run(config: Config, health_listener: TcpListener, shutdown: Cancell
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
     let sessions = sessions::SessionStore::open(&js, &config.namespace).await?;
-    let router = router::RouterClient::connect_lazy(&config.router_url).map_err(|reason| Error::RouterUrl {
-        url: config.router_url.clone(),
-        reason,
+    let router = router::RouterClient::connect_lazy(&config.router_url).map_err(|reason| {
+        Error::RouterUrl {
+            url: config.router_url.clone(),
+            reason,
+        }
     })?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -99,9 +105,20 @@ pub async fn run(config: Config, health_listener: TcpListener, shutdown: Cancell
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
     };
     let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());
-    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
-    let consumed = consumer::consume(&js, context, config.max_concurrent, config.drain_grace, shutdown.clone()).await;
-    health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let consumed = consumer::consume(
+        &js,
+        context,
+        config.max_concurrent,
+        config.drain_grace,
+        shutdown.clone(),
+    )
+    .await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     ping.abort();
     shutdown.cancel();
     if let Ok(Err(error)) = health_server.await {

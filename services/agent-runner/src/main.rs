@@ -17,7 +17,12 @@ fn main() -> ExitCode {
 async fn healthcheck() -> Result<(), probe::Error> {
     let listen = env::string_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN);
     let port = listen.rsplit(':').next().unwrap_or("50061");
-    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+    probe::grpc_serving(
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -27,8 +32,9 @@ async fn serve() -> anyhow::Result<()> {
         pincer_config::Scope::Sections(&["agents"]),
     )
     .map_err(|error| InvalidConfig(error.into()))?;
-    let health_listen = env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
-        .map_err(|error| InvalidConfig(error.into()))?;
+    let health_listen =
+        env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
+            .map_err(|error| InvalidConfig(error.into()))?;
     let config = pincer_agent_runner::Config {
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
         router_url: env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051"),

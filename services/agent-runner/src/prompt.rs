@@ -5,12 +5,16 @@ use pincer_bus::messages::{ChatMessage, Role};
 use pincer_proto::llm::v1 as pb;
 
 /// The default identity line, used until the workspace files (SOUL.md, AGENTS.md, ...) are loaded.
-const DEFAULT_SYSTEM_PROMPT: &str = "You are Pincer, a helpful personal assistant. Answer concisely.";
+const DEFAULT_SYSTEM_PROMPT: &str =
+    "You are Pincer, a helpful personal assistant. Answer concisely.";
 
 /// Builds the model's message list from the stored history and this turn's messages.
 pub fn build(history: &[ChatMessage], new_messages: &[ChatMessage]) -> Vec<pb::Message> {
     let mut out = Vec::with_capacity(history.len() + new_messages.len() + 1);
-    let client_sets_system = new_messages.iter().chain(history).any(|m| m.role == Role::System);
+    let client_sets_system = new_messages
+        .iter()
+        .chain(history)
+        .any(|m| m.role == Role::System);
     if !client_sets_system {
         out.push(pb::Message {
             role: pb::Role::System as i32,
@@ -59,7 +63,10 @@ mod tests {
         let new = vec![ChatMessage::text(Role::User, "second")];
         let built = build(&history, &new);
         let contents: Vec<&str> = built.iter().map(|m| m.content.as_str()).collect();
-        assert_eq!(contents, [DEFAULT_SYSTEM_PROMPT, "first", "answer", "second"]);
+        assert_eq!(
+            contents,
+            [DEFAULT_SYSTEM_PROMPT, "first", "answer", "second"]
+        );
         assert_eq!(built[0].role, pb::Role::System as i32);
     }
 

@@ -72,14 +72,19 @@ pub struct Transcript {
 impl Transcript {
     /// The recorded outcome of `turn_id`, if it already ran.
     pub fn outcome_of(&self, turn_id: &str) -> Option<&TurnOutcome> {
-        self.turns.iter().find(|t| t.turn_id == turn_id).map(|t| &t.outcome)
+        self.turns
+            .iter()
+            .find(|t| t.turn_id == turn_id)
+            .map(|t| &t.outcome)
     }
 
     /// Appends a finished turn: its input messages, the reply (if any) and the record.
     pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], outcome: TurnOutcome) {
         self.messages.extend_from_slice(input);
         if let TurnOutcome::Answered {
-            content, tool_calls, ..
+            content,
+            tool_calls,
+            ..
         } = &outcome
         {
             self.messages.push(ChatMessage {
@@ -107,7 +112,11 @@ impl Transcript {
                 return Ok(bytes);
             }
             let drop = (self.messages.len() / 4).max(1);
-            tracing::warn!(dropped = drop, bytes = bytes.len(), "transcript over size bound, dropping oldest messages");
+            tracing::warn!(
+                dropped = drop,
+                bytes = bytes.len(),
+                "transcript over size bound, dropping oldest messages"
+            );
             self.messages.drain(..drop);
         }
     }
@@ -150,7 +159,10 @@ pub struct Loaded {
 
 impl SessionStore {
     /// Opens the buckets (created by `pincer_bus::setup`).
-    pub async fn open(js: &jetstream::Context, ns: &pincer_bus::Namespace) -> Result<Self, pincer_bus::Error> {
+    pub async fn open(
+        js: &jetstream::Context,
+        ns: &pincer_bus::Namespace,
+    ) -> Result<Self, pincer_bus::Error> {
         Ok(Self {
             transcripts: pincer_bus::setup::sessions_bucket(js, ns).await?,
             leases: pincer_bus::setup::leases_bucket(js, ns).await?,
@@ -166,8 +178,8 @@ impl SessionStore {
         })?;
         match entry {
             Some(entry) if entry.operation == kv::Operation::Put => {
-                let transcript =
-                    serde_json::from_slice(&entry.value).map_err(|e| Error::Corrupt(e.to_string()))?;
+                let transcript = serde_json::from_slice(&entry.value)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?;
                 Ok(Loaded {
                     transcript,
                     revision: entry.revision,
@@ -185,17 +197,27 @@ impl SessionStore {
     }
 
     /// Writes `transcript` if the stored revision is still `revision`.
-    pub async fn save(&self, session_key: &str, transcript: &mut Transcript, revision: u64) -> Result<u64, Error> {
+    pub async fn save(
+        &self,
+        session_key: &str,
+        transcript: &mut Transcript,
+        revision: u64,
+    ) -> Result<u64, Error> {
         let key = kv_key(session_key);
-        let bytes = transcript.encode().map_err(|e| Error::Corrupt(e.to_string()))?;
-        let result = if revision == 0 {
-            self.transcripts.create(&key, bytes.into()).await.map_err(|e| match e.kind() {
-                kv::CreateErrorKind::AlreadyExists => Error::Conflict,
-                _ => Error::Kv {
-                    op: "create",
-                    reason: e.to_string(),
-                },
-            })
+        let bytes = transcript
+            .encode()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        if revision == 0 {
+            self.transcripts
+                .create(&key, bytes.into())
+                .await
+                .map_err(|e| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => Error::Conflict,
+                    _ => Error::Kv {
+                        op: "create",
+                        reason: e.to_string(),
+                    },
+                })
         } else {
             self.transcripts
                 .update(&key, bytes.into(), revision)
@@ -207,12 +229,15 @@ impl SessionStore {
                         reason: e.to_string(),
                     },
                 })
-        };
-        result
+        }
     }
 
     /// Tries to take the session's lease for `holder`. Returns false when another live holder has it.
-    pub async fn acquire_lease(&self, session_key: &str, holder: &str) -> Result<Option<Lease>, Error> {
+    pub async fn acquire_lease(
+        &self,
+        session_key: &str,
+        holder: &str,
+    ) -> Result<Option<Lease>, Error> {
         let key = kv_key(session_key);
         let value = LeaseValue::new(holder).encode();
         match self.leases.create(&key, value.clone().into()).await {
@@ -234,7 +259,8 @@ impl SessionStore {
             return Ok(None);
         };
         let expired = entry.operation != kv::Operation::Put
-            || serde_json::from_slice::<LeaseValue>(&entry.value).map_or(true, |lease| lease.expired());
+            || serde_json::from_slice::<LeaseValue>(&entry.value)
+                .map_or(true, |lease| lease.expired());
         if !expired {
             return Ok(None);
         }
@@ -264,7 +290,11 @@ impl SessionStore {
 
     /// Gives a lease back.
     pub async fn release_lease(&self, lease: Lease) {
-        if let Err(error) = self.leases.delete_expect_revision(&lease.key, Some(lease.revision)).await {
+        if let Err(error) = self
+            .leases
+            .delete_expect_revision(&lease.key, Some(lease.revision))
+            .await
+        {
             // Harmless: the lease expires on its own.
             tracing::debug!(%error, "lease release failed");
         }
@@ -349,12 +379,22 @@ mod tests {
         transcript.record(
             "t2",
             &[ChatMessage::text(Role::User, "again")],
-            TurnOutcome::Failed { code: ErrorCode::ProviderUnavailable, message: "down".into() },
+            TurnOutcome::Failed {
+                code: ErrorCode::ProviderUnavailable,
+                message: "down".into(),
+            },
         );
-        let contents: Vec<&str> = transcript.messages.iter().map(|m| m.content.as_str()).collect();
+        let contents: Vec<&str> = transcript
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
         assert_eq!(contents, ["hi", "hello", "again"]);
         assert!(transcript.outcome_of("t1").is_some());
-        assert!(matches!(transcript.outcome_of("t2"), Some(TurnOutcome::Failed { .. })));
+        assert!(matches!(
+            transcript.outcome_of("t2"),
+            Some(TurnOutcome::Failed { .. })
+        ));
         assert!(transcript.outcome_of("t3").is_none());
     }
 
@@ -365,12 +405,19 @@ mod tests {
             transcript.record(
                 &format!("t{i}"),
                 &[],
-                TurnOutcome::Failed { code: ErrorCode::Timeout, message: String::new() },
+                TurnOutcome::Failed {
+                    code: ErrorCode::Timeout,
+                    message: String::new(),
+                },
             );
         }
         assert_eq!(transcript.turns.len(), REMEMBERED_TURNS);
         assert!(transcript.outcome_of("t0").is_none());
-        assert!(transcript.outcome_of(&format!("t{}", REMEMBERED_TURNS + 9)).is_some());
+        assert!(
+            transcript
+                .outcome_of(&format!("t{}", REMEMBERED_TURNS + 9))
+                .is_some()
+        );
     }
 
     #[test]
@@ -378,7 +425,9 @@ mod tests {
         let mut transcript = Transcript::default();
         let big = "x".repeat(100 * 1024);
         for _ in 0..12 {
-            transcript.messages.push(ChatMessage::text(Role::User, big.clone()));
+            transcript
+                .messages
+                .push(ChatMessage::text(Role::User, big.clone()));
         }
         let bytes = transcript.encode().unwrap();
         assert!(bytes.len() <= MAX_TRANSCRIPT_BYTES);

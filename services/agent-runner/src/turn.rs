@@ -55,7 +55,11 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         return Disposition::Finished;
     }
 
-    let mut lease = match context.sessions.acquire_lease(&request.session_key, &context.runner_id).await {
+    let mut lease = match context
+        .sessions
+        .acquire_lease(&request.session_key, &context.runner_id)
+        .await
+    {
         Ok(Some(lease)) => lease,
         Ok(None) => {
             tracing::debug!("session busy in another replica, retrying later");
@@ -109,16 +113,27 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     Disposition::Finished
 }
 
-async fn store(context: &TurnContext, request: &TurnRequest, mut loaded: Loaded, outcome: TurnOutcome) -> bool {
+async fn store(
+    context: &TurnContext,
+    request: &TurnRequest,
+    mut loaded: Loaded,
+    outcome: TurnOutcome,
+) -> bool {
     for _ in 0..SAVE_ATTEMPTS {
         if loaded.transcript.outcome_of(&request.turn_id).is_some() {
             // A concurrent writer already stored this very turn.
             return true;
         }
-        loaded.transcript.record(&request.turn_id, &request.messages, outcome.clone());
+        loaded
+            .transcript
+            .record(&request.turn_id, &request.messages, outcome.clone());
         match context
             .sessions
-            .save(&request.session_key, &mut loaded.transcript, loaded.revision)
+            .save(
+                &request.session_key,
+                &mut loaded.transcript,
+                loaded.revision,
+            )
             .await
         {
             Ok(_) => return true,
@@ -142,7 +157,11 @@ async fn store(context: &TurnContext, request: &TurnRequest, mut loaded: Loaded,
     false
 }
 
-async fn call_model(context: &TurnContext, request: &TurnRequest, history: &[ChatMessage]) -> TurnOutcome {
+async fn call_model(
+    context: &TurnContext,
+    request: &TurnRequest,
+    history: &[ChatMessage],
+) -> TurnOutcome {
     let agent = match context.agents.resolve(&request.agent_id) {
         Ok(agent) => agent,
         Err(error) => {
@@ -166,7 +185,10 @@ async fn call_model(context: &TurnContext, request: &TurnRequest, history: &[Cha
         Ok(outcome) => outcome,
         Err(_) => TurnOutcome::Failed {
             code: ErrorCode::Timeout,
-            message: format!("the agent did not finish within {}s", agent.timeout.as_secs()),
+            message: format!(
+                "the agent did not finish within {}s",
+                agent.timeout.as_secs()
+            ),
         },
     }
 }
@@ -181,16 +203,29 @@ async fn relay(context: &TurnContext, request: &TurnRequest, chat: pb::ChatReque
     let mut tool_calls = Vec::new();
     loop {
         match stream.message().await {
-            Ok(Some(pb::ChatEvent { event: Some(Event::Delta(delta)) })) => {
-                publish(context, &request.reply_subject, &RunEvent::Delta { text: delta.text.clone() }).await;
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::Delta(delta)),
+            })) => {
+                publish(
+                    context,
+                    &request.reply_subject,
+                    &RunEvent::Delta {
+                        text: delta.text.clone(),
+                    },
+                )
+                .await;
                 content.push_str(&delta.text);
             }
-            Ok(Some(pb::ChatEvent { event: Some(Event::ToolCall(call)) })) => tool_calls.push(ToolCall {
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::ToolCall(call)),
+            })) => tool_calls.push(ToolCall {
                 id: call.id,
                 name: call.name,
                 arguments: call.arguments_json,
             }),
-            Ok(Some(pb::ChatEvent { event: Some(Event::Done(done)) })) => {
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::Done(done)),
+            })) => {
                 for attempt in &done.failed_attempts {
                     tracing::info!(model = %attempt.model, reason = %attempt.reason, "fell back from model");
                 }
@@ -222,7 +257,9 @@ fn failure_from_status(status: &tonic::Status) -> TurnOutcome {
     use tonic::Code;
     let code = match status.code() {
         Code::InvalidArgument => ErrorCode::BadRequest,
-        Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => ErrorCode::ProviderRejected,
+        Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
+            ErrorCode::ProviderRejected
+        }
         Code::DeadlineExceeded => ErrorCode::Timeout,
         _ => ErrorCode::ProviderUnavailable,
     };
@@ -266,7 +303,11 @@ async fn publish(context: &TurnContext, subject: &str, event: &RunEvent) {
     };
     if let Err(error) = context
         .client
-        .publish_with_headers(subject.to_owned(), pincer_bus::headers::with_trace_context(), payload)
+        .publish_with_headers(
+            subject.to_owned(),
+            pincer_bus::headers::with_trace_context(),
+            payload,
+        )
         .await
     {
         tracing::warn!(%error, "cannot publish run event");

@@ -41,7 +41,10 @@ pub fn validate(channels: &pincer_config::Channels, env_token: Option<&str>) -> 
     let env_has_token = env_token.is_some_and(|token| !token.trim().is_empty());
     if let Some(telegram) = &channels.telegram
         && telegram.enabled
-        && telegram.bot_token.as_ref().is_none_or(|token| token.is_empty())
+        && telegram
+            .bot_token
+            .as_ref()
+            .is_none_or(|token| token.is_empty())
         && !env_has_token
     {
         return Err(Error::Channel(
@@ -53,8 +56,18 @@ pub fn validate(channels: &pincer_config::Channels, env_token: Option<&str>) -> 
 }
 
 /// Runs until `shutdown`.
-pub async fn run(config: Config, health_listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
-    validate(&config.channels, config.telegram_token_env.as_ref().map(pincer_config::Secret::expose))?;
+pub async fn run(
+    config: Config,
+    health_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    validate(
+        &config.channels,
+        config
+            .telegram_token_env
+            .as_ref()
+            .map(pincer_config::Secret::expose),
+    )?;
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "channel-bridge",
@@ -71,7 +84,9 @@ pub async fn run(config: Config, health_listener: TcpListener, shutdown: Cancell
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     tonic::transport::Server::builder()
         .add_service(health_service)
         .serve_with_incoming_shutdown(
@@ -101,9 +116,21 @@ mod tests {
     fn an_enabled_telegram_needs_a_token() {
         assert!(validate(&channels("{ telegram: { enabled: true } }"), None).is_err());
         assert!(validate(&channels("{ telegram: { enabled: true } }"), Some(" ")).is_err());
-        assert!(validate(&channels("{ telegram: { enabled: true } }"), Some("123:abc")).is_ok());
+        assert!(
+            validate(
+                &channels("{ telegram: { enabled: true } }"),
+                Some("123:abc")
+            )
+            .is_ok()
+        );
         assert!(validate(&channels("{ telegram: { enabled: false } }"), None).is_ok());
-        assert!(validate(&channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"), None).is_ok());
+        assert!(
+            validate(
+                &channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"),
+                None
+            )
+            .is_ok()
+        );
         assert!(validate(&channels("{}"), None).is_ok());
     }
 }

@@ -17,7 +17,12 @@ fn main() -> ExitCode {
 async fn healthcheck() -> Result<(), probe::Error> {
     let listen = env::string_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN);
     let port = listen.rsplit(':').next().unwrap_or("50062");
-    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+    probe::grpc_serving(
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -27,11 +32,19 @@ async fn serve() -> anyhow::Result<()> {
         pincer_config::Scope::Sections(&["channels"]),
     )
     .map_err(|error| InvalidConfig(error.into()))?;
-    let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN").ok().map(pincer_config::Secret::new);
-    pincer_channel_bridge::validate(&file.channels, telegram_token_env.as_ref().map(pincer_config::Secret::expose))
-        .map_err(|error| InvalidConfig(error.into()))?;
-    let health_listen = env::socket_addr_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
-        .map_err(|error| InvalidConfig(error.into()))?;
+    let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
+        .ok()
+        .map(pincer_config::Secret::new);
+    pincer_channel_bridge::validate(
+        &file.channels,
+        telegram_token_env
+            .as_ref()
+            .map(pincer_config::Secret::expose),
+    )
+    .map_err(|error| InvalidConfig(error.into()))?;
+    let health_listen =
+        env::socket_addr_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
+            .map_err(|error| InvalidConfig(error.into()))?;
     let config = pincer_channel_bridge::Config {
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
         namespace: pincer_bus::Namespace::default(),

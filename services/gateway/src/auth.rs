@@ -19,7 +19,9 @@ pub enum Auth {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Token mode without a token.
-    #[error("gateway.auth.token is not set: set it in the config or PINCER_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`)")]
+    #[error(
+        "gateway.auth.token is not set: set it in the config or PINCER_GATEWAY_TOKEN (e.g. `openssl rand -hex 32`)"
+    )]
     MissingToken,
     /// Password mode without a password.
     #[error("gateway.auth.password is not set")]
@@ -31,7 +33,10 @@ pub enum Error {
 
 impl Auth {
     /// Resolves the configured mode; `env_token` (`PINCER_GATEWAY_TOKEN`) fills a missing token.
-    pub fn from_config(auth: &pincer_config::Auth, env_token: Option<String>) -> Result<Self, Error> {
+    pub fn from_config(
+        auth: &pincer_config::Auth,
+        env_token: Option<String>,
+    ) -> Result<Self, Error> {
         let token = auth
             .token
             .clone()
@@ -101,7 +106,10 @@ mod tests {
     #[test]
     fn token_mode_without_a_token_is_a_startup_error() {
         let config = pincer_config::Auth::default();
-        assert!(matches!(Auth::from_config(&config, None), Err(Error::MissingToken)));
+        assert!(matches!(
+            Auth::from_config(&config, None),
+            Err(Error::MissingToken)
+        ));
         let resolved = Auth::from_config(&config, Some("from-env".into())).unwrap();
         assert!(resolved.allows(Some("Bearer from-env")));
     }

@@ -11,10 +11,14 @@ pub enum Error {
     #[error("gateway.bind is \"custom\" but gateway.customBindHost {0}")]
     CustomHost(&'static str),
     /// A non-loopback bind with auth disabled.
-    #[error("refusing to bind the gateway to {0} without auth: set gateway.auth.mode to \"token\" or bind to loopback")]
+    #[error(
+        "refusing to bind the gateway to {0} without auth: set gateway.auth.mode to \"token\" or bind to loopback"
+    )]
     OpenWithoutAuth(IpAddr),
     /// `PINCER_GATEWAY_BIND` holds something that is not a bind mode or address.
-    #[error("PINCER_GATEWAY_BIND={0:?} is not one of loopback, lan, tailnet, custom, auto or an IP address")]
+    #[error(
+        "PINCER_GATEWAY_BIND={0:?} is not one of loopback, lan, tailnet, custom, auto or an IP address"
+    )]
     BadOverride(String),
 }
 
@@ -30,7 +34,8 @@ pub fn resolve(
     let overridden;
     let bind = match override_bind.filter(|b| !b.trim().is_empty()) {
         Some(raw) => {
-            overridden = Bind::parse(raw.trim()).ok_or_else(|| Error::BadOverride(raw.to_owned()))?;
+            overridden =
+                Bind::parse(raw.trim()).ok_or_else(|| Error::BadOverride(raw.to_owned()))?;
             &overridden
         }
         None => bind,
@@ -40,7 +45,9 @@ pub fn resolve(
         Bind::Lan => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         // Tailscale detection is not built yet: stay private rather than guess.
         Bind::Tailnet => {
-            tracing::warn!("gateway.bind \"tailnet\": tailscale detection is not available, binding loopback");
+            tracing::warn!(
+                "gateway.bind \"tailnet\": tailscale detection is not available, binding loopback"
+            );
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         }
         Bind::Custom => custom_host
@@ -71,7 +78,14 @@ mod tests {
         assert_eq!(addr.to_string(), "127.0.0.1:18789");
         let addr = resolve(&Bind::Lan, None, 1, None, true).unwrap();
         assert_eq!(addr.to_string(), "0.0.0.0:1");
-        let addr = resolve(&Bind::Address("127.0.0.1".parse().unwrap()), None, 2, None, false).unwrap();
+        let addr = resolve(
+            &Bind::Address("127.0.0.1".parse().unwrap()),
+            None,
+            2,
+            None,
+            false,
+        )
+        .unwrap();
         assert_eq!(addr.to_string(), "127.0.0.1:2");
         let addr = resolve(&Bind::Custom, Some("10.1.2.3"), 3, None, true).unwrap();
         assert_eq!(addr.to_string(), "10.1.2.3:3");
@@ -81,12 +95,21 @@ mod tests {
     fn the_override_wins() {
         let addr = resolve(&Bind::Loopback, None, 4, Some("lan"), true).unwrap();
         assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        assert!(matches!(resolve(&Bind::Loopback, None, 4, Some("everywhere"), true), Err(Error::BadOverride(_))));
+        assert!(matches!(
+            resolve(&Bind::Loopback, None, 4, Some("everywhere"), true),
+            Err(Error::BadOverride(_))
+        ));
     }
 
     #[test]
     fn open_binds_need_auth() {
-        assert!(matches!(resolve(&Bind::Lan, None, 5, None, false), Err(Error::OpenWithoutAuth(_))));
-        assert!(matches!(resolve(&Bind::Custom, None, 5, None, true), Err(Error::CustomHost(_))));
+        assert!(matches!(
+            resolve(&Bind::Lan, None, 5, None, false),
+            Err(Error::OpenWithoutAuth(_))
+        ));
+        assert!(matches!(
+            resolve(&Bind::Custom, None, 5, None, true),
+            Err(Error::CustomHost(_))
+        ));
     }
 }

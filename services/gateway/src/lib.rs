@@ -62,26 +62,49 @@ pub enum Error {
 }
 
 /// Serves HTTP on `listener` until `shutdown`, then drains for at most the grace period.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
-    let client = pincer_bus::connect::connect(&config.nats_url, "gateway", pincer_bus::connect::STARTUP_PATIENCE)
-        .await?;
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let client = pincer_bus::connect::connect(
+        &config.nats_url,
+        "gateway",
+        pincer_bus::connect::STARTUP_PATIENCE,
+    )
+    .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let readiness = readiness::Readiness::new(client.clone(), config.namespace.clone(), &config.router_url)
-        .map_err(|_| Error::RouterUrl(config.router_url.clone()))?;
-    let turns = turns::Turns::new(client.clone(), js, config.namespace.clone(), config.pickup_timeout);
-    let state = http::AppState::new(config.auth, config.agents, turns, readiness, config.max_body_bytes);
+    let readiness =
+        readiness::Readiness::new(client.clone(), config.namespace.clone(), &config.router_url)
+            .map_err(|_| Error::RouterUrl(config.router_url.clone()))?;
+    let turns = turns::Turns::new(
+        client.clone(),
+        js,
+        config.namespace.clone(),
+        config.pickup_timeout,
+    );
+    let state = http::AppState::new(
+        config.auth,
+        config.agents,
+        turns,
+        readiness,
+        config.max_body_bytes,
+    );
     let app = http::app(state);
 
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
     let stopping = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await });
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stopping.cancelled().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
     match tokio::time::timeout(config.drain_grace, server).await {
         Ok(Ok(result)) => result?,
         Ok(Err(join_error)) => tracing::error!(%join_error, "http server task failed"),
-        Err(_) => tracing::warn!(grace = ?config.drain_grace, "requests still open after the grace period"),
+        Err(_) => {
+            tracing::warn!(grace = ?config.drain_grace, "requests still open after the grace period")
+        }
     }
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");

@@ -17,7 +17,11 @@ fn main() -> ExitCode {
 /// Probes `/healthz` on the port the gateway would use.
 async fn healthcheck() -> Result<(), probe::Error> {
     let port = env::string_or("PINCER_GATEWAY_PORT", "18789");
-    probe::http_get_ok(&format!("http://127.0.0.1:{port}/healthz"), Duration::from_secs(2)).await
+    probe::http_get_ok(
+        &format!("http://127.0.0.1:{port}/healthz"),
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -28,13 +32,17 @@ async fn serve() -> anyhow::Result<()> {
     )
     .map_err(|error| InvalidConfig(error.into()))?;
     let gateway = &file.gateway;
-    let auth = pincer_gateway::auth::Auth::from_config(&gateway.auth, std::env::var("PINCER_GATEWAY_TOKEN").ok())
-        .map_err(|error| InvalidConfig(error.into()))?;
+    let auth = pincer_gateway::auth::Auth::from_config(
+        &gateway.auth,
+        std::env::var("PINCER_GATEWAY_TOKEN").ok(),
+    )
+    .map_err(|error| InvalidConfig(error.into()))?;
     let port = match std::env::var("PINCER_GATEWAY_PORT") {
-        Ok(raw) if !raw.trim().is_empty() => raw
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| InvalidConfig(anyhow::anyhow!("PINCER_GATEWAY_PORT={raw:?} is not a port number")))?,
+        Ok(raw) if !raw.trim().is_empty() => raw.trim().parse::<u16>().map_err(|_| {
+            InvalidConfig(anyhow::anyhow!(
+                "PINCER_GATEWAY_PORT={raw:?} is not a port number"
+            ))
+        })?,
         _ => gateway.port,
     };
     let bind_override = std::env::var("PINCER_GATEWAY_BIND").ok();
@@ -49,7 +57,9 @@ async fn serve() -> anyhow::Result<()> {
     let max_body_bytes = gateway
         .http
         .max_body_bytes
-        .map_or(DEFAULT_MAX_BODY_BYTES, |bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
+        .map_or(DEFAULT_MAX_BODY_BYTES, |bytes| {
+            usize::try_from(bytes).unwrap_or(usize::MAX)
+        });
     if max_body_bytes > MAX_BODY_CEILING {
         return Err(InvalidConfig(anyhow::anyhow!(
             "gateway.http.maxBodyBytes is {max_body_bytes}; at most {MAX_BODY_CEILING} fits in one NATS message"

@@ -44,7 +44,10 @@ pub struct Check {
 impl Check {
     fn from(result: Result<(), String>) -> Self {
         match result {
-            Ok(()) => Self { ok: true, error: None },
+            Ok(()) => Self {
+                ok: true,
+                error: None,
+            },
             Err(error) => Self {
                 ok: false,
                 error: Some(error),
@@ -55,7 +58,11 @@ impl Check {
 
 impl Readiness {
     /// Prepares the probes (the router channel connects lazily).
-    pub fn new(client: async_nats::Client, namespace: Namespace, router_url: &str) -> Result<Self, String> {
+    pub fn new(
+        client: async_nats::Client,
+        namespace: Namespace,
+        router_url: &str,
+    ) -> Result<Self, String> {
         let channel = Endpoint::from_shared(router_url.to_owned())
             .map_err(|e| e.to_string())?
             .connect_timeout(CHECK_TIMEOUT)
@@ -69,14 +76,14 @@ impl Readiness {
 
     /// Runs every check.
     pub async fn check(&self) -> Report {
-        let (nats, llm_router, agent_runner) = tokio::join!(self.nats(), self.router(), self.agent_runner());
-        let report = Report {
+        let (nats, llm_router, agent_runner) =
+            tokio::join!(self.nats(), self.router(), self.agent_runner());
+        Report {
             ok: nats.is_ok() && llm_router.is_ok() && agent_runner.is_ok(),
             nats: Check::from(nats),
             llm_router: Check::from(llm_router),
             agent_runner: Check::from(agent_runner),
-        };
-        report
+        }
     }
 
     async fn nats(&self) -> Result<(), String> {
@@ -88,17 +95,26 @@ impl Readiness {
 
     async fn router(&self) -> Result<(), String> {
         let mut client = self.router.clone();
-        let call = client.check(HealthCheckRequest { service: String::new() });
+        let call = client.check(HealthCheckRequest {
+            service: String::new(),
+        });
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
-            Ok(Ok(response)) if response.get_ref().status == ServingStatus::Serving as i32 => Ok(()),
-            Ok(Ok(response)) => Err(format!("llm-router reports status {}", response.get_ref().status)),
+            Ok(Ok(response)) if response.get_ref().status == ServingStatus::Serving as i32 => {
+                Ok(())
+            }
+            Ok(Ok(response)) => Err(format!(
+                "llm-router reports status {}",
+                response.get_ref().status
+            )),
             Ok(Err(status)) => Err(format!("llm-router health check failed: {}", status.code())),
             Err(_) => Err("llm-router health check timed out".to_owned()),
         }
     }
 
     async fn agent_runner(&self) -> Result<(), String> {
-        let ping = self.client.request(self.namespace.agent_runner_ping(), "ping".into());
+        let ping = self
+            .client
+            .request(self.namespace.agent_runner_ping(), "ping".into());
         match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) if error.kind() == async_nats::RequestErrorKind::NoResponders => {

@@ -49,7 +49,12 @@ pub enum Next {
 
 impl Turns {
     /// Creates the plumbing.
-    pub fn new(client: async_nats::Client, js: jetstream::Context, namespace: Namespace, pickup_timeout: Duration) -> Self {
+    pub fn new(
+        client: async_nats::Client,
+        js: jetstream::Context,
+        namespace: Namespace,
+        pickup_timeout: Duration,
+    ) -> Self {
         Self {
             client,
             js,
@@ -79,7 +84,11 @@ impl Turns {
         headers.insert(pincer_bus::headers::MSG_ID, delivery_id.as_str());
         let ack = self
             .js
-            .publish_with_headers(self.namespace.turn(&turn.agent_id), headers, Bytes::from(payload))
+            .publish_with_headers(
+                self.namespace.turn(&turn.agent_id),
+                headers,
+                Bytes::from(payload),
+            )
             .await
             .map_err(|e| Error::Bus(e.to_string()))?;
         let ack = tokio::time::timeout(Duration::from_secs(5), ack)
@@ -100,7 +109,11 @@ impl Turns {
 impl Submitted {
     /// Waits for the next event. `turn_timeout` bounds the silence once a runner has started.
     pub async fn next(&mut self, turn_timeout: Duration) -> Next {
-        let patience = if self.started { turn_timeout } else { self.pickup_timeout };
+        let patience = if self.started {
+            turn_timeout
+        } else {
+            self.pickup_timeout
+        };
         loop {
             let message = match tokio::time::timeout(patience, self.events.next()).await {
                 Ok(Some(message)) => message,

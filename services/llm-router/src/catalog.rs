@@ -70,16 +70,24 @@ impl Catalog {
             ));
         };
         let default_provider = pincer_config::Provider::default();
-        let provider = self.models.provider(provider_id).unwrap_or(&default_provider);
+        let provider = self
+            .models
+            .provider(provider_id)
+            .unwrap_or(&default_provider);
         let api = provider.api_for(provider_id);
-        let explicit_base = provider.base_url.as_deref().map(|url| url.trim_end_matches('/').to_owned());
+        let explicit_base = provider
+            .base_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned());
         let base_url = match (explicit_base, api, &self.ollama_base_url) {
             (Some(url), _, _) => url,
             (None, Api::Ollama, Some(url)) => url.trim_end_matches('/').to_owned(),
             (None, _, _) => provider.base_url_for(provider_id).ok_or_else(|| {
                 ProviderError::new(
                     ErrorKind::NotFound,
-                    format!("provider {provider_id:?} has no baseUrl and is not a built-in provider"),
+                    format!(
+                        "provider {provider_id:?} has no baseUrl and is not a built-in provider"
+                    ),
                 )
             })?,
         };

@@ -31,7 +31,10 @@ pub async fn run(
         if now >= deadline {
             failed.push((
                 reference.clone(),
-                ProviderError::new(ErrorKind::Timeout, "call deadline reached before this model was tried"),
+                ProviderError::new(
+                    ErrorKind::Timeout,
+                    "call deadline reached before this model was tried",
+                ),
             ));
             continue;
         }
@@ -45,7 +48,12 @@ pub async fn run(
         };
         let remaining = deadline - now;
         let patience = deployment.attempt_timeout.min(remaining);
-        let started = match tokio::time::timeout(patience, providers::start(http, &deployment, request)).await {
+        let started = match tokio::time::timeout(
+            patience,
+            providers::start(http, &deployment, request),
+        )
+        .await
+        {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 tracing::warn!(model = %reference, kind = ?error.kind, reason = %error, "model failed, trying next");
@@ -53,13 +61,25 @@ pub async fn run(
                 continue;
             }
             Err(_) => {
-                let error = ProviderError::new(ErrorKind::Timeout, format!("no response within {patience:?}"));
+                let error = ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!("no response within {patience:?}"),
+                );
                 tracing::warn!(model = %reference, reason = %error, "model timed out, trying next");
                 failed.push((reference.clone(), error));
                 continue;
             }
         };
-        match relay(started, &deployment.attempt_timeout, deadline, reference, &failed, sink).await {
+        match relay(
+            started,
+            &deployment.attempt_timeout,
+            deadline,
+            reference,
+            &failed,
+            sink,
+        )
+        .await
+        {
             Relay::Completed | Relay::CallerGone => return,
             Relay::FailedAfterContent(error) => {
                 tracing::warn!(model = %reference, reason = %error, "stream broke after content was sent");
@@ -129,13 +149,18 @@ async fn relay(
                         })
                         .collect(),
                 };
-                let _ = sink.send(Ok(pb::ChatEvent { event: Some(Event::Done(done)) })).await;
+                let _ = sink
+                    .send(Ok(pb::ChatEvent {
+                        event: Some(Event::Done(done)),
+                    }))
+                    .await;
                 return Relay::Completed;
             }
             Some(Err(error)) if delivered => return Relay::FailedAfterContent(error),
             Some(Err(error)) => return Relay::FailedBeforeContent(error),
             None => {
-                let error = ProviderError::new(ErrorKind::StreamBroken, "stream ended without a finish");
+                let error =
+                    ProviderError::new(ErrorKind::StreamBroken, "stream ended without a finish");
                 return if delivered {
                     Relay::FailedAfterContent(error)
                 } else {
@@ -144,7 +169,11 @@ async fn relay(
             }
         };
         delivered = true;
-        if sink.send(Ok(pb::ChatEvent { event: Some(event) })).await.is_err() {
+        if sink
+            .send(Ok(pb::ChatEvent { event: Some(event) }))
+            .await
+            .is_err()
+        {
             tracing::info!(model = %reference, "caller went away, cancelling the provider call");
             return Relay::CallerGone;
         }

@@ -35,15 +35,24 @@ impl Router {
 impl pb::llm_router_server::LlmRouter for Router {
     type ChatStream = ReceiverStream<Result<pb::ChatEvent, Status>>;
 
-    async fn chat(&self, request: Request<pb::ChatRequest>) -> Result<Response<Self::ChatStream>, Status> {
-        let span = tracing::info_span!("llm.chat", model = tracing::field::Empty, session = tracing::field::Empty);
+    async fn chat(
+        &self,
+        request: Request<pb::ChatRequest>,
+    ) -> Result<Response<Self::ChatStream>, Status> {
+        let span = tracing::info_span!(
+            "llm.chat",
+            model = tracing::field::Empty,
+            session = tracing::field::Empty
+        );
         pincer_telemetry::propagation::set_parent(
             &span,
             &pincer_telemetry::propagation::GrpcMetadataRef(request.metadata()),
         );
         let request = request.into_inner();
         if request.model.trim().is_empty() {
-            return Err(Status::invalid_argument("model is required (provider/model)"));
+            return Err(Status::invalid_argument(
+                "model is required (provider/model)",
+            ));
         }
         if request.messages.is_empty() {
             return Err(Status::invalid_argument("messages must not be empty"));
@@ -58,14 +67,28 @@ impl pb::llm_router_server::LlmRouter for Router {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         let mut candidates = vec![request.model.clone()];
-        candidates.extend(request.fallbacks.iter().filter(|f| !f.trim().is_empty()).cloned());
+        candidates.extend(
+            request
+                .fallbacks
+                .iter()
+                .filter(|f| !f.trim().is_empty())
+                .cloned(),
+        );
         let call = call_request(request);
 
         let (sink, events) = mpsc::channel(64);
         let router = self.clone();
         tokio::spawn(
             async move {
-                failover::run(&router.http, &router.catalog, &candidates, &call, deadline, &sink).await;
+                failover::run(
+                    &router.http,
+                    &router.catalog,
+                    &candidates,
+                    &call,
+                    deadline,
+                    &sink,
+                )
+                .await;
             }
             .instrument(span),
         );

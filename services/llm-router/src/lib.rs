@@ -39,7 +39,11 @@ pub enum Error {
 }
 
 /// Serves the router on `listener` until `shutdown` is cancelled, then drains in-flight streams.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let catalog = catalog::Catalog::new(config.models, config.ollama_base_url);
     let http = providers::http_client().map_err(|error| Error::HttpClient(error.to_string()))?;
     let service = grpc::Router::new(catalog, http, config.default_call_timeout);

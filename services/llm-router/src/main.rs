@@ -17,7 +17,12 @@ fn main() -> ExitCode {
 async fn healthcheck() -> Result<(), probe::Error> {
     let listen = env::string_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN);
     let port = listen.rsplit(':').next().unwrap_or("50051");
-    probe::grpc_serving(&format!("http://127.0.0.1:{port}"), "", Duration::from_secs(2)).await
+    probe::grpc_serving(
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -32,7 +37,9 @@ async fn serve() -> anyhow::Result<()> {
     let config = pincer_llm_router::Config {
         models: file.models,
         default_call_timeout: Duration::from_secs(600),
-        ollama_base_url: std::env::var("OLLAMA_BASE_URL").ok().filter(|url| !url.trim().is_empty()),
+        ollama_base_url: std::env::var("OLLAMA_BASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty()),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -44,16 +44,24 @@ pub(super) async fn completions(
         },
     })?;
     let call = openai::parse(&body)?;
-    let agent = state.inner.agents.resolve(&call.agent_id).map_err(|error| match error {
-        pincer_config::AgentError::UnknownAgent { valid, .. } => ApiError::ModelNotFound {
-            message: format!(
-                "unknown model {:?}; valid models: {}",
-                call.model,
-                valid.iter().map(|id| format!("pincer/{id}")).collect::<Vec<_>>().join(", ")
-            ),
-        },
-        other => ApiError::Internal(other.to_string()),
-    })?;
+    let agent = state
+        .inner
+        .agents
+        .resolve(&call.agent_id)
+        .map_err(|error| match error {
+            pincer_config::AgentError::UnknownAgent { valid, .. } => ApiError::ModelNotFound {
+                message: format!(
+                    "unknown model {:?}; valid models: {}",
+                    call.model,
+                    valid
+                        .iter()
+                        .map(|id| format!("pincer/{id}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            other => ApiError::Internal(other.to_string()),
+        })?;
     let session_key = session_key(&headers, &call, &agent.id);
     let turn = build_turn(&state, &headers, &call, &agent.id, session_key)?;
     let submitted = state
@@ -80,7 +88,9 @@ fn session_key(headers: &http::HeaderMap, call: &ChatCall, agent_id: &str) -> Op
     if let Some(key) = explicit {
         return Some(format!("agent:{agent_id}:explicit:{key}"));
     }
-    call.user.as_ref().map(|user| format!("agent:{agent_id}:openai-user:{user}"))
+    call.user
+        .as_ref()
+        .map(|user| format!("agent:{agent_id}:openai-user:{user}"))
 }
 
 fn build_turn(
@@ -107,9 +117,16 @@ fn build_turn(
             }
             (true, key, new_messages)
         }
-        None => (false, format!("agent:{agent_id}:oneoff:{}", uuid::Uuid::new_v4().simple()), call.messages.clone()),
+        None => (
+            false,
+            format!("agent:{agent_id}:oneoff:{}", uuid::Uuid::new_v4().simple()),
+            call.messages.clone(),
+        ),
     };
-    let turn_id = match headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()) {
+    let turn_id = match headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(key) if !key.trim().is_empty() => stable_turn_id(&session_key, key.trim()),
         _ => uuid::Uuid::new_v4().simple().to_string(),
     };
@@ -132,11 +149,16 @@ fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
         &ring::digest::SHA256,
         format!("{session_key}\n{idempotency_key}").as_bytes(),
     );
-    digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 async fn complete_response(
@@ -185,14 +207,24 @@ async fn complete_response(
 
 fn error_for(code: ErrorCode, message: String) -> ApiError {
     match code {
-        ErrorCode::BadRequest => ApiError::BadRequest { message, param: None },
-        ErrorCode::ProviderUnavailable | ErrorCode::ProviderRejected => ApiError::BadGateway(message),
+        ErrorCode::BadRequest => ApiError::BadRequest {
+            message,
+            param: None,
+        },
+        ErrorCode::ProviderUnavailable | ErrorCode::ProviderRejected => {
+            ApiError::BadGateway(message)
+        }
         ErrorCode::Timeout => ApiError::Timeout(message),
         ErrorCode::Internal => ApiError::Internal(message),
     }
 }
 
-fn stream_response(submitted: Submitted, call: ChatCall, turn_id: String, turn_timeout: Duration) -> Response {
+fn stream_response(
+    submitted: Submitted,
+    call: ChatCall,
+    turn_id: String,
+    turn_timeout: Duration,
+) -> Response {
     let id = format!("chatcmpl-{turn_id}");
     let created = now().as_secs();
     let events = async_stream_events(submitted, call, id, created, turn_timeout);
@@ -207,7 +239,8 @@ fn async_stream_events(
     turn_timeout: Duration,
 ) -> impl futures::Stream<Item = Result<Event, Infallible>> {
     let model = call.model;
-    let data = |value: serde_json::Value| Ok::<_, Infallible>(Event::default().data(value.to_string()));
+    let data =
+        |value: serde_json::Value| Ok::<_, Infallible>(Event::default().data(value.to_string()));
     async_stream::stream! {
         let mut sent_role = false;
         loop {

@@ -78,7 +78,11 @@ impl ApiError {
             Self::BadRequest { param, .. } => ("invalid_request_error", None, param.clone()),
             Self::TooLarge { .. } => ("invalid_request_error", Some("request_too_large"), None),
             Self::NotFound(_) => ("invalid_request_error", Some("not_found"), None),
-            Self::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found"), Some("model".to_owned())),
+            Self::ModelNotFound { .. } => (
+                "invalid_request_error",
+                Some("model_not_found"),
+                Some("model".to_owned()),
+            ),
             Self::BadGateway(_) => ("upstream_error", Some("provider_error"), None),
             Self::Unavailable(_) => ("server_error", Some("unavailable"), None),
             Self::Timeout(_) => ("server_error", Some("timeout"), None),
@@ -95,9 +99,10 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status(), Json(self.body())).into_response();
         if matches!(self, Self::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

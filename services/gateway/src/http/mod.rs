@@ -57,7 +57,9 @@ impl AppState {
 
     /// Checks the request's `Authorization` header.
     fn authorize(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
-        let value = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let value = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         if self.inner.auth.allows(value) {
             Ok(())
         } else {

@@ -37,20 +37,28 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
     let model = match object.get("model") {
         Some(Value::String(model)) if !model.trim().is_empty() => model.trim().to_owned(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err(ApiError::bad_request("model", "`model` is required (e.g. \"pincer/default\")"));
+            return Err(ApiError::bad_request(
+                "model",
+                "`model` is required (e.g. \"pincer/default\")",
+            ));
         }
         Some(other) => return Err(type_error("model", "a string", other)),
     };
     let messages = match object.get("messages") {
         Some(Value::Array(items)) if items.is_empty() => {
-            return Err(ApiError::bad_request("messages", "`messages` must not be empty"));
+            return Err(ApiError::bad_request(
+                "messages",
+                "`messages` must not be empty",
+            ));
         }
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(index, item)| parse_message(index, item))
             .collect::<Result<Vec<_>, _>>()?,
-        None | Some(Value::Null) => return Err(ApiError::bad_request("messages", "`messages` is required")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("messages", "`messages` is required"));
+        }
         Some(other) => return Err(type_error("messages", "an array", other)),
     };
     let stream = optional_bool(&object, "stream")?.unwrap_or(false);
@@ -59,7 +67,13 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         Some(Value::Object(options)) => match options.get("include_usage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(flag)) => *flag,
-            Some(other) => return Err(type_error("stream_options.include_usage", "a boolean", other)),
+            Some(other) => {
+                return Err(type_error(
+                    "stream_options.include_usage",
+                    "a boolean",
+                    other,
+                ));
+            }
         },
         Some(other) => return Err(type_error("stream_options", "an object", other)),
     };
@@ -85,7 +99,9 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
 /// `pincer/<id>` (or OpenClaw's `openclaw/<id>`) → `<id>`; a bare prefix means the default agent.
 pub fn agent_of(model: &str) -> Option<String> {
     match model.split_once('/') {
-        Some(("pincer" | "openclaw", id)) if !id.is_empty() && !id.contains('/') => Some(id.to_owned()),
+        Some(("pincer" | "openclaw", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(id.to_owned())
+        }
         None if model == "pincer" || model == "openclaw" => Some("default".to_owned()),
         _ => None,
     }
@@ -105,18 +121,28 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
             other => {
                 return Err(ApiError::bad_request(
                     path("role"),
-                    format!("unknown role {other:?}; expected system, developer, user, assistant or tool"),
+                    format!(
+                        "unknown role {other:?}; expected system, developer, user, assistant or tool"
+                    ),
                 ));
             }
         },
-        None | Some(Value::Null) => return Err(ApiError::bad_request(path("role"), "`role` is required")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request(path("role"), "`role` is required"));
+        }
         Some(other) => return Err(type_error(&path("role"), "a string", other)),
     };
     let content = match message.get("content") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => text_parts(index, parts)?,
-        Some(other) => return Err(type_error(&path("content"), "a string or an array of parts", other)),
+        Some(other) => {
+            return Err(type_error(
+                &path("content"),
+                "a string or an array of parts",
+                other,
+            ));
+        }
     };
     let tool_calls = match message.get("tool_calls") {
         None | Some(Value::Null) => Vec::new(),
@@ -133,7 +159,10 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         Some(other) => return Err(type_error(&path("tool_call_id"), "a string", other)),
     };
     if role == Role::User && content.is_empty() {
-        return Err(ApiError::bad_request(path("content"), "a user message needs content"));
+        return Err(ApiError::bad_request(
+            path("content"),
+            "a user message needs content",
+        ));
     }
     Ok(ChatMessage {
         role,
@@ -154,7 +183,12 @@ fn text_parts(index: usize, parts: &[Value]) -> Result<String, ApiError> {
                 }
                 text.push_str(piece);
             }
-            (Some("text"), _) => return Err(ApiError::bad_request(path, "a text part needs a string `text`")),
+            (Some("text"), _) => {
+                return Err(ApiError::bad_request(
+                    path,
+                    "a text part needs a string `text`",
+                ));
+            }
             (Some(other), _) => {
                 return Err(ApiError::bad_request(
                     path,
@@ -169,14 +203,20 @@ fn text_parts(index: usize, parts: &[Value]) -> Result<String, ApiError> {
 
 fn parse_tool_call(index: usize, call_index: usize, call: &Value) -> Result<ToolCall, ApiError> {
     let path = format!("messages[{index}].tool_calls[{call_index}]");
-    let id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let function = call
-        .get("function")
-        .ok_or_else(|| ApiError::bad_request(format!("{path}.function"), "`function` is required"))?;
+    let id = call
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let function = call.get("function").ok_or_else(|| {
+        ApiError::bad_request(format!("{path}.function"), "`function` is required")
+    })?;
     let name = function
         .get("name")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(format!("{path}.function.name"), "`name` must be a string"))?
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("{path}.function.name"), "`name` must be a string")
+        })?
         .to_owned();
     let arguments = match function.get("arguments") {
         None | Some(Value::Null) => "{}".to_owned(),
@@ -184,10 +224,17 @@ fn parse_tool_call(index: usize, call_index: usize, call: &Value) -> Result<Tool
         // Tolerate object arguments (Ollama-style clients) by re-encoding them.
         Some(other) => other.to_string(),
     };
-    Ok(ToolCall { id, name, arguments })
+    Ok(ToolCall {
+        id,
+        name,
+        arguments,
+    })
 }
 
-fn optional_bool(object: &serde_json::Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+fn optional_bool(
+    object: &serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Option<bool>, ApiError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
@@ -232,7 +279,13 @@ pub fn completion(
 }
 
 /// One `chat.completion.chunk`.
-pub fn chunk(id: &str, created: u64, model: &str, delta: Value, finish_reason: Option<&str>) -> Value {
+pub fn chunk(
+    id: &str,
+    created: u64,
+    model: &str,
+    delta: Value,
+    finish_reason: Option<&str>,
+) -> Value {
     json!({
         "id": id,
         "object": "chat.completion.chunk",
@@ -292,7 +345,9 @@ mod tests {
 
     #[test]
     fn parses_a_minimal_request() {
-        let call = parse(br#"{"model":"pincer/default","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let call =
+            parse(br#"{"model":"pincer/default","messages":[{"role":"user","content":"hi"}]}"#)
+                .unwrap();
         assert_eq!(call.agent_id, "default");
         assert_eq!(call.messages, vec![ChatMessage::text(Role::User, "hi")]);
         assert!(!call.stream);
@@ -317,16 +372,32 @@ mod tests {
     #[test]
     fn names_the_offending_field() {
         assert_eq!(param_of(parse(br#"{"messages":[]}"#)), Some("model".into()));
-        assert_eq!(param_of(parse(br#"{"model":"pincer/x"}"#)), Some("messages".into()));
-        assert_eq!(param_of(parse(br#"{"model":"pincer/x","messages":[]}"#)), Some("messages".into()));
-        assert_eq!(param_of(parse(br#"{"model":1,"messages":[]}"#)), Some("model".into()));
-        assert_eq!(param_of(parse(br#"{"model":"pincer/x","messages":"hi"}"#)), Some("messages".into()));
         assert_eq!(
-            param_of(parse(br#"{"model":"pincer/x","messages":[{"role":"wizard","content":"x"}]}"#)),
+            param_of(parse(br#"{"model":"pincer/x"}"#)),
+            Some("messages".into())
+        );
+        assert_eq!(
+            param_of(parse(br#"{"model":"pincer/x","messages":[]}"#)),
+            Some("messages".into())
+        );
+        assert_eq!(
+            param_of(parse(br#"{"model":1,"messages":[]}"#)),
+            Some("model".into())
+        );
+        assert_eq!(
+            param_of(parse(br#"{"model":"pincer/x","messages":"hi"}"#)),
+            Some("messages".into())
+        );
+        assert_eq!(
+            param_of(parse(
+                br#"{"model":"pincer/x","messages":[{"role":"wizard","content":"x"}]}"#
+            )),
             Some("messages[0].role".into())
         );
         assert_eq!(
-            param_of(parse(br#"{"model":"pincer/x","messages":[{"role":"user","content":5}]}"#)),
+            param_of(parse(
+                br#"{"model":"pincer/x","messages":[{"role":"user","content":5}]}"#
+            )),
             Some("messages[0].content".into())
         );
         assert_eq!(
@@ -343,8 +414,14 @@ mod tests {
 
     #[test]
     fn rejects_non_json_and_non_objects() {
-        assert!(matches!(parse(b"{not json"), Err(ApiError::BadRequest { param: None, .. })));
-        assert!(matches!(parse(b"[1,2]"), Err(ApiError::BadRequest { param: None, .. })));
+        assert!(matches!(
+            parse(b"{not json"),
+            Err(ApiError::BadRequest { param: None, .. })
+        ));
+        assert!(matches!(
+            parse(b"[1,2]"),
+            Err(ApiError::BadRequest { param: None, .. })
+        ));
         assert!(matches!(parse(b""), Err(ApiError::BadRequest { .. })));
     }
 

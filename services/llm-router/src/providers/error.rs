@@ -136,7 +136,10 @@ fn truncate(text: &str) -> String {
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), &format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")));
+        text = text.replace(
+            url.as_str(),
+            &format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")),
+        );
     }
     text
 }
@@ -164,20 +167,45 @@ mod tests {
     #[test]
     fn classifies_real_provider_bodies() {
         let openai_quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
-        assert_eq!(ProviderError::from_status(429, openai_quota, None).kind, ErrorKind::QuotaExhausted);
+        assert_eq!(
+            ProviderError::from_status(429, openai_quota, None).kind,
+            ErrorKind::QuotaExhausted
+        );
         let openai_rate = r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
-        assert_eq!(ProviderError::from_status(429, openai_rate, None).kind, ErrorKind::RateLimited);
+        assert_eq!(
+            ProviderError::from_status(429, openai_rate, None).kind,
+            ErrorKind::RateLimited
+        );
         let overflow = r#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#;
-        assert_eq!(ProviderError::from_status(400, overflow, None).kind, ErrorKind::ContextOverflow);
+        assert_eq!(
+            ProviderError::from_status(400, overflow, None).kind,
+            ErrorKind::ContextOverflow
+        );
         let ollama_missing = r#"{"error":"model 'x' not found, try pulling it first"}"#;
         let error = ProviderError::from_status(404, ollama_missing, None);
         assert_eq!(error.kind, ErrorKind::NotFound);
-        assert_eq!(error.message, "HTTP 404: model 'x' not found, try pulling it first");
-        let anthropic = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
-        assert_eq!(ProviderError::from_status(529, anthropic, None).kind, ErrorKind::Overloaded);
-        assert_eq!(ProviderError::from_status(402, "{}", None).kind, ErrorKind::QuotaExhausted);
-        assert_eq!(ProviderError::from_status(401, "nope", None).kind, ErrorKind::Auth);
-        assert_eq!(ProviderError::from_status(500, "", None).kind, ErrorKind::Upstream);
+        assert_eq!(
+            error.message,
+            "HTTP 404: model 'x' not found, try pulling it first"
+        );
+        let anthropic =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        assert_eq!(
+            ProviderError::from_status(529, anthropic, None).kind,
+            ErrorKind::Overloaded
+        );
+        assert_eq!(
+            ProviderError::from_status(402, "{}", None).kind,
+            ErrorKind::QuotaExhausted
+        );
+        assert_eq!(
+            ProviderError::from_status(401, "nope", None).kind,
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            ProviderError::from_status(500, "", None).kind,
+            ErrorKind::Upstream
+        );
     }
 
     #[test]

@@ -58,8 +58,10 @@ mod tests {
     use super::*;
 
     fn chunked(parts: &[&'static str]) -> Vec<String> {
-        let chunks: Vec<Result<bytes::Bytes, String>> =
-            parts.iter().map(|p| Ok(bytes::Bytes::from_static(p.as_bytes()))).collect();
+        let chunks: Vec<Result<bytes::Bytes, String>> = parts
+            .iter()
+            .map(|p| Ok(bytes::Bytes::from_static(p.as_bytes())))
+            .collect();
         let stream = lines(futures::stream::iter(chunks));
         let collected: Vec<Result<String, String>> =
             futures::executor::block_on(stream.collect::<Vec<_>>());
@@ -68,19 +70,28 @@ mod tests {
 
     #[test]
     fn joins_lines_split_across_chunks_and_strips_crlf() {
-        assert_eq!(chunked(&["da", "ta: 1\r\n\r", "\ndata: 2\n"]), ["data: 1", "", "data: 2"]);
+        assert_eq!(
+            chunked(&["da", "ta: 1\r\n\r", "\ndata: 2\n"]),
+            ["data: 1", "", "data: 2"]
+        );
     }
 
     #[test]
     fn yields_a_trailing_line_without_newline() {
-        assert_eq!(chunked(&["{\"a\":1}\n{\"b\"", ":2}"]), ["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(
+            chunked(&["{\"a\":1}\n{\"b\"", ":2}"]),
+            ["{\"a\":1}", "{\"b\":2}"]
+        );
     }
 
     #[test]
     fn reports_transport_errors_then_ends() {
-        let chunks: Vec<Result<bytes::Bytes, String>> =
-            vec![Ok(bytes::Bytes::from_static(b"partial")), Err("reset".to_owned())];
-        let out: Vec<_> = futures::executor::block_on(lines(futures::stream::iter(chunks)).collect::<Vec<_>>());
+        let chunks: Vec<Result<bytes::Bytes, String>> = vec![
+            Ok(bytes::Bytes::from_static(b"partial")),
+            Err("reset".to_owned()),
+        ];
+        let out: Vec<_> =
+            futures::executor::block_on(lines(futures::stream::iter(chunks)).collect::<Vec<_>>());
         assert_eq!(out, vec![Err("reset".to_owned())]);
     }
 }

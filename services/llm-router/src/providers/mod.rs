@@ -126,7 +126,9 @@ pub async fn start(
 /// Adds the current trace context and the configured extra headers to a provider request.
 fn common_headers(deployment: &Deployment) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    pincer_telemetry::propagation::inject_current(&mut pincer_telemetry::propagation::HttpHeaders(&mut headers));
+    pincer_telemetry::propagation::inject_current(&mut pincer_telemetry::propagation::HttpHeaders(
+        &mut headers,
+    ));
     for (name, value) in &deployment.headers {
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(name.as_bytes()),

@@ -185,7 +185,8 @@ mod tests {
     use super::*;
 
     fn run(lines_in: &[&str]) -> Vec<Result<ProviderEvent, ProviderError>> {
-        let owned: Vec<Result<String, String>> = lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
+        let owned: Vec<Result<String, String>> =
+            lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
         futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
     }
 
@@ -198,13 +199,20 @@ mod tests {
         let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
         assert_eq!(
             out[0],
-            ProviderEvent::ToolCall(ToolCall { id: "call_0".into(), name: "ls".into(), arguments: r#"{"path":"."}"#.into() })
+            ProviderEvent::ToolCall(ToolCall {
+                id: "call_0".into(),
+                name: "ls".into(),
+                arguments: r#"{"path":"."}"#.into()
+            })
         );
         assert_eq!(
             out[1],
             ProviderEvent::Finish {
                 reason: "tool_calls".into(),
-                usage: Usage { prompt_tokens: None, completion_tokens: Some(3) }
+                usage: Usage {
+                    prompt_tokens: None,
+                    completion_tokens: Some(3)
+                }
             }
         );
     }
@@ -216,7 +224,9 @@ mod tests {
             r#"{"error":"model runner crashed"}"#,
         ]);
         assert_eq!(out[0].clone().unwrap(), ProviderEvent::Text("Hel".into()));
-        assert!(matches!(&out[1], Err(e) if e.kind == ErrorKind::StreamBroken && e.message.contains("crashed")));
+        assert!(
+            matches!(&out[1], Err(e) if e.kind == ErrorKind::StreamBroken && e.message.contains("crashed"))
+        );
     }
 
     #[test]

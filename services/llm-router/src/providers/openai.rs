@@ -208,7 +208,8 @@ mod tests {
     use super::*;
 
     fn run(lines_in: &[&str]) -> Vec<Result<ProviderEvent, ProviderError>> {
-        let owned: Vec<Result<String, String>> = lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
+        let owned: Vec<Result<String, String>> =
+            lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
         futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
     }
 
@@ -229,17 +230,28 @@ mod tests {
         assert_eq!(out[0], ProviderEvent::Text("Hi".into()));
         assert_eq!(
             out[1],
-            ProviderEvent::ToolCall(ToolCall { id: "a".into(), name: "read".into(), arguments: r#"{"p":1}"#.into() })
+            ProviderEvent::ToolCall(ToolCall {
+                id: "a".into(),
+                name: "read".into(),
+                arguments: r#"{"p":1}"#.into()
+            })
         );
         assert_eq!(
             out[2],
-            ProviderEvent::ToolCall(ToolCall { id: "b".into(), name: "ls".into(), arguments: "{}".into() })
+            ProviderEvent::ToolCall(ToolCall {
+                id: "b".into(),
+                name: "ls".into(),
+                arguments: "{}".into()
+            })
         );
         assert_eq!(
             out[3],
             ProviderEvent::Finish {
                 reason: "tool_calls".into(),
-                usage: Usage { prompt_tokens: Some(5), completion_tokens: Some(7) }
+                usage: Usage {
+                    prompt_tokens: Some(5),
+                    completion_tokens: Some(7)
+                }
             }
         );
     }
