@@ -126,6 +126,11 @@ for image in "${images[@]}"; do
     fi
 done
 
+# Rebuilds leave the previous images untagged; drop those of ours (only dangling ones, by label).
+for label in io.pincer.binary io.nats.server.version pincer.base.recipe; do
+    "$DOCKER" image prune -f --filter "label=$label" >/dev/null
+done
+
 log "image sizes (budget ${BUDGET_MB} MB each)"
 printf '  %-34s %8s  %s\n' IMAGE "SIZE MB" ""
 over=0

@@ -1,0 +1,130 @@
+//! `pincer-bench`: starts the fake provider and `pincer dev`, then measures cold start, idle and
+//! peak memory of the whole stack, and closed-loop latency/throughput of `/v1/chat/completions` at
+//! several concurrencies. Prints one JSON object. Not a test: figures depend on the machine.
+//!
+//! ```text
+//! cargo build --release -p pincer -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner \
+//!     -p pincer-channel-bridge -p pincer-fake-provider -p pincer-bench
+//! target/release/pincer-bench --phases 1:200,8:400,32:400
+//! ```
+
+mod load;
+mod procs;
+mod stack;
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Benchmark the Pincer stack (pincer dev) with the fake provider")]
+struct Args {
+    /// Load phases as concurrency:requests, comma separated.
+    #[arg(long, default_value = "1:200,8:400,32:400")]
+    phases: String,
+    /// Words per fake reply.
+    #[arg(long, default_value_t = 16)]
+    tokens: u32,
+    /// Seconds to idle before sampling idle memory.
+    #[arg(long, default_value_t = 5)]
+    idle_secs: u64,
+    /// Use SSE streaming requests.
+    #[arg(long)]
+    stream: bool,
+    /// agents.defaults.maxConcurrent for the run.
+    #[arg(long, default_value_t = 16)]
+    max_concurrent: u32,
+    /// Requests per phase sent straight to the fake provider to measure the harness floor.
+    #[arg(long, default_value_t = 200)]
+    floor_requests: usize,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let phases = parse_phases(&args.phases)?;
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("cannot locate the binaries next to pincer-bench"))?;
+
+    let fake = stack::Fake::start(&bin_dir, args.tokens).await?;
+    let floor = load::run_phase(
+        &load::Target::ollama_direct(fake.addr),
+        1,
+        args.floor_requests,
+        false,
+    )
+    .await?;
+
+    let work = tempfile::tempdir()?;
+    let cold_start = Instant::now();
+    let mut dev = stack::Dev::start(&bin_dir, work.path(), fake.addr, args.max_concurrent).await?;
+    let ready_after = dev.wait_ready(Duration::from_secs(30)).await?;
+    let cold_start_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
+    let _ = ready_after;
+
+    let target = load::Target::gateway(dev.gateway_addr, stack::TOKEN);
+    // Warm connections, pools and caches before measuring.
+    load::run_phase(&target, 4, 40, args.stream).await?;
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let idle = procs::tree_memory(dev.pid());
+
+    let mut results = Vec::new();
+    let mut peak_rss_kb = idle.rss_kb;
+    for (concurrency, requests) in &phases {
+        let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
+        let cpu_before = procs::tree_cpu_ticks(dev.pid());
+        let outcome = load::run_phase(&target, *concurrency, *requests, args.stream).await?;
+        let cpu_after = procs::tree_cpu_ticks(dev.pid());
+        let peak = sampler.stop().await;
+        peak_rss_kb = peak_rss_kb.max(peak);
+        let cpu_seconds = procs::ticks_to_seconds(cpu_after.saturating_sub(cpu_before));
+        results.push(json!({
+            "concurrency": concurrency,
+            "requests": requests,
+            "ok": outcome.ok,
+            "errors": outcome.errors,
+            "turns_per_s": round(outcome.ok as f64 / outcome.wall.as_secs_f64()),
+            "latency_ms": outcome.summary(),
+            "stack_cpu_ms_per_turn": round(cpu_seconds * 1000.0 / outcome.ok.max(1) as f64),
+            "peak_rss_mib": round(peak as f64 / 1024.0),
+        }));
+    }
+    let fake_stats = fake.stats().await.unwrap_or_default();
+    let stop_started = Instant::now();
+    dev.stop().await;
+    let stop_ms = stop_started.elapsed().as_secs_f64() * 1000.0;
+
+    let report = json!({
+        "machine": procs::machine(),
+        "stream": args.stream,
+        "max_concurrent": args.max_concurrent,
+        "cold_start_to_ready_ms": round(cold_start_ms),
+        "idle": { "rss_mib": round(idle.rss_kb as f64 / 1024.0), "processes": idle.processes, "by_process_mib": idle.by_name() },
+        "peak_rss_mib": round(peak_rss_kb as f64 / 1024.0),
+        "floor_fake_direct_latency_ms": floor.summary(),
+        "phases": results,
+        "provider_request_bytes_max": fake_stats.get("req_bytes_max"),
+        "provider_chat_calls": fake_stats.get("chat"),
+        "stop_ms": round(stop_ms),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn parse_phases(spec: &str) -> anyhow::Result<Vec<(usize, usize)>> {
+    spec.split(',')
+        .map(|phase| {
+            let (c, n) = phase
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("phase {phase:?} is not concurrency:requests"))?;
+            Ok((c.trim().parse()?, n.trim().parse()?))
+        })
+        .collect()
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}

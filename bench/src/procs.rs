@@ -1,0 +1,134 @@
+//! Memory and CPU of a process tree, from /proc.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Memory of a process tree at one moment.
+pub struct TreeMemory {
+    pub rss_kb: u64,
+    pub processes: usize,
+    by_name: BTreeMap<String, u64>,
+}
+
+impl TreeMemory {
+    /// RSS per process name in MiB.
+    pub fn by_name(&self) -> serde_json::Value {
+        self.by_name
+            .iter()
+            .map(|(name, kb)| (name.clone(), serde_json::json!((*kb as f64 / 1024.0 * 10.0).round() / 10.0)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = text.rfind(')')?;
+    Some(text[close + 2..].split_whitespace().map(str::to_owned).collect())
+}
+
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            if let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>()
+                && let Some(fields) = stat_fields(pid)
+                && let Some(ppid) = fields.get(1).and_then(|p| p.parse::<u32>().ok())
+            {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        tree.extend(parent_of.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        index += 1;
+    }
+    tree
+}
+
+fn rss_kb(pid: u32) -> Option<(String, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?.trim().to_owned();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Some((name, kb))
+}
+
+/// Sums VmRSS over `root` and its descendants.
+pub fn tree_memory(root: u32) -> TreeMemory {
+    let mut memory = TreeMemory { rss_kb: 0, processes: 0, by_name: BTreeMap::new() };
+    for pid in descendants(root) {
+        if let Some((name, kb)) = rss_kb(pid) {
+            memory.rss_kb += kb;
+            memory.processes += 1;
+            *memory.by_name.entry(name).or_default() += kb;
+        }
+    }
+    memory
+}
+
+/// utime+stime of the tree, in clock ticks.
+pub fn tree_cpu_ticks(root: u32) -> u64 {
+    descendants(root)
+        .into_iter()
+        .filter_map(stat_fields)
+        .map(|f| {
+            let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            field(11) + field(12)
+        })
+        .sum()
+}
+
+/// Ticks to seconds (Linux USER_HZ is 100 on every supported platform).
+pub fn ticks_to_seconds(ticks: u64) -> f64 {
+    ticks as f64 / 100.0
+}
+
+/// Samples the tree's RSS in the background and keeps the peak.
+pub struct PeakSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PeakSampler {
+    /// Starts sampling every `every`.
+    pub fn start(root: u32, every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (stop_flag, peak_value) = (Arc::clone(&stop), Arc::clone(&peak));
+        let task = tokio::task::spawn_blocking(move || {
+            while !stop_flag.load(Ordering::Relaxed) {
+                peak_value.fetch_max(tree_memory(root).rss_kb, Ordering::Relaxed);
+                std::thread::sleep(every);
+            }
+        });
+        Self { stop, peak, task }
+    }
+
+    /// Stops and returns the peak in KiB.
+    pub async fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// A short description of this machine.
+pub fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    serde_json::json!({ "cpu": cpu, "cores": cores })
+}

@@ -1,0 +1,134 @@
+//! Starting the fake provider and `pincer dev` as child processes.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Bearer token of the benchmark's gateway.
+pub const TOKEN: &str = "bench-token";
+
+/// The fake provider process.
+pub struct Fake {
+    pub addr: SocketAddr,
+    _child: Child,
+}
+
+impl Fake {
+    /// Starts `pincer-fake-provider` answering `tokens` words at once.
+    pub async fn start(bin_dir: &Path, tokens: u32) -> anyhow::Result<Self> {
+        let mut child = Command::new(bin_dir.join("pincer-fake-provider"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--tokens", &tokens.to_string()])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await??
+            .ok_or_else(|| anyhow::anyhow!("the fake provider exited"))?;
+        let value: serde_json::Value = serde_json::from_str(&line)?;
+        let addr = value["listening"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("unexpected fake provider banner {line}"))?
+            .parse()?;
+        Ok(Self { addr, _child: child })
+    }
+
+    /// The fake's counters.
+    pub async fn stats(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(format!("GET /stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).as_bytes())
+            .await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        let text = String::from_utf8_lossy(&raw);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        // The fake answers with a fixed Content-Length, so the body is the JSON itself.
+        Ok(serde_json::from_str::<serde_json::Value>(body.trim())?
+            .as_object()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// `pincer dev` and its children.
+pub struct Dev {
+    child: Child,
+    pub gateway_addr: SocketAddr,
+}
+
+impl Dev {
+    /// Writes a config for the fake and starts `pincer dev`.
+    pub async fn start(bin_dir: &Path, work: &Path, fake: SocketAddr, max_concurrent: u32) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let config = work.join("pincer.json5");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{
+  gateway: {{ port: {port}, bind: "loopback", auth: {{ mode: "token", token: "{TOKEN}" }} }},
+  models: {{ providers: {{ ollama: {{ baseUrl: "http://{fake}", api: "ollama", models: [{{ id: "fake-model" }}] }} }} }},
+  agents: {{ defaults: {{ model: {{ primary: "ollama/fake-model" }}, timeout: 60, maxConcurrent: {max_concurrent} }} }},
+}}"#
+            ),
+        )?;
+        let child = Command::new(bin_dir.join("pincer"))
+            .arg("dev")
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(work.join("state"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Self {
+            child,
+            gateway_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+
+    /// PID of `pincer dev` (the root of the measured tree).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Polls `/readyz` until 200.
+    pub async fn wait_ready(&mut self, patience: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        loop {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(self.gateway_addr).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let request = format!("GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.gateway_addr);
+                if stream.write_all(request.as_bytes()).await.is_ok() {
+                    let mut head = [0u8; 12];
+                    if stream.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 200") {
+                        return Ok(started.elapsed());
+                    }
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                anyhow::bail!("pincer dev exited early: {status}");
+            }
+            anyhow::ensure!(started.elapsed() < patience, "the stack was not ready within {patience:?}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}
