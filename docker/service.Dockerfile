@@ -3,7 +3,7 @@
 #
 # Build context: a folder holding just the binary, renamed `service` (scripts/build-images.sh makes
 # target/docker/<image>/service). Exec-form ENTRYPOINT/HEALTHCHECK cannot use build args, so every
-# image runs /usr/local/bin/service and carries its real binary name in a label:
+# image runs /usr/local/bin/service and carries its real binary name in labels:
 #
 #   docker build -f docker/service.Dockerfile --build-arg BIN=pincer-gateway \
 #       --target service -t pincer/gateway:local target/docker/gateway
@@ -11,7 +11,17 @@
 # Contract for each binary: no arguments = run the service (configured by PINCER_* env and the
 # config file); `healthcheck` = probe the running service in the same container (HTTP /healthz or
 # grpc.health.v1) and exit 0 when it is serving, 1 otherwise, within 2 s.
+#
+# The binary is copied last: the instructions above it stay cached, so a rebuild after a code
+# change is one layer.
 FROM gcr.io/distroless/cc-debian12:nonroot AS service
+
+USER 65532:65532
+ENV LOG_FORMAT=json
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/service"]
+HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/service", "healthcheck"]
 
 ARG BIN=unknown
 ARG VERSION=0.0.0
@@ -22,15 +32,7 @@ LABEL org.opencontainers.image.title="${BIN}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       io.pincer.binary="${BIN}"
-
 COPY service /usr/local/bin/service
-
-USER 65532:65532
-ENV LOG_FORMAT=json
-STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/local/bin/service"]
-HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/service", "healthcheck"]
 
 # The fake LLM provider (Ollama + OpenAI wire formats on one port) for the `demo` profile and tests.
 FROM service AS fake-provider

@@ -22,15 +22,13 @@ NATS_SERVER_BIN="$(scripts/ensure-nats.sh | tail -1)"
 export NATS_SERVER_BIN
 echo "NATS_SERVER_BIN=$NATS_SERVER_BIN" >&2
 
-log "docker"
-scripts/ensure-docker.sh
-
 export PINCER_TAG="${PINCER_TAG:-local}"
 export PINCER_IMAGE_TAG="$PINCER_TAG"
 if [[ -z "${PINCER_SKIP_IMAGES:-}" ]]; then
-    scripts/build-images.sh
+    scripts/build-images.sh # starts docker itself
 else
-    log "PINCER_SKIP_IMAGES set: using the existing pincer/*:$PINCER_TAG images"
+    log "docker (PINCER_SKIP_IMAGES set: using the existing pincer/*:$PINCER_TAG images)"
+    scripts/ensure-docker.sh
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then

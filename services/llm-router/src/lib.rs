@@ -14,6 +14,7 @@ pub mod providers;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 /// Router settings.
@@ -54,9 +55,16 @@ pub async fn run(
         .await;
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "llm-router serving");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // tonic's own tcp_nodelay applies only to listeners it binds; set it on each accepted stream so
+    // streamed deltas are not held back by Nagle's algorithm (~40 ms each with delayed ACKs).
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        accepted.inspect(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        })
+    });
     tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(pincer_proto::llm::v1::llm_router_server::LlmRouterServer::new(service))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
