@@ -35,13 +35,17 @@ missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 if ((${#missing[@]})); then
     log "installing ${missing[*]} with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q=2
-    as_root apt-get install -y -q=2 "${missing[@]}" >/dev/null
+    # With recommends, as measured (apparmor among them: dockerd needs apparmor_parser on
+    # AppArmor kernels). `env` because sudo resets the environment.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q=2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 "${missing[@]}" >/dev/null
 fi
 
 if ! "$DOCKER" info >/dev/null 2>&1; then
     if pgrep -x dockerd >/dev/null; then
+        if "$DOCKER" info 2>&1 | grep -qi 'permission denied'; then
+            die "dockerd runs but $(id -un) may not use it: add the user to the docker group or run as root"
+        fi
         log "dockerd is running but not answering yet; waiting"
     else
         # containerd is started by dockerd itself when no system containerd runs.

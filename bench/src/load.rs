@@ -23,12 +23,22 @@ pub struct Target {
 impl Target {
     /// The gateway's chat endpoint.
     pub fn gateway(addr: SocketAddr, token: &'static str) -> Self {
-        Self { addr, path: "/v1/chat/completions", token: Some(token), gateway: true }
+        Self {
+            addr,
+            path: "/v1/chat/completions",
+            token: Some(token),
+            gateway: true,
+        }
     }
 
     /// The fake provider's native endpoint (the harness floor).
     pub fn ollama_direct(addr: SocketAddr) -> Self {
-        Self { addr, path: "/api/chat", token: None, gateway: false }
+        Self {
+            addr,
+            path: "/api/chat",
+            token: None,
+            gateway: false,
+        }
     }
 
     fn body(&self, index: usize, stream: bool) -> Bytes {
@@ -69,16 +79,28 @@ impl Outcome {
 }
 
 /// Sends `requests` requests with `concurrency` workers.
-pub async fn run_phase(target: &Target, concurrency: usize, requests: usize, stream: bool) -> anyhow::Result<Outcome> {
+pub async fn run_phase(
+    target: &Target,
+    concurrency: usize,
+    requests: usize,
+    stream: bool,
+) -> anyhow::Result<Outcome> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
         let target = target.clone();
         let next = Arc::clone(&next);
-        workers.push(tokio::spawn(async move { worker(target, next, requests, stream).await }));
+        workers.push(tokio::spawn(async move {
+            worker(target, next, requests, stream).await
+        }));
     }
-    let mut outcome = Outcome { ok: 0, errors: 0, wall: Duration::ZERO, latencies_ms: Vec::with_capacity(requests) };
+    let mut outcome = Outcome {
+        ok: 0,
+        errors: 0,
+        wall: Duration::ZERO,
+        latencies_ms: Vec::with_capacity(requests),
+    };
     for worker in workers {
         let (ok, errors, latencies) = worker.await??;
         outcome.ok += ok;
@@ -138,7 +160,8 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     Ok(sender)
 }

@@ -17,7 +17,12 @@ impl TreeMemory {
     pub fn by_name(&self) -> serde_json::Value {
         self.by_name
             .iter()
-            .map(|(name, kb)| (name.clone(), serde_json::json!((*kb as f64 / 1024.0 * 10.0).round() / 10.0)))
+            .map(|(name, kb)| {
+                (
+                    name.clone(),
+                    serde_json::json!((*kb as f64 / 1024.0 * 10.0).round() / 10.0),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into()
     }
@@ -26,7 +31,12 @@ impl TreeMemory {
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let close = text.rfind(')')?;
-    Some(text[close + 2..].split_whitespace().map(str::to_owned).collect())
+    Some(
+        text[close + 2..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 fn descendants(root: u32) -> Vec<u32> {
@@ -45,7 +55,12 @@ fn descendants(root: u32) -> Vec<u32> {
     let mut index = 0;
     while index < tree.len() {
         let parent = tree[index];
-        tree.extend(parent_of.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
         index += 1;
     }
     tree
@@ -53,7 +68,11 @@ fn descendants(root: u32) -> Vec<u32> {
 
 fn rss_kb(pid: u32) -> Option<(String, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?.trim().to_owned();
+    let name = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Name:"))?
+        .trim()
+        .to_owned();
     let kb = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -65,7 +84,11 @@ fn rss_kb(pid: u32) -> Option<(String, u64)> {
 
 /// Sums VmRSS over `root` and its descendants.
 pub fn tree_memory(root: u32) -> TreeMemory {
-    let mut memory = TreeMemory { rss_kb: 0, processes: 0, by_name: BTreeMap::new() };
+    let mut memory = TreeMemory {
+        rss_kb: 0,
+        processes: 0,
+        by_name: BTreeMap::new(),
+    };
     for pid in descendants(root) {
         if let Some((name, kb)) = rss_kb(pid) {
             memory.rss_kb += kb;
@@ -127,7 +150,11 @@ impl PeakSampler {
 pub fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     serde_json::json!({ "cpu": cpu, "cores": cores })

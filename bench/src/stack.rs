@@ -23,11 +23,21 @@ impl Fake {
     /// Starts `pincer-fake-provider` answering `tokens` words at once.
     pub async fn start(bin_dir: &Path, tokens: u32) -> anyhow::Result<Self> {
         let mut child = Command::new(bin_dir.join("pincer-fake-provider"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--tokens", &tokens.to_string()])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--tokens",
+                &tokens.to_string(),
+            ])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
             .await??
@@ -37,7 +47,10 @@ impl Fake {
             .as_str()
             .ok_or_else(|| anyhow::anyhow!("unexpected fake provider banner {line}"))?
             .parse()?;
-        Ok(Self { addr, _child: child })
+        Ok(Self {
+            addr,
+            _child: child,
+        })
     }
 
     /// The fake's counters.
@@ -45,12 +58,21 @@ impl Fake {
         let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         stream
-            .write_all(format!("GET /stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).as_bytes())
+            .write_all(
+                format!(
+                    "GET /stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.addr
+                )
+                .as_bytes(),
+            )
             .await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         let text = String::from_utf8_lossy(&raw);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
         // The fake answers with a fixed Content-Length, so the body is the JSON itself.
         Ok(serde_json::from_str::<serde_json::Value>(body.trim())?
             .as_object()
@@ -67,8 +89,15 @@ pub struct Dev {
 
 impl Dev {
     /// Writes a config for the fake and starts `pincer dev`.
-    pub async fn start(bin_dir: &Path, work: &Path, fake: SocketAddr, max_concurrent: u32) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    pub async fn start(
+        bin_dir: &Path,
+        work: &Path,
+        fake: SocketAddr,
+        max_concurrent: u32,
+    ) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let config = work.join("pincer.json5");
         std::fs::write(
             &config,
@@ -108,10 +137,15 @@ impl Dev {
         loop {
             if let Ok(mut stream) = tokio::net::TcpStream::connect(self.gateway_addr).await {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let request = format!("GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.gateway_addr);
+                let request = format!(
+                    "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.gateway_addr
+                );
                 if stream.write_all(request.as_bytes()).await.is_ok() {
                     let mut head = [0u8; 12];
-                    if stream.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 200") {
+                    if stream.read_exact(&mut head).await.is_ok()
+                        && head.starts_with(b"HTTP/1.1 200")
+                    {
                         return Ok(started.elapsed());
                     }
                 }
@@ -119,7 +153,10 @@ impl Dev {
             if let Ok(Some(status)) = self.child.try_wait() {
                 anyhow::bail!("pincer dev exited early: {status}");
             }
-            anyhow::ensure!(started.elapsed() < patience, "the stack was not ready within {patience:?}");
+            anyhow::ensure!(
+                started.elapsed() < patience,
+                "the stack was not ready within {patience:?}"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

@@ -34,7 +34,10 @@ fn image(name: &str) -> GenericImage {
     GenericImage::new(format!("pincer/{name}"), tag()).with_wait_for(WaitFor::healthcheck())
 }
 
-async fn start(request: testcontainers::ContainerRequest<GenericImage>, what: &str) -> ContainerAsync<GenericImage> {
+async fn start(
+    request: testcontainers::ContainerRequest<GenericImage>,
+    what: &str,
+) -> ContainerAsync<GenericImage> {
     request
         .with_startup_timeout(Duration::from_secs(60))
         .start()
@@ -50,7 +53,10 @@ fn service(name: &str, names: &Names) -> testcontainers::ContainerRequest<Generi
         .with_copy_to("/etc/pincer/pincer.json5", CONFIG.as_bytes().to_vec())
         .with_env_var("PINCER_CONFIG", "/etc/pincer/pincer.json5")
         .with_env_var("PINCER_NATS_URL", format!("nats://{}:4222", names.nats))
-        .with_env_var("PINCER_LLM_ROUTER_URL", format!("http://{}:50051", names.router))
+        .with_env_var(
+            "PINCER_LLM_ROUTER_URL",
+            format!("http://{}:50051", names.router),
+        )
         .with_env_var("PINCER_LLM_ROUTER_LISTEN", "0.0.0.0:50051")
         .with_env_var("PINCER_GATEWAY_BIND", "lan")
         .with_env_var("PINCER_GATEWAY_TOKEN", TOKEN)
@@ -59,16 +65,29 @@ fn service(name: &str, names: &Names) -> testcontainers::ContainerRequest<Generi
 }
 
 async fn gateway_url(gateway: &ContainerAsync<GenericImage>) -> String {
-    let port = gateway.get_host_port_ipv4(18789.tcp()).await.expect("gateway port is published");
+    let port = gateway
+        .get_host_port_ipv4(18789.tcp())
+        .await
+        .expect("gateway port is published");
     format!("http://127.0.0.1:{port}")
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     let url = format!("{base}/readyz");
-    eventually("the gateway container to be ready", Duration::from_secs(60), || {
-        let request = client.get(&url).send();
-        async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-    })
+    eventually(
+        "the gateway container to be ready",
+        Duration::from_secs(60),
+        || {
+            let request = client.get(&url).send();
+            async move {
+                request
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
+        },
+    )
     .await;
 }
 
@@ -94,7 +113,9 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
     };
 
     let nats = start(
-        image("nats").with_network(&names.network).with_container_name(&names.nats),
+        image("nats")
+            .with_network(&names.network)
+            .with_container_name(&names.nats),
         "nats",
     )
     .await;
@@ -124,15 +145,26 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
     let base = gateway_url(&gateway).await;
     wait_ready(&client, &base).await;
 
-    let first = chat(&client, &base, json!({ "model": "pincer/default", "user": "zoe",
-        "messages": [{ "role": "user", "content": "hi" }] }))
+    let first = chat(
+        &client,
+        &base,
+        json!({ "model": "pincer/default", "user": "zoe",
+        "messages": [{ "role": "user", "content": "hi" }] }),
+    )
     .await;
     assert_eq!(first.status(), 200);
     let body: Value = first.json().await.unwrap();
-    assert_eq!(body["choices"][0]["message"]["content"], "alpha bravo charlie");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "alpha bravo charlie"
+    );
 
-    let streamed = chat(&client, &base, json!({ "model": "openclaw/default", "stream": true,
-        "messages": [{ "role": "user", "content": "stream please" }] }))
+    let streamed = chat(
+        &client,
+        &base,
+        json!({ "model": "openclaw/default", "stream": true,
+        "messages": [{ "role": "user", "content": "stream please" }] }),
+    )
     .await;
     assert_eq!(streamed.status(), 200);
     let text = streamed.text().await.unwrap();
@@ -142,7 +174,10 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
     // Stop everything (SIGTERM, as `docker stop` does) and start it again: NATS keeps its store.
     let services = [&gateway, &bridge, &runner, &router];
     for container in services {
-        container.stop_with_timeout(Some(15)).await.expect("service stops");
+        container
+            .stop_with_timeout(Some(15))
+            .await
+            .expect("service stops");
     }
     nats.stop_with_timeout(Some(15)).await.expect("nats stops");
     nats.start().await.expect("nats starts again");
@@ -152,8 +187,12 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
     let base = gateway_url(&gateway).await;
     wait_ready(&client, &base).await;
 
-    let again = chat(&client, &base, json!({ "model": "pincer/default", "user": "zoe",
-        "messages": [{ "role": "user", "content": "still there?" }] }))
+    let again = chat(
+        &client,
+        &base,
+        json!({ "model": "pincer/default", "user": "zoe",
+        "messages": [{ "role": "user", "content": "still there?" }] }),
+    )
     .await;
     assert_eq!(again.status(), 200);
     let fake_port = fake.get_host_port_ipv4(8080.tcp()).await.unwrap();
@@ -171,5 +210,9 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
         .iter()
         .map(|m| m["content"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(sent[1..], ["hi", "alpha bravo charlie", "still there?"], "history survived the restart");
+    assert_eq!(
+        sent[1..],
+        ["hi", "alpha bravo charlie", "still there?"],
+        "history survived the restart"
+    );
 }

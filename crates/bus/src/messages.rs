@@ -70,10 +70,18 @@ pub struct TurnRequest {
     pub messages: Vec<ChatMessage>,
     /// Where the gateway (or bridge) listens for this turn's events.
     pub reply_subject: String,
+    /// Whether the waiting side wants text deltas as they arrive (streaming clients). When false
+    /// only `started` and the final event are published, which saves a message per token.
+    #[serde(default = "default_true")]
+    pub live_deltas: bool,
     /// Where the turn came from (`http`, `telegram`, ...), for logs and routing replies.
     pub source: String,
     /// Milliseconds since the Unix epoch when the turn was accepted.
     pub accepted_at_ms: u64,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Token counts of a turn (absent when the provider did not say).

@@ -132,6 +132,7 @@ fn build_turn(
     };
     Ok(TurnRequest {
         reply_subject: state.inner.turns.reply_subject(&turn_id),
+        live_deltas: call.stream,
         turn_id,
         agent_id: agent_id.to_owned(),
         session_key,
