@@ -40,8 +40,13 @@ pub struct Stack {
     /// `http://127.0.0.1:<port>` of the gateway.
     pub gateway_url: String,
     config: pincer_config::Config,
-    services: Vec<(CancellationToken, JoinHandle<()>)>,
+    services: Vec<Service>,
+    runner_slot: usize,
+    runner_config: Option<pincer_agent_runner::Config>,
 }
+
+/// The agent-runner's redelivery delay in tests: short, so a crashed runner's turn comes back fast.
+pub const RUNNER_ACK_WAIT: Duration = Duration::from_secs(2);
 
 impl Stack {
     /// Starts NATS, the fake provider (with `knobs`) and the services with [`CONFIG`].
@@ -73,6 +78,8 @@ impl Stack {
             gateway_url: String::new(),
             config,
             services: Vec::new(),
+            runner_slot: 0,
+            runner_config: None,
         };
         stack.start_services().await;
         stack
@@ -101,7 +108,10 @@ impl Stack {
             agents: self.config.agents.clone(),
             max_concurrent: 8,
             drain_grace: Duration::from_secs(5),
+            ack_wait: RUNNER_ACK_WAIT,
         };
+        self.runner_slot = self.services.len();
+        self.runner_config = Some(runner.clone());
         let runner_health = bind().await;
         self.spawn(|token| async move {
             pincer_agent_runner::run(runner, runner_health, token)
@@ -146,15 +156,39 @@ impl Stack {
 
     /// Cancels every service and waits for them to drain and stop.
     pub async fn stop_services(&mut self) {
-        for (token, _) in &self.services {
-            token.cancel();
+        for service in &self.services {
+            service.token.cancel();
         }
-        for (_, handle) in self.services.drain(..) {
+        for mut service in self.services.drain(..) {
+            let handle = service.handle.take().expect("service is running");
             tokio::time::timeout(Duration::from_secs(20), handle)
                 .await
                 .expect("service stops within 20s")
                 .expect("service task did not panic");
         }
+    }
+
+    /// Kills the agent-runner the way SIGKILL would: its runtime is shut down mid-turn with every
+    /// task and connection in it; nothing is acked or released.
+    pub async fn crash_agent_runner(&mut self) {
+        let service = &mut self.services[self.runner_slot];
+        if let Some(runtime) = service.runtime.take() {
+            runtime.shutdown_background();
+        }
+        if let Some(handle) = service.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// Starts a fresh agent-runner (after [`Stack::crash_agent_runner`]).
+    pub async fn start_agent_runner(&mut self) {
+        let runner = self.runner_config.clone().expect("services were started");
+        let runner_health = bind().await;
+        self.services[self.runner_slot] = Service::start(|token| async move {
+            pincer_agent_runner::run(runner, runner_health, token)
+                .await
+                .expect("agent-runner runs");
+        });
     }
 
     /// Stops every service, kills and restarts NATS on the same store, and starts the services again.
@@ -198,9 +232,43 @@ impl Stack {
         F: FnOnce(CancellationToken) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        self.services.push(Service::start(start));
+    }
+}
+
+/// A service running on its own runtime, so that it can be crashed as a whole.
+struct Service {
+    token: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Service {
+    fn start<F, Fut>(start: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("service runtime");
         let token = CancellationToken::new();
-        let handle = tokio::spawn(start(token.clone()));
-        self.services.push((token, handle));
+        let handle = runtime.spawn(start(token.clone()));
+        Self {
+            token,
+            handle: Some(handle),
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

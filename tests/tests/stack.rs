@@ -448,3 +448,59 @@ async fn health_models_and_readiness() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["nats"]["ok"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_survives_an_agent_runner_crash_and_is_answered_once() {
+    let mut stack = Stack::start(Knobs {
+        delay_ms: 1500,
+        tokens: 2,
+        ..Knobs::default()
+    })
+    .await;
+    let waiting = stack.chat(&json!({ "model": "pincer/default", "user": "frank",
+        "messages": [{ "role": "user", "content": "survive this" }] }));
+    let pending = tokio::spawn(async move { waiting.send().await });
+
+    // Crash the runner while the provider is still thinking about the turn.
+    let fake = &stack.fake;
+    pincer_test_support::eventually(
+        "the provider to receive the turn",
+        Duration::from_secs(10),
+        || async { (!chat_requests_of(fake).is_empty()).then_some(()) },
+    )
+    .await;
+    stack.crash_agent_runner().await;
+    stack.fake.set_knobs(Knobs {
+        tokens: 2,
+        ..Knobs::default()
+    });
+    stack.start_agent_runner().await;
+
+    // JetStream redelivers the unacknowledged turn; the waiting client gets the answer.
+    let response = pending.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], "alpha bravo");
+
+    // The transcript holds the turn once.
+    let next = json!({ "model": "pincer/default", "user": "frank",
+        "messages": [{ "role": "user", "content": "and then?" }] });
+    assert_eq!(stack.chat(&next).send().await.unwrap().status(), 200);
+    let calls = chat_requests(&stack);
+    assert_eq!(
+        calls.len(),
+        3,
+        "the crashed call, its redelivery, the follow-up"
+    );
+    let sent = contents(calls.last().unwrap());
+    assert_eq!(sent[1..], ["survive this", "alpha bravo", "and then?"]);
+}
+
+fn chat_requests_of(
+    fake: &pincer_fake_provider::RunningFake,
+) -> Vec<pincer_fake_provider::RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat"))
+        .collect()
+}

@@ -20,20 +20,20 @@ use tracing::Instrument;
 use crate::Error;
 use crate::turn::{self, Disposition, TurnContext};
 
-/// Redelivery wait for an unacknowledged turn; in-flight turns send progress well within it.
-const ACK_WAIT: Duration = Duration::from_secs(60);
-/// How often a running turn tells JetStream it is still alive.
-const PROGRESS_EVERY: Duration = Duration::from_secs(20);
 /// After this many deliveries a turn is left in the stream for inspection instead of retried.
 const MAX_DELIVER: i64 = 10;
 
 type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<jetstream::Message>>>>;
 
 /// Consumes turns until `shutdown`, then drains for at most `grace`.
+///
+/// `ack_wait` is how long an unacknowledged turn waits before redelivery (a crashed runner's turns
+/// come back after it); running turns report progress three times per `ack_wait`.
 pub async fn consume(
     js: &jetstream::Context,
     context: TurnContext,
     max_concurrent: usize,
+    ack_wait: Duration,
     grace: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
@@ -49,7 +49,7 @@ pub async fn consume(
                 durable_name: Some(ns.turns_consumer()),
                 filter_subject: ns.turns_filter(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
+                ack_wait,
                 max_deliver: MAX_DELIVER,
                 max_ack_pending: 4096,
                 ..Default::default()
@@ -81,9 +81,15 @@ pub async fn consume(
                 next = messages.next() => next,
             };
             match next {
-                Some(Ok(message)) => {
-                    dispatch(message, &workers, &tracker, &context, &permits, &shutdown)
-                }
+                Some(Ok(message)) => dispatch(
+                    message,
+                    &workers,
+                    &tracker,
+                    &context,
+                    &permits,
+                    ack_wait / 3,
+                    &shutdown,
+                ),
                 Some(Err(error)) => tracing::warn!(%error, "pull error (will keep pulling)"),
                 None => {
                     tracing::warn!("pull stream ended, restarting it");
@@ -109,6 +115,7 @@ fn dispatch(
     tracker: &TaskTracker,
     context: &Arc<TurnContext>,
     permits: &Arc<Semaphore>,
+    progress_every: Duration,
     shutdown: &CancellationToken,
 ) {
     let request: TurnRequest = match serde_json::from_slice(&message.payload) {
@@ -138,6 +145,7 @@ fn dispatch(
         Arc::clone(workers),
         Arc::clone(context),
         Arc::clone(permits),
+        progress_every,
         shutdown.clone(),
     ));
 }
@@ -149,6 +157,7 @@ async fn session_worker(
     workers: Workers,
     context: Arc<TurnContext>,
     permits: Arc<Semaphore>,
+    progress_every: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -177,7 +186,7 @@ async fn session_worker(
             }
         };
         let Ok(_permit) = permit else { return };
-        run_one(&context, message).await;
+        run_one(&context, message, progress_every).await;
     }
 }
 
@@ -187,7 +196,7 @@ async fn hand_back(message: &jetstream::Message) {
     }
 }
 
-async fn run_one(context: &TurnContext, message: jetstream::Message) {
+async fn run_one(context: &TurnContext, message: jetstream::Message, progress_every: Duration) {
     let Ok(request) = serde_json::from_slice::<TurnRequest>(&message.payload) else {
         return;
     };
@@ -202,7 +211,7 @@ async fn run_one(context: &TurnContext, message: jetstream::Message) {
         let disposition = {
             let work = turn::execute(context, &request);
             tokio::pin!(work);
-            let mut progress = tokio::time::interval(PROGRESS_EVERY);
+            let mut progress = tokio::time::interval(progress_every);
             progress.tick().await;
             loop {
                 tokio::select! {

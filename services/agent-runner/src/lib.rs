@@ -37,6 +37,8 @@ pub struct Config {
     pub max_concurrent: usize,
     /// How long in-flight turns may take to finish after shutdown was requested.
     pub drain_grace: Duration,
+    /// Redelivery delay of a turn whose runner died; session leases expire in half of it.
+    pub ack_wait: Duration,
 }
 
 /// Runner failures.
@@ -76,7 +78,8 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let sessions = sessions::SessionStore::open(&js, &config.namespace).await?;
+    let sessions =
+        sessions::SessionStore::open(&js, &config.namespace, config.ack_wait / 2).await?;
     let router = router::RouterClient::connect_lazy(&config.router_url).map_err(|reason| {
         Error::RouterUrl {
             url: config.router_url.clone(),
@@ -112,6 +115,7 @@ pub async fn run(
         &js,
         context,
         config.max_concurrent,
+        config.ack_wait,
         config.drain_grace,
         shutdown.clone(),
     )

@@ -42,6 +42,7 @@ async fn serve() -> anyhow::Result<()> {
         max_concurrent: file.agents.defaults.max_concurrent() as usize,
         agents: file.agents,
         drain_grace: Duration::from_secs(10),
+        ack_wait: Duration::from_secs(60),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let health_listener = tokio::net::TcpListener::bind(health_listen)

@@ -19,9 +19,6 @@ const REMEMBERED_TURNS: usize = 64;
 /// is 1 MiB; compaction proper keeps real sessions far below this).
 const MAX_TRANSCRIPT_BYTES: usize = 768 * 1024;
 
-/// A lease not refreshed for this long is considered abandoned.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
-
 /// What happened to a turn, as remembered in the transcript.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -146,6 +143,7 @@ pub enum Error {
 pub struct SessionStore {
     transcripts: kv::Store,
     leases: kv::Store,
+    lease_ttl: Duration,
 }
 
 /// A transcript with the revision it was read at (0 = not stored yet).
@@ -158,15 +156,23 @@ pub struct Loaded {
 }
 
 impl SessionStore {
-    /// Opens the buckets (created by `pincer_bus::setup`).
+    /// Opens the buckets (created by `pincer_bus::setup`). A lease not refreshed for `lease_ttl`
+    /// is considered abandoned by a crashed holder and may be taken over.
     pub async fn open(
         js: &jetstream::Context,
         ns: &pincer_bus::Namespace,
+        lease_ttl: Duration,
     ) -> Result<Self, pincer_bus::Error> {
         Ok(Self {
             transcripts: pincer_bus::setup::sessions_bucket(js, ns).await?,
             leases: pincer_bus::setup::leases_bucket(js, ns).await?,
+            lease_ttl,
         })
+    }
+
+    /// How often a holder must refresh its lease.
+    pub fn lease_refresh_interval(&self) -> Duration {
+        self.lease_ttl / 3
     }
 
     /// Reads a session's transcript.
@@ -239,7 +245,7 @@ impl SessionStore {
         holder: &str,
     ) -> Result<Option<Lease>, Error> {
         let key = kv_key(session_key);
-        let value = LeaseValue::new(holder).encode();
+        let value = LeaseValue::new(holder, self.lease_ttl).encode();
         match self.leases.create(&key, value.clone().into()).await {
             Ok(revision) => return Ok(Some(Lease { key, revision })),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
@@ -276,7 +282,7 @@ impl SessionStore {
 
     /// Extends a held lease.
     pub async fn refresh_lease(&self, lease: &mut Lease, holder: &str) -> Result<(), Error> {
-        let value = LeaseValue::new(holder).encode();
+        let value = LeaseValue::new(holder, self.lease_ttl).encode();
         lease.revision = self
             .leases
             .update(&lease.key, value.into(), lease.revision)
@@ -315,10 +321,10 @@ struct LeaseValue {
 }
 
 impl LeaseValue {
-    fn new(holder: &str) -> Self {
+    fn new(holder: &str, ttl: Duration) -> Self {
         Self {
             holder: holder.to_owned(),
-            expires_at_ms: now_ms() + LEASE_TTL.as_millis() as u64,
+            expires_at_ms: now_ms() + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
         }
     }
 

@@ -90,7 +90,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         let call = call_model(context, request, &loaded.transcript.messages);
         tokio::pin!(call);
         // Keep the lease alive for long model calls.
-        let mut refresh = tokio::time::interval(crate::sessions::LEASE_TTL / 3);
+        let mut refresh = tokio::time::interval(context.sessions.lease_refresh_interval());
         refresh.tick().await;
         loop {
             tokio::select! {
