@@ -72,28 +72,37 @@ start=$SECONDS
 start_ns=$(date +%s%N)
 compose up -d --remove-orphans
 
-# Compose v1 has no `up --wait`: poll the gateway container's health.
+# Compose v1 has no `up --wait`. Poll the gateway's /readyz on the published port (bash's /dev/tcp:
+# a fresh Debian may have no curl); it answers 200 once NATS, the llm-router and an agent-runner are
+# all reachable, which is stricter than the container healthcheck (liveness only).
 gateway="$(compose ps -q gateway)"
 [[ -n "$gateway" ]] || die "no gateway container after docker-compose up"
+port="$(setting PINCER_GATEWAY_PORT 18789)"
+ready() {
+    local line
+    # The braces keep 2>/dev/null from applying to the whole script (exec redirections persist).
+    { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+    printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    IFS= read -r -t 2 line <&3 || line=""
+    exec 3<&- 3>&-
+    [[ "$line" == "HTTP/1.1 200"* ]]
+}
 deadline=$((start + WAIT_SECS))
-status=""
-while :; do
-    status="$("$DOCKER" inspect -f '{{ .State.Status }}/{{ if .State.Health }}{{ .State.Health.Status }}{{ end }}' "$gateway" 2>/dev/null || echo missing/)"
-    [[ "$status" == running/healthy ]] && break
-    if [[ "$status" == exited/* || "$status" == dead/* ]] || ((SECONDS >= deadline)); then
-        printf '\nup: the gateway is not healthy after %s s (state %s)\n\n' "$((SECONDS - start))" "$status" >&2
+while ! ready; do
+    status="$("$DOCKER" inspect -f '{{ .State.Status }}' "$gateway" 2>/dev/null || echo missing)"
+    if [[ "$status" == exited || "$status" == dead ]] || ((SECONDS >= deadline)); then
+        printf '\nup: the gateway is not ready after %s s (container %s)\n\n' "$((SECONDS - start))" "$status" >&2
         compose ps >&2 || true
         printf '\n--- last 50 log lines ---\n' >&2
         compose logs --no-color --tail=50 >&2 || true
         exit 1
     fi
-    sleep 0.2
+    sleep 0.05
 done
 elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
-log "gateway healthy $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s after docker-compose up"
+log "ready $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s after docker-compose up (GET /readyz = 200)"
 compose ps
 
-port="$(setting PINCER_GATEWAY_PORT 18789)"
 cat <<EOF
 
 Pincer is up on http://127.0.0.1:$port (loopback only). Try:
