@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pincer_fake_provider::{FakeProvider, Knobs, RunningFake};
-use pincer_test_support::{NatsServer, eventually};
+use pincer_test_support::{NatsServer, wait_http_ok};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -201,22 +201,7 @@ impl Stack {
     /// Polls `/readyz` until it answers 200.
     pub async fn wait_ready(&self) {
         let url = format!("{}/readyz", self.gateway_url);
-        let client = reqwest::Client::new();
-        eventually(
-            "gateway /readyz to answer 200",
-            Duration::from_secs(20),
-            || {
-                let request = client.get(&url).send();
-                async move {
-                    request
-                        .await
-                        .ok()
-                        .filter(|r| r.status().is_success())
-                        .map(|_| ())
-                }
-            },
-        )
-        .await;
+        wait_http_ok(&url, Duration::from_secs(20)).await;
     }
 
     /// A POST to `/v1/chat/completions` with the test token.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pincer_test_support::eventually;
+use pincer_test_support::wait_http_ok;
 use serde_json::{Value, json};
 use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
@@ -72,23 +72,8 @@ async fn gateway_url(gateway: &ContainerAsync<GenericImage>) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let url = format!("{base}/readyz");
-    eventually(
-        "the gateway container to be ready",
-        Duration::from_secs(60),
-        || {
-            let request = client.get(&url).send();
-            async move {
-                request
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-                    .map(|_| ())
-            }
-        },
-    )
-    .await;
+async fn wait_ready(base: &str) {
+    wait_http_ok(&format!("{base}/readyz"), Duration::from_secs(60)).await;
 }
 
 async fn chat(client: &reqwest::Client, base: &str, body: Value) -> reqwest::Response {
@@ -143,7 +128,7 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
 
     let client = reqwest::Client::new();
     let base = gateway_url(&gateway).await;
-    wait_ready(&client, &base).await;
+    wait_ready(&base).await;
 
     let first = chat(
         &client,
@@ -185,7 +170,7 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
         container.start().await.expect("service starts again");
     }
     let base = gateway_url(&gateway).await;
-    wait_ready(&client, &base).await;
+    wait_ready(&base).await;
 
     let again = chat(
         &client,

@@ -13,6 +13,19 @@ pub const EXIT_CONFIG: u8 = 78;
 #[error(transparent)]
 pub struct InvalidConfig(pub anyhow::Error);
 
+/// Loads the config file (`PINCER_CONFIG`, else `~/.pincer/pincer.json5`) resolving `${VAR}`s from
+/// the process environment in `sections` only: a service needs only its own secrets.
+pub fn load_config(
+    sections: &'static [&'static str],
+) -> Result<pincer_config::Config, InvalidConfig> {
+    pincer_config::load_file(
+        &crate::env::config_path(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(sections),
+    )
+    .map_err(|error| InvalidConfig(error.into()))
+}
+
 /// Runs a service binary named `binary`.
 ///
 /// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).

@@ -74,6 +74,19 @@ fn parse_status_line(head: &[u8]) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
+/// Checks `grpc.health.v1` of this container's own server, whose listen address (`host:port`) is in
+/// the variable `listen_var` (default `default_listen`).
+pub async fn grpc_self(listen_var: &'static str, default_listen: &str) -> Result<(), Error> {
+    let listen = crate::env::string_or(listen_var, default_listen);
+    let port = listen.rsplit(':').next().unwrap_or_default();
+    grpc_serving(
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        Duration::from_secs(2),
+    )
+    .await
+}
+
 /// Calls `grpc.health.v1.Health/Check` for `service` ("" = the whole server) at `endpoint`
 /// (`http://host:port`) and succeeds when it reports SERVING.
 pub async fn grpc_serving(endpoint: &str, service: &str, timeout: Duration) -> Result<(), Error> {

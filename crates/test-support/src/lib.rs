@@ -2,14 +2,14 @@
 //!
 //! - [`NatsServer`]: a real `nats-server` (≥ 2.10, JetStream on) on a random loopback port, with its
 //!   own store directory, killed on drop, restartable on the same store.
-//! - [`eventually`]: poll a condition until a deadline instead of sleeping.
+//! - [`eventually`], [`wait_http_ok`]: poll until a deadline instead of sleeping.
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
 
 mod nats;
 mod poll;
 
 pub use nats::NatsServer;
-pub use poll::eventually;
+pub use poll::{eventually, wait_http_ok};
 
 /// Installs a test subscriber writing to the test harness when `TEST_LOG` is set; silent otherwise.
 pub fn init_tracing() {

@@ -23,3 +23,14 @@ where
         interval = (interval * 2).min(Duration::from_millis(100));
     }
 }
+
+/// Polls `url` (plain HTTP) until it answers 2xx, or panics after `patience`.
+pub async fn wait_http_ok(url: &str, patience: Duration) {
+    let what = format!("{url} to answer 2xx");
+    eventually(&what, patience, || async {
+        pincer_lifecycle::probe::http_get_ok(url, Duration::from_secs(2))
+            .await
+            .ok()
+    })
+    .await;
+}

@@ -5,7 +5,8 @@
 //! 2. load the transcript; if this turn id is already recorded, re-announce its outcome and ack;
 //! 3. call the llm-router, relaying deltas live;
 //! 4. store the outcome (answer or failure, with the user's messages either way);
-//! 5. announce the outcome; the caller acks the message only after this returns `Finished`.
+//! 5. announce the outcome, release the lease; the caller acks the message only after this returns
+//!    `Finished`.
 
 use std::time::Duration;
 
@@ -105,12 +106,16 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     };
 
     let stored = store(context, request, loaded, outcome.clone()).await;
-    context.sessions.release_lease(lease).await;
-    if !stored {
-        return Disposition::RetryLater(Duration::from_secs(1));
+    if stored {
+        // The outcome is durable: answer first, then give the lease back (off the client's path).
+        announce(context, request, &outcome).await;
     }
-    announce(context, request, &outcome).await;
-    Disposition::Finished
+    context.sessions.release_lease(lease).await;
+    if stored {
+        Disposition::Finished
+    } else {
+        Disposition::RetryLater(Duration::from_secs(1))
+    }
 }
 
 async fn store(

@@ -1,7 +1,6 @@
 //! `pincer-channel-bridge`: loads the `channels` section and runs until SIGTERM.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use pincer_lifecycle::entry::{self, InvalidConfig};
@@ -15,23 +14,11 @@ fn main() -> ExitCode {
 }
 
 async fn healthcheck() -> Result<(), probe::Error> {
-    let listen = env::string_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN);
-    let port = listen.rsplit(':').next().unwrap_or("50062");
-    probe::grpc_serving(
-        &format!("http://127.0.0.1:{port}"),
-        "",
-        Duration::from_secs(2),
-    )
-    .await
+    probe::grpc_self("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN).await
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = pincer_config::load_file(
-        &env::config_path(),
-        &pincer_config::process_env,
-        pincer_config::Scope::Sections(&["channels"]),
-    )
-    .map_err(|error| InvalidConfig(error.into()))?;
+    let file = entry::load_config(&["channels"])?;
     let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
         .ok()
         .map(pincer_config::Secret::new);

@@ -25,12 +25,7 @@ async fn healthcheck() -> Result<(), probe::Error> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = pincer_config::load_file(
-        &env::config_path(),
-        &pincer_config::process_env,
-        pincer_config::Scope::Sections(&["gateway", "agents"]),
-    )
-    .map_err(|error| InvalidConfig(error.into()))?;
+    let file = entry::load_config(&["gateway", "agents"])?;
     let gateway = &file.gateway;
     let auth = pincer_gateway::auth::Auth::from_config(
         &gateway.auth,

@@ -15,23 +15,11 @@ fn main() -> ExitCode {
 }
 
 async fn healthcheck() -> Result<(), probe::Error> {
-    let listen = env::string_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN);
-    let port = listen.rsplit(':').next().unwrap_or("50051");
-    probe::grpc_serving(
-        &format!("http://127.0.0.1:{port}"),
-        "",
-        Duration::from_secs(2),
-    )
-    .await
+    probe::grpc_self("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN).await
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = pincer_config::load_file(
-        &env::config_path(),
-        &pincer_config::process_env,
-        pincer_config::Scope::Sections(&["models"]),
-    )
-    .map_err(|error| InvalidConfig(error.into()))?;
+    let file = entry::load_config(&["models"])?;
     let listen = env::socket_addr_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN)
         .map_err(|error| InvalidConfig(error.into()))?;
     let config = pincer_llm_router::Config {

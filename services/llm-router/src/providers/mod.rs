@@ -110,7 +110,7 @@ pub async fn start(
     deployment: &Deployment,
     request: &CallRequest,
 ) -> Result<EventStream, ProviderError> {
-    match deployment.api {
+    let stream = match deployment.api {
         Api::OpenaiCompletions => openai::start(http, deployment, request).await,
         Api::Ollama => ollama::start(http, deployment, request).await,
         other => Err(ProviderError::new(
@@ -120,7 +120,84 @@ pub async fn start(
                 crate::catalog::api_name(other)
             ),
         )),
+    }?;
+    Ok(coalesced(stream))
+}
+
+/// Merges text deltas that are already waiting into one, without ever waiting for more: a fast
+/// provider's burst of one-token chunks becomes one message per hop instead of one per token.
+pub fn coalesced(mut inner: EventStream) -> EventStream {
+    use futures::{FutureExt, StreamExt};
+    Box::pin(async_stream::stream! {
+        let mut pending: Option<Result<ProviderEvent, ProviderError>> = None;
+        loop {
+            let item = match pending.take() {
+                Some(item) => item,
+                None => match inner.next().await {
+                    Some(item) => item,
+                    None => break,
+                },
+            };
+            let Ok(ProviderEvent::Text(mut text)) = item else {
+                yield item;
+                continue;
+            };
+            while let Some(Some(next)) = inner.next().now_or_never() {
+                match next {
+                    Ok(ProviderEvent::Text(more)) => text.push_str(&more),
+                    other => {
+                        pending = Some(other);
+                        break;
+                    }
+                }
+            }
+            yield Ok(ProviderEvent::Text(text));
+        }
+    })
+}
+
+/// Tools in OpenAI's function format (Ollama accepts the same shape). A schema that is not valid
+/// JSON degrades to an empty object schema instead of failing the call.
+fn tools_json(tools: &[Tool]) -> serde_json::Value {
+    tools
+        .iter()
+        .map(|tool| {
+            let parameters: serde_json::Value = serde_json::from_str(&tool.parameters)
+                .unwrap_or_else(|_| serde_json::json!({ "type": "object", "properties": {} }));
+            serde_json::json!({
+                "type": "function",
+                "function": { "name": tool.name, "description": tool.description, "parameters": parameters },
+            })
+        })
+        .collect()
+}
+
+/// The output cap: the caller's, else the model's configured `maxTokens`.
+fn output_cap(deployment: &Deployment, request: &CallRequest) -> Option<u32> {
+    if request.max_tokens > 0 {
+        Some(request.max_tokens)
+    } else {
+        deployment.max_tokens
     }
+}
+
+/// Sends a provider request, bounded by the attempt timeout until the headers arrive, and turns a
+/// non-2xx answer into a classified error.
+async fn send(
+    builder: reqwest::RequestBuilder,
+    deployment: &Deployment,
+) -> Result<reqwest::Response, ProviderError> {
+    let response = tokio::time::timeout(deployment.attempt_timeout, builder.send())
+        .await
+        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))?
+        .map_err(|error| ProviderError::from_transport(&error))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = error::retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        return Err(ProviderError::from_status(status, &body, retry_after));
+    }
+    Ok(response)
 }
 
 /// Adds the current trace context and the configured extra headers to a provider request.
@@ -138,4 +215,30 @@ fn common_headers(deployment: &Deployment) -> http::HeaderMap {
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[test]
+    fn coalescing_merges_ready_text_and_keeps_order() {
+        let items: Vec<Result<ProviderEvent, ProviderError>> = vec![
+            Ok(ProviderEvent::Text("a".into())),
+            Ok(ProviderEvent::Text("b".into())),
+            Ok(ProviderEvent::ToolCall(ToolCall::default())),
+            Ok(ProviderEvent::Text("c".into())),
+            Err(ProviderError::new(ErrorKind::StreamBroken, "x")),
+        ];
+        let out: Vec<_> = futures::executor::block_on(
+            coalesced(Box::pin(futures::stream::iter(items))).collect::<Vec<_>>(),
+        );
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0], Ok(ProviderEvent::Text("ab".into())));
+        assert_eq!(out[1], Ok(ProviderEvent::ToolCall(ToolCall::default())));
+        assert_eq!(out[2], Ok(ProviderEvent::Text("c".into())));
+        assert!(out[3].is_err());
+    }
 }

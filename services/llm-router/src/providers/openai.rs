@@ -46,25 +46,9 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
         "stream_options": { "include_usage": true },
     });
     if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|tool| {
-                let parameters: Value = serde_json::from_str(&tool.parameters)
-                    .unwrap_or_else(|_| json!({ "type": "object", "properties": {} }));
-                json!({
-                    "type": "function",
-                    "function": { "name": tool.name, "description": tool.description, "parameters": parameters },
-                })
-            })
-            .collect();
+        body["tools"] = super::tools_json(&request.tools);
     }
-    let cap = if request.max_tokens > 0 {
-        Some(request.max_tokens)
-    } else {
-        deployment.max_tokens
-    };
-    if let Some(cap) = cap {
+    if let Some(cap) = super::output_cap(deployment, request) {
         // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
         body["max_completion_tokens"] = json!(cap);
     }
@@ -92,16 +76,7 @@ pub async fn start(
             .header("X-Title", "Pincer")
             .header("X-OpenRouter-Title", "Pincer");
     }
-    let response = tokio::time::timeout(deployment.attempt_timeout, builder.send())
-        .await
-        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))?
-        .map_err(|error| ProviderError::from_transport(&error))?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        let retry_after = super::error::retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
-        return Err(ProviderError::from_status(status, &body, retry_after));
-    }
+    let response = super::send(builder, deployment).await?;
     Ok(Box::pin(events(lines(response.bytes_stream()))))
 }
 

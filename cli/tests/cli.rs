@@ -1,0 +1,202 @@
+//! The `pincer` binary: `config validate` exit codes and messages, and `pincer dev` running the
+//! whole stack as processes and stopping every one of them on SIGTERM.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pincer_fake_provider::{FakeProvider, Knobs};
+use pincer_test_support::{NatsServer, eventually, wait_http_ok};
+
+fn pincer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pincer"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn config_validate_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.json5",
+        r#"{ gateway: { port: 18789, bind: "127.0.0.1" } }"#,
+    );
+    let output = pincer()
+        .args(["config", "validate"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("config ok"));
+
+    let typo = write(dir.path(), "typo.json5", r#"{ gateway: { prot: 18789 } }"#);
+    let output = pincer()
+        .args(["config", "validate"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("gateway.prot") && stderr.contains("port"),
+        "{stderr}"
+    );
+
+    let missing_var = write(
+        dir.path(),
+        "var.json5",
+        r#"{ models: { providers: { openrouter: { apiKey: "${PINCER_TEST_SURELY_UNSET_VAR}" } } } }"#,
+    );
+    let output = pincer()
+        .args(["config", "validate"])
+        .arg(&missing_var)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("models.providers.openrouter.apiKey")
+            && stderr.contains("PINCER_TEST_SURELY_UNSET_VAR"),
+        "{stderr}"
+    );
+}
+
+/// Where the service binaries are: next to `pincer` (debug) or in target/release (scripts/test.sh
+/// builds release binaries before the tests).
+fn bin_dir_with_services() -> PathBuf {
+    let debug_dir = Path::new(env!("CARGO_BIN_EXE_pincer"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let candidates = [debug_dir.clone(), debug_dir.join("../release")];
+    for dir in candidates {
+        if dir.join("pincer-gateway").is_file() && dir.join("pincer-agent-runner").is_file() {
+            return dir;
+        }
+    }
+    panic!(
+        "service binaries not found next to pincer or in target/release: run `cargo build --release` first"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bin_dir = bin_dir_with_services();
+    let fake = FakeProvider::start(
+        Knobs {
+            tokens: 2,
+            ..Knobs::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = write(
+        dir.path(),
+        "pincer.json5",
+        &format!(
+            r#"{{ gateway: {{ port: {port}, auth: {{ token: "dev-test-token" }} }},
+                 models: {{ providers: {{ ollama: {{ baseUrl: "{}", api: "ollama" }} }} }},
+                 agents: {{ defaults: {{ model: "ollama/fake-model" }} }} }}"#,
+            fake.base_url()
+        ),
+    );
+    let mut dev = Command::new(bin_dir.join("pincer"))
+        .args(["dev", "--config"])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env("NATS_SERVER_BIN", NatsServer::binary())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = dev.id();
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_http_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    let children = descendants(pid);
+    assert_eq!(
+        children.len(),
+        5,
+        "nats-server and four services: {children:?}"
+    );
+
+    let answer: serde_json::Value = client
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth("dev-test-token")
+        .json(&serde_json::json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["choices"][0]["message"]["content"], "alpha bravo");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = eventually("pincer dev to exit", Duration::from_secs(30), || {
+        let exited = dev.try_wait().unwrap();
+        async move { exited }
+    })
+    .await;
+    assert!(status.success(), "pincer dev exit status {status:?}");
+    for child in children {
+        assert!(
+            !Path::new(&format!("/proc/{child}")).exists() || is_zombie(child),
+            "process {child} outlived pincer dev"
+        );
+    }
+}
+
+fn descendants(root: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let ppid = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(root) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rfind(')')
+                .is_some_and(|close| stat[close + 2..].starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
