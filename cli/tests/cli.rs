@@ -68,28 +68,13 @@ fn config_validate_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
     );
 }
 
-/// Where the service binaries are: next to `pincer` (debug) or in target/release (scripts/test.sh
-/// builds release binaries before the tests).
-fn bin_dir_with_services() -> PathBuf {
-    let debug_dir = Path::new(env!("CARGO_BIN_EXE_pincer"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let candidates = [debug_dir.clone(), debug_dir.join("../release")];
-    for dir in candidates {
-        if dir.join("pincer-gateway").is_file() && dir.join("pincer-agent-runner").is_file() {
-            return dir;
-        }
-    }
-    panic!(
-        "service binaries not found next to pincer or in target/release: run `cargo build --release` first"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let bin_dir = bin_dir_with_services();
+    let bin_dir = pincer_test_support::workspace_binary("pincer-gateway")
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let fake = FakeProvider::start(
         Knobs {
             tokens: 2,

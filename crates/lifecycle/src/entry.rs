@@ -35,7 +35,9 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .and_then(|value| value.trim().parse::<usize>().ok())
         .unwrap_or(2);
     if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)

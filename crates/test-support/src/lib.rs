@@ -22,3 +22,22 @@ pub fn init_tracing() {
             .try_init();
     }
 }
+
+/// Path of a workspace binary (e.g. `pincer-gateway`) for tests that run the real processes:
+/// `target/release` first (scripts/test.sh builds it before the tests), then `target/debug`.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        std::path::PathBuf::from,
+    );
+    for profile in ["release", "debug"] {
+        let path = target.join(profile).join(name);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!(
+        "{name} not found under {}/{{release,debug}}: run `cargo build --release` first",
+        target.display()
+    )
+}
