@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pincer_fake_provider::{FakeProvider, Knobs};
-use pincer_test_support::{NatsServer, eventually, wait_http_ok};
+use pincer_test_support::{NatsServer, wait_http_ok};
 
 fn pincer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pincer"))
@@ -135,16 +135,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         .unwrap();
     assert_eq!(answer["choices"][0]["message"]["content"], "alpha bravo");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = eventually("pincer dev to exit", Duration::from_secs(30), || {
-        let exited = dev.try_wait().unwrap();
-        async move { exited }
-    })
-    .await;
+    let status = pincer_test_support::terminate(&mut dev, Duration::from_secs(30)).await;
     assert!(status.success(), "pincer dev exit status {status:?}");
     for child in children {
         assert!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use pincer_test_support::{NatsServer, eventually, wait_http_ok, workspace_binary};
+use pincer_test_support::{NatsServer, eventually, terminate, wait_http_ok, workspace_binary};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -118,15 +118,6 @@ async fn spans_are_exported_when_an_otlp_endpoint_is_set() {
     .await;
     assert!(exported.1 > 5, "the export carried spans");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(gateway.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = eventually("the gateway to exit", Duration::from_secs(20), || {
-        let exited = gateway.try_wait().unwrap();
-        async move { exited }
-    })
-    .await;
+    let status = terminate(&mut gateway, Duration::from_secs(20)).await;
     assert!(status.success(), "{status:?}");
 }

@@ -41,3 +41,21 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
         target.display()
     )
 }
+
+/// Sends SIGTERM to `child` and waits (polling, at most `patience`) for it to exit.
+pub async fn terminate(
+    child: &mut std::process::Child,
+    patience: std::time::Duration,
+) -> std::process::ExitStatus {
+    let pid = i32::try_from(child.id()).expect("pid fits in i32");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("send SIGTERM");
+    eventually("the process to exit after SIGTERM", patience, || {
+        let exited = child.try_wait().expect("wait for the child");
+        async move { exited }
+    })
+    .await
+}
