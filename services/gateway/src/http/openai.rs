@@ -435,3 +435,75 @@ mod tests {
         assert_eq!(agent_of("pincer/a/b"), None);
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::parse;
+
+    /// A tiny deterministic generator, so the test needs no extra crate and always sees the same inputs.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"model\"",
+        "\"messages\"",
+        "\"role\"",
+        "\"content\"",
+        "\"user\"",
+        "\"stream\"",
+        "\"tool_calls\"",
+        "\"function\"",
+        "\"type\"",
+        "\"text\"",
+        "\"pincer/default\"",
+        "\"assistant\"",
+        "\"tool\"",
+        "null",
+        "true",
+        "1e999",
+        "-0",
+        "\"\\ud800\"",
+        "\"é\"",
+        "{}",
+        "[]",
+    ];
+
+    #[test]
+    fn no_input_makes_the_parser_panic() {
+        let mut rng = Lcg(7);
+        for _ in 0..20_000 {
+            let len = (rng.next() % 40) as usize;
+            let mut body = String::new();
+            for _ in 0..len {
+                body.push_str(PIECES[(rng.next() as usize) % PIECES.len()]);
+            }
+            let _ = parse(body.as_bytes());
+        }
+        // Structured near-misses: valid JSON with wrong shapes at every level.
+        for body in [
+            r#"{"model":"pincer/default","messages":[null]}"#,
+            r#"{"model":"pincer/default","messages":[{"role":"user","content":[null]}]}"#,
+            r#"{"model":"pincer/default","messages":[{"role":"assistant","tool_calls":[{}]}]}"#,
+            r#"{"model":"pincer/default","messages":[{"role":"assistant","tool_calls":[{"function":{"name":1}}]}]}"#,
+            r#"{"model":"pincer/default","messages":[{"role":"user","content":"x"}],"stream_options":[]}"#,
+            r#"{"model":"pincer/","messages":[{"role":"user","content":"x"}]}"#,
+        ] {
+            assert!(parse(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+}
