@@ -98,18 +98,18 @@ pub async fn sessions_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<
     .await
 }
 
-/// How long a lease outlives a crashed holder before another runner may take the session.
-pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
+/// Age after which the leases bucket forgets an entry. Holders put their own, much shorter expiry in
+/// the value (agent-runner's lease TTL); this only garbage-collects leases of sessions gone quiet.
+pub const LEASE_BUCKET_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
-/// Opens (creating if needed) the session lease bucket. Entries expire after [`LEASE_TTL`], so a
-/// runner that died holding a lease blocks its session for at most that long.
+/// Opens (creating if needed) the session lease bucket.
 pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
     ensure_bucket(
         js,
         kv::Config {
             bucket: ns.leases_bucket(),
             history: 1,
-            max_age: LEASE_TTL,
+            max_age: LEASE_BUCKET_MAX_AGE,
             storage: stream::StorageType::File,
             ..Default::default()
         },
