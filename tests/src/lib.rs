@@ -141,7 +141,7 @@ impl Stack {
             auth,
             agents: self.config.agents.clone(),
             max_body_bytes: 64 * 1024,
-            pickup_timeout: Duration::from_secs(10),
+            pickup_timeout: Duration::from_secs(3),
             drain_grace: Duration::from_secs(5),
         };
         let gateway_listener = bind().await;

@@ -504,3 +504,41 @@ fn chat_requests_of(
         .filter(|r| r.path.ends_with("/chat"))
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_sent_while_no_runner_is_up_is_kept_and_runs_later() {
+    let mut stack = Stack::start(Knobs {
+        tokens: 1,
+        ..Knobs::default()
+    })
+    .await;
+    stack.crash_agent_runner().await;
+
+    // A streaming client learns quickly that nobody picked the turn up.
+    let body = json!({ "model": "pincer/default", "user": "gina", "stream": true,
+        "messages": [{ "role": "user", "content": "queued while down" }] });
+    let response = stack.chat(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("no agent-runner picked the turn up"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(chat_requests(&stack).is_empty());
+
+    // The turn stayed in JetStream: a runner that comes back runs it, and it is in the history.
+    stack.start_agent_runner().await;
+    let fake = &stack.fake;
+    pincer_test_support::eventually(
+        "the queued turn to run",
+        Duration::from_secs(20),
+        || async { (!chat_requests_of(fake).is_empty()).then_some(()) },
+    )
+    .await;
+    let next = json!({ "model": "pincer/default", "user": "gina",
+        "messages": [{ "role": "user", "content": "did it run?" }] });
+    assert_eq!(stack.chat(&next).send().await.unwrap().status(), 200);
+    let sent = contents(chat_requests(&stack).last().unwrap());
+    assert_eq!(sent[1..], ["queued while down", "alpha", "did it run?"]);
+}

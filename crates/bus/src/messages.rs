@@ -70,8 +70,8 @@ pub struct TurnRequest {
     pub messages: Vec<ChatMessage>,
     /// Where the gateway (or bridge) listens for this turn's events.
     pub reply_subject: String,
-    /// Whether the waiting side wants text deltas as they arrive (streaming clients). When false
-    /// only `started` and the final event are published, which saves a message per token.
+    /// Whether the waiting side wants live events (streaming clients): `started` and text deltas as
+    /// they arrive. When false only the final event is published, which saves a message per token.
     #[serde(default = "default_true")]
     pub live_deltas: bool,
     /// Where the turn came from (`http`, `telegram`, ...), for logs and routing replies.

@@ -49,7 +49,9 @@ const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
-    publish(context, &request.reply_subject, &RunEvent::Started).await;
+    if request.live_deltas {
+        publish(context, &request.reply_subject, &RunEvent::Started).await;
+    }
     if !request.persist {
         let outcome = call_model(context, request, &[]).await;
         announce(context, request, &outcome).await;

@@ -34,6 +34,8 @@ pub struct Submitted {
     events: async_nats::Subscriber,
     pickup_timeout: Duration,
     started: bool,
+    /// Whether the runner announces `started` (only for turns with live events).
+    announces_start: bool,
 }
 
 /// One step of a followed turn.
@@ -45,6 +47,8 @@ pub enum Next {
     NotPickedUp(Duration),
     /// The runner went silent for longer than the turn may take.
     Stalled(Duration),
+    /// A turn without live events produced no outcome in time (queued or still running).
+    NoAnswer(Duration),
 }
 
 impl Turns {
@@ -102,6 +106,7 @@ impl Turns {
             events,
             pickup_timeout: self.pickup_timeout,
             started: false,
+            announces_start: turn.live_deltas,
         })
     }
 }
@@ -109,14 +114,16 @@ impl Turns {
 impl Submitted {
     /// Waits for the next event. `turn_timeout` bounds the silence once a runner has started.
     pub async fn next(&mut self, turn_timeout: Duration) -> Next {
-        let patience = if self.started {
-            turn_timeout
-        } else {
-            self.pickup_timeout
+        let patience = match (self.announces_start, self.started) {
+            (true, false) => self.pickup_timeout,
+            (true, true) => turn_timeout,
+            // Only the outcome will come: allow for the pickup and the whole turn.
+            (false, _) => self.pickup_timeout + turn_timeout,
         };
         loop {
             let message = match tokio::time::timeout(patience, self.events.next()).await {
                 Ok(Some(message)) => message,
+                Ok(None) | Err(_) if !self.announces_start => return Next::NoAnswer(patience),
                 Ok(None) | Err(_) if self.started => return Next::Stalled(patience),
                 Ok(None) | Err(_) => return Next::NotPickedUp(patience),
             };

@@ -202,6 +202,12 @@ async fn complete_response(
                     waited.as_secs()
                 )));
             }
+            Next::NoAnswer(waited) => {
+                return Err(ApiError::Timeout(format!(
+                    "no answer within {}s; the turn stays queued or running and its outcome will be stored",
+                    waited.as_secs()
+                )));
+            }
         }
     }
 }
@@ -274,7 +280,7 @@ fn async_stream_events(
                     "no agent-runner picked the turn up within {}s; it stays queued",
                     waited.as_secs()
                 )),
-                Next::Stalled(waited) => {
+                Next::Stalled(waited) | Next::NoAnswer(waited) => {
                     ApiError::Timeout(format!("the agent sent nothing for {}s", waited.as_secs()))
                 }
             };
