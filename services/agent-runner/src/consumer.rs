@@ -23,7 +23,10 @@ use crate::turn::{self, Disposition, TurnContext};
 /// After this many deliveries a turn is left in the stream for inspection instead of retried.
 const MAX_DELIVER: i64 = 10;
 
-type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<jetstream::Message>>>>;
+/// A delivered turn with its payload decoded once, at dispatch.
+type Queued = (jetstream::Message, TurnRequest);
+
+type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>>;
 
 /// Consumes turns until `shutdown`, then drains for at most `grace`.
 ///
@@ -128,19 +131,23 @@ fn dispatch(
             return;
         }
     };
+    let session_key = request.session_key.clone();
+    let mut queued = (message, request);
     let mut map = workers
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(queue) = map.get(&request.session_key)
-        && queue.send(message.clone()).is_ok()
-    {
-        return;
+    if let Some(queue) = map.get(&session_key) {
+        match queue.send(queued) {
+            Ok(()) => return,
+            // The worker just exited: take the turn back and start a new one.
+            Err(mpsc::error::SendError(back)) => queued = back,
+        }
     }
     let (queue, inbox) = mpsc::unbounded_channel();
-    let _ = queue.send(message);
-    map.insert(request.session_key.clone(), queue);
+    let _ = queue.send(queued);
+    map.insert(session_key.clone(), queue);
     tracker.spawn(session_worker(
-        request.session_key,
+        session_key,
         inbox,
         Arc::clone(workers),
         Arc::clone(context),
@@ -153,7 +160,7 @@ fn dispatch(
 /// Runs a session's turns one after another; exits (and unregisters) when its queue is empty.
 async fn session_worker(
     session_key: String,
-    mut inbox: mpsc::UnboundedReceiver<jetstream::Message>,
+    mut inbox: mpsc::UnboundedReceiver<Queued>,
     workers: Workers,
     context: Arc<TurnContext>,
     permits: Arc<Semaphore>,
@@ -161,13 +168,13 @@ async fn session_worker(
     shutdown: CancellationToken,
 ) {
     loop {
-        let message = {
+        let (message, request) = {
             // The same lock guards dispatch, so no message can arrive between "empty" and "removed".
             let mut map = workers
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             match inbox.try_recv() {
-                Ok(message) => message,
+                Ok(queued) => queued,
                 Err(_) => {
                     map.remove(&session_key);
                     return;
@@ -186,7 +193,7 @@ async fn session_worker(
             }
         };
         let Ok(_permit) = permit else { return };
-        run_one(&context, message, progress_every).await;
+        run_one(&context, message, request, progress_every).await;
     }
 }
 
@@ -196,10 +203,12 @@ async fn hand_back(message: &jetstream::Message) {
     }
 }
 
-async fn run_one(context: &TurnContext, message: jetstream::Message, progress_every: Duration) {
-    let Ok(request) = serde_json::from_slice::<TurnRequest>(&message.payload) else {
-        return;
-    };
+async fn run_one(
+    context: &TurnContext,
+    message: jetstream::Message,
+    request: TurnRequest,
+    progress_every: Duration,
+) {
     let span = tracing::info_span!(
         "turn",
         turn_id = %request.turn_id,
