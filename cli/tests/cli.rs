@@ -85,11 +85,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pincer_test_support::free_port();
     let config = write(
         dir.path(),
         "pincer.json5",

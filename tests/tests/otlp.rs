@@ -75,11 +75,7 @@ async fn spans_are_exported_when_an_otlp_endpoint_is_set() {
     let nats = NatsServer::start();
     let (collector, calls) = fake_collector().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pincer_test_support::free_port();
     let config = dir.path().join("pincer.json5");
     std::fs::write(
         &config,

@@ -15,6 +15,17 @@ fn hi(user: Option<&str>) -> Value {
     body
 }
 
+/// A plain HTTP failure of the fake provider, for the next `times` chat requests (None: until reset).
+fn failing(status: u16, times: Option<u32>) -> Failure {
+    Failure {
+        status,
+        body: None,
+        times,
+        mid_stream: false,
+        retry_after_secs: None,
+    }
+}
+
 fn chat_requests(stack: &Stack) -> Vec<pincer_fake_provider::RecordedRequest> {
     stack
         .fake
@@ -234,13 +245,7 @@ async fn the_fallback_serves_when_the_primary_fails() {
     let stack = Stack::start(Knobs::default()).await;
     // The fake fails the next request (the Ollama primary), then recovers for the fallback.
     stack.fake.set_knobs(Knobs {
-        fail: Some(Failure {
-            status: 503,
-            body: None,
-            times: Some(1),
-            mid_stream: false,
-            retry_after_secs: None,
-        }),
+        fail: Some(failing(503, Some(1))),
         ..Knobs::default()
     });
     let response = stack.chat(&hi(None)).send().await.unwrap();
@@ -259,13 +264,7 @@ async fn the_fallback_serves_when_the_primary_fails() {
 async fn provider_down_is_a_502_and_the_turn_stays_in_history() {
     let stack = Stack::start(Knobs::default()).await;
     stack.fake.set_knobs(Knobs {
-        fail: Some(Failure {
-            status: 500,
-            body: None,
-            times: None,
-            mid_stream: false,
-            retry_after_secs: None,
-        }),
+        fail: Some(failing(500, None)),
         ..Knobs::default()
     });
     let lost = json!({ "model": "pincer/default", "user": "erin",

@@ -59,3 +59,11 @@ pub async fn terminate(
     })
     .await
 }
+
+/// A loopback port that was free a moment ago (for processes that must be told their port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind an ephemeral loopback port")
+        .port()
+}
