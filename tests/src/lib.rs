@@ -94,6 +94,9 @@ impl Stack {
             models: self.config.models.clone(),
             default_call_timeout: Duration::from_secs(30),
             ollama_base_url: None,
+            nats_url: Some(nats_url.clone()),
+            namespace: pincer_bus::Namespace::default(),
+            retry: pincer_llm_router::RetryPolicy::default(),
         };
         self.spawn(|token| async move {
             pincer_llm_router::run(router, router_listener, token)

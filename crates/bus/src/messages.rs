@@ -101,6 +101,8 @@ pub struct Usage {
 pub enum ErrorCode {
     /// The request itself was wrong.
     BadRequest,
+    /// The conversation no longer fits the model's context window (compact it, or start over).
+    ContextOverflow,
     /// Every configured model failed or none is reachable.
     ProviderUnavailable,
     /// The provider rejected the call (auth, quota, content policy).

@@ -117,6 +117,28 @@ pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv
     .await
 }
 
+/// Age after which a health record nobody updated is forgotten: longer than the longest cooldown,
+/// so a stale breaker from last week never blocks a model.
+pub const MODEL_HEALTH_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Opens (creating if needed) the model health bucket (llm-router only).
+pub async fn model_health_bucket(
+    js: &jetstream::Context,
+    ns: &Namespace,
+) -> Result<kv::Store, Error> {
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.model_health_bucket(),
+            history: 1,
+            max_age: MODEL_HEALTH_MAX_AGE,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 async fn ensure_bucket(js: &jetstream::Context, config: kv::Config) -> Result<kv::Store, Error> {
     let bucket = config.bucket.clone();
     if let Ok(store) = js.get_key_value(&bucket).await {

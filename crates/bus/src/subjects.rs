@@ -100,6 +100,12 @@ impl Namespace {
     pub fn leases_bucket(&self) -> String {
         format!("{}_leases", self.prefix.replace('-', "_"))
     }
+
+    /// KV bucket of provider, key and model health (cooldowns, circuit breakers), shared by every
+    /// llm-router replica and kept across restarts.
+    pub fn model_health_bucket(&self) -> String {
+        format!("{}_model_health", self.prefix.replace('-', "_"))
+    }
 }
 
 /// Replaces characters that would split or wildcard a subject token.

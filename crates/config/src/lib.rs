@@ -54,7 +54,7 @@ pub use schema::gateway::{
     Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,
     RateLimit,
 };
-pub use schema::models::{Api, Cost, ModelEntry, Models, Provider};
+pub use schema::models::{Api, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::{Session, Tailscale};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -1,19 +1,34 @@
-//! The chat pipeline both dialects share: parse, plan, record, fail or wait, then stream.
+//! The chat pipeline every dialect shares: check the key, parse, plan, record, fail or wait,
+//! then stream (or cut the stream short).
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use serde_json::Value;
 
+use crate::anthropic_request;
+use crate::auth;
 use crate::knobs::{Failure, Knobs};
 use crate::record::{ChatRecord, RecordedRequest, selected_headers};
 use crate::reply::{Plan, plan};
 use crate::request::ChatRequest;
 use crate::state::FakeState;
-use crate::wire_error::{Dialect, error_response, failure_response};
+use crate::wire_error::{Dialect, error_response, failure_response, unauthorized_response};
+
+/// How a streamed answer ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ending<'a> {
+    /// All the content, then the wire's finish marker.
+    Finish,
+    /// Part of the content, then an in-stream error (HTTP status stays 200).
+    Error(&'a Failure),
+    /// Part of the content, then the body just ends: no finish marker, connection closed.
+    Truncate,
+}
 
 /// A chat request that will be answered (possibly with a mid-stream failure).
 #[derive(Debug)]
@@ -36,14 +51,30 @@ impl Turn {
         format!("call_{:06}", self.seq)
     }
 
-    /// The failure to inject inside the stream, if any.
-    pub fn mid_stream_failure(&self) -> Option<&Failure> {
-        self.knobs.fail.as_ref().filter(|f| f.mid_stream)
+    /// How the stream ends: a mid-stream failure wins over truncation.
+    pub fn ending(&self) -> Ending<'_> {
+        match self.knobs.fail.as_ref().filter(|f| f.mid_stream) {
+            Some(failure) => Ending::Error(failure),
+            None if self.knobs.truncate => Ending::Truncate,
+            None => Ending::Finish,
+        }
     }
 
-    /// How many text chunks go out before a mid-stream error (half, rounded up).
-    pub fn chunks_before_error(&self) -> usize {
-        self.plan.chunks.len().div_ceil(2)
+    /// Whether this answer is cut short (see [`Knobs::truncate`]).
+    pub fn truncated(&self) -> bool {
+        matches!(self.ending(), Ending::Truncate)
+    }
+
+    /// The text chunks that go out: all of them, or before an error the first half (rounded
+    /// up), or before a cut the first half but at least 2 (so a client has seen content).
+    pub fn sent_chunks(&self) -> &[String] {
+        let all = self.plan.chunks.len();
+        let sent = match self.ending() {
+            Ending::Finish => all,
+            Ending::Error(_) => all.div_ceil(2),
+            Ending::Truncate => all.div_ceil(2).max(all.min(2)),
+        };
+        &self.plan.chunks[..sent]
     }
 
     /// Pause between streamed frames.
@@ -65,8 +96,9 @@ impl Turn {
     }
 }
 
-/// Parses and records a chat request, then either answers it with an injected failure or a
-/// 400 (`Err`), or waits `delay_ms` and hands back the [`Turn`] to answer.
+/// Checks the key, parses and records a chat request, then either answers it with a 401, a
+/// 400 or an injected failure (`Err`), or waits `delay_ms` and hands back the [`Turn`] to
+/// answer. Refused requests are not recorded and do not use up a counted failure.
 pub(crate) async fn begin(
     state: &FakeState,
     dialect: Dialect,
@@ -74,8 +106,13 @@ pub(crate) async fn begin(
     headers: &HeaderMap,
     bytes: &Bytes,
 ) -> Result<Turn, Response> {
-    let request = ChatRequest::parse(bytes, dialect)
-        .map_err(|err| error_response(dialect, StatusCode::BAD_REQUEST, &err.to_string()))?;
+    let current = state.knobs();
+    if !auth::authorized(current.api_key.as_deref(), dialect, headers) {
+        return Err(unauthorized_response(dialect));
+    }
+    let request = parse(dialect, headers, bytes)
+        .and_then(|request| capable(dialect, &current, request))
+        .map_err(|message| error_response(dialect, StatusCode::BAD_REQUEST, &message))?;
     let knobs = state.knobs_for_chat();
     let plan = plan(&request, &knobs);
     let seq = state.recorder().record_chat(ChatRecord {
@@ -106,6 +143,51 @@ pub(crate) async fn begin(
         knobs,
         seq,
     })
+}
+
+/// Parses the body (and for Anthropic the version header) as `dialect` requires.
+fn parse(dialect: Dialect, headers: &HeaderMap, bytes: &[u8]) -> Result<ChatRequest, String> {
+    match dialect {
+        Dialect::Anthropic => anthropic_request::parse(headers, bytes).map_err(|e| e.to_string()),
+        Dialect::Ollama | Dialect::OpenAi => {
+            ChatRequest::parse(bytes, dialect).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Refuses what the advertised model cannot do: Ollama checks `capabilities` before running
+/// a model, so tools offered to a model without `"tools"` are a 400.
+fn capable(dialect: Dialect, knobs: &Knobs, request: ChatRequest) -> Result<ChatRequest, String> {
+    if dialect == Dialect::Ollama && knobs.no_tools_capability && !request.tool_names.is_empty() {
+        return Err(format!("\"{}\" does not support tools", request.model));
+    }
+    Ok(request)
+}
+
+/// The non-streamed JSON answer; with `truncate`, only its first half (invalid JSON) and the
+/// connection closed.
+pub(crate) fn json_reply(turn: &Turn, value: &Value) -> Response {
+    let mut text = value.to_string();
+    if turn.truncated() {
+        let mut cut = text.len() / 2;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    let response = ([(header::CONTENT_TYPE, "application/json")], text).into_response();
+    close_if_truncated(turn, response)
+}
+
+/// Adds `Connection: close` to a truncated answer, so the cut looks like a dropped connection
+/// rather than a finished exchange on a kept-alive one.
+pub(crate) fn close_if_truncated(turn: &Turn, mut response: Response) -> Response {
+    if turn.truncated() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// A streamed body sending `frames` in order with `gap` between them.

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use pincer_fake_provider::{Failure, Knobs, ToolMode};
 use serde_json::Value;
 
-/// Deterministic fake model provider (Ollama and OpenAI wire formats on one port).
+/// Deterministic fake model provider (Ollama, OpenAI and Anthropic wire formats on one port).
 ///
 /// Prints `{"listening":"HOST:PORT"}` on stdout once bound. Knobs can be changed at run time
 /// with `POST /control` and a JSON object of knob fields.
@@ -108,6 +108,18 @@ pub struct KnobArgs {
     /// Add `Retry-After: <secs>` to error responses.
     #[arg(long)]
     pub fail_retry_after_secs: Option<u32>,
+    /// Cut replies short without their finish marker and close the connection.
+    #[arg(long)]
+    pub truncate: bool,
+    /// Require this key (Bearer token or x-api-key) on chat requests; others get 401.
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Prompt tokens reported as cached (OpenAI cached_tokens, Anthropic cache_read_input_tokens).
+    #[arg(long, default_value_t = 0)]
+    pub cached_tokens: u32,
+    /// Leave "tools" out of /api/show capabilities and refuse Ollama chats offering tools.
+    #[arg(long)]
+    pub no_tools_capability: bool,
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
@@ -142,6 +154,10 @@ impl KnobArgs {
             tool_args: self.tool_args,
             fail,
             echo: self.echo,
+            truncate: self.truncate,
+            api_key: self.api_key,
+            cached_tokens: self.cached_tokens,
+            no_tools_capability: self.no_tools_capability,
         }
     }
 }
@@ -178,6 +194,12 @@ mod tests {
             "429",
             "--fail-times",
             "2",
+            "--truncate",
+            "--api-key",
+            "sk-x",
+            "--cached-tokens",
+            "5",
+            "--no-tools-capability",
         ])
         .unwrap();
         assert_eq!(cli.serve.addr().port(), 9);
@@ -186,6 +208,11 @@ mod tests {
         assert_eq!(knobs.tool_args["q"], 1);
         let fail = knobs.fail.unwrap();
         assert_eq!((fail.status, fail.times), (429, Some(2)));
+        assert!(knobs.truncate && knobs.no_tools_capability);
+        assert_eq!(
+            (knobs.api_key.as_deref(), knobs.cached_tokens),
+            (Some("sk-x"), 5)
+        );
     }
 
     #[test]

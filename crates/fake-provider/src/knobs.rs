@@ -35,6 +35,22 @@ pub struct Knobs {
     pub fail: Option<Failure>,
     /// Reply with `messages=<n> last=<last user message>` instead of the fixed words.
     pub echo: bool,
+    /// Cut replies short without their finish marker, like a provider whose connection drops:
+    /// streams send part of the content (at least 2 chunks when there are that many) and end
+    /// with no Ollama `done:true`, no OpenAI `finish_reason`/`[DONE]`, no Anthropic
+    /// `message_delta`/`message_stop`; non-streamed bodies are cut in half (invalid JSON).
+    /// Both close the connection. Injected failures take precedence.
+    pub truncate: bool,
+    /// Key chat requests must present (`Authorization: Bearer` or `x-api-key`); others get a
+    /// 401 in the wire's error shape that never repeats the presented key. `None` = no check.
+    pub api_key: Option<String>,
+    /// Prompt tokens reported as served from cache: OpenAI
+    /// `usage.prompt_tokens_details.cached_tokens` (and counted in `prompt_tokens`), Anthropic
+    /// `usage.cache_read_input_tokens` (not in `input_tokens`). Ollama has no such field.
+    pub cached_tokens: u32,
+    /// Pretend the model cannot call tools: `/api/show` leaves `"tools"` out of `capabilities`
+    /// and Ollama `/api/chat` requests offering tools get 400 (other wires are unaffected).
+    pub no_tools_capability: bool,
 }
 
 impl Default for Knobs {
@@ -51,6 +67,10 @@ impl Default for Knobs {
             tool_args: Value::Object(Map::new()),
             fail: None,
             echo: false,
+            truncate: false,
+            api_key: None,
+            cached_tokens: 0,
+            no_tools_capability: false,
         }
     }
 }
@@ -184,6 +204,23 @@ mod tests {
             Knobs::default().merged(json!([1])),
             Err(KnobError::NotAnObject)
         ));
+    }
+
+    #[test]
+    fn new_knobs_have_wire_names() {
+        let knobs = Knobs::default()
+            .merged(
+                json!({"truncate": true, "api_key": "sk-1", "cached_tokens": 7,
+                           "no_tools_capability": true}),
+            )
+            .unwrap();
+        assert!(knobs.truncate && knobs.no_tools_capability);
+        assert_eq!(
+            (knobs.api_key.as_deref(), knobs.cached_tokens),
+            (Some("sk-1"), 7)
+        );
+        let cleared = knobs.merged(json!({"api_key": null})).unwrap();
+        assert_eq!(cleared.api_key, None);
     }
 
     #[test]

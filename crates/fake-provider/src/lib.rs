@@ -1,9 +1,12 @@
-//! A deterministic fake model provider speaking the Ollama and OpenAI wire formats on one
-//! port, for tests, benchmarks and containers.
+//! A deterministic fake model provider speaking the Ollama, OpenAI and Anthropic wire formats
+//! on one port, for tests, benchmarks and containers.
 //!
 //! Replies are `tokens` words (`alpha bravo charlie ...`, cycling) streamed one word per chunk
 //! after `delay_ms`, or a tool call, or an echo of the request, or an injected failure, as
-//! set by [`Knobs`]. Knobs change at run time through [`RunningFake::set_knobs`] or
+//! set by [`Knobs`]; the same plan is answered in each wire's shape. Knobs also cut replies
+//! short without their finish marker (`truncate`), require an API key (`api_key`), report
+//! cached prompt tokens (`cached_tokens`) and hide Ollama's tools capability
+//! (`no_tools_capability`). They change at run time through [`RunningFake::set_knobs`] or
 //! `POST /control`; every chat request is recorded for assertions.
 //!
 //! Routes:
@@ -11,11 +14,16 @@
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`.
 //! - OpenAI: `POST /v1/chat/completions` (SSE with `"stream": true`), `GET /v1/models`,
 //!   `GET /v1/models/{id}`; also without the `/v1` prefix.
+//! - Anthropic: `POST /v1/messages` and `POST /messages` (SSE with named events with
+//!   `"stream": true`). Requires `anthropic-version`, and checks the body as the API does
+//!   (`max_tokens`, roles, block shapes, `tool_use`/`tool_result` pairing, no sampling
+//!   parameters from version `2026-10-21`); the key may come as `x-api-key` or `Bearer`.
 //! - Fake: `GET /health`, `GET /stats`, `POST /stats/reset`, `GET|POST /control`.
 //!
-//! Layout: [`knobs`] (behaviour), `request` (body checks), `reply` (what to answer),
-//! `chat` (shared pipeline), `ollama` and `openai` (wire formats), `wire_error` (error
-//! bodies), [`record`] (recorder), `state`, `server` (router), `running` (in-process server),
+//! Layout: [`knobs`] (behaviour), `request` (body checks), `anthropic_request` (Anthropic's
+//! extra checks), `auth` (the `api_key` check), `reply` (what to answer), `chat` (shared
+//! pipeline), `ollama`, `openai` and `anthropic` (wire formats), `wire_error` (error bodies),
+//! [`record`] (recorder), `state`, `server` (router), `running` (in-process server),
 //! [`health`] (probe for container health checks).
 //!
 //! ```no_run
@@ -27,6 +35,9 @@
 //! # Ok(()) }
 //! ```
 
+mod anthropic;
+mod anthropic_request;
+mod auth;
 mod chat;
 mod clock;
 pub mod health;

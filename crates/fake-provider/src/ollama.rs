@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::chat::{Turn, begin, paced_body};
+use crate::chat::{Ending, Turn, begin, close_if_truncated, json_reply, paced_body};
 use crate::clock::rfc3339_now;
 use crate::knobs::Knobs;
 use crate::state::FakeState;
@@ -40,49 +40,49 @@ pub(crate) async fn chat(
                 message["tool_calls"] = calls;
             }
         }
-        Json(final_object(&turn, message, load)).into_response()
+        json_reply(&turn, &final_object(&turn, message, load))
     }
 }
 
-/// The NDJSON answer: one line per word (or one tool-call line), then the `done:true` line;
-/// or, with a mid-stream failure, the first half of the words and an `{"error":...}` line.
+/// The NDJSON answer: one line per word (or one tool-call line, sent whole as Ollama does),
+/// then the `done:true` line; with a mid-stream failure, the first half of the words and an
+/// `{"error":...}` line; truncated, part of the words (or the tool-call line) and no `done`.
 fn stream(turn: &Turn, load: bool) -> Response {
     let created_at = rfc3339_now();
     let chunk = |message: Value| {
         json!({"model": turn.model(), "created_at": created_at, "message": message,
                "done": false})
     };
-    let failure = turn.mid_stream_failure();
-    let words = match (load, failure) {
-        (true, _) => &[][..],
-        (false, Some(_)) => &turn.plan.chunks[..turn.chunks_before_error()],
-        (false, None) => &turn.plan.chunks[..],
-    };
+    let ending = turn.ending();
+    let words = if load { &[][..] } else { turn.sent_chunks() };
     let mut lines: Vec<Value> = words
         .iter()
         .map(|word| chunk(json!({"role": "assistant", "content": word})))
         .collect();
-    if let (false, None, Some(calls)) = (load, failure, tool_calls(turn)) {
+    let calls = tool_calls(turn).filter(|_| !load && !matches!(ending, Ending::Error(_)));
+    if let Some(calls) = calls {
         lines.push(chunk(
             json!({"role": "assistant", "content": "", "tool_calls": calls}),
         ));
     }
     let mut frames: Vec<Bytes> = lines.iter().map(line).collect();
-    match failure {
-        Some(failure) => {
+    match ending {
+        Ending::Error(failure) => {
             let payload = failure_payload(Dialect::Ollama, failure);
             frames.push(Bytes::from(format!("{payload}\n")));
         }
-        None => {
+        Ending::Finish => {
             let done = final_object(turn, json!({"role": "assistant", "content": ""}), load);
             frames.push(line(&done));
         }
+        Ending::Truncate => {}
     }
-    (
+    let response = (
         [(header::CONTENT_TYPE, NDJSON)],
         paced_body(frames, turn.chunk_gap()),
     )
-        .into_response()
+        .into_response();
+    close_if_truncated(turn, response)
 }
 
 fn line(value: &Value) -> Bytes {
@@ -134,7 +134,8 @@ pub(crate) async fn tags(State(state): State<FakeState>) -> Json<Value> {
     }]}))
 }
 
-/// `POST /api/show`: any model name is known; reports the context window and tool support.
+/// `POST /api/show`: any model name is known; reports the context window (in `model_info`
+/// under `<general.architecture>.context_length`, where clients look) and the capabilities.
 pub(crate) async fn show(State(state): State<FakeState>, bytes: Bytes) -> Response {
     let body: Value = match serde_json::from_slice(&bytes) {
         Ok(body) => body,
@@ -159,6 +160,11 @@ pub(crate) async fn show(State(state): State<FakeState>, bytes: Bytes) -> Respon
 
 fn show_body(knobs: &Knobs) -> Value {
     let context = knobs.context_window;
+    let capabilities: &[&str] = if knobs.no_tools_capability {
+        &["completion"]
+    } else {
+        &["completion", "tools"]
+    };
     json!({
         "modelfile": format!("FROM fake\nPARAMETER num_ctx {context}\n"),
         "parameters": format!("num_ctx {context}"),
@@ -169,7 +175,7 @@ fn show_body(knobs: &Knobs) -> Value {
             "general.parameter_count": 8_000_000_000_u64,
             "llama.context_length": context,
         },
-        "capabilities": ["completion", "tools"],
+        "capabilities": capabilities,
         "modified_at": "2026-01-01T00:00:00Z",
     })
 }

@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::chat::{Turn, begin, paced_body};
+use crate::chat::{Ending, Turn, begin, close_if_truncated, json_reply, paced_body};
 use crate::clock::unix_secs;
 use crate::knobs::Knobs;
+use crate::reply::fragments;
 use crate::state::FakeState;
 use crate::wire_error::{Dialect, failure_payload};
 
@@ -31,7 +32,7 @@ pub(crate) async fn chat(
     if turn.request.stream {
         reply.stream(&turn)
     } else {
-        Json(reply.completion(&turn)).into_response()
+        json_reply(&turn, &reply.completion(&turn))
     }
 }
 
@@ -46,12 +47,16 @@ struct Reply {
 
 impl Reply {
     fn new(turn: &Turn) -> Self {
-        let (prompt, completion) = (turn.plan.prompt_tokens, turn.plan.completion_tokens);
+        // OpenAI counts cached tokens inside prompt_tokens.
+        let cached = turn.knobs.cached_tokens;
+        let prompt = turn.plan.prompt_tokens.saturating_add(cached);
+        let completion = turn.plan.completion_tokens;
         Self {
             id: format!("chatcmpl-fake{:08}", turn.seq),
             created: unix_secs(),
             usage: json!({"prompt_tokens": prompt, "completion_tokens": completion,
-                          "total_tokens": prompt.saturating_add(completion)}),
+                          "total_tokens": prompt.saturating_add(completion),
+                          "prompt_tokens_details": {"cached_tokens": cached}}),
             tool: turn.plan.tool.as_ref().map(|tool| {
                 (
                     turn.tool_call_id(),
@@ -104,24 +109,29 @@ impl Reply {
 
     /// The SSE answer: role delta, content or tool-call deltas, the finish chunk, the usage
     /// chunk (`choices: []`, only with `include_usage`) and `[DONE]`; or, with a mid-stream
-    /// failure, part of the content and a `data: {"error":...}` event without `[DONE]`.
+    /// failure, part of the content and a `data: {"error":...}` event without `[DONE]`; or,
+    /// truncated, part of the content (or the tool call's first argument fragment) and nothing
+    /// after it.
     fn stream(&self, turn: &Turn) -> Response {
         let mut events = vec![self.chunk(turn, json!({"role": "assistant", "content": ""}), None)];
-        let failure = turn.mid_stream_failure();
-        let words = match failure {
-            Some(_) => &turn.plan.chunks[..turn.chunks_before_error()],
-            None => &turn.plan.chunks[..],
-        };
         events.extend(
-            words
+            turn.sent_chunks()
                 .iter()
                 .map(|word| self.chunk(turn, json!({ "content": word }), None)),
         );
         let mut frames: Vec<Bytes> = events.iter().map(sse).collect();
-        if let Some(failure) = failure {
-            let payload = failure_payload(Dialect::OpenAi, failure);
-            frames.push(Bytes::from(format!("data: {payload}\n\n")));
-            return event_stream(frames, turn);
+        match turn.ending() {
+            Ending::Error(failure) => {
+                let payload = failure_payload(Dialect::OpenAi, failure);
+                frames.push(Bytes::from(format!("data: {payload}\n\n")));
+                return event_stream(frames, turn);
+            }
+            Ending::Truncate => {
+                // The head and the first argument fragment: a call cut mid-arguments.
+                frames.extend(self.tool_deltas(turn).iter().take(2).map(sse));
+                return event_stream(frames, turn);
+            }
+            Ending::Finish => {}
         }
         let mut tail = self.tool_deltas(turn);
         tail.push(self.chunk(turn, json!({}), Some(self.finish_reason())));
@@ -164,29 +174,15 @@ fn sse(value: &Value) -> Bytes {
 }
 
 fn event_stream(frames: Vec<Bytes>, turn: &Turn) -> Response {
-    (
+    let response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         paced_body(frames, turn.chunk_gap()),
     )
-        .into_response()
-}
-
-/// Cuts `text` into at most `pieces` non-empty parts of similar length (on char boundaries).
-fn fragments(text: &str, pieces: usize) -> Vec<&str> {
-    let chars = text.chars().count();
-    let size = chars.div_ceil(pieces.max(1)).max(1);
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let cut = rest.char_indices().nth(size).map_or(rest.len(), |(i, _)| i);
-        let (head, tail) = rest.split_at(cut);
-        parts.push(head);
-        rest = tail;
-    }
-    parts
+        .into_response();
+    close_if_truncated(turn, response)
 }
 
 /// `GET /v1/models` (also `/models`).
@@ -205,19 +201,4 @@ fn model_card(knobs: &Knobs, id: Option<String>) -> Value {
         "object": "model", "created": 0, "owned_by": "pincer-fake-provider",
         "context_length": knobs.context_window, "max_model_len": knobs.context_window,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fragments;
-
-    #[test]
-    fn fragments_cover_the_text() {
-        assert_eq!(fragments("{}", 3), ["{", "}"]);
-        assert_eq!(fragments("", 3), Vec::<&str>::new());
-        let text = r#"{"city":"Zürich"}"#;
-        let parts = fragments(text, 3);
-        assert_eq!(parts.len(), 3);
-        assert_eq!(parts.concat(), text);
-    }
 }

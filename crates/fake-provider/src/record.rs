@@ -13,6 +13,7 @@ pub const RECORDED_HEADERS: &[&str] = &[
     "traceparent",
     "x-api-key",
     "anthropic-version",
+    "anthropic-beta",
     "http-referer",
     "x-title",
     "x-openrouter-title",

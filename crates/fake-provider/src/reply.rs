@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::knobs::{Knobs, ToolMode};
-use crate::request::{ChatRequest, content_text, role};
+use crate::request::{ChatRequest, content_text, is_tool_result, role};
 
 /// The words the reply cycles through.
 pub const WORDS: &[&str] = &[
@@ -24,7 +24,7 @@ pub(crate) struct Plan {
     pub chunks: Vec<String>,
     /// A tool call instead of text (then `chunks` is empty).
     pub tool: Option<PlannedTool>,
-    /// Whether the last message was a tool result.
+    /// Whether the last message carried tool results.
     pub after_tool: bool,
     pub messages: usize,
     pub prompt_tokens: u32,
@@ -41,8 +41,7 @@ impl Plan {
 /// Plans the answer to `request` under `knobs`.
 pub(crate) fn plan(request: &ChatRequest, knobs: &Knobs) -> Plan {
     let messages = request.messages();
-    let last_role = messages.last().map(role);
-    let after_tool = matches!(last_role.as_deref(), Some("tool" | "function"));
+    let after_tool = messages.last().is_some_and(is_tool_result);
     let tool = (!after_tool && wants_tool(messages, knobs))
         .then(|| pick_tool(&request.tool_names, knobs))
         .flatten();
@@ -51,7 +50,11 @@ pub(crate) fn plan(request: &ChatRequest, knobs: &Knobs) -> Plan {
         (None, true) => split_words(&echo_text(messages)),
         (None, false) => fixed_words(knobs.tokens),
     };
-    let chars: usize = messages.iter().map(|m| content_text(m).len()).sum();
+    let chars: usize = messages
+        .iter()
+        .map(|m| content_text(m).len())
+        .sum::<usize>()
+        + request.system_text().len();
     Plan {
         prompt_tokens: u32::try_from(chars / 4).unwrap_or(u32::MAX).max(1),
         completion_tokens: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
@@ -96,7 +99,7 @@ fn echo_text(messages: &[Value]) -> String {
     let last_user = messages
         .iter()
         .rev()
-        .find(|m| role(m) == "user")
+        .find(|m| role(m) == "user" && !is_tool_result(m))
         .map(content_text)
         .unwrap_or_default();
     format!("messages={} last={last_user}", messages.len())
@@ -139,6 +142,22 @@ pub(crate) fn split_words(text: &str) -> Vec<String> {
     chunks
 }
 
+/// Cuts `text` into at most `pieces` non-empty parts of similar length (on char boundaries),
+/// for tool arguments streamed in fragments.
+pub(crate) fn fragments(text: &str, pieces: usize) -> Vec<&str> {
+    let chars = text.chars().count();
+    let size = chars.div_ceil(pieces.max(1)).max(1);
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = rest.char_indices().nth(size).map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(cut);
+        parts.push(head);
+        rest = tail;
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +197,35 @@ mod tests {
         assert_eq!(chunks.concat(), text);
         assert_eq!(chunks[0], "messages=2");
         assert_eq!(chunks[2], "  there");
+    }
+
+    #[test]
+    fn fragments_cover_the_text() {
+        assert_eq!(fragments("{}", 3), ["{", "}"]);
+        assert_eq!(fragments("", 3), Vec::<&str>::new());
+        let text = r#"{"city":"Zürich"}"#;
+        let parts = fragments(text, 3);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.concat(), text);
+    }
+
+    #[test]
+    fn anthropic_tool_results_end_the_tool_loop() {
+        let knobs = Knobs {
+            tool_mode: ToolMode::First,
+            echo: true,
+            ..Knobs::default()
+        };
+        let body = json!({"model": "m", "max_tokens": 9, "tools": [{"name": "a"}], "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": "a", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}]}]});
+        let request = ChatRequest::parse(body.to_string().as_bytes(), Dialect::Anthropic).unwrap();
+        let planned = plan(&request, &knobs);
+        assert!(planned.after_tool && planned.tool.is_none());
+        assert_eq!(planned.text(), "messages=3 last=go");
     }
 
     #[test]

@@ -93,6 +93,12 @@ impl ChatRequest {
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
     }
+
+    /// The text of Anthropic's top-level `system` prompt (empty on the other wires, which carry
+    /// it as a message).
+    pub fn system_text(&self) -> String {
+        text_of(self.body.get("system"))
+    }
 }
 
 fn wrong(field: &'static str, expected: &'static str) -> RequestError {
@@ -121,7 +127,26 @@ pub(crate) fn role(message: &Value) -> String {
 /// The text of a message: a string `content`, or the `text` parts of a content array joined
 /// with spaces.
 pub(crate) fn content_text(message: &Value) -> String {
-    match message.get("content") {
+    text_of(message.get("content"))
+}
+
+/// Whether a message carries tool results: an OpenAI/Ollama `tool` (or legacy `function`)
+/// message, or an Anthropic user message with `tool_result` blocks.
+pub(crate) fn is_tool_result(message: &Value) -> bool {
+    matches!(role(message).as_str(), "tool" | "function")
+        || message
+            .get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|blocks| {
+                blocks
+                    .iter()
+                    .any(|block| block.get("type").and_then(Value::as_str) == Some("tool_result"))
+            })
+}
+
+/// A string, or the `text` parts of an array joined with spaces.
+fn text_of(content: Option<&Value>) -> String {
+    match content {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => parts
             .iter()
@@ -176,5 +201,15 @@ mod tests {
                                                          {"type": "text", "text": "there"}]});
         assert_eq!(role(&message), "user");
         assert_eq!(content_text(&message), "hi there");
+    }
+
+    #[test]
+    fn tool_results_on_every_wire() {
+        assert!(is_tool_result(&json!({"role": "tool", "content": "42"})));
+        assert!(is_tool_result(&json!({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}]})));
+        assert!(!is_tool_result(&json!({"role": "user", "content": [
+            {"type": "text", "text": "tool_result"}]})));
+        assert!(!is_tool_result(&json!({"role": "user", "content": "tool"})));
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::record::Stats;
 use crate::state::FakeState;
 use crate::wire_error::{Dialect, error_response};
-use crate::{ollama, openai};
+use crate::{anthropic, ollama, openai};
 
 /// Largest request body accepted (long agent histories are big).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -38,6 +38,8 @@ pub fn router(state: FakeState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/messages", post(anthropic::messages))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), track))

@@ -1,6 +1,7 @@
 //! Provider-shaped error bodies and responses.
 //!
-//! OpenAI: `{"error":{"message","type","param","code"}}`; Ollama: `{"error":"<message>"}`.
+//! OpenAI: `{"error":{"message","type","param","code"}}`; Ollama: `{"error":"<message>"}`;
+//! Anthropic: `{"type":"error","error":{"type","message"},"request_id"}`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,7 @@ use crate::knobs::Failure;
 pub(crate) enum Dialect {
     Ollama,
     OpenAi,
+    Anthropic,
 }
 
 impl Dialect {
@@ -20,11 +22,16 @@ impl Dialect {
     pub fn of_path(path: &str) -> Self {
         if path.starts_with("/api/") {
             Self::Ollama
+        } else if path.starts_with("/v1/messages") || path.starts_with("/messages") {
+            Self::Anthropic
         } else {
             Self::OpenAi
         }
     }
 }
+
+/// The `request_id` of Anthropic error bodies (and the `request-id` response header).
+pub(crate) const ANTHROPIC_REQUEST_ID: &str = "req_fake";
 
 /// OpenAI error `type` and `code` for a status.
 fn openai_kind(status: StatusCode) -> (&'static str, &'static str) {
@@ -43,6 +50,30 @@ fn openai_kind(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
+/// Anthropic error `type` for a status (other 4xx are `invalid_request_error`, other 5xx
+/// `api_error`, as the API documents).
+fn anthropic_kind(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        504 => "timeout_error",
+        529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// Anthropic's error body with an explicit error `type`.
+pub(crate) fn anthropic_error_json(kind: &str, message: &str) -> Value {
+    json!({"type": "error", "error": {"type": kind, "message": message},
+           "request_id": ANTHROPIC_REQUEST_ID})
+}
+
 /// The error body for `status` and `message` in `dialect`.
 pub(crate) fn error_json(dialect: Dialect, status: StatusCode, message: &str) -> Value {
     match dialect {
@@ -51,12 +82,29 @@ pub(crate) fn error_json(dialect: Dialect, status: StatusCode, message: &str) ->
             let (kind, code) = openai_kind(status);
             json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
         }
+        Dialect::Anthropic => anthropic_error_json(anthropic_kind(status), message),
     }
 }
 
 /// A JSON error response.
 pub(crate) fn error_response(dialect: Dialect, status: StatusCode, message: &str) -> Response {
-    let body = error_json(dialect, status, message).to_string();
+    json_response(status, error_json(dialect, status, message).to_string())
+}
+
+/// The 401 for a missing or wrong API key, as each provider words it. The presented key is
+/// never repeated (real providers echo a masked prefix; a fake has no reason to).
+pub(crate) fn unauthorized_response(dialect: Dialect) -> Response {
+    let body = match dialect {
+        Dialect::Ollama => json!({"error": "unauthorized"}),
+        Dialect::OpenAi => json!({"error": {"message": "Incorrect API key provided",
+                                            "type": "invalid_request_error", "param": null,
+                                            "code": "invalid_api_key"}}),
+        Dialect::Anthropic => anthropic_error_json("authentication_error", "invalid x-api-key"),
+    };
+    json_response(StatusCode::UNAUTHORIZED, body.to_string())
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -71,19 +119,17 @@ pub(crate) fn failure_payload(dialect: Dialect, failure: &Failure) -> String {
         return body.clone();
     }
     let status = failure_status(failure);
-    let reason = status.canonical_reason().unwrap_or("error");
+    let reason = match status.as_u16() {
+        529 => "Overloaded",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
     let message = format!("fake provider failure: {} {reason}", status.as_u16());
     error_json(dialect, status, &message).to_string()
 }
 
 /// The HTTP error response of an injected failure, with `Retry-After` when set.
 pub(crate) fn failure_response(dialect: Dialect, failure: &Failure) -> Response {
-    let mut response = (
-        failure_status(failure),
-        [(header::CONTENT_TYPE, "application/json")],
-        failure_payload(dialect, failure),
-    )
-        .into_response();
+    let mut response = json_response(failure_status(failure), failure_payload(dialect, failure));
     if let Some(secs) = failure.retry_after_secs {
         response
             .headers_mut()
@@ -109,6 +155,38 @@ mod tests {
         let ollama: Value = serde_json::from_str(&failure_payload(Dialect::Ollama, &failure))
             .expect("ollama body is JSON");
         assert!(ollama["error"].as_str().is_some_and(|m| m.contains("429")));
+        let anthropic: Value = serde_json::from_str(&failure_payload(Dialect::Anthropic, &failure))
+            .expect("anthropic body is JSON");
+        assert_eq!(
+            anthropic,
+            json!({"type": "error", "request_id": "req_fake", "error": {
+                "type": "rate_limit_error",
+                "message": "fake provider failure: 429 Too Many Requests"}})
+        );
+    }
+
+    #[test]
+    fn anthropic_types_follow_the_status() {
+        let kinds: Vec<&str> = [400, 401, 402, 403, 404, 418, 429, 500, 502, 504, 529]
+            .into_iter()
+            .map(|code| anthropic_kind(StatusCode::from_u16(code).unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "invalid_request_error",
+                "authentication_error",
+                "billing_error",
+                "permission_error",
+                "not_found_error",
+                "invalid_request_error",
+                "rate_limit_error",
+                "api_error",
+                "api_error",
+                "timeout_error",
+                "overloaded_error"
+            ]
+        );
     }
 
     #[test]

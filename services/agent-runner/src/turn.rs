@@ -261,14 +261,30 @@ async fn relay(context: &TurnContext, request: &TurnRequest, chat: pb::ChatReque
 }
 
 fn failure_from_status(status: &tonic::Status) -> TurnOutcome {
+    use prost::Message as _;
     use tonic::Code;
-    let code = match status.code() {
-        Code::InvalidArgument => ErrorCode::BadRequest,
-        Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
+    // The router puts a typed ChatFailure in the details; the status code is the fallback for
+    // anything else that can fail a gRPC call (transport, router down).
+    let failure = pb::ChatFailure::decode(status.details()).ok();
+    let kind = failure
+        .as_ref()
+        .and_then(|f| pb::ErrorKind::try_from(f.kind).ok());
+    let code = match (kind, status.code()) {
+        (Some(pb::ErrorKind::ContextOverflow), _) => ErrorCode::ContextOverflow,
+        (Some(pb::ErrorKind::BadRequest), _) => ErrorCode::BadRequest,
+        (Some(pb::ErrorKind::Auth | pb::ErrorKind::QuotaExhausted), _) => {
             ErrorCode::ProviderRejected
         }
-        Code::DeadlineExceeded => ErrorCode::Timeout,
-        _ => ErrorCode::ProviderUnavailable,
+        (Some(pb::ErrorKind::Timeout), _) => ErrorCode::Timeout,
+        (Some(_), _) => ErrorCode::ProviderUnavailable,
+        (None, code) => match code {
+            Code::InvalidArgument => ErrorCode::BadRequest,
+            Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
+                ErrorCode::ProviderRejected
+            }
+            Code::DeadlineExceeded => ErrorCode::Timeout,
+            _ => ErrorCode::ProviderUnavailable,
+        },
     };
     let message = if status.message().is_empty() {
         format!("llm-router unavailable ({})", status.code())

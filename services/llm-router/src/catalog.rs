@@ -1,15 +1,21 @@
 //! From `provider/model` references to concrete call targets ([`Deployment`]s).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pincer_config::{Api, Models};
-use pincer_proto::llm::v1::ModelInfo;
+use pincer_config::{Api, Cost, KeepAlive, Models, Secret};
 
 use crate::providers::{ErrorKind, ProviderError};
 
-/// Per-attempt limit when a provider sets no `timeoutSeconds`: long enough for a slow local model's
-/// first token, short enough that a hung provider falls back.
-const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Connect timeout when a provider sets none: a remote Ollama host over a tailnet can be slow to
+/// answer the first SYN, but a dead host must fail over quickly.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// First-token patience for hosted APIs.
+const DEFAULT_FIRST_TOKEN_TIMEOUT: Duration = Duration::from_secs(120);
+/// First-token patience for Ollama: a cold 7B model on CPU can take minutes to load and prefill.
+const OLLAMA_FIRST_TOKEN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest silence between two chunks of a stream.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One callable model on one provider.
 #[derive(Clone)]
@@ -24,14 +30,35 @@ pub struct Deployment {
     pub api: Api,
     /// Base URL without a trailing slash.
     pub base_url: String,
-    /// API key, if any. Only ever put into request headers.
-    pub api_key: Option<pincer_config::Secret>,
+    /// Every key of the provider, in rotation order.
+    pub keys: Vec<Secret>,
+    /// The key of the current attempt, if any. Only ever put into request headers.
+    pub api_key: Option<Secret>,
     /// Extra headers from the config.
     pub headers: Vec<(String, String)>,
-    /// Limit for the first byte and for each gap between chunks.
-    pub attempt_timeout: Duration,
+    /// Patience for the response headers and the first event.
+    pub first_token_timeout: Duration,
+    /// Patience for each gap between events.
+    pub idle_timeout: Duration,
     /// Configured output cap.
     pub max_tokens: Option<u32>,
+    /// Configured context window.
+    pub context_window: Option<u32>,
+    /// Configured prices (USD per million tokens).
+    pub cost: Option<Cost>,
+    /// Ollama `keep_alive`.
+    pub keep_alive: Option<KeepAlive>,
+    /// HTTP client with this provider's connect timeout.
+    pub http: reqwest::Client,
+}
+
+impl Deployment {
+    /// This deployment with key `index` (of [`Deployment::keys`]) selected for the next attempt.
+    pub fn with_key(&self, index: usize) -> Self {
+        let mut out = self.clone();
+        out.api_key = self.keys.get(index).cloned();
+        out
+    }
 }
 
 impl std::fmt::Debug for Deployment {
@@ -40,6 +67,7 @@ impl std::fmt::Debug for Deployment {
             .field("reference", &self.reference)
             .field("api", &self.api)
             .field("base_url", &self.base_url)
+            .field("keys", &self.keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -49,16 +77,36 @@ impl std::fmt::Debug for Deployment {
 pub struct Catalog {
     models: Models,
     ollama_base_url: Option<String>,
+    default_http: reqwest::Client,
+    /// Clients for providers with their own connect timeout, by provider id.
+    http_by_provider: BTreeMap<String, reqwest::Client>,
 }
 
 impl Catalog {
     /// Builds a catalogue; `ollama_base_url` replaces the built-in default of Ollama providers that
     /// set no `baseUrl` (containers cannot reach the host's `localhost`).
-    pub fn new(models: Models, ollama_base_url: Option<String>) -> Self {
-        Self {
+    pub fn new(models: Models, ollama_base_url: Option<String>) -> Result<Self, reqwest::Error> {
+        let default_http = crate::providers::http_client(DEFAULT_CONNECT_TIMEOUT)?;
+        let mut http_by_provider = BTreeMap::new();
+        for (id, provider) in &models.providers {
+            if let Some(secs) = provider.connect_timeout_seconds {
+                http_by_provider.insert(
+                    id.clone(),
+                    crate::providers::http_client(Duration::from_secs(secs.max(1)))?,
+                );
+            }
+        }
+        Ok(Self {
             models,
             ollama_base_url,
-        }
+            default_http,
+            http_by_provider,
+        })
+    }
+
+    /// The `models` section this catalogue was built from.
+    pub fn models(&self) -> &Models {
+        &self.models
     }
 
     /// Resolves a `provider/model` reference.
@@ -75,67 +123,163 @@ impl Catalog {
             .provider(provider_id)
             .unwrap_or(&default_provider);
         let api = provider.api_for(provider_id);
-        let explicit_base = provider
-            .base_url
-            .as_deref()
-            .map(|url| url.trim_end_matches('/').to_owned());
-        let base_url = match (explicit_base, api, &self.ollama_base_url) {
-            (Some(url), _, _) => url,
-            (None, Api::Ollama, Some(url)) => url.trim_end_matches('/').to_owned(),
-            (None, _, _) => provider.base_url_for(provider_id).ok_or_else(|| {
-                ProviderError::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "provider {provider_id:?} has no baseUrl and is not a built-in provider"
-                    ),
-                )
-            })?,
-        };
+        let base_url = self.base_url(provider_id, provider)?;
         let entry = self.models.model_entry(provider_id, model);
+        let per_attempt = provider.timeout_seconds.map(Duration::from_secs);
+        let first_token_default = if api == Api::Ollama {
+            OLLAMA_FIRST_TOKEN_TIMEOUT
+        } else {
+            DEFAULT_FIRST_TOKEN_TIMEOUT
+        };
+        let keys = provider.keys();
         Ok(Deployment {
             reference: reference.to_owned(),
             provider_id: provider_id.to_owned(),
             model: model.to_owned(),
             api,
             base_url,
-            api_key: provider.api_key.clone(),
+            api_key: keys.first().cloned(),
+            keys,
             headers: provider
                 .headers
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
-            attempt_timeout: provider
-                .timeout_seconds
-                .map_or(DEFAULT_ATTEMPT_TIMEOUT, Duration::from_secs),
+            first_token_timeout: provider
+                .first_token_timeout_seconds
+                .map(Duration::from_secs)
+                .or(per_attempt)
+                .unwrap_or(first_token_default),
+            idle_timeout: provider
+                .idle_timeout_seconds
+                .map(Duration::from_secs)
+                .or(per_attempt)
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT),
             max_tokens: entry.and_then(|e| e.max_tokens).or(provider.max_tokens),
+            context_window: entry.and_then(|e| e.context_window),
+            cost: entry.and_then(|e| e.cost),
+            keep_alive: provider.keep_alive.clone(),
+            http: self
+                .http_by_provider
+                .get(provider_id)
+                .unwrap_or(&self.default_http)
+                .clone(),
         })
     }
 
-    /// Every model listed under `models.providers.*.models`.
-    pub fn list(&self) -> Vec<ModelInfo> {
-        let mut out = Vec::new();
-        for (provider_id, provider) in &self.models.providers {
-            for entry in &provider.models {
-                out.push(ModelInfo {
-                    id: format!("{provider_id}/{}", entry.id),
-                    name: entry.name.clone().unwrap_or_else(|| entry.id.clone()),
-                    api: api_name(provider.api_for(provider_id)).to_owned(),
-                    context_window: entry.context_window.unwrap_or(0),
-                    max_tokens: entry.max_tokens.unwrap_or(0),
-                });
-            }
+    /// The base URL of `provider_id`: explicit, else `OLLAMA_BASE_URL` for Ollama, else built-in.
+    pub fn base_url(
+        &self,
+        provider_id: &str,
+        provider: &pincer_config::Provider,
+    ) -> Result<String, ProviderError> {
+        if let Some(url) = &provider.base_url {
+            return Ok(url.trim_end_matches('/').to_owned());
         }
-        out
+        if let (Api::Ollama, Some(url)) = (provider.api_for(provider_id), &self.ollama_base_url) {
+            return Ok(url.trim_end_matches('/').to_owned());
+        }
+        provider.base_url_for(provider_id).ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::NotFound,
+                format!("provider {provider_id:?} has no baseUrl and is not a built-in provider"),
+            )
+        })
+    }
+
+    /// Every configured provider id with its declaration.
+    pub fn providers(&self) -> impl Iterator<Item = (&String, &pincer_config::Provider)> {
+        self.models.providers.iter()
+    }
+
+    /// The HTTP client for `provider_id`.
+    pub fn http_for(&self, provider_id: &str) -> &reqwest::Client {
+        self.http_by_provider
+            .get(provider_id)
+            .unwrap_or(&self.default_http)
     }
 }
 
-/// The config spelling of an API.
-pub fn api_name(api: Api) -> &'static str {
-    match api {
-        Api::OpenaiCompletions => "openai-completions",
-        Api::OpenaiResponses => "openai-responses",
-        Api::AnthropicMessages => "anthropic-messages",
-        Api::Ollama => "ollama",
-        Api::GoogleGenerativeAi => "google-generative-ai",
+/// Scheme and host of a URL, for status output (no path, no credentials).
+pub fn display_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match parsed.port() {
+            Some(port) => format!(
+                "{}://{}:{port}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default()
+            ),
+            None => format!(
+                "{}://{}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default()
+            ),
+        },
+        Err(_) => "(invalid url)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog(json: &str) -> Catalog {
+        Catalog::new(serde_json::from_str(json).expect("models parse"), None).expect("catalog")
+    }
+
+    #[test]
+    fn model_ids_may_contain_slashes_and_colons() {
+        let catalog = catalog(
+            r#"{"providers": {"openrouter": {"apiKey": "k", "models": [
+                {"id": "google/gemma-3-4b-it:free", "contextWindow": 131072, "cost": {"input": 0, "output": 0}}]}}}"#,
+        );
+        let deployment = catalog
+            .resolve("openrouter/google/gemma-3-4b-it:free")
+            .expect("resolves");
+        assert_eq!(deployment.provider_id, "openrouter");
+        assert_eq!(deployment.model, "google/gemma-3-4b-it:free");
+        assert_eq!(deployment.base_url, "https://openrouter.ai/api/v1");
+        assert_eq!(deployment.context_window, Some(131_072));
+        assert_eq!(deployment.api, Api::OpenaiCompletions);
+    }
+
+    #[test]
+    fn timeouts_fall_back_from_specific_to_per_attempt_to_defaults() {
+        let catalog = catalog(
+            r#"{"providers": {
+                "ollama": {"timeoutSeconds": 30, "idleTimeoutSeconds": 5},
+                "anthropic": {"apiKey": "a"}}}"#,
+        );
+        let ollama = catalog.resolve("ollama/llama3.2:3b").expect("resolves");
+        assert_eq!(ollama.first_token_timeout, Duration::from_secs(30));
+        assert_eq!(ollama.idle_timeout, Duration::from_secs(5));
+        let anthropic = catalog.resolve("anthropic/claude-x").expect("resolves");
+        assert_eq!(anthropic.first_token_timeout, DEFAULT_FIRST_TOKEN_TIMEOUT);
+        assert_eq!(anthropic.api, Api::AnthropicMessages);
+        assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+    }
+
+    #[test]
+    fn unknown_provider_without_base_url_is_not_found() {
+        let error = catalog("{}")
+            .resolve("nowhere/m")
+            .expect_err("unresolvable");
+        assert_eq!(error.kind, ErrorKind::NotFound);
+        assert_eq!(
+            catalog("{}").resolve("no-slash").expect_err("bad").kind,
+            ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn origin_hides_paths_and_credentials() {
+        assert_eq!(
+            display_origin("https://user:pw@openrouter.ai/api/v1"),
+            "https://openrouter.ai"
+        );
+        assert_eq!(
+            display_origin("http://100.64.0.7:11434"),
+            "http://100.64.0.7:11434"
+        );
     }
 }

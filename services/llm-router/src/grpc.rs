@@ -1,5 +1,6 @@
 //! The `pincer.llm.v1.LlmRouter` gRPC service.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pincer_proto::llm::v1 as pb;
@@ -8,24 +9,22 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use crate::catalog::Catalog;
-use crate::failover;
+use crate::failover::{self, Call, Engine};
 use crate::providers::{CallRequest, Message, Tool, ToolCall};
+use crate::status;
 
-/// Service state: the catalogue and one pooled HTTP client.
+/// Service state: the shared call engine.
 #[derive(Clone)]
 pub struct Router {
-    catalog: Catalog,
-    http: reqwest::Client,
+    engine: Arc<Engine>,
     default_timeout: Duration,
 }
 
 impl Router {
     /// Creates the service.
-    pub fn new(catalog: Catalog, http: reqwest::Client, default_timeout: Duration) -> Self {
+    pub fn new(engine: Arc<Engine>, default_timeout: Duration) -> Self {
         Self {
-            catalog,
-            http,
+            engine,
             default_timeout,
         }
     }
@@ -67,28 +66,23 @@ impl pb::llm_router_server::LlmRouter for Router {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         let mut candidates = vec![request.model.clone()];
-        candidates.extend(
-            request
-                .fallbacks
-                .iter()
-                .filter(|f| !f.trim().is_empty())
-                .cloned(),
-        );
-        let call = call_request(request);
+        for fallback in &request.fallbacks {
+            if !fallback.trim().is_empty() && !candidates.contains(fallback) {
+                candidates.push(fallback.clone());
+            }
+        }
+        let call = Call {
+            requested: request.model.clone(),
+            candidates,
+            deadline,
+            request: call_request(request),
+        };
 
         let (sink, events) = mpsc::channel(64);
-        let router = self.clone();
+        let engine = self.engine.clone();
         tokio::spawn(
             async move {
-                failover::run(
-                    &router.http,
-                    &router.catalog,
-                    &candidates,
-                    &call,
-                    deadline,
-                    &sink,
-                )
-                .await;
+                failover::run(&engine, &call, &sink).await;
             }
             .instrument(span),
         );
@@ -100,8 +94,15 @@ impl pb::llm_router_server::LlmRouter for Router {
         _request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         Ok(Response::new(pb::ListModelsResponse {
-            models: self.catalog.list(),
+            models: status::models(&self.engine).await,
         }))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        Ok(Response::new(status::status(&self.engine).await))
     }
 }
 

@@ -1,21 +1,34 @@
 //! llm-router: the only service that holds provider keys and talks to model providers.
 //!
 //! - [`catalog`]: turns `provider/model` references and `models.providers` into call targets.
-//! - [`providers`]: one adapter per wire format (OpenAI-compatible SSE, Ollama NDJSON), each
-//!   producing the same [`providers::ProviderEvent`] stream, plus error classification.
-//! - [`failover`]: tries the primary, then the fallbacks, while nothing was streamed yet.
-//! - [`grpc`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`.
+//! - [`providers`]: one adapter per wire format (OpenAI-compatible SSE, Ollama NDJSON, Anthropic
+//!   Messages SSE), each producing the same [`providers::ProviderEvent`] stream, plus error
+//!   classification into one closed taxonomy.
+//! - [`failover`]: primary → fallbacks with key rotation, retries, breakers and no replay after
+//!   output.
+//! - [`health`]: cooldowns and circuit breakers per provider, key and model, shared over NATS KV.
+//! - [`discovery`]: Ollama `/api/tags` and `/api/show` (context length → `num_ctx`, tool support).
+//! - [`guard`], [`cost`]: the context-window guard and per-call cost.
+//! - [`grpc`], [`status`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`.
 
 pub mod catalog;
+pub mod cost;
+pub mod discovery;
 pub mod failover;
 pub mod grpc;
+pub mod guard;
+pub mod health;
 pub mod providers;
+pub mod status;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
+
+pub use failover::RetryPolicy;
 
 /// Router settings.
 #[derive(Clone, Debug)]
@@ -26,6 +39,12 @@ pub struct Config {
     pub default_call_timeout: Duration,
     /// Overrides the base URL of Ollama providers that do not set `baseUrl` (`OLLAMA_BASE_URL`).
     pub ollama_base_url: Option<String>,
+    /// NATS, for health shared between replicas; `None` keeps health in memory.
+    pub nats_url: Option<String>,
+    /// Subject and bucket names.
+    pub namespace: pincer_bus::Namespace,
+    /// Retries within one model.
+    pub retry: RetryPolicy,
 }
 
 /// Router failures at startup or while serving.
@@ -45,9 +64,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let catalog = catalog::Catalog::new(config.models, config.ollama_base_url);
-    let http = providers::http_client().map_err(|error| Error::HttpClient(error.to_string()))?;
-    let service = grpc::Router::new(catalog, http, config.default_call_timeout);
+    let catalog = catalog::Catalog::new(config.models, config.ollama_base_url)
+        .map_err(|error| Error::HttpClient(error.to_string()))?;
+    let book = health::HealthBook::new();
+    if let Some(url) = config.nats_url {
+        share_health(book.clone(), url, config.namespace, shutdown.clone());
+    }
+    let engine = Arc::new(failover::Engine::new(catalog, book, config.retry));
+    for warning in status::startup_warnings(&engine) {
+        tracing::warn!("{warning}");
+    }
+    let service = grpc::Router::new(engine, config.default_call_timeout);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -71,4 +98,39 @@ pub async fn run(
         .await?;
     tracing::info!("llm-router stopped");
     Ok(())
+}
+
+/// Connects the health book to NATS KV in the background: the router serves from the first moment,
+/// with in-memory health until (and whenever) NATS is unreachable.
+fn share_health(
+    book: health::HealthBook,
+    url: String,
+    namespace: pincer_bus::Namespace,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let connect = async {
+            let client = pincer_bus::connect::connect(
+                &url,
+                "pincer-llm-router",
+                pincer_bus::connect::STARTUP_PATIENCE,
+            )
+            .await?;
+            let js = async_nats::jetstream::new(client);
+            pincer_bus::setup::model_health_bucket(&js, &namespace).await
+        };
+        let store = tokio::select! {
+            () = shutdown.cancelled() => return,
+            store = connect => store,
+        };
+        match store {
+            Ok(store) => {
+                tracing::info!("model health shared through NATS KV");
+                book.attach(store, shutdown);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "model health stays in memory: NATS KV unavailable");
+            }
+        }
+    });
 }

@@ -28,6 +28,10 @@ async fn serve() -> anyhow::Result<()> {
         ollama_base_url: std::env::var("OLLAMA_BASE_URL")
             .ok()
             .filter(|url| !url.trim().is_empty()),
+        nats_url: Some(env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"))
+            .filter(|url| !url.trim().is_empty() && url != "none"),
+        namespace: pincer_bus::Namespace::default(),
+        retry: pincer_llm_router::RetryPolicy::default(),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let listener = tokio::net::TcpListener::bind(listen)

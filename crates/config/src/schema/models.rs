@@ -45,15 +45,33 @@ pub struct Provider {
     /// API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
+    /// More API keys for the same provider, rotated (after `apiKey`) when one is rate-limited,
+    /// out of quota or rejected, before falling back to another model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_keys: Vec<Secret>,
     /// Wire protocol (inferred from the id when unset, see [`Provider::api_for`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<Api>,
     /// Extra HTTP headers sent with every request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// Per-request timeout in seconds.
+    /// Per-attempt patience in seconds for the first token and for each gap between chunks, unless
+    /// the more specific keys below are set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// Seconds to establish the TCP/TLS connection (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds to wait for the first token (a cold CPU model can need a minute or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_timeout_seconds: Option<u64>,
+    /// Seconds allowed between two streamed chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Ollama `keep_alive`: how long the model stays loaded after a call (`"10m"`, `"24h"`, seconds,
+    /// or a negative number for forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<KeepAlive>,
     /// Default output token cap for this provider's models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
@@ -79,6 +97,27 @@ impl Provider {
             None => default_base_url(provider_id).map(str::to_owned),
         }
     }
+
+    /// Every configured key in rotation order: `apiKey` first, then `apiKeys`, empty ones dropped.
+    #[must_use]
+    pub fn keys(&self) -> Vec<Secret> {
+        self.api_key
+            .iter()
+            .chain(&self.api_keys)
+            .filter(|key| !key.is_empty())
+            .cloned()
+            .collect()
+    }
+}
+
+/// `models.providers.<id>.keepAlive`: a duration string or a number of seconds, as Ollama takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeepAlive {
+    /// Seconds; negative keeps the model loaded forever, 0 unloads right after the call.
+    Seconds(i64),
+    /// A Go duration such as `"10m"` or `"24h"`.
+    Duration(String),
 }
 
 /// The base URL of a built-in provider id.
@@ -230,6 +269,23 @@ mod tests {
         }
         let err = serde_json::from_str::<Api>("\"bedrock\"").expect_err("unknown api");
         assert!(err.to_string().contains("openai-completions"), "{err}");
+    }
+
+    #[test]
+    fn keys_rotate_api_key_first_then_api_keys() {
+        let provider: Provider = serde_json::from_str(
+            r#"{"apiKey": "a", "apiKeys": ["b", "", "c"], "keepAlive": "10m"}"#,
+        )
+        .expect("parses");
+        let keys: Vec<String> = provider
+            .keys()
+            .iter()
+            .map(|k| k.expose().to_owned())
+            .collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(provider.keep_alive, Some(KeepAlive::Duration("10m".into())));
+        let forever: Provider = serde_json::from_str(r#"{"keepAlive": -1}"#).expect("parses");
+        assert_eq!(forever.keep_alive, Some(KeepAlive::Seconds(-1)));
     }
 
     #[test]

@@ -86,6 +86,44 @@ pub fn sse_data(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `(event, data)` pairs of an SSE body with named events (Anthropic's framing), checking
+/// `event: <name>\ndata: <json>\n\n` and that each data's `type` is its event name.
+pub fn sse_events(text: &str) -> Vec<(String, Value)> {
+    assert!(
+        text.ends_with("\n\n"),
+        "SSE ends with a blank line: {text:?}"
+    );
+    text.split("\n\n")
+        .filter(|event| !event.is_empty())
+        .map(|event| {
+            let (name, data) = event
+                .strip_prefix("event: ")
+                .and_then(|rest| rest.split_once("\ndata: "))
+                .unwrap_or_else(|| panic!("not a named event: {event:?}"));
+            let data: Value =
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
+            assert_eq!(data["type"], name, "type matches the event name");
+            (name.to_owned(), data)
+        })
+        .collect()
+}
+
+/// POSTs `body` with extra headers; returns (status, headers, body text).
+pub async fn post_with(
+    url: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = client().post(url).json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("POST answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("body reads"))
+}
+
 pub fn tools() -> Value {
     serde_json::json!([{"type": "function", "function": {
         "name": "get_weather", "description": "weather",

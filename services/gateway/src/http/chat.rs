@@ -218,6 +218,10 @@ fn error_for(code: ErrorCode, message: String) -> ApiError {
             message,
             param: None,
         },
+        ErrorCode::ContextOverflow => ApiError::BadRequest {
+            message,
+            param: Some("messages".to_owned()),
+        },
         ErrorCode::ProviderUnavailable | ErrorCode::ProviderRejected => {
             ApiError::BadGateway(message)
         }

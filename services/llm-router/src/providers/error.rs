@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 /// What kind of failure a provider call had. Decides failover, never the message text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// 429 rate limit: retry later or elsewhere.
     RateLimited,
@@ -29,6 +30,54 @@ pub enum ErrorKind {
     Unsupported,
     /// Any other provider-side failure (5xx).
     Upstream,
+    /// Skipped because the target is cooling down after earlier failures.
+    CoolingDown,
+}
+
+impl ErrorKind {
+    /// Whether the same model may be tried again after a backoff.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::Overloaded
+                | ErrorKind::Upstream
+                | ErrorKind::Timeout
+                | ErrorKind::Transport
+                | ErrorKind::StreamBroken
+        )
+    }
+
+    /// Whether the failure ends the whole call instead of moving to the next model: the request
+    /// itself is the problem, so every model would fail the same way (the caller compacts or fixes).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ErrorKind::BadRequest | ErrorKind::ContextOverflow)
+    }
+
+    /// Whether the failure belongs to the API key rather than to the model.
+    pub fn is_key_scoped(self) -> bool {
+        matches!(self, ErrorKind::Auth | ErrorKind::QuotaExhausted)
+    }
+
+    /// The proto enum value.
+    pub fn to_proto(self) -> pincer_proto::llm::v1::ErrorKind {
+        use pincer_proto::llm::v1::ErrorKind as P;
+        match self {
+            ErrorKind::RateLimited => P::RateLimited,
+            ErrorKind::QuotaExhausted => P::QuotaExhausted,
+            ErrorKind::Overloaded => P::Overloaded,
+            ErrorKind::ContextOverflow => P::ContextOverflow,
+            ErrorKind::Auth => P::Auth,
+            ErrorKind::NotFound => P::NotFound,
+            ErrorKind::BadRequest => P::BadRequest,
+            ErrorKind::Timeout => P::Timeout,
+            ErrorKind::Transport => P::Transport,
+            ErrorKind::StreamBroken => P::StreamBroken,
+            ErrorKind::Unsupported => P::Unsupported,
+            ErrorKind::Upstream => P::Upstream,
+            ErrorKind::CoolingDown => P::CoolingDown,
+        }
+    }
 }
 
 /// A classified provider failure. The message is safe to show: it never contains the API key.
@@ -53,15 +102,73 @@ impl ProviderError {
         }
     }
 
-    /// Maps a reqwest transport error.
+    /// The same error with `retry_after` set.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Maps a reqwest transport error, naming what broke (connect timeout, refused, DNS, TLS).
     pub fn from_transport(error: &reqwest::Error) -> Self {
-        let kind = if error.is_timeout() {
-            ErrorKind::Timeout
+        let chain = source_chain(error).to_ascii_lowercase();
+        let (kind, what) = if error.is_timeout() && error.is_connect() {
+            (ErrorKind::Timeout, "connect timeout")
+        } else if error.is_timeout() {
+            (ErrorKind::Timeout, "timeout")
+        } else if chain.contains("dns") || chain.contains("lookup") || chain.contains("resolve") {
+            (ErrorKind::Transport, "DNS lookup failed")
+        } else if chain.contains("certificate")
+            || chain.contains("tls")
+            || chain.contains("handshake")
+        {
+            (ErrorKind::Transport, "TLS failed")
+        } else if chain.contains("refused") {
+            (ErrorKind::Transport, "connection refused")
+        } else if chain.contains("reset") || chain.contains("broken pipe") {
+            (ErrorKind::Transport, "connection reset")
+        } else if error.is_connect() {
+            (ErrorKind::Transport, "cannot connect")
         } else {
-            ErrorKind::Transport
+            (ErrorKind::Transport, "request failed")
         };
         // reqwest's Display includes the URL but never headers, so no key can leak here.
-        Self::new(kind, format!("request failed: {}", without_url(error)))
+        Self::new(kind, format!("{what}: {}", without_url(error)))
+    }
+
+    /// Classifies an error object found inside a 200 stream: OpenAI/OpenRouter
+    /// `{"message","code"}` (OpenRouter's code is the HTTP status it would have sent), Anthropic
+    /// `{"type":"overloaded_error","message"}`, Ollama's plain string.
+    pub fn in_stream(error: &serde_json::Value) -> Self {
+        let message = error
+            .as_str()
+            .or_else(|| error.get("message").and_then(serde_json::Value::as_str))
+            .unwrap_or("provider error")
+            .to_owned();
+        let lower = format!("{error}").to_ascii_lowercase();
+        let status = error
+            .get("code")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|code| u16::try_from(code).ok())
+            .filter(|code| (400..=599).contains(code));
+        let kind = match error.get("type").and_then(serde_json::Value::as_str) {
+            _ if is_context_overflow(&lower) => ErrorKind::ContextOverflow,
+            Some("overloaded_error") => ErrorKind::Overloaded,
+            Some("rate_limit_error") => ErrorKind::RateLimited,
+            Some("authentication_error" | "permission_error") => ErrorKind::Auth,
+            Some("billing_error") => ErrorKind::QuotaExhausted,
+            Some("invalid_request_error") => ErrorKind::BadRequest,
+            Some("timeout_error") => ErrorKind::Timeout,
+            _ => match status {
+                Some(status) => Self::from_status(status, &error.to_string(), None).kind,
+                None if lower.contains("rate limit") => ErrorKind::RateLimited,
+                None if lower.contains("overloaded") => ErrorKind::Overloaded,
+                None => ErrorKind::StreamBroken,
+            },
+        };
+        Self::new(
+            kind,
+            format!("error inside the stream: {}", truncate(&message)),
+        )
     }
 
     /// Classifies a non-2xx HTTP response from its status and (provider-shaped) body.
@@ -75,7 +182,8 @@ impl ProviderError {
             408 | 504 => ErrorKind::Timeout,
             429 if lower.contains("insufficient_quota")
                 || lower.contains("spend_limit")
-                || lower.contains("credit") =>
+                || lower.contains("credit_balance")
+                || lower.contains("billing") =>
             {
                 ErrorKind::QuotaExhausted
             }
@@ -101,6 +209,9 @@ fn is_context_overflow(lower_body: &str) -> bool {
         "prompt is too long",
         "exceeds the context",
         "exceed context limit",
+        "input length exceeds",
+        "exceeds the available context size",
+        "context window",
     ]
     .iter()
     .any(|needle| lower_body.contains(needle))
@@ -133,8 +244,21 @@ fn truncate(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-fn without_url(error: &reqwest::Error) -> String {
+/// The error and its sources, joined: hyper and rustls put the useful words ("Connection refused",
+/// "dns error", "invalid peer certificate") several levels down.
+fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = source_chain(error);
     if let Some(url) = error.url() {
         text = text.replace(
             url.as_str(),
@@ -153,11 +277,54 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     {
         return Some(Duration::from_millis(ms));
     }
-    headers
+    let value = headers
         .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .and_then(|v| v.to_str().ok())?
+        .trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    // An HTTP date: the wait is its distance from now (past dates mean "now").
+    let when = httpdate_to_unix(value)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(when.saturating_sub(now)))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into unix seconds.
+fn httpdate_to_unix(value: &str) -> Option<u64> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let (day, year): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from civil (Howard Hinnant's algorithm), valid for the Gregorian calendar.
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
 #[cfg(test)]
@@ -206,6 +373,58 @@ mod tests {
             ProviderError::from_status(500, "", None).kind,
             ErrorKind::Upstream
         );
+    }
+
+    #[test]
+    fn classifies_errors_inside_a_200_stream() {
+        let kind = |v: serde_json::Value| ProviderError::in_stream(&v).kind;
+        assert_eq!(
+            kind(
+                serde_json::json!({"code": 429, "message": "Rate limit exceeded: free-models-per-min"})
+            ),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind(serde_json::json!({"code": 502, "message": "Provider returned error"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(
+            kind(serde_json::json!({"type": "overloaded_error", "message": "Overloaded"})),
+            ErrorKind::Overloaded
+        );
+        assert_eq!(
+            kind(serde_json::json!(
+                "the input length exceeds the context length"
+            )),
+            ErrorKind::ContextOverflow
+        );
+        assert_eq!(
+            kind(serde_json::json!("model runner has unexpectedly stopped")),
+            ErrorKind::StreamBroken
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_fractions_and_http_dates() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "7".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("retry-after", "0.5".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
+        headers.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        headers.insert("retry-after-ms", "250".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        headers.clear();
+        headers.insert("retry-after", "soon".parse().expect("header"));
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Provider adapters. Each turns a [`CallRequest`] into a stream of [`ProviderEvent`]s and maps the
 //! provider's failures into one [`ProviderError`] taxonomy, so failover never matches on strings.
 
+pub mod anthropic;
 mod error;
-mod lines;
+pub mod lines;
 pub mod ollama;
 pub mod openai;
 
@@ -64,13 +65,35 @@ pub struct Tool {
     pub parameters: String,
 }
 
-/// Token counts reported by a provider.
+/// Token counts reported by a provider, normalised: prompt tokens include cached ones.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Prompt tokens, if reported.
     pub prompt_tokens: Option<u32>,
     /// Completion tokens, if reported.
     pub completion_tokens: Option<u32>,
+    /// Prompt tokens read from the provider's cache.
+    pub cached_tokens: Option<u32>,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write_tokens: Option<u32>,
+}
+
+/// Per-call adjustments learned from the provider rather than from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Ollama `options.num_ctx`: without it Ollama silently cuts the prompt at 4096 tokens.
+    pub num_ctx: Option<u32>,
+    /// False when the provider said the model cannot call tools; tools are then not offered.
+    pub tools_supported: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            num_ctx: None,
+            tools_supported: true,
+        }
+    }
 }
 
 /// What a provider stream yields.
@@ -92,12 +115,12 @@ pub enum ProviderEvent {
 /// A boxed stream of provider events.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<ProviderEvent, ProviderError>> + Send>>;
 
-/// Builds the shared HTTP client for provider calls (rustls with ring, connection pooling).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+/// Builds an HTTP client for provider calls (rustls with ring, connection pooling).
+pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     // Several services may race to install; the first wins and the rest are fine with it.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
@@ -106,18 +129,19 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 /// Starts a streaming call on `deployment`. Errors before the first byte come back here; later ones
 /// arrive in the stream.
 pub async fn start(
-    http: &reqwest::Client,
     deployment: &Deployment,
     request: &CallRequest,
+    tuning: Tuning,
 ) -> Result<EventStream, ProviderError> {
     let stream = match deployment.api {
-        Api::OpenaiCompletions => openai::start(http, deployment, request).await,
-        Api::Ollama => ollama::start(http, deployment, request).await,
+        Api::OpenaiCompletions => openai::start(deployment, request).await,
+        Api::Ollama => ollama::start(deployment, request, tuning).await,
+        Api::AnthropicMessages => anthropic::start(deployment, request).await,
         other => Err(ProviderError::new(
             ErrorKind::Unsupported,
             format!(
                 "provider api {:?} is not supported by this build yet",
-                crate::catalog::api_name(other)
+                other.as_str()
             ),
         )),
     }?;
@@ -181,27 +205,54 @@ fn output_cap(deployment: &Deployment, request: &CallRequest) -> Option<u32> {
     }
 }
 
-/// Sends a provider request, bounded by the attempt timeout until the headers arrive, and turns a
-/// non-2xx answer into a classified error.
+/// Longest error body read from a failed response; enough for any provider's error object.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Sends a provider request, bounded by the first-token timeout until the headers arrive, and turns
+/// a non-2xx answer into a classified error.
 async fn send(
     builder: reqwest::RequestBuilder,
     deployment: &Deployment,
 ) -> Result<reqwest::Response, ProviderError> {
-    let response = tokio::time::timeout(deployment.attempt_timeout, builder.send())
+    let patience = deployment.first_token_timeout;
+    let response = tokio::time::timeout(patience, builder.send())
         .await
-        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))?
+        .map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Timeout,
+                format!("first-byte timeout: no response headers within {patience:?}"),
+            )
+        })?
         .map_err(|error| ProviderError::from_transport(&error))?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let retry_after = error::retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
+        let body = bounded_body(response, patience).await;
         return Err(ProviderError::from_status(status, &body, retry_after));
     }
     Ok(response)
 }
 
+/// Reads at most [`MAX_ERROR_BODY`] bytes of an error response within `patience`.
+async fn bounded_body(response: reqwest::Response, patience: Duration) -> String {
+    use futures::StreamExt;
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = chunks.next().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_ERROR_BODY {
+                body.truncate(MAX_ERROR_BODY);
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(patience, read).await;
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Adds the current trace context and the configured extra headers to a provider request.
-fn common_headers(deployment: &Deployment) -> http::HeaderMap {
+pub(crate) fn common_headers(deployment: &Deployment) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     pincer_telemetry::propagation::inject_current(&mut pincer_telemetry::propagation::HttpHeaders(
         &mut headers,

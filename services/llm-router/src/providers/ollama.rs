@@ -5,11 +5,13 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::lines::lines;
-use super::{CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Usage};
+use super::{
+    CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Tuning, Usage,
+};
 use crate::catalog::Deployment;
 
 /// Builds the JSON body for `/api/chat`.
-pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
+pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuning) -> Value {
     let messages: Vec<Value> = request
         .messages
         .iter()
@@ -34,11 +36,26 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
         })
         .collect();
     let mut body = json!({ "model": deployment.model, "messages": messages, "stream": true });
-    if !request.tools.is_empty() {
+    if !request.tools.is_empty() && tuning.tools_supported {
         body["tools"] = super::tools_json(&request.tools);
     }
+    let mut options = serde_json::Map::new();
     if let Some(cap) = super::output_cap(deployment, request) {
-        body["options"] = json!({ "num_predict": cap });
+        options.insert("num_predict".into(), json!(cap));
+    }
+    if let Some(num_ctx) = tuning.num_ctx {
+        options.insert("num_ctx".into(), json!(num_ctx));
+        // With a known window, an oversized prompt must be an error the agent can compact on,
+        // not a silent drop of the oldest messages (Ollama's default `truncate: true`).
+        body["truncate"] = json!(false);
+    }
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
+    match &deployment.keep_alive {
+        Some(pincer_config::KeepAlive::Seconds(secs)) => body["keep_alive"] = json!(secs),
+        Some(pincer_config::KeepAlive::Duration(text)) => body["keep_alive"] = json!(text),
+        None => {}
     }
     body
 }
@@ -56,15 +73,16 @@ fn arguments_object(arguments: &str) -> Value {
 
 /// Sends the request and returns the event stream.
 pub async fn start(
-    http: &reqwest::Client,
     deployment: &Deployment,
     request: &CallRequest,
+    tuning: Tuning,
 ) -> Result<EventStream, ProviderError> {
     let url = format!("{}/api/chat", deployment.base_url);
-    let mut builder = http
+    let mut builder = deployment
+        .http
         .post(&url)
         .headers(super::common_headers(deployment))
-        .json(&request_body(deployment, request));
+        .json(&request_body(deployment, request, tuning));
     if let Some(key) = &deployment.api_key {
         // Local Ollama ignores it; hosted/proxied Ollama endpoints use bearer auth.
         builder = builder.bearer_auth(key.expose());
@@ -99,8 +117,7 @@ fn events(
             };
             // Mid-stream failures keep HTTP 200 and end with {"error": "..."}.
             if let Some(error) = chunk.get("error") {
-                let message = error.as_str().map(str::to_owned).unwrap_or_else(|| error.to_string());
-                yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("provider error mid-stream: {message}")));
+                yield Err(ProviderError::in_stream(error));
                 return;
             }
             let message = chunk.get("message").cloned().unwrap_or(Value::Null);
@@ -133,6 +150,7 @@ fn events(
                     // Missing on cached prompts (ollama/ollama#2068): unknown, not zero.
                     prompt_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64).map(saturate),
                     completion_tokens: chunk.get("eval_count").and_then(Value::as_u64).map(saturate),
+                    ..Usage::default()
                 };
                 let has_calls = !calls.is_empty();
                 for call in std::mem::take(&mut calls) {
@@ -186,7 +204,8 @@ mod tests {
                 reason: "tool_calls".into(),
                 usage: Usage {
                     prompt_tokens: None,
-                    completion_tokens: Some(3)
+                    completion_tokens: Some(3),
+                    ..Usage::default()
                 }
             }
         );
@@ -202,6 +221,44 @@ mod tests {
         assert!(
             matches!(&out[1], Err(e) if e.kind == ErrorKind::StreamBroken && e.message.contains("crashed"))
         );
+    }
+
+    #[test]
+    fn body_carries_num_ctx_keep_alive_and_drops_tools_the_model_cannot_call() {
+        let catalog = crate::catalog::Catalog::new(
+            serde_json::from_str(r#"{"providers": {"ollama": {"keepAlive": "24h"}}}"#)
+                .expect("models"),
+            None,
+        )
+        .expect("catalog");
+        let deployment = catalog.resolve("ollama/qwen2.5:7b").expect("resolves");
+        let request = CallRequest {
+            messages: vec![super::super::Message {
+                role: "user",
+                content: "hi".into(),
+                ..Default::default()
+            }],
+            tools: vec![super::super::Tool {
+                name: "ls".into(),
+                ..Default::default()
+            }],
+            max_tokens: 0,
+        };
+        let body = request_body(
+            &deployment,
+            &request,
+            Tuning {
+                num_ctx: Some(32_768),
+                tools_supported: false,
+            },
+        );
+        assert_eq!(body["options"]["num_ctx"], 32_768);
+        assert_eq!(body["truncate"], false);
+        assert_eq!(body["keep_alive"], "24h");
+        assert!(body.get("tools").is_none());
+        let body = request_body(&deployment, &request, Tuning::default());
+        assert!(body.get("options").is_none());
+        assert_eq!(body["tools"][0]["function"]["name"], "ls");
     }
 
     #[test]

@@ -57,12 +57,12 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
 
 /// Sends the request and returns the event stream.
 pub async fn start(
-    http: &reqwest::Client,
     deployment: &Deployment,
     request: &CallRequest,
 ) -> Result<EventStream, ProviderError> {
     let url = format!("{}/chat/completions", deployment.base_url);
-    let mut builder = http
+    let mut builder = deployment
+        .http
         .post(&url)
         .headers(super::common_headers(deployment))
         .header("accept", "text/event-stream")
@@ -120,14 +120,22 @@ fn events(
                     return;
                 }
             };
+            // OpenAI/OpenRouter put an `error` object in a 200 stream; vLLM sends {"object":"error"}.
             if let Some(error) = chunk.get("error") {
-                let message = error.get("message").and_then(Value::as_str).unwrap_or("provider error in stream");
-                yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("provider error mid-stream: {message}")));
+                yield Err(ProviderError::in_stream(error));
+                return;
+            }
+            if chunk.get("object").and_then(Value::as_str) == Some("error") {
+                yield Err(ProviderError::in_stream(&chunk));
                 return;
             }
             if let Some(reported) = chunk.get("usage").filter(|u| !u.is_null()) {
                 usage.prompt_tokens = reported.get("prompt_tokens").and_then(Value::as_u64).map(saturate);
                 usage.completion_tokens = reported.get("completion_tokens").and_then(Value::as_u64).map(saturate);
+                usage.cached_tokens = reported
+                    .pointer("/prompt_tokens_details/cached_tokens")
+                    .and_then(Value::as_u64)
+                    .map(saturate);
             }
             let choices = chunk.get("choices").and_then(Value::as_array).cloned().unwrap_or_default();
             for choice in choices {
@@ -225,7 +233,8 @@ mod tests {
                 reason: "tool_calls".into(),
                 usage: Usage {
                     prompt_tokens: Some(5),
-                    completion_tokens: Some(7)
+                    completion_tokens: Some(7),
+                    ..Usage::default()
                 }
             }
         );
@@ -243,6 +252,30 @@ mod tests {
             r#"data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
             r#"data: {"error":{"message":"upstream died","code":502}}"#,
         ]);
-        assert!(matches!(out.last(), Some(Err(e)) if e.message.contains("upstream died")));
+        assert!(
+            matches!(out.last(), Some(Err(e)) if e.message.contains("upstream died") && e.kind == ErrorKind::Upstream)
+        );
+    }
+
+    #[test]
+    fn openrouter_rate_limit_inside_a_200_stream_is_a_rate_limit() {
+        let out = run(&[
+            ": OPENROUTER PROCESSING",
+            r#"data: {"error":{"code":429,"message":"Rate limit exceeded: free-models-per-min"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}"#,
+        ]);
+        assert!(matches!(out.last(), Some(Err(e)) if e.kind == ErrorKind::RateLimited));
+    }
+
+    #[test]
+    fn cached_tokens_come_from_prompt_tokens_details() {
+        let out = run(&[
+            r#"data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#,
+            r#"data: {"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":64}}}"#,
+            "data: [DONE]",
+        ]);
+        assert!(matches!(
+            out.last(),
+            Some(Ok(ProviderEvent::Finish { usage, .. })) if usage.cached_tokens == Some(64) && usage.prompt_tokens == Some(100)
+        ));
     }
 }

@@ -1,0 +1,455 @@
+//! Anthropic Messages (`POST /v1/messages`, SSE). The conversation is re-shaped into Anthropic's
+//! form: system text goes to the top-level `system`, tool calls become `tool_use` blocks with object
+//! input, and tool results become `tool_result` blocks at the front of the next user message.
+//!
+//! API version `2026-10-21` rejects `temperature`, `top_p` and `top_k` with a 400, so none is ever
+//! sent; a provider can still pin another version with `headers: {"anthropic-version": ...}`.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::lines::lines;
+use super::{
+    CallRequest, ErrorKind, EventStream, Message, ProviderError, ProviderEvent, ToolCall, Usage,
+};
+use crate::catalog::Deployment;
+
+/// The API version sent unless the provider's headers say otherwise.
+pub const API_VERSION: &str = "2026-10-21";
+/// Anthropic requires `max_tokens`; used when neither the caller nor the config sets one.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Builds the JSON body for `/v1/messages`.
+pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
+    let system: Vec<&str> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == "system" && !m.content.is_empty())
+        .map(|m| m.content.as_str())
+        .collect();
+    let mut body = json!({
+        "model": deployment.model,
+        "max_tokens": super::output_cap(deployment, request).unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": messages(&request.messages),
+        "stream": true,
+    });
+    if !system.is_empty() {
+        body["system"] = json!(system.join("\n\n"));
+    }
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|tool| {
+                let schema = serde_json::from_str::<Value>(&tool.parameters)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({ "type": "object", "properties": {} }));
+                json!({ "name": tool.name, "description": tool.description, "input_schema": schema })
+            })
+            .collect();
+    }
+    body
+}
+
+/// Anthropic alternates user and assistant turns made of content blocks. Consecutive messages that
+/// map to the same role are merged, and tool results lead the user turn that follows the calls.
+fn messages(history: &[Message]) -> Vec<Value> {
+    let mut out: Vec<(String, Vec<Value>)> = Vec::new();
+    for message in history {
+        let (role, blocks) = match message.role {
+            "system" => continue,
+            "assistant" => {
+                let mut blocks = Vec::new();
+                if !message.content.is_empty() {
+                    blocks.push(json!({ "type": "text", "text": message.content }));
+                }
+                for call in &message.tool_calls {
+                    blocks.push(json!({
+                        "type": "tool_use",
+                        "id": block_id(&call.id),
+                        "name": call.name,
+                        "input": input_object(&call.arguments),
+                    }));
+                }
+                ("assistant", blocks)
+            }
+            "tool" => (
+                "user",
+                vec![json!({
+                    "type": "tool_result",
+                    "tool_use_id": block_id(&message.tool_call_id),
+                    "content": message.content,
+                })],
+            ),
+            _ if message.content.is_empty() => continue,
+            _ => (
+                "user",
+                vec![json!({ "type": "text", "text": message.content })],
+            ),
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match out.last_mut() {
+            Some((last_role, last_blocks)) if last_role == role => {
+                last_blocks.extend(blocks);
+                // tool_result blocks must come first in a user turn.
+                last_blocks.sort_by_key(|block| block["type"] != "tool_result");
+            }
+            _ => out.push((role.to_owned(), blocks)),
+        }
+    }
+    out.into_iter()
+        .map(|(role, content)| json!({ "role": role, "content": content }))
+        .collect()
+}
+
+/// Anthropic ids must match `^[a-zA-Z0-9_-]+$`; ids minted by other providers are made to fit the
+/// same way on both the `tool_use` and the `tool_result` side, so pairs still match.
+fn block_id(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "toolu_missing".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+fn input_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(other) => json!({ "value": other }),
+        Err(_) if arguments.trim().is_empty() => json!({}),
+        Err(_) => json!({ "raw": arguments }),
+    }
+}
+
+/// Sends the request and returns the event stream.
+pub async fn start(
+    deployment: &Deployment,
+    request: &CallRequest,
+) -> Result<EventStream, ProviderError> {
+    let base = deployment.base_url.trim_end_matches("/v1");
+    let url = format!("{base}/v1/messages");
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "anthropic-version",
+        http::HeaderValue::from_static(API_VERSION),
+    );
+    // Configured headers (including a pinned anthropic-version) replace the defaults.
+    for (name, value) in super::common_headers(deployment) {
+        if let Some(name) = name {
+            headers.insert(name, value);
+        }
+    }
+    let mut builder = deployment
+        .http
+        .post(&url)
+        .headers(headers)
+        .header("accept", "text/event-stream")
+        .json(&request_body(deployment, request));
+    if let Some(key) = &deployment.api_key {
+        builder = builder.header("x-api-key", key.expose());
+    }
+    let response = super::send(builder, deployment).await?;
+    Ok(Box::pin(events(lines(response.bytes_stream()))))
+}
+
+/// A `tool_use` block whose input arrives as JSON text fragments.
+#[derive(Default)]
+struct PartialToolUse {
+    id: String,
+    name: String,
+    json: String,
+}
+
+/// Parses Anthropic's SSE events. Only `data:` lines are read: each carries its event `type`.
+pub fn events(
+    lines: impl futures::Stream<Item = Result<String, String>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<ProviderEvent, ProviderError>> + Send {
+    async_stream::stream! {
+        let mut lines = Box::pin(lines);
+        let mut tools: BTreeMap<u64, PartialToolUse> = BTreeMap::new();
+        let mut usage = Usage::default();
+        let mut input_tokens: Option<u32> = None;
+        let mut stop_reason: Option<String> = None;
+        let mut saw_tool_use = false;
+        while let Some(line) = lines.next().await {
+            let line = match line {
+                Ok(line) => line,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("stream read failed: {error}")));
+                    return;
+                }
+            };
+            let Some(data) = line.strip_prefix("data:") else { continue };
+            let event: Value = match serde_json::from_str(data.trim()) {
+                Ok(event) => event,
+                Err(error) => {
+                    yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("malformed SSE event: {error}")));
+                    return;
+                }
+            };
+            let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+            match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+                "message_start" => {
+                    let reported = event.pointer("/message/usage").cloned().unwrap_or(Value::Null);
+                    input_tokens = count(&reported, "input_tokens");
+                    usage.cached_tokens = count(&reported, "cache_read_input_tokens");
+                    usage.cache_write_tokens = count(&reported, "cache_creation_input_tokens");
+                    usage.completion_tokens = count(&reported, "output_tokens");
+                }
+                "content_block_start" => {
+                    let block = event.get("content_block").cloned().unwrap_or(Value::Null);
+                    match block.get("type").and_then(Value::as_str) {
+                        Some("tool_use") => {
+                            tools.insert(index, PartialToolUse {
+                                id: block.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                                name: block.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                                json: String::new(),
+                            });
+                        }
+                        Some("text") => {
+                            if let Some(text) = block.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                                yield Ok(ProviderEvent::Text(text.to_owned()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                "content_block_delta" => {
+                    let delta = event.get("delta").cloned().unwrap_or(Value::Null);
+                    match delta.get("type").and_then(Value::as_str) {
+                        Some("text_delta") => {
+                            if let Some(text) = delta.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                                yield Ok(ProviderEvent::Text(text.to_owned()));
+                            }
+                        }
+                        Some("input_json_delta") => {
+                            if let (Some(tool), Some(part)) = (tools.get_mut(&index), delta.get("partial_json").and_then(Value::as_str)) {
+                                tool.json.push_str(part);
+                            }
+                        }
+                        // thinking, signature and citation deltas are not forwarded.
+                        _ => {}
+                    }
+                }
+                "content_block_stop" => {
+                    if let Some(tool) = tools.remove(&index) {
+                        let arguments = if tool.json.trim().is_empty() { "{}".to_owned() } else { tool.json };
+                        if serde_json::from_str::<Value>(&arguments).is_err() {
+                            yield Err(ProviderError::new(ErrorKind::StreamBroken, format!("tool_use {} input is not valid JSON", tool.name)));
+                            return;
+                        }
+                        saw_tool_use = true;
+                        let id = if tool.id.is_empty() { format!("toolu_{index}") } else { tool.id };
+                        yield Ok(ProviderEvent::ToolCall(ToolCall { id, name: tool.name, arguments }));
+                    }
+                }
+                "message_delta" => {
+                    if let Some(reason) = event.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                        stop_reason = Some(reason.to_owned());
+                    }
+                    if let Some(output) = event.get("usage").and_then(|u| count(u, "output_tokens")) {
+                        usage.completion_tokens = Some(output);
+                    }
+                }
+                "message_stop" => {
+                    usage.prompt_tokens = input_tokens.map(|input| {
+                        input
+                            .saturating_add(usage.cached_tokens.unwrap_or(0))
+                            .saturating_add(usage.cache_write_tokens.unwrap_or(0))
+                    });
+                    let reason = match stop_reason.as_deref() {
+                        _ if saw_tool_use => "tool_calls",
+                        Some("max_tokens" | "model_context_window_exceeded") => "length",
+                        Some("refusal") => "content_filter",
+                        _ => "stop",
+                    };
+                    yield Ok(ProviderEvent::Finish { reason: reason.to_owned(), usage });
+                    return;
+                }
+                "error" => {
+                    let error = event.get("error").cloned().unwrap_or(Value::Null);
+                    yield Err(ProviderError::in_stream(&error));
+                    return;
+                }
+                // `ping` and event types added later within the version are ignored.
+                _ => {}
+            }
+        }
+        yield Err(ProviderError::new(ErrorKind::StreamBroken, "stream ended without message_stop"));
+    }
+}
+
+fn count(value: &Value, field: &str) -> Option<u32> {
+    value
+        .get(field)
+        .and_then(Value::as_u64)
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::Tool;
+
+    fn run(lines_in: &[&str]) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let owned: Vec<Result<String, String>> =
+            lines_in.iter().map(|l| Ok((*l).to_owned())).collect();
+        futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
+    }
+
+    fn message(role: &'static str, content: &str) -> Message {
+        Message {
+            role,
+            content: content.into(),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn stream_yields_text_tool_use_and_normalised_usage() {
+        let out = run(&[
+            "event: message_start",
+            r#"data: {"type":"message_start","message":{"id":"msg_1","role":"assistant","model":"claude","content":[],"usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":5,"output_tokens":1}}}"#,
+            "",
+            r#"data: {"type":"ping"}"#,
+            r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Let me look."}}"#,
+            r#"data: {"type":"content_block_stop","index":0}"#,
+            r#"data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"read","input":{}}}"#,
+            r#"data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"path\":"}}"#,
+            r#"data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"\"a.md\"}"}}"#,
+            r#"data: {"type":"content_block_stop","index":1}"#,
+            r#"data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":17}}"#,
+            r#"data: {"type":"message_stop"}"#,
+        ]);
+        let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(out[0], ProviderEvent::Text("Let me look.".into()));
+        assert_eq!(
+            out[1],
+            ProviderEvent::ToolCall(ToolCall {
+                id: "toolu_1".into(),
+                name: "read".into(),
+                arguments: r#"{"path":"a.md"}"#.into()
+            })
+        );
+        assert_eq!(
+            out[2],
+            ProviderEvent::Finish {
+                reason: "tool_calls".into(),
+                usage: Usage {
+                    prompt_tokens: Some(105),
+                    completion_tokens: Some(17),
+                    cached_tokens: Some(90),
+                    cache_write_tokens: Some(5),
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn error_event_after_200_is_classified() {
+        let out = run(&[
+            r#"data: {"type":"message_start","message":{"usage":{"input_tokens":1}}}"#,
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+            "event: error",
+            r#"data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        ]);
+        assert_eq!(out[0], Ok(ProviderEvent::Text("Hi".into())));
+        assert!(matches!(&out[1], Err(e) if e.kind == ErrorKind::Overloaded));
+    }
+
+    #[test]
+    fn eof_without_message_stop_is_a_broken_stream() {
+        let out = run(&[
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        ]);
+        assert!(matches!(out.last(), Some(Err(e)) if e.kind == ErrorKind::StreamBroken));
+    }
+
+    #[test]
+    fn history_becomes_alternating_blocks_with_tool_results_first() {
+        let catalog = crate::catalog::Catalog::new(
+            serde_json::from_str(r#"{"providers": {"anthropic": {"apiKey": "k"}}}"#)
+                .expect("models"),
+            None,
+        )
+        .expect("catalog");
+        let deployment = catalog.resolve("anthropic/claude-x").expect("resolves");
+        let request = CallRequest {
+            messages: vec![
+                message("system", "Be brief."),
+                message("user", "list files"),
+                Message {
+                    role: "assistant",
+                    content: String::new(),
+                    tool_calls: vec![
+                        ToolCall {
+                            id: "call_0".into(),
+                            name: "ls".into(),
+                            arguments: r#"{"path":"."}"#.into(),
+                        },
+                        ToolCall {
+                            id: "call.1".into(),
+                            name: "ls".into(),
+                            arguments: String::new(),
+                        },
+                    ],
+                    ..Message::default()
+                },
+                Message {
+                    role: "tool",
+                    content: "a.md".into(),
+                    tool_call_id: "call_0".into(),
+                    tool_name: "ls".into(),
+                    ..Message::default()
+                },
+                Message {
+                    role: "tool",
+                    content: "b.md".into(),
+                    tool_call_id: "call.1".into(),
+                    tool_name: "ls".into(),
+                    ..Message::default()
+                },
+                message("user", "and now?"),
+            ],
+            tools: vec![Tool {
+                name: "ls".into(),
+                description: "list".into(),
+                parameters: r#"{"type":"object","properties":{"path":{"type":"string"}}}"#.into(),
+            }],
+            max_tokens: 0,
+        };
+        let body = request_body(&deployment, &request);
+        assert_eq!(body["system"], "Be brief.");
+        assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert!(body.get("temperature").is_none());
+        let messages = body["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 3);
+        assert_eq!(messages[1]["role"], "assistant");
+        assert_eq!(messages[1]["content"][0]["type"], "tool_use");
+        assert_eq!(messages[1]["content"][0]["input"]["path"], ".");
+        assert_eq!(messages[1]["content"][1]["id"], "call_1");
+        assert_eq!(messages[1]["content"][1]["input"], json!({}));
+        let user = messages[2]["content"].as_array().expect("blocks");
+        assert_eq!(user.len(), 3);
+        assert_eq!(user[0]["type"], "tool_result");
+        assert_eq!(user[1]["tool_use_id"], "call_1");
+        assert_eq!(user[2]["type"], "text");
+        assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+    }
+}

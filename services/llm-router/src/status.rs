@@ -1,0 +1,176 @@
+//! What the router tells operators: the model list (configured and discovered, with window, tool
+//! support and health) and per-provider/key/model health, plus configuration warnings.
+
+use pincer_config::Api;
+use pincer_proto::llm::v1 as pb;
+
+use crate::catalog::{Deployment, display_origin};
+use crate::failover::Engine;
+use crate::guard;
+use crate::health::{HealthRecord, State, Target, now_ms};
+
+/// Every configured model, then every model an Ollama provider has pulled but the config does not
+/// list.
+pub async fn models(engine: &Engine) -> Vec<pb::ModelInfo> {
+    let mut lookups = Vec::new();
+    for (provider_id, provider) in engine.catalog.providers() {
+        for entry in &provider.models {
+            let reference = format!("{provider_id}/{}", entry.id);
+            let name = entry.name.clone().unwrap_or_else(|| entry.id.clone());
+            if let Ok(deployment) = engine.catalog.resolve(&reference) {
+                lookups.push((deployment, name, "config"));
+            }
+        }
+        if provider.api_for(provider_id) != Api::Ollama {
+            continue;
+        }
+        let Ok(probe) = engine.catalog.resolve(&format!("{provider_id}/-")) else {
+            continue;
+        };
+        for pulled in engine.discovery.tags(&probe).await {
+            if provider.models.iter().any(|entry| entry.id == pulled) {
+                continue;
+            }
+            if let Ok(deployment) = engine.catalog.resolve(&format!("{provider_id}/{pulled}")) {
+                lookups.push((deployment, pulled, "discovered"));
+            }
+        }
+    }
+    let infos = lookups
+        .into_iter()
+        .map(|(deployment, name, source)| model_info(engine, deployment, name, source));
+    futures::future::join_all(infos).await
+}
+
+async fn model_info(
+    engine: &Engine,
+    deployment: Deployment,
+    name: String,
+    source: &str,
+) -> pb::ModelInfo {
+    let (tuning, window) = engine.tuning(&deployment).await;
+    pb::ModelInfo {
+        id: deployment.reference.clone(),
+        name,
+        api: deployment.api.as_str().to_owned(),
+        context_window: window.unwrap_or(0),
+        max_tokens: deployment.max_tokens.unwrap_or(0),
+        source: source.to_owned(),
+        supports_tools: tuning.tools_supported,
+        below_minimum_context: guard::small_window_warning(&deployment.reference, window).is_some(),
+        health: Some(health(
+            &engine
+                .book
+                .get(&Target::Model(deployment.reference.clone())),
+        )),
+        input_cost_per_mtok: deployment.cost.map(|c| c.input),
+        output_cost_per_mtok: deployment.cost.map(|c| c.output),
+    }
+}
+
+/// Health of every provider, key and model, with warnings.
+pub async fn status(engine: &Engine) -> pb::StatusResponse {
+    let mut providers = Vec::new();
+    let mut warnings = startup_warnings(engine);
+    for (provider_id, provider) in engine.catalog.providers() {
+        let api = provider.api_for(provider_id);
+        let base_url = engine
+            .catalog
+            .base_url(provider_id, provider)
+            .map(|url| display_origin(&url))
+            .unwrap_or_default();
+        providers.push(pb::ProviderStatus {
+            id: provider_id.clone(),
+            api: api.as_str().to_owned(),
+            base_url,
+            health: Some(health(
+                &engine.book.get(&Target::Provider(provider_id.clone())),
+            )),
+            keys: provider
+                .keys()
+                .iter()
+                .map(|key| health(&engine.book.get(&Target::key(provider_id, key))))
+                .collect(),
+        });
+    }
+    let mut model_ids: Vec<String> = engine
+        .catalog
+        .providers()
+        .flat_map(|(id, p)| p.models.iter().map(move |m| format!("{id}/{}", m.id)))
+        .collect();
+    for (name, _) in engine.book.snapshot() {
+        if let Some(reference) = name.strip_prefix("model/")
+            && !model_ids.iter().any(|m| m == reference)
+        {
+            model_ids.push(reference.to_owned());
+        }
+    }
+    let models = model_ids
+        .into_iter()
+        .map(|id| pb::ModelStatus {
+            health: Some(health(&engine.book.get(&Target::Model(id.clone())))),
+            last_served_unix_ms: engine.last_served(&id),
+            id,
+        })
+        .collect();
+    if !engine.book.is_shared() {
+        warnings.push(
+            "model health is kept in this replica's memory only (NATS KV not reachable)".to_owned(),
+        );
+    }
+    warnings.dedup();
+    pb::StatusResponse {
+        providers,
+        models,
+        warnings,
+        shared_health: engine.book.is_shared(),
+    }
+}
+
+/// Problems visible from the configuration alone: windows below 64K, APIs this build cannot call.
+pub fn startup_warnings(engine: &Engine) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (provider_id, provider) in engine.catalog.providers() {
+        let api = provider.api_for(provider_id);
+        if matches!(api, Api::OpenaiResponses | Api::GoogleGenerativeAi) {
+            warnings.push(format!(
+                "provider {provider_id:?} uses api {:?}, which this build does not speak; use \"openai-completions\" (OpenAI, OpenRouter and Gemini all offer it)",
+                api.as_str()
+            ));
+        }
+        for entry in &provider.models {
+            let reference = format!("{provider_id}/{}", entry.id);
+            warnings.extend(guard::small_window_warning(
+                &reference,
+                entry.context_window,
+            ));
+        }
+    }
+    warnings
+}
+
+/// The wire form of a record at the current time.
+pub fn health(record: &HealthRecord) -> pb::Health {
+    let now = now_ms();
+    let state = match record.state(now) {
+        State::Closed => pb::BreakerState::Closed,
+        State::Open { .. } => pb::BreakerState::Open,
+        State::HalfOpen => pb::BreakerState::HalfOpen,
+    };
+    pb::Health {
+        state: state.into(),
+        cooldown_until_unix_ms: if record.open_until_ms > now {
+            record.open_until_ms
+        } else {
+            0
+        },
+        consecutive_failures: record.failures,
+        last_error: record.last_error.clone(),
+        last_error_kind: record
+            .last_kind
+            .map_or(pb::ErrorKind::Unspecified, |k| k.to_proto())
+            .into(),
+        last_failure_unix_ms: record.last_failure_ms,
+        last_success_unix_ms: record.last_success_ms,
+    }
+}
