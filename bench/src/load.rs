@@ -31,7 +31,8 @@ impl Target {
         }
     }
 
-    /// The fake provider's native endpoint (the harness floor).
+    /// The fake provider's native endpoint (the harness floor); NDJSON-streamed when the phase
+    /// asks for streaming.
     pub fn ollama_direct(addr: SocketAddr) -> Self {
         Self {
             addr,
@@ -46,7 +47,7 @@ impl Target {
             json!({ "model": "pincer/default", "user": format!("bench-{index}"), "stream": stream,
                     "messages": [{ "role": "user", "content": "Reply with a short greeting." }] })
         } else {
-            json!({ "model": "fake-model", "stream": false,
+            json!({ "model": "fake-model", "stream": stream,
                     "messages": [{ "role": "user", "content": "Reply with a short greeting." }] })
         };
         Bytes::from(body.to_string())
@@ -58,7 +59,7 @@ pub struct Outcome {
     pub ok: usize,
     pub errors: usize,
     pub wall: Duration,
-    latencies_ms: Vec<f64>,
+    pub latencies_ms: Vec<f64>,
 }
 
 impl Outcome {
@@ -66,16 +67,31 @@ impl Outcome {
     pub fn summary(&self) -> serde_json::Value {
         let mut sorted = self.latencies_ms.clone();
         sorted.sort_by(f64::total_cmp);
-        let pct = |p: f64| -> f64 {
-            if sorted.is_empty() {
-                return 0.0;
-            }
-            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-            let value = sorted[rank.clamp(1, sorted.len()) - 1];
-            (value * 1000.0).round() / 1000.0
-        };
+        let pct = |p: f64| nearest_rank(&sorted, p);
         json!({ "p50": pct(50.0), "p90": pct(90.0), "p99": pct(99.0), "max": pct(100.0) })
     }
+
+    /// The `p`th percentile (nearest rank) in milliseconds, rounded to the microsecond.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        nearest_rank(&sorted, p)
+    }
+
+    /// Successful requests per second of wall time.
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// Nearest-rank percentile of an ascending slice, rounded to 0.001 ms; 0 when empty.
+fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    let value = sorted[rank.clamp(1, sorted.len()) - 1];
+    (value * 1000.0).round() / 1000.0
 }
 
 /// Sends `requests` requests with `concurrency` workers.

@@ -1,25 +1,62 @@
-//! `pincer-bench`: starts the fake provider and `pincer dev`, then measures cold start, idle and
-//! peak memory of the whole stack, and closed-loop latency/throughput of `/v1/chat/completions` at
-//! several concurrencies. Prints one JSON object. Not a test: figures depend on the machine.
+//! `pincer-bench`: benchmarks with the fake provider. Prints one JSON object per run. Not a test:
+//! figures depend on the machine.
+//!
+//! `pincer-bench stack` (also the default when no subcommand is given) starts the fake provider and
+//! `pincer dev`, then measures cold start, idle and peak memory of the whole stack, and closed-loop
+//! latency/throughput of `/v1/chat/completions` at several concurrencies:
 //!
 //! ```text
 //! cargo build --release -p pincer -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner \
 //!     -p pincer-channel-bridge -p pincer-fake-provider -p pincer-bench
 //! target/release/pincer-bench --phases 1:200,8:400,32:400
 //! ```
+//!
+//! `pincer-bench router` measures the llm-router's own overhead: the fake provider (no delays) and
+//! `pincer-llm-router` alone (NATS off), closed-loop streaming `LlmRouter/Chat` calls over one
+//! shared HTTP/2 channel (`--channels N` to spread them), compared with the same number of
+//! streaming `/api/chat` calls straight to the fake at the same concurrencies; plus the router's
+//! idle and peak RSS:
+//!
+//! ```text
+//! cargo build --release -p pincer-llm-router -p pincer-fake-provider -p pincer-bench \
+//!     && target/release/pincer-bench router
+//! target/release/pincer-bench router --phases 1:500,8:1000,32:2000 --channels 4
+//! ```
 
 mod load;
 mod procs;
+mod router;
 mod stack;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(about = "Benchmark the Pincer stack (pincer dev) with the fake provider")]
-struct Args {
+#[command(
+    about = "Benchmark Pincer with the fake provider",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand: the `stack` benchmark with these flags.
+    #[command(flatten)]
+    stack: StackArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The whole stack (pincer dev) through the gateway (the default).
+    Stack(StackArgs),
+    /// The llm-router alone over gRPC, against the fake provider called directly.
+    Router(router::Args),
+}
+
+#[derive(clap::Args)]
+struct StackArgs {
     /// Load phases as concurrency:requests, comma separated.
     #[arg(long, default_value = "1:200,8:400,32:400")]
     phases: String,
@@ -42,12 +79,25 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let phases = parse_phases(&args.phases)?;
-    let bin_dir = std::env::current_exe()?
+    let cli = Cli::parse();
+    match cli.command {
+        None => stack(cli.stack).await,
+        Some(Command::Stack(args)) => stack(args).await,
+        Some(Command::Router(args)) => router::run(args).await,
+    }
+}
+
+/// The directory of this binary, where the benchmarked binaries are expected.
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    std::env::current_exe()?
         .parent()
         .map(std::path::Path::to_path_buf)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the binaries next to pincer-bench"))?;
+        .ok_or_else(|| anyhow::anyhow!("cannot locate the binaries next to pincer-bench"))
+}
+
+async fn stack(args: StackArgs) -> anyhow::Result<()> {
+    let phases = parse_phases(&args.phases)?;
+    let bin_dir = bin_dir()?;
 
     let fake = stack::Fake::start(&bin_dir, args.tokens).await?;
     let floor = load::run_phase(

@@ -82,6 +82,16 @@ fn rss_kb(pid: u32) -> Option<(String, u64)> {
     Some((name, kb))
 }
 
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, ...) of one process.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// Sums VmRSS over `root` and its descendants.
 pub fn tree_memory(root: u32) -> TreeMemory {
     let mut memory = TreeMemory {

@@ -20,7 +20,8 @@ pub struct Fake {
 }
 
 impl Fake {
-    /// Starts `pincer-fake-provider` answering `tokens` words at once.
+    /// Starts `pincer-fake-provider` answering `tokens` words at once (no first-token or chunk
+    /// delay).
     pub async fn start(bin_dir: &Path, tokens: u32) -> anyhow::Result<Self> {
         let mut child = Command::new(bin_dir.join("pincer-fake-provider"))
             .args([
@@ -30,6 +31,10 @@ impl Fake {
                 "0",
                 "--tokens",
                 &tokens.to_string(),
+                "--delay-ms",
+                "0",
+                "--chunk-delay-ms",
+                "0",
             ])
             .stdout(Stdio::piped())
             .kill_on_drop(true)

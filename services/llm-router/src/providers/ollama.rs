@@ -91,7 +91,7 @@ pub async fn start(
     Ok(Box::pin(events(lines(response.bytes_stream()))))
 }
 
-fn events(
+pub fn events(
     lines: impl futures::Stream<Item = Result<String, String>> + Send + 'static,
 ) -> impl futures::Stream<Item = Result<ProviderEvent, ProviderError>> + Send {
     async_stream::stream! {

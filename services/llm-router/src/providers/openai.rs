@@ -88,7 +88,7 @@ struct PartialCall {
     arguments: String,
 }
 
-fn events(
+pub fn events(
     lines: impl futures::Stream<Item = Result<String, String>> + Send + 'static,
 ) -> impl futures::Stream<Item = Result<ProviderEvent, ProviderError>> + Send {
     async_stream::stream! {
