@@ -6,6 +6,7 @@
 
 mod config_cmd;
 mod dev;
+mod models_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,25 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Models the llm-router knows, and their health.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+        /// llm-router gRPC address (default: $PINCER_LLM_ROUTER_URL or http://127.0.0.1:50051).
+        #[arg(long, global = true)]
+        router: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Configured and discovered (Ollama) models: context window, tool support, health, price.
+    List,
+    /// Health of every provider, API key and model: cooldowns, breakers, last errors, warnings.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -49,18 +69,30 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Validate { file },
         } => config_cmd::validate(file.unwrap_or_else(pincer_lifecycle::env::config_path)),
-        Command::Dev(args) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("pincer: cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            runtime.block_on(dev::run(args))
+        Command::Dev(args) => block_on(dev::run(args)),
+        Command::Models {
+            command,
+            router,
+            json,
+        } => {
+            let url = models_cmd::router_url(router);
+            match command {
+                ModelsCommand::List => block_on(models_cmd::list(url, json)),
+                ModelsCommand::Status => block_on(models_cmd::status(url, json)),
+            }
+        }
+    }
+}
+
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(error) => {
+            eprintln!("pincer: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
         }
     }
 }

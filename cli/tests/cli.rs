@@ -172,3 +172,97 @@ fn is_zombie(pid: u32) -> bool {
         })
         .unwrap_or(true)
 }
+
+#[tokio::test]
+async fn models_list_and_status_show_what_the_router_knows() {
+    let fake = FakeProvider::start(
+        Knobs {
+            context_window: 8192,
+            model: "llama3.2:3b".into(),
+            ..Knobs::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let router_url = format!("http://{}", listener.local_addr().unwrap());
+    let models: pincer_config::Models = serde_json::from_value(serde_json::json!({
+        "providers": {"ollama": {"baseUrl": fake.base_url(), "apiKey": "ollama-local",
+            "models": [{"id": "qwen2.5-coder:7b", "contextWindow": 131072, "cost": {"input": 0, "output": 0}}]}}
+    }))
+    .unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let router = tokio::spawn(pincer_llm_router::run(
+        pincer_llm_router::Config {
+            models,
+            default_call_timeout: Duration::from_secs(10),
+            ollama_base_url: None,
+            nats_url: None,
+            namespace: pincer_bus::Namespace::default(),
+            retry: pincer_llm_router::RetryPolicy::default(),
+        },
+        listener,
+        shutdown.clone(),
+    ));
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || pincer().args(args).output().unwrap())
+    };
+    let list = run(vec![
+        "models".into(),
+        "list".into(),
+        "--json".into(),
+        "--router".into(),
+        router_url.clone(),
+    ])
+    .await
+    .unwrap();
+    assert!(list.status.success(), "{list:?}");
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ollama/qwen2.5-coder:7b", "ollama/llama3.2:3b"]);
+    assert_eq!(
+        list[0]["contextWindow"], 8192,
+        "capped at the native window"
+    );
+    assert_eq!(list[0]["belowMinimumContext"], true);
+    assert_eq!(list[1]["source"], "discovered");
+
+    let status = run(vec![
+        "models".into(),
+        "status".into(),
+        "--router".into(),
+        router_url.clone(),
+    ])
+    .await
+    .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("Providers") && text.contains("ollama"),
+        "{text}"
+    );
+    assert!(
+        text.contains("8192-token context window"),
+        "the effective window is warned about: {text}"
+    );
+    assert!(!text.contains("ollama-local"), "keys are never printed");
+
+    shutdown.cancel();
+    router.await.unwrap().unwrap();
+    let down = run(vec![
+        "models".into(),
+        "status".into(),
+        "--router".into(),
+        router_url,
+    ])
+    .await
+    .unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the llm-router"));
+}

@@ -113,9 +113,24 @@ pub async fn status(engine: &Engine) -> pb::StatusResponse {
             id,
         })
         .collect();
+    // Ollama models run with the window /api/show and the config allow, which can be smaller
+    // than the configured one.
+    for info in self::models(engine).await {
+        if info.below_minimum_context
+            && !warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("{} ", info.id)))
+        {
+            warnings.extend(guard::small_window_warning(
+                &info.id,
+                Some(info.context_window),
+            ));
+        }
+    }
     if !engine.book.is_shared() {
         warnings.push(
-            "model health is kept in this replica's memory only (NATS KV not reachable)".to_owned(),
+            "model health is kept in this replica's memory only (NATS KV not configured or not reachable)"
+                .to_owned(),
         );
     }
     warnings.dedup();

@@ -6,6 +6,7 @@ mod error;
 pub mod lines;
 pub mod ollama;
 pub mod openai;
+pub mod text_tools;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -145,7 +146,11 @@ pub async fn start(
             ),
         )),
     }?;
-    Ok(coalesced(stream))
+    if request.tools.is_empty() {
+        return Ok(coalesced(stream));
+    }
+    let names = request.tools.iter().map(|tool| tool.name.clone()).collect();
+    Ok(coalesced(text_tools::promote(stream, names)))
 }
 
 /// Merges text deltas that are already waiting into one, without ever waiting for more: a fast

@@ -1,0 +1,217 @@
+//! `pincer models list|status`: what the llm-router knows and how healthy it is, for a person at a
+//! terminal or, with `--json`, for scripts.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use pincer_proto::llm::v1 as pb;
+use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
+use serde_json::{Value, json};
+
+/// Patience for the router to answer.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The router address: `--router`, else `PINCER_LLM_ROUTER_URL`, else the local default.
+pub fn router_url(explicit: Option<String>) -> String {
+    explicit.unwrap_or_else(|| {
+        pincer_lifecycle::env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051")
+    })
+}
+
+async fn client(url: &str) -> anyhow::Result<LlmRouterClient<tonic::transport::Channel>> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(TIMEOUT);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the llm-router at {url}: {e} (is the stack up? `pincer gateway status`, or pass --router)"))?;
+    Ok(LlmRouterClient::new(channel))
+}
+
+/// `pincer models list`.
+pub async fn list(url: String, as_json: bool) -> ExitCode {
+    match list_inner(&url, as_json).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pincer: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
+    let models = client(url)
+        .await?
+        .list_models(pb::ListModelsRequest {})
+        .await?
+        .into_inner()
+        .models;
+    if as_json {
+        let out: Vec<Value> = models
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id, "name": m.name, "api": m.api, "source": m.source,
+                    "contextWindow": m.context_window, "maxTokens": m.max_tokens,
+                    "supportsTools": m.supports_tools, "belowMinimumContext": m.below_minimum_context,
+                    "inputCostPerMTok": m.input_cost_per_mtok, "outputCostPerMTok": m.output_cost_per_mtok,
+                    "health": m.health.as_ref().map(health_json),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{:<44} {:<10} {:>12} {:<5} {:<22} PRICE in/out per 1M",
+        "MODEL", "SOURCE", "CONTEXT", "TOOLS", "HEALTH"
+    );
+    for m in &models {
+        let context = match m.context_window {
+            0 => "?".to_owned(),
+            n if m.below_minimum_context => format!("{n} <64K!"),
+            n => n.to_string(),
+        };
+        let price = match (m.input_cost_per_mtok, m.output_cost_per_mtok) {
+            (Some(i), Some(o)) => format!("${i}/${o}"),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "{:<44} {:<10} {:>12} {:<5} {:<22} {price}",
+            m.id,
+            m.source,
+            context,
+            if m.supports_tools { "yes" } else { "no" },
+            health_text(m.health.as_ref())
+        );
+    }
+    if models.iter().any(|m| m.below_minimum_context) {
+        println!(
+            "\n<64K!: multi-step agent work needs a context window of at least 64K tokens; pick a larger model or raise contextWindow/num_ctx."
+        );
+    }
+    Ok(())
+}
+
+/// `pincer models status`.
+pub async fn status(url: String, as_json: bool) -> ExitCode {
+    match status_inner(&url, as_json).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pincer: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn status_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
+    let status = client(url)
+        .await?
+        .status(pb::StatusRequest {})
+        .await?
+        .into_inner();
+    if as_json {
+        let out = json!({
+            "sharedHealth": status.shared_health,
+            "warnings": status.warnings,
+            "providers": status.providers.iter().map(|p| json!({
+                "id": p.id, "api": p.api, "baseUrl": p.base_url,
+                "health": p.health.as_ref().map(health_json),
+                "keys": p.keys.iter().map(health_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "models": status.models.iter().map(|m| json!({
+                "id": m.id, "health": m.health.as_ref().map(health_json),
+                "lastServedUnixMs": m.last_served_unix_ms,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("Providers");
+    for p in &status.providers {
+        println!(
+            "  {:<16} {:<20} {:<32} {}",
+            p.id,
+            p.api,
+            p.base_url,
+            health_text(p.health.as_ref())
+        );
+        for (index, key) in p.keys.iter().enumerate() {
+            println!("      key #{}: {}", index + 1, health_text(Some(key)));
+        }
+    }
+    println!("Models");
+    for m in &status.models {
+        let served = match m.last_served_unix_ms {
+            0 => String::new(),
+            at => format!("  last served {} ago", ago(at)),
+        };
+        println!("  {:<44} {}{served}", m.id, health_text(m.health.as_ref()));
+    }
+    if !status.warnings.is_empty() {
+        println!("Warnings");
+        for warning in &status.warnings {
+            println!("  - {warning}");
+        }
+    }
+    Ok(())
+}
+
+fn health_text(health: Option<&pb::Health>) -> String {
+    let Some(health) = health else {
+        return "healthy".to_owned();
+    };
+    match health.state() {
+        pb::BreakerState::Open => format!(
+            "cooling {}s ({})",
+            health
+                .cooldown_until_unix_ms
+                .saturating_sub(now_ms())
+                .div_ceil(1000),
+            short(&health.last_error)
+        ),
+        pb::BreakerState::HalfOpen => format!("probing ({})", short(&health.last_error)),
+        _ => "healthy".to_owned(),
+    }
+}
+
+fn health_json(health: &pb::Health) -> Value {
+    let state = match health.state() {
+        pb::BreakerState::Open => "open",
+        pb::BreakerState::HalfOpen => "half-open",
+        _ => "closed",
+    };
+    json!({
+        "state": state,
+        "cooldownUntilUnixMs": health.cooldown_until_unix_ms,
+        "consecutiveFailures": health.consecutive_failures,
+        "lastError": health.last_error,
+        "lastErrorKind": health.last_error_kind().as_str_name(),
+        "lastFailureUnixMs": health.last_failure_unix_ms,
+        "lastSuccessUnixMs": health.last_success_unix_ms,
+    })
+}
+
+fn short(text: &str) -> String {
+    let mut out: String = text.chars().take(60).collect();
+    if text.chars().count() > 60 {
+        out.push('…');
+    }
+    out
+}
+
+fn ago(at_ms: u64) -> String {
+    let secs = now_ms().saturating_sub(at_ms) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        _ => format!("{}h", secs / 3600),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
