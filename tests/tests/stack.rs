@@ -243,19 +243,21 @@ async fn the_trace_id_of_the_caller_reaches_the_provider() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fallback_serves_when_the_primary_fails() {
     let stack = Stack::start(Knobs::default()).await;
-    // The fake fails the next request (the Ollama primary), then recovers for the fallback.
+    // The fake fails the next two requests (the Ollama primary and its one retry), then recovers
+    // for the fallback.
     stack.fake.set_knobs(Knobs {
-        fail: Some(failing(503, Some(1))),
+        fail: Some(failing(503, Some(2))),
         ..Knobs::default()
     });
     let response = stack.chat(&hi(None)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let calls = chat_requests(&stack);
-    assert_eq!(calls.len(), 2);
+    assert_eq!(calls.len(), 3);
     assert_eq!(calls[0].path, "/api/chat");
-    assert_eq!(calls[1].path, "/v1/chat/completions");
+    assert_eq!(calls[1].path, "/api/chat");
+    assert_eq!(calls[2].path, "/v1/chat/completions");
     assert_eq!(
-        calls[1].headers.get("authorization").map(String::as_str),
+        calls[2].headers.get("authorization").map(String::as_str),
         Some("Bearer sk-test-compat")
     );
 }

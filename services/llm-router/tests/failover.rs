@@ -400,3 +400,57 @@ async fn an_unknown_provider_is_reported_not_fatal() {
     );
     router.stop().await;
 }
+
+#[tokio::test]
+async fn dns_and_tls_failures_are_transport_failures_named_as_such() {
+    let plain_http = fake(Knobs::default()).await;
+    let backup = fake(Knobs::default()).await;
+    let tls_to_plain = plain_http.base_url().replace("http://", "https://");
+    for (base_url, words) in [
+        ("http://pincer-no-such-host.invalid:11434".to_owned(), "DNS"),
+        (tls_to_plain, "TLS"),
+    ] {
+        let router = Router::start(two(
+            json!({"api": "ollama", "baseUrl": base_url, "models": [{"id": "m"}]}),
+            ollama(&backup),
+        ))
+        .await;
+        let outcome = router.chat(request("primary/m", &["backup/m"])).await;
+        let done = outcome.done();
+        assert_eq!(done.model, "backup/m");
+        let attempt = &done.failed_attempts[0];
+        assert_eq!(
+            attempt_kind(attempt),
+            pb::ErrorKind::Transport,
+            "{attempt:?}"
+        );
+        assert!(
+            attempt.reason.contains(words),
+            "{words}: {}",
+            attempt.reason
+        );
+        router.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_idle_gap_after_output_is_a_timeout_and_not_replayed() {
+    let primary = fake(Knobs {
+        chunk_delay_ms: 3_000,
+        tokens: 4,
+        ..Knobs::default()
+    })
+    .await;
+    let backup = fake(Knobs::default()).await;
+    let mut stalling = ollama(&primary);
+    stalling["idleTimeoutSeconds"] = json!(1);
+    let router = Router::start(two(stalling, ollama(&backup))).await;
+    let outcome = router.chat(request("primary/m", &["backup/m"])).await;
+    assert!(!outcome.text.is_empty());
+    let failure = outcome.failure();
+    assert!(failure.after_output);
+    assert_eq!(outcome.kind(), pb::ErrorKind::Timeout);
+    assert!(failure.message.contains("idle"), "{}", failure.message);
+    assert_eq!(chats(&backup), 0);
+    router.stop().await;
+}

@@ -117,10 +117,7 @@ impl ProviderError {
             (ErrorKind::Timeout, "timeout")
         } else if chain.contains("dns") || chain.contains("lookup") || chain.contains("resolve") {
             (ErrorKind::Transport, "DNS lookup failed")
-        } else if chain.contains("certificate")
-            || chain.contains("tls")
-            || chain.contains("handshake")
-        {
+        } else if TLS_WORDS.iter().any(|word| chain.contains(word)) {
             (ErrorKind::Transport, "TLS failed")
         } else if chain.contains("refused") {
             (ErrorKind::Transport, "connection refused")
@@ -243,6 +240,17 @@ fn truncate(text: &str) -> String {
     }
     format!("{}…", &text[..end])
 }
+
+/// Words rustls and hyper-rustls use for handshake failures (lower case): a plain-HTTP server
+/// behind an https URL yields "received corrupt message", a bad chain "invalid peer certificate".
+const TLS_WORDS: &[&str] = &[
+    "certificate",
+    "tls",
+    "handshake",
+    "corrupt message",
+    "peer sent",
+    "alert received",
+];
 
 /// The error and its sources, joined: hyper and rustls put the useful words ("Connection refused",
 /// "dns error", "invalid peer certificate") several levels down.
