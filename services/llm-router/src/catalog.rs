@@ -48,6 +48,8 @@ pub struct Deployment {
     pub cost: Option<Cost>,
     /// Ollama `keep_alive`.
     pub keep_alive: Option<KeepAlive>,
+    /// Ollama `num_ctx` set explicitly on the provider.
+    pub num_ctx: Option<u32>,
     /// HTTP client with this provider's connect timeout.
     pub http: reqwest::Client,
 }
@@ -159,6 +161,7 @@ impl Catalog {
             context_window: entry.and_then(|e| e.context_window),
             cost: entry.and_then(|e| e.cost),
             keep_alive: provider.keep_alive.clone(),
+            num_ctx: provider.num_ctx,
             http: self
                 .http_by_provider
                 .get(provider_id)

@@ -19,8 +19,8 @@ const FAILURE_TTL: Duration = Duration::from_secs(30);
 const TAGS_TTL: Duration = Duration::from_secs(60);
 /// Patience for either endpoint.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
-/// `num_ctx` sent when the config sets no `contextWindow`: the native window of modern models
-/// (128K) would not fit an 8 GB host's memory, Ollama's own 4096 silently cuts agent prompts.
+/// Largest `num_ctx` sent unless the provider sets `numCtx`: the KV cache of a 128K window (16 GB
+/// for an 8B model) does not fit an 8 GB host, while Ollama's own 4096 silently cuts agent prompts.
 pub const DEFAULT_OLLAMA_NUM_CTX: u32 = 32_768;
 
 /// What `/api/show` told us about a model.
@@ -74,15 +74,18 @@ impl Discovery {
     }
 }
 
-/// The `num_ctx` to send: the configured window (never above the native one), else the native
-/// window capped at [`DEFAULT_OLLAMA_NUM_CTX`].
-pub fn num_ctx(configured: Option<u32>, native: Option<u32>) -> Option<u32> {
-    match (configured, native) {
-        (Some(configured), Some(native)) => Some(configured.min(native)),
-        (Some(configured), None) => Some(configured),
-        (None, Some(native)) => Some(native.min(DEFAULT_OLLAMA_NUM_CTX)),
-        (None, None) => None,
+/// The `num_ctx` to send: the provider's explicit `numCtx`, else the model's window (configured,
+/// never above the native one) capped at [`DEFAULT_OLLAMA_NUM_CTX`].
+pub fn num_ctx(explicit: Option<u32>, configured: Option<u32>, native: Option<u32>) -> Option<u32> {
+    if let Some(explicit) = explicit.filter(|n| *n > 0) {
+        return Some(explicit);
     }
+    let window = match (configured, native) {
+        (Some(configured), Some(native)) => configured.min(native),
+        (Some(window), None) | (None, Some(window)) => window,
+        (None, None) => return None,
+    };
+    Some(window.min(DEFAULT_OLLAMA_NUM_CTX))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -199,11 +202,21 @@ mod tests {
     }
 
     #[test]
-    fn num_ctx_prefers_the_configured_window_within_the_native_one() {
-        assert_eq!(num_ctx(Some(65_536), Some(131_072)), Some(65_536));
-        assert_eq!(num_ctx(Some(200_000), Some(131_072)), Some(131_072));
-        assert_eq!(num_ctx(None, Some(131_072)), Some(DEFAULT_OLLAMA_NUM_CTX));
-        assert_eq!(num_ctx(None, Some(8192)), Some(8192));
-        assert_eq!(num_ctx(None, None), None);
+    fn num_ctx_is_explicit_else_the_window_capped_for_memory() {
+        assert_eq!(
+            num_ctx(Some(65_536), Some(128_000), Some(131_072)),
+            Some(65_536)
+        );
+        assert_eq!(num_ctx(None, Some(16_384), Some(131_072)), Some(16_384));
+        assert_eq!(num_ctx(None, Some(128_000), Some(8192)), Some(8192));
+        assert_eq!(
+            num_ctx(None, Some(128_000), None),
+            Some(DEFAULT_OLLAMA_NUM_CTX)
+        );
+        assert_eq!(
+            num_ctx(None, None, Some(131_072)),
+            Some(DEFAULT_OLLAMA_NUM_CTX)
+        );
+        assert_eq!(num_ctx(None, None, None), None);
     }
 }

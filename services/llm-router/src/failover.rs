@@ -97,7 +97,11 @@ impl Engine {
             return (Tuning::default(), deployment.context_window);
         }
         let meta = self.discovery.show(deployment).await;
-        let num_ctx = discovery::num_ctx(deployment.context_window, meta.context_length);
+        let num_ctx = discovery::num_ctx(
+            deployment.num_ctx,
+            deployment.context_window,
+            meta.context_length,
+        );
         (
             Tuning {
                 num_ctx,

@@ -68,6 +68,11 @@ pub struct Provider {
     /// Seconds allowed between two streamed chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_seconds: Option<u64>,
+    /// Ollama `num_ctx` for this provider's models. Unset: the model's `contextWindow` (or its
+    /// native window from `/api/show`), capped at 32768 because the KV cache of a 128K window
+    /// needs more memory than an 8 GB host has. Set it to use more of a large window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_ctx: Option<u32>,
     /// Ollama `keep_alive`: how long the model stays loaded after a call (`"10m"`, `"24h"`, seconds,
     /// or a negative number for forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
