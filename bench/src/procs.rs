@@ -149,10 +149,18 @@ impl PeakSampler {
     }
 
     /// Stops and returns the peak in KiB.
-    pub async fn stop(self) -> u64 {
+    pub async fn stop(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for PeakSampler {
+    /// Ends the sampling thread when a phase is abandoned (error, Ctrl-C): the runtime waits for
+    /// blocking tasks at shutdown, so a thread left looping would keep the process alive.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
