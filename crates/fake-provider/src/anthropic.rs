@@ -45,7 +45,7 @@ pub(crate) async fn messages(
 fn answer(mut turn: Turn) -> Response {
     let stop_reason = apply_max_tokens(&mut turn);
     let reply = Reply::new(&turn, stop_reason);
-    if turn.request.stream {
+    if turn.request.stream && !turn.knobs.ignore_stream {
         reply.stream(&turn)
     } else {
         json_reply(&turn, &reply.message(&turn))

@@ -113,8 +113,8 @@ pub(crate) async fn begin(
     let request = parse(dialect, headers, bytes)
         .and_then(|request| capable(dialect, &current, request))
         .map_err(|message| error_response(dialect, StatusCode::BAD_REQUEST, &message))?;
-    let knobs = state.knobs_for_chat();
-    let plan = plan(&request, &knobs);
+    let (knobs, step) = state.knobs_for_chat();
+    let plan = plan(&request, &knobs, step.as_ref());
     let seq = state.recorder().record_chat(ChatRecord {
         request: RecordedRequest {
             path: path.to_owned(),

@@ -120,6 +120,9 @@ pub struct KnobArgs {
     /// Leave "tools" out of /api/show capabilities and refuse Ollama chats offering tools.
     #[arg(long)]
     pub no_tools_capability: bool,
+    /// Answer OpenAI and Anthropic requests with one JSON object even when they ask for a stream.
+    #[arg(long)]
+    pub ignore_stream: bool,
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
@@ -158,6 +161,9 @@ impl KnobArgs {
             api_key: self.api_key,
             cached_tokens: self.cached_tokens,
             no_tools_capability: self.no_tools_capability,
+            ignore_stream: self.ignore_stream,
+            // Scripts are set over POST /control by tests; the CLI starts without one.
+            script: Vec::new(),
         }
     }
 }

@@ -51,6 +51,34 @@ pub struct Knobs {
     /// Pretend the model cannot call tools: `/api/show` leaves `"tools"` out of `capabilities`
     /// and Ollama `/api/chat` requests offering tools get 400 (other wires are unaffected).
     pub no_tools_capability: bool,
+    /// Answer OpenAI and Anthropic requests with one JSON object even when they ask for a stream,
+    /// like servers and proxies that ignore `stream: true`.
+    pub ignore_stream: bool,
+    /// Scripted answers, one per chat request in order (an agent loop's steps); when the script
+    /// runs out the other knobs decide again. Each step answers with its text, its tool call, or
+    /// both, whatever the request offered, so tests can also script calls to unknown tools.
+    pub script: Vec<ScriptStep>,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScriptStep {
+    /// Reply text (may itself be a tool call printed as text, as small local models do).
+    pub text: String,
+    /// A structured tool call: `name` and its `arguments` object.
+    pub tool: Option<ScriptedTool>,
+}
+
+/// A scripted tool call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedTool {
+    /// Tool name, offered or not.
+    pub name: String,
+    /// Arguments (a JSON object on the Ollama and Anthropic wires, a string on OpenAI's).
+    #[serde(default)]
+    pub arguments: Value,
 }
 
 impl Default for Knobs {
@@ -71,6 +99,8 @@ impl Default for Knobs {
             api_key: None,
             cached_tokens: 0,
             no_tools_capability: false,
+            ignore_stream: false,
+            script: Vec::new(),
         }
     }
 }

@@ -52,7 +52,7 @@ mod server;
 mod state;
 mod wire_error;
 
-pub use knobs::{Failure, KnobError, Knobs, ToolMode};
+pub use knobs::{Failure, KnobError, Knobs, ScriptStep, ScriptedTool, ToolMode};
 pub use record::{RecordedRequest, Recorder, Stats};
 pub use reply::WORDS;
 pub use running::{Error, FakeProvider, RunningFake};

@@ -29,7 +29,7 @@ pub(crate) async fn chat(
         Err(response) => return response,
     };
     let reply = Reply::new(&turn);
-    if turn.request.stream {
+    if turn.request.stream && !turn.knobs.ignore_stream {
         reply.stream(&turn)
     } else {
         json_reply(&turn, &reply.completion(&turn))

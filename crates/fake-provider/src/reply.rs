@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::knobs::{Knobs, ToolMode};
+use crate::knobs::{Knobs, ScriptStep, ToolMode};
 use crate::request::{ChatRequest, content_text, is_tool_result, role};
 
 /// The words the reply cycles through.
@@ -39,16 +39,25 @@ impl Plan {
 }
 
 /// Plans the answer to `request` under `knobs`.
-pub(crate) fn plan(request: &ChatRequest, knobs: &Knobs) -> Plan {
+pub(crate) fn plan(request: &ChatRequest, knobs: &Knobs, step: Option<&ScriptStep>) -> Plan {
     let messages = request.messages();
     let after_tool = messages.last().is_some_and(is_tool_result);
-    let tool = (!after_tool && wants_tool(messages, knobs))
-        .then(|| pick_tool(&request.tool_names, knobs))
-        .flatten();
-    let chunks = match (&tool, knobs.echo) {
-        (Some(_), _) => Vec::new(),
-        (None, true) => split_words(&echo_text(messages)),
-        (None, false) => fixed_words(knobs.tokens),
+    let (tool, chunks) = if let Some(step) = step {
+        let tool = step.tool.as_ref().map(|tool| PlannedTool {
+            name: tool.name.clone(),
+            arguments: tool.arguments.clone(),
+        });
+        (tool, split_words(&step.text))
+    } else {
+        let tool = (!after_tool && wants_tool(messages, knobs))
+            .then(|| pick_tool(&request.tool_names, knobs))
+            .flatten();
+        let chunks = match (&tool, knobs.echo) {
+            (Some(_), _) => Vec::new(),
+            (None, true) => split_words(&echo_text(messages)),
+            (None, false) => fixed_words(knobs.tokens),
+        };
+        (tool, chunks)
     };
     let chars: usize = messages
         .iter()
@@ -183,6 +192,7 @@ mod tests {
                 tokens: 10,
                 ..Knobs::default()
             },
+            None,
         );
         assert_eq!(plan.chunks.len(), 10);
         assert!(plan.text().starts_with("alpha bravo"));
@@ -223,7 +233,7 @@ mod tests {
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}]}]});
         let request = ChatRequest::parse(body.to_string().as_bytes(), Dialect::Anthropic).unwrap();
-        let planned = plan(&request, &knobs);
+        let planned = plan(&request, &knobs, None);
         assert!(planned.after_tool && planned.tool.is_none());
         assert_eq!(planned.text(), "messages=3 last=go");
     }
@@ -238,7 +248,7 @@ mod tests {
             ..Knobs::default()
         };
         assert_eq!(
-            plan(&request(body), &knobs).text(),
+            plan(&request(body), &knobs, None).text(),
             "messages=4 last=second one"
         );
     }
@@ -252,12 +262,12 @@ mod tests {
         };
         let ask = json!({"model": "m", "tools": tools(),
                          "messages": [{"role": "user", "content": "go"}]});
-        let planned = plan(&request(ask), &knobs);
+        let planned = plan(&request(ask), &knobs, None);
         assert_eq!(planned.tool.map(|t| t.name).as_deref(), Some("b"));
         assert!(planned.chunks.is_empty());
         let answered = json!({"model": "m", "tools": tools(), "messages": [
             {"role": "user", "content": "go"}, {"role": "tool", "content": "42"}]});
-        let planned = plan(&request(answered), &knobs);
+        let planned = plan(&request(answered), &knobs, None);
         assert!(planned.tool.is_none() && planned.after_tool);
     }
 
@@ -270,11 +280,14 @@ mod tests {
         let old = json!({"model": "m", "tools": tools(), "messages": [
             {"role": "user", "content": "USE_TOOL"}, {"role": "assistant", "content": "ok"},
             {"role": "user", "content": "plain"}]});
-        assert!(plan(&request(old), &knobs).tool.is_none());
+        assert!(plan(&request(old), &knobs, None).tool.is_none());
         let now = json!({"model": "m", "tools": tools(), "messages": [
             {"role": "user", "content": "please USE_TOOL"}, {"role": "system", "content": "ctx"}]});
         assert_eq!(
-            plan(&request(now), &knobs).tool.map(|t| t.name).as_deref(),
+            plan(&request(now), &knobs, None)
+                .tool
+                .map(|t| t.name)
+                .as_deref(),
             Some("a")
         );
     }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
-use crate::knobs::{KnobError, Knobs};
+use crate::knobs::{KnobError, Knobs, ScriptStep};
 use crate::record::Recorder;
 
 /// State shared by every request of one fake; cheap to clone.
@@ -51,11 +51,12 @@ impl FakeState {
         &self.recorder
     }
 
-    /// The knobs for one chat request. If a failure is limited to N more requests, this
-    /// request uses one of them: the stored count goes down and the failure is cleared after
-    /// the last one.
-    pub(crate) fn knobs_for_chat(&self) -> Knobs {
+    /// The knobs for one chat request, and the scripted step it answers (taken off the script).
+    /// If a failure is limited to N more requests, this request uses one of them: the stored
+    /// count goes down and the failure is cleared after the last one.
+    pub(crate) fn knobs_for_chat(&self) -> (Knobs, Option<ScriptStep>) {
         let mut knobs = self.lock();
+        let step = (!knobs.script.is_empty()).then(|| knobs.script.remove(0));
         let mut snapshot = knobs.clone();
         if let Some(failure) = knobs.fail.as_mut() {
             match failure.times {
@@ -68,7 +69,7 @@ impl FakeState {
                 Some(n) => failure.times = Some(n - 1),
             }
         }
-        snapshot
+        (snapshot, step)
     }
 }
 
@@ -76,6 +77,22 @@ impl FakeState {
 mod tests {
     use super::*;
     use crate::knobs::Failure;
+
+    #[test]
+    fn script_steps_are_taken_one_per_chat_in_order() {
+        let step = |text: &str| crate::knobs::ScriptStep {
+            text: text.to_owned(),
+            tool: None,
+        };
+        let state = FakeState::new(Knobs {
+            script: vec![step("one"), step("two")],
+            ..Knobs::default()
+        });
+        assert_eq!(state.knobs_for_chat().1, Some(step("one")));
+        assert_eq!(state.knobs_for_chat().1, Some(step("two")));
+        assert_eq!(state.knobs_for_chat().1, None);
+        assert!(state.knobs().script.is_empty());
+    }
 
     #[test]
     fn counted_failure_runs_out() {
@@ -86,9 +103,9 @@ mod tests {
             }),
             ..Knobs::default()
         });
-        assert!(state.knobs_for_chat().fail.is_some());
-        assert!(state.knobs_for_chat().fail.is_some());
-        assert!(state.knobs_for_chat().fail.is_none());
+        assert!(state.knobs_for_chat().0.fail.is_some());
+        assert!(state.knobs_for_chat().0.fail.is_some());
+        assert!(state.knobs_for_chat().0.fail.is_none());
         assert!(state.knobs().fail.is_none());
     }
 }

@@ -256,3 +256,41 @@ async fn tool_calls_from_history_cross_providers_in_their_own_shapes() {
     assert_eq!(sent.body["messages"][2]["tool_name"], "ls");
     router.stop().await;
 }
+
+#[tokio::test]
+async fn servers_that_ignore_stream_true_still_answer_with_text_tools_and_usage() {
+    let provider = fake(Knobs {
+        ignore_stream: true,
+        tool_mode: ToolMode::First,
+        tool_args: json!({"path": "SOUL.md"}),
+        ..Knobs::default()
+    })
+    .await;
+    let router = Router::start(json!({"providers": {
+        "vllm": {"baseUrl": format!("{}/v1", provider.base_url()), "models": [{"id": "qwen3"}]},
+        "anthropic": {"baseUrl": provider.base_url(), "apiKey": "k", "api": "anthropic-messages",
+                      "models": [{"id": "claude-haiku-4-5"}]}}}))
+    .await;
+    for model in ["vllm/qwen3", "anthropic/claude-haiku-4-5"] {
+        let mut call = request(model, &[]);
+        call.tools = vec![read_tool()];
+        let outcome = router.chat(call).await;
+        let done = outcome.done();
+        assert_eq!(done.model, model);
+        assert_eq!(done.finish_reason, "tool_calls", "{model}");
+        assert_eq!(outcome.tool_calls.len(), 1, "{model}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&outcome.tool_calls[0].arguments_json)
+                .expect("json"),
+            json!({"path": "SOUL.md"})
+        );
+        assert!(done.usage.and_then(|u| u.completion_tokens).is_some());
+
+        let plain = router.chat(request(model, &[])).await;
+        assert!(!plain.text.is_empty(), "{model}: no text");
+        assert_eq!(plain.done().finish_reason, "stop");
+    }
+    let sent = provider.requests();
+    assert!(sent.iter().all(|r| r.body["stream"] == true));
+    router.stop().await;
+}

@@ -164,6 +164,11 @@ pub async fn start(
         builder = builder.header("x-api-key", key.expose());
     }
     let response = super::send(builder, deployment).await?;
+    if super::whole::is_whole(&response) {
+        let message = super::whole::read(response, deployment.first_token_timeout).await?;
+        let lines = super::whole::anthropic_lines(&message);
+        return Ok(Box::pin(events(super::whole::as_stream(lines))));
+    }
     Ok(Box::pin(events(lines(response.bytes_stream()))))
 }
 

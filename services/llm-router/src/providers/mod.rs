@@ -7,6 +7,7 @@ pub mod lines;
 pub mod ollama;
 pub mod openai;
 pub mod text_tools;
+mod whole;
 
 use std::pin::Pin;
 use std::time::Duration;

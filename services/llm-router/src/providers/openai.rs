@@ -77,6 +77,11 @@ pub async fn start(
             .header("X-OpenRouter-Title", "Pincer");
     }
     let response = super::send(builder, deployment).await?;
+    if super::whole::is_whole(&response) {
+        let completion = super::whole::read(response, deployment.first_token_timeout).await?;
+        let lines = super::whole::openai_lines(&completion);
+        return Ok(Box::pin(events(super::whole::as_stream(lines))));
+    }
     Ok(Box::pin(events(lines(response.bytes_stream()))))
 }
 
