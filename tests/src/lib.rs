@@ -43,6 +43,8 @@ pub struct Stack {
     services: Vec<Service>,
     runner_slot: usize,
     runner_config: Option<pincer_agent_runner::Config>,
+    /// Holds the agents' workspaces (`workspace`, `workspace-<id>`).
+    pub workspace: tempfile::TempDir,
 }
 
 /// The agent-runner's redelivery delay in tests: short, so a crashed runner's turn comes back fast.
@@ -80,6 +82,7 @@ impl Stack {
             services: Vec::new(),
             runner_slot: 0,
             runner_config: None,
+            workspace: tempfile::tempdir().expect("workspace dir"),
         };
         stack.start_services().await;
         stack
@@ -109,6 +112,8 @@ impl Stack {
             router_url: router_url.clone(),
             namespace: pincer_bus::Namespace::default(),
             agents: self.config.agents.clone(),
+            tools: self.config.tools.clone(),
+            workspace_base: self.workspace.path().join("workspace"),
             max_concurrent: 8,
             drain_grace: Duration::from_secs(5),
             ack_wait: RUNNER_ACK_WAIT,

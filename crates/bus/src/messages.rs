@@ -41,6 +41,9 @@ pub struct ChatMessage {
     /// For tool results: the call answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// For tool results: the tool's name (Ollama wants it beside the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ChatMessage {
@@ -51,6 +54,22 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            name: None,
+        }
+    }
+
+    /// The result of the tool call `id` to `name`.
+    pub fn tool_result(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            role: Role::Tool,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(id.into()),
+            name: Some(name.into()),
         }
     }
 }
@@ -93,6 +112,24 @@ pub struct Usage {
     /// Generated tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<u32>,
+    /// Cost in millionths of a US dollar, from the configured prices (absent when unpriced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<u64>,
+}
+
+impl Usage {
+    /// Adds `other`'s counts (a turn of several model calls); absent stays absent only when both are.
+    pub fn add(&mut self, other: &Usage) {
+        fn sum<T: std::ops::Add<Output = T> + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            }
+        }
+        self.prompt_tokens = sum(self.prompt_tokens, other.prompt_tokens);
+        self.completion_tokens = sum(self.completion_tokens, other.completion_tokens);
+        self.cost_micro_usd = sum(self.cost_micro_usd, other.cost_micro_usd);
+    }
 }
 
 /// Why a turn failed, in terms a client can act on. Maps to an HTTP status at the gateway.

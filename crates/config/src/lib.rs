@@ -55,6 +55,7 @@ pub use schema::gateway::{
     RateLimit,
 };
 pub use schema::models::{Api, Cost, KeepAlive, ModelEntry, Models, Provider};
+pub use schema::tools::{Exec, ExecMode, Tools};
 pub use schema::{Session, Tailscale};
 pub use scope::Scope;
 pub use secret::Secret;

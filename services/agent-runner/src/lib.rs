@@ -2,19 +2,35 @@
 //!
 //! - [`consumer`]: the durable pull consumer, per-session FIFO workers and the global
 //!   `maxConcurrent` limit; acks only after a turn's outcome is stored.
-//! - [`turn`]: one turn: lease the session, load the transcript, call the llm-router, stream events
-//!   to the waiting client, persist, answer.
+//! - [`turn`]: one turn: lease the session, load the transcript, run a command or the agent loop,
+//!   persist, answer.
+//! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout.
+//! - [`agents`], [`workspace`], [`skills`], [`tools`]: each agent's home, prompt files, skills and
+//!   tools (files, exec, memory).
+//! - [`commands`]: `/new`, `/reset`, `/status`, `/model`, `/usage`.
+//! - [`compaction`]: summarising older turns when the window is full.
 //! - [`sessions`]: transcripts in a KV bucket (optimistic concurrency) and cross-replica leases.
-//! - [`router`]: the gRPC client of the llm-router.
+//! - [`router`], [`model_call`]: the gRPC client of the llm-router and one streamed call.
 //! - [`prompt`]: assembly of what is sent to the model.
 //! - [`health`]: `grpc.health.v1` for the container probe and the NATS readiness ping.
 
+pub mod agent_loop;
+pub mod agents;
+pub mod commands;
+pub mod compaction;
 pub mod consumer;
 pub mod health;
+pub mod model_call;
 pub mod prompt;
 pub mod router;
 pub mod sessions;
+pub mod skills;
+pub mod tools;
 pub mod turn;
+pub mod workspace;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -33,6 +49,10 @@ pub struct Config {
     pub namespace: Namespace,
     /// The `agents` section.
     pub agents: pincer_config::Agents,
+    /// The `tools` section.
+    pub tools: pincer_config::Tools,
+    /// The default agent's workspace when the config names none (`PINCER_WORKSPACE`).
+    pub workspace_base: PathBuf,
     /// Turns running at once in this replica (`agents.defaults.maxConcurrent`).
     pub max_concurrent: usize,
     /// How long in-flight turns may take to finish after shutdown was requested.
@@ -61,6 +81,9 @@ pub enum Error {
     /// The health server failed.
     #[error("health server failed: {0}")]
     Health(#[from] tonic::transport::Error),
+    /// An agent's workspace cannot be used.
+    #[error(transparent)]
+    Workspace(#[from] workspace::Error),
 }
 
 /// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
@@ -70,6 +93,11 @@ pub async fn run(
     health_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let agents = Arc::new(agents::AgentSet::open(
+        &config.agents,
+        &config.tools,
+        &config.workspace_base,
+    )?);
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "agent-runner",
@@ -102,9 +130,10 @@ pub async fn run(
     let context = turn::TurnContext {
         client: client.clone(),
         namespace: config.namespace.clone(),
-        agents: config.agents.clone(),
+        agents,
         sessions,
         router,
+        windows: Arc::default(),
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
     };
     let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());

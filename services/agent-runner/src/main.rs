@@ -18,8 +18,19 @@ async fn healthcheck() -> Result<(), probe::Error> {
     probe::grpc_self("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN).await
 }
 
+/// `PINCER_WORKSPACE`, else `~/.pincer/workspace` (the compose file mounts a volume there).
+fn workspace_base() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("PINCER_WORKSPACE")
+        && !dir.trim().is_empty()
+    {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    std::path::Path::new(&home).join(".pincer/workspace")
+}
+
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["agents"])?;
+    let file = entry::load_config(&["agents", "tools"])?;
     let health_listen =
         env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
             .map_err(|error| InvalidConfig(error.into()))?;
@@ -29,6 +40,8 @@ async fn serve() -> anyhow::Result<()> {
         namespace: pincer_bus::Namespace::default(),
         max_concurrent: file.agents.defaults.max_concurrent() as usize,
         agents: file.agents,
+        tools: file.tools,
+        workspace_base: workspace_base(),
         drain_grace: Duration::from_secs(10),
         ack_wait: Duration::from_secs(60),
     };

@@ -1,29 +1,87 @@
-//! What is sent to the model for a turn: a short system prompt, the session's history and the new
-//! messages. Kept small on purpose: OpenClaw sends ~61 KiB for a plain "hi"; we aim under 8 KiB.
+//! What is sent to the model for a turn: the agent's system prompt (built from its workspace files
+//! and skills), the session's history, this turn's messages and the tool steps so far. Kept small on
+//! purpose: OpenClaw sends ~61 KiB for a plain "hi"; we stay under 8 KiB with every tool offered.
+
+use std::collections::HashSet;
 
 use pincer_bus::messages::{ChatMessage, Role};
 use pincer_proto::llm::v1 as pb;
 
-/// The default identity line, used until the workspace files (SOUL.md, AGENTS.md, ...) are loaded.
-const DEFAULT_SYSTEM_PROMPT: &str =
-    "You are Pincer, a helpful personal assistant. Answer concisely.";
+use crate::skills::Skill;
+use crate::workspace::bootstrap::Section;
 
-/// Builds the model's message list from the stored history and this turn's messages.
-pub fn build(history: &[ChatMessage], new_messages: &[ChatMessage]) -> Vec<pb::Message> {
-    let mut out = Vec::with_capacity(history.len() + new_messages.len() + 1);
-    let client_sets_system = new_messages
-        .iter()
-        .chain(history)
-        .any(|m| m.role == Role::System);
-    if !client_sets_system {
-        out.push(pb::Message {
-            role: pb::Role::System as i32,
-            content: DEFAULT_SYSTEM_PROMPT.to_owned(),
-            ..Default::default()
-        });
+/// The opening line of every system prompt.
+const PREAMBLE: &str = "You are a personal assistant running in Pincer. The workspace files below \
+define who you are and how you work. Use tools when they help; tool paths are relative to the \
+workspace. Answer in the user's language.";
+
+/// The agent's system prompt.
+pub fn system_prompt(sections: &[Section], skills: &[Skill], today: &str) -> String {
+    let mut prompt = format!("{PREAMBLE}\nToday is {today} (UTC).\n");
+    for section in sections {
+        prompt.push_str(&format!(
+            "\n## {}\n{}\n",
+            section.name,
+            section.text.trim_end()
+        ));
     }
-    out.extend(history.iter().chain(new_messages).map(to_proto));
+    if !skills.is_empty() {
+        prompt.push_str("\n## Skills\nBefore using a skill, read its SKILL.md with `read`.\n");
+        for skill in skills {
+            prompt.push_str(&format!(
+                "- {}: {} ({})\n",
+                skill.name, skill.description, skill.path
+            ));
+        }
+    }
+    prompt
+}
+
+/// The model's message list: system prompt, history, this turn's messages, the tool steps so far.
+/// Tool results whose call is not in the list (the history was cut) are left out, since providers
+/// refuse them.
+pub fn build(
+    system: &str,
+    history: &[ChatMessage],
+    new_messages: &[ChatMessage],
+    steps: &[ChatMessage],
+) -> Vec<pb::Message> {
+    let mut out = Vec::with_capacity(history.len() + new_messages.len() + steps.len() + 1);
+    out.push(pb::Message {
+        role: pb::Role::System as i32,
+        content: system.to_owned(),
+        ..Default::default()
+    });
+    let mut calls: HashSet<&str> = HashSet::new();
+    for message in history.iter().chain(new_messages).chain(steps) {
+        for call in &message.tool_calls {
+            calls.insert(call.id.as_str());
+        }
+        if message.role == Role::Tool
+            && !message
+                .tool_call_id
+                .as_deref()
+                .is_some_and(|id| calls.contains(id))
+        {
+            continue;
+        }
+        out.push(to_proto(message));
+    }
     out
+}
+
+/// Characters of a message list, the basis of token estimates (~4 characters a token).
+pub fn chars(messages: &[pb::Message]) -> usize {
+    messages
+        .iter()
+        .map(|m| {
+            m.content.len()
+                + m.tool_calls
+                    .iter()
+                    .map(|c| c.name.len() + c.arguments_json.len())
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 fn to_proto(message: &ChatMessage) -> pb::Message {
@@ -46,13 +104,17 @@ fn to_proto(message: &ChatMessage) -> pb::Message {
             })
             .collect(),
         tool_call_id: message.tool_call_id.clone().unwrap_or_default(),
-        tool_name: String::new(),
+        tool_name: message.name.clone().unwrap_or_default(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use pincer_bus::messages::ToolCall;
+
     use super::*;
+    use crate::workspace::Workspace;
+    use crate::workspace::bootstrap::Caps;
 
     #[test]
     fn history_comes_before_the_new_turn_after_the_system_prompt() {
@@ -61,30 +123,47 @@ mod tests {
             ChatMessage::text(Role::Assistant, "answer"),
         ];
         let new = vec![ChatMessage::text(Role::User, "second")];
-        let built = build(&history, &new);
+        let built = build("sys", &history, &new, &[]);
         let contents: Vec<&str> = built.iter().map(|m| m.content.as_str()).collect();
-        assert_eq!(
-            contents,
-            [DEFAULT_SYSTEM_PROMPT, "first", "answer", "second"]
-        );
+        assert_eq!(contents, ["sys", "first", "answer", "second"]);
         assert_eq!(built[0].role, pb::Role::System as i32);
     }
 
     #[test]
-    fn a_client_system_message_replaces_the_default() {
-        let new = vec![
-            ChatMessage::text(Role::System, "be terse"),
-            ChatMessage::text(Role::User, "hi"),
+    fn orphan_tool_results_are_left_out() {
+        let call = ChatMessage {
+            tool_calls: vec![ToolCall {
+                id: "a".into(),
+                name: "read".into(),
+                arguments: "{}".into(),
+            }],
+            ..ChatMessage::text(Role::Assistant, "")
+        };
+        let history = vec![
+            ChatMessage::tool_result("gone", "read", "cut from history"),
+            ChatMessage::text(Role::User, "q"),
+            call,
+            ChatMessage::tool_result("a", "read", "kept"),
         ];
-        let built = build(&[], &new);
-        assert_eq!(built.len(), 2);
-        assert_eq!(built[0].content, "be terse");
+        let built = build("sys", &history, &[], &[]);
+        let contents: Vec<&str> = built.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["sys", "q", "", "kept"]);
+        assert_eq!(built[3].tool_name, "read");
     }
 
     #[test]
-    fn a_plain_hi_stays_far_below_the_budget() {
-        let built = build(&[], &[ChatMessage::text(Role::User, "hi")]);
-        let bytes: usize = built.iter().map(|m| m.content.len()).sum();
+    fn a_plain_hi_with_the_default_workspace_stays_far_below_the_budget() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::open(dir.path()).expect("ws");
+        let system = system_prompt(&ws.bootstrap(Caps::default()), &[], "2026-11-29");
+        let built = build(&system, &[], &[ChatMessage::text(Role::User, "hi")], &[]);
+        let tools = crate::tools::ToolBox::new(ws, &pincer_config::Tools::default()).specs();
+        let tool_bytes: usize = tools
+            .iter()
+            .map(|t| t.name.len() + t.description.len() + t.parameters_json.len())
+            .sum();
+        let bytes = chars(&built) + tool_bytes;
         assert!(bytes < 8 * 1024, "prompt for 'hi' is {bytes} bytes");
+        assert!(system.contains("## SOUL.md") && system.contains("## MEMORY.md"));
     }
 }

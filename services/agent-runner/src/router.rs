@@ -38,4 +38,12 @@ impl RouterClient {
         let mut client = self.inner.clone();
         Ok(client.chat(request).await?.into_inner())
     }
+
+    /// The router's model catalogue (context windows for compaction).
+    pub async fn list_models(&self) -> Result<Vec<pb::ModelInfo>, tonic::Status> {
+        let mut client = self.inner.clone();
+        let mut request = tonic::Request::new(pb::ListModelsRequest {});
+        request.set_timeout(Duration::from_secs(5));
+        Ok(client.list_models(request).await?.into_inner().models)
+    }
 }

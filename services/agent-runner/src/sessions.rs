@@ -32,19 +32,42 @@ pub enum TurnOutcome {
         tool_calls: Vec<ToolCall>,
         /// Model that served.
         model: String,
-        /// Finish reason.
+        /// Finish reason (`stop`, `length`, or `max_iterations` when the loop was cut off).
         finish_reason: String,
-        /// Token counts.
+        /// Token counts, summed over the turn's model calls.
         #[serde(default)]
         usage: Usage,
+        /// The tool steps before the answer: assistant messages with calls, and tool results.
+        /// Moved into the history when recorded (never kept in the turn record).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        steps: Vec<ChatMessage>,
     },
-    /// The turn failed; its user messages are still in the history.
+    /// The turn failed; its user messages (and the tool steps it made) are still in the history.
     Failed {
         /// Category.
         code: ErrorCode,
         /// Reason shown to the client.
         message: String,
+        /// Tool steps done before the failure (their effects happened).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        steps: Vec<ChatMessage>,
     },
+    /// A session command (`/status`, `/new`, ...) answered without the model; not part of the history.
+    Command {
+        /// The answer.
+        reply: String,
+    },
+}
+
+impl TurnOutcome {
+    /// A failure without steps.
+    pub fn failed(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Failed {
+            code,
+            message: message.into(),
+            steps: Vec::new(),
+        }
+    }
 }
 
 /// A remembered turn.
@@ -64,6 +87,15 @@ pub struct Transcript {
     /// The most recent turns and their outcomes.
     #[serde(default)]
     pub turns: Vec<TurnRecord>,
+    /// Model chosen for this session with `/model`, instead of the agent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_override: Option<String>,
+    /// Tokens and cost of every turn since the session started (or was reset).
+    #[serde(default)]
+    pub totals: Usage,
+    /// How often older turns were summarised to fit the model's window.
+    #[serde(default)]
+    pub compactions: u32,
 }
 
 impl Transcript {
@@ -75,21 +107,33 @@ impl Transcript {
             .map(|t| &t.outcome)
     }
 
-    /// Appends a finished turn: its input messages, the reply (if any) and the record.
-    pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], outcome: TurnOutcome) {
-        self.messages.extend_from_slice(input);
-        if let TurnOutcome::Answered {
-            content,
-            tool_calls,
-            ..
-        } = &outcome
-        {
-            self.messages.push(ChatMessage {
-                role: pincer_bus::messages::Role::Assistant,
-                content: content.clone(),
-                tool_calls: tool_calls.clone(),
-                tool_call_id: None,
-            });
+    /// Appends a finished turn: its input messages, its tool steps, the reply (if any) and the
+    /// record. Commands leave the history alone.
+    pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], mut outcome: TurnOutcome) {
+        match &mut outcome {
+            TurnOutcome::Answered {
+                content,
+                tool_calls,
+                steps,
+                usage,
+                ..
+            } => {
+                self.messages.extend_from_slice(input);
+                self.messages.append(steps);
+                self.messages.push(ChatMessage {
+                    role: pincer_bus::messages::Role::Assistant,
+                    content: content.clone(),
+                    tool_calls: tool_calls.clone(),
+                    tool_call_id: None,
+                    name: None,
+                });
+                self.totals.add(usage);
+            }
+            TurnOutcome::Failed { steps, .. } => {
+                self.messages.extend_from_slice(input);
+                self.messages.append(steps);
+            }
+            TurnOutcome::Command { .. } => {}
         }
         self.turns.push(TurnRecord {
             turn_id: turn_id.to_owned(),
@@ -153,6 +197,9 @@ pub struct Loaded {
     pub transcript: Transcript,
     /// KV revision.
     pub revision: u64,
+    /// Set when the stored value could not be read: it was set aside and the session starts over;
+    /// the reason is told to the user.
+    pub damaged: Option<String>,
 }
 
 impl SessionStore {
@@ -184,20 +231,37 @@ impl SessionStore {
         })?;
         match entry {
             Some(entry) if entry.operation == kv::Operation::Put => {
-                let transcript = serde_json::from_slice(&entry.value)
-                    .map_err(|e| Error::Corrupt(e.to_string()))?;
-                Ok(Loaded {
-                    transcript,
-                    revision: entry.revision,
-                })
+                match serde_json::from_slice(&entry.value) {
+                    Ok(transcript) => Ok(Loaded {
+                        transcript,
+                        revision: entry.revision,
+                        damaged: None,
+                    }),
+                    Err(error) => {
+                        // Keep the unreadable value for inspection instead of losing it, and let
+                        // the session go on from an empty history rather than fail forever.
+                        let aside = format!("{key}.unreadable");
+                        if let Err(put) = self.transcripts.put(&aside, entry.value.clone()).await {
+                            tracing::warn!(error = %put, "cannot set the unreadable transcript aside");
+                        }
+                        tracing::warn!(%error, "stored transcript is unreadable, starting over");
+                        Ok(Loaded {
+                            transcript: Transcript::default(),
+                            revision: entry.revision,
+                            damaged: Some(error.to_string()),
+                        })
+                    }
+                }
             }
             Some(entry) => Ok(Loaded {
                 transcript: Transcript::default(),
                 revision: entry.revision,
+                damaged: None,
             }),
             None => Ok(Loaded {
                 transcript: Transcript::default(),
                 revision: 0,
+                damaged: None,
             }),
         }
     }
@@ -380,15 +444,13 @@ mod tests {
                 model: "p/m".into(),
                 finish_reason: "stop".into(),
                 usage: Usage::default(),
+                steps: vec![],
             },
         );
         transcript.record(
             "t2",
             &[ChatMessage::text(Role::User, "again")],
-            TurnOutcome::Failed {
-                code: ErrorCode::ProviderUnavailable,
-                message: "down".into(),
-            },
+            TurnOutcome::failed(ErrorCode::ProviderUnavailable, "down"),
         );
         let contents: Vec<&str> = transcript
             .messages
@@ -411,10 +473,7 @@ mod tests {
             transcript.record(
                 &format!("t{i}"),
                 &[],
-                TurnOutcome::Failed {
-                    code: ErrorCode::Timeout,
-                    message: String::new(),
-                },
+                TurnOutcome::failed(ErrorCode::Timeout, ""),
             );
         }
         assert_eq!(transcript.turns.len(), REMEMBERED_TURNS);

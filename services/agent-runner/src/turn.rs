@@ -3,18 +3,22 @@
 //! Order of effects, chosen so nothing is lost or done twice:
 //! 1. take the session lease (another replica holding it → ask for redelivery later);
 //! 2. load the transcript; if this turn id is already recorded, re-announce its outcome and ack;
-//! 3. call the llm-router, relaying deltas live;
-//! 4. store the outcome (answer or failure, with the user's messages either way);
+//! 3. run a session command, or the agent loop (model calls and tools), relaying deltas live;
+//! 4. store the outcome (answer or failure, with the user's messages and tool steps either way);
 //! 5. announce the outcome, release the lease; the caller acks the message only after this returns
 //!    `Finished`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use pincer_bus::Namespace;
-use pincer_bus::messages::{ChatMessage, ErrorCode, RunEvent, ToolCall, TurnRequest, Usage};
-use pincer_proto::llm::v1 as pb;
+use pincer_bus::messages::{ChatMessage, ErrorCode, RunEvent, TurnRequest};
 
+use crate::agent_loop::{self, LoopInput, LoopResult};
+use crate::agents::AgentSet;
+use crate::commands;
+use crate::compaction::Windows;
+use crate::model_call::LiveSink;
 use crate::router::RouterClient;
 use crate::sessions::{Loaded, SessionStore, TurnOutcome};
 
@@ -25,12 +29,14 @@ pub struct TurnContext {
     pub client: async_nats::Client,
     /// Subject names.
     pub namespace: Namespace,
-    /// Agent definitions.
-    pub agents: pincer_config::Agents,
+    /// The agents, with their workspaces and tools.
+    pub agents: Arc<AgentSet>,
     /// Transcripts and leases.
     pub sessions: SessionStore,
     /// llm-router client.
     pub router: RouterClient,
+    /// Context windows from the router's catalogue.
+    pub windows: Arc<Windows>,
     /// This replica's identity, written into leases.
     pub runner_id: String,
 }
@@ -49,12 +55,16 @@ const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
-    if request.live_deltas {
-        publish(context, &request.reply_subject, &RunEvent::Started).await;
+    let live = request.live_deltas.then(|| LiveSink {
+        client: context.client.clone(),
+        subject: request.reply_subject.clone(),
+    });
+    if let Some(live) = &live {
+        live.publish(&RunEvent::Started).await;
     }
     if !request.persist {
-        let outcome = call_model(context, request, &[]).await;
-        announce(context, request, &outcome).await;
+        let result = run_agent(context, request, &[], None, live.as_ref()).await;
+        announce(context, request, &result.outcome).await;
         return Disposition::Finished;
     }
 
@@ -74,7 +84,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         }
     };
 
-    let loaded = match context.sessions.load(&request.session_key).await {
+    let mut loaded = match context.sessions.load(&request.session_key).await {
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::warn!(%error, "cannot load the transcript");
@@ -89,15 +99,30 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         return Disposition::Finished;
     }
 
-    let outcome = {
-        let call = call_model(context, request, &loaded.transcript.messages);
-        tokio::pin!(call);
-        // Keep the lease alive for long model calls.
+    let result = if let Some(command) = commands::parse(&request.messages) {
+        let reply = match context.agents.get(&request.agent_id) {
+            Ok(agent) => commands::apply(&command, &mut loaded.transcript, &agent.resolved),
+            Err(error) => error.to_string(),
+        };
+        LoopResult {
+            outcome: TurnOutcome::Command { reply },
+            compacted: None,
+        }
+    } else {
+        let work = run_agent(
+            context,
+            request,
+            &loaded.transcript.messages,
+            loaded.transcript.model_override.clone(),
+            live.as_ref(),
+        );
+        tokio::pin!(work);
+        // Keep the lease alive for long runs.
         let mut refresh = tokio::time::interval(context.sessions.lease_refresh_interval());
         refresh.tick().await;
         loop {
             tokio::select! {
-                outcome = &mut call => break outcome,
+                result = &mut work => break result,
                 _ = refresh.tick() => {
                     if let Err(error) = context.sessions.refresh_lease(&mut lease, &context.runner_id).await {
                         tracing::warn!(%error, "lease refresh failed");
@@ -106,8 +131,17 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
             }
         }
     };
+    let mut outcome = result.outcome;
+    if let Some(reason) = &loaded.damaged {
+        prepend_notice(
+            &mut outcome,
+            &format!(
+                "(The earlier history of this conversation could not be read and was set aside: {reason}. Starting fresh.)\n\n"
+            ),
+        );
+    }
 
-    let stored = store(context, request, loaded, outcome.clone()).await;
+    let stored = store(context, request, loaded, outcome.clone(), result.compacted).await;
     if stored {
         // The outcome is durable: answer first, then give the lease back (off the client's path).
         announce(context, request, &outcome).await;
@@ -120,16 +154,67 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     }
 }
 
+async fn run_agent(
+    context: &TurnContext,
+    request: &TurnRequest,
+    history: &[ChatMessage],
+    model_override: Option<String>,
+    live: Option<&LiveSink>,
+) -> LoopResult {
+    let agent = match context.agents.get(&request.agent_id) {
+        Ok(agent) => agent,
+        Err(error) => {
+            return LoopResult {
+                outcome: TurnOutcome::failed(ErrorCode::BadRequest, error.to_string()),
+                compacted: None,
+            };
+        }
+    };
+    let model = model_override.unwrap_or_else(|| agent.resolved.primary.clone());
+    agent_loop::run(
+        &agent,
+        LoopInput {
+            router: &context.router,
+            windows: &context.windows,
+            live,
+            history,
+            new_messages: &request.messages,
+            model: &model,
+            session_key: &request.session_key,
+        },
+    )
+    .await
+}
+
+fn prepend_notice(outcome: &mut TurnOutcome, notice: &str) {
+    match outcome {
+        TurnOutcome::Answered { content, .. } => content.insert_str(0, notice),
+        TurnOutcome::Failed { message, .. } => message.insert_str(0, notice),
+        TurnOutcome::Command { reply } => reply.insert_str(0, notice),
+    }
+}
+
 async fn store(
     context: &TurnContext,
     request: &TurnRequest,
     mut loaded: Loaded,
     outcome: TurnOutcome,
+    compacted: Option<Vec<ChatMessage>>,
 ) -> bool {
+    let summarised_len = loaded.transcript.messages.len();
     for _ in 0..SAVE_ATTEMPTS {
         if loaded.transcript.outcome_of(&request.turn_id).is_some() {
             // A concurrent writer already stored this very turn.
             return true;
+        }
+        if let Some(history) = &compacted
+            && loaded.transcript.messages.len() >= summarised_len
+        {
+            // Replace what was summarised; keep anything appended since it was read.
+            let newer = loaded.transcript.messages.split_off(summarised_len);
+            loaded.transcript.messages = history.clone();
+            loaded.transcript.messages.extend(newer);
+            loaded.transcript.compactions += 1;
         }
         loaded
             .transcript
@@ -164,137 +249,6 @@ async fn store(
     false
 }
 
-async fn call_model(
-    context: &TurnContext,
-    request: &TurnRequest,
-    history: &[ChatMessage],
-) -> TurnOutcome {
-    let agent = match context.agents.resolve(&request.agent_id) {
-        Ok(agent) => agent,
-        Err(error) => {
-            return TurnOutcome::Failed {
-                code: ErrorCode::BadRequest,
-                message: error.to_string(),
-            };
-        }
-    };
-    let chat = pb::ChatRequest {
-        model: agent.primary.clone(),
-        fallbacks: agent.fallbacks.clone(),
-        messages: crate::prompt::build(history, &request.messages),
-        tools: Vec::new(),
-        max_tokens: 0,
-        session_key: request.session_key.clone(),
-        timeout_ms: u64::try_from(agent.timeout.as_millis()).unwrap_or(u64::MAX),
-    };
-    let stream = tokio::time::timeout(agent.timeout, relay(context, request, chat)).await;
-    match stream {
-        Ok(outcome) => outcome,
-        Err(_) => TurnOutcome::Failed {
-            code: ErrorCode::Timeout,
-            message: format!(
-                "the agent did not finish within {}s",
-                agent.timeout.as_secs()
-            ),
-        },
-    }
-}
-
-async fn relay(context: &TurnContext, request: &TurnRequest, chat: pb::ChatRequest) -> TurnOutcome {
-    use pb::chat_event::Event;
-    let mut stream = match context.router.chat(chat).await {
-        Ok(stream) => stream,
-        Err(status) => return failure_from_status(&status),
-    };
-    let mut content = String::new();
-    let mut tool_calls = Vec::new();
-    loop {
-        match stream.message().await {
-            Ok(Some(pb::ChatEvent {
-                event: Some(Event::Delta(delta)),
-            })) => {
-                publish(
-                    context,
-                    &request.reply_subject,
-                    &RunEvent::Delta {
-                        text: delta.text.clone(),
-                    },
-                )
-                .await;
-                content.push_str(&delta.text);
-            }
-            Ok(Some(pb::ChatEvent {
-                event: Some(Event::ToolCall(call)),
-            })) => tool_calls.push(ToolCall {
-                id: call.id,
-                name: call.name,
-                arguments: call.arguments_json,
-            }),
-            Ok(Some(pb::ChatEvent {
-                event: Some(Event::Done(done)),
-            })) => {
-                for attempt in &done.failed_attempts {
-                    tracing::info!(model = %attempt.model, reason = %attempt.reason, "fell back from model");
-                }
-                let usage = done.usage.unwrap_or_default();
-                return TurnOutcome::Answered {
-                    content,
-                    tool_calls,
-                    model: done.model,
-                    finish_reason: done.finish_reason,
-                    usage: Usage {
-                        prompt_tokens: usage.prompt_tokens,
-                        completion_tokens: usage.completion_tokens,
-                    },
-                };
-            }
-            Ok(Some(pb::ChatEvent { event: None })) => {}
-            Ok(None) => {
-                return TurnOutcome::Failed {
-                    code: ErrorCode::ProviderUnavailable,
-                    message: "the llm-router ended the stream without an answer".to_owned(),
-                };
-            }
-            Err(status) => return failure_from_status(&status),
-        }
-    }
-}
-
-fn failure_from_status(status: &tonic::Status) -> TurnOutcome {
-    use prost::Message as _;
-    use tonic::Code;
-    // The router puts a typed ChatFailure in the details; the status code is the fallback for
-    // anything else that can fail a gRPC call (transport, router down).
-    let failure = pb::ChatFailure::decode(status.details()).ok();
-    let kind = failure
-        .as_ref()
-        .and_then(|f| pb::ErrorKind::try_from(f.kind).ok());
-    let code = match (kind, status.code()) {
-        (Some(pb::ErrorKind::ContextOverflow), _) => ErrorCode::ContextOverflow,
-        (Some(pb::ErrorKind::BadRequest), _) => ErrorCode::BadRequest,
-        (Some(pb::ErrorKind::Auth | pb::ErrorKind::QuotaExhausted), _) => {
-            ErrorCode::ProviderRejected
-        }
-        (Some(pb::ErrorKind::Timeout), _) => ErrorCode::Timeout,
-        (Some(_), _) => ErrorCode::ProviderUnavailable,
-        (None, code) => match code {
-            Code::InvalidArgument => ErrorCode::BadRequest,
-            Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
-                ErrorCode::ProviderRejected
-            }
-            Code::DeadlineExceeded => ErrorCode::Timeout,
-            _ => ErrorCode::ProviderUnavailable,
-        },
-    };
-    let message = if status.message().is_empty() {
-        format!("llm-router unavailable ({})", status.code())
-    } else {
-        status.message().to_owned()
-    };
-    tracing::warn!(?code, %message, "model call failed");
-    TurnOutcome::Failed { code, message }
-}
-
 async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOutcome) {
     let event = match outcome.clone() {
         TurnOutcome::Answered {
@@ -303,6 +257,7 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
             model,
             finish_reason,
             usage,
+            ..
         } => RunEvent::Done {
             content,
             tool_calls,
@@ -310,29 +265,19 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
             finish_reason,
             usage,
         },
-        TurnOutcome::Failed { code, message } => RunEvent::Error { code, message },
+        TurnOutcome::Command { reply } => RunEvent::Done {
+            content: reply,
+            tool_calls: Vec::new(),
+            model: "pincer/command".to_owned(),
+            finish_reason: "stop".to_owned(),
+            usage: Default::default(),
+        },
+        TurnOutcome::Failed { code, message, .. } => RunEvent::Error { code, message },
     };
-    publish(context, &request.reply_subject, &event).await;
-}
-
-/// Live events are best effort (core NATS): the outcome is already stored when the final one goes out.
-async fn publish(context: &TurnContext, subject: &str, event: &RunEvent) {
-    let payload = match serde_json::to_vec(event) {
-        Ok(payload) => Bytes::from(payload),
-        Err(error) => {
-            tracing::error!(%error, "cannot encode run event");
-            return;
-        }
-    };
-    if let Err(error) = context
-        .client
-        .publish_with_headers(
-            subject.to_owned(),
-            pincer_bus::headers::with_trace_context(),
-            payload,
-        )
-        .await
-    {
-        tracing::warn!(%error, "cannot publish run event");
+    LiveSink {
+        client: context.client.clone(),
+        subject: request.reply_subject.clone(),
     }
+    .publish(&event)
+    .await;
 }

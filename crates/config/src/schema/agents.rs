@@ -20,9 +20,10 @@ pub const MAIN_AGENT_ID: &str = "main";
 /// Alias that always names the default agent.
 pub const DEFAULT_AGENT_ALIAS: &str = "default";
 
-/// `agents`.
+/// `agents`. Named agents come as `entries` (a map by id) or OpenClaw's older `list` (an array of
+/// entries with an `id`); both end up in [`Agents::entries`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase", from = "AgentsFile")]
 pub struct Agents {
     /// Settings every agent inherits.
     #[serde(default)]
@@ -30,6 +31,52 @@ pub struct Agents {
     /// Named agents by id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub entries: BTreeMap<String, AgentEntry>,
+}
+
+/// `agents` as written in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AgentsFile {
+    #[serde(default)]
+    defaults: AgentDefaults,
+    #[serde(default)]
+    entries: BTreeMap<String, AgentEntry>,
+    #[serde(default)]
+    list: Vec<ListedAgent>,
+}
+
+impl From<AgentsFile> for Agents {
+    fn from(file: AgentsFile) -> Self {
+        let mut entries = file.entries;
+        for listed in file.list {
+            // `entries` wins when both name the same id.
+            entries.entry(listed.id).or_insert(listed.entry);
+        }
+        Self {
+            defaults: file.defaults,
+            entries,
+        }
+    }
+}
+
+/// One element of `agents.list`: an `id` plus the fields of an entry.
+struct ListedAgent {
+    id: String,
+    entry: AgentEntry,
+}
+
+impl<'de> Deserialize<'de> for ListedAgent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let id = match fields.remove("id") {
+            Some(serde_json::Value::String(id)) if !id.trim().is_empty() => id,
+            Some(_) => return Err(de::Error::custom("`id` must be a non-empty string")),
+            None => return Err(de::Error::missing_field("id")),
+        };
+        let entry = AgentEntry::deserialize(serde_json::Value::Object(fields))
+            .map_err(|error| de::Error::custom(format!("agent `{id}`: {error}")))?;
+        Ok(Self { id, entry })
+    }
 }
 
 /// `agents.defaults`.
@@ -57,6 +104,13 @@ pub struct AgentDefaults {
     /// Context budget in tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
+    /// Characters of one workspace file put in the prompt (default 20 000); the rest is cut
+    /// with a visible marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_max_chars: Option<usize>,
+    /// Characters of all workspace files together (default 60 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_total_max_chars: Option<usize>,
 }
 
 impl AgentDefaults {
@@ -284,6 +338,24 @@ mod tests {
 
     fn agents(json: &str) -> Agents {
         serde_json::from_str(json).expect("valid agents")
+    }
+
+    #[test]
+    fn agents_list_is_merged_into_entries() {
+        let a = agents(
+            r#"{"defaults": {"model": "a/b"},
+                "list": [{"id": "work", "workspace": "/w", "model": "c/d"}, {"id": "home"}]}"#,
+        );
+        assert_eq!(a.resolve("work").expect("work").primary, "c/d");
+        assert_eq!(a.resolve("home").expect("home").primary, "a/b");
+        assert_eq!(
+            a.resolve("work").expect("work").workspace.as_deref(),
+            Some("/w")
+        );
+        let error = serde_json::from_str::<Agents>(r#"{"list": [{"id": "x", "modle": "a/b"}]}"#)
+            .expect_err("typo");
+        assert!(error.to_string().contains("modle"), "{error}");
+        assert!(serde_json::from_str::<Agents>(r#"{"list": [{"workspace": "/w"}]}"#).is_err());
     }
 
     #[test]

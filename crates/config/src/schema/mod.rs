@@ -6,6 +6,7 @@ pub mod agents;
 pub mod channels;
 pub mod gateway;
 pub mod models;
+pub mod tools;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,9 @@ pub struct Config {
     /// Session behaviour.
     #[serde(default)]
     pub session: Session,
+    /// Built-in tool policy and `exec` confinement.
+    #[serde(default)]
+    pub tools: tools::Tools,
 }
 
 /// `tailscale`: expose the gateway on the tailnet.

@@ -169,6 +169,7 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         content,
         tool_calls,
         tool_call_id,
+        name: None,
     })
 }
 

@@ -1,0 +1,117 @@
+//! `tools`: which built-in tools the agent may use, and how `exec` is confined.
+
+use serde::{Deserialize, Serialize};
+
+/// Default `exec` timeout.
+pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 30;
+/// Default cap on the output `exec` hands back to the model.
+pub const DEFAULT_EXEC_MAX_OUTPUT_CHARS: usize = 16_000;
+
+/// `tools`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tools {
+    /// Only these tools are offered (names, `server__*` wildcards for MCP); empty = every built-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Never offer these tools; wins over `allow`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// The `exec` tool.
+    #[serde(default)]
+    pub exec: Exec,
+}
+
+/// `tools.exec.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecMode {
+    /// No `exec` tool (the default).
+    #[default]
+    Deny,
+    /// `exec` runs only the commands named in `tools.exec.allowlist`.
+    Allowlist,
+}
+
+/// `tools.exec`: off unless `mode: "allowlist"` names the commands it may run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Exec {
+    /// `deny` (default) or `allowlist`.
+    #[serde(default)]
+    pub mode: ExecMode,
+    /// Command names (looked up on `PATH`) or absolute paths that may be run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowlist: Vec<String>,
+    /// Seconds before a command is killed.
+    #[serde(default = "default_exec_timeout")]
+    pub timeout_seconds: u64,
+    /// Characters of stdout + stderr handed back to the model; the rest is cut with a marker.
+    #[serde(default = "default_exec_output")]
+    pub max_output_chars: usize,
+}
+
+impl Default for Exec {
+    fn default() -> Self {
+        Self {
+            mode: ExecMode::Deny,
+            allowlist: Vec::new(),
+            timeout_seconds: DEFAULT_EXEC_TIMEOUT_SECONDS,
+            max_output_chars: DEFAULT_EXEC_MAX_OUTPUT_CHARS,
+        }
+    }
+}
+
+fn default_exec_timeout() -> u64 {
+    DEFAULT_EXEC_TIMEOUT_SECONDS
+}
+
+fn default_exec_output() -> usize {
+    DEFAULT_EXEC_MAX_OUTPUT_CHARS
+}
+
+impl Tools {
+    /// Whether the tool `name` passes `allow`/`deny` (exact names, or a trailing `*` prefix match).
+    #[must_use]
+    pub fn permits(&self, name: &str) -> bool {
+        let matches = |pattern: &String| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => pattern == name,
+        };
+        if self.deny.iter().any(matches) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_is_off_by_default_with_bounded_defaults() {
+        let tools: Tools = serde_json::from_str("{}").expect("empty");
+        assert_eq!(tools.exec.mode, ExecMode::Deny);
+        assert_eq!(tools.exec.timeout_seconds, DEFAULT_EXEC_TIMEOUT_SECONDS);
+        let tools: Tools =
+            serde_json::from_str(r#"{"exec": {"mode": "allowlist", "allowlist": ["ls"]}}"#)
+                .expect("allowlist");
+        assert_eq!(tools.exec.allowlist, ["ls"]);
+        assert!(serde_json::from_str::<Tools>(r#"{"exec": {"mode": "full"}}"#).is_err());
+    }
+
+    #[test]
+    fn deny_wins_over_allow_and_wildcards_match_prefixes() {
+        let tools = Tools {
+            allow: vec!["read".into(), "github__*".into()],
+            deny: vec!["github__delete_repo".into()],
+            ..Tools::default()
+        };
+        assert!(tools.permits("read"));
+        assert!(tools.permits("github__list_repos"));
+        assert!(!tools.permits("github__delete_repo"));
+        assert!(!tools.permits("write"));
+        assert!(Tools::default().permits("write"));
+    }
+}

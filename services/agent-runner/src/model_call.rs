@@ -1,0 +1,170 @@
+//! One streamed call to the llm-router: relays text deltas live (when someone watches) and
+//! collects the reply, or the typed failure.
+
+use bytes::Bytes;
+use pincer_bus::messages::{ErrorCode, RunEvent, ToolCall, Usage};
+use pincer_proto::llm::v1 as pb;
+
+use crate::router::RouterClient;
+
+/// A finished model call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply {
+    /// Text of the reply.
+    pub content: String,
+    /// Tool calls the model made.
+    pub tool_calls: Vec<ToolCall>,
+    /// The model that served.
+    pub model: String,
+    /// Finish reason.
+    pub finish_reason: String,
+    /// Tokens and cost.
+    pub usage: Usage,
+}
+
+/// A failed model call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What the client is told.
+    pub code: ErrorCode,
+    /// Why, safe to show.
+    pub message: String,
+    /// The router's kind, when it said (decides compaction).
+    pub kind: Option<pb::ErrorKind>,
+}
+
+/// Where live deltas go, if anywhere.
+#[derive(Clone, Debug)]
+pub struct LiveSink {
+    /// NATS client.
+    pub client: async_nats::Client,
+    /// The turn's event subject.
+    pub subject: String,
+}
+
+impl LiveSink {
+    /// Publishes a run event, best effort (core NATS): the outcome is stored before the final one.
+    pub async fn publish(&self, event: &RunEvent) {
+        let payload = match serde_json::to_vec(event) {
+            Ok(payload) => Bytes::from(payload),
+            Err(error) => {
+                tracing::error!(%error, "cannot encode run event");
+                return;
+            }
+        };
+        if let Err(error) = self
+            .client
+            .publish_with_headers(
+                self.subject.clone(),
+                pincer_bus::headers::with_trace_context(),
+                payload,
+            )
+            .await
+        {
+            tracing::warn!(%error, "cannot publish run event");
+        }
+    }
+}
+
+/// Runs `request`, relaying deltas to `live`.
+pub async fn call(
+    router: &RouterClient,
+    request: pb::ChatRequest,
+    live: Option<&LiveSink>,
+) -> Result<Reply, Failure> {
+    use pb::chat_event::Event;
+    let mut stream = router
+        .chat(request)
+        .await
+        .map_err(|s| failure_from_status(&s))?;
+    let mut reply = Reply::default();
+    loop {
+        match stream.message().await {
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::Delta(delta)),
+            })) => {
+                if let Some(live) = live {
+                    live.publish(&RunEvent::Delta {
+                        text: delta.text.clone(),
+                    })
+                    .await;
+                }
+                reply.content.push_str(&delta.text);
+            }
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::ToolCall(call)),
+            })) => {
+                reply.tool_calls.push(ToolCall {
+                    id: call.id,
+                    name: call.name,
+                    arguments: call.arguments_json,
+                });
+            }
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::Done(done)),
+            })) => {
+                for attempt in &done.failed_attempts {
+                    tracing::info!(model = %attempt.model, reason = %attempt.reason, "fell back from model");
+                }
+                let usage = done.usage.unwrap_or_default();
+                reply.model = done.model;
+                reply.finish_reason = done.finish_reason;
+                reply.usage = Usage {
+                    prompt_tokens: usage.prompt_tokens,
+                    completion_tokens: usage.completion_tokens,
+                    cost_micro_usd: done.cost_usd.map(|usd| (usd * 1e6).round().max(0.0) as u64),
+                };
+                return Ok(reply);
+            }
+            Ok(Some(pb::ChatEvent { event: None })) => {}
+            Ok(None) => {
+                return Err(Failure {
+                    code: ErrorCode::ProviderUnavailable,
+                    message: "the llm-router ended the stream without an answer".to_owned(),
+                    kind: None,
+                });
+            }
+            Err(status) => return Err(failure_from_status(&status)),
+        }
+    }
+}
+
+/// Maps a gRPC status (with the router's `ChatFailure` details when present) to a failure.
+pub fn failure_from_status(status: &tonic::Status) -> Failure {
+    use prost::Message as _;
+    use tonic::Code;
+    // The router puts a typed ChatFailure in the details; the status code is the fallback for
+    // anything else that can fail a gRPC call (transport, router down).
+    let failure = pb::ChatFailure::decode(status.details()).ok();
+    let kind = failure
+        .as_ref()
+        .and_then(|f| pb::ErrorKind::try_from(f.kind).ok());
+    let code = match (kind, status.code()) {
+        (Some(pb::ErrorKind::ContextOverflow), _) => ErrorCode::ContextOverflow,
+        (Some(pb::ErrorKind::BadRequest), _) => ErrorCode::BadRequest,
+        (Some(pb::ErrorKind::Auth | pb::ErrorKind::QuotaExhausted), _) => {
+            ErrorCode::ProviderRejected
+        }
+        (Some(pb::ErrorKind::Timeout), _) => ErrorCode::Timeout,
+        (Some(_), _) => ErrorCode::ProviderUnavailable,
+        (None, code) => match code {
+            Code::InvalidArgument => ErrorCode::BadRequest,
+            Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
+                ErrorCode::ProviderRejected
+            }
+            Code::DeadlineExceeded => ErrorCode::Timeout,
+            _ => ErrorCode::ProviderUnavailable,
+        },
+    };
+    let message = if status.message().is_empty() {
+        format!("llm-router unavailable ({})", status.code())
+    } else {
+        status.message().to_owned()
+    };
+    tracing::warn!(?code, %message, "model call failed");
+    Failure {
+        code,
+        message,
+        kind,
+    }
+}

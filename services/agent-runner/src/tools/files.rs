@@ -1,0 +1,319 @@
+//! File tools over the workspace: `read`, `write`, `edit`, `list`. Every path goes through
+//! [`Workspace::resolve`], so `..`, absolute paths and escaping symlinks are refused.
+
+use std::io::Read as _;
+
+use serde::Deserialize;
+
+use super::{ToolError, args};
+use crate::workspace::Workspace;
+
+/// Characters of a file handed back by one `read`.
+const READ_CAP: usize = 32_000;
+/// Largest file `write` or `edit` will produce.
+const WRITE_CAP: usize = 1024 * 1024;
+/// Entries listed by one `list`.
+const LIST_CAP: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadArgs {
+    path: String,
+    /// First line to return (1-based).
+    #[serde(default)]
+    offset: Option<usize>,
+    /// Lines to return.
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `read`: a text file, optionally a window of lines.
+pub fn read(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
+    let ReadArgs {
+        path,
+        offset,
+        limit,
+    } = args(arguments)?;
+    let full = ws.resolve(&path)?;
+    let file = std::fs::File::open(&full).map_err(|e| ToolError::io(&path, &e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ToolError::Invalid(format!(
+            "{path} is a directory; use list"
+        )));
+    }
+    let mut bytes = Vec::new();
+    // Bounded: a huge file costs at most this much memory.
+    file.take(16 * 1024 * 1024)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ToolError::io(&path, &e))?;
+    if bytes.contains(&0) {
+        return Err(ToolError::Invalid(format!(
+            "{path} is a binary file; only text files can be read"
+        )));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let first = offset.unwrap_or(1).max(1);
+    let selected: String = match (offset, limit) {
+        (None, None) => text.into_owned(),
+        _ => text
+            .lines()
+            .skip(first - 1)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|line| format!("{line}\n"))
+            .collect(),
+    };
+    let chars = selected.chars().count();
+    if chars <= READ_CAP {
+        return Ok(selected);
+    }
+    let kept: String = selected.chars().take(READ_CAP).collect();
+    let lines = kept.lines().count();
+    Ok(format!(
+        "{kept}\n[... truncated at {READ_CAP} of {chars} characters; continue with offset={}]",
+        first + lines
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteArgs {
+    path: String,
+    content: String,
+}
+
+/// `write`: creates or replaces a file (parents created), atomically.
+pub fn write(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
+    let WriteArgs { path, content } = args(arguments)?;
+    if content.len() > WRITE_CAP {
+        return Err(ToolError::Invalid(format!(
+            "content is {} bytes; the limit is {WRITE_CAP}",
+            content.len()
+        )));
+    }
+    let full = ws.resolve(&path)?;
+    if full == ws.root() || full.is_dir() {
+        return Err(ToolError::Invalid(format!("{path} is a directory")));
+    }
+    store(&full, &path, content.as_bytes())?;
+    Ok(format!(
+        "wrote {} bytes to {}",
+        content.len(),
+        ws.display(&full)
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditArgs {
+    path: String,
+    old_text: String,
+    new_text: String,
+}
+
+/// `edit`: replaces exactly one occurrence of `old_text`.
+pub fn edit(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
+    let EditArgs {
+        path,
+        old_text,
+        new_text,
+    } = args(arguments)?;
+    if old_text.is_empty() {
+        return Err(ToolError::Invalid("old_text must not be empty".into()));
+    }
+    let full = ws.resolve(&path)?;
+    let text = std::fs::read_to_string(&full).map_err(|e| ToolError::io(&path, &e))?;
+    let found = text.matches(&old_text).count();
+    if found != 1 {
+        return Err(ToolError::Invalid(format!(
+            "old_text occurs {found} times in {path}; it must occur exactly once (add surrounding lines)"
+        )));
+    }
+    let updated = text.replacen(&old_text, &new_text, 1);
+    if updated.len() > WRITE_CAP {
+        return Err(ToolError::Invalid(format!(
+            "the edited file would be {} bytes; the limit is {WRITE_CAP}",
+            updated.len()
+        )));
+    }
+    store(&full, &path, updated.as_bytes())?;
+    Ok(format!("edited {}", ws.display(&full)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `list`: a directory's entries (`/` after directories), sorted.
+pub fn list(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
+    let ListArgs { path } = if arguments.trim().is_empty() {
+        ListArgs::default()
+    } else {
+        args(arguments)?
+    };
+    let path = path.unwrap_or_else(|| ".".to_owned());
+    let full = ws.resolve(&path)?;
+    let reader = std::fs::read_dir(&full).map_err(|e| ToolError::io(&path, &e))?;
+    let mut names: Vec<String> = reader
+        .filter_map(Result::ok)
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => format!("{name}/"),
+                Ok(kind) if kind.is_symlink() => format!("{name}@"),
+                _ => name,
+            }
+        })
+        .collect();
+    names.sort();
+    let total = names.len();
+    if total == 0 {
+        return Ok(format!("{} is empty", ws.display(&full)));
+    }
+    names.truncate(LIST_CAP);
+    let mut out = names.join("\n");
+    if total > LIST_CAP {
+        out.push_str(&format!("\n[... {} more entries]", total - LIST_CAP));
+    }
+    Ok(out)
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+fn store(full: &std::path::Path, shown: &str, bytes: &[u8]) -> Result<(), ToolError> {
+    if let Some(parent) = full.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(shown, &e))?;
+    }
+    let temp = full.with_extension(format!("pincer-tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes).map_err(|e| ToolError::io(shown, &e))?;
+    std::fs::rename(&temp, full).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        ToolError::io(shown, &e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::open(dir.path()).expect("open");
+        (dir, ws)
+    }
+
+    #[test]
+    fn write_read_edit_list_round_trip() {
+        let (_dir, ws) = ws();
+        write(
+            &ws,
+            r#"{"path":"notes/a.md","content":"one\ntwo\nthree\n"}"#,
+        )
+        .expect("write");
+        assert_eq!(
+            read(&ws, r#"{"path":"notes/a.md"}"#).expect("read"),
+            "one\ntwo\nthree\n"
+        );
+        assert_eq!(
+            read(&ws, r#"{"path":"notes/a.md","offset":2,"limit":1}"#).expect("window"),
+            "two\n"
+        );
+        edit(
+            &ws,
+            r#"{"path":"notes/a.md","old_text":"two","new_text":"2"}"#,
+        )
+        .expect("edit");
+        assert_eq!(
+            read(&ws, r#"{"path":"notes/a.md"}"#).expect("read"),
+            "one\n2\nthree\n"
+        );
+        let listing = list(&ws, "{}").expect("list");
+        assert!(
+            listing.contains("notes/") && listing.contains("SOUL.md"),
+            "{listing}"
+        );
+        assert_eq!(list(&ws, r#"{"path":"notes"}"#).expect("list"), "a.md");
+    }
+
+    #[test]
+    fn every_file_tool_refuses_escapes() {
+        let (_dir, ws) = ws();
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), "s3cret").expect("write");
+        std::os::unix::fs::symlink(outside.path(), ws.root().join("link")).expect("link");
+        let attempts = [
+            ("read", r#"{"path":"../etc/passwd"}"#),
+            ("read", r#"{"path":"/etc/passwd"}"#),
+            ("read", r#"{"path":"link/secret"}"#),
+            ("write", r#"{"path":"../x","content":"x"}"#),
+            ("write", r#"{"path":"/tmp/x","content":"x"}"#),
+            ("write", r#"{"path":"link/new","content":"x"}"#),
+            (
+                "edit",
+                r#"{"path":"link/secret","old_text":"s3cret","new_text":"x"}"#,
+            ),
+            (
+                "edit",
+                r#"{"path":"../secret","old_text":"a","new_text":"b"}"#,
+            ),
+            ("list", r#"{"path":"link"}"#),
+            ("list", r#"{"path":".."}"#),
+            ("list", r#"{"path":"/"}"#),
+        ];
+        for (tool, arguments) in attempts {
+            let result = match tool {
+                "read" => read(&ws, arguments),
+                "write" => write(&ws, arguments),
+                "edit" => edit(&ws, arguments),
+                _ => list(&ws, arguments),
+            };
+            assert!(
+                matches!(result, Err(ToolError::Path(_))),
+                "{tool} {arguments}: {result:?}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("secret")).expect("read"),
+            "s3cret"
+        );
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn bad_input_gets_clear_errors() {
+        let (_dir, ws) = ws();
+        std::fs::write(ws.root().join("bin"), [1, 0, 2]).expect("write");
+        assert!(
+            matches!(read(&ws, r#"{"path":"bin"}"#), Err(ToolError::Invalid(m)) if m.contains("binary"))
+        );
+        assert!(
+            matches!(read(&ws, r#"{"path":"nope.md"}"#), Err(ToolError::Io(m)) if m.contains("nope.md"))
+        );
+        assert!(matches!(
+            read(&ws, r#"{"file":"x"}"#),
+            Err(ToolError::Arguments(_))
+        ));
+        assert!(matches!(
+            read(&ws, "not json"),
+            Err(ToolError::Arguments(_))
+        ));
+        assert!(matches!(
+            edit(&ws, r#"{"path":"SOUL.md","old_text":"zzz","new_text":"y"}"#),
+            Err(ToolError::Invalid(m)) if m.contains("0 times")
+        ));
+    }
+
+    #[test]
+    fn a_huge_file_is_read_in_windows() {
+        let (_dir, ws) = ws();
+        let line = "x".repeat(99);
+        std::fs::write(ws.root().join("big.txt"), format!("{line}\n").repeat(1000)).expect("write");
+        let out = read(&ws, r#"{"path":"big.txt"}"#).expect("read");
+        assert!(
+            out.contains("truncated at 32000 of 100000 characters; continue with offset=321"),
+            "{}",
+            &out[out.len() - 120..]
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! The agent's built-in tools. Each takes its JSON arguments as text and returns text for the model;
+//! every failure becomes a [`ToolError`] whose message goes back to the model as the tool result,
+//! so a bad call is something the model can correct, never a failed turn.
+//!
+//! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
+//! - [`exec`]: `exec`, off unless `tools.exec.mode` is `allowlist`.
+//! - [`memory`]: `memory_search`, `memory_write`.
+
+pub mod exec;
+pub mod files;
+pub mod memory;
+
+use std::time::Duration;
+
+use pincer_proto::llm::v1 as pb;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::workspace::{PathError, Workspace};
+
+/// Why a tool call failed; the message is what the model sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    /// The arguments are not the JSON object the tool takes.
+    #[error("invalid arguments: {0}")]
+    Arguments(String),
+    /// The path leaves the workspace.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The request makes no sense (missing file kind, binary file, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The policy forbids it.
+    #[error("not allowed: {0}")]
+    Denied(String),
+    /// The filesystem said no.
+    #[error("{0}")]
+    Io(String),
+    /// No such tool.
+    #[error("unknown tool `{name}`; available tools: {available}")]
+    Unknown {
+        /// Name asked for.
+        name: String,
+        /// What exists.
+        available: String,
+    },
+    /// The tool did not finish in time.
+    #[error("`{0}` did not finish within its time limit")]
+    TimedOut(String),
+}
+
+impl ToolError {
+    fn io(path: &str, error: &std::io::Error) -> Self {
+        let reason = match error.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => error.to_string(),
+        };
+        Self::Io(format!("{path}: {reason}"))
+    }
+}
+
+/// Parses a tool's arguments. An empty string counts as `{}` (models omit arguments for tools
+/// without parameters).
+fn args<T: DeserializeOwned>(arguments: &str) -> Result<T, ToolError> {
+    let text = if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    };
+    serde_json::from_str(text).map_err(|error| ToolError::Arguments(error.to_string()))
+}
+
+/// Longest any built-in tool may run (exec has its own, shorter, limit).
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The tools of one agent.
+#[derive(Clone, Debug)]
+pub struct ToolBox {
+    workspace: Workspace,
+    exec: Option<exec::ExecPolicy>,
+    policy: pincer_config::Tools,
+}
+
+impl ToolBox {
+    /// Tools over `workspace` under `policy` (`tools` in the config).
+    pub fn new(workspace: Workspace, policy: &pincer_config::Tools) -> Self {
+        Self {
+            workspace,
+            exec: exec::ExecPolicy::from_config(&policy.exec),
+            policy: policy.clone(),
+        }
+    }
+
+    /// The workspace the tools work in.
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// The tool definitions offered to the model: the built-ins the policy permits.
+    pub fn specs(&self) -> Vec<pb::ToolSpec> {
+        let mut specs = vec![
+            spec(
+                "read",
+                "Read a text file in the workspace (optionally lines offset..offset+limit).",
+                json!({"type":"object","properties":{"path":{"type":"string"},"offset":{"type":"integer"},"limit":{"type":"integer"}},"required":["path"]}),
+            ),
+            spec(
+                "write",
+                "Create or replace a file in the workspace.",
+                json!({"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}),
+            ),
+            spec(
+                "edit",
+                "Replace one exact occurrence of old_text with new_text in a file.",
+                json!({"type":"object","properties":{"path":{"type":"string"},"old_text":{"type":"string"},"new_text":{"type":"string"}},"required":["path","old_text","new_text"]}),
+            ),
+            spec(
+                "list",
+                "List a workspace directory (default: the root).",
+                json!({"type":"object","properties":{"path":{"type":"string"}}}),
+            ),
+            spec(
+                "memory_search",
+                "Search long-term memory (MEMORY.md, memory/*.md).",
+                json!({"type":"object","properties":{"query":{"type":"string"},"limit":{"type":"integer"}},"required":["query"]}),
+            ),
+            spec(
+                "memory_write",
+                "Save a note to memory: target daily (default) or long_term.",
+                json!({"type":"object","properties":{"text":{"type":"string"},"target":{"type":"string","enum":["daily","long_term"]}},"required":["text"]}),
+            ),
+        ];
+        if let Some(exec) = &self.exec {
+            specs.push(spec(
+                "exec",
+                &format!("Run one program (no shell) in the workspace. Allowed: {}.", exec.allowlist.join(", ")),
+                json!({"type":"object","properties":{"command":{"type":"string"},"args":{"type":"array","items":{"type":"string"}}},"required":["command"]}),
+            ));
+        }
+        specs.retain(|spec| self.policy.permits(&spec.name));
+        specs
+    }
+
+    /// Runs one call; the result (or the error message) is the tool result for the model.
+    pub async fn call(&self, name: &str, arguments: &str) -> Result<String, ToolError> {
+        let offered = self.specs();
+        if !offered.iter().any(|spec| spec.name == name) {
+            return Err(ToolError::Unknown {
+                name: name.to_owned(),
+                available: offered
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        if name == "exec" {
+            let Some(policy) = &self.exec else {
+                return Err(ToolError::Denied("exec is off (tools.exec.mode)".into()));
+            };
+            return exec::run(&self.workspace, policy, arguments).await;
+        }
+        // The file tools block: run them off the async workers, bounded in time.
+        let workspace = self.workspace.clone();
+        let (tool, arguments) = (name.to_owned(), arguments.to_owned());
+        let work = tokio::task::spawn_blocking(move || match tool.as_str() {
+            "read" => files::read(&workspace, &arguments),
+            "write" => files::write(&workspace, &arguments),
+            "edit" => files::edit(&workspace, &arguments),
+            "list" => files::list(&workspace, &arguments),
+            "memory_search" => memory::search(&workspace, &arguments),
+            "memory_write" => memory::write(&workspace, &arguments, &today()),
+            other => Err(ToolError::Invalid(format!(
+                "`{other}` has no implementation"
+            ))),
+        });
+        match tokio::time::timeout(TOOL_TIMEOUT, work).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(ToolError::Invalid(format!("`{name}` crashed: {join}"))),
+            Err(_) => Err(ToolError::TimedOut(name.to_owned())),
+        }
+    }
+}
+
+fn spec(name: &str, description: &str, parameters: serde_json::Value) -> pb::ToolSpec {
+    pb::ToolSpec {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        parameters_json: parameters.to_string(),
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, for daily memory files.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_are_right() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[tokio::test]
+    async fn unknown_tools_and_denied_tools_are_tool_errors_naming_the_choices() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::open(dir.path()).expect("ws");
+        let policy = pincer_config::Tools {
+            deny: vec!["write".into()],
+            ..Default::default()
+        };
+        let tools = ToolBox::new(ws, &policy);
+        let names: Vec<String> = tools.specs().into_iter().map(|s| s.name).collect();
+        assert!(!names.contains(&"write".to_owned()) && !names.contains(&"exec".to_owned()));
+        let error = tools
+            .call("write", r#"{"path":"a","content":"b"}"#)
+            .await
+            .expect_err("denied");
+        assert!(
+            error.to_string().contains("unknown tool `write`")
+                && error.to_string().contains("read")
+        );
+        let error = tools
+            .call("exec", r#"{"command":"ls"}"#)
+            .await
+            .expect_err("off");
+        assert!(matches!(error, ToolError::Unknown { .. }));
+        assert!(tools.call("read", r#"{"path":"SOUL.md"}"#).await.is_ok());
+    }
+}

@@ -1,0 +1,347 @@
+//! The agent loop through the whole stack (gateway → JetStream → agent-runner → llm-router → fake
+//! provider): scripted tool use over the workspace, limits that end a run with a message, text tool
+//! calls, compaction, session commands and an unreadable transcript.
+
+use pincer_fake_provider::{Knobs, ScriptStep, ScriptedTool};
+use pincer_system_tests::Stack;
+use serde_json::{Value, json};
+
+fn turn(user: &str, text: &str) -> Value {
+    json!({ "model": "pincer/default", "user": user, "messages": [{ "role": "user", "content": text }] })
+}
+
+fn tool(name: &str, arguments: Value) -> ScriptStep {
+    ScriptStep {
+        text: String::new(),
+        tool: Some(ScriptedTool {
+            name: name.to_owned(),
+            arguments,
+        }),
+    }
+}
+
+fn say(text: &str) -> ScriptStep {
+    ScriptStep {
+        text: text.to_owned(),
+        tool: None,
+    }
+}
+
+/// Sends a turn and returns (status, body).
+async fn send(stack: &Stack, body: &Value) -> (u16, Value) {
+    let response = stack.chat(body).send().await.expect("gateway answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json body"))
+}
+
+fn answer(body: &Value) -> &str {
+    body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The chat requests the fake provider received.
+fn chats(stack: &Stack) -> Vec<Value> {
+    stack
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat") || r.path.ends_with("/chat/completions"))
+        .map(|r| r.body)
+        .collect()
+}
+
+fn config(agent_defaults: &str, models: &str) -> String {
+    format!(
+        r#"{{
+  gateway: {{ port: 18789, bind: "loopback", auth: {{ mode: "token", token: "${{GATEWAY_TOKEN}}" }} }},
+  models: {{ providers: {{ ollama: {{ baseUrl: "${{FAKE_URL}}", api: "ollama", models: [{models}] }} }} }},
+  agents: {{ defaults: {{ model: "ollama/fake-model", maxConcurrent: 4, {agent_defaults} }} }},
+  tools: {{ exec: {{ mode: "allowlist", allowlist: ["echo"] }} }},
+}}"#
+    )
+}
+
+fn workspace(stack: &Stack) -> std::path::PathBuf {
+    stack.workspace.path().join("workspace")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_step_tool_use_works_in_the_workspace_and_is_kept_in_the_history() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: vec![
+                tool(
+                    "write",
+                    json!({"path": "notes/todo.md", "content": "buy milk\n"}),
+                ),
+                tool("read", json!({"path": "notes/todo.md"})),
+                tool("exec", json!({"command": "echo", "args": ["from", "exec"]})),
+                tool("read", json!({"path": "../../etc/passwd"})),
+                tool("no_such_tool", json!({})),
+                tool("read", json!({"wrong": 1})),
+                say("All done."),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("ana", "note that I need milk")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answer(&body), "All done.");
+    assert_eq!(
+        std::fs::read_to_string(workspace(&stack).join("notes/todo.md")).expect("written"),
+        "buy milk\n"
+    );
+
+    let calls = chats(&stack);
+    assert_eq!(calls.len(), 7, "one model call per step");
+    let offered: Vec<&str> = calls[0]["tools"]
+        .as_array()
+        .expect("tools offered")
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "read",
+            "write",
+            "edit",
+            "list",
+            "memory_search",
+            "memory_write",
+            "exec"
+        ]
+    );
+    let system = calls[0]["messages"][0]["content"].as_str().expect("system");
+    assert!(
+        system.contains("## SOUL.md"),
+        "the workspace files are in the prompt"
+    );
+    let last = calls[6]["messages"].as_array().expect("messages");
+    let results: Vec<&str> = last
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert!(results[0].starts_with("wrote 9 bytes"), "{results:?}");
+    assert_eq!(results[1], "buy milk\n");
+    assert!(results[2].contains("from exec"), "{results:?}");
+    assert!(results[3].contains("uses `..`"), "{results:?}");
+    assert!(
+        results[4].contains("unknown tool `no_such_tool`"),
+        "{results:?}"
+    );
+    assert!(
+        results[5].starts_with("error: invalid arguments"),
+        "{results:?}"
+    );
+
+    // The next turn carries the whole exchange: user, calls, results, answer.
+    let (status, _) = send(&stack, &turn("ana", "thanks")).await;
+    assert_eq!(status, 200);
+    let next = chats(&stack).pop().expect("second turn");
+    let roles: Vec<&str> = next["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(roles.iter().filter(|r| **r == "tool").count(), 6);
+    assert_eq!(roles.last(), Some(&"user"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_iteration_limit_ends_the_run_with_a_message() {
+    let stack = Stack::start_with(
+        &config("maxIterations: 3, timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: (0..10).map(|_| tool("list", json!({}))).collect(),
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("bo", "loop forever")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        answer(&body).contains("stopped after 3 steps"),
+        "{}",
+        answer(&body)
+    );
+    assert_eq!(chats(&stack).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_timeout_ends_the_run_with_a_message() {
+    let stack = Stack::start_with(
+        &config("timeout: 1", r#"{ id: "fake-model" }"#),
+        Knobs {
+            delay_ms: 3_000,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("cy", "take your time")).await;
+    assert_eq!(status, 504, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("time limit of 1s"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_printed_as_text_is_executed() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: vec![
+                say(r#"{"name": "memory_write", "arguments": {"text": "Dana drinks green tea", "target": "long_term"}}"#),
+                say("Noted."),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("dana", "remember my tea")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answer(&body), "Noted.");
+    let memory = std::fs::read_to_string(workspace(&stack).join("MEMORY.md")).expect("memory");
+    assert!(memory.contains("Dana drinks green tea"), "{memory}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_window_is_compacted_and_the_current_message_is_kept() {
+    let stack = Stack::start_with(
+        &config(
+            "timeout: 30",
+            r#"{ id: "fake-model", contextWindow: 4096 }"#,
+        ),
+        Knobs {
+            tokens: 4,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let big = |tag: &str| format!("{tag} {}", "lorem ipsum ".repeat(500));
+    let (status, body) = send(&stack, &turn("eve", &big("FIRST"))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(&stack, &turn("eve", &big("SECOND"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let calls = chats(&stack);
+    let summary_call = calls
+        .iter()
+        .find(|c| {
+            c["messages"][0]["content"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("You compact a conversation"))
+        })
+        .expect("a summarisation call");
+    assert!(
+        summary_call["messages"][1]["content"]
+            .as_str()
+            .expect("text")
+            .contains("FIRST")
+    );
+    let answered = calls.last().expect("the turn's call");
+    let sent: Vec<&str> = answered["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|c| c.starts_with("Summary of the earlier conversation")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|c| c.starts_with("FIRST")),
+        "the old turn was replaced"
+    );
+    assert!(
+        sent.last().is_some_and(|c| c.starts_with("SECOND")),
+        "the current message is kept"
+    );
+
+    let (_, body) = send(&stack, &turn("eve", "/status")).await;
+    assert!(
+        answer(&body).contains("Compactions: 1"),
+        "{}",
+        answer(&body)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_commands_answer_without_the_model() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            echo: true,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    send(&stack, &turn("fay", "hello")).await;
+    let before = chats(&stack).len();
+    let (status, body) = send(&stack, &turn("fay", "/status")).await;
+    assert_eq!(status, 200);
+    assert!(
+        answer(&body).contains("Messages in session: 2"),
+        "{}",
+        answer(&body)
+    );
+    let (_, body) = send(&stack, &turn("fay", "/model ollama/other-model")).await;
+    assert!(answer(&body).contains("ollama/other-model"));
+    let (_, body) = send(&stack, &turn("fay", "/usage")).await;
+    assert!(answer(&body).contains("prompt tokens"), "{}", answer(&body));
+    assert_eq!(chats(&stack).len(), before, "commands never call the model");
+
+    send(&stack, &turn("fay", "which model?")).await;
+    assert_eq!(chats(&stack).pop().expect("call")["model"], "other-model");
+    let (_, body) = send(&stack, &turn("fay", "/new")).await;
+    assert!(answer(&body).starts_with("Started a new session"));
+    let (_, body) = send(&stack, &turn("fay", "fresh")).await;
+    // echo: messages=<count> — the system prompt and the new message only.
+    assert!(
+        answer(&body).starts_with("messages=2 "),
+        "{}",
+        answer(&body)
+    );
+    assert_eq!(chats(&stack).pop().expect("call")["model"], "fake-model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_transcript_is_set_aside_and_the_session_goes_on() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            tokens: 2,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let client = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let bucket = pincer_bus::setup::sessions_bucket(&js, &pincer_bus::Namespace::default())
+        .await
+        .expect("bucket");
+    let key = pincer_agent_runner::sessions::kv_key("agent:main:openai-user:gus");
+    bucket
+        .put(&key, "{not a transcript".into())
+        .await
+        .expect("put garbage");
+    let (status, body) = send(&stack, &turn("gus", "still there?")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        answer(&body).contains("could not be read and was set aside"),
+        "{}",
+        answer(&body)
+    );
+    let aside = bucket.get(format!("{key}.unreadable")).await.expect("get");
+    assert_eq!(aside.as_deref(), Some(b"{not a transcript".as_slice()));
+    let (status, body) = send(&stack, &turn("gus", "and now?")).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer(&body), "alpha bravo");
+}
