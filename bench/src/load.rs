@@ -18,6 +18,9 @@ pub struct Target {
     path: &'static str,
     token: Option<&'static str>,
     gateway: bool,
+    /// Sessions the turns are spread over (request i goes to session i mod n); 0 = a new session
+    /// per request.
+    sessions: usize,
 }
 
 impl Target {
@@ -28,7 +31,14 @@ impl Target {
             path: "/v1/chat/completions",
             token: Some(token),
             gateway: true,
+            sessions: 0,
         }
+    }
+
+    /// The same target with turns spread over `sessions` conversations (0 = one per request).
+    pub fn with_sessions(mut self, sessions: usize) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// The fake provider's native endpoint (the harness floor); NDJSON-streamed when the phase
@@ -39,12 +49,18 @@ impl Target {
             path: "/api/chat",
             token: None,
             gateway: false,
+            sessions: 0,
         }
     }
 
     fn body(&self, index: usize, stream: bool) -> Bytes {
         let body = if self.gateway {
-            json!({ "model": "pincer/default", "user": format!("bench-{index}"), "stream": stream,
+            let session = if self.sessions > 0 {
+                index % self.sessions
+            } else {
+                index
+            };
+            json!({ "model": "pincer/default", "user": format!("bench-{session}"), "stream": stream,
                     "messages": [{ "role": "user", "content": "Reply with a short greeting." }] })
         } else {
             json!({ "model": "fake-model", "stream": stream,

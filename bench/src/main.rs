@@ -75,6 +75,11 @@ struct StackArgs {
     /// Requests per phase sent straight to the fake provider to measure the harness floor.
     #[arg(long, default_value_t = 200)]
     floor_requests: usize,
+    /// Spread the turns over this many stored sessions (0: a new session per turn). With
+    /// `--phases 32:10000 --sessions 1000` the report shows whether the agent-runner's memory grows
+    /// with the number of past turns.
+    #[arg(long, default_value_t = 0)]
+    sessions: usize,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -115,7 +120,7 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
     let cold_start_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
     let _ = ready_after;
 
-    let target = load::Target::gateway(dev.gateway_addr, stack::TOKEN);
+    let target = load::Target::gateway(dev.gateway_addr, stack::TOKEN).with_sessions(args.sessions);
     // Warm connections, pools and caches before measuring.
     load::run_phase(&target, 4, 40, args.stream).await?;
     tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
@@ -126,8 +131,12 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
     for (concurrency, requests) in &phases {
         let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
         let cpu_before = procs::tree_cpu_ticks(dev.pid());
+        let runner_before = runner_ticks(dev.pid());
         let outcome = load::run_phase(&target, *concurrency, *requests, args.stream).await?;
         let cpu_after = procs::tree_cpu_ticks(dev.pid());
+        let runner_cpu =
+            procs::ticks_to_seconds(runner_ticks(dev.pid()).saturating_sub(runner_before));
+        let after = procs::tree_memory(dev.pid());
         let peak = sampler.stop().await;
         peak_rss_kb = peak_rss_kb.max(peak);
         let cpu_seconds = procs::ticks_to_seconds(cpu_after.saturating_sub(cpu_before));
@@ -140,6 +149,8 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
             "latency_ms": outcome.summary(),
             "stack_cpu_ms_per_turn": round(cpu_seconds * 1000.0 / outcome.ok.max(1) as f64),
             "peak_rss_mib": round(peak as f64 / 1024.0),
+            "agent_runner_cpu_ms_per_turn": round(runner_cpu * 1000.0 / outcome.ok.max(1) as f64),
+            "rss_after_mib_by_process": after.by_name(),
         }));
     }
     let fake_stats = fake.stats().await.unwrap_or_default();
@@ -150,6 +161,7 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
     let report = json!({
         "machine": procs::machine(),
         "stream": args.stream,
+        "sessions": args.sessions,
         "max_concurrent": args.max_concurrent,
         "cold_start_to_ready_ms": round(cold_start_ms),
         "idle": { "rss_mib": round(idle.rss_kb as f64 / 1024.0), "processes": idle.processes, "by_process_mib": idle.by_name() },
@@ -162,6 +174,13 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+fn runner_ticks(root: u32) -> u64 {
+    procs::cpu_ticks_by_name(root)
+        .get("pincer-agent-ru")
+        .copied()
+        .unwrap_or(0)
 }
 
 fn parse_phases(spec: &str) -> anyhow::Result<Vec<(usize, usize)>> {

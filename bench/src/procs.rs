@@ -121,6 +121,23 @@ pub fn tree_cpu_ticks(root: u32) -> u64 {
         .sum()
 }
 
+/// utime+stime per process name in the tree, in clock ticks.
+pub fn cpu_ticks_by_name(root: u32) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    for pid in descendants(root) {
+        if let (Some((name, _)), Some(fields)) = (rss_kb(pid), stat_fields(pid)) {
+            let field = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            *by_name.entry(name).or_default() += field(11) + field(12);
+        }
+    }
+    by_name
+}
+
 /// Ticks to seconds (Linux USER_HZ is 100 on every supported platform).
 pub fn ticks_to_seconds(ticks: u64) -> f64 {
     ticks as f64 / 100.0

@@ -121,6 +121,7 @@ impl Dev {
             .arg("--state-dir")
             .arg(work.join("state"))
             .env("RUST_LOG", "warn")
+            .env("PINCER_WORKSPACE", work.join("workspace"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -98,7 +98,7 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
     })?);
 
     let router_port = free_port()?;
-    let env: Vec<(&str, String)> = vec![
+    let mut env: Vec<(&str, String)> = vec![
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
         (
@@ -118,6 +118,14 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             format!("127.0.0.1:{}", free_port()?),
         ),
     ];
+    // An explicit state dir (tests, benchmarks) keeps the agents' workspaces in it too; otherwise
+    // the runner uses the user's own `~/.pincer/workspace` (or `PINCER_WORKSPACE`).
+    if args.state_dir.is_some() && std::env::var_os("PINCER_WORKSPACE").is_none() {
+        env.push((
+            "PINCER_WORKSPACE",
+            state_dir.join("workspace").display().to_string(),
+        ));
+    }
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(Path::to_path_buf)

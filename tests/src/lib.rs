@@ -41,7 +41,8 @@ pub struct Stack {
     pub gateway_url: String,
     config: pincer_config::Config,
     services: Vec<Service>,
-    runner_slot: usize,
+    /// Service slots of the agent-runner replicas (the first is started with the stack).
+    runner_slots: Vec<usize>,
     runner_config: Option<pincer_agent_runner::Config>,
     /// Holds the agents' workspaces (`workspace`, `workspace-<id>`).
     pub workspace: tempfile::TempDir,
@@ -80,7 +81,7 @@ impl Stack {
             gateway_url: String::new(),
             config,
             services: Vec::new(),
-            runner_slot: 0,
+            runner_slots: Vec::new(),
             runner_config: None,
             workspace: tempfile::tempdir().expect("workspace dir"),
         };
@@ -114,11 +115,11 @@ impl Stack {
             agents: self.config.agents.clone(),
             tools: self.config.tools.clone(),
             workspace_base: self.workspace.path().join("workspace"),
-            max_concurrent: 8,
+            max_concurrent: self.config.agents.defaults.max_concurrent() as usize,
             drain_grace: Duration::from_secs(5),
             ack_wait: RUNNER_ACK_WAIT,
         };
-        self.runner_slot = self.services.len();
+        self.runner_slots = vec![self.services.len()];
         self.runner_config = Some(runner.clone());
         let runner_health = bind().await;
         self.spawn(|token| async move {
@@ -176,10 +177,15 @@ impl Stack {
         }
     }
 
-    /// Kills the agent-runner the way SIGKILL would: its runtime is shut down mid-turn with every
-    /// task and connection in it; nothing is acked or released.
+    /// Kills the first agent-runner the way SIGKILL would: its runtime is shut down mid-turn with
+    /// every task and connection in it; nothing is acked or released.
     pub async fn crash_agent_runner(&mut self) {
-        let service = &mut self.services[self.runner_slot];
+        self.crash_agent_runner_at(0).await;
+    }
+
+    /// Kills agent-runner replica `replica` (0 = the one started with the stack).
+    pub async fn crash_agent_runner_at(&mut self, replica: usize) {
+        let service = &mut self.services[self.runner_slots[replica]];
         if let Some(runtime) = service.runtime.take() {
             runtime.shutdown_background();
         }
@@ -188,15 +194,28 @@ impl Stack {
         }
     }
 
-    /// Starts a fresh agent-runner (after [`Stack::crash_agent_runner`]).
+    /// Starts a fresh first agent-runner (after [`Stack::crash_agent_runner`]).
     pub async fn start_agent_runner(&mut self) {
         let runner = self.runner_config.clone().expect("services were started");
         let runner_health = bind().await;
-        self.services[self.runner_slot] = Service::start(|token| async move {
+        self.services[self.runner_slots[0]] = Service::start(|token| async move {
             pincer_agent_runner::run(runner, runner_health, token)
                 .await
                 .expect("agent-runner runs");
         });
+    }
+
+    /// Starts one more agent-runner replica with the same config; returns its replica number.
+    pub async fn add_agent_runner(&mut self) -> usize {
+        let runner = self.runner_config.clone().expect("services were started");
+        let runner_health = bind().await;
+        self.runner_slots.push(self.services.len());
+        self.spawn(|token| async move {
+            pincer_agent_runner::run(runner, runner_health, token)
+                .await
+                .expect("agent-runner runs");
+        });
+        self.runner_slots.len() - 1
     }
 
     /// Stops every service, kills and restarts NATS on the same store, and starts the services again.

@@ -135,6 +135,7 @@ pub(crate) async fn begin(
         }
     }
     if knobs.delay_ms > 0 {
+        let _counted = state.recorder().delayed();
         tokio::time::sleep(Duration::from_millis(knobs.delay_ms)).await;
     }
     Ok(Turn {

@@ -75,6 +75,11 @@ pub struct Stats {
     pub tool_names: Vec<String>,
     /// The most recent chat request.
     pub last_request: Option<RecordedRequest>,
+    /// Chat requests inside their `delay_ms` right now.
+    pub delayed_now: u64,
+    /// The most chat requests ever inside their `delay_ms` at once: with a delay far longer than
+    /// the hops before it, this is how many calls the callers had in flight together.
+    pub delayed_max: u64,
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +137,14 @@ impl Recorder {
         seq
     }
 
+    /// Marks a chat request as waiting out its delay until the guard is dropped.
+    pub(crate) fn delayed(&self) -> Delayed<'_> {
+        let mut inner = self.lock();
+        inner.stats.delayed_now += 1;
+        inner.stats.delayed_max = inner.stats.delayed_max.max(inner.stats.delayed_now);
+        Delayed(self)
+    }
+
     /// Counts one injected failure.
     pub(crate) fn count_failure(&self) {
         self.lock().stats.failures += 1;
@@ -150,6 +163,16 @@ impl Recorder {
     /// Forgets all counters and recorded requests.
     pub fn reset(&self) {
         *self.lock() = Inner::default();
+    }
+}
+
+/// A chat request waiting out its delay (see [`Recorder::delayed`]).
+pub(crate) struct Delayed<'a>(&'a Recorder);
+
+impl Drop for Delayed<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.stats.delayed_now = inner.stats.delayed_now.saturating_sub(1);
     }
 }
 

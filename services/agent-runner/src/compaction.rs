@@ -188,6 +188,18 @@ mod tests {
         ChatMessage::text(role, "x".repeat(n))
     }
 
+    /// An assistant message calling `read` (id `a`).
+    fn call_read() -> ChatMessage {
+        ChatMessage {
+            tool_calls: vec![pincer_bus::messages::ToolCall {
+                id: "a".into(),
+                name: "read".into(),
+                arguments: "{}".into(),
+            }],
+            ..text(Role::Assistant, 10)
+        }
+    }
+
     #[test]
     fn the_tail_fits_its_share_and_keeps_calls_with_results() {
         // window 1000 tokens → tail budget 250 tokens ≈ 750 chars.
@@ -195,14 +207,7 @@ mod tests {
             text(Role::User, 500),
             text(Role::Assistant, 500),
             text(Role::User, 300),
-            ChatMessage {
-                tool_calls: vec![pincer_bus::messages::ToolCall {
-                    id: "a".into(),
-                    name: "read".into(),
-                    arguments: "{}".into(),
-                }],
-                ..text(Role::Assistant, 10)
-            },
+            call_read(),
             ChatMessage::tool_result("a", "read", "y".repeat(300)),
             text(Role::Assistant, 100),
         ];
@@ -219,14 +224,7 @@ mod tests {
         );
         let history = vec![
             text(Role::User, 10),
-            ChatMessage {
-                tool_calls: vec![pincer_bus::messages::ToolCall {
-                    id: "a".into(),
-                    name: "read".into(),
-                    arguments: "{}".into(),
-                }],
-                ..text(Role::Assistant, 10)
-            },
+            call_read(),
             ChatMessage::tool_result("a", "read", "y".repeat(5000)),
         ];
         assert_eq!(

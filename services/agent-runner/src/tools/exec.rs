@@ -211,11 +211,7 @@ mod tests {
         }
     }
 
-    fn ws() -> (tempfile::TempDir, Workspace) {
-        let dir = tempfile::tempdir().expect("dir");
-        let ws = Workspace::open(dir.path()).expect("open");
-        (dir, ws)
-    }
+    use crate::workspace::scratch as ws;
 
     #[test]
     fn words_split_on_whitespace_with_quotes_and_no_expansion() {

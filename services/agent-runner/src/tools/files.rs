@@ -197,11 +197,7 @@ fn store(full: &std::path::Path, shown: &str, bytes: &[u8]) -> Result<(), ToolEr
 mod tests {
     use super::*;
 
-    fn ws() -> (tempfile::TempDir, Workspace) {
-        let dir = tempfile::tempdir().expect("dir");
-        let ws = Workspace::open(dir.path()).expect("open");
-        (dir, ws)
-    }
+    use crate::workspace::scratch as ws;
 
     #[test]
     fn write_read_edit_list_round_trip() {

@@ -228,11 +228,7 @@ fn rank<'a>(chunks: &'a [Chunk], terms: &[String]) -> Vec<(f64, &'a Chunk)> {
 mod tests {
     use super::*;
 
-    fn ws() -> (tempfile::TempDir, Workspace) {
-        let dir = tempfile::tempdir().expect("dir");
-        let ws = Workspace::open(dir.path()).expect("open");
-        (dir, ws)
-    }
+    use crate::workspace::scratch as ws;
 
     #[test]
     fn written_notes_are_found_best_match_first() {
