@@ -40,3 +40,9 @@ EXPOSE 8080
 CMD ["--host", "0.0.0.0", "--port", "8080"]
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
     CMD ["/usr/local/bin/service", "healthcheck", "--url", "http://127.0.0.1:8080/health"]
+
+# The fake Telegram Bot API (long polling, webhooks, 409/429/entity errors) for tests and demos.
+FROM service AS fake-telegram
+EXPOSE 8081
+CMD ["--listen", "0.0.0.0:8081"]
+HEALTHCHECK NONE

@@ -3,7 +3,8 @@
 #
 #   scripts/build-images.sh [--no-cargo] [--force-base] [IMAGE...]
 #
-#   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge fake-provider (default: all)
+#   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge fake-provider fake-telegram
+#                 (default: all)
 #   --no-cargo    do not run `cargo build --release --locked`; use the binaries already in target/release
 #   --force-base  remake the distroless look-alike base (docker/base/make-base.sh --force)
 #
@@ -27,10 +28,11 @@ declare -A BIN_OF=(
     [agent-runner]=pincer-agent-runner
     [channel-bridge]=pincer-channel-bridge
     [fake-provider]=pincer-fake-provider
+    [fake-telegram]=pincer-fake-telegram
 )
 # image name -> Dockerfile stage
-declare -A STAGE_OF=([fake-provider]=fake-provider)
-ALL_IMAGES=(nats gateway llm-router agent-runner channel-bridge fake-provider)
+declare -A STAGE_OF=([fake-provider]=fake-provider [fake-telegram]=fake-telegram)
+ALL_IMAGES=(nats gateway llm-router agent-runner channel-bridge fake-provider fake-telegram)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
@@ -42,7 +44,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-cargo) run_cargo=0 ;;
         --force-base) force_base=(--force) ;;
-        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $arg (see --help)" ;;
         *)
             [[ " ${ALL_IMAGES[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${ALL_IMAGES[*]})"
@@ -65,7 +67,7 @@ if ((run_cargo)); then
     t=$(date +%s%N)
     cargo build --release --locked \
         -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner -p pincer-channel-bridge \
-        -p pincer-fake-provider -p pincer-probe -p pincer
+        -p pincer-fake-provider -p pincer-fake-telegram -p pincer-probe -p pincer
     echo "cargo build: $(ms_since "$t") ms" >&2
 fi
 

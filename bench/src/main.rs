@@ -11,6 +11,9 @@
 //! target/release/pincer-bench --phases 1:200,8:400,32:400
 //! ```
 //!
+//! `pincer-bench telegram` sends `--messages` DMs through a fake Bot API, the channel-bridge and the
+//! stack (instant fake model) and reports messages/s and the bridge's RSS.
+//!
 //! `pincer-bench router` measures the llm-router's own overhead: the fake provider (no delays) and
 //! `pincer-llm-router` alone (NATS off), closed-loop streaming `LlmRouter/Chat` calls over one
 //! shared HTTP/2 channel (`--channels N` to spread them), compared with the same number of
@@ -27,6 +30,7 @@ mod load;
 mod procs;
 mod router;
 mod stack;
+mod telegram;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -53,6 +57,8 @@ enum Command {
     Stack(StackArgs),
     /// The llm-router alone over gRPC, against the fake provider called directly.
     Router(router::Args),
+    /// Messages through the Telegram side (fake Bot API, channel-bridge polling) to an instant agent.
+    Telegram(telegram::Args),
 }
 
 #[derive(clap::Args)]
@@ -89,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
         None => stack(cli.stack).await,
         Some(Command::Stack(args)) => stack(args).await,
         Some(Command::Router(args)) => router::run(args).await,
+        Some(Command::Telegram(args)) => telegram::run(args).await,
     }
 }
 

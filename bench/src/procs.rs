@@ -109,6 +109,11 @@ pub fn tree_memory(root: u32) -> TreeMemory {
     memory
 }
 
+/// VmRSS (KiB) of the processes in the tree whose name (as /proc shows it, 15 chars) is `name`.
+pub fn tree_memory_of(root: u32, name: &str) -> u64 {
+    tree_memory(root).by_name.get(name).copied().unwrap_or(0)
+}
+
 /// utime+stime of the tree, in clock ticks.
 pub fn tree_cpu_ticks(root: u32) -> u64 {
     descendants(root)

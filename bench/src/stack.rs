@@ -100,6 +100,17 @@ impl Dev {
         fake: SocketAddr,
         max_concurrent: u32,
     ) -> anyhow::Result<Self> {
+        Self::start_with_channels(bin_dir, work, fake, max_concurrent, "").await
+    }
+
+    /// Like [`Dev::start`], with a `channels` section (JSON5 object body, may be empty).
+    pub async fn start_with_channels(
+        bin_dir: &Path,
+        work: &Path,
+        fake: SocketAddr,
+        max_concurrent: u32,
+        channels: &str,
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -111,6 +122,7 @@ impl Dev {
   gateway: {{ port: {port}, bind: "loopback", auth: {{ mode: "token", token: "{TOKEN}" }} }},
   models: {{ providers: {{ ollama: {{ baseUrl: "http://{fake}", api: "ollama", models: [{{ id: "fake-model" }}] }} }} }},
   agents: {{ defaults: {{ model: {{ primary: "ollama/fake-model" }}, timeout: 60, maxConcurrent: {max_concurrent} }} }},
+  channels: {{ {channels} }},
 }}"#
             ),
         )?;

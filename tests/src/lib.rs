@@ -59,6 +59,15 @@ impl Stack {
 
     /// Like [`Stack::start`] with another config text (same `${...}` variables available).
     pub async fn start_with(config_text: &str, knobs: Knobs) -> Self {
+        Self::start_with_env(config_text, knobs, Vec::new()).await
+    }
+
+    /// Like [`Stack::start_with`], with more `${NAME}` variables for the config.
+    pub async fn start_with_env(
+        config_text: &str,
+        knobs: Knobs,
+        extra_env: Vec<(&'static str, String)>,
+    ) -> Self {
         pincer_telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let nats = NatsServer::start();
@@ -70,7 +79,10 @@ impl Stack {
             "FAKE_URL" => Some(fake_url.clone()),
             "GATEWAY_TOKEN" => Some(TOKEN.to_owned()),
             "COMPAT_KEY" => Some("sk-test-compat".to_owned()),
-            _ => None,
+            other => extra_env
+                .iter()
+                .find(|(key, _)| *key == other)
+                .map(|(_, value)| value.clone()),
         };
         let config =
             pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
@@ -114,6 +126,7 @@ impl Stack {
             namespace: pincer_bus::Namespace::default(),
             agents: self.config.agents.clone(),
             tools: self.config.tools.clone(),
+            mcp: self.config.mcp.clone(),
             workspace_base: self.workspace.path().join("workspace"),
             max_concurrent: self.config.agents.defaults.max_concurrent() as usize,
             drain_grace: Duration::from_secs(5),
@@ -133,6 +146,7 @@ impl Stack {
             namespace: pincer_bus::Namespace::default(),
             channels: self.config.channels.clone(),
             telegram_token_env: None,
+            dm_scope: self.config.session.dm_scope.clone(),
         };
         let bridge_health = bind().await;
         self.spawn(|token| async move {
@@ -152,6 +166,8 @@ impl Stack {
             max_body_bytes: 64 * 1024,
             pickup_timeout: Duration::from_secs(3),
             drain_grace: Duration::from_secs(5),
+            telegram_webhooks: pincer_gateway::webhooks::secrets_from_config(&self.config.channels)
+                .expect("webhook secrets"),
         };
         let gateway_listener = bind().await;
         self.gateway_url = format!("http://{}", local(&gateway_listener));

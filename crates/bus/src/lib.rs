@@ -6,10 +6,14 @@
 //! - [`messages`]: the JSON payloads that travel on those subjects.
 //! - [`headers`]: W3C trace context in NATS headers, and message-id helpers.
 //! - [`connect`]: connecting with retry and sane timeouts.
+//! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
+//! - [`pairing`]: DM pairing codes and approved senders, shared by the bridge, gateway and CLI.
 
 pub mod connect;
 pub mod headers;
+pub mod lease;
 pub mod messages;
+pub mod pairing;
 pub mod setup;
 pub mod subjects;
 

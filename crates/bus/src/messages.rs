@@ -97,6 +97,39 @@ pub struct TurnRequest {
     pub source: String,
     /// Milliseconds since the Unix epoch when the turn was accepted.
     pub accepted_at_ms: u64,
+    /// Where the answer goes durably (a channel chat), besides the live events: the runner puts
+    /// the outcome on the channel's outbound stream before it acks the turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver: Option<Delivery>,
+}
+
+/// A chat on a messaging channel that a turn's answer is sent to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `telegram`.
+    pub channel: String,
+    /// The channel account (bot) that received the message.
+    pub account: String,
+    /// The chat.
+    pub chat_id: i64,
+    /// The user's message the answer replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_message_id: Option<i64>,
+}
+
+/// A reply waiting on a channel's outbound stream. Published with `Nats-Msg-Id` = `reply-<turn_id>`,
+/// so the runner can publish it again after a crash without it being sent twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    /// The turn it answers (also the idempotency key of its chunks).
+    pub turn_id: String,
+    /// Where it goes.
+    pub to: Delivery,
+    /// Markdown text from the model (or an error explained to the user).
+    pub text: String,
+    /// True when `text` explains a failed turn.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 fn default_true() -> bool {

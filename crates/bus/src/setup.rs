@@ -28,15 +28,15 @@ pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), E
         },
     )
     .await?;
-    for (name, subject) in [
-        (ns.channel_inbound_stream(), ns.channel_inbound("*")),
-        (ns.channel_outbound_stream(), ns.channel_outbound("*")),
+    for (name, filter) in [
+        (ns.channel_inbound_stream(), ns.channel_inbound_filter()),
+        (ns.channel_outbound_stream(), ns.channel_outbound_filter()),
     ] {
         ensure_stream(
             js,
             stream::Config {
                 name,
-                subjects: vec![format!("{subject}.>"), subject],
+                subjects: vec![filter],
                 retention: stream::RetentionPolicy::WorkQueue,
                 storage: stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
@@ -132,6 +132,39 @@ pub async fn model_health_bucket(
             bucket: ns.model_health_bucket(),
             history: 1,
             max_age: MODEL_HEALTH_MAX_AGE,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Opens (creating if needed) the channel state bucket (channel-bridge only). Entries keep their
+/// history at 1; markers of sent chunks expire with the outbound stream's retention.
+pub async fn channel_state_bucket(
+    js: &jetstream::Context,
+    ns: &Namespace,
+) -> Result<kv::Store, Error> {
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.channel_state_bucket(),
+            history: 1,
+            max_age: TURN_MAX_AGE,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Opens (creating if needed) the pairing bucket (channel-bridge, gateway and CLI).
+pub async fn pairing_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.pairing_bucket(),
+            history: 1,
             storage: stream::StorageType::File,
             ..Default::default()
         },

@@ -91,6 +91,26 @@ impl Namespace {
         format!("{}.channel.out.{}", self.prefix, token(channel))
     }
 
+    /// Subject of an inbound message for one account of `channel` (webhook deliveries).
+    pub fn channel_inbound_account(&self, channel: &str, account: &str) -> String {
+        format!(
+            "{}.channel.in.{}.{}",
+            self.prefix,
+            token(channel),
+            token(account)
+        )
+    }
+
+    /// Filter matching every inbound channel subject (and anything below one).
+    pub fn channel_inbound_filter(&self) -> String {
+        format!("{}.channel.in.>", self.prefix)
+    }
+
+    /// Filter matching every outbound channel subject (and anything below one).
+    pub fn channel_outbound_filter(&self) -> String {
+        format!("{}.channel.out.>", self.prefix)
+    }
+
     /// KV bucket of session transcripts (agent-runner only).
     pub fn sessions_bucket(&self) -> String {
         format!("{}_sessions", self.prefix.replace('-', "_"))
@@ -99,6 +119,17 @@ impl Namespace {
     /// KV bucket of short-lived session leases: one runner at a time per session, across replicas.
     pub fn leases_bucket(&self) -> String {
         format!("{}_leases", self.prefix.replace('-', "_"))
+    }
+
+    /// KV bucket of channel state kept across restarts and replicas: poller leases, the last
+    /// Telegram `update_id` handed to JetStream, and markers of reply chunks already sent.
+    pub fn channel_state_bucket(&self) -> String {
+        format!("{}_channel_state", self.prefix.replace('-', "_"))
+    }
+
+    /// KV bucket of DM pairing: pending codes and approved senders, per channel account.
+    pub fn pairing_bucket(&self) -> String {
+        format!("{}_pairing", self.prefix.replace('-', "_"))
     }
 
     /// KV bucket of provider, key and model health (cooldowns, circuit breakers), shared by every

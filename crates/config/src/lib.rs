@@ -49,10 +49,14 @@ pub use schema::Config;
 pub use schema::agents::{
     AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent,
 };
-pub use schema::channels::{Channels, DmPolicy, Telegram};
+pub use schema::channels::{Channels, DmPolicy, Telegram, TelegramAccount};
 pub use schema::gateway::{
     Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,
     RateLimit,
+};
+pub use schema::mcp::{
+    DEFAULT_MCP_TIMEOUT_SECONDS, Mcp, McpServer, McpTransport, ServerProblem, ToolFilter,
+    valid_server_name,
 };
 pub use schema::models::{Api, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::tools::{Exec, ExecMode, Tools};

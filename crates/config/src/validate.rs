@@ -20,6 +20,12 @@ pub(crate) fn check(config: &Config, scope: Scope, origin: &str) -> Result<(), E
     if scope.includes("agents") {
         check_agents(config).map_err(|(path, message)| fail(path, message))?;
     }
+    if scope.includes("mcp") {
+        config
+            .mcp
+            .check()
+            .map_err(|(path, message)| fail(path, message))?;
+    }
     Ok(())
 }
 

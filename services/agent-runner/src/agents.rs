@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use pincer_config::{AgentError, ResolvedAgent};
 
+use crate::mcp::McpManager;
 use crate::tools::ToolBox;
 use crate::workspace::{self, Workspace, bootstrap::Caps};
 
@@ -30,10 +31,12 @@ pub struct AgentSet {
 
 impl AgentSet {
     /// Opens the workspace of every agent that resolves. `base` is the default agent's workspace
-    /// when the config names none (others get `<base>-<id>`).
+    /// when the config names none (others get `<base>-<id>`). Every agent gets the tools of the
+    /// runner's MCP servers (`mcp`).
     pub fn open(
         config: &pincer_config::Agents,
         tools: &pincer_config::Tools,
+        mcp: &Arc<McpManager>,
         base: &Path,
     ) -> Result<Self, workspace::Error> {
         let default_id = config.default_id().to_owned();
@@ -72,7 +75,7 @@ impl AgentSet {
             by_id.insert(
                 resolved.id.clone(),
                 Arc::new(Agent {
-                    tools: ToolBox::new(ws, tools),
+                    tools: ToolBox::new(ws, tools).with_mcp(mcp.clone()),
                     resolved,
                     caps,
                 }),
@@ -111,7 +114,8 @@ mod tests {
         }))
         .expect("agents");
         let base = dir.path().join("workspace");
-        let set = AgentSet::open(&config, &Default::default(), &base).expect("open");
+        let set =
+            AgentSet::open(&config, &Default::default(), &Arc::default(), &base).expect("open");
         let root = |id: &str| {
             set.get(id)
                 .expect(id)

@@ -7,6 +7,7 @@
 //! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout.
 //! - [`agents`], [`workspace`], [`skills`], [`tools`]: each agent's home, prompt files, skills and
 //!   tools (files, exec, memory).
+//! - [`mcp`]: the MCP servers of `mcp.servers`, shared by all agents, restarted when they fail.
 //! - [`commands`]: `/new`, `/reset`, `/status`, `/model`, `/usage`.
 //! - [`compaction`]: summarising older turns when the window is full.
 //! - [`sessions`]: transcripts in a KV bucket (optimistic concurrency) and cross-replica leases.
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod compaction;
 pub mod consumer;
 pub mod health;
+pub mod mcp;
 pub mod model_call;
 pub mod prompt;
 pub mod router;
@@ -51,6 +53,8 @@ pub struct Config {
     pub agents: pincer_config::Agents,
     /// The `tools` section.
     pub tools: pincer_config::Tools,
+    /// The `mcp` section (`Default`: no servers).
+    pub mcp: pincer_config::Mcp,
     /// The default agent's workspace when the config names none (`PINCER_WORKSPACE`).
     pub workspace_base: PathBuf,
     /// Turns running at once in this replica (`agents.defaults.maxConcurrent`).
@@ -86,6 +90,10 @@ pub enum Error {
     Workspace(#[from] workspace::Error),
 }
 
+/// How long MCP servers may take to exit after shutdown (stdio: stdin closed, then SIGTERM,
+/// then SIGKILL).
+const MCP_STOP_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
 /// period and leaves unfinished ones unacknowledged for redelivery.
 pub async fn run(
@@ -93,9 +101,15 @@ pub async fn run(
     health_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    // Servers start in the background; their tools appear once they are connected. They stop with
+    // `shutdown`, or when this returns early with an error.
+    let mcp_shutdown = shutdown.child_token();
+    let _stop_mcp = mcp_shutdown.clone().drop_guard();
+    let mcp = mcp::McpManager::start(&config.mcp, &mcp_shutdown);
     let agents = Arc::new(agents::AgentSet::open(
         &config.agents,
         &config.tools,
+        &mcp,
         &config.workspace_base,
     )?);
     let client = pincer_bus::connect::connect(
@@ -161,5 +175,6 @@ pub async fn run(
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");
     }
+    mcp.stopped(MCP_STOP_PATIENCE).await;
     consumed
 }

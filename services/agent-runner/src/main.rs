@@ -1,4 +1,5 @@
-//! `pincer-agent-runner`: loads the `agents` section and consumes turns until SIGTERM.
+//! `pincer-agent-runner`: loads the `agents`, `tools` and `mcp` sections and consumes turns until
+//! SIGTERM.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,7 +31,7 @@ fn workspace_base() -> std::path::PathBuf {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["agents", "tools"])?;
+    let file = entry::load_config(&["agents", "tools", "mcp"])?;
     let health_listen =
         env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
             .map_err(|error| InvalidConfig(error.into()))?;
@@ -41,6 +42,7 @@ async fn serve() -> anyhow::Result<()> {
         max_concurrent: file.agents.defaults.max_concurrent() as usize,
         agents: file.agents,
         tools: file.tools,
+        mcp: file.mcp,
         workspace_base: workspace_base(),
         drain_grace: Duration::from_secs(10),
         ack_wait: Duration::from_secs(60),

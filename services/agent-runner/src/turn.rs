@@ -65,7 +65,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     if !request.persist {
         let result = run_agent(context, request, &[], None, live.as_ref()).await;
         announce(context, request, &result.outcome).await;
-        return Disposition::Finished;
+        return delivered(context, request, &result.outcome).await;
     }
 
     let mut lease = match context
@@ -96,7 +96,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         tracing::info!("turn already completed, re-announcing its outcome");
         context.sessions.release_lease(lease).await;
         announce(context, request, &outcome).await;
-        return Disposition::Finished;
+        return delivered(context, request, &outcome).await;
     }
 
     let result = if let Some(command) = commands::parse(&request.messages) {
@@ -148,9 +148,63 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     }
     context.sessions.release_lease(lease).await;
     if stored {
-        Disposition::Finished
+        delivered(context, request, &outcome).await
     } else {
         Disposition::RetryLater(Duration::from_secs(1))
+    }
+}
+
+/// Puts the answer of a channel turn on the channel's outbound stream (idempotent by turn id), so
+/// it reaches the chat even if nobody watches the live events. Not done → the turn comes back and
+/// is answered from its record.
+async fn delivered(
+    context: &TurnContext,
+    request: &TurnRequest,
+    outcome: &TurnOutcome,
+) -> Disposition {
+    let Some(to) = &request.deliver else {
+        return Disposition::Finished;
+    };
+    let (text, failed) = match outcome {
+        TurnOutcome::Answered { content, .. } => (content.clone(), false),
+        TurnOutcome::Command { reply } => (reply.clone(), false),
+        TurnOutcome::Failed { message, .. } => {
+            (format!("Sorry, I could not answer: {message}"), true)
+        }
+    };
+    let message = pincer_bus::messages::OutboundMessage {
+        turn_id: request.turn_id.clone(),
+        to: to.clone(),
+        text,
+        failed,
+    };
+    let Ok(payload) = serde_json::to_vec(&message) else {
+        return Disposition::Finished;
+    };
+    let mut headers = pincer_bus::headers::with_trace_context();
+    headers.insert("Nats-Msg-Id", format!("reply-{}", request.turn_id).as_str());
+    let js = async_nats::jetstream::new(context.client.clone());
+    let subject = context.namespace.channel_outbound(&to.channel);
+    let published = match js
+        .publish_with_headers(subject, headers, payload.into())
+        .await
+    {
+        Ok(ack) => tokio::time::timeout(Duration::from_secs(5), ack).await,
+        Err(error) => {
+            tracing::warn!(%error, "cannot queue the channel reply");
+            return Disposition::RetryLater(Duration::from_secs(1));
+        }
+    };
+    match published {
+        Ok(Ok(_)) => Disposition::Finished,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "channel reply not stored");
+            Disposition::RetryLater(Duration::from_secs(1))
+        }
+        Err(_) => {
+            tracing::warn!("channel reply not acknowledged in time");
+            Disposition::RetryLater(Duration::from_secs(1))
+        }
     }
 }
 

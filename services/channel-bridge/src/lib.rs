@@ -1,8 +1,14 @@
-//! channel-bridge: owns the messaging channels and their JetStream streams.
+//! channel-bridge: owns the messaging channels (Telegram).
 //!
-//! This build sets up the inbound/outbound channel streams, reports health, and validates the
-//! channel configuration. The Telegram long-polling and sending loops come next (they publish to
-//! `Namespace::channel_inbound` and consume `Namespace::channel_outbound`).
+//! - [`telegram`]: long polling (one poller per bot across replicas), the access policy and
+//!   pairing, turns to the agent with a durable delivery target, replies from the outbound stream.
+//! - [`chunk`], [`render`]: splitting replies at Telegram's limit and Markdown to Telegram HTML.
+
+pub mod chunk;
+pub mod render;
+pub mod telegram;
+
+use std::collections::HashMap;
 
 use pincer_bus::Namespace;
 use tokio::net::TcpListener;
@@ -19,6 +25,8 @@ pub struct Config {
     pub channels: pincer_config::Channels,
     /// `TELEGRAM_BOT_TOKEN`, if set.
     pub telegram_token_env: Option<pincer_config::Secret>,
+    /// `session.dmScope`: `main` shares one session among all DMs; anything else is per sender.
+    pub dm_scope: Option<String>,
 }
 
 /// Bridge failures.
@@ -38,17 +46,23 @@ pub enum Error {
 /// Checks the enabled channels have what they need before anything starts. `env_token` is
 /// `TELEGRAM_BOT_TOKEN`, which OpenClaw also accepts in place of `channels.telegram.botToken`.
 pub fn validate(channels: &pincer_config::Channels, env_token: Option<&str>) -> Result<(), Error> {
-    let env_has_token = env_token.is_some_and(|token| !token.trim().is_empty());
-    if let Some(telegram) = &channels.telegram
-        && telegram.enabled
-        && telegram
-            .bot_token
-            .as_ref()
-            .is_none_or(|token| token.is_empty())
-        && !env_has_token
-    {
+    let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) else {
+        return Ok(());
+    };
+    let env_token = env_token
+        .filter(|token| !token.trim().is_empty())
+        .map(pincer_config::Secret::new);
+    if telegram.resolved_accounts(env_token.as_ref()).is_empty() {
         return Err(Error::Channel(
             "channels.telegram is enabled but has no bot token: set channels.telegram.botToken or TELEGRAM_BOT_TOKEN"
+                .to_owned(),
+        ));
+    }
+    if telegram.dm_policy() == pincer_config::DmPolicy::Open
+        && !telegram.allow_from.iter().any(|entry| entry == "*")
+    {
+        return Err(Error::Channel(
+            "channels.telegram.dmPolicy is \"open\" but channels.telegram.allowFrom does not contain \"*\": anyone could talk to the agent; add allowFrom: [\"*\"] to confirm, or use \"pairing\""
                 .to_owned(),
         ));
     }
@@ -76,12 +90,20 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let telegram_enabled = config.channels.telegram.as_ref().is_some_and(|t| t.enabled);
-    if telegram_enabled {
-        tracing::warn!("channels.telegram is enabled, but this build does not poll Telegram yet");
-    } else {
-        tracing::info!("no channel enabled");
-    }
+    let telegram = match config.channels.telegram.as_ref().filter(|t| t.enabled) {
+        Some(telegram) => Some(tokio::spawn(run_telegram(
+            js.clone(),
+            config.namespace.clone(),
+            telegram.clone(),
+            config.telegram_token_env.clone(),
+            config.dm_scope.as_deref() == Some("main"),
+            shutdown.clone(),
+        ))),
+        None => {
+            tracing::info!("no channel enabled");
+            None
+        }
+    };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -94,11 +116,86 @@ pub async fn run(
             shutdown.cancelled_owned(),
         )
         .await?;
+    if let Some(telegram) = telegram
+        && let Err(error) = telegram.await
+    {
+        tracing::warn!(%error, "telegram task ended abnormally");
+    }
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");
     }
     tracing::info!("channel-bridge stopped");
     Ok(())
+}
+
+/// Runs the Telegram side until `shutdown`: one poller per bot account, one sender for all.
+async fn run_telegram(
+    js: async_nats::jetstream::Context,
+    ns: Namespace,
+    config: pincer_config::Telegram,
+    env_token: Option<pincer_config::Secret>,
+    shared_dm_session: bool,
+    shutdown: CancellationToken,
+) {
+    use telegram::{account, client, outbound, typing};
+    let stores = tokio::try_join!(
+        pincer_bus::setup::channel_state_bucket(&js, &ns),
+        pincer_bus::setup::pairing_bucket(&js, &ns)
+    );
+    let (state, pairing) = match stores {
+        Ok(stores) => stores,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the channel buckets");
+            return;
+        }
+    };
+    let api_root = config
+        .api_root
+        .clone()
+        .unwrap_or_else(|| client::DEFAULT_API_ROOT.to_owned());
+    let mut senders = HashMap::new();
+    let mut pollers = Vec::new();
+    for (name, settings) in config.resolved_accounts(env_token.as_ref()) {
+        let Some(token) = settings.bot_token.clone() else {
+            continue;
+        };
+        let api = match client::BotApi::new(&api_root, token.expose()) {
+            Ok(api) => api,
+            Err(error) => {
+                tracing::error!(account = %name, %error, "cannot build the telegram client");
+                continue;
+            }
+        };
+        let typing = typing::Typing::new(api.clone());
+        senders.insert(
+            name.clone(),
+            outbound::Account {
+                api: api.clone(),
+                typing: typing.clone(),
+            },
+        );
+        let setup = account::AccountSetup {
+            name,
+            config: settings,
+            api,
+            typing,
+            shared_dm_session,
+        };
+        pollers.push(tokio::spawn(account::run(
+            setup,
+            js.clone(),
+            ns.clone(),
+            state.clone(),
+            pairing.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Err(error) = outbound::run(js, ns, state, senders, shutdown.clone()).await {
+        tracing::error!(%error, "telegram sending stopped");
+    }
+    for poller in pollers {
+        let _ = poller.await;
+    }
 }
 
 #[cfg(test)]

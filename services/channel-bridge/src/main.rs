@@ -18,7 +18,7 @@ async fn healthcheck() -> Result<(), probe::Error> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["channels"])?;
+    let file = entry::load_config(&["channels", "session"])?;
     let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
         .ok()
         .map(pincer_config::Secret::new);
@@ -37,6 +37,7 @@ async fn serve() -> anyhow::Result<()> {
         namespace: pincer_bus::Namespace::default(),
         channels: file.channels,
         telegram_token_env,
+        dm_scope: file.session.dm_scope,
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let listener = tokio::net::TcpListener::bind(health_listen)

@@ -12,6 +12,7 @@ pub mod bind;
 pub mod http;
 pub mod readiness;
 pub mod turns;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub pickup_timeout: Duration,
     /// How long in-flight requests may take after shutdown was requested.
     pub drain_grace: Duration,
+    /// Telegram webhook secrets by account (webhook mode); empty = no webhook route accepts.
+    pub telegram_webhooks: std::collections::BTreeMap<String, pincer_config::Secret>,
 }
 
 /// Gateway failures.
@@ -78,6 +81,8 @@ pub async fn run(
     let readiness =
         readiness::Readiness::new(client.clone(), config.namespace.clone(), &config.router_url)
             .map_err(|_| Error::RouterUrl(config.router_url.clone()))?;
+    let webhooks = webhooks::Webhooks::new(config.telegram_webhooks, config.namespace.clone())
+        .with_jetstream(js.clone());
     let turns = turns::Turns::new(
         client.clone(),
         js,
@@ -90,6 +95,7 @@ pub async fn run(
         turns,
         readiness,
         config.max_body_bytes,
+        webhooks,
     );
     let app = http::app(state);
 

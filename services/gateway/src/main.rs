@@ -26,6 +26,10 @@ async fn healthcheck() -> Result<(), probe::Error> {
 
 async fn serve() -> anyhow::Result<()> {
     let file = entry::load_config(&["gateway", "agents"])?;
+    // Only the webhook secrets of `channels` are used here (their variables are resolved when set
+    // for the gateway); bot tokens stay with the channel-bridge.
+    let telegram_webhooks = pincer_gateway::webhooks::secrets_from_config(&file.channels)
+        .map_err(|reason| InvalidConfig(anyhow::anyhow!(reason)))?;
     let gateway = &file.gateway;
     let auth = pincer_gateway::auth::Auth::from_config(
         &gateway.auth,
@@ -68,6 +72,7 @@ async fn serve() -> anyhow::Result<()> {
         auth,
         agents: file.agents,
         max_body_bytes,
+        telegram_webhooks,
         pickup_timeout: Duration::from_secs(30),
         drain_grace: Duration::from_secs(10),
     };

@@ -61,6 +61,113 @@ pub struct Telegram {
     /// Largest inbound media accepted, in MB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_max_mb: Option<u32>,
+    /// Bot API root (default `https://api.telegram.org`); a local Bot API server or a test fake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_root: Option<String>,
+    /// Senders (ids or @usernames) allowed to address the bot in groups (`groupPolicy: allowlist`).
+    #[serde(
+        default,
+        deserialize_with = "strings_or_numbers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub group_allow_from: Vec<String>,
+    /// Regexes-free mention words: a group message containing one (case-insensitive) counts as a
+    /// mention of the bot, besides `@botname` and replies to the bot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mention_patterns: Vec<String>,
+    /// More bots, by account name; each inherits the settings above unless it sets its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, TelegramAccount>,
+}
+
+/// `channels.telegram.accounts.<name>`: one more bot with its own token and, optionally, policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TelegramAccount {
+    /// Run this bot (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Its Bot API token.
+    pub bot_token: Secret,
+    /// Overrides `dmPolicy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_policy: Option<DmPolicy>,
+    /// Overrides `allowFrom` (when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_from: Option<StringList>,
+    /// Overrides `groupPolicy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_policy: Option<String>,
+    /// Overrides `groupAllowFrom` (when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_allow_from: Option<StringList>,
+    /// Overrides `groups` (when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<BTreeMap<String, serde_json::Value>>,
+    /// Overrides `requireMention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_mention: Option<bool>,
+    /// This bot's public webhook URL (webhook mode); not inherited, a URL belongs to one bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// This bot's webhook secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<Secret>,
+}
+
+/// A list of ids or @usernames (integers kept as their decimal text).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StringList(#[serde(deserialize_with = "strings_or_numbers")] pub Vec<String>);
+
+/// The account name of the top-level `botToken`.
+pub const DEFAULT_TELEGRAM_ACCOUNT: &str = "default";
+
+impl Telegram {
+    /// Every bot to run, by account name, each with its effective settings: the top-level bot
+    /// (`default`, when it has a token) and each enabled entry of `accounts`. `env_token`
+    /// (`TELEGRAM_BOT_TOKEN`) stands in for a missing top-level `botToken`.
+    #[must_use]
+    pub fn resolved_accounts(&self, env_token: Option<&Secret>) -> Vec<(String, Telegram)> {
+        let mut out = Vec::new();
+        let top_token = self
+            .bot_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or_else(|| env_token.cloned().filter(|t| !t.is_empty()));
+        if let Some(token) = top_token {
+            let mut base = self.clone();
+            base.accounts.clear();
+            base.bot_token = Some(token);
+            out.push((DEFAULT_TELEGRAM_ACCOUNT.to_owned(), base));
+        }
+        for (name, account) in &self.accounts {
+            if account.enabled == Some(false) {
+                continue;
+            }
+            let mut merged = self.clone();
+            merged.accounts.clear();
+            merged.bot_token = Some(account.bot_token.clone());
+            merged.dm_policy = account.dm_policy.or(self.dm_policy);
+            if let Some(list) = &account.allow_from {
+                merged.allow_from.clone_from(&list.0);
+            }
+            if let Some(policy) = &account.group_policy {
+                merged.group_policy = Some(policy.clone());
+            }
+            if let Some(list) = &account.group_allow_from {
+                merged.group_allow_from.clone_from(&list.0);
+            }
+            if let Some(groups) = &account.groups {
+                merged.groups.clone_from(groups);
+            }
+            merged.require_mention = account.require_mention.or(self.require_mention);
+            merged.webhook_url.clone_from(&account.webhook_url);
+            merged.webhook_secret.clone_from(&account.webhook_secret);
+            out.push((name.clone(), merged));
+        }
+        out
+    }
 }
 
 fn enabled_by_default() -> bool {
@@ -82,6 +189,10 @@ impl Default for Telegram {
             webhook_url: None,
             webhook_secret: None,
             media_max_mb: None,
+            api_root: None,
+            group_allow_from: Vec::new(),
+            mention_patterns: Vec::new(),
+            accounts: BTreeMap::new(),
         }
     }
 }
@@ -174,6 +285,32 @@ mod tests {
         assert_eq!(t.allow_from, ["123456789", "@alice", "-1001234567890", "*"]);
         let err = serde_json::from_str::<Telegram>(r#"{"allowFrom": [1.5]}"#).expect_err("float");
         assert!(err.to_string().contains("user id"), "{err}");
+    }
+
+    #[test]
+    fn accounts_inherit_and_override() {
+        let t: Telegram = serde_json::from_str(
+            r#"{"botToken": "1:a", "dmPolicy": "allowlist", "allowFrom": [7],
+                "accounts": {"work": {"botToken": "2:b", "allowFrom": [8, "@x"]},
+                             "off": {"botToken": "3:c", "enabled": false},
+                             "family": {"botToken": "4:d", "dmPolicy": "pairing"}}}"#,
+        )
+        .expect("accounts");
+        let accounts = t.resolved_accounts(None);
+        let names: Vec<&str> = accounts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["default", "family", "work"]);
+        assert_eq!(accounts[2].1.allow_from, ["8", "@x"]);
+        assert_eq!(accounts[2].1.dm_policy(), DmPolicy::Allowlist);
+        assert_eq!(accounts[1].1.dm_policy(), DmPolicy::Pairing);
+        assert_eq!(accounts[1].1.allow_from, ["7"]);
+        assert!(
+            serde_json::from_str::<Telegram>(r#"{"accounts": {"x": {}}}"#).is_err(),
+            "a token is required"
+        );
+        let env = Secret::new("9:z");
+        let bare: Telegram = serde_json::from_str("{}").expect("bare");
+        assert_eq!(bare.resolved_accounts(Some(&env)).len(), 1);
+        assert!(bare.resolved_accounts(None).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub mod agents;
 pub mod channels;
 pub mod gateway;
+pub mod mcp;
 pub mod models;
 pub mod tools;
 
@@ -36,6 +37,9 @@ pub struct Config {
     /// Built-in tool policy and `exec` confinement.
     #[serde(default)]
     pub tools: tools::Tools,
+    /// MCP servers whose tools agents may call.
+    #[serde(default)]
+    pub mcp: mcp::Mcp,
 }
 
 /// `tailscale`: expose the gateway on the tailnet.

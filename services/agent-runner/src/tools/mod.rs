@@ -5,17 +5,22 @@
 //! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
 //! - [`exec`]: `exec`, off unless `tools.exec.mode` is `allowlist`.
 //! - [`memory`]: `memory_search`, `memory_write`.
+//!
+//! MCP tools (`<server>__<tool>`, see [`crate::mcp`]) are offered and called through the same
+//! box, under the same `tools.allow`/`tools.deny` policy.
 
 pub mod exec;
 pub mod files;
 pub mod memory;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pincer_proto::llm::v1 as pb;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::mcp::{CallError, McpManager};
 use crate::workspace::{PathError, Workspace};
 
 /// Why a tool call failed; the message is what the model sees.
@@ -47,6 +52,9 @@ pub enum ToolError {
     /// The tool did not finish in time.
     #[error("`{0}` did not finish within its time limit")]
     TimedOut(String),
+    /// An MCP tool failed (or its server is down).
+    #[error(transparent)]
+    Mcp(#[from] CallError),
 }
 
 impl ToolError {
@@ -80,6 +88,7 @@ pub struct ToolBox {
     workspace: Workspace,
     exec: Option<exec::ExecPolicy>,
     policy: pincer_config::Tools,
+    mcp: Option<Arc<McpManager>>,
 }
 
 impl ToolBox {
@@ -89,7 +98,15 @@ impl ToolBox {
             workspace,
             exec: exec::ExecPolicy::from_config(&policy.exec),
             policy: policy.clone(),
+            mcp: None,
         }
+    }
+
+    /// Adds the tools of the runner's MCP servers.
+    #[must_use]
+    pub fn with_mcp(mut self, mcp: Arc<McpManager>) -> Self {
+        self.mcp = Some(mcp);
+        self
     }
 
     /// The workspace the tools work in.
@@ -97,7 +114,8 @@ impl ToolBox {
         &self.workspace
     }
 
-    /// The tool definitions offered to the model: the built-ins the policy permits.
+    /// The tool definitions offered to the model: the built-ins and the tools of connected MCP
+    /// servers that the policy permits.
     pub fn specs(&self) -> Vec<pb::ToolSpec> {
         let mut specs = vec![
             spec(
@@ -138,12 +156,22 @@ impl ToolBox {
                 json!({"type":"object","properties":{"command":{"type":"string"},"args":{"type":"array","items":{"type":"string"}}},"required":["command"]}),
             ));
         }
+        if let Some(mcp) = &self.mcp {
+            specs.extend(mcp.specs());
+        }
         specs.retain(|spec| self.policy.permits(&spec.name));
         specs
     }
 
     /// Runs one call; the result (or the error message) is the tool result for the model.
     pub async fn call(&self, name: &str, arguments: &str) -> Result<String, ToolError> {
+        // MCP names are routed even while their server is down, so the model learns why.
+        if let Some(mcp) = &self.mcp
+            && mcp.owns(name)
+            && self.policy.permits(name)
+        {
+            return Ok(mcp.call(name, arguments).await?);
+        }
         let offered = self.specs();
         if !offered.iter().any(|spec| spec.name == name) {
             return Err(ToolError::Unknown {

@@ -140,6 +140,7 @@ fn build_turn(
         messages,
         source: "http".to_owned(),
         accepted_at_ms: now().as_millis() as u64,
+        deliver: None,
     })
 }
 

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::auth::Auth;
 use crate::readiness::Readiness;
 use crate::turns::Turns;
+use crate::webhooks::{SECRET_HEADER, WebhookError, Webhooks};
 
 pub use error::ApiError;
 
@@ -33,6 +34,7 @@ struct Inner {
     turns: Turns,
     readiness: Readiness,
     max_body_bytes: usize,
+    webhooks: Webhooks,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         turns: Turns,
         readiness: Readiness,
         max_body_bytes: usize,
+        webhooks: Webhooks,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -51,6 +54,7 @@ impl AppState {
                 turns,
                 readiness,
                 max_body_bytes,
+                webhooks,
             }),
         }
     }
@@ -78,10 +82,34 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/ready", get(health::ready))
+        .route("/telegram-webhook/{account}", post(telegram_webhook))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// Telegram's webhook calls: 200 once the update is on JetStream; Telegram retries anything else.
+async fn telegram_webhook(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(account): axum::extract::Path<String>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    use axum::response::IntoResponse;
+    let secret = headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok());
+    match state.inner.webhooks.receive(&account, secret, &body).await {
+        Ok(()) => (http::StatusCode::OK, "{}").into_response(),
+        Err(WebhookError::UnknownAccount(_)) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(WebhookError::BadSecret) => http::StatusCode::UNAUTHORIZED.into_response(),
+        Err(WebhookError::NotAnUpdate(reason)) => {
+            (http::StatusCode::BAD_REQUEST, reason).into_response()
+        }
+        Err(WebhookError::Bus(reason)) => {
+            tracing::warn!(%reason, "telegram update not stored; telegram will retry");
+            http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 /// One span per request, parented to the caller's `traceparent` when it sends one.

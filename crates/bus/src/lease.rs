@@ -1,0 +1,121 @@
+//! A lease in a KV bucket: one holder at a time for a key, with an expiry in the value so a
+//! crashed holder blocks others only briefly. Used for "one Telegram poller per bot token".
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::kv;
+use serde::{Deserialize, Serialize};
+
+/// Lease failures (the KV store did not answer as expected).
+#[derive(Debug, thiserror::Error)]
+#[error("lease {op} on {key} failed: {reason}")]
+pub struct LeaseError {
+    op: &'static str,
+    key: String,
+    reason: String,
+}
+
+/// A held lease.
+#[derive(Debug)]
+pub struct Lease {
+    key: String,
+    revision: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Holder {
+    holder: String,
+    expires_at_ms: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn value(holder: &str, ttl: Duration) -> bytes::Bytes {
+    let expires_at_ms = now_ms() + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    serde_json::to_vec(&Holder {
+        holder: holder.to_owned(),
+        expires_at_ms,
+    })
+    .unwrap_or_default()
+    .into()
+}
+
+/// Takes `key` for `holder` for `ttl`; `None` while another live holder has it.
+pub async fn acquire(
+    store: &kv::Store,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Option<Lease>, LeaseError> {
+    let error = |op: &'static str, reason: String| LeaseError {
+        op,
+        key: key.to_owned(),
+        reason,
+    };
+    match store.create(key, value(holder, ttl)).await {
+        Ok(revision) => {
+            return Ok(Some(Lease {
+                key: key.to_owned(),
+                revision,
+            }));
+        }
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+        Err(e) => return Err(error("create", e.to_string())),
+    }
+    let Some(entry) = store
+        .entry(key)
+        .await
+        .map_err(|e| error("get", e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let expired = entry.operation != kv::Operation::Put
+        || serde_json::from_slice::<Holder>(&entry.value).map_or(true, |held| {
+            held.expires_at_ms <= now_ms() || held.holder == holder
+        });
+    if !expired {
+        return Ok(None);
+    }
+    match store.update(key, value(holder, ttl), entry.revision).await {
+        Ok(revision) => Ok(Some(Lease {
+            key: key.to_owned(),
+            revision,
+        })),
+        Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+        Err(e) => Err(error("takeover", e.to_string())),
+    }
+}
+
+impl Lease {
+    /// Extends the lease; an error means it was lost (someone took it over after it expired).
+    pub async fn refresh(
+        &mut self,
+        store: &kv::Store,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<(), LeaseError> {
+        self.revision = store
+            .update(&self.key, value(holder, ttl), self.revision)
+            .await
+            .map_err(|e| LeaseError {
+                op: "refresh",
+                key: self.key.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// Gives the lease back (best effort: it expires anyway).
+    pub async fn release(self, store: &kv::Store) {
+        if let Err(error) = store
+            .delete_expect_revision(&self.key, Some(self.revision))
+            .await
+        {
+            tracing::debug!(%error, key = %self.key, "lease release failed");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! One connection: transport, handshake in either protocol era, and the tool list.
+
+use std::time::Duration;
+
+use pincer_config::{McpServer, McpTransport, ServerProblem};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion, Tool};
+use rmcp::service::{ClientInitializeError, RunningService};
+use rmcp::{ClientLifecycleMode, ClientServiceExt as _, RoleClient};
+
+use super::transport::{self, TransportError};
+
+/// rmcp waits this long for a `server/discover` answer before trying `initialize`.
+const DISCOVER_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A live connection and what the server listed.
+pub(crate) struct Session {
+    /// The client; dropping it closes the connection (and kills a stdio child).
+    pub service: RunningService<RoleClient, ClientConfig>,
+    /// Every tool the server lists.
+    pub tools: Vec<Tool>,
+    /// The stdio child's process id.
+    pub pid: Option<u32>,
+}
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The entry is unusable.
+    #[error("invalid config `{path}`: {problem}")]
+    Config {
+        /// Key path.
+        path: String,
+        /// What is wrong.
+        problem: ServerProblem,
+    },
+    /// The transport could not be made.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The handshake failed.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// `tools/list` failed.
+    #[error("tools/list failed: {0}")]
+    ListTools(String),
+    /// A step did not finish in time.
+    #[error("{step} did not finish within {}s", .after.as_secs())]
+    TimedOut {
+        /// The step.
+        step: &'static str,
+        /// Its limit.
+        after: Duration,
+    },
+}
+
+impl ConnectError {
+    /// Whether retrying cannot help.
+    pub(crate) fn is_permanent(&self) -> bool {
+        match self {
+            Self::Config { .. } => true,
+            Self::Transport(error) => error.is_permanent(),
+            _ => false,
+        }
+    }
+}
+
+/// The identity and capabilities this client announces (no sampling, roots or elicitation), at
+/// the newest version that has an `initialize` handshake (discovery picks its own).
+fn client_info() -> ClientConfig {
+    let mut info = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("pincer-agent-runner", env!("CARGO_PKG_VERSION")),
+    );
+    info.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
+    info
+}
+
+/// Modern servers answer `server/discover`; others get `initialize`.
+fn auto() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::LATEST],
+        legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+    }
+}
+
+type Handshake =
+    Result<(RunningService<RoleClient, ClientConfig>, Option<u32>), ClientInitializeError>;
+
+/// A fresh transport and the handshake over it.
+async fn handshake(
+    name: &str,
+    transport: McpTransport<'_>,
+    mode: ClientLifecycleMode,
+) -> Result<Handshake, TransportError> {
+    Ok(match transport {
+        McpTransport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            let child = transport::stdio(name, command, args, env, cwd)?;
+            let pid = child.id();
+            let service = client_info().serve_with_lifecycle(child, mode).await;
+            service.map(|service| (service, pid))
+        }
+        McpTransport::Http { url, headers } => {
+            let http = transport::http(url, headers)?;
+            let service = client_info().serve_with_lifecycle(http, mode).await;
+            service.map(|service| (service, None))
+        }
+    })
+}
+
+/// Connects to the server `name` and lists its tools, each step bounded in time.
+pub(crate) async fn connect(name: &str, server: &McpServer) -> Result<Session, ConnectError> {
+    let transport = server.transport().map_err(|problem| ConnectError::Config {
+        path: problem.path(name),
+        problem,
+    })?;
+    let patience = DISCOVER_PATIENCE + server.timeout();
+    let timed_out = |_| ConnectError::TimedOut {
+        step: "the handshake",
+        after: patience,
+    };
+    let first = tokio::time::timeout(patience, handshake(name, transport, auto()))
+        .await
+        .map_err(timed_out)??;
+    let (service, pid) = match first {
+        Ok(connected) => connected,
+        // A server that knows `server/discover` but none of our modern versions (an SDK pinned
+        // to older ones) answers -32022 instead of method-not-found; rmcp does not fall back then.
+        Err(ClientInitializeError::NoCompatibleProtocolVersion {
+            server_supported, ..
+        }) if server_supported.iter().any(ProtocolVersion::has_initialize) => {
+            tracing::debug!(
+                "server/discover offered only legacy versions; reconnecting with initialize"
+            );
+            tokio::time::timeout(
+                patience,
+                handshake(name, transport, ClientLifecycleMode::Initialize),
+            )
+            .await
+            .map_err(timed_out)??
+            .map_err(|error| ConnectError::Handshake(error.to_string()))?
+        }
+        Err(error) => return Err(ConnectError::Handshake(error.to_string())),
+    };
+    let tools = tokio::time::timeout(server.timeout(), service.list_all_tools())
+        .await
+        .map_err(|_| ConnectError::TimedOut {
+            step: "tools/list",
+            after: server.timeout(),
+        })?
+        .map_err(|error| ConnectError::ListTools(error.to_string()))?;
+    Ok(Session {
+        service,
+        tools,
+        pid,
+    })
+}

@@ -1,0 +1,83 @@
+//! One bot account: learn who the bot is (retrying while Telegram is unreachable), then poll.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use pincer_bus::Namespace;
+use tokio_util::sync::CancellationToken;
+
+use super::client::BotApi;
+use super::ingest::Ingest;
+use super::typing::Typing;
+use super::{policy, poller};
+
+/// What an account's polling side needs.
+pub struct AccountSetup {
+    /// Account name (`default` for the top-level bot).
+    pub name: String,
+    /// Its effective settings.
+    pub config: pincer_config::Telegram,
+    /// Its client.
+    pub api: BotApi,
+    /// Its typing indicators.
+    pub typing: Typing,
+    /// `session.dmScope: main`.
+    pub shared_dm_session: bool,
+}
+
+/// Runs the account's poller until `shutdown`.
+pub async fn run(
+    setup: AccountSetup,
+    js: jetstream::Context,
+    ns: Namespace,
+    state: kv::Store,
+    pairing: kv::Store,
+    shutdown: CancellationToken,
+) {
+    let mut delay = Duration::from_secs(1);
+    let (bot_id, username) = loop {
+        match setup.api.get_me().await {
+            Ok(me) => break me,
+            Err(error) => {
+                tracing::warn!(account = %setup.name, %error, "telegram getMe failed, retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    };
+    tracing::info!(account = %setup.name, bot = %username, "telegram bot ready");
+    let ingest = Ingest {
+        js,
+        ns,
+        account: setup.name.clone(),
+        bot_id,
+        policy: policy::Policy::new(&setup.config, &username),
+        pairing: pincer_bus::pairing::Pairing::new(pairing, "telegram", &setup.name),
+        shared_dm_session: setup.shared_dm_session,
+        media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
+        typing: setup.typing,
+    };
+    match (
+        setup.config.webhook_url.as_deref(),
+        setup.config.webhook_secret.as_ref(),
+    ) {
+        (Some(url), Some(secret)) if !url.is_empty() => {
+            super::webhook::run(&setup.api, url, secret, ingest, &shutdown).await;
+        }
+        _ => {
+            let holder = format!("channel-bridge-{}-{}", std::process::id(), uuid_like());
+            poller::run(setup.api, ingest, state, holder, shutdown).await;
+        }
+    }
+}
+
+/// A per-process random suffix, so two bridges in containers (both pid 1) differ.
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(std::process::id().into());
+    format!("{:016x}", hasher.finish())
+}

@@ -1,0 +1,129 @@
+//! Webhook ingress for channels: `POST /telegram-webhook/<account>`. The request must carry the
+//! account's `X-Telegram-Bot-Api-Secret-Token` (compared in constant time); the update is put on
+//! JetStream (message id from its `update_id`, so Telegram's retries are harmless) and only then
+//! answered 200. Telegram retries anything else, so nothing accepted is lost.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use pincer_bus::Namespace;
+use subtle::ConstantTimeEq;
+
+/// The header Telegram sends the webhook secret in.
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// Webhook secrets by account, and where updates go.
+#[derive(Clone)]
+pub struct Webhooks {
+    secrets: BTreeMap<String, pincer_config::Secret>,
+    js: Option<jetstream::Context>,
+    namespace: Namespace,
+}
+
+/// Why an update was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// No webhook is configured for this account.
+    #[error("no telegram webhook for account {0:?}")]
+    UnknownAccount(String),
+    /// The secret header is missing or wrong.
+    #[error("bad or missing {SECRET_HEADER}")]
+    BadSecret,
+    /// The body is not an update.
+    #[error("the body is not a telegram update: {0}")]
+    NotAnUpdate(String),
+    /// JetStream did not take it (Telegram will retry).
+    #[error("message bus unavailable: {0}")]
+    Bus(String),
+}
+
+impl Webhooks {
+    /// `secrets` by account; nothing is accepted for an account without one.
+    pub fn new(secrets: BTreeMap<String, pincer_config::Secret>, namespace: Namespace) -> Self {
+        Self {
+            secrets,
+            js: None,
+            namespace,
+        }
+    }
+
+    /// Attaches the JetStream context (once connected).
+    pub fn with_jetstream(mut self, js: jetstream::Context) -> Self {
+        self.js = Some(js);
+        self
+    }
+
+    /// Checks and stores one update.
+    pub async fn receive(
+        &self,
+        account: &str,
+        secret: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), WebhookError> {
+        let expected = self
+            .secrets
+            .get(account)
+            .ok_or_else(|| WebhookError::UnknownAccount(account.to_owned()))?;
+        let presented = secret.unwrap_or_default().as_bytes();
+        if !bool::from(presented.ct_eq(expected.expose().as_bytes())) {
+            tracing::warn!(account, "telegram webhook call with a bad secret refused");
+            return Err(WebhookError::BadSecret);
+        }
+        let update: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| WebhookError::NotAnUpdate(e.to_string()))?;
+        let update_id = update
+            .get("update_id")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| WebhookError::NotAnUpdate("no update_id".to_owned()))?;
+        let js = self
+            .js
+            .as_ref()
+            .ok_or_else(|| WebhookError::Bus("not connected".to_owned()))?;
+        let mut headers = pincer_bus::headers::with_trace_context();
+        headers.insert("Nats-Msg-Id", format!("tgu-{account}-{update_id}").as_str());
+        let subject = self.namespace.channel_inbound_account("telegram", account);
+        let ack = js
+            .publish_with_headers(subject, headers, body.to_vec().into())
+            .await
+            .map_err(|e| WebhookError::Bus(e.to_string()))?;
+        match tokio::time::timeout(Duration::from_secs(5), ack).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(WebhookError::Bus(error.to_string())),
+            Err(_) => Err(WebhookError::Bus("no acknowledgement within 5s".to_owned())),
+        }
+    }
+}
+
+/// The webhook secrets from `channels.telegram` (top-level and `accounts`) for accounts that set a
+/// `webhookUrl`. A webhook without a secret, or whose secret variable is not set for the gateway,
+/// is a configuration error: an unauthenticated ingress would let anyone talk to the agent.
+pub fn secrets_from_config(
+    channels: &pincer_config::Channels,
+) -> Result<BTreeMap<String, pincer_config::Secret>, String> {
+    let mut out = BTreeMap::new();
+    let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) else {
+        return Ok(out);
+    };
+    // The gateway never needs the bot tokens: any placeholder makes the accounts resolve.
+    let placeholder = pincer_config::Secret::new("0:gateway");
+    for (account, settings) in telegram.resolved_accounts(Some(&placeholder)) {
+        if settings.webhook_url.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        match settings
+            .webhook_secret
+            .filter(|s| !s.is_empty() && !s.expose().contains("${"))
+        {
+            Some(secret) => {
+                out.insert(account, secret);
+            }
+            None => {
+                return Err(format!(
+                    "channels.telegram ({account}) sets webhookUrl but no usable webhookSecret for the gateway (set it, e.g. \"${{TELEGRAM_WEBHOOK_SECRET}}\", and pass that variable to the gateway)"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,384 @@
+//! Telegram end to end: the fake Bot API ↔ channel-bridge ↔ JetStream ↔ agent-runner ↔ router ↔
+//! fake model. Pairing, allowlist, group mention gating, long replies split and rendered, the plain
+//! text fallback, 429s, and a restart of NATS and every service mid-conversation with each message
+//! answered exactly once.
+
+use std::time::Duration;
+
+use pincer_fake_provider::{Knobs, ScriptStep};
+use pincer_fake_telegram::{Incoming, RunningTelegram, Sent};
+use pincer_system_tests::Stack;
+
+const TOKEN: &str = "123456:test-token";
+
+fn config(telegram: &str) -> String {
+    format!(
+        r#"{{
+  gateway: {{ port: 18789, bind: "loopback", auth: {{ mode: "token", token: "${{GATEWAY_TOKEN}}" }} }},
+  models: {{ providers: {{ ollama: {{ baseUrl: "${{FAKE_URL}}", api: "ollama", models: [{{ id: "fake-model" }}] }} }} }},
+  agents: {{ defaults: {{ model: "ollama/fake-model", timeout: 30 }} }},
+  channels: {{ telegram: {{ botToken: "{TOKEN}", apiRoot: "${{TG_URL}}", {telegram} }} }},
+}}"#
+    )
+}
+
+async fn stack(telegram_config: &str, knobs: Knobs) -> (Stack, RunningTelegram) {
+    let telegram = RunningTelegram::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fake telegram");
+    let stack = Stack::start_with_env(
+        &config(telegram_config),
+        knobs,
+        vec![("TG_URL", telegram.api_root())],
+    )
+    .await;
+    (stack, telegram)
+}
+
+fn dm(from: i64, username: &str, text: &str) -> Incoming {
+    Incoming {
+        from_id: from,
+        username: Some(username.to_owned()),
+        text: text.to_owned(),
+        ..Incoming::default()
+    }
+}
+
+fn in_group(from: i64, text: &str) -> Incoming {
+    Incoming {
+        chat_id: Some(-100_777),
+        from_id: from,
+        username: Some("sam".to_owned()),
+        text: text.to_owned(),
+        ..Incoming::default()
+    }
+}
+
+/// Waits until the bot has sent at least `count` messages to `chat`; returns them.
+async fn sent_to(telegram: &RunningTelegram, chat: i64, count: usize) -> Vec<Sent> {
+    pincer_test_support::eventually(
+        &format!("{count} message(s) sent to chat {chat}"),
+        Duration::from_secs(20),
+        || async {
+            let sent: Vec<Sent> = telegram
+                .sent(TOKEN)
+                .into_iter()
+                .filter(|s| s.chat_id == chat)
+                .collect();
+            (sent.len() >= count).then_some(sent)
+        },
+    )
+    .await
+}
+
+fn model_calls(stack: &Stack) -> usize {
+    stack.fake.requests().len()
+}
+
+async fn pairing(stack: &Stack) -> pincer_bus::pairing::Pairing {
+    let client = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
+        .await
+        .expect("pairing bucket");
+    pincer_bus::pairing::Pairing::new(bucket, "telegram", "default")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_sender_pairs_with_a_single_use_code_then_is_answered() {
+    let (stack, telegram) = stack(
+        r#"dmPolicy: "pairing""#,
+        Knobs {
+            tokens: 2,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(501, "eve", "hello?"));
+    let sent = sent_to(&telegram, 501, 1).await;
+    let code = sent[0]
+        .text
+        .split_whitespace()
+        .find(|w| {
+            w.len() == 8
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .expect("a pairing code in the reply")
+        .to_owned();
+    assert_eq!(
+        model_calls(&stack),
+        0,
+        "nothing reaches the agent before approval"
+    );
+
+    // Writing again before approval gives the same code, not a new one.
+    telegram.user_says(TOKEN, &dm(501, "eve", "anyone?"));
+    let sent = sent_to(&telegram, 501, 2).await;
+    assert!(sent[1].text.contains(&code));
+
+    let pairing = pairing(&stack).await;
+    assert_eq!(pairing.pending().await.expect("pending").len(), 1);
+    let approved = pairing.approve(&code).await.expect("approve");
+    assert_eq!(approved.sender_id, "501");
+    assert!(pairing.approve(&code).await.is_err(), "a code works once");
+
+    telegram.user_says(TOKEN, &dm(501, "eve", "now?"));
+    let sent = sent_to(&telegram, 501, 3).await;
+    assert_eq!(sent[2].text, "alpha bravo");
+    let asked = stack.fake.requests().pop().expect("model call").body;
+    let input = asked["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .expect("user message");
+    assert!(
+        input["content"]
+            .as_str()
+            .expect("text")
+            .contains("[Telegram DM from Test (@eve, id 501)]\nnow?")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowlist_answers_listed_senders_and_ignores_the_rest() {
+    let (stack, telegram) = stack(
+        r#"dmPolicy: "allowlist", allowFrom: [601, "@Bob"]"#,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(666, "mallory", "let me in"));
+    telegram.user_says(TOKEN, &dm(601, "al", "hi"));
+    telegram.user_says(TOKEN, &dm(602, "bob", "hi too"));
+    assert_eq!(sent_to(&telegram, 601, 1).await[0].text, "alpha");
+    assert_eq!(sent_to(&telegram, 602, 1).await[0].text, "alpha");
+    assert!(telegram.sent(TOKEN).iter().all(|s| s.chat_id != 666));
+    assert_eq!(model_calls(&stack), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_answer_only_when_the_bot_is_addressed() {
+    let (stack, telegram) = stack(
+        r#"groups: { "-100777": {} }"#,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &in_group(701, "just chatting"));
+    telegram.user_says(
+        TOKEN,
+        &in_group(701, "@pincer_test_123456_bot what time is it?"),
+    );
+    let sent = sent_to(&telegram, -100_777, 1).await;
+    assert_eq!(sent[0].text, "alpha");
+    assert!(
+        sent[0].reply_to.is_some(),
+        "group answers reply to the message"
+    );
+    // A reply to the bot's message counts as addressing it.
+    let mut reply = in_group(701, "and tomorrow?");
+    reply.reply_to_message_id = Some(sent[0].message_id);
+    telegram.user_says(TOKEN, &reply);
+    sent_to(&telegram, -100_777, 2).await;
+    assert_eq!(
+        model_calls(&stack),
+        2,
+        "the unaddressed message never reached the agent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_replies_are_split_rendered_and_fall_back_to_plain_text() {
+    let paragraph = |n: usize| {
+        format!(
+            "**Part {n}.** {}",
+            "Lorem ipsum dolor sit amet, consectetur. ".repeat(40)
+        )
+    };
+    let long = (1..=6).map(paragraph).collect::<Vec<_>>().join("\n\n");
+    let (_stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+        Knobs {
+            script: vec![
+                ScriptStep {
+                    text: long.clone(),
+                    tool: None,
+                },
+                ScriptStep {
+                    text: "Plain *fallback* please".into(),
+                    tool: None,
+                },
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(801, "cy", "write a lot"));
+    let sent = sent_to(&telegram, 801, 3).await;
+    assert!(sent.len() >= 3, "{} chunks", sent.len());
+    for chunk in &sent {
+        assert!(chunk.text.encode_utf16().count() <= 4096);
+        assert_eq!(chunk.parse_mode.as_deref(), Some("HTML"));
+    }
+    assert!(
+        sent[0].text.starts_with("<b>Part 1.</b>"),
+        "{}",
+        &sent[0].text[..40]
+    );
+    let joined: String = sent
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    assert_eq!(
+        joined.matches("<b>Part").count(),
+        6,
+        "every paragraph arrived once"
+    );
+
+    telegram.set_knobs(
+        TOKEN,
+        pincer_fake_telegram::Knobs {
+            reject_html: true,
+            ..Default::default()
+        },
+    );
+    telegram.user_says(TOKEN, &dm(801, "cy", "again"));
+    let sent = sent_to(&telegram, 801, sent.len() + 1).await;
+    let last = sent.last().expect("fallback");
+    assert_eq!(last.parse_mode, None);
+    assert_eq!(last.text, "Plain *fallback* please");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_and_nothing_is_sent_twice() {
+    let (_stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+        Knobs {
+            tokens: 3,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.set_knobs(
+        TOKEN,
+        pincer_fake_telegram::Knobs {
+            rate_limit_next: 2,
+            retry_after: 1,
+            ..Default::default()
+        },
+    );
+    telegram.user_says(TOKEN, &dm(901, "dee", "hi"));
+    let sent = sent_to(&telegram, 901, 1).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].text, "alpha bravo charlie");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_nats_and_every_service_loses_and_repeats_nothing() {
+    let (mut stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+        Knobs {
+            echo: true,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(1001, "fay", "one"));
+    sent_to(&telegram, 1001, 1).await;
+    // Messages arrive while everything is down.
+    stack.stop_services().await;
+    telegram.user_says(TOKEN, &dm(1001, "fay", "two"));
+    telegram.user_says(TOKEN, &dm(1001, "fay", "three"));
+    stack.nats.restart();
+    stack.start_services().await;
+    telegram.user_says(TOKEN, &dm(1001, "fay", "four"));
+    let sent = sent_to(&telegram, 1001, 4).await;
+    let answered: Vec<&str> = sent
+        .iter()
+        .map(|s| s.text.rsplit('\n').next().unwrap_or_default())
+        .collect();
+    assert_eq!(answered, ["one", "two", "three", "four"], "{sent:?}");
+    // Give a duplicate a chance to show up, then check none did.
+    telegram.user_says(TOKEN, &dm(1001, "fay", "five"));
+    let sent = sent_to(&telegram, 1001, 5).await;
+    assert_eq!(sent.len(), 5, "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_bot_accounts_each_answer_with_their_own_policy() {
+    const WORK: &str = "777:work-token";
+    let (stack, telegram) = stack(
+        r#"dmPolicy: "allowlist", allowFrom: [1101],
+           accounts: { work: { botToken: "777:work-token", allowFrom: [1102] } }"#,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(1102, "wes", "to the default bot"));
+    telegram.user_says(WORK, &dm(1102, "wes", "to the work bot"));
+    telegram.user_says(WORK, &dm(1101, "al", "not allowed here"));
+    pincer_test_support::eventually(
+        "the work bot to answer",
+        Duration::from_secs(20),
+        || async {
+            let sent = telegram.sent(WORK);
+            (sent.len() == 1).then_some(sent)
+        },
+    )
+    .await;
+    assert_eq!(telegram.sent(WORK)[0].chat_id, 1102);
+    assert!(
+        telegram.sent(TOKEN).is_empty(),
+        "1102 is not allowed on the default bot"
+    );
+    assert_eq!(model_calls(&stack), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_takes_updates_through_the_gateway_with_the_secret() {
+    let telegram = RunningTelegram::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fake telegram");
+    let stack = Stack::start_with_env(
+        &config(
+            r#"dmPolicy: "open", allowFrom: ["*"],
+               webhookUrl: "https://bot.example.org/telegram-webhook/default", webhookSecret: "${TG_SECRET}""#,
+        ),
+        Knobs { tokens: 2, ..Knobs::default() },
+        vec![("TG_URL", telegram.api_root()), ("TG_SECRET", "s3cret-token_1".to_owned())],
+    )
+    .await;
+    pincer_test_support::eventually(
+        "the bridge to register the webhook",
+        Duration::from_secs(20),
+        || async { telegram.webhook(TOKEN) },
+    )
+    .await;
+    let webhook = telegram.webhook(TOKEN).expect("webhook");
+    assert_eq!(webhook.secret_token.as_deref(), Some("s3cret-token_1"));
+
+    // A caller without the secret is refused and nothing runs.
+    let endpoint = format!("{}/telegram-webhook/default", stack.gateway_url);
+    let forged = reqwest::Client::new()
+        .post(&endpoint)
+        .header("X-Telegram-Bot-Api-Secret-Token", "guess")
+        .body(r#"{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "is_bot": false, "first_name": "X"}, "text": "hi"}}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), 401);
+
+    telegram.route_webhook_to(TOKEN, &endpoint);
+    telegram.user_says(TOKEN, &dm(1201, "gil", "via webhook"));
+    let sent = sent_to(&telegram, 1201, 1).await;
+    assert_eq!(sent[0].text, "alpha bravo");
+    assert_eq!(telegram.webhook_deliveries(TOKEN), 1);
+    assert_eq!(model_calls(&stack), 1);
+}
