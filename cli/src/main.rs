@@ -3,10 +3,13 @@
 //! - `pincer dev --config FILE`: the whole stack (nats-server + the four services) as plain
 //!   processes in the foreground; Ctrl-C or SIGTERM stops all of them.
 //! - `pincer config validate FILE`: checks a config file the way the services will.
+//! - `pincer models list|status`: the llm-router's catalogue and health.
+//! - `pincer pairing list|approve|reject`: DM pairing requests of a channel account.
 
 mod config_cmd;
 mod dev;
 mod models_cmd;
+mod pairing_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +47,39 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// DM pairing requests (examples: `pincer pairing list`, `pincer pairing approve AB3DE7GH`).
+    Pairing {
+        #[command(subcommand)]
+        command: PairingCommand,
+        /// The channel (only `telegram` so far).
+        #[arg(long, global = true, default_value = "telegram")]
+        channel: String,
+        /// The channel account (bot); `default` is channels.telegram.botToken.
+        #[arg(long, global = true, default_value = "default")]
+        account: String,
+        /// NATS URL (default: $PINCER_NATS_URL or nats://127.0.0.1:4222).
+        #[arg(long, global = true)]
+        nats: Option<String>,
+        /// Print JSON (list).
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PairingCommand {
+    /// Pending requests: code, sender, username.
+    List,
+    /// Let the sender of CODE talk to the agent (the code works once).
+    Approve {
+        /// The 8-character code the sender got.
+        code: String,
+    },
+    /// Drop the request with CODE.
+    Reject {
+        /// The 8-character code.
+        code: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,6 +115,28 @@ fn main() -> ExitCode {
             match command {
                 ModelsCommand::List => block_on(models_cmd::list(url, json)),
                 ModelsCommand::Status => block_on(models_cmd::status(url, json)),
+            }
+        }
+        Command::Pairing {
+            command,
+            channel,
+            account,
+            nats,
+            json,
+        } => {
+            let target = pairing_cmd::Target {
+                nats_url: pairing_cmd::nats_url(nats),
+                channel,
+                account,
+            };
+            match command {
+                PairingCommand::List => block_on(pairing_cmd::list(target, json)),
+                PairingCommand::Approve { code } => {
+                    block_on(pairing_cmd::decide(target, &code, true))
+                }
+                PairingCommand::Reject { code } => {
+                    block_on(pairing_cmd::decide(target, &code, false))
+                }
             }
         }
     }

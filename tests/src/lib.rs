@@ -147,6 +147,7 @@ impl Stack {
             channels: self.config.channels.clone(),
             telegram_token_env: None,
             dm_scope: self.config.session.dm_scope.clone(),
+            bindings: self.config.bindings.clone(),
         };
         let bridge_health = bind().await;
         self.spawn(|token| async move {

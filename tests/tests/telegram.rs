@@ -382,3 +382,42 @@ async fn webhook_mode_takes_updates_through_the_gateway_with_the_secret() {
     assert_eq!(telegram.webhook_deliveries(TOKEN), 1);
     assert_eq!(model_calls(&stack), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_route_a_group_to_its_own_agent() {
+    let telegram = RunningTelegram::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fake telegram");
+    let config = format!(
+        r#"{{
+  gateway: {{ port: 18789, bind: "loopback", auth: {{ mode: "token", token: "${{GATEWAY_TOKEN}}" }} }},
+  models: {{ providers: {{ ollama: {{ baseUrl: "${{FAKE_URL}}", api: "ollama", models: [{{ id: "fake-model" }}, {{ id: "family-model" }}] }} }} }},
+  agents: {{ defaults: {{ model: "ollama/fake-model", timeout: 30 }}, list: [{{ id: "family", model: "ollama/family-model" }}] }},
+  bindings: [{{ agentId: "family", match: {{ channel: "telegram", peer: {{ kind: "group", id: "-100777" }} }} }}],
+  channels: {{ telegram: {{ botToken: "{TOKEN}", apiRoot: "${{TG_URL}}", dmPolicy: "open", allowFrom: ["*"], groups: {{ "-100777": {{}} }} }} }},
+}}"#
+    );
+    let stack = Stack::start_with_env(
+        &config,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+        vec![("TG_URL", telegram.api_root())],
+    )
+    .await;
+    telegram.user_says(
+        TOKEN,
+        &in_group(1301, "@pincer_test_123456_bot family question"),
+    );
+    sent_to(&telegram, -100_777, 1).await;
+    telegram.user_says(TOKEN, &dm(1301, "sam", "private question"));
+    sent_to(&telegram, 1301, 1).await;
+    let models: Vec<String> = stack
+        .fake
+        .requests()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(models, ["family-model", "fake-model"]);
+}

@@ -49,6 +49,7 @@ pub use schema::Config;
 pub use schema::agents::{
     AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent,
 };
+pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{Channels, DmPolicy, Telegram, TelegramAccount};
 pub use schema::gateway::{
     Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,

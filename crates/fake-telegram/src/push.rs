@@ -9,6 +9,8 @@ use crate::state::World;
 
 /// Delivers until `shutdown`.
 pub async fn run(world: World, shutdown: CancellationToken) {
+    // reqwest is built without a TLS crypto provider; whoever comes first installs ring's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -27,6 +27,8 @@ pub struct Config {
     pub telegram_token_env: Option<pincer_config::Secret>,
     /// `session.dmScope`: `main` shares one session among all DMs; anything else is per sender.
     pub dm_scope: Option<String>,
+    /// `bindings`: channel, account or chat → agent.
+    pub bindings: Vec<pincer_config::Binding>,
 }
 
 /// Bridge failures.
@@ -97,6 +99,7 @@ pub async fn run(
             telegram.clone(),
             config.telegram_token_env.clone(),
             config.dm_scope.as_deref() == Some("main"),
+            config.bindings.clone(),
             shutdown.clone(),
         ))),
         None => {
@@ -135,6 +138,7 @@ async fn run_telegram(
     config: pincer_config::Telegram,
     env_token: Option<pincer_config::Secret>,
     shared_dm_session: bool,
+    bindings: Vec<pincer_config::Binding>,
     shutdown: CancellationToken,
 ) {
     use telegram::{account, client, outbound, typing};
@@ -180,6 +184,7 @@ async fn run_telegram(
             api,
             typing,
             shared_dm_session,
+            bindings: bindings.clone(),
         };
         pollers.push(tokio::spawn(account::run(
             setup,

@@ -18,7 +18,7 @@ async fn healthcheck() -> Result<(), probe::Error> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["channels", "session"])?;
+    let file = entry::load_config(&["channels", "session", "bindings"])?;
     let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
         .ok()
         .map(pincer_config::Secret::new);
@@ -38,6 +38,7 @@ async fn serve() -> anyhow::Result<()> {
         channels: file.channels,
         telegram_token_env,
         dm_scope: file.session.dm_scope,
+        bindings: file.bindings,
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let listener = tokio::net::TcpListener::bind(health_listen)

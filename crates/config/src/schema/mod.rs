@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod agents;
+pub mod bindings;
 pub mod channels;
 pub mod gateway;
 pub mod mcp;
@@ -34,6 +35,9 @@ pub struct Config {
     /// Session behaviour.
     #[serde(default)]
     pub session: Session,
+    /// Routing of channels, accounts and peers to agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<bindings::Binding>,
     /// Built-in tool policy and `exec` confinement.
     #[serde(default)]
     pub tools: tools::Tools,

@@ -23,6 +23,8 @@ pub struct AccountSetup {
     pub typing: Typing,
     /// `session.dmScope: main`.
     pub shared_dm_session: bool,
+    /// `bindings`.
+    pub bindings: Vec<pincer_config::Binding>,
 }
 
 /// Runs the account's poller until `shutdown`.
@@ -59,6 +61,7 @@ pub async fn run(
         shared_dm_session: setup.shared_dm_session,
         media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
         typing: setup.typing,
+        bindings: setup.bindings,
     };
     match (
         setup.config.webhook_url.as_deref(),

@@ -45,6 +45,8 @@ pub struct Ingest {
     pub(crate) shared_dm_session: bool,
     pub(crate) media_max_bytes: u64,
     pub(crate) typing: Typing,
+    /// `bindings`: which agent answers which account or chat.
+    pub(crate) bindings: Vec<pincer_config::Binding>,
 }
 
 impl Ingest {
@@ -92,10 +94,15 @@ impl Ingest {
             Err(error) => return Err(error.into()),
         };
         tracing::info!(sender = message.sender_id, "pairing code issued");
+        let account = if self.account == "default" {
+            String::new()
+        } else {
+            format!(" --account {}", self.account)
+        };
         let text = format!(
-            "Hi! I don't know you yet. Your pairing code is {} (valid for one hour).\n\
-             Ask my owner to approve it: pincer pairing approve telegram {}",
-            pending.code, pending.code
+            "Hi! I don't know you yet. Your pairing code is {code} (valid for one hour).\n\
+             Ask my owner to approve it: pincer pairing approve {code}{account}",
+            code = pending.code
         );
         self.reply(
             message,
@@ -123,7 +130,21 @@ impl Ingest {
                 .await;
         }
         let turn_id = format!("tg-{}-{}", self.account, message.update_id);
-        let agent_id = "default";
+        let peer = if message.private {
+            (
+                pincer_config::PeerKind::Direct,
+                message.sender_id.to_string(),
+            )
+        } else {
+            (pincer_config::PeerKind::Group, message.chat_id.to_string())
+        };
+        let agent_id = pincer_config::schema::bindings::route(
+            &self.bindings,
+            "telegram",
+            &self.account,
+            (peer.0, &peer.1),
+        )
+        .unwrap_or("default");
         let session_key = if message.private && self.shared_dm_session {
             format!("agent:{agent_id}:main")
         } else if message.private {
