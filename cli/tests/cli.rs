@@ -276,8 +276,8 @@ async fn pairing_list_approve_and_reject_work_on_the_shared_store() {
         .await
         .unwrap();
     let pairing = pincer_bus::pairing::Pairing::new(bucket, "telegram", "default");
-    let first = pairing.request("501", Some("eve")).await.unwrap();
-    let second = pairing.request("502", None).await.unwrap();
+    let (first, _) = pairing.request("501", Some("eve")).await.unwrap();
+    let (second, _) = pairing.request("502", None).await.unwrap();
 
     let run = |args: &[&str]| {
         pincer()

@@ -112,16 +112,16 @@ impl Pairing {
         Ok(self.store.get(key).await.map_err(store_error)?.is_some())
     }
 
-    /// The code for `sender_id`: its pending one if still valid, else a new one.
+    /// The code for `sender_id`: its pending one if still valid (`false`), else a new one (`true`).
     pub async fn request(
         &self,
         sender_id: &str,
         username: Option<&str>,
-    ) -> Result<Pending, PairingError> {
+    ) -> Result<(Pending, bool), PairingError> {
         let now = now_ms();
         let pending = self.pending().await?;
         if let Some(existing) = pending.iter().find(|p| p.sender_id == sender_id) {
-            return Ok(existing.clone());
+            return Ok((existing.clone(), false));
         }
         if pending.len() >= MAX_PENDING {
             return Err(PairingError::TooManyPending);
@@ -138,7 +138,7 @@ impl Pairing {
             .create(key, value.into())
             .await
             .map_err(store_error)?;
-        Ok(request)
+        Ok((request, true))
     }
 
     /// Valid pending requests, oldest first; expired ones are deleted on the way.

@@ -96,6 +96,13 @@ impl RunningTelegram {
             .unwrap_or(0)
     }
 
+    /// Sends the fake refused (429, 403, 5xx, entity errors) for `token`'s bot.
+    pub fn rejected_sends(&self, token: &str) -> u32 {
+        self.world
+            .with_bot(token, |bot| bot.rejected_sends)
+            .unwrap_or(0)
+    }
+
     /// The webhook set for `token`'s bot.
     pub fn webhook(&self, token: &str) -> Option<state::Webhook> {
         self.world

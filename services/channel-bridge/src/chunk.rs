@@ -26,17 +26,29 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
         let cut = cut_point(&rest, limit - FENCE_ROOM);
         let (head, tail) = rest.split_at(cut);
         let mut head = head.trim_end().to_owned();
-        // An odd number of fences means the cut is inside a code block.
-        reopen = head.matches("```").count() % 2 == 1;
+        // An odd number of fence lines means the cut is inside a code block.
+        reopen = fence_lines(&head) % 2 == 1;
         if reopen {
             head.push_str("\n```");
         }
         if !head.trim().is_empty() {
             chunks.push(head);
         }
-        rest = tail.trim_start().to_owned();
+        // Inside code, indentation is content: drop only the line break at the cut.
+        rest = if reopen {
+            tail.trim_start_matches(['\n', '\r']).to_owned()
+        } else {
+            tail.trim_start().to_owned()
+        };
     }
     chunks
+}
+
+/// Lines that open or close a code fence (``` at the start of a line, as the renderer reads them).
+fn fence_lines(text: &str) -> usize {
+    text.lines()
+        .filter(|line| line.trim_start().starts_with("```"))
+        .count()
 }
 
 /// UTF-16 length.
@@ -135,7 +147,18 @@ mod tests {
         let chunks = split(&text, 120);
         assert!(chunks.len() > 2);
         for chunk in &chunks {
-            assert_eq!(chunk.matches("```").count() % 2, 0, "{chunk}");
+            assert_eq!(fence_lines(chunk) % 2, 0, "{chunk}");
+            assert!(utf16_len(chunk) <= 120, "{}", utf16_len(chunk));
         }
+        let python = format!("```\n{}```", "def f():\n    return 1\n".repeat(20));
+        for chunk in split(&python, 100).iter().skip(1) {
+            assert!(
+                chunk.starts_with("```\n    return 1") || chunk.starts_with("```\ndef"),
+                "{chunk}"
+            );
+        }
+        // Backticks inside prose are not fences.
+        let prose = format!("type ``` to open a block. {}", "word ".repeat(60));
+        assert!(split(&prose, 100).iter().all(|c| !c.ends_with("\n```")));
     }
 }

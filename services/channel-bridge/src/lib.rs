@@ -60,13 +60,27 @@ pub fn validate(channels: &pincer_config::Channels, env_token: Option<&str>) -> 
                 .to_owned(),
         ));
     }
-    if telegram.dm_policy() == pincer_config::DmPolicy::Open
-        && !telegram.allow_from.iter().any(|entry| entry == "*")
-    {
-        return Err(Error::Channel(
-            "channels.telegram.dmPolicy is \"open\" but channels.telegram.allowFrom does not contain \"*\": anyone could talk to the agent; add allowFrom: [\"*\"] to confirm, or use \"pairing\""
-                .to_owned(),
-        ));
+    for (account, settings) in telegram.resolved_accounts(env_token.as_ref()) {
+        if settings.dm_policy() == pincer_config::DmPolicy::Open
+            && !settings.allow_from.iter().any(|entry| entry == "*")
+        {
+            return Err(Error::Channel(format!(
+                "channels.telegram ({account}): dmPolicy is \"open\" but allowFrom does not contain \"*\": anyone could talk to the agent; add allowFrom: [\"*\"] to confirm, or use \"pairing\""
+            )));
+        }
+        if settings
+            .webhook_url
+            .as_deref()
+            .is_some_and(|url| !url.is_empty())
+            && settings
+                .webhook_secret
+                .as_ref()
+                .is_none_or(|secret| secret.is_empty() || secret.expose().contains("${"))
+        {
+            return Err(Error::Channel(format!(
+                "channels.telegram ({account}): webhookUrl is set but webhookSecret is missing (or its variable is not set): a webhook without a secret would accept anyone's updates"
+            )));
+        }
     }
     Ok(())
 }
@@ -234,5 +248,21 @@ mod tests {
             .is_ok()
         );
         assert!(validate(&channels("{}"), None).is_ok());
+        assert!(
+            validate(
+                &channels(r#"{ telegram: { botToken: "1:a", allowFrom: ["*"], accounts: { w: { botToken: "2:b", dmPolicy: "open", allowFrom: [5] } } } }"#),
+                None
+            )
+            .is_err(),
+            "every account is checked"
+        );
+        assert!(
+            validate(
+                &channels(r#"{ telegram: { botToken: "1:a", webhookUrl: "https://x/telegram-webhook/default" } }"#),
+                None
+            )
+            .is_err(),
+            "a webhook needs a secret"
+        );
     }
 }

@@ -45,11 +45,20 @@ impl ApiError {
 }
 
 /// A client for one bot token.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BotApi {
     http: reqwest::Client,
     /// `<root>/bot<token>`; never logged.
     base: String,
+}
+
+impl std::fmt::Debug for BotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The base URL holds the token.
+        f.debug_struct("BotApi")
+            .field("base", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Time allowed beyond a long poll's own timeout.
@@ -137,8 +146,9 @@ impl BotApi {
         offset: Option<i64>,
         wait: Duration,
     ) -> Result<Vec<Value>, ApiError> {
+        // Edits are not followed: an edited message would otherwise be answered a second time.
         let mut params = json!({ "timeout": wait.as_secs(), "limit": 100,
-                                 "allowed_updates": ["message", "edited_message"] });
+                                 "allowed_updates": ["message"] });
         if let Some(offset) = offset {
             params["offset"] = json!(offset);
         }
@@ -185,8 +195,7 @@ impl BotApi {
 
     /// `setWebhook`: Telegram pushes updates to `url` with `secret` in the secret-token header.
     pub async fn set_webhook(&self, url: &str, secret: &str) -> Result<(), ApiError> {
-        let params = json!({ "url": url, "secret_token": secret,
-                             "allowed_updates": ["message", "edited_message"] });
+        let params = json!({ "url": url, "secret_token": secret, "allowed_updates": ["message"] });
         self.call("setWebhook", &params, CALL_TIMEOUT)
             .await
             .map(|_| ())

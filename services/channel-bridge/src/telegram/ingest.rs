@@ -83,7 +83,9 @@ impl Ingest {
             .request(&message.sender_id.to_string(), message.username.as_deref())
             .await
         {
-            Ok(pending) => pending,
+            Ok((pending, true)) => pending,
+            // The code was sent already: more messages get no more replies (no spam amplifier).
+            Ok((_, false)) => return Ok(()),
             Err(PairingError::TooManyPending) => {
                 tracing::warn!(
                     sender = message.sender_id,
@@ -226,8 +228,12 @@ impl Ingest {
     }
 }
 
-/// The agent's input: who wrote, where, and the message with what it quotes or forwards.
+/// The agent's input: who wrote, where, and the message with what it quotes or forwards. A
+/// session command (`/status`, `/new`, ...) goes as it is, so the runner recognises it.
 pub fn agent_input(message: &Inbound) -> String {
+    if message.text.trim_start().starts_with('/') && message.media.is_none() {
+        return message.text.trim().to_owned();
+    }
     let who = match &message.username {
         Some(username) => format!(
             "{} (@{username}, id {})",

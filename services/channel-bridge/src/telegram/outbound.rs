@@ -1,8 +1,10 @@
 //! Sending replies: a durable consumer on the outbound stream. A reply is split into chunks, each
-//! rendered to HTML (plain text if Telegram rejects the entities) and sent; a marker per chunk in
-//! KV makes a redelivered reply skip what was already sent. The message is acked only when every
-//! chunk is through. 429 waits the `retry_after` it names; 5xx and network errors come back later;
-//! 403 (blocked) is recorded and not retried.
+//! rendered to HTML (plain text if Telegram rejects the entities) and sent. Each chunk is claimed
+//! in KV before it is sent (`sending <ms>`) and marked `sent` after, so a redelivered reply skips
+//! what went out and two replicas never send the same chunk (a claim left by a sender that died
+//! is taken over after two minutes). The message is acked only when every chunk is through. A
+//! short 429 is waited out; a long one cools the chat (its replies come back after it, in
+//! order); 5xx and network errors come back with backoff; 403 (blocked) is recorded.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use pincer_bus::messages::OutboundMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ApiError, BotApi};
+use super::key_token;
 use super::typing::Typing;
 use crate::{chunk, render};
 
@@ -33,7 +36,7 @@ const GLOBAL_SPACING: Duration = Duration::from_millis(35);
 /// Key under which the last send of all chats is remembered in the spacing map.
 const ALL_CHATS: i64 = i64::MIN;
 /// Longest `retry_after` waited in place; longer ones hand the message back to the stream.
-const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
 
 /// Consumes the telegram outbound stream until `shutdown`.
 pub async fn run(
@@ -59,7 +62,7 @@ pub async fn run(
         )
         .await
         .map_err(|e| e.to_string())?;
-    let mut last_send: HashMap<i64, tokio::time::Instant> = HashMap::new();
+    let mut pacing = Pacing::default();
     while !shutdown.is_cancelled() {
         let batch = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -78,15 +81,9 @@ pub async fn run(
             let attempt = message.info().map_or(1, |info| info.delivered.max(1));
             let outcome = match serde_json::from_slice::<OutboundMessage>(&message.payload) {
                 Ok(reply) => {
-                    deliver(
-                        &state,
-                        &accounts,
-                        &mut last_send,
-                        &reply,
-                        attempt,
-                        &shutdown,
-                    )
-                    .await
+                    // Long waits inside must not let the stream hand this reply to another replica.
+                    let _ = message.ack_with(AckKind::Progress).await;
+                    deliver(&state, &accounts, &mut pacing, &reply, attempt, &shutdown).await
                 }
                 Err(error) => {
                     tracing::error!(%error, "unreadable outbound message dropped");
@@ -110,19 +107,50 @@ enum Step {
     Later(Duration),
 }
 
+/// What a chunk's marker says.
+enum Claim {
+    /// This sender owns the chunk now (marker revision).
+    Mine(u64),
+    /// Telegram already accepted it.
+    Sent,
+    /// Another replica is sending it right now.
+    Busy,
+}
+
+/// A claim older than this belongs to a sender that died mid-send; it may be taken over (the
+/// chunk may then go out twice: the one window Telegram's API leaves open).
+const STALE_CLAIM_MS: u64 = 120_000;
+
+/// Per-process sending state: when each chat (and all of them) last got a message, and chats
+/// cooling down after a long 429.
+#[derive(Default)]
+pub struct Pacing {
+    last_send: HashMap<i64, tokio::time::Instant>,
+    cooling: HashMap<i64, tokio::time::Instant>,
+}
+
 async fn deliver(
     state: &kv::Store,
     accounts: &HashMap<String, Account>,
-    last_send: &mut HashMap<i64, tokio::time::Instant>,
+    pacing: &mut Pacing,
     reply: &OutboundMessage,
     attempt: i64,
     shutdown: &CancellationToken,
 ) -> Step {
     let Some(account) = accounts.get(&reply.to.account) else {
-        tracing::error!(account = %reply.to.account, "reply for an unknown telegram account dropped");
-        return Step::Done;
+        // A config change in progress, or a bot that failed to start: keep the reply for later.
+        tracing::error!(account = %reply.to.account, "reply for an unknown telegram account, keeping it");
+        return Step::Later(Duration::from_secs(30));
     };
     let chat = reply.to.chat_id;
+    if let Some(until) = pacing.cooling.get(&chat).copied() {
+        let now = tokio::time::Instant::now();
+        if until > now {
+            // Keep the chat's order: nothing goes to it until its cooldown ends.
+            return Step::Later(until - now);
+        }
+        pacing.cooling.remove(&chat);
+    }
     account.typing.stop(chat);
     let chunks = chunk::split(&reply.text, chunk::TELEGRAM_CHUNK);
     for (index, text) in chunks.iter().enumerate() {
@@ -131,67 +159,118 @@ async fn deliver(
             key_token(&reply.to.account),
             key_token(&reply.turn_id)
         );
-        match state.get(&marker).await {
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
+        let revision = match claim(state, &marker).await {
+            Ok(Claim::Mine(revision)) => revision,
+            Ok(Claim::Sent) => continue,
+            Ok(Claim::Busy) => return Step::Later(Duration::from_secs(5)),
             Err(error) => {
-                tracing::warn!(%error, "cannot read sent markers");
+                tracing::warn!(%error, "cannot claim a reply chunk");
                 return Step::Later(Duration::from_secs(2));
             }
-        }
+        };
         let reply_to = if index == 0 {
             reply.to.reply_to_message_id
         } else {
             None
         };
-        loop {
-            if let Some(at) = last_send.get(&chat) {
+        let outcome = loop {
+            if let Some(at) = pacing.last_send.get(&chat) {
                 tokio::time::sleep_until(*at + PER_CHAT_SPACING).await;
             }
-            if let Some(at) = last_send.get(&ALL_CHATS) {
+            if let Some(at) = pacing.last_send.get(&ALL_CHATS) {
                 tokio::time::sleep_until(*at + GLOBAL_SPACING).await;
             }
             let sent = send_chunk(&account.api, chat, text, reply_to).await;
             let now = tokio::time::Instant::now();
-            last_send.insert(chat, now);
-            last_send.insert(ALL_CHATS, now);
+            pacing.last_send.insert(chat, now);
+            pacing.last_send.insert(ALL_CHATS, now);
             match sent {
-                Ok(_) => break,
+                Ok(_) => break None,
                 Err(ApiError::RetryAfter(wait)) if wait <= MAX_INLINE_WAIT => {
                     tracing::info!(?wait, chat, "telegram rate limit, waiting");
                     tokio::select! {
-                        () = shutdown.cancelled() => return Step::Later(wait),
+                        () = shutdown.cancelled() => break Some(Step::Later(wait)),
                         () = tokio::time::sleep(wait) => {}
                     }
                 }
-                Err(ApiError::RetryAfter(wait)) => return Step::Later(wait),
+                Err(ApiError::RetryAfter(wait)) => {
+                    tracing::info!(?wait, chat, "telegram rate limit, chat cooling down");
+                    pacing.cooling.insert(chat, now + wait);
+                    break Some(Step::Later(wait));
+                }
                 Err(ApiError::Forbidden(reason)) => {
                     tracing::warn!(%reason, chat, "chat refuses the bot (blocked or removed); reply dropped");
                     let key = format!("telegram.{}.blocked.{chat}", key_token(&reply.to.account));
                     if let Err(error) = state.put(key, reason.into_bytes().into()).await {
                         tracing::warn!(%error, "cannot record the blocked chat");
                     }
-                    return Step::Done;
+                    break Some(Step::Done);
                 }
                 Err(error) if error.is_transient() => {
                     // 2, 4, 8 ... seconds, at most a minute, by how often this reply was tried.
                     let delay =
                         Duration::from_secs(1 << attempt.clamp(1, 6)).min(Duration::from_secs(60));
                     tracing::warn!(%error, chat, ?delay, "send failed, will retry");
-                    return Step::Later(delay);
+                    break Some(Step::Later(delay));
                 }
                 Err(error) => {
                     tracing::error!(%error, chat, "telegram rejected the reply; dropped");
-                    return Step::Done;
+                    break Some(Step::Done);
                 }
             }
-        }
-        if let Err(error) = state.put(&marker, "1".into()).await {
-            // Sent but not marked: a redelivery could repeat this one chunk; keep going.
-            tracing::warn!(%error, "cannot mark a sent chunk");
+        };
+        match outcome {
+            None => {
+                if let Err(error) = state.update(&marker, "sent".into(), revision).await {
+                    // Sent but not marked: after a crash this one chunk could go out again.
+                    tracing::warn!(%error, "cannot mark a sent chunk");
+                }
+            }
+            Some(step) => {
+                // Not sent: give the claim back so the retry (here or elsewhere) can take it.
+                let _ = state.delete_expect_revision(&marker, Some(revision)).await;
+                return step;
+            }
         }
     }
     Step::Done
+}
+
+/// Claims `marker` for sending: creates it as `sending <unix ms>`, or takes over a stale claim.
+async fn claim(state: &kv::Store, marker: &str) -> Result<Claim, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let value = format!("sending {now}");
+    match state.create(marker, value.clone().into()).await {
+        Ok(revision) => return Ok(Claim::Mine(revision)),
+        Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error.to_string()),
+    }
+    let Some(entry) = state.entry(marker).await.map_err(|e| e.to_string())? else {
+        return Ok(Claim::Busy);
+    };
+    if entry.operation != kv::Operation::Put {
+        // Deleted (a failed send gave it back): claim it again.
+        return match state.update(marker, value.into(), entry.revision).await {
+            Ok(revision) => Ok(Claim::Mine(revision)),
+            Err(_) => Ok(Claim::Busy),
+        };
+    }
+    let text = String::from_utf8_lossy(&entry.value);
+    let claimed_at = text
+        .strip_prefix("sending ")
+        .and_then(|ms| ms.trim().parse::<u64>().ok());
+    match claimed_at {
+        None => Ok(Claim::Sent),
+        Some(at) if now.saturating_sub(at) > STALE_CLAIM_MS => {
+            match state.update(marker, value.into(), entry.revision).await {
+                Ok(revision) => Ok(Claim::Mine(revision)),
+                Err(_) => Ok(Claim::Busy),
+            }
+        }
+        Some(_) => Ok(Claim::Busy),
+    }
 }
 
 /// Sends one chunk as HTML, or as plain text when Telegram cannot parse the entities.
@@ -209,16 +288,4 @@ async fn send_chunk(
         }
         other => other,
     }
-}
-
-fn key_token(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

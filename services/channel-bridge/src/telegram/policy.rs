@@ -25,6 +25,8 @@ pub struct Policy {
     group_allow_from: Vec<String>,
     groups: Vec<String>,
     require_mention: bool,
+    /// `groups.<id>.requireMention` where a group sets it.
+    group_require_mention: std::collections::BTreeMap<String, bool>,
     mention_patterns: Vec<String>,
     bot_username: String,
 }
@@ -32,8 +34,13 @@ pub struct Policy {
 impl Policy {
     /// Rules from the config, for the bot called `bot_username`.
     pub fn new(config: &Telegram, bot_username: &str) -> Self {
+        let mut dm = config.dm_policy();
+        if dm == DmPolicy::Open && !config.allow_from.iter().any(|entry| entry == "*") {
+            // `open` must be confirmed with allowFrom ["*"]; without it, fail closed.
+            dm = DmPolicy::Allowlist;
+        }
         Self {
-            dm: config.dm_policy(),
+            dm,
             allow_from: config.allow_from.iter().map(|s| normalise(s)).collect(),
             group_policy: config
                 .group_policy
@@ -46,6 +53,13 @@ impl Policy {
                 .collect(),
             groups: config.groups.keys().cloned().collect(),
             require_mention: config.require_mention.unwrap_or(true),
+            group_require_mention: config
+                .groups
+                .iter()
+                .filter_map(|(id, group)| {
+                    Some((id.clone(), group.get("requireMention")?.as_bool()?))
+                })
+                .collect(),
             mention_patterns: config
                 .mention_patterns
                 .iter()
@@ -76,12 +90,25 @@ impl Policy {
             _ => {
                 let chat = message.chat_id.to_string();
                 let group_listed = self.groups.iter().any(|g| g == &chat || g == "*");
-                if !group_listed && !listed(&self.group_allow_from) {
+                // groupAllowFrom, when set, narrows who may speak even in a listed group.
+                let sender_ok = if self.group_allow_from.is_empty() {
+                    group_listed
+                } else {
+                    listed(&self.group_allow_from)
+                };
+                if !sender_ok {
                     return Decision::Ignore("group or sender not allowed (groupPolicy allowlist)");
                 }
             }
         }
-        if self.require_mention && !self.mentioned(message) {
+        let chat = message.chat_id.to_string();
+        let require_mention = self
+            .group_require_mention
+            .get(&chat)
+            .or_else(|| self.group_require_mention.get("*"))
+            .copied()
+            .unwrap_or(self.require_mention);
+        if require_mention && !self.mentioned(message) {
             return Decision::Ignore("not addressed to the bot (requireMention)");
         }
         Decision::Accept
@@ -92,9 +119,20 @@ impl Policy {
         message.reply_to_bot
             || message.mentions.contains(&self.bot_username)
             // Raw `@botname` text, including commands addressed as `/cmd@botname`.
-            || text.contains(&format!("@{}", self.bot_username))
-            || self.mention_patterns.iter().any(|p| !p.is_empty() && text.contains(p.as_str()))
+            || contains_word(&text, &format!("@{}", self.bot_username))
+            || self.mention_patterns.iter().any(|p| !p.is_empty() && contains_word(&text, p))
     }
+}
+
+/// Whether `needle` occurs in `haystack` as whole words (not inside a longer word).
+fn contains_word(haystack: &str, needle: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    haystack.match_indices(needle).any(|(at, found)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + found.len()..].chars().next();
+        before.is_none_or(|c| !is_word(c) || found.starts_with('@'))
+            && after.is_none_or(|c| !is_word(c))
+    })
 }
 
 /// `@Name` and `name` compare equal; ids stay as they are.

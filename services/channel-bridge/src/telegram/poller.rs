@@ -24,8 +24,8 @@ pub async fn run(
     holder: String,
     shutdown: CancellationToken,
 ) {
-    let lease_key = format!("telegram.{}.poller", ingest.account);
-    let offset_key = format!("telegram.{}.offset", ingest.account);
+    let lease_key = format!("telegram.{}.poller", super::key_token(&ingest.account));
+    let offset_key = format!("telegram.{}.offset", super::key_token(&ingest.account));
     let mut backoff = Backoff::default();
     while !shutdown.is_cancelled() {
         let mut lease =
@@ -60,11 +60,12 @@ pub async fn run(
                 continue;
             }
         };
-        loop {
+        'polling: loop {
             if let Err(error) = lease.refresh(&state, &holder, LEASE_TTL).await {
                 tracing::warn!(%error, "poller lease lost; another replica may poll now");
                 break;
             }
+            let mut refreshed = tokio::time::Instant::now();
             let polled = tokio::select! {
                 () = shutdown.cancelled() => break,
                 polled = api.get_updates(offset, POLL_WAIT) => polled,

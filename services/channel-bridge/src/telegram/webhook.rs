@@ -78,9 +78,7 @@ async fn open(ingest: &Ingest) -> Result<consumer::Consumer<consumer::pull::Conf
         .map_err(|e| e.to_string())?;
     let name = format!(
         "channel-bridge-telegram-{}",
-        ingest
-            .account
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        super::key_token(&ingest.account)
     );
     stream
         .get_or_create_consumer(
@@ -91,6 +89,8 @@ async fn open(ingest: &Ingest) -> Result<consumer::Consumer<consumer::pull::Conf
                     .ns
                     .channel_inbound_account("telegram", &ingest.account),
                 ack_wait: Duration::from_secs(60),
+                // One update at a time across replicas: a sender's messages stay in order.
+                max_ack_pending: 1,
                 ..Default::default()
             },
         )
