@@ -95,6 +95,14 @@ pub async fn run(
                 let Some(id) = super::update::update_id(&update) else {
                     continue;
                 };
+                // A slow batch must not outlive the lease: renew it as we go, stop if it is gone.
+                if refreshed.elapsed() > LEASE_TTL / 3 {
+                    if let Err(error) = lease.refresh(&state, &holder, LEASE_TTL).await {
+                        tracing::warn!(%error, "poller lease lost mid-batch; stopping");
+                        break 'polling;
+                    }
+                    refreshed = tokio::time::Instant::now();
+                }
                 if let Err(error) = ingest.handle(&update).await {
                     // Not saved: the same update comes back on the next poll.
                     tracing::warn!(%error, update_id = id, "update not handled yet");
