@@ -523,3 +523,54 @@ async fn session_commands_work_from_telegram() {
         sent[1].text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_reach_the_agent_workspace_and_oversized_ones_are_refused() {
+    let (stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"], mediaMaxMb: 1"#,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let photo = Incoming {
+        photo_bytes: Some(50_000),
+        text: "what is in this picture?".to_owned(),
+        ..dm(1601, "joy", "")
+    };
+    telegram.user_says(TOKEN, &photo);
+    sent_to(&telegram, 1601, 1).await;
+    let asked = stack.fake.requests().pop().expect("model call").body;
+    let input = asked["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .expect("user text")
+        .to_owned();
+    let saved = input
+        .split_whitespace()
+        .find(|w| w.starts_with("inbox/"))
+        .expect("the message says where the photo was saved");
+    let file = stack.workspace.path().join("workspace").join(saved);
+    let bytes = std::fs::read(&file).expect("the photo is in the workspace");
+    assert_eq!(bytes.len(), 50_000);
+    assert!(
+        bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8),
+        "the bytes Telegram served"
+    );
+    assert!(input.contains("what is in this picture?"), "{input}");
+
+    let huge = Incoming {
+        photo_bytes: Some(5 * 1024 * 1024),
+        ..dm(1601, "joy", "")
+    };
+    telegram.user_says(TOKEN, &huge);
+    let sent = sent_to(&telegram, 1601, 2).await;
+    assert!(sent[1].text.contains("too large"), "{}", sent[1].text);
+    assert_eq!(
+        stack.fake.requests().len(),
+        1,
+        "the oversized photo never reached the agent"
+    );
+}

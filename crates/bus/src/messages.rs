@@ -44,6 +44,23 @@ pub struct ChatMessage {
     /// For tool results: the tool's name (Ollama wants it beside the id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Files that came with the message (kept in the media object store until the agent-runner
+    /// saves them in the workspace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Object name in the media store.
+    pub object: String,
+    /// File name to save it as.
+    pub file_name: String,
+    /// `photo`, `document`, `voice`, ...
+    pub kind: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 impl ChatMessage {
@@ -55,6 +72,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: None,
             name: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -70,6 +88,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: Some(id.into()),
             name: Some(name.into()),
+            attachments: Vec::new(),
         }
     }
 }

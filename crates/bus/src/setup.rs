@@ -158,6 +158,35 @@ pub async fn channel_state_bucket(
     .await
 }
 
+/// Opens (creating if needed) the media object store: channel attachments, kept a week at most.
+pub async fn media_store(
+    js: &jetstream::Context,
+    ns: &Namespace,
+) -> Result<jetstream::object_store::ObjectStore, Error> {
+    let bucket = ns.media_bucket();
+    if let Ok(store) = js.get_object_store(&bucket).await {
+        return Ok(store);
+    }
+    match js
+        .create_object_store(jetstream::object_store::Config {
+            bucket: bucket.clone(),
+            max_age: TURN_MAX_AGE,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(store) => Ok(store),
+        Err(create_error) => js
+            .get_object_store(&bucket)
+            .await
+            .map_err(|_| Error::Setup {
+                what: format!("object store {bucket}"),
+                reason: create_error.to_string(),
+            }),
+    }
+}
+
 /// Opens (creating if needed) the pairing bucket (channel-bridge, gateway and CLI).
 pub async fn pairing_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
     ensure_bucket(

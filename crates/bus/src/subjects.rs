@@ -127,6 +127,12 @@ impl Namespace {
         format!("{}_channel_state", self.prefix.replace('-', "_"))
     }
 
+    /// Object store of media received on channels (photos, documents, voice) until the agent-runner
+    /// copies them into the agent's workspace.
+    pub fn media_bucket(&self) -> String {
+        format!("{}_media", self.prefix.replace('-', "_"))
+    }
+
     /// KV bucket of DM pairing: pending codes and approved senders, per channel account.
     pub fn pairing_bucket(&self) -> String {
         format!("{}_pairing", self.prefix.replace('-', "_"))

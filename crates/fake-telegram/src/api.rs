@@ -24,6 +24,7 @@ pub fn router(world: World) -> axum::Router {
         .route("/control/{token}/sent", get(sent))
         .route("/control/{token}/knobs", post(set_knobs))
         .route("/control/{token}/status", get(status))
+        .route("/file/{bot}/{*path}", get(download))
         .route("/health", get(|| async { "ok" }))
         .with_state(world)
 }
@@ -117,8 +118,11 @@ async fn call(
             let Some(file_id) = params.get("file_id").and_then(Value::as_str) else {
                 return failure(StatusCode::BAD_REQUEST, "Bad Request: file_id is required", None);
             };
-            ok(json!({ "file_id": file_id, "file_unique_id": format!("u-{file_id}"), "file_size": 1024,
-                       "file_path": format!("photos/{file_id}.jpg") }))
+            match world.with_bot(token, |bot| bot.files.get(file_id).copied()).flatten() {
+                Some(size) => ok(json!({ "file_id": file_id, "file_unique_id": format!("u-{file_id}"),
+                                         "file_size": size, "file_path": format!("photos/{file_id}.jpg") })),
+                None => failure(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id", None),
+            }
         }
         other => failure(StatusCode::NOT_FOUND, &format!("Not Found: method {other} not found"), None),
     }
@@ -294,6 +298,32 @@ fn edit_message(world: &World, token: &str, params: &Value) -> Response {
             _ => failure(StatusCode::BAD_REQUEST, "Bad Request: message to edit not found", None),
         })
         .unwrap_or_else(unauthorized)
+}
+
+/// `GET /file/bot<token>/photos/<file_id>.jpg`: the file's bytes (a fixed pattern of its size).
+async fn download(
+    State(world): State<World>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    let Some(token) = bot.strip_prefix("bot") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let file_id = path
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.strip_suffix(".jpg"))
+        .unwrap_or_default()
+        .to_owned();
+    match world
+        .with_bot(token, |bot| bot.files.get(&file_id).copied())
+        .flatten()
+    {
+        Some(size) => {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            (StatusCode::OK, bytes).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn inject(

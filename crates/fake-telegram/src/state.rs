@@ -63,6 +63,8 @@ pub struct Bot {
     pub webhook_target: Option<String>,
     /// Webhook deliveries that got a 2xx.
     pub webhook_delivered: u32,
+    /// Sizes of the files users sent, by file id (served by `/file/bot<token>/<path>`).
+    pub files: BTreeMap<String, u64>,
 }
 
 /// A set webhook.
@@ -155,6 +157,7 @@ impl World {
             let mut message = json!({ "message_id": message_id, "date": 1_764_400_000, "chat": chat, "from": from });
             match incoming.photo_bytes {
                 Some(size) => {
+                    bot.files.insert(format!("photo-{message_id}"), size);
                     message["photo"] = json!([{ "file_id": format!("photo-{message_id}"), "file_unique_id": format!("u{message_id}"),
                                                  "width": 800, "height": 600, "file_size": size }]);
                     if !incoming.text.is_empty() {

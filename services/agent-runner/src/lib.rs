@@ -17,6 +17,7 @@
 
 pub mod agent_loop;
 pub mod agents;
+pub mod attachments;
 pub mod commands;
 pub mod compaction;
 pub mod consumer;
@@ -148,6 +149,13 @@ pub async fn run(
         sessions,
         router,
         windows: Arc::default(),
+        media: match pincer_bus::setup::media_store(&js, &config.namespace).await {
+            Ok(store) => Some(attachments::Media(store)),
+            Err(error) => {
+                tracing::warn!(%error, "media store unavailable: attachments will not be saved");
+                None
+            }
+        },
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
     };
     let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());

@@ -126,6 +126,7 @@ impl Transcript {
                     tool_calls: tool_calls.clone(),
                     tool_call_id: None,
                     name: None,
+                    attachments: Vec::new(),
                 });
                 self.totals.add(usage);
             }

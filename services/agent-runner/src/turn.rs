@@ -37,6 +37,8 @@ pub struct TurnContext {
     pub router: RouterClient,
     /// Context windows from the router's catalogue.
     pub windows: Arc<Windows>,
+    /// Attachments waiting to be saved in a workspace.
+    pub media: Option<crate::attachments::Media>,
     /// This replica's identity, written into leases.
     pub runner_id: String,
 }
@@ -55,6 +57,21 @@ const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
+    if request.messages.iter().any(|m| !m.attachments.is_empty()) {
+        let agent = context.agents.get(&request.agent_id).ok();
+        let mut prepared = request.clone();
+        prepared.messages = crate::attachments::materialize(
+            context.media.as_ref(),
+            agent.as_ref().map(|a| a.tools.workspace()),
+            &request.messages,
+        )
+        .await;
+        return run_turn(context, &prepared).await;
+    }
+    run_turn(context, request).await
+}
+
+async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
     let live = request.live_deltas.then(|| LiveSink {
         client: context.client.clone(),
         subject: request.reply_subject.clone(),

@@ -158,9 +158,10 @@ async fn run_telegram(
     use telegram::{account, client, outbound, typing};
     let stores = tokio::try_join!(
         pincer_bus::setup::channel_state_bucket(&js, &ns),
-        pincer_bus::setup::pairing_bucket(&js, &ns)
+        pincer_bus::setup::pairing_bucket(&js, &ns),
+        pincer_bus::setup::media_store(&js, &ns)
     );
-    let (state, pairing) = match stores {
+    let (state, pairing, media) = match stores {
         Ok(stores) => stores,
         Err(error) => {
             tracing::error!(%error, "cannot open the channel buckets");
@@ -206,6 +207,7 @@ async fn run_telegram(
             ns.clone(),
             state.clone(),
             pairing.clone(),
+            media.clone(),
             shutdown.clone(),
         )));
     }

@@ -34,6 +34,7 @@ pub async fn run(
     ns: Namespace,
     state: kv::Store,
     pairing: kv::Store,
+    media: jetstream::object_store::ObjectStore,
     shutdown: CancellationToken,
 ) {
     let mut delay = Duration::from_secs(1);
@@ -62,6 +63,8 @@ pub async fn run(
         media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
         typing: setup.typing,
         bindings: setup.bindings,
+        api: setup.api.clone(),
+        media,
     };
     match (
         setup.config.webhook_url.as_deref(),

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// 400: the request was wrong (entities, chat not found, too long...).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400: the group became a supergroup with this new chat id.
+    #[error("the group was upgraded to a supergroup ({0})")]
+    Migrated(i64),
     /// 401: the token is wrong.
     #[error("the bot token was refused (401)")]
     Unauthorized,
@@ -50,6 +53,8 @@ pub struct BotApi {
     http: reqwest::Client,
     /// `<root>/bot<token>`; never logged.
     base: String,
+    /// `<root>/file/bot<token>`, where files are downloaded; never logged.
+    files: String,
 }
 
 impl std::fmt::Debug for BotApi {
@@ -75,9 +80,11 @@ impl BotApi {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        let root = api_root.trim_end_matches('/');
         Ok(Self {
             http,
-            base: format!("{}/bot{token}", api_root.trim_end_matches('/')),
+            base: format!("{root}/bot{token}"),
+            files: format!("{root}/file/bot{token}"),
         })
     }
 
@@ -112,6 +119,12 @@ impl BotApi {
             .get("error_code")
             .and_then(Value::as_u64)
             .map_or(status, |c| c as u16);
+        if let Some(new_chat) = body
+            .pointer("/parameters/migrate_to_chat_id")
+            .and_then(Value::as_i64)
+        {
+            return Err(ApiError::Migrated(new_chat));
+        }
         Err(match code {
             429 => ApiError::RetryAfter(Duration::from_secs(
                 body.pointer("/parameters/retry_after")
@@ -180,6 +193,41 @@ impl BotApi {
         }
         let sent = self.call("sendMessage", &params, CALL_TIMEOUT).await?;
         Ok(sent.get("message_id").and_then(Value::as_i64).unwrap_or(0))
+    }
+
+    /// Downloads the file `file_id` (via `getFile`), refusing more than `max_bytes`.
+    pub async fn download(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+        use futures::StreamExt as _;
+        let file = self
+            .call("getFile", &json!({ "file_id": file_id }), CALL_TIMEOUT)
+            .await?;
+        let path = file
+            .get("file_path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::BadRequest("getFile gave no file_path".to_owned()))?;
+        let response = self
+            .http
+            .get(format!("{}/{path}", self.files))
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(ApiError::Server(status, "file download failed".to_owned()));
+        }
+        let mut bytes = Vec::new();
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > max_bytes {
+                return Err(ApiError::BadRequest(format!(
+                    "file larger than {max_bytes} bytes"
+                )));
+            }
+        }
+        Ok(bytes)
     }
 
     /// `sendChatAction` typing (best effort, errors ignored by callers).

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
 use pincer_bus::Namespace;
-use pincer_bus::messages::{ChatMessage, Delivery, OutboundMessage, Role, TurnRequest};
+use pincer_bus::messages::{Attachment, ChatMessage, Delivery, OutboundMessage, Role, TurnRequest};
 use pincer_bus::pairing::{Pairing, PairingError};
 use serde_json::Value;
 
@@ -47,6 +47,10 @@ pub struct Ingest {
     pub(crate) typing: Typing,
     /// `bindings`: which agent answers which account or chat.
     pub(crate) bindings: Vec<pincer_config::Binding>,
+    /// The bot's API, for downloading attachments.
+    pub(crate) api: super::client::BotApi,
+    /// Where attachments wait for the agent-runner.
+    pub(crate) media: async_nats::jetstream::object_store::ObjectStore,
 }
 
 impl Ingest {
@@ -166,7 +170,10 @@ impl Ingest {
             agent_id: agent_id.to_owned(),
             session_key,
             persist: true,
-            messages: vec![ChatMessage::text(Role::User, agent_input(message))],
+            messages: vec![ChatMessage {
+                attachments: self.attachments(message).await,
+                ..ChatMessage::text(Role::User, agent_input(message))
+            }],
             live_deltas: false,
             source: "telegram".to_owned(),
             accepted_at_ms: SystemTime::now()
@@ -174,11 +181,62 @@ impl Ingest {
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             deliver: Some(self.delivery(message)),
         };
+        // Listen for the turn's end before it can happen, so the indicator stops on time.
+        let ended = self
+            .js
+            .client()
+            .subscribe(request.reply_subject.clone())
+            .await
+            .ok();
         self.publish(self.ns.turn(agent_id), &turn_id, &request)
             .await?;
         tracing::info!(%turn_id, chat = message.chat_id, "telegram message handed to the agent");
-        self.typing.start(message.chat_id);
+        self.typing.start(message.chat_id, ended);
         Ok(())
+    }
+
+    /// Downloads the message's media into the media store. A file that cannot be fetched is left
+    /// out (the text still names it), so one broken download never holds up the chat.
+    async fn attachments(&self, message: &Inbound) -> Vec<Attachment> {
+        let Some(media) = &message.media else {
+            return Vec::new();
+        };
+        let bytes = match self
+            .api
+            .download(&media.file_id, self.media_max_bytes)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, kind = media.kind, "attachment not downloaded");
+                return Vec::new();
+            }
+        };
+        let object = format!(
+            "tg-{}-{}",
+            super::key_token(&self.account),
+            message.update_id
+        );
+        let size = bytes.len() as u64;
+        if let Err(error) = self.media.put(object.as_str(), &mut bytes.as_slice()).await {
+            tracing::warn!(%error, "attachment not stored");
+            return Vec::new();
+        }
+        let extension = match media.kind {
+            "photo" => "jpg",
+            "voice" => "ogg",
+            "video" => "mp4",
+            _ => "bin",
+        };
+        vec![Attachment {
+            file_name: format!(
+                "telegram-{}-{}.{extension}",
+                message.chat_id, message.message_id
+            ),
+            object,
+            kind: media.kind.to_owned(),
+            size,
+        }]
     }
 
     fn delivery(&self, message: &Inbound) -> Delivery {
@@ -257,10 +315,8 @@ pub fn agent_input(message: &Inbound) -> String {
         let size = media
             .size
             .map_or_else(String::new, |s| format!(", {s} bytes"));
-        text.push_str(&format!(
-            "[{} attached{size}, file_id {}]\n",
-            media.kind, media.file_id
-        ));
+        // The agent-runner adds where the file was saved (or why it could not be).
+        text.push_str(&format!("(sent a {}{size})\n", media.kind));
     }
     text.push_str(&message.text);
     text

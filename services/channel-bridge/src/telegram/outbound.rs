@@ -29,8 +29,10 @@ pub struct Account {
     pub typing: Typing,
 }
 
-/// Spacing between two messages to the same chat (Telegram: about one a second per chat).
+/// Spacing between two messages to the same private chat (Telegram: about one a second per chat).
 const PER_CHAT_SPACING: Duration = Duration::from_millis(1000);
+/// Spacing in a group (Telegram: at most 20 messages a minute per group).
+const PER_GROUP_SPACING: Duration = Duration::from_millis(3000);
 /// Spacing between any two sends of this bridge (Telegram: about 30 messages a second overall).
 const GLOBAL_SPACING: Duration = Duration::from_millis(35);
 /// Key under which the last send of all chats is remembered in the spacing map.
@@ -63,44 +65,92 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let mut pacing = Pacing::default();
+    let holder = format!(
+        "sender-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    // One sending replica at a time: the pacing below is then the whole bridge's, so Telegram's
+    // global and per-chat limits hold with any number of replicas (the others stand by).
     while !shutdown.is_cancelled() {
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => break,
-            batch = consumer.fetch().max_messages(16).expires(Duration::from_secs(5)).messages() => batch,
-        };
-        let mut messages = match batch {
-            Ok(messages) => messages,
-            Err(error) => {
-                tracing::warn!(%error, "cannot fetch outbound replies");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while let Some(message) = messages.next().await {
-            let Ok(message) = message else { continue };
-            let attempt = message.info().map_or(1, |info| info.delivered.max(1));
-            let outcome = match serde_json::from_slice::<OutboundMessage>(&message.payload) {
-                Ok(reply) => {
-                    // Long waits inside must not let the stream hand this reply to another replica.
-                    let _ = message.ack_with(AckKind::Progress).await;
-                    deliver(&state, &accounts, &mut pacing, &reply, attempt, &shutdown).await
+        let mut lease =
+            match pincer_bus::lease::acquire(&state, SENDER_LEASE, &holder, SENDER_LEASE_TTL).await
+            {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(SENDER_LEASE_TTL / 3) => continue,
+                    }
                 }
                 Err(error) => {
-                    tracing::error!(%error, "unreadable outbound message dropped");
-                    Step::Done
+                    tracing::warn!(%error, "cannot take the sender lease");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
                 }
             };
-            let ack = match outcome {
-                Step::Done => message.ack().await,
-                Step::Later(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+        tracing::info!("sending telegram replies");
+        let mut refreshed = tokio::time::Instant::now();
+        'sending: while !shutdown.is_cancelled() {
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => break,
+                batch = consumer.fetch().max_messages(16).expires(Duration::from_secs(5)).messages() => batch,
             };
-            if let Err(error) = ack {
-                tracing::warn!(%error, "outbound ack failed; the reply may come again (its chunks are marked)");
+            let mut messages = match batch {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot fetch outbound replies");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            while let Some(message) = messages.next().await {
+                let Ok(message) = message else { continue };
+                if refreshed.elapsed() > SENDER_LEASE_TTL / 3 {
+                    if let Err(error) = lease.refresh(&state, &holder, SENDER_LEASE_TTL).await {
+                        tracing::warn!(%error, "sender lease lost; another replica sends now");
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                        break 'sending;
+                    }
+                    refreshed = tokio::time::Instant::now();
+                }
+                let attempt = message.info().map_or(1, |info| info.delivered.max(1));
+                let outcome = match serde_json::from_slice::<OutboundMessage>(&message.payload) {
+                    Ok(reply) => {
+                        // Long waits inside must not let the stream hand this reply to another replica.
+                        let _ = message.ack_with(AckKind::Progress).await;
+                        deliver(&state, &accounts, &mut pacing, &reply, attempt, &shutdown).await
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "unreadable outbound message dropped");
+                        Step::Done
+                    }
+                };
+                let ack = match outcome {
+                    Step::Done => message.ack().await,
+                    Step::Later(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+                };
+                if let Err(error) = ack {
+                    tracing::warn!(%error, "outbound ack failed; the reply may come again (its chunks are marked)");
+                }
+            }
+            if refreshed.elapsed() > SENDER_LEASE_TTL / 3 {
+                if let Err(error) = lease.refresh(&state, &holder, SENDER_LEASE_TTL).await {
+                    tracing::warn!(%error, "sender lease lost; another replica sends now");
+                    break;
+                }
+                refreshed = tokio::time::Instant::now();
             }
         }
+        lease.release(&state).await;
     }
     Ok(())
 }
+
+/// The KV key of the sending replica's lease.
+const SENDER_LEASE: &str = "telegram.sender";
+/// Its life; refreshed every third of it.
+const SENDER_LEASE_TTL: Duration = Duration::from_secs(30);
 
 enum Step {
     Done,
@@ -142,7 +192,7 @@ async fn deliver(
         tracing::error!(account = %reply.to.account, "reply for an unknown telegram account, keeping it");
         return Step::Later(Duration::from_secs(30));
     };
-    let chat = reply.to.chat_id;
+    let mut chat = reply.to.chat_id;
     if let Some(until) = pacing.cooling.get(&chat).copied() {
         let now = tokio::time::Instant::now();
         if until > now {
@@ -174,8 +224,13 @@ async fn deliver(
             None
         };
         let outcome = loop {
+            let spacing = if chat < 0 {
+                PER_GROUP_SPACING
+            } else {
+                PER_CHAT_SPACING
+            };
             if let Some(at) = pacing.last_send.get(&chat) {
-                tokio::time::sleep_until(*at + PER_CHAT_SPACING).await;
+                tokio::time::sleep_until(*at + spacing).await;
             }
             if let Some(at) = pacing.last_send.get(&ALL_CHATS) {
                 tokio::time::sleep_until(*at + GLOBAL_SPACING).await;
@@ -197,6 +252,16 @@ async fn deliver(
                     tracing::info!(?wait, chat, "telegram rate limit, chat cooling down");
                     pacing.cooling.insert(chat, now + wait);
                     break Some(Step::Later(wait));
+                }
+                Err(ApiError::Migrated(new_chat)) => {
+                    // The old id is gone for good: send there instead, and tell the operator,
+                    // whose `groups` allowlist still names the old id.
+                    tracing::warn!(
+                        old = chat,
+                        new = new_chat,
+                        "group upgraded to a supergroup; update channels.telegram.groups"
+                    );
+                    chat = new_chat;
                 }
                 Err(ApiError::Forbidden(reason)) => {
                     tracing::warn!(%reason, chat, "chat refuses the bot (blocked or removed); reply dropped");

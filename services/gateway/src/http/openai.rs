@@ -170,6 +170,7 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         tool_calls,
         tool_call_id,
         name: None,
+        attachments: Vec::new(),
     })
 }
 
