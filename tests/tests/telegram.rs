@@ -574,3 +574,56 @@ async fn photos_reach_the_agent_workspace_and_oversized_ones_are_refused() {
         "the oversized photo never reached the agent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_preview_is_edited_into_the_one_final_answer() {
+    let (_stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"], streaming: true"#,
+        Knobs {
+            tokens: 40,
+            chunk_delay_ms: 100,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(1701, "kim", "tell me a story"));
+    // The preview shows up while the model is still writing.
+    let preview = sent_to(&telegram, 1701, 1).await;
+    assert!(preview[0].text.ends_with('…'), "{}", preview[0].text);
+    let final_text = pincer_fake_provider::WORDS
+        .iter()
+        .cycle()
+        .take(40)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let done = pincer_test_support::eventually(
+        "the preview to become the answer",
+        Duration::from_secs(30),
+        || async {
+            let sent: Vec<Sent> = telegram
+                .sent(TOKEN)
+                .into_iter()
+                .filter(|s| s.chat_id == 1701)
+                .collect();
+            (sent.len() == 1 && sent[0].text == final_text).then_some(sent)
+        },
+    )
+    .await;
+    assert!(
+        done[0].edits >= 2,
+        "edited while streaming and once at the end: {}",
+        done[0].edits
+    );
+    // Another turn in the same chat still gets exactly one more message.
+    telegram.user_says(TOKEN, &dm(1701, "kim", "again"));
+    pincer_test_support::eventually("the second answer", Duration::from_secs(30), || async {
+        let sent: Vec<Sent> = telegram
+            .sent(TOKEN)
+            .into_iter()
+            .filter(|s| s.chat_id == 1701)
+            .collect();
+        (sent.len() == 2 && sent[1].text == final_text).then_some(())
+    })
+    .await;
+}

@@ -65,6 +65,8 @@ pub async fn run(
         bindings: setup.bindings,
         api: setup.api.clone(),
         media,
+        state: state.clone(),
+        streaming: setup.config.streaming.unwrap_or(false),
     };
     match (
         setup.config.webhook_url.as_deref(),

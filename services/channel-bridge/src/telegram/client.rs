@@ -195,6 +195,27 @@ impl BotApi {
         Ok(sent.get("message_id").and_then(Value::as_i64).unwrap_or(0))
     }
 
+    /// `editMessageText`. "message is not modified" counts as done.
+    pub async fn edit_message(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        text: &str,
+        parse_mode: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let mut params = json!({ "chat_id": chat_id, "message_id": message_id, "text": text,
+                                 "link_preview_options": { "is_disabled": true } });
+        if let Some(mode) = parse_mode {
+            params["parse_mode"] = json!(mode);
+        }
+        match self.call("editMessageText", &params, CALL_TIMEOUT).await {
+            Err(ApiError::BadRequest(reason)) if reason.contains("message is not modified") => {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
     /// Downloads the file `file_id` (via `getFile`), refusing more than `max_bytes`.
     pub async fn download(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
         use futures::StreamExt as _;

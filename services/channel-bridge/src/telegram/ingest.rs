@@ -51,6 +51,10 @@ pub struct Ingest {
     pub(crate) api: super::client::BotApi,
     /// Where attachments wait for the agent-runner.
     pub(crate) media: async_nats::jetstream::object_store::ObjectStore,
+    /// Channel state (preview message ids).
+    pub(crate) state: async_nats::jetstream::kv::Store,
+    /// `streaming: true`: show the answer as it is written.
+    pub(crate) streaming: bool,
 }
 
 impl Ingest {
@@ -174,7 +178,7 @@ impl Ingest {
                 attachments: self.attachments(message).await,
                 ..ChatMessage::text(Role::User, agent_input(message))
             }],
-            live_deltas: false,
+            live_deltas: self.streaming,
             source: "telegram".to_owned(),
             accepted_at_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -188,8 +192,26 @@ impl Ingest {
             .subscribe(request.reply_subject.clone())
             .await
             .ok();
+        let preview = if self.streaming {
+            self.js
+                .client()
+                .subscribe(request.reply_subject.clone())
+                .await
+                .ok()
+        } else {
+            None
+        };
         self.publish(self.ns.turn(agent_id), &turn_id, &request)
             .await?;
+        if let Some(events) = preview {
+            tokio::spawn(super::preview::follow(
+                self.api.clone(),
+                self.state.clone(),
+                super::preview::key(&self.account, &turn_id),
+                message.chat_id,
+                events,
+            ));
+        }
         tracing::info!(%turn_id, chat = message.chat_id, "telegram message handed to the agent");
         self.typing.start(message.chat_id, ended);
         Ok(())

@@ -7,6 +7,7 @@
 //! - [`ingest`]: accepted messages to JetStream (turns, pairing codes).
 //! - [`poller`]: the leased long-polling loop and its saved offset.
 //! - [`outbound`]: chunked, idempotent sending with rate-limit handling.
+//! - [`preview`]: the streaming preview, edited into the final answer.
 //! - [`typing`]: the typing indicator while a turn runs.
 //! - [`webhook`]: webhook mode (updates pushed through the gateway).
 
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod outbound;
 pub mod policy;
 pub mod poller;
+pub mod preview;
 pub mod typing;
 pub mod update;
 pub mod webhook;

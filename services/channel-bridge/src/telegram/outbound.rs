@@ -235,7 +235,14 @@ async fn deliver(
             if let Some(at) = pacing.last_send.get(&ALL_CHATS) {
                 tokio::time::sleep_until(*at + GLOBAL_SPACING).await;
             }
-            let sent = send_chunk(&account.api, chat, text, reply_to).await;
+            let sent = if index == 0
+                && let Some(preview) = preview_of(state, &reply.to.account, &reply.turn_id).await
+            {
+                // The streaming preview becomes the answer: one message, never a second copy.
+                edit_chunk(&account.api, chat, preview, text).await
+            } else {
+                send_chunk(&account.api, chat, text, reply_to).await
+            };
             let now = tokio::time::Instant::now();
             pacing.last_send.insert(chat, now);
             pacing.last_send.insert(ALL_CHATS, now);
@@ -336,6 +343,30 @@ async fn claim(state: &kv::Store, marker: &str) -> Result<Claim, String> {
         }
         Some(_) => Ok(Claim::Busy),
     }
+}
+
+/// The message id of the turn's streaming preview, if one was shown.
+async fn preview_of(state: &kv::Store, account: &str, turn_id: &str) -> Option<i64> {
+    let bytes = state
+        .get(super::preview::key(account, turn_id))
+        .await
+        .ok()??;
+    std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
+}
+
+/// Edits the preview message into the chunk (HTML, plain text when Telegram refuses the entities).
+async fn edit_chunk(api: &BotApi, chat: i64, message_id: i64, text: &str) -> Result<i64, ApiError> {
+    let html = render::to_html(text);
+    match api
+        .edit_message(chat, message_id, &html, Some("HTML"))
+        .await
+    {
+        Err(ApiError::BadRequest(reason)) if reason.contains("can't parse entities") => {
+            api.edit_message(chat, message_id, text, None).await
+        }
+        other => other,
+    }
+    .map(|()| message_id)
 }
 
 /// Sends one chunk as HTML, or as plain text when Telegram cannot parse the entities.
