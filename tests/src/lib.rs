@@ -46,6 +46,8 @@ pub struct Stack {
     runner_config: Option<pincer_agent_runner::Config>,
     /// Holds the agents' workspaces (`workspace`, `workspace-<id>`).
     pub workspace: tempfile::TempDir,
+    bridge_slot: usize,
+    bridge_config: Option<pincer_channel_bridge::Config>,
 }
 
 /// The agent-runner's redelivery delay in tests: short, so a crashed runner's turn comes back fast.
@@ -96,6 +98,8 @@ impl Stack {
             runner_slots: Vec::new(),
             runner_config: None,
             workspace: tempfile::tempdir().expect("workspace dir"),
+            bridge_slot: 0,
+            bridge_config: None,
         };
         stack.start_services().await;
         stack
@@ -148,7 +152,10 @@ impl Stack {
             telegram_token_env: None,
             dm_scope: self.config.session.dm_scope.clone(),
             bindings: self.config.bindings.clone(),
+            instance: "test-bridge".to_owned(),
         };
+        self.bridge_slot = self.services.len();
+        self.bridge_config = Some(bridge.clone());
         let bridge_health = bind().await;
         self.spawn(|token| async move {
             pincer_channel_bridge::run(bridge, bridge_health, token)
@@ -219,6 +226,28 @@ impl Stack {
             pincer_agent_runner::run(runner, runner_health, token)
                 .await
                 .expect("agent-runner runs");
+        });
+    }
+
+    /// Kills the channel-bridge the way SIGKILL would (its runtime shut down with every task in it).
+    pub async fn crash_channel_bridge(&mut self) {
+        let service = &mut self.services[self.bridge_slot];
+        if let Some(runtime) = service.runtime.take() {
+            runtime.shutdown_background();
+        }
+        if let Some(handle) = service.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// Starts a fresh channel-bridge (after [`Stack::crash_channel_bridge`]).
+    pub async fn start_channel_bridge(&mut self) {
+        let bridge = self.bridge_config.clone().expect("services were started");
+        let bridge_health = bind().await;
+        self.services[self.bridge_slot] = Service::start(|token| async move {
+            pincer_channel_bridge::run(bridge, bridge_health, token)
+                .await
+                .expect("channel-bridge runs");
         });
     }
 

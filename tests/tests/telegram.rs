@@ -627,3 +627,29 @@ async fn a_streaming_preview_is_edited_into_the_one_final_answer() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_bridge_loses_and_repeats_nothing_after_it_comes_back() {
+    let (mut stack, telegram) = stack(
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+        Knobs {
+            echo: true,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    telegram.user_says(TOKEN, &dm(1801, "lou", "one"));
+    sent_to(&telegram, 1801, 1).await;
+    // Killed while an update is in flight, and more arrive while it is gone.
+    telegram.user_says(TOKEN, &dm(1801, "lou", "two"));
+    stack.crash_channel_bridge().await;
+    telegram.user_says(TOKEN, &dm(1801, "lou", "three"));
+    stack.start_channel_bridge().await;
+    telegram.user_says(TOKEN, &dm(1801, "lou", "four"));
+    let sent = sent_to(&telegram, 1801, 4).await;
+    let answered: Vec<&str> = sent
+        .iter()
+        .map(|s| s.text.rsplit('\n').next().unwrap_or_default())
+        .collect();
+    assert_eq!(answered, ["one", "two", "three", "four"], "{sent:?}");
+}

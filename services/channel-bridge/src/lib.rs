@@ -29,6 +29,9 @@ pub struct Config {
     pub dm_scope: Option<String>,
     /// `bindings`: channel, account or chat → agent.
     pub bindings: Vec<pincer_config::Binding>,
+    /// This replica's stable name (its lease holder identity): the container's hostname, so a
+    /// restarted bridge takes its own leases back at once instead of waiting for them to expire.
+    pub instance: String,
 }
 
 /// Bridge failures.
@@ -109,11 +112,8 @@ pub async fn run(
     let telegram = match config.channels.telegram.as_ref().filter(|t| t.enabled) {
         Some(telegram) => Some(tokio::spawn(run_telegram(
             js.clone(),
-            config.namespace.clone(),
+            config.clone(),
             telegram.clone(),
-            config.telegram_token_env.clone(),
-            config.dm_scope.as_deref() == Some("main"),
-            config.bindings.clone(),
             shutdown.clone(),
         ))),
         None => {
@@ -148,14 +148,16 @@ pub async fn run(
 /// Runs the Telegram side until `shutdown`: one poller per bot account, one sender for all.
 async fn run_telegram(
     js: async_nats::jetstream::Context,
-    ns: Namespace,
+    bridge: Config,
     config: pincer_config::Telegram,
-    env_token: Option<pincer_config::Secret>,
-    shared_dm_session: bool,
-    bindings: Vec<pincer_config::Binding>,
     shutdown: CancellationToken,
 ) {
     use telegram::{account, client, outbound, typing};
+    let ns = bridge.namespace.clone();
+    let env_token = bridge.telegram_token_env.clone();
+    let shared_dm_session = bridge.dm_scope.as_deref() == Some("main");
+    let bindings = bridge.bindings.clone();
+    let instance = bridge.instance.clone();
     let stores = tokio::try_join!(
         pincer_bus::setup::channel_state_bucket(&js, &ns),
         pincer_bus::setup::pairing_bucket(&js, &ns),
@@ -200,6 +202,7 @@ async fn run_telegram(
             typing,
             shared_dm_session,
             bindings: bindings.clone(),
+            instance: instance.clone(),
         };
         pollers.push(tokio::spawn(account::run(
             setup,
@@ -211,7 +214,7 @@ async fn run_telegram(
             shutdown.clone(),
         )));
     }
-    if let Err(error) = outbound::run(js, ns, state, senders, shutdown.clone()).await {
+    if let Err(error) = outbound::run(js, ns, state, senders, &instance, shutdown.clone()).await {
         tracing::error!(%error, "telegram sending stopped");
     }
     for poller in pollers {

@@ -17,6 +17,21 @@ async fn healthcheck() -> Result<(), probe::Error> {
     probe::grpc_self("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN).await
 }
 
+/// `PINCER_INSTANCE`, else the hostname (a container's id, stable across its restarts), else a
+/// random name.
+fn instance_name() -> String {
+    ["PINCER_INSTANCE", "HOSTNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| format!("bridge-{}", uuid::Uuid::new_v4().simple()))
+}
+
 async fn serve() -> anyhow::Result<()> {
     let file = entry::load_config(&["channels", "session", "bindings"])?;
     let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
@@ -39,6 +54,7 @@ async fn serve() -> anyhow::Result<()> {
         telegram_token_env,
         dm_scope: file.session.dm_scope,
         bindings: file.bindings,
+        instance: instance_name(),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let listener = tokio::net::TcpListener::bind(health_listen)

@@ -25,6 +25,8 @@ pub struct AccountSetup {
     pub shared_dm_session: bool,
     /// `bindings`.
     pub bindings: Vec<pincer_config::Binding>,
+    /// This replica's stable identity (lease holder name).
+    pub instance: String,
 }
 
 /// Runs the account's poller until `shutdown`.
@@ -76,16 +78,9 @@ pub async fn run(
             super::webhook::run(&setup.api, url, secret, ingest, &shutdown).await;
         }
         _ => {
-            let holder = format!("channel-bridge-{}-{}", std::process::id(), uuid_like());
+            // The replica's stable identity: restarted, it takes its own lease back at once.
+            let holder = format!("{}/{}", setup.instance, super::key_token(&setup.name));
             poller::run(setup.api, ingest, state, holder, shutdown).await;
         }
     }
-}
-
-/// A per-process random suffix, so two bridges in containers (both pid 1) differ.
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(std::process::id().into());
-    format!("{:016x}", hasher.finish())
 }

@@ -46,6 +46,7 @@ pub async fn run(
     ns: Namespace,
     state: kv::Store,
     accounts: HashMap<String, Account>,
+    instance: &str,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
     let stream = js
@@ -65,11 +66,8 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let mut pacing = Pacing::default();
-    let holder = format!(
-        "sender-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
+    // The replica's stable identity: restarted, it takes its own lease back at once.
+    let holder = format!("{instance}/sender");
     // One sending replica at a time: the pacing below is then the whole bridge's, so Telegram's
     // global and per-chat limits hold with any number of replicas (the others stand by).
     while !shutdown.is_cancelled() {
@@ -150,7 +148,7 @@ pub async fn run(
 /// The KV key of the sending replica's lease.
 const SENDER_LEASE: &str = "telegram.sender";
 /// Its life; refreshed every third of it.
-const SENDER_LEASE_TTL: Duration = Duration::from_secs(30);
+const SENDER_LEASE_TTL: Duration = Duration::from_secs(20);
 
 enum Step {
     Done,

@@ -12,9 +12,9 @@ use super::client::{ApiError, BotApi};
 use super::ingest::Ingest;
 
 /// How long one getUpdates waits for news.
-const POLL_WAIT: Duration = Duration::from_secs(20);
+const POLL_WAIT: Duration = Duration::from_secs(15);
 /// Lease life: longer than a poll plus handling, so the holder refreshes in time.
-const LEASE_TTL: Duration = Duration::from_secs(45);
+const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown`.
 pub async fn run(
