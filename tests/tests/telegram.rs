@@ -35,6 +35,11 @@ async fn stack(telegram_config: &str, knobs: Knobs) -> (Stack, RunningTelegram) 
     (stack, telegram)
 }
 
+/// A stack whose bot answers anyone (`dmPolicy: "open"`).
+async fn open_stack(knobs: Knobs) -> (Stack, RunningTelegram) {
+    stack(r#"dmPolicy: "open", allowFrom: ["*"]"#, knobs).await
+}
+
 fn dm(from: i64, username: &str, text: &str) -> Incoming {
     Incoming {
         from_id: from,
@@ -208,22 +213,19 @@ async fn long_replies_are_split_rendered_and_fall_back_to_plain_text() {
         )
     };
     let long = (1..=6).map(paragraph).collect::<Vec<_>>().join("\n\n");
-    let (_stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            script: vec![
-                ScriptStep {
-                    text: long.clone(),
-                    tool: None,
-                },
-                ScriptStep {
-                    text: "Plain *fallback* please".into(),
-                    tool: None,
-                },
-            ],
-            ..Knobs::default()
-        },
-    )
+    let (_stack, telegram) = open_stack(Knobs {
+        script: vec![
+            ScriptStep {
+                text: long.clone(),
+                tool: None,
+            },
+            ScriptStep {
+                text: "Plain *fallback* please".into(),
+                tool: None,
+            },
+        ],
+        ..Knobs::default()
+    })
     .await;
     telegram.user_says(TOKEN, &dm(801, "cy", "write a lot"));
     let expected =
@@ -271,13 +273,10 @@ async fn long_replies_are_split_rendered_and_fall_back_to_plain_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_and_nothing_is_sent_twice() {
-    let (_stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            tokens: 3,
-            ..Knobs::default()
-        },
-    )
+    let (_stack, telegram) = open_stack(Knobs {
+        tokens: 3,
+        ..Knobs::default()
+    })
     .await;
     telegram.set_knobs(
         TOKEN,
@@ -306,13 +305,10 @@ async fn rate_limits_are_waited_out_and_nothing_is_sent_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_of_nats_and_every_service_loses_and_repeats_nothing() {
-    let (mut stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            echo: true,
-            ..Knobs::default()
-        },
-    )
+    let (mut stack, telegram) = open_stack(Knobs {
+        echo: true,
+        ..Knobs::default()
+    })
     .await;
     telegram.user_says(TOKEN, &dm(1001, "fay", "one"));
     sent_to(&telegram, 1001, 1).await;
@@ -459,13 +455,10 @@ async fn bindings_route_a_group_to_its_own_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflicting_webhook_stops_polling_with_a_409_and_polling_resumes_after_it() {
-    let (_stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            tokens: 1,
-            ..Knobs::default()
-        },
-    )
+    let (_stack, telegram) = open_stack(Knobs {
+        tokens: 1,
+        ..Knobs::default()
+    })
     .await;
     telegram.user_says(TOKEN, &dm(1401, "hal", "first"));
     sent_to(&telegram, 1401, 1).await;
@@ -505,13 +498,10 @@ async fn a_conflicting_webhook_stops_polling_with_a_409_and_polling_resumes_afte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_commands_work_from_telegram() {
-    let (_stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            tokens: 1,
-            ..Knobs::default()
-        },
-    )
+    let (_stack, telegram) = open_stack(Knobs {
+        tokens: 1,
+        ..Knobs::default()
+    })
     .await;
     telegram.user_says(TOKEN, &dm(1501, "ivy", "hello"));
     sent_to(&telegram, 1501, 1).await;
@@ -630,13 +620,10 @@ async fn a_streaming_preview_is_edited_into_the_one_final_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_bridge_loses_and_repeats_nothing_after_it_comes_back() {
-    let (mut stack, telegram) = stack(
-        r#"dmPolicy: "open", allowFrom: ["*"]"#,
-        Knobs {
-            echo: true,
-            ..Knobs::default()
-        },
-    )
+    let (mut stack, telegram) = open_stack(Knobs {
+        echo: true,
+        ..Knobs::default()
+    })
     .await;
     telegram.user_says(TOKEN, &dm(1801, "lou", "one"));
     sent_to(&telegram, 1801, 1).await;
