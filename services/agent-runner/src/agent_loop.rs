@@ -53,21 +53,12 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         .iter()
         .map(|t| t.description.len() + t.parameters_json.len())
         .sum();
-    let (sections, skills) = {
-        let ws = agent.tools.workspace().clone();
-        let caps = agent.caps;
-        tokio::task::spawn_blocking(move || {
-            let (skills, skipped) =
-                crate::skills::discover(ws.root(), &crate::skills::Environment::current());
-            for skip in skipped {
-                tracing::debug!(skill = %skip.dir, reason = %skip.reason, "skill not listed");
-            }
-            (ws.bootstrap(caps), skills)
-        })
-        .await
-        .unwrap_or_default()
-    };
-    let system = prompt::system_prompt(&sections, &skills, &crate::tools::today());
+    let parts = agent
+        .prompt
+        .parts(agent.tools.workspace(), agent.caps)
+        .await;
+    let (sections, skills) = (&parts.0, &parts.1);
+    let system = prompt::system_prompt(sections, skills, &crate::tools::today());
 
     let mut history: std::borrow::Cow<'_, [ChatMessage]> = input.history.into();
     let mut compacted = None;

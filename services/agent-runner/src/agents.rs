@@ -20,6 +20,8 @@ pub struct Agent {
     pub tools: ToolBox,
     /// Prompt caps for its workspace files.
     pub caps: Caps,
+    /// Its workspace files and skills as last read.
+    pub prompt: crate::prompt_cache::PromptCache,
 }
 
 /// Every agent by its resolved id.
@@ -78,6 +80,7 @@ impl AgentSet {
                     tools: ToolBox::new(ws, tools).with_mcp(mcp.clone()),
                     resolved,
                     caps,
+                    prompt: Default::default(),
                 }),
             );
         }

@@ -25,6 +25,7 @@ pub mod health;
 pub mod mcp;
 pub mod model_call;
 pub mod prompt;
+pub mod prompt_cache;
 pub mod router;
 pub mod sessions;
 pub mod skills;
