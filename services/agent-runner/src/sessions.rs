@@ -5,7 +5,7 @@
 //! a KV key created atomically by the runner that works on the session; it carries an expiry so a
 //! crashed holder blocks its session only briefly.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use pincer_bus::messages::{ChatMessage, ErrorCode, ToolCall, Usage};
@@ -181,6 +181,9 @@ pub enum Error {
     /// A stored value is not a transcript.
     #[error("stored transcript is corrupt: {0}")]
     Corrupt(String),
+    /// The session lease could not be taken or kept.
+    #[error(transparent)]
+    Lease(#[from] pincer_bus::lease::LeaseError),
 }
 
 /// Transcripts and leases.
@@ -303,110 +306,32 @@ impl SessionStore {
         }
     }
 
-    /// Tries to take the session's lease for `holder`. Returns false when another live holder has it.
+    /// Tries to take the session's lease for `holder` (`None` while another live holder has it;
+    /// a lease whose holder died is taken over once it expired).
     pub async fn acquire_lease(
         &self,
         session_key: &str,
         holder: &str,
     ) -> Result<Option<Lease>, Error> {
-        let key = kv_key(session_key);
-        let value = LeaseValue::new(holder, self.lease_ttl).encode();
-        match self.leases.create(&key, value.clone().into()).await {
-            Ok(revision) => return Ok(Some(Lease { key, revision })),
-            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
-            Err(error) => {
-                return Err(Error::Kv {
-                    op: "lease create",
-                    reason: error.to_string(),
-                });
-            }
-        }
-        // Someone holds it (or held it and died): take it over only if it expired.
-        let Some(entry) = self.leases.entry(&key).await.map_err(|e| Error::Kv {
-            op: "lease get",
-            reason: e.to_string(),
-        })?
-        else {
-            return Ok(None);
-        };
-        let expired = entry.operation != kv::Operation::Put
-            || serde_json::from_slice::<LeaseValue>(&entry.value)
-                .map_or(true, |lease| lease.expired());
-        if !expired {
-            return Ok(None);
-        }
-        match self.leases.update(&key, value.into(), entry.revision).await {
-            Ok(revision) => Ok(Some(Lease { key, revision })),
-            Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
-            Err(error) => Err(Error::Kv {
-                op: "lease takeover",
-                reason: error.to_string(),
-            }),
-        }
+        Ok(
+            pincer_bus::lease::acquire(&self.leases, &kv_key(session_key), holder, self.lease_ttl)
+                .await?,
+        )
     }
 
     /// Extends a held lease.
     pub async fn refresh_lease(&self, lease: &mut Lease, holder: &str) -> Result<(), Error> {
-        let value = LeaseValue::new(holder, self.lease_ttl).encode();
-        lease.revision = self
-            .leases
-            .update(&lease.key, value.into(), lease.revision)
-            .await
-            .map_err(|e| Error::Kv {
-                op: "lease refresh",
-                reason: e.to_string(),
-            })?;
-        Ok(())
+        Ok(lease.refresh(&self.leases, holder, self.lease_ttl).await?)
     }
 
-    /// Gives a lease back.
+    /// Gives a lease back (harmless if it fails: the lease expires on its own).
     pub async fn release_lease(&self, lease: Lease) {
-        if let Err(error) = self
-            .leases
-            .delete_expect_revision(&lease.key, Some(lease.revision))
-            .await
-        {
-            // Harmless: the lease expires on its own.
-            tracing::debug!(%error, "lease release failed");
-        }
+        lease.release(&self.leases).await;
     }
 }
 
 /// A held session lease.
-#[derive(Debug)]
-pub struct Lease {
-    key: String,
-    revision: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct LeaseValue {
-    holder: String,
-    expires_at_ms: u64,
-}
-
-impl LeaseValue {
-    fn new(holder: &str, ttl: Duration) -> Self {
-        Self {
-            holder: holder.to_owned(),
-            expires_at_ms: now_ms() + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-
-    fn expired(&self) -> bool {
-        now_ms() >= self.expires_at_ms
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use pincer_bus::lease::Lease;
 
 /// KV keys allow only `[-/_=.A-Za-z0-9]`; session keys are user-controlled, so they are hashed.
 pub fn kv_key(session_key: &str) -> String {
