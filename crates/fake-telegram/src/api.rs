@@ -216,14 +216,13 @@ fn refused(world: &World, token: &str, chat: i64) -> Option<Response> {
         .unwrap_or_else(|| Some(unauthorized()))
 }
 
-fn send_message(world: &World, token: &str, params: &Value) -> Response {
-    let Some(chat) = int(params, "chat_id") else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "Bad Request: chat_id is empty",
-            None,
-        );
-    };
+/// The `text` and `parse_mode` of a send or an edit, checked as Telegram checks them (and
+/// refused under the `reject_html` knob); a refusal counts in `rejected_sends`.
+fn checked_text<'a>(
+    world: &World,
+    token: &str,
+    params: &'a Value,
+) -> Result<(&'a str, Option<String>), Box<Response>> {
     let text = params
         .get("text")
         .and_then(Value::as_str)
@@ -232,9 +231,6 @@ fn send_message(world: &World, token: &str, params: &Value) -> Response {
         .get("parse_mode")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if let Some(response) = refused(world, token, chat) {
-        return response;
-    }
     let reject_html = world
         .with_bot(token, |bot| bot.knobs.reject_html)
         .unwrap_or(false);
@@ -243,10 +239,34 @@ fn send_message(world: &World, token: &str, params: &Value) -> Response {
     } else {
         validate::check(text, parse_mode.as_deref())
     };
-    if let Err(description) = checked {
-        world.with_bot(token, |bot| bot.rejected_sends += 1);
-        return failure(StatusCode::BAD_REQUEST, &description, None);
+    match checked {
+        Ok(_) => Ok((text, parse_mode)),
+        Err(description) => {
+            world.with_bot(token, |bot| bot.rejected_sends += 1);
+            Err(Box::new(failure(
+                StatusCode::BAD_REQUEST,
+                &description,
+                None,
+            )))
+        }
     }
+}
+
+fn send_message(world: &World, token: &str, params: &Value) -> Response {
+    let Some(chat) = int(params, "chat_id") else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: chat_id is empty",
+            None,
+        );
+    };
+    if let Some(response) = refused(world, token, chat) {
+        return response;
+    }
+    let (text, parse_mode) = match checked_text(world, token, params) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
+    };
     let reply_to = params
         .pointer("/reply_parameters/message_id")
         .and_then(Value::as_i64)
@@ -270,20 +290,13 @@ fn edit_message(world: &World, token: &str, params: &Value) -> Response {
             None,
         );
     };
-    let text = params
-        .get("text")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let parse_mode = params
-        .get("parse_mode")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     if let Some(response) = refused(world, token, chat) {
         return response;
     }
-    if let Err(description) = validate::check(text, parse_mode.as_deref()) {
-        return failure(StatusCode::BAD_REQUEST, &description, None);
-    }
+    let (text, parse_mode) = match checked_text(world, token, params) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
+    };
     world
         .with_bot(token, |bot| match bot.sent.get_mut(&message_id) {
             Some(sent) if sent.chat_id == chat => {
