@@ -104,17 +104,7 @@ pub const LEASE_BUCKET_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// Opens (creating if needed) the session lease bucket.
 pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
-    ensure_bucket(
-        js,
-        kv::Config {
-            bucket: ns.leases_bucket(),
-            history: 1,
-            max_age: LEASE_BUCKET_MAX_AGE,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        },
-    )
-    .await
+    one_value_bucket(js, ns.leases_bucket(), LEASE_BUCKET_MAX_AGE).await
 }
 
 /// Age after which a health record nobody updated is forgotten: longer than the longest cooldown,
@@ -126,17 +116,7 @@ pub async fn model_health_bucket(
     js: &jetstream::Context,
     ns: &Namespace,
 ) -> Result<kv::Store, Error> {
-    ensure_bucket(
-        js,
-        kv::Config {
-            bucket: ns.model_health_bucket(),
-            history: 1,
-            max_age: MODEL_HEALTH_MAX_AGE,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        },
-    )
-    .await
+    one_value_bucket(js, ns.model_health_bucket(), MODEL_HEALTH_MAX_AGE).await
 }
 
 /// Opens (creating if needed) the channel state bucket (channel-bridge only). Entries keep their
@@ -145,17 +125,7 @@ pub async fn channel_state_bucket(
     js: &jetstream::Context,
     ns: &Namespace,
 ) -> Result<kv::Store, Error> {
-    ensure_bucket(
-        js,
-        kv::Config {
-            bucket: ns.channel_state_bucket(),
-            history: 1,
-            max_age: TURN_MAX_AGE,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        },
-    )
-    .await
+    one_value_bucket(js, ns.channel_state_bucket(), TURN_MAX_AGE).await
 }
 
 /// Opens (creating if needed) the media object store: channel attachments, kept a week at most.
@@ -189,11 +159,22 @@ pub async fn media_store(
 
 /// Opens (creating if needed) the pairing bucket (channel-bridge, gateway and CLI).
 pub async fn pairing_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    // Pairing state never expires on its own: approvals are kept until revoked.
+    one_value_bucket(js, ns.pairing_bucket(), Duration::ZERO).await
+}
+
+/// A bucket keeping one value per key on disk, forgotten after `max_age` (zero: never).
+async fn one_value_bucket(
+    js: &jetstream::Context,
+    bucket: String,
+    max_age: Duration,
+) -> Result<kv::Store, Error> {
     ensure_bucket(
         js,
         kv::Config {
-            bucket: ns.pairing_bucket(),
+            bucket,
             history: 1,
+            max_age,
             storage: stream::StorageType::File,
             ..Default::default()
         },
