@@ -18,27 +18,7 @@ async fn stdio_modern_and_legacy() {
         "pinned": stdio(&["--legacy-versions"], json!({"allowTools": ["era", "echo"]})),
     }));
     for (server, version) in [("modern", MODERN), ("legacy", LEGACY), ("pinned", LEGACY)] {
-        let status = running.connected(server).await;
-        assert_eq!(
-            status.protocol_version.as_deref(),
-            Some(version),
-            "{server}"
-        );
-        assert_eq!(
-            running
-                .call(&format!("{server}__era"), json!({}))
-                .await
-                .as_deref(),
-            Ok(version),
-            "{server}: the server saw calls in that era"
-        );
-        assert_eq!(
-            running
-                .call(&format!("{server}__echo"), json!({"text": server}))
-                .await
-                .as_deref(),
-            Ok(server)
-        );
+        assert_speaks(&running, server, version).await;
     }
 }
 
@@ -55,28 +35,33 @@ async fn http_modern_and_legacy() {
         "legacy": http(&legacy_url, json!({"allowTools": ["era", "echo"]})),
     }));
     for (server, version) in [("modern", MODERN), ("legacy", LEGACY)] {
-        let status = running.connected(server).await;
-        assert_eq!(
-            status.protocol_version.as_deref(),
-            Some(version),
-            "{server}"
-        );
-        assert_eq!(
-            running
-                .call(&format!("{server}__era"), json!({}))
-                .await
-                .as_deref(),
-            Ok(version),
-            "{server}"
-        );
-        assert_eq!(
-            running
-                .call(&format!("{server}__echo"), json!({"text": server}))
-                .await
-                .as_deref(),
-            Ok(server)
-        );
+        assert_speaks(&running, server, version).await;
     }
     stop_modern.cancel();
     stop_legacy.cancel();
+}
+
+/// `server` connected in `version`, its calls were made in that era, and it answers.
+async fn assert_speaks(running: &support::Running, server: &str, version: &str) {
+    let status = running.connected(server).await;
+    assert_eq!(
+        status.protocol_version.as_deref(),
+        Some(version),
+        "{server}"
+    );
+    assert_eq!(
+        running
+            .call(&format!("{server}__era"), json!({}))
+            .await
+            .as_deref(),
+        Ok(version),
+        "{server}: the server saw calls in that era"
+    );
+    assert_eq!(
+        running
+            .call(&format!("{server}__echo"), json!({"text": server}))
+            .await
+            .as_deref(),
+        Ok(server)
+    );
 }
