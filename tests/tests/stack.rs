@@ -441,7 +441,10 @@ async fn health_models_and_readiness() {
             async move {
                 let response = request.await.ok()?;
                 (response.status() == 503).then_some(())?;
-                response.json::<Value>().await.ok()
+                // A peer check (runner ping over NATS) can fail before the client notices the
+                // disconnect: wait for the report that names NATS.
+                let report = response.json::<Value>().await.ok()?;
+                (report["nats"]["ok"] == false).then_some(report)
             }
         },
     )
