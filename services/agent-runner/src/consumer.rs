@@ -1,9 +1,11 @@
 //! The JetStream consumer loop.
 //!
-//! Messages are dispatched to one FIFO worker per session (so a session never runs two turns at
-//! once and keeps its order) and every turn needs a permit of the global `maxConcurrent` semaphore.
-//! Acks happen only after the turn's outcome is stored; on shutdown, turns not yet started are
-//! handed back with a NAK so another replica (or this one after restart) runs them.
+//! A replica pulls only as many turns as it has free slots (`maxConcurrent`): a turn pulled but
+//! left waiting here is one another replica could be running, and its `ack_wait` would be ticking.
+//! Each pulled turn holds its slot until it is acked. Turns are dispatched to one FIFO worker per
+//! session (so a session never runs two turns at once and keeps its order). Acks happen only after
+//! the turn's outcome is stored; on shutdown, turns not yet started are handed back with a NAK so
+//! another replica (or this one after restart) runs them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::StreamExt;
 use pincer_bus::messages::TurnRequest;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -23,8 +25,12 @@ use crate::turn::{self, Disposition, TurnContext};
 /// After this many deliveries a turn is left in the stream for inspection instead of retried.
 const MAX_DELIVER: i64 = 10;
 
-/// A delivered turn with its payload decoded once, at dispatch.
-type Queued = (jetstream::Message, TurnRequest);
+/// How long one pull waits on an empty queue before it is asked again. Short enough that a lost
+/// connection is noticed soon; each pull is one small request, so an idle replica costs little.
+const PULL_WAIT: Duration = Duration::from_secs(5);
+
+/// A delivered turn with its payload decoded once, at dispatch, and the slot it holds.
+type Queued = (jetstream::Message, TurnRequest, OwnedSemaphorePermit);
 
 type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>>;
 
@@ -61,43 +67,64 @@ pub async fn consume(
         .await
         .map_err(|e| Error::Consumer(e.to_string()))?;
 
-    let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let slots = Arc::new(Semaphore::new(max_concurrent.max(1)));
     let workers: Workers = Arc::default();
     let tracker = TaskTracker::new();
     let context = Arc::new(context);
     tracing::info!(max_concurrent, "consuming turns");
 
     'outer: while !shutdown.is_cancelled() {
-        let mut messages = match consumer.messages().await {
-            Ok(messages) => messages,
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break 'outer,
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+        };
+        // The semaphore is never closed.
+        let Ok(first) = first else { break 'outer };
+        let mut held = vec![first];
+        while let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+            held.push(slot);
+        }
+        let pull = consumer
+            .batch()
+            .max_messages(held.len())
+            .expires(PULL_WAIT)
+            .messages();
+        let pulled = tokio::select! {
+            _ = shutdown.cancelled() => break 'outer,
+            pulled = pull => pulled,
+        };
+        let mut batch = match pulled {
+            Ok(batch) => batch,
             Err(error) => {
-                tracing::warn!(%error, "cannot start pulling, retrying");
+                tracing::warn!(%error, "cannot pull turns, retrying");
+                drop(held);
                 tokio::select! {
                     _ = shutdown.cancelled() => break 'outer,
                     _ = tokio::time::sleep(Duration::from_millis(500)) => continue 'outer,
                 }
             }
         };
-        loop {
+        // Slots left unused when the pull ends are released by dropping `held`.
+        while !held.is_empty() {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => break 'outer,
-                next = messages.next() => next,
+                next = batch.next() => next,
             };
             match next {
-                Some(Ok(message)) => dispatch(
-                    message,
-                    &workers,
-                    &tracker,
-                    &context,
-                    &permits,
-                    ack_wait / 3,
-                    &shutdown,
-                ),
-                Some(Err(error)) => tracing::warn!(%error, "pull error (will keep pulling)"),
-                None => {
-                    tracing::warn!("pull stream ended, restarting it");
-                    continue 'outer;
+                Some(Ok(message)) => {
+                    let Some(slot) = held.pop() else { break };
+                    dispatch(
+                        message,
+                        slot,
+                        &workers,
+                        &tracker,
+                        &context,
+                        ack_wait / 3,
+                        &shutdown,
+                    );
                 }
+                Some(Err(error)) => tracing::warn!(%error, "pull error (will pull again)"),
+                None => break,
             }
         }
     }
@@ -114,10 +141,10 @@ pub async fn consume(
 
 fn dispatch(
     message: jetstream::Message,
+    slot: OwnedSemaphorePermit,
     workers: &Workers,
     tracker: &TaskTracker,
     context: &Arc<TurnContext>,
-    permits: &Arc<Semaphore>,
     progress_every: Duration,
     shutdown: &CancellationToken,
 ) {
@@ -127,12 +154,13 @@ fn dispatch(
             tracing::error!(subject = %message.subject, %error, "dropping malformed turn");
             tracker.spawn(async move {
                 let _ = message.ack_with(AckKind::Term).await;
+                drop(slot);
             });
             return;
         }
     };
     let session_key = request.session_key.clone();
-    let mut queued = (message, request);
+    let mut queued = (message, request, slot);
     let mut map = workers
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -151,7 +179,6 @@ fn dispatch(
         inbox,
         Arc::clone(workers),
         Arc::clone(context),
-        Arc::clone(permits),
         progress_every,
         shutdown.clone(),
     ));
@@ -163,12 +190,11 @@ async fn session_worker(
     mut inbox: mpsc::UnboundedReceiver<Queued>,
     workers: Workers,
     context: Arc<TurnContext>,
-    permits: Arc<Semaphore>,
     progress_every: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
-        let (message, request) = {
+        let (message, request, _slot) = {
             // The same lock guards dispatch, so no message can arrive between "empty" and "removed".
             let mut map = workers
                 .lock()
@@ -185,14 +211,6 @@ async fn session_worker(
             hand_back(&message).await;
             continue;
         }
-        let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => permit,
-            _ = shutdown.cancelled() => {
-                hand_back(&message).await;
-                continue;
-            }
-        };
-        let Ok(_permit) = permit else { return };
         run_one(&context, message, request, progress_every).await;
     }
 }
