@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use pincer_proto::llm::v1 as pb;
 use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
-use serde_json::{Value, json};
 
 /// Patience for the router to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -48,18 +47,7 @@ async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
         .into_inner()
         .models;
     if as_json {
-        let out: Vec<Value> = models
-            .iter()
-            .map(|m| {
-                json!({
-                    "id": m.id, "name": m.name, "api": m.api, "source": m.source,
-                    "contextWindow": m.context_window, "maxTokens": m.max_tokens,
-                    "supportsTools": m.supports_tools, "belowMinimumContext": m.below_minimum_context,
-                    "inputCostPerMTok": m.input_cost_per_mtok, "outputCostPerMTok": m.output_cost_per_mtok,
-                    "health": m.health.as_ref().map(health_json),
-                })
-            })
-            .collect();
+        let out = pincer_proto::json::models(&models);
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -112,19 +100,7 @@ async fn status_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
         .await?
         .into_inner();
     if as_json {
-        let out = json!({
-            "sharedHealth": status.shared_health,
-            "warnings": status.warnings,
-            "providers": status.providers.iter().map(|p| json!({
-                "id": p.id, "api": p.api, "baseUrl": p.base_url,
-                "health": p.health.as_ref().map(health_json),
-                "keys": p.keys.iter().map(health_json).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "models": status.models.iter().map(|m| json!({
-                "id": m.id, "health": m.health.as_ref().map(health_json),
-                "lastServedUnixMs": m.last_served_unix_ms,
-            })).collect::<Vec<_>>(),
-        });
+        let out = pincer_proto::json::status(&status);
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -174,23 +150,6 @@ fn health_text(health: Option<&pb::Health>) -> String {
         pb::BreakerState::HalfOpen => format!("probing ({})", short(&health.last_error)),
         _ => "healthy".to_owned(),
     }
-}
-
-fn health_json(health: &pb::Health) -> Value {
-    let state = match health.state() {
-        pb::BreakerState::Open => "open",
-        pb::BreakerState::HalfOpen => "half-open",
-        _ => "closed",
-    };
-    json!({
-        "state": state,
-        "cooldownUntilUnixMs": health.cooldown_until_unix_ms,
-        "consecutiveFailures": health.consecutive_failures,
-        "lastError": health.last_error,
-        "lastErrorKind": health.last_error_kind().as_str_name(),
-        "lastFailureUnixMs": health.last_failure_unix_ms,
-        "lastSuccessUnixMs": health.last_success_unix_ms,
-    })
 }
 
 fn short(text: &str) -> String {

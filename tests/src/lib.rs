@@ -31,6 +31,9 @@ pub const CONFIG: &str = r#"{
   channels: { telegram: { enabled: false } },
 }"#;
 
+/// Name of the config file in the stack's workspace directory.
+pub const CONFIG_FILE: &str = "pincer.json5";
+
 /// A running stack.
 pub struct Stack {
     /// The NATS server (restartable on its store).
@@ -89,6 +92,8 @@ impl Stack {
         let config =
             pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
                 .expect("test config parses");
+        let workspace = tempfile::tempdir().expect("workspace dir");
+        std::fs::write(workspace.path().join(CONFIG_FILE), config_text).expect("config file");
         let mut stack = Self {
             nats,
             fake,
@@ -97,12 +102,17 @@ impl Stack {
             services: Vec::new(),
             runner_slots: Vec::new(),
             runner_config: None,
-            workspace: tempfile::tempdir().expect("workspace dir"),
+            workspace,
             bridge_slot: 0,
             bridge_config: None,
         };
         stack.start_services().await;
         stack
+    }
+
+    /// The config file the gateway's `config.get` / `config.patch` work on (the test's config text).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.workspace.path().join(CONFIG_FILE)
     }
 
     /// Starts the four services (after [`Stack::stop_services`], or the first time).
@@ -163,20 +173,14 @@ impl Stack {
                 .expect("channel-bridge runs");
         });
 
-        let auth =
-            pincer_gateway::auth::Auth::from_config(&self.config.gateway.auth, None).expect("auth");
-        let gateway = pincer_gateway::Config {
-            nats_url,
-            router_url,
-            namespace: pincer_bus::Namespace::default(),
-            auth,
-            agents: self.config.agents.clone(),
-            max_body_bytes: 64 * 1024,
-            pickup_timeout: Duration::from_secs(3),
-            drain_grace: Duration::from_secs(5),
-            telegram_webhooks: pincer_gateway::webhooks::secrets_from_config(&self.config.channels)
-                .expect("webhook secrets"),
-        };
+        let mut gateway =
+            pincer_gateway::Config::from_file(&self.config, None).expect("gateway config");
+        gateway.nats_url = nats_url;
+        gateway.router_url = router_url;
+        gateway.max_body_bytes = 64 * 1024;
+        gateway.pickup_timeout = Duration::from_secs(3);
+        gateway.drain_grace = Duration::from_secs(5);
+        gateway.config_path = Some(self.config_path());
         let gateway_listener = bind().await;
         self.gateway_url = format!("http://{}", local(&gateway_listener));
         self.spawn(|token| async move {

@@ -8,6 +8,8 @@
 //! - [`connect`]: connecting with retry and sane timeouts.
 //! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
 //! - [`pairing`]: DM pairing codes and approved senders, shared by the bridge, gateway and CLI.
+//! - [`transcript`]: a session's stored conversation (agent-runner writes, gateway reads).
+//! - [`usage`]: token and cost totals per day and model.
 
 pub mod connect;
 pub mod headers;
@@ -16,6 +18,8 @@ pub mod messages;
 pub mod pairing;
 pub mod setup;
 pub mod subjects;
+pub mod transcript;
+pub mod usage;
 
 pub use subjects::Namespace;
 

@@ -198,6 +198,8 @@ pub enum ErrorCode {
     ProviderRejected,
     /// The turn ran out of time.
     Timeout,
+    /// An operator stopped the run (`chat.abort`).
+    Aborted,
     /// A bug or an unexpected state inside Pincer.
     Internal,
 }

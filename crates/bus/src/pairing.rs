@@ -97,6 +97,27 @@ fn token(text: &str) -> String {
         .collect()
 }
 
+/// The channel accounts that have pending requests, as `(channel, account)` (KV-safe forms).
+pub async fn accounts_with_pending(
+    store: &kv::Store,
+) -> Result<Vec<(String, String)>, PairingError> {
+    let mut keys = store.keys().await.map_err(store_error)?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(store_error)?;
+        let mut parts = key.splitn(4, '.');
+        if let (Some(channel), Some(account), Some("pending"), Some(_code)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            let pair = (channel.to_owned(), account.to_owned());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Pairing {
     /// Pairing for `channel`/`account` in `store` (the pairing bucket).
     pub fn new(store: kv::Store, channel: &str, account: &str) -> Self {

@@ -163,6 +163,14 @@ pub async fn pairing_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<k
     one_value_bucket(js, ns.pairing_bucket(), Duration::ZERO).await
 }
 
+/// How long daily usage totals are kept.
+pub const USAGE_MAX_AGE: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Opens (creating if needed) the usage bucket (agent-runner writes, gateway reads).
+pub async fn usage_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    one_value_bucket(js, ns.usage_bucket(), USAGE_MAX_AGE).await
+}
+
 /// A bucket keeping one value per key on disk, forgotten after `max_age` (zero: never).
 async fn one_value_bucket(
     js: &jetstream::Context,

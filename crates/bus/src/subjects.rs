@@ -66,6 +66,11 @@ impl Namespace {
         format!("{}.run.{}", self.prefix, token(turn_id))
     }
 
+    /// Core-NATS subject asking the runner of a turn to stop it (`chat.abort`).
+    pub fn run_abort(&self, turn_id: &str) -> String {
+        format!("{}.abort.{}", self.prefix, token(turn_id))
+    }
+
     /// Request/reply subject the agent-runner answers while its consumer loop is running (readiness).
     pub fn agent_runner_ping(&self) -> String {
         format!("{}.health.agent-runner", self.prefix)
@@ -136,6 +141,12 @@ impl Namespace {
     /// KV bucket of DM pairing: pending codes and approved senders, per channel account.
     pub fn pairing_bucket(&self) -> String {
         format!("{}_pairing", self.prefix.replace('-', "_"))
+    }
+
+    /// KV bucket of token and cost totals per day and model (written by agent-runner, read by the
+    /// gateway's `usage.*` methods).
+    pub fn usage_bucket(&self) -> String {
+        format!("{}_usage", self.prefix.replace('-', "_"))
     }
 
     /// KV bucket of provider, key and model health (cooldowns, circuit breakers), shared by every

@@ -50,10 +50,12 @@ pub use schema::agents::{
     AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent,
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
-pub use schema::channels::{Channels, DmPolicy, Telegram, TelegramAccount};
+pub use schema::channels::{
+    Channels, DEFAULT_TELEGRAM_ACCOUNT, DmPolicy, Telegram, TelegramAccount,
+};
 pub use schema::gateway::{
     Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,
-    RateLimit,
+    RateLimit, TrustedProxy,
 };
 pub use schema::mcp::{
     DEFAULT_MCP_TIMEOUT_SECONDS, Mcp, McpServer, McpTransport, ServerProblem, ToolFilter,
@@ -61,6 +63,6 @@ pub use schema::mcp::{
 };
 pub use schema::models::{Api, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::tools::{Exec, ExecMode, Tools};
-pub use schema::{Session, Tailscale};
+pub use schema::{Hooks, Session, Tailscale};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -12,3 +12,5 @@ pub mod llm {
         include!("gen/pincer.llm.v1.rs");
     }
 }
+
+pub mod json;

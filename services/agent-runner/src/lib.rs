@@ -158,6 +158,13 @@ pub async fn run(
             }
         },
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
+        usage: match pincer_bus::setup::usage_bucket(&js, &config.namespace).await {
+            Ok(store) => Some(store),
+            Err(error) => {
+                tracing::warn!(%error, "usage bucket unavailable: usage will not be recorded");
+                None
+            }
+        },
     };
     let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());
     health_reporter

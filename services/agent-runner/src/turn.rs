@@ -41,6 +41,8 @@ pub struct TurnContext {
     pub media: Option<crate::attachments::Media>,
     /// This replica's identity, written into leases.
     pub runner_id: String,
+    /// Daily usage totals (`None` when the bucket could not be opened: turns still run).
+    pub usage: Option<async_nats::jetstream::kv::Store>,
 }
 
 /// What the consumer should do with the message.
@@ -80,7 +82,13 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
         live.publish(&RunEvent::Started).await;
     }
     if !request.persist {
-        let result = run_agent(context, request, &[], None, live.as_ref()).await;
+        let result = abortable(
+            context,
+            request,
+            run_agent(context, request, &[], None, live.as_ref()),
+        )
+        .await;
+        record_usage(context, &result.outcome).await;
         announce(context, request, &result.outcome).await;
         return delivered(context, request, &result.outcome).await;
     }
@@ -126,12 +134,16 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
             compacted: None,
         }
     } else {
-        let work = run_agent(
+        let work = abortable(
             context,
             request,
-            &loaded.transcript.messages,
-            loaded.transcript.model_override.clone(),
-            live.as_ref(),
+            run_agent(
+                context,
+                request,
+                &loaded.transcript.messages,
+                loaded.transcript.model_override.clone(),
+                live.as_ref(),
+            ),
         );
         tokio::pin!(work);
         // Keep the lease alive for long runs.
@@ -162,6 +174,7 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
     if stored {
         // The outcome is durable: answer first, then give the lease back (off the client's path).
         announce(context, request, &outcome).await;
+        record_usage(context, &outcome).await;
     }
     context.sessions.release_lease(lease).await;
     if stored {
@@ -222,6 +235,45 @@ async fn delivered(
             tracing::warn!("channel reply not acknowledged in time");
             Disposition::RetryLater(Duration::from_secs(1))
         }
+    }
+}
+
+/// Runs `work` unless an abort for this turn arrives first (`chat.abort`, published on the turn's
+/// abort subject); an aborted run keeps the user's message in the history, like a failed one.
+async fn abortable(
+    context: &TurnContext,
+    request: &TurnRequest,
+    work: impl std::future::Future<Output = LoopResult>,
+) -> LoopResult {
+    let subject = context.namespace.run_abort(&request.turn_id);
+    let mut aborts = match context.client.subscribe(subject).await {
+        Ok(subscriber) => subscriber,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for aborts; the run cannot be stopped");
+            return work.await;
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        Some(_) = futures::StreamExt::next(&mut aborts) => {
+            tracing::info!("run aborted by an operator");
+            LoopResult {
+                outcome: TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"),
+                compacted: None,
+            }
+        }
+    }
+}
+
+/// Adds an answered turn to the day's usage totals (best effort: a failure is logged).
+async fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
+    let (Some(store), TurnOutcome::Answered { model, usage, .. }) = (&context.usage, outcome)
+    else {
+        return;
+    };
+    let now = pincer_bus::usage::now_ms();
+    if let Err(error) = pincer_bus::usage::record(store, now, model, usage).await {
+        tracing::warn!(%error, "usage not recorded");
     }
 }
 
@@ -290,6 +342,12 @@ async fn store(
         loaded
             .transcript
             .record(&request.turn_id, &request.messages, outcome.clone());
+        loaded
+            .transcript
+            .session_key
+            .clone_from(&request.session_key);
+        loaded.transcript.agent_id.clone_from(&request.agent_id);
+        loaded.transcript.updated_ms = pincer_bus::usage::now_ms();
         match context
             .sessions
             .save(

@@ -1,19 +1,26 @@
 //! gateway: the only published port.
 //!
 //! - [`http`]: the axum app: `/v1/chat/completions` (JSON and SSE), `/v1/models`, `/healthz`,
-//!   `/readyz`, with trace-context extraction and a body-size cap.
-//! - [`auth`]: bearer token / password checks in constant time.
+//!   `/readyz`, `/hooks/...`, the Control UI and the control WebSocket, with trace-context
+//!   extraction and a body-size cap.
+//! - [`auth`]: modes (token, password, trusted-proxy), failed-attempt lockout, browser origins.
 //! - [`bind`]: OpenClaw bind modes to a socket address, refusing open binds without auth.
+//! - [`control`]: the WebSocket control plane (OpenClaw's frame shape) behind the Control UI.
+//! - [`hooks`]: token-protected external triggers that start agent runs.
 //! - [`turns`]: hands a turn to the agent-runners over JetStream and follows its live events.
 //! - [`readiness`]: what `/readyz` checks (NATS, llm-router health, a consuming agent-runner).
 
 pub mod auth;
 pub mod bind;
+pub mod control;
+pub mod hooks;
 pub mod http;
 pub mod readiness;
 pub mod turns;
 pub mod webhooks;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pincer_bus::Namespace;
@@ -31,12 +38,20 @@ pub const MAX_BODY_CEILING: usize = 900 * 1024;
 pub struct Config {
     /// NATS server URL.
     pub nats_url: String,
-    /// llm-router endpoint, for readiness.
+    /// llm-router endpoint, for readiness and the models methods.
     pub router_url: String,
     /// Subject namespace.
     pub namespace: Namespace,
     /// Who may call the API.
     pub auth: auth::Auth,
+    /// `gateway.trustedProxies`.
+    pub proxies: auth::Proxies,
+    /// `gateway.auth.rateLimit`.
+    pub rate_limit: pincer_config::RateLimit,
+    /// `gateway.controlUi` origins.
+    pub origins: auth::origin::Origins,
+    /// Serve the Control UI page (`gateway.controlUi.enabled`, default on).
+    pub control_ui: bool,
     /// Agent definitions (which `model` names exist).
     pub agents: pincer_config::Agents,
     /// Request body cap.
@@ -48,6 +63,93 @@ pub struct Config {
     pub drain_grace: Duration,
     /// Telegram webhook secrets by account (webhook mode); empty = no webhook route accepts.
     pub telegram_webhooks: std::collections::BTreeMap<String, pincer_config::Secret>,
+    /// `/hooks` when enabled.
+    pub hooks: Option<hooks::Settings>,
+    /// The config file, for `config.get` / `config.patch` (none: those methods are unavailable).
+    pub config_path: Option<PathBuf>,
+    /// The bind as configured, for `status`.
+    pub bind: String,
+    /// Channel accounts, for `channels.status`.
+    pub channel_accounts: Vec<control::ChannelAccount>,
+}
+
+/// The config cannot be served as written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The auth section.
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    /// `gateway.trustedProxies`.
+    #[error(transparent)]
+    Proxies(#[from] auth::client::BadProxy),
+    /// The hooks section.
+    #[error(transparent)]
+    Hooks(#[from] hooks::SettingsError),
+    /// Telegram webhook secrets.
+    #[error("{0}")]
+    Webhooks(String),
+    /// `gateway.http.maxBodyBytes`.
+    #[error(
+        "gateway.http.maxBodyBytes is {0}; at most {MAX_BODY_CEILING} fits in one NATS message"
+    )]
+    BodyCap(usize),
+}
+
+impl Config {
+    /// The gateway's settings from the config file; `env_token` is `PINCER_GATEWAY_TOKEN`. Addresses
+    /// and timeouts get local defaults, to be overridden by the caller.
+    pub fn from_file(
+        file: &pincer_config::Config,
+        env_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let gateway = &file.gateway;
+        let auth = auth::Auth::from_config(&gateway.auth, env_token, &gateway.trusted_proxies)?;
+        let max_body_bytes = gateway
+            .http
+            .max_body_bytes
+            .map_or(DEFAULT_MAX_BODY_BYTES, |bytes| {
+                usize::try_from(bytes).unwrap_or(usize::MAX)
+            });
+        if max_body_bytes > MAX_BODY_CEILING {
+            return Err(ConfigError::BodyCap(max_body_bytes));
+        }
+        let ui = &gateway.control_ui;
+        if ui.allow_insecure_auth {
+            tracing::warn!(
+                "gateway.controlUi.allowInsecureAuth is on: browsers may send the gateway token over plain http from other machines"
+            );
+        }
+        if ui.dangerously_disable_device_auth {
+            tracing::warn!(
+                "gateway.controlUi.dangerouslyDisableDeviceAuth is on: Pincer signs browsers in with the shared secret only; never expose this gateway without TLS and a strong token"
+            );
+        }
+        if ui.allowed_origins.iter().any(|o| o.trim() == "*") {
+            tracing::warn!(
+                "gateway.controlUi.allowedOrigins contains \"*\": any web page may try to sign in to this gateway"
+            );
+        }
+        Ok(Self {
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            router_url: "http://127.0.0.1:50051".to_owned(),
+            namespace: Namespace::default(),
+            proxies: auth::Proxies::parse(&gateway.trusted_proxies)?,
+            rate_limit: gateway.auth.rate_limit.unwrap_or_default(),
+            origins: auth::origin::Origins::new(&ui.allowed_origins, ui.allow_insecure_auth),
+            control_ui: ui.enabled.unwrap_or(true),
+            auth,
+            agents: file.agents.clone(),
+            max_body_bytes,
+            pickup_timeout: Duration::from_secs(30),
+            drain_grace: Duration::from_secs(10),
+            telegram_webhooks: webhooks::secrets_from_config(&file.channels)
+                .map_err(ConfigError::Webhooks)?,
+            hooks: hooks::Settings::from_config(&file.hooks, &gateway.auth)?,
+            config_path: None,
+            bind: gateway.bind.to_string(),
+            channel_accounts: control::channel_accounts(&file.channels),
+        })
+    }
 }
 
 /// Gateway failures.
@@ -81,25 +183,33 @@ pub async fn run(
     let readiness =
         readiness::Readiness::new(client.clone(), config.namespace.clone(), &config.router_url)
             .map_err(|_| Error::RouterUrl(config.router_url.clone()))?;
-    let webhooks = webhooks::Webhooks::new(config.telegram_webhooks, config.namespace.clone())
-        .with_jetstream(js.clone());
+    let webhooks =
+        webhooks::Webhooks::new(config.telegram_webhooks.clone(), config.namespace.clone())
+            .with_jetstream(js.clone());
     let turns = turns::Turns::new(
         client.clone(),
-        js,
+        js.clone(),
         config.namespace.clone(),
         config.pickup_timeout,
     );
-    let state = http::AppState::new(
-        config.auth,
-        config.agents,
-        turns,
-        readiness,
-        config.max_body_bytes,
-        webhooks,
-    );
-    let app = http::app(state);
+    let guard = std::sync::Arc::new(auth::guard::Guard::new(&config));
+    let control = control::Services::open(
+        &config,
+        &js,
+        readiness.clone(),
+        turns.clone(),
+        std::sync::Arc::clone(&guard),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|error| match error {
+        control::SetupError::Bus(bus) => Error::Bus(bus),
+        control::SetupError::RouterUrl(url) => Error::RouterUrl(url),
+    })?;
+    let state = http::AppState::new(&config, guard, turns, readiness, webhooks, control);
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
-    tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    tracing::info!(addr = %listener.local_addr()?, auth = config.auth.mode_name(), "gateway listening");
     let stopping = shutdown.clone();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopping.cancelled().await });

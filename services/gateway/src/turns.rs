@@ -51,7 +51,81 @@ pub enum Next {
     NoAnswer(Duration),
 }
 
+/// A new single-message turn (control-plane chat, hooks).
+#[derive(Debug)]
+pub struct TurnSpec<'a> {
+    /// Which agent answers.
+    pub agent_id: &'a str,
+    /// The session.
+    pub session_key: String,
+    /// The user's message.
+    pub text: &'a str,
+    /// `control`, `hook`, ...
+    pub source: &'a str,
+    /// Same key in the same session → same turn, run once.
+    pub idempotency_key: Option<&'a str>,
+    /// Announce `started` and deltas.
+    pub live: bool,
+}
+
+/// Same session + same idempotency key → same turn id → the runner answers a retry from the stored
+/// outcome instead of running it again.
+pub fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{session_key}\n{idempotency_key}").as_bytes(),
+    );
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    pincer_bus::usage::now_ms()
+}
+
 impl Turns {
+    /// Builds a persisted single-message turn.
+    pub fn new_turn(&self, spec: TurnSpec<'_>) -> TurnRequest {
+        let turn_id = match spec
+            .idempotency_key
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            Some(key) => stable_turn_id(&spec.session_key, key),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        TurnRequest {
+            reply_subject: self.reply_subject(&turn_id),
+            live_deltas: spec.live,
+            turn_id,
+            agent_id: spec.agent_id.to_owned(),
+            session_key: spec.session_key,
+            persist: true,
+            messages: vec![pincer_bus::messages::ChatMessage::text(
+                pincer_bus::messages::Role::User,
+                spec.text,
+            )],
+            source: spec.source.to_owned(),
+            accepted_at_ms: now_ms(),
+            deliver: None,
+        }
+    }
+
+    /// Asks the runner of `turn_id` to stop it. Core NATS: if no runner has it, nothing happens.
+    pub async fn abort(&self, turn_id: &str) -> Result<(), Error> {
+        self.client
+            .publish(self.namespace.run_abort(turn_id), Bytes::new())
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        self.client
+            .flush()
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))
+    }
+
     /// Creates the plumbing.
     pub fn new(
         client: async_nats::Client,
@@ -135,5 +209,20 @@ impl Submitted {
                 Err(error) => tracing::warn!(%error, "ignoring malformed run event"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_map_to_stable_subject_safe_ids() {
+        let a = stable_turn_id("agent:main:openai-user:u", "k1");
+        assert_eq!(a, stable_turn_id("agent:main:openai-user:u", "k1"));
+        assert_ne!(a, stable_turn_id("agent:main:openai-user:u", "k2"));
+        assert_ne!(a, stable_turn_id("agent:main:openai-user:v", "k1"));
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

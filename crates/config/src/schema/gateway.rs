@@ -147,6 +147,21 @@ pub struct Auth {
     /// Failed-attempt limiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// `trusted-proxy` mode: which header names the user the proxy authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<TrustedProxy>,
+}
+
+/// `gateway.auth.trustedProxy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrustedProxy {
+    /// Header carrying the authenticated user (default `x-forwarded-user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_header: Option<String>,
+    /// Users allowed in; empty = any user the proxy authenticated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_users: Vec<String>,
 }
 
 /// `gateway.auth.mode`.
@@ -163,18 +178,45 @@ pub enum AuthMode {
     TrustedProxy,
 }
 
-/// `gateway.auth.rateLimit`.
+/// `gateway.auth.rateLimit`: failed attempts per client address. Unset fields take the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateLimit {
-    /// Failures allowed per window.
+    /// Failures allowed per window (default 10).
+    #[serde(default = "RateLimit::default_max_attempts")]
     pub max_attempts: u32,
-    /// Window length in milliseconds.
+    /// Window length in milliseconds (default 60 000).
+    #[serde(default = "RateLimit::default_window_ms")]
     pub window_ms: u64,
-    /// Lockout after exceeding the limit, in milliseconds.
+    /// Lockout after exceeding the limit, in milliseconds (default 300 000).
+    #[serde(default = "RateLimit::default_lockout_ms")]
     pub lockout_ms: u64,
-    /// Do not limit loopback clients.
+    /// Do not limit loopback clients (default false: a local attacker is still an attacker).
+    #[serde(default)]
     pub exempt_loopback: bool,
+}
+
+impl RateLimit {
+    fn default_max_attempts() -> u32 {
+        10
+    }
+    fn default_window_ms() -> u64 {
+        60_000
+    }
+    fn default_lockout_ms() -> u64 {
+        300_000
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            max_attempts: Self::default_max_attempts(),
+            window_ms: Self::default_window_ms(),
+            lockout_ms: Self::default_lockout_ms(),
+            exempt_loopback: false,
+        }
+    }
 }
 
 /// `gateway.controlUi`.

@@ -44,6 +44,24 @@ pub struct Config {
     /// MCP servers whose tools agents may call.
     #[serde(default)]
     pub mcp: mcp::Mcp,
+    /// Token-protected `/hooks/...` endpoints that start agent runs.
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+/// `hooks`: external triggers (`POST /hooks/agent`, `POST /hooks/wake`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Hooks {
+    /// Serve the endpoints (default off).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Bearer token for the hooks; must differ from the gateway token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<crate::Secret>,
+    /// URL prefix (default `/hooks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// `tailscale`: expose the gateway on the tailnet.

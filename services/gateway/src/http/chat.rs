@@ -30,10 +30,11 @@ const TIMEOUT_SLACK: Duration = Duration::from_secs(15);
 
 pub(super) async fn completions(
     State(state): State<AppState>,
+    axum::Extension(client): axum::Extension<crate::auth::ClientAddr>,
     headers: http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
+    state.authorize(&headers, &client)?;
     let body = body.map_err(|rejection| match rejection.status() {
         http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {
             limit: state.inner.max_body_bytes,
@@ -127,7 +128,9 @@ fn build_turn(
         .get(IDEMPOTENCY_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        Some(key) if !key.trim().is_empty() => stable_turn_id(&session_key, key.trim()),
+        Some(key) if !key.trim().is_empty() => {
+            crate::turns::stable_turn_id(&session_key, key.trim())
+        }
         _ => uuid::Uuid::new_v4().simple().to_string(),
     };
     Ok(TurnRequest {
@@ -142,19 +145,6 @@ fn build_turn(
         accepted_at_ms: now().as_millis() as u64,
         deliver: None,
     })
-}
-
-/// Same session + same idempotency key → same turn id → JetStream drops the duplicate publish and
-/// the runner answers from the stored outcome.
-fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("{session_key}\n{idempotency_key}").as_bytes(),
-    );
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn now() -> Duration {
@@ -227,6 +217,7 @@ fn error_for(code: ErrorCode, message: String) -> ApiError {
             ApiError::BadGateway(message)
         }
         ErrorCode::Timeout => ApiError::Timeout(message),
+        ErrorCode::Aborted => ApiError::Conflict(message),
         ErrorCode::Internal => ApiError::Internal(message),
     }
 }
@@ -294,20 +285,5 @@ fn async_stream_events(
             yield Ok(Event::default().data("[DONE]"));
             break;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idempotency_keys_map_to_stable_subject_safe_ids() {
-        let a = stable_turn_id("agent:main:openai-user:u", "k1");
-        assert_eq!(a, stable_turn_id("agent:main:openai-user:u", "k1"));
-        assert_ne!(a, stable_turn_id("agent:main:openai-user:u", "k2"));
-        assert_ne!(a, stable_turn_id("agent:main:openai-user:v", "k1"));
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

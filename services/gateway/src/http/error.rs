@@ -43,6 +43,18 @@ pub enum ApiError {
     /// The turn ran out of time.
     #[error("{0}")]
     Timeout(String),
+    /// The run was stopped by an operator (`chat.abort`).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed auth attempts from this address.
+    #[error("too many failed attempts; retry in {retry_after_secs}s")]
+    RateLimited {
+        /// Seconds until the lockout ends.
+        retry_after_secs: u64,
+    },
+    /// A browser origin that is not allowed, or a client the auth mode does not accept.
+    #[error("{0}")]
+    Forbidden(String),
     /// A bug.
     #[error("{0}")]
     Internal(String),
@@ -67,6 +79,9 @@ impl ApiError {
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,6 +101,11 @@ impl ApiError {
             Self::BadGateway(_) => ("upstream_error", Some("provider_error"), None),
             Self::Unavailable(_) => ("server_error", Some("unavailable"), None),
             Self::Timeout(_) => ("server_error", Some("timeout"), None),
+            Self::Conflict(_) => ("invalid_request_error", Some("aborted"), None),
+            Self::RateLimited { .. } => {
+                ("rate_limit_error", Some("too_many_failed_attempts"), None)
+            }
+            Self::Forbidden(_) => ("permission_error", Some("forbidden"), None),
             Self::Internal(_) => ("server_error", Some("internal_error"), None),
         };
         json!({ "error": { "message": self.to_string(), "type": kind, "param": param, "code": code } })
@@ -103,6 +123,11 @@ impl IntoResponse for ApiError {
                 http::header::WWW_AUTHENTICATE,
                 http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, retry_after_secs.into());
         }
         response
     }

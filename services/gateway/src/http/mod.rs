@@ -1,8 +1,10 @@
 //! The axum application.
 
 mod chat;
+mod control;
 mod error;
 mod health;
+mod hook;
 mod models;
 pub mod openai;
 
@@ -15,7 +17,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tracing::Instrument;
 
-use crate::auth::Auth;
+use crate::auth::ClientAddr;
+use crate::auth::guard::{Guard, Refusal};
 use crate::readiness::Readiness;
 use crate::turns::Turns;
 use crate::webhooks::{SECRET_HEADER, WebhookError, Webhooks};
@@ -29,53 +32,67 @@ pub struct AppState {
 }
 
 struct Inner {
-    auth: Auth,
+    guard: Arc<Guard>,
     agents: pincer_config::Agents,
     turns: Turns,
     readiness: Readiness,
     max_body_bytes: usize,
     webhooks: Webhooks,
+    hooks: Option<crate::hooks::Settings>,
+    control: Arc<crate::control::Services>,
+    control_ui: bool,
 }
 
 impl AppState {
     /// Bundles the state.
     pub fn new(
-        auth: Auth,
-        agents: pincer_config::Agents,
+        config: &crate::Config,
+        guard: Arc<Guard>,
         turns: Turns,
         readiness: Readiness,
-        max_body_bytes: usize,
         webhooks: Webhooks,
+        control: Arc<crate::control::Services>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                auth,
-                agents,
+                guard,
+                agents: config.agents.clone(),
                 turns,
                 readiness,
-                max_body_bytes,
+                max_body_bytes: config.max_body_bytes,
                 webhooks,
+                hooks: config.hooks.clone(),
+                control,
+                control_ui: config.control_ui,
             }),
         }
     }
 
-    /// Checks the request's `Authorization` header.
-    fn authorize(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
-        let value = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if self.inner.auth.allows(value) {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+    /// Admits an API request: origin, lockout, credentials.
+    fn authorize(&self, headers: &http::HeaderMap, client: &ClientAddr) -> Result<(), ApiError> {
+        self.inner
+            .guard
+            .admit_http(client, headers, "api")
+            .map(|_| ())
+            .map_err(refusal)
+    }
+}
+
+/// A refusal as an HTTP error.
+pub(crate) fn refusal(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Unauthorized => ApiError::Unauthorized,
+        Refusal::RateLimited(wait) => ApiError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        },
+        Refusal::Forbidden(reason) => ApiError::Forbidden(reason),
     }
 }
 
 /// Builds the router with every route and layer.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.inner.max_body_bytes;
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
         .route("/healthz", get(health::live))
@@ -83,10 +100,29 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/ready", get(health::ready))
         .route("/telegram-webhook/{account}", post(telegram_webhook))
+        .route("/", get(control::root))
+        .route("/ws", get(control::socket));
+    if let Some(hooks) = &state.inner.hooks {
+        router = router.route(&format!("{}/{{kind}}", hooks.path), post(hook::handle));
+    }
+    router
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), client_addr))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// Works out the client's address once per request (through trusted proxies) for the handlers.
+async fn client_addr(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = ClientAddr::peer_of(request.extensions());
+    let client = state.inner.guard.client(peer, request.headers());
+    request.extensions_mut().insert(client);
+    next.run(request).await
 }
 
 /// Telegram's webhook calls: 200 once the update is on JetStream; Telegram retries anything else.

@@ -8,9 +8,10 @@ use super::{ApiError, AppState};
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    axum::Extension(client): axum::Extension<crate::auth::ClientAddr>,
     headers: http::HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state.authorize(&headers)?;
+    state.authorize(&headers, &client)?;
     let data: Vec<serde_json::Value> = state
         .inner
         .agents

@@ -1,0 +1,197 @@
+//! Token and cost totals per UTC day and model, one KV value per day (`day.YYYY-MM-DD`).
+//!
+//! The agent-runner adds each answered turn after its outcome is stored; updates use the value's
+//! revision, so concurrent replicas never overwrite each other's counts. A runner that crashes
+//! between storing the outcome and adding the usage loses that turn's figures (it undercounts,
+//! never counts twice: a redelivered turn is answered from its record and not added again).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::kv;
+use serde::{Deserialize, Serialize};
+
+use crate::messages::Usage;
+
+/// Attempts at a contended update before giving up.
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// One model's totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Answered turns.
+    pub turns: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Generated tokens.
+    pub completion_tokens: u64,
+    /// Cost in millionths of a US dollar (0 when unpriced).
+    pub cost_micro_usd: u64,
+}
+
+impl Totals {
+    /// Adds one turn's usage.
+    pub fn add_turn(&mut self, usage: &Usage) {
+        self.turns += 1;
+        self.prompt_tokens += u64::from(usage.prompt_tokens.unwrap_or(0));
+        self.completion_tokens += u64::from(usage.completion_tokens.unwrap_or(0));
+        self.cost_micro_usd += usage.cost_micro_usd.unwrap_or(0);
+    }
+
+    /// Adds other totals.
+    pub fn merge(&mut self, other: &Totals) {
+        self.turns += other.turns;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cost_micro_usd += other.cost_micro_usd;
+    }
+}
+
+/// A day's totals by model (`provider/model`).
+pub type Day = BTreeMap<String, Totals>;
+
+/// Usage store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// The KV store failed.
+    #[error("usage store: {0}")]
+    Store(String),
+    /// Too many concurrent writers.
+    #[error("usage for {0} kept changing; not recorded")]
+    Contended(String),
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The UTC date (`YYYY-MM-DD`) of a unix-ms instant.
+pub fn date_of(unix_ms: u64) -> String {
+    let days = i64::try_from(unix_ms / 86_400_000).unwrap_or(i64::MAX);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn day_key(date: &str) -> String {
+    format!("day.{date}")
+}
+
+fn store_error(error: impl std::fmt::Display) -> UsageError {
+    UsageError::Store(error.to_string())
+}
+
+/// Adds one answered turn of `model` at `unix_ms` to its day's totals.
+pub async fn record(
+    store: &kv::Store,
+    unix_ms: u64,
+    model: &str,
+    usage: &Usage,
+) -> Result<(), UsageError> {
+    let date = date_of(unix_ms);
+    let key = day_key(&date);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let entry = store.entry(&key).await.map_err(store_error)?;
+        let (mut day, revision) = match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => (
+                // An unreadable day starts over rather than blocking every later turn.
+                serde_json::from_slice::<Day>(&entry.value).unwrap_or_default(),
+                entry.revision,
+            ),
+            Some(entry) => (Day::new(), entry.revision),
+            None => (Day::new(), 0),
+        };
+        day.entry(model.to_owned()).or_default().add_turn(usage);
+        let value = serde_json::to_vec(&day).map_err(store_error)?;
+        let lost_race = if revision == 0 {
+            match store.create(&key, value.into()).await {
+                Ok(_) => false,
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => true,
+                Err(e) => return Err(store_error(e)),
+            }
+        } else {
+            match store.update(&key, value.into(), revision).await {
+                Ok(_) => false,
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => true,
+                Err(e) => return Err(store_error(e)),
+            }
+        };
+        if !lost_race {
+            return Ok(());
+        }
+        // Another replica wrote the day in between: read it again.
+    }
+    Err(UsageError::Contended(date))
+}
+
+/// The totals of the `days` UTC days ending with the day of `today_ms`, oldest first; days without
+/// usage are included empty so a chart has no gaps.
+pub async fn last_days(
+    store: &kv::Store,
+    today_ms: u64,
+    days: u32,
+) -> Result<Vec<(String, Day)>, UsageError> {
+    let mut out = Vec::with_capacity(days as usize);
+    for back in (0..u64::from(days)).rev() {
+        let date = date_of(today_ms.saturating_sub(back * 86_400_000));
+        let day = match store.get(day_key(&date)).await.map_err(store_error)? {
+            Some(bytes) => serde_json::from_slice::<Day>(&bytes).unwrap_or_default(),
+            None => Day::new(),
+        };
+        out.push((date, day));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        assert_eq!(date_of(0), "1970-01-01");
+        assert_eq!(date_of(86_399_999), "1970-01-01");
+        assert_eq!(date_of(86_400_000), "1970-01-02");
+        // 2000-02-29 (leap day of a century leap year) and 2026-11-29.
+        assert_eq!(date_of(951_782_400_000), "2000-02-29");
+        assert_eq!(date_of(1_795_910_400_000), "2026-11-29");
+        assert_eq!(date_of(1_795_910_400_000 - 1), "2026-11-28");
+    }
+
+    #[test]
+    fn totals_add_turns_with_missing_counts_as_zero() {
+        let mut totals = Totals::default();
+        totals.add_turn(&Usage {
+            prompt_tokens: Some(10),
+            completion_tokens: None,
+            cost_micro_usd: Some(7),
+        });
+        totals.add_turn(&Usage::default());
+        assert_eq!(
+            totals,
+            Totals {
+                turns: 2,
+                prompt_tokens: 10,
+                completion_tokens: 0,
+                cost_micro_usd: 7
+            }
+        );
+    }
+}

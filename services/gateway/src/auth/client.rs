@@ -1,0 +1,138 @@
+//! The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+//! `X-Forwarded-For` that is not one of the proxies (earlier entries are the client's own claims).
+
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
+/// `gateway.trustedProxies`, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct Proxies(Vec<IpNet>);
+
+/// An entry of `gateway.trustedProxies` is neither an address nor a CIDR block.
+#[derive(Debug, thiserror::Error)]
+#[error("gateway.trustedProxies[{index}] = {value:?} is not an IP address or CIDR block")]
+pub struct BadProxy {
+    /// Position in the list.
+    pub index: usize,
+    /// The entry.
+    pub value: String,
+}
+
+impl Proxies {
+    /// Parses addresses (`10.0.0.1`) and blocks (`10.0.0.0/8`).
+    pub fn parse(entries: &[String]) -> Result<Self, BadProxy> {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| {
+                let raw = raw.trim();
+                raw.parse::<IpNet>()
+                    .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| BadProxy {
+                        index,
+                        value: raw.to_owned(),
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Where a request on a connection from `peer` comes from.
+    pub fn resolve(&self, peer: IpAddr, headers: &http::HeaderMap) -> ClientAddr {
+        if !self.contains(peer) {
+            return ClientAddr::direct(peer);
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        let ip = forwarded
+            .iter()
+            .rev()
+            .copied()
+            .find(|ip| !self.contains(*ip))
+            .unwrap_or(peer);
+        ClientAddr {
+            ip: canonical(ip),
+            via_trusted_proxy: true,
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The client's address (rate limits are kept per address).
+    pub ip: IpAddr,
+    /// The connection came from a trusted proxy.
+    pub via_trusted_proxy: bool,
+}
+
+impl ClientAddr {
+    /// A client connected directly.
+    pub fn direct(ip: IpAddr) -> Self {
+        Self {
+            ip: canonical(ip),
+            via_trusted_proxy: false,
+        }
+    }
+
+    /// From axum's connection info; a request without one (in-process tests) is treated as coming
+    /// from an unknown, non-local address, so it gets no loopback privileges.
+    pub fn peer_of(extensions: &http::Extensions) -> IpAddr {
+        extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip())
+    }
+}
+
+/// `::ffff:1.2.3.4` is `1.2.3.4`.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", xff.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_trusted_proxies_may_name_the_client() {
+        let proxies = Proxies::parse(&["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap();
+        let direct = proxies.resolve("192.0.2.7".parse().unwrap(), &headers("1.2.3.4"));
+        assert_eq!(direct, ClientAddr::direct("192.0.2.7".parse().unwrap()));
+        // The client can prepend anything; the last hop before our proxies is what counts.
+        let proxied = proxies.resolve(
+            "127.0.0.1".parse().unwrap(),
+            &headers("6.6.6.6, 198.51.100.2, 10.1.1.1"),
+        );
+        assert_eq!(proxied.ip, "198.51.100.2".parse::<IpAddr>().unwrap());
+        assert!(proxied.via_trusted_proxy);
+        let mapped = proxies.resolve("::ffff:127.0.0.1".parse().unwrap(), &http::HeaderMap::new());
+        assert!(mapped.via_trusted_proxy);
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let error = Proxies::parse(&["10.0.0.1".into(), "proxy.local".into()]).unwrap_err();
+        assert_eq!(error.index, 1);
+        assert!(error.to_string().contains("proxy.local"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The whole admission check of a request or WebSocket sign-in: browser origin, lockout, then the
+//! credentials; failures are counted per client address and logged without the presented secret.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::limiter::Limiter;
+use super::origin::Origins;
+use super::{Auth, ClientAddr, Denied, Presented, Proxies};
+
+/// Admission policy.
+#[derive(Debug)]
+pub struct Guard {
+    /// The auth mode.
+    pub auth: Auth,
+    /// Failed-attempt limiter.
+    pub limiter: Limiter,
+    /// Trusted reverse proxies.
+    pub proxies: Proxies,
+    /// Browser origin policy (hot-reloadable).
+    origins: std::sync::RwLock<Origins>,
+}
+
+/// Why a client was turned away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Missing or wrong credentials.
+    Unauthorized,
+    /// Locked out after too many failures.
+    RateLimited(Duration),
+    /// Origin not allowed, insecure sign-in, or not through the trusted proxy.
+    Forbidden(String),
+}
+
+impl Guard {
+    /// The policy from the gateway's settings.
+    pub fn new(config: &crate::Config) -> Self {
+        Self {
+            auth: config.auth.clone(),
+            limiter: Limiter::new(config.rate_limit),
+            proxies: config.proxies.clone(),
+            origins: std::sync::RwLock::new(config.origins.clone()),
+        }
+    }
+
+    /// Applies the hot-reloadable parts of a changed `gateway` section (origins, insecure-auth
+    /// opt-in, rate limit).
+    pub fn reload(&self, gateway: &pincer_config::Gateway) {
+        let ui = &gateway.control_ui;
+        *self.origins.write().unwrap_or_else(|e| e.into_inner()) =
+            Origins::new(&ui.allowed_origins, ui.allow_insecure_auth);
+        self.limiter
+            .set_policy(gateway.auth.rate_limit.unwrap_or_default());
+    }
+
+    fn origins(&self) -> Origins {
+        self.origins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Err(reason)` for a browser origin that may not call the gateway.
+    pub fn check_origin(&self, headers: &http::HeaderMap) -> Result<(), Refusal> {
+        self.origins().check(headers).map_err(Refusal::Forbidden)
+    }
+
+    /// Where a request comes from.
+    pub fn client(&self, peer: IpAddr, headers: &http::HeaderMap) -> ClientAddr {
+        self.proxies.resolve(peer, headers)
+    }
+
+    /// Admits an HTTP API request (`Authorization: Bearer`, or the proxy's user header).
+    pub fn admit_http(
+        &self,
+        client: &ClientAddr,
+        headers: &http::HeaderMap,
+        what: &str,
+    ) -> Result<String, Refusal> {
+        self.check_origin(headers)?;
+        self.admit(client, what, || self.auth.check_headers(headers, client))
+    }
+
+    /// Admits a control-plane sign-in with the secret from the `connect` frame.
+    pub fn admit_connect(
+        &self,
+        client: &ClientAddr,
+        headers: &http::HeaderMap,
+        secret: Option<&str>,
+    ) -> Result<String, Refusal> {
+        if matches!(self.auth, Auth::Token(_) | Auth::Password(_)) {
+            self.origins()
+                .check_secure_auth(headers)
+                .map_err(Refusal::Forbidden)?;
+        }
+        let proxy_user = self
+            .auth
+            .proxy_user_header()
+            .and_then(|name| headers.get(name))
+            .and_then(|v| v.to_str().ok());
+        self.admit(client, "control sign-in", || {
+            self.auth.check(Presented {
+                secret,
+                proxy_user,
+                via_trusted_proxy: client.via_trusted_proxy,
+            })
+        })
+    }
+
+    /// Checks a secret that is not the gateway's (the hooks token) with the same lockout.
+    pub fn admit_other(
+        &self,
+        client: &ClientAddr,
+        what: &str,
+        check: impl FnOnce() -> bool,
+    ) -> Result<(), Refusal> {
+        self.admit(client, what, || {
+            check()
+                .then(|| "hook".to_owned())
+                .ok_or(Denied::BadCredentials)
+        })
+        .map(|_| ())
+    }
+
+    fn admit(
+        &self,
+        client: &ClientAddr,
+        what: &str,
+        check: impl FnOnce() -> Result<String, Denied>,
+    ) -> Result<String, Refusal> {
+        let now = Instant::now();
+        self.limiter
+            .check(client.ip, now)
+            .map_err(Refusal::RateLimited)?;
+        match check() {
+            Ok(who) => {
+                self.limiter.succeeded(client.ip);
+                Ok(who)
+            }
+            Err(Denied::NotFromProxy) => {
+                tracing::warn!(client = %client.ip, what, "refused: not through a trusted proxy");
+                Err(Refusal::Forbidden(
+                    "this gateway only accepts requests through its trusted proxy".to_owned(),
+                ))
+            }
+            Err(Denied::BadCredentials) => {
+                let locked = self.limiter.failed(client.ip, now);
+                // The presented value is never logged, not even in part.
+                tracing::warn!(client = %client.ip, what, locked_out = locked.is_err(), "failed authentication");
+                match locked {
+                    Err(wait) => Err(Refusal::RateLimited(wait)),
+                    Ok(()) => Err(Refusal::Unauthorized),
+                }
+            }
+        }
+    }
+}

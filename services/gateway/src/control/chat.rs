@@ -1,0 +1,236 @@
+//! `chat.send` (the run's events stream to the connection as `chat` events) and `chat.abort`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pincer_bus::messages::RunEvent;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Services;
+use super::connection::Conn;
+use super::frame::{self, Code, ErrorShape};
+use crate::turns::{Next, TurnSpec};
+
+/// Longest message accepted.
+const MAX_MESSAGE_CHARS: usize = 100_000;
+/// How long a started run may go silent before its events stop being followed.
+const SILENCE: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SendParams {
+    message: String,
+    #[serde(default)]
+    session_key: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
+    idempotency_key: String,
+    /// Accepted for OpenClaw clients; Pincer has no thinking levels.
+    #[serde(default)]
+    thinking: Option<Value>,
+    /// Accepted for OpenClaw clients; control-plane runs are not delivered to channels.
+    #[serde(default)]
+    deliver: Option<Value>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// The session a control-plane chat runs in: a full `agent:...` key is used as it is (to continue a
+/// channel or API session from the dashboard); anything else is a dashboard session of the agent.
+pub fn session_key(agent_id: &str, requested: Option<&str>) -> Result<String, ErrorShape> {
+    let requested = requested
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .unwrap_or("main");
+    if requested.len() > 256 || requested.chars().any(char::is_control) {
+        return Err(ErrorShape::invalid(
+            "sessionKey must be at most 256 printable characters",
+        ));
+    }
+    if requested.starts_with("agent:") {
+        return Ok(requested.to_owned());
+    }
+    Ok(format!("agent:{agent_id}:control:{requested}"))
+}
+
+/// Resolves an agent id (default agent when absent).
+pub fn agent_id(services: &Services, requested: Option<&str>) -> Result<String, ErrorShape> {
+    let id = requested.unwrap_or_else(|| services.agents.default_id());
+    services
+        .agents
+        .resolve(id)
+        .map(|agent| agent.id)
+        .map_err(|e| ErrorShape::new(Code::NotFound, e.to_string()))
+}
+
+pub(super) async fn send(
+    services: &Services,
+    conn: &Arc<Conn>,
+    params: &Value,
+) -> Result<Value, ErrorShape> {
+    let params: SendParams = frame::params(params)?;
+    let _ = (&params.thinking, &params.deliver, params.timeout_ms);
+    if params.message.trim().is_empty() {
+        return Err(ErrorShape::invalid("message is empty"));
+    }
+    if params.message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ErrorShape::invalid(format!(
+            "message is longer than {MAX_MESSAGE_CHARS} characters"
+        )));
+    }
+    if params.idempotency_key.trim().is_empty() {
+        return Err(ErrorShape::invalid(
+            "idempotencyKey is required for chat.send",
+        ));
+    }
+    let agent = agent_id(services, params.agent_id.as_deref())?;
+    let session_key = session_key(&agent, params.session_key.as_deref())?;
+    let turn = services.turns.new_turn(TurnSpec {
+        agent_id: &agent,
+        session_key: session_key.clone(),
+        text: &params.message,
+        source: "control",
+        idempotency_key: Some(&params.idempotency_key),
+        live: true,
+    });
+    let submitted = services
+        .turns
+        .submit(&turn)
+        .await
+        .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))?;
+    let run_id = turn.turn_id.clone();
+    tokio::spawn(forward(
+        Arc::clone(conn),
+        submitted,
+        run_id.clone(),
+        session_key.clone(),
+    ));
+    Ok(json!({ "runId": run_id, "sessionKey": session_key, "status": "accepted" }))
+}
+
+/// Relays a run's events as `chat` events until it ends or the connection closes.
+async fn forward(
+    conn: Arc<Conn>,
+    mut submitted: crate::turns::Submitted,
+    run_id: String,
+    session_key: String,
+) {
+    let mut text = String::new();
+    let mut seq = 0u64;
+    let mut emit = |state: &str, extra: Value| {
+        seq += 1;
+        let mut payload =
+            json!({ "runId": run_id, "sessionKey": session_key, "seq": seq, "state": state });
+        if let (Some(target), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+            target.extend(extra.clone());
+        }
+        conn.event("chat", &payload)
+    };
+    loop {
+        let next = tokio::select! {
+            next = submitted.next(SILENCE) => next,
+            () = conn.closed.cancelled() => return,
+        };
+        let alive = match next {
+            Next::Event(RunEvent::Started) => true,
+            Next::Event(RunEvent::Delta { text: delta }) => {
+                text.push_str(&delta);
+                emit(
+                    "delta",
+                    json!({ "deltaText": delta, "message": { "role": "assistant", "content": text } }),
+                )
+            }
+            Next::Event(RunEvent::Done {
+                content,
+                model,
+                usage,
+                finish_reason,
+                ..
+            }) => {
+                emit(
+                    "final",
+                    json!({
+                        "message": { "role": "assistant", "content": content },
+                        "model": model,
+                        "finishReason": finish_reason,
+                        "usage": usage,
+                    }),
+                );
+                return;
+            }
+            Next::Event(RunEvent::Error { code, message }) => {
+                let state = if code == pincer_bus::messages::ErrorCode::Aborted {
+                    "aborted"
+                } else {
+                    "error"
+                };
+                emit(state, json!({ "errorMessage": message }));
+                return;
+            }
+            Next::NotPickedUp(waited) => {
+                emit(
+                    "error",
+                    json!({ "errorMessage": format!("no agent-runner picked the run up within {}s; it stays queued and its answer will be in the session history", waited.as_secs()) }),
+                );
+                return;
+            }
+            Next::Stalled(waited) | Next::NoAnswer(waited) => {
+                emit(
+                    "error",
+                    json!({ "errorMessage": format!("the agent sent nothing for {}s", waited.as_secs()) }),
+                );
+                return;
+            }
+        };
+        if !alive {
+            return;
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AbortParams {
+    run_id: String,
+    /// Accepted for OpenClaw clients.
+    #[serde(default)]
+    session_key: Option<String>,
+}
+
+pub(super) async fn abort(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+    let params: AbortParams = frame::params(params)?;
+    let _ = &params.session_key;
+    if params.run_id.is_empty() || params.run_id.len() > 128 {
+        return Err(ErrorShape::invalid("runId is required"));
+    }
+    services
+        .turns
+        .abort(&params.run_id)
+        .await
+        .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))?;
+    Ok(json!({ "runId": params.run_id, "abortRequested": true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashboard_sessions_are_namespaced_and_full_keys_pass() {
+        assert_eq!(
+            session_key("main", None).unwrap(),
+            "agent:main:control:main"
+        );
+        assert_eq!(
+            session_key("main", Some(" ui ")).unwrap(),
+            "agent:main:control:ui"
+        );
+        assert_eq!(
+            session_key("main", Some("agent:main:telegram:dm:42")).unwrap(),
+            "agent:main:telegram:dm:42"
+        );
+        assert!(session_key("main", Some("a\nb")).is_err());
+        assert!(session_key("main", Some(&"x".repeat(300))).is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! Method dispatch (with each method's scope) and the read-only methods: health, status, models,
+//! channels and usage.
+
+use std::sync::atomic::Ordering;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use pincer_proto::llm::v1 as pb;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Services;
+use super::connection::Conn;
+use super::frame::{self, Code, ErrorShape};
+
+/// Every method, for `hello-ok.features.methods`.
+pub const NAMES: [&str; 17] = [
+    "health",
+    "status",
+    "chat.send",
+    "chat.abort",
+    "chat.history",
+    "sessions.list",
+    "sessions.reset",
+    "models.list",
+    "models.status",
+    "channels.status",
+    "pairing.list",
+    "pairing.approve",
+    "pairing.reject",
+    "usage.status",
+    "usage.cost",
+    "config.get",
+    "config.patch",
+];
+
+fn scope_of(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "health" | "status" | "chat.history" | "sessions.list" | "models.list"
+        | "models.status" | "channels.status" | "pairing.list" | "usage.status" | "usage.cost" => {
+            "operator.read"
+        }
+        "chat.send" | "chat.abort" | "sessions.reset" => "operator.write",
+        "pairing.approve" | "pairing.reject" => "operator.pairing",
+        "config.get" | "config.patch" => "operator.admin",
+        _ => return None,
+    })
+}
+
+/// Runs one method for `conn`.
+pub async fn call(
+    services: &Services,
+    conn: &std::sync::Arc<Conn>,
+    method: &str,
+    params: &Value,
+) -> Result<Value, ErrorShape> {
+    let Some(scope) = scope_of(method) else {
+        return Err(ErrorShape::new(
+            Code::NotFound,
+            format!("unknown method {method:?}"),
+        ));
+    };
+    if !conn.scopes.allows(scope) {
+        return Err(ErrorShape {
+            details: Some(json!({ "code": "MISSING_SCOPE", "scope": scope })),
+            ..ErrorShape::new(Code::Forbidden, format!("{method} needs the {scope} scope"))
+        });
+    }
+    match method {
+        "health" => Ok(health(services).await),
+        "status" => Ok(status(services)),
+        "chat.send" => super::chat::send(services, conn, params).await,
+        "chat.abort" => super::chat::abort(services, params).await,
+        "chat.history" => super::sessions::history(services, params).await,
+        "sessions.list" => super::sessions::list(services, params).await,
+        "sessions.reset" => super::sessions::reset(services, params).await,
+        "models.list" => models_list(services).await,
+        "models.status" => models_status(services).await,
+        "channels.status" => Ok(channels_status(services).await),
+        "pairing.list" => super::pairing::list(services).await,
+        "pairing.approve" => super::pairing::decide(services, params, true).await,
+        "pairing.reject" => super::pairing::decide(services, params, false).await,
+        "usage.status" => usage_status(services).await,
+        "usage.cost" => usage_cost(services, params).await,
+        "config.get" => super::settings::get(services),
+        "config.patch" => super::settings::patch(services, params).await,
+        _ => Err(ErrorShape::new(
+            Code::Internal,
+            format!("{method} has a scope but no handler"),
+        )),
+    }
+}
+
+async fn health(services: &Services) -> Value {
+    let report = services.readiness.check().await;
+    let check = |name: &str, check: &crate::readiness::Check| json!({ "name": name, "ok": check.ok, "detail": check.error });
+    json!({
+        "ok": report.ok,
+        "checks": [
+            check("nats", &report.nats),
+            check("llm-router", &report.llm_router),
+            check("agent-runner", &report.agent_runner),
+        ],
+    })
+}
+
+fn status(services: &Services) -> Value {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeMs": services.started.elapsed().as_millis() as u64,
+        "connections": services.connections.load(Ordering::Relaxed),
+        "agents": services.agents.ids(),
+        "defaultAgent": services.agents.default_id(),
+        "authMode": services.auth_mode,
+        "bind": services.bind,
+    })
+}
+
+fn router_error(error: &tonic::Status) -> ErrorShape {
+    ErrorShape::new(
+        Code::Unavailable,
+        format!("llm-router: {}", error.message()),
+    )
+}
+
+async fn models_list(services: &Services) -> Result<Value, ErrorShape> {
+    let response = services
+        .router
+        .clone()
+        .list_models(pb::ListModelsRequest {})
+        .await
+        .map_err(|e| router_error(&e))?;
+    Ok(json!({ "models": pincer_proto::json::models(&response.into_inner().models) }))
+}
+
+async fn models_status(services: &Services) -> Result<Value, ErrorShape> {
+    let response = services
+        .router
+        .clone()
+        .status(pb::StatusRequest {})
+        .await
+        .map_err(|e| router_error(&e))?;
+    Ok(pincer_proto::json::status(&response.into_inner()))
+}
+
+/// Pending messages of a work-queue consumer, and whether a client is pulling on it right now.
+async fn consumer_state(services: &Services, stream: &str, consumer: &str) -> Value {
+    let Ok(mut stream) = services.js.get_stream(stream).await else {
+        return json!({ "error": "stream not found" });
+    };
+    let found: Result<PullConsumer, _> = stream.get_consumer(consumer).await;
+    let Ok(mut consumer) = found else {
+        let messages = stream.info().await.map_or(0, |info| info.state.messages);
+        return json!({ "pending": messages, "consumer": false });
+    };
+    match consumer.info().await {
+        Ok(info) => json!({
+            "pending": info.num_pending,
+            "unacked": info.num_ack_pending,
+            "pulling": info.num_waiting,
+        }),
+        Err(error) => json!({ "error": error.to_string() }),
+    }
+}
+
+async fn channels_status(services: &Services) -> Value {
+    let ns = &services.namespace;
+    let mut channels = Vec::new();
+    for account in &services.channels {
+        // The bridge's consumer names: one sender per channel, one inbound consumer per account.
+        let sender = format!("channel-bridge-{}", account.channel);
+        let outbound = consumer_state(services, &ns.channel_outbound_stream(), &sender).await;
+        let inbound = consumer_state(
+            services,
+            &ns.channel_inbound_stream(),
+            &format!("{sender}-{}", account.account),
+        )
+        .await;
+        channels.push(json!({
+            "channel": account.channel,
+            "account": account.account,
+            "mode": account.mode,
+            "inbound": inbound,
+            "outbound": outbound,
+        }));
+    }
+    let turns = consumer_state(services, &ns.turns_stream(), &ns.turns_consumer()).await;
+    json!({ "channels": channels, "turns": turns })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CostParams {
+    #[serde(default = "thirty")]
+    days: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+fn totals_json(totals: &pincer_bus::usage::Totals) -> Value {
+    json!({
+        "turns": totals.turns,
+        "promptTokens": totals.prompt_tokens,
+        "completionTokens": totals.completion_tokens,
+        "costUsd": totals.cost_micro_usd as f64 / 1e6,
+    })
+}
+
+async fn read_days(
+    services: &Services,
+    days: u32,
+) -> Result<Vec<(String, pincer_bus::usage::Day)>, ErrorShape> {
+    pincer_bus::usage::last_days(&services.usage, crate::turns::now_ms(), days)
+        .await
+        .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))
+}
+
+async fn usage_status(services: &Services) -> Result<Value, ErrorShape> {
+    let days = read_days(services, 30).await?;
+    let mut month = pincer_bus::usage::Totals::default();
+    let mut today = pincer_bus::usage::Totals::default();
+    let last = days.len().saturating_sub(1);
+    for (index, (_, day)) in days.iter().enumerate() {
+        for totals in day.values() {
+            month.merge(totals);
+            if index == last {
+                today.merge(totals);
+            }
+        }
+    }
+    Ok(json!({ "today": totals_json(&today), "last30Days": totals_json(&month) }))
+}
+
+async fn usage_cost(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+    let params: CostParams = frame::params(params)?;
+    if !(1..=366).contains(&params.days) {
+        return Err(ErrorShape::invalid("days must be between 1 and 366"));
+    }
+    let days = read_days(services, params.days).await?;
+    let mut by_model: std::collections::BTreeMap<String, pincer_bus::usage::Totals> =
+        Default::default();
+    let mut total = pincer_bus::usage::Totals::default();
+    let days_json: Vec<Value> = days
+        .iter()
+        .map(|(date, day)| {
+            let models: Vec<Value> = day
+                .iter()
+                .map(|(model, totals)| {
+                    by_model.entry(model.clone()).or_default().merge(totals);
+                    total.merge(totals);
+                    let mut entry = totals_json(totals);
+                    entry["model"] = json!(model);
+                    entry
+                })
+                .collect();
+            json!({ "date": date, "models": models })
+        })
+        .collect();
+    let models: Vec<Value> = by_model
+        .iter()
+        .map(|(model, totals)| {
+            let mut entry = totals_json(totals);
+            entry["model"] = json!(model);
+            entry
+        })
+        .collect();
+    Ok(json!({ "days": days_json, "models": models, "total": totals_json(&total) }))
+}

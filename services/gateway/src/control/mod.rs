@@ -1,0 +1,175 @@
+//! The WebSocket control plane behind the Control UI and `pincer` (protocol:
+//! `docs/control-protocol.md`).
+//!
+//! - [`frame`]: request/response/event frames and error codes.
+//! - [`connection`]: the handshake (challenge, `connect`, `hello-ok`), the read loop, ticks, and a
+//!   bounded outbound queue that disconnects slow consumers.
+//! - [`methods`]: dispatch by method name and scope; the read-only methods.
+//! - [`chat`]: `chat.send` with streamed `chat` events, `chat.abort`.
+//! - [`sessions`]: `sessions.list`, `chat.history`, `sessions.reset`.
+//! - [`pairing`]: `pairing.list`, `pairing.approve`, `pairing.reject`.
+//! - [`settings`]: `config.get` (secrets masked) and `config.patch`.
+
+pub mod chat;
+pub mod connection;
+pub mod frame;
+pub mod methods;
+pub mod pairing;
+pub mod sessions;
+pub mod settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+use pincer_bus::Namespace;
+use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::readiness::Readiness;
+use crate::turns::Turns;
+
+/// Patience for one call to the llm-router.
+const ROUTER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A channel account as configured, for `channels.status`.
+#[derive(Clone, Debug)]
+pub struct ChannelAccount {
+    /// `telegram`.
+    pub channel: String,
+    /// Account name (`default`, ...).
+    pub account: String,
+    /// `polling` or `webhook`.
+    pub mode: &'static str,
+}
+
+/// What the control methods work with.
+pub struct Services {
+    /// Readiness checks.
+    pub readiness: Readiness,
+    /// Turn submission.
+    pub turns: Turns,
+    /// The llm-router (connected lazily).
+    pub router: LlmRouterClient<tonic::transport::Channel>,
+    /// JetStream, for consumer info.
+    pub js: jetstream::Context,
+    /// Namespace.
+    pub namespace: Namespace,
+    /// Transcripts.
+    pub sessions: kv::Store,
+    /// Pairing requests.
+    pub pairing: kv::Store,
+    /// Daily usage.
+    pub usage: kv::Store,
+    /// The agents.
+    pub agents: pincer_config::Agents,
+    /// Configured channel accounts.
+    pub channels: Vec<ChannelAccount>,
+    /// The config file.
+    pub config_path: Option<PathBuf>,
+    /// Auth mode name.
+    pub auth_mode: &'static str,
+    /// Bind as configured.
+    pub bind: String,
+    /// Process start.
+    pub started: Instant,
+    /// Open control connections.
+    pub connections: AtomicUsize,
+    /// Gateway shutdown: connections close with 1012 (service restart).
+    pub shutdown: CancellationToken,
+    /// Admission policy (config patches reload parts of it).
+    pub guard: Arc<crate::auth::guard::Guard>,
+}
+
+/// The control plane could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The router URL is not a URL.
+    #[error("invalid llm-router url {0:?}")]
+    RouterUrl(String),
+    /// A bucket could not be opened.
+    #[error(transparent)]
+    Bus(#[from] pincer_bus::Error),
+}
+
+impl Services {
+    /// Opens the buckets and a lazy router channel.
+    pub async fn open(
+        config: &crate::Config,
+        js: &jetstream::Context,
+        readiness: Readiness,
+        turns: Turns,
+        guard: Arc<crate::auth::guard::Guard>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, SetupError> {
+        let ns = &config.namespace;
+        let endpoint = tonic::transport::Endpoint::from_shared(config.router_url.clone())
+            .map_err(|_| SetupError::RouterUrl(config.router_url.clone()))?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(ROUTER_TIMEOUT);
+        let (sessions, pairing, usage) = tokio::try_join!(
+            pincer_bus::setup::sessions_bucket(js, ns),
+            pincer_bus::setup::pairing_bucket(js, ns),
+            pincer_bus::setup::usage_bucket(js, ns),
+        )?;
+        Ok(Arc::new(Self {
+            readiness,
+            turns,
+            router: LlmRouterClient::new(endpoint.connect_lazy()),
+            js: js.clone(),
+            namespace: ns.clone(),
+            sessions,
+            pairing,
+            usage,
+            agents: config.agents.clone(),
+            channels: config.channel_accounts.clone(),
+            config_path: config.config_path.clone(),
+            auth_mode: config.auth.mode_name(),
+            bind: config.bind.clone(),
+            started: Instant::now(),
+            connections: AtomicUsize::new(0),
+            shutdown,
+            guard,
+        }))
+    }
+}
+
+/// The configured channel accounts (names and modes only; no tokens are needed here).
+pub fn channel_accounts(channels: &pincer_config::Channels) -> Vec<ChannelAccount> {
+    let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) else {
+        return Vec::new();
+    };
+    let mode = |url: Option<&String>| {
+        if url.is_some_and(|u| !u.trim().is_empty()) {
+            "webhook"
+        } else {
+            "polling"
+        }
+    };
+    let mut out = Vec::new();
+    if telegram.bot_token.is_some() || telegram.accounts.is_empty() {
+        out.push(ChannelAccount {
+            channel: "telegram".to_owned(),
+            account: pincer_config::DEFAULT_TELEGRAM_ACCOUNT.to_owned(),
+            mode: mode(telegram.webhook_url.as_ref()),
+        });
+    }
+    for (name, account) in &telegram.accounts {
+        if account.enabled == Some(false) {
+            continue;
+        }
+        out.push(ChannelAccount {
+            channel: "telegram".to_owned(),
+            account: name.clone(),
+            mode: mode(
+                account
+                    .webhook_url
+                    .as_ref()
+                    .or(telegram.webhook_url.as_ref()),
+            ),
+        });
+    }
+    out
+}

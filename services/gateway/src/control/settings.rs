@@ -1,0 +1,357 @@
+//! `config.get` (secrets masked) and `config.patch` (an RFC 7396 merge patch, validated, written
+//! atomically, hot-applied where that is safe).
+//!
+//! - Hot: `gateway.controlUi.allowedOrigins` / `allowInsecureAuth` and `gateway.auth.rateLimit`
+//!   take effect at once.
+//! - Refused: the listener and its auth (`gateway.auth` except `rateLimit`, `bind`, `port`,
+//!   `customBindHost`, `trustedProxies`). A remote client must not be able to open the gateway
+//!   up or lock its owner out; those are edited on the host.
+//! - Everything else is written and reported in `restartRequired` with the services that read it.
+//!
+//! The patch applies to the file as written (`${VAR}` references stay references), and must name
+//! the hash of the version it was based on, so two editors cannot overwrite each other. The file is
+//! rewritten as JSON: comments in a JSON5 file are not kept (the previous file is kept as `.bak`).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::Services;
+use super::frame::{self, Code, ErrorShape};
+
+/// Shown instead of a secret.
+pub const MASK: &str = "••••";
+
+/// Keys whose string values are secrets, wherever they appear.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("token")
+        || key.contains("password")
+        || key.contains("secret")
+        || key == "apikey"
+        || key == "apikeys"
+        || key == "authorization"
+}
+
+/// Maps whose every value may be a secret (provider headers, MCP server environments).
+fn is_secret_map(key: &str) -> bool {
+    matches!(key, "headers" | "env")
+}
+
+fn is_reference(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1
+}
+
+/// Masks every secret in a config document (a `${VAR}` reference is not a secret and stays).
+pub fn redact(value: &mut Value) {
+    fn mask_all(value: &mut Value) {
+        match value {
+            Value::String(text) if !is_reference(text) => *text = MASK.to_owned(),
+            Value::Array(items) => items.iter_mut().for_each(mask_all),
+            Value::Object(map) => map.values_mut().for_each(mask_all),
+            _ => {}
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if is_secret_key(key) || is_secret_map(key) {
+                    mask_all(child);
+                } else {
+                    redact(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn hash(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn path_of(services: &Services) -> Result<&Path, ErrorShape> {
+    services.config_path.as_deref().ok_or_else(|| {
+        ErrorShape::new(
+            Code::Unavailable,
+            "this gateway was started without a config file",
+        )
+    })
+}
+
+fn read(path: &Path) -> Result<(String, Value), ErrorShape> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ErrorShape::new(
+            Code::Unavailable,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let document: Value =
+        json5::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text)).map_err(|e| {
+            ErrorShape::new(
+                Code::Internal,
+                format!("{} is not valid JSON5: {e}", path.display()),
+            )
+        })?;
+    Ok((text, document))
+}
+
+pub(super) fn get(services: &Services) -> Result<Value, ErrorShape> {
+    let path = path_of(services)?;
+    let (text, mut document) = read(path)?;
+    redact(&mut document);
+    Ok(
+        json!({ "path": path.display().to_string(), "hash": hash(text.as_bytes()), "config": document }),
+    )
+}
+
+/// RFC 7396: objects merge, `null` deletes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// Dotted paths of the leaves a patch touches (objects are walked, anything else is a leaf).
+fn leaves(patch: &Value, prefix: &str, out: &mut Vec<String>) {
+    match patch {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                leaves(value, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+/// Where a changed path takes effect.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Applied by the gateway at once.
+    Hot,
+    /// Written; these services read it at startup.
+    Restart(&'static [&'static str]),
+    /// Not changeable remotely.
+    Refused(&'static str),
+}
+
+/// The effect of changing `path`.
+pub fn effect(path: &str) -> Effect {
+    const REFUSED: &str = "the gateway's listener and auth can only be changed in the file on the host (a remote client must not be able to open the gateway or lock its owner out)";
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}."));
+    if under("gateway.controlUi.allowedOrigins")
+        || under("gateway.controlUi.allowInsecureAuth")
+        || under("gateway.auth.rateLimit")
+    {
+        return Effect::Hot;
+    }
+    if under("gateway.auth")
+        || under("gateway.bind")
+        || under("gateway.port")
+        || under("gateway.customBindHost")
+        || under("gateway.trustedProxies")
+    {
+        return Effect::Refused(REFUSED);
+    }
+    let section = path.split('.').next().unwrap_or(path);
+    Effect::Restart(match section {
+        "gateway" | "hooks" => &["gateway"],
+        "models" => &["llm-router", "agent-runner"],
+        "agents" => &["agent-runner", "gateway", "llm-router"],
+        "tools" | "mcp" | "skills" | "session" => &["agent-runner", "channel-bridge"],
+        "channels" | "bindings" => &["channel-bridge", "gateway"],
+        _ => &["gateway", "agent-runner", "llm-router", "channel-bridge"],
+    })
+}
+
+fn contains_mask(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text == MASK,
+        Value::Array(items) => items.iter().any(contains_mask),
+        Value::Object(map) => map.values().any(contains_mask),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PatchParams {
+    patch: Value,
+    base_hash: String,
+}
+
+pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+    let params: PatchParams = frame::params(params)?;
+    if !params.patch.is_object() {
+        return Err(ErrorShape::invalid(
+            "patch must be an object (a JSON merge patch)",
+        ));
+    }
+    if contains_mask(&params.patch) {
+        return Err(ErrorShape::invalid(format!(
+            "the patch contains the mask {MASK:?}: send the real value, or leave the key out to keep it"
+        )));
+    }
+    let mut paths = Vec::new();
+    leaves(&params.patch, "", &mut paths);
+    let refused: Vec<Value> = paths
+        .iter()
+        .filter_map(|p| match effect(p) {
+            Effect::Refused(reason) => Some(json!({ "path": p, "reason": reason })),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(ErrorShape {
+            details: Some(json!({ "refused": refused })),
+            ..ErrorShape::new(
+                Code::Forbidden,
+                format!("cannot change {} remotely", paths.join(", ")),
+            )
+        });
+    }
+    let path = path_of(services)?.to_owned();
+    let (text, mut document) = read(&path)?;
+    let current = hash(text.as_bytes());
+    if params.base_hash != current {
+        return Err(ErrorShape {
+            details: Some(json!({ "hash": current })),
+            ..ErrorShape::new(
+                Code::Conflict,
+                "the config changed since it was read: get it again and reapply the patch",
+            )
+        });
+    }
+    merge_patch(&mut document, &params.patch);
+    let new_text = serde_json::to_string_pretty(&document)
+        .map_err(|e| ErrorShape::new(Code::Internal, e.to_string()))?
+        + "\n";
+    // Validated exactly as the services will load it (unknown keys, types, ranges).
+    let config = pincer_config::parse_str(
+        &new_text,
+        &path.display().to_string(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(&["gateway", "agents"]),
+    )
+    .map_err(|e| ErrorShape::invalid(format!("the patched config is invalid: {e}")))?;
+    write_atomically(&path, &text, &new_text)?;
+
+    let mut applied = Vec::new();
+    let mut restart = Vec::new();
+    for p in &paths {
+        match effect(p) {
+            Effect::Hot => applied.push(p.clone()),
+            Effect::Restart(services) => restart.push(json!({ "path": p, "services": services })),
+            Effect::Refused(_) => {}
+        }
+    }
+    if !applied.is_empty() {
+        services.guard.reload(&config.gateway);
+    }
+    tracing::info!(applied = ?applied, restart = restart.len(), "config patched from the control plane");
+    Ok(json!({
+        "hash": hash(new_text.as_bytes()),
+        "applied": applied,
+        "restartRequired": restart,
+    }))
+}
+
+fn write_atomically(path: &Path, old: &str, new: &str) -> Result<(), ErrorShape> {
+    let unwritable = |e: std::io::Error| {
+        ErrorShape::new(
+            Code::Unavailable,
+            format!(
+                "cannot write {} ({e}); is it mounted read-only?",
+                path.display()
+            ),
+        )
+    };
+    let backup = path.with_extension("bak");
+    std::fs::write(&backup, old).map_err(unwritable)?;
+    let staging = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&staging, new).map_err(unwritable)?;
+    std::fs::rename(&staging, path).map_err(|e| {
+        let _ = std::fs::remove_file(&staging);
+        unwritable(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_references_kept() {
+        let mut doc = json!({
+            "gateway": { "auth": { "mode": "token", "token": "abc123" } },
+            "models": { "providers": { "or": { "apiKey": "sk-live", "baseUrl": "https://x", "headers": { "X-Key": "k" } } } },
+            "channels": { "telegram": { "botToken": "${TELEGRAM_BOT_TOKEN}", "webhookSecret": "s" } },
+            "mcp": { "servers": { "gh": { "command": "x", "env": { "GITHUB_TOKEN": "ghp_1" } } } },
+        });
+        redact(&mut doc);
+        assert_eq!(doc["gateway"]["auth"]["token"], MASK);
+        assert_eq!(doc["gateway"]["auth"]["mode"], "token");
+        assert_eq!(doc["models"]["providers"]["or"]["apiKey"], MASK);
+        assert_eq!(doc["models"]["providers"]["or"]["baseUrl"], "https://x");
+        assert_eq!(doc["models"]["providers"]["or"]["headers"]["X-Key"], MASK);
+        assert_eq!(
+            doc["channels"]["telegram"]["botToken"],
+            "${TELEGRAM_BOT_TOKEN}"
+        );
+        assert_eq!(doc["channels"]["telegram"]["webhookSecret"], MASK);
+        assert_eq!(doc["mcp"]["servers"]["gh"]["env"]["GITHUB_TOKEN"], MASK);
+        assert!(!doc.to_string().contains("sk-live"));
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({ "a": { "b": 1, "c": 2 }, "d": [1, 2] });
+        merge_patch(&mut doc, &json!({ "a": { "b": null, "e": 3 }, "d": [3] }));
+        assert_eq!(doc, json!({ "a": { "c": 2, "e": 3 }, "d": [3] }));
+    }
+
+    #[test]
+    fn effects_by_path() {
+        assert_eq!(effect("gateway.controlUi.allowedOrigins"), Effect::Hot);
+        assert_eq!(effect("gateway.auth.rateLimit.maxAttempts"), Effect::Hot);
+        assert!(matches!(effect("gateway.auth.token"), Effect::Refused(_)));
+        assert!(matches!(effect("gateway.bind"), Effect::Refused(_)));
+        assert!(matches!(
+            effect("gateway.trustedProxies"),
+            Effect::Refused(_)
+        ));
+        assert_eq!(
+            effect("models.providers.x.baseUrl"),
+            Effect::Restart(&["llm-router", "agent-runner"])
+        );
+        let mut paths = Vec::new();
+        leaves(
+            &json!({ "a": { "b": 1, "c": { "d": null } }, "e": [] }),
+            "",
+            &mut paths,
+        );
+        assert_eq!(paths, ["a.b", "a.c.d", "e"]);
+    }
+}

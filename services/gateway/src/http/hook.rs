@@ -1,0 +1,110 @@
+//! `POST /hooks/agent` and `POST /hooks/wake` (see [`crate::hooks`]).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::auth::ClientAddr;
+use crate::hooks::{Admission, AgentHook, WakeHook};
+use crate::turns::TurnSpec;
+
+pub(super) async fn handle(
+    State(state): State<AppState>,
+    axum::Extension(client): axum::Extension<ClientAddr>,
+    Path(kind): Path<String>,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(settings) = &state.inner.hooks else {
+        return Err(ApiError::NotFound("hooks are disabled".to_owned()));
+    };
+    if uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")))
+    {
+        return Err(ApiError::bad_request(
+            "token",
+            "tokens in the URL are refused (they end up in logs): send Authorization: Bearer <hooks.token>",
+        ));
+    }
+    state
+        .inner
+        .guard
+        .admit_other(&client, "hook", || settings.presented_by(&headers))
+        .map_err(super::refusal)?;
+    let parse_error = |e: serde_json::Error| ApiError::BadRequest {
+        message: format!("invalid hook body: {e}"),
+        param: None,
+    };
+    let (agent, session_key, text, idempotency_key) = match kind.as_str() {
+        "agent" => {
+            let hook: AgentHook = serde_json::from_slice(&body).map_err(parse_error)?;
+            let agent = agent_of(&state, hook.agent_id.as_deref())?;
+            let label = hook.name.as_deref().unwrap_or("hook");
+            let session = match hook.session_key {
+                Some(key) if key.starts_with("agent:") => key,
+                Some(key) => format!("agent:{agent}:hook:{key}"),
+                None => format!(
+                    "agent:{agent}:hook:{label}:{}",
+                    uuid::Uuid::new_v4().simple()
+                ),
+            };
+            (agent, session, hook.message, hook.idempotency_key)
+        }
+        "wake" => {
+            let hook: WakeHook = serde_json::from_slice(&body).map_err(parse_error)?;
+            let agent = agent_of(&state, hook.agent_id.as_deref())?;
+            let session = format!("agent:{agent}:main");
+            (agent, session, format!("[wake] {}", hook.text), None)
+        }
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no hook {other:?}; the hooks are agent and wake"
+            )));
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("message", "the message is empty"));
+    }
+    let (run_id, admission) = crate::hooks::start(
+        &state.inner.turns,
+        TurnSpec {
+            agent_id: &agent,
+            session_key: session_key.clone(),
+            text: &text,
+            source: "hook",
+            idempotency_key: idempotency_key.as_deref(),
+            live: true,
+        },
+    )
+    .await
+    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    tracing::info!(%run_id, hook = %kind, ?admission, "hook run submitted");
+    let (status, state_name) = match &admission {
+        Admission::Started => (http::StatusCode::OK, "started"),
+        Admission::Finished => (http::StatusCode::OK, "finished"),
+        Admission::Queued => (http::StatusCode::ACCEPTED, "queued"),
+        Admission::Failed(message) => return Err(ApiError::BadGateway(message.clone())),
+    };
+    Ok((
+        status,
+        Json(
+            json!({ "ok": true, "runId": run_id, "sessionKey": session_key, "status": state_name }),
+        ),
+    )
+        .into_response())
+}
+
+fn agent_of(state: &AppState, requested: Option<&str>) -> Result<String, ApiError> {
+    let id = requested.unwrap_or_else(|| state.inner.agents.default_id());
+    state
+        .inner
+        .agents
+        .resolve(id)
+        .map(|agent| agent.id)
+        .map_err(|e| ApiError::NotFound(e.to_string()))
+}
