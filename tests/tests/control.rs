@@ -93,7 +93,10 @@ async fn read_methods_report_the_stack() {
     assert_eq!(status["authMode"], "token");
     assert_eq!(status["connections"], 1);
     let agents = status["agents"].as_array().expect("agents");
-    assert!(agents.contains(&json!("main")) && agents.contains(&json!("helper")), "{status}");
+    assert!(
+        agents.contains(&json!("main")) && agents.contains(&json!("helper")),
+        "{status}"
+    );
 
     let models = client
         .call("models.list", json!({}))

@@ -43,13 +43,16 @@ pub fn resolve(
     let ip = match bind {
         Bind::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
         Bind::Lan => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        // Tailscale detection is not built yet: stay private rather than guess.
-        Bind::Tailnet => {
-            tracing::warn!(
-                "gateway.bind \"tailnet\": tailscale detection is not available, binding loopback"
-            );
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        }
+        Bind::Tailnet => match tailnet_address() {
+            Some(ip) => IpAddr::V4(ip),
+            None => {
+                // No tailnet interface: stay private rather than guess.
+                tracing::warn!(
+                    "gateway.bind \"tailnet\": no 100.64.0.0/10 address on this host (is tailscale up?), binding loopback"
+                );
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }
+        },
         Bind::Custom => custom_host
             .ok_or(Error::CustomHost("is not set"))?
             .parse()
@@ -62,6 +65,24 @@ pub fn resolve(
         return Err(Error::OpenWithoutAuth(ip));
     }
     Ok(SocketAddr::new(ip, port))
+}
+
+/// Whether `ip` is in 100.64.0.0/10, the range Tailscale assigns node addresses from.
+pub fn is_tailnet(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    a == 100 && (b & 0xc0) == 64
+}
+
+/// This host's tailnet address, if an interface has one.
+fn tailnet_address() -> Option<Ipv4Addr> {
+    nix::ifaddrs::getifaddrs()
+        .ok()?
+        .filter_map(|interface| {
+            interface
+                .address
+                .and_then(|address| address.as_sockaddr_in().map(|v4| v4.ip()))
+        })
+        .find(|ip| is_tailnet(*ip))
 }
 
 fn in_container() -> bool {
@@ -99,6 +120,45 @@ mod tests {
             resolve(&Bind::Loopback, None, 4, Some("everywhere"), true),
             Err(Error::BadOverride(_))
         ));
+    }
+
+    #[test]
+    fn tailnet_is_100_64_slash_10_and_falls_back_to_loopback() {
+        assert!(is_tailnet(Ipv4Addr::new(100, 64, 0, 1)));
+        assert!(is_tailnet(Ipv4Addr::new(100, 127, 255, 254)));
+        assert!(!is_tailnet(Ipv4Addr::new(100, 128, 0, 1)));
+        assert!(!is_tailnet(Ipv4Addr::new(100, 63, 0, 1)));
+        // This machine has no tailnet interface: a private fallback, never 0.0.0.0.
+        let addr = resolve(&Bind::Tailnet, None, 9, None, false).unwrap();
+        assert!(addr.ip().is_loopback() || tailnet_address().is_some());
+    }
+
+    /// Every bind × auth combination: open addresses need auth, loopback never does.
+    #[test]
+    fn bind_and_auth_matrix() {
+        let binds = [
+            (Bind::Loopback, true),
+            (Bind::Lan, false),
+            (Bind::Custom, false),
+            (Bind::Address("127.0.0.1".parse().unwrap()), true),
+            (Bind::Address("::1".parse().unwrap()), true),
+            (Bind::Address("0.0.0.0".parse().unwrap()), false),
+            (Bind::Address("192.168.1.2".parse().unwrap()), false),
+        ];
+        for (bind, private) in binds {
+            for auth_required in [true, false] {
+                let result = resolve(&bind, Some("10.0.0.5"), 18789, None, auth_required);
+                if private || auth_required {
+                    assert!(result.is_ok(), "{bind} auth={auth_required}");
+                } else {
+                    let error = result.expect_err("open bind without auth").to_string();
+                    assert!(
+                        error.contains("without auth") && error.contains("gateway.auth.mode"),
+                        "{error}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

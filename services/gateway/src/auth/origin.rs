@@ -95,11 +95,7 @@ fn is_private_host(host: &str) -> bool {
     }
     match host.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                // 100.64.0.0/10: Tailscale and carrier-grade NAT.
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || crate::bind::is_tailnet(v4)
         }
         Ok(IpAddr::V6(v6)) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
         Err(_) => false,
