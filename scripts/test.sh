@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh [ARGS...]      ARGS go to the test runner (cargo nextest run, or cargo test)
 #
+# 0. protoc, and chromium + chromium-driver for the Control UI browser test (apt-get when missing)
 # 1. a nats-server >= 2.10 for the tests that start their own (exported as NATS_SERVER_BIN)
 # 2. docker, and every image built from release binaries (scripts/build-images.sh), for the
 #    testcontainers tests, which use pincer/<image>:$PINCER_IMAGE_TAG and never pull
@@ -23,6 +24,14 @@ if ! command -v protoc >/dev/null; then
     if [[ $EUID -eq 0 ]]; then as_root=(); else as_root=(sudo -n); fi
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q=2
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 protobuf-compiler >/dev/null
+fi
+
+# chromium + chromedriver: the Control UI test drives a real headless browser (Debian packages).
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    log "chromium and chromium-driver (apt-get install)"
+    if [[ $EUID -eq 0 ]]; then as_root=(); else as_root=(sudo -n); fi
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q=2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
 log "nats-server"

@@ -8,6 +8,7 @@
 pub mod control_client;
 mod nats;
 mod poll;
+pub mod webdriver;
 
 pub use nats::NatsServer;
 pub use poll::{eventually, wait_http_ok};
