@@ -31,7 +31,7 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     log "chromium and chromium-driver (apt-get install)"
     if [[ $EUID -eq 0 ]]; then as_root=(); else as_root=(sudo -n); fi
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q=2
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 --no-install-recommends chromium chromium-driver >/dev/null
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q=2 chromium chromium-driver >/dev/null
 fi
 
 log "nats-server"
