@@ -14,6 +14,10 @@
 //! `pincer-bench telegram` sends `--messages` DMs through a fake Bot API, the channel-bridge and the
 //! stack (instant fake model) and reports messages/s and the bridge's RSS.
 //!
+//! `pincer-bench control` measures the gateway's control WebSocket: `--idle` signed-in connections
+//! held (gateway KiB per connection), `--clients` sockets streaming a chat at once (events/s), and
+//! one turn at a time over the socket vs `/v1/chat/completions` vs the fake alone.
+//!
 //! `pincer-bench router` measures the llm-router's own overhead: the fake provider (no delays) and
 //! `pincer-llm-router` alone (NATS off), closed-loop streaming `LlmRouter/Chat` calls over one
 //! shared HTTP/2 channel (`--channels N` to spread them), compared with the same number of
@@ -26,6 +30,7 @@
 //! target/release/pincer-bench router --phases 1:500,8:1000,32:2000 --channels 4
 //! ```
 
+mod control;
 mod load;
 mod procs;
 mod router;
@@ -57,6 +62,8 @@ enum Command {
     Stack(StackArgs),
     /// The llm-router alone over gRPC, against the fake provider called directly.
     Router(router::Args),
+    /// The gateway's control WebSocket: idle connections per MiB, event fan-out, per-turn overhead.
+    Control(control::Args),
     /// Messages through the Telegram side (fake Bot API, channel-bridge polling) to an instant agent.
     Telegram(telegram::Args),
 }
@@ -96,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Stack(args)) => stack(args).await,
         Some(Command::Router(args)) => router::run(args).await,
         Some(Command::Telegram(args)) => telegram::run(args).await,
+        Some(Command::Control(args)) => control::run(args).await,
     }
 }
 

@@ -5,8 +5,10 @@
 //! - `pincer config validate FILE`: checks a config file the way the services will.
 //! - `pincer models list|status`: the llm-router's catalogue and health.
 //! - `pincer pairing list|approve|reject`: DM pairing requests of a channel account.
+//! - `pincer dashboard`: the Control UI's address, signed in.
 
 mod config_cmd;
+mod dashboard_cmd;
 mod dev;
 mod models_cmd;
 mod pairing_cmd;
@@ -46,6 +48,18 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long, global = true)]
         json: bool,
+    },
+    /// Print the Control UI's URL (with the gateway token in the fragment, never sent to a server).
+    Dashboard {
+        /// Gateway base URL (default: $PINCER_GATEWAY_URL or http://127.0.0.1:<gateway.port>).
+        #[arg(long)]
+        url: Option<String>,
+        /// Config file to read the port and token from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the URL without the token.
+        #[arg(long)]
+        no_token: bool,
     },
     /// DM pairing requests (examples: `pincer pairing list`, `pincer pairing approve AB3DE7GH`).
     Pairing {
@@ -106,6 +120,15 @@ fn main() -> ExitCode {
             command: ConfigCommand::Validate { file },
         } => config_cmd::validate(file.unwrap_or_else(pincer_lifecycle::env::config_path)),
         Command::Dev(args) => block_on(dev::run(args)),
+        Command::Dashboard {
+            url,
+            config,
+            no_token,
+        } => block_on(dashboard_cmd::run(dashboard_cmd::Options {
+            url,
+            config,
+            no_token,
+        })),
         Command::Models {
             command,
             router,

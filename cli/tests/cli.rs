@@ -310,3 +310,56 @@ async fn pairing_list_approve_and_reject_work_on_the_shared_store() {
     let empty = String::from_utf8_lossy(&run(&["list"]).stdout).into_owned();
     assert!(empty.contains("no pending pairing requests"), "{empty}");
 }
+
+#[test]
+fn dashboard_prints_the_signed_in_url_from_config_env_or_dotenv() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "pincer.json5",
+        r#"{ gateway: { port: 19999, auth: { mode: "token", token: "from-config" } } }"#,
+    );
+    let dashboard = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut command = pincer();
+        command
+            .arg("dashboard")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("PINCER_GATEWAY_TOKEN")
+            .env_remove("PINCER_GATEWAY_URL")
+            .env_remove("PINCER_GATEWAY_PORT");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(
+        dashboard(&[], &[]),
+        "http://127.0.0.1:19999/#token=from-config"
+    );
+    assert_eq!(dashboard(&[], &["--no-token"]), "http://127.0.0.1:19999/");
+    assert_eq!(
+        dashboard(
+            &[
+                ("PINCER_GATEWAY_TOKEN", "from-env"),
+                ("PINCER_GATEWAY_URL", "https://box.tail.ts.net/")
+            ],
+            &[]
+        ),
+        "https://box.tail.ts.net/#token=from-env"
+    );
+    // scripts/up.sh keeps the token in ./.env.
+    write(
+        dir.path(),
+        ".env",
+        "OTHER=1\nPINCER_GATEWAY_TOKEN=from-dotenv\n",
+    );
+    assert_eq!(
+        dashboard(&[], &[]),
+        "http://127.0.0.1:19999/#token=from-dotenv"
+    );
+}

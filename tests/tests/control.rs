@@ -611,6 +611,45 @@ async fn a_client_that_does_not_read_is_disconnected_not_buffered() {
         .expect("still serving");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_frames_get_errors_and_oversized_ones_end_the_connection() {
+    let stack = Stack::start(Knobs::default()).await;
+    let mut client = operator(&stack).await;
+    for garbage in [
+        "not json",
+        "{}",
+        "[]",
+        r#"{"type":"event","id":"1","method":"health"}"#,
+        r#"{"type":"req","id":"2","method":"health","params":"x"}"#,
+        r#"{"type":"req","id":3,"method":"health"}"#,
+        "\u{0}\u{1}",
+        &"[".repeat(10_000),
+    ] {
+        assert!(client.send_raw(garbage).await);
+        let answer = client.read().await.expect("an answer, not a closed socket");
+        assert_eq!(answer["ok"], false, "{garbage:.40}: {answer}");
+        assert_eq!(answer["error"]["code"], "INVALID_REQUEST");
+    }
+    // The connection is still fine.
+    client.call("health", json!({})).await.expect("health");
+    // A frame over the 1 MiB cap ends it; the gateway keeps serving others.
+    let huge = format!(
+        r#"{{"type":"req","id":"big","method":"health","params":{{"x":"{}"}}}}"#,
+        "x".repeat(2 << 20)
+    );
+    let _ = client.send_raw(&huge).await;
+    let next = client.read().await;
+    assert!(
+        next.is_none() || next.as_ref().is_some_and(|f| f.get("close").is_some()),
+        "{next:?}"
+    );
+    operator(&stack)
+        .await
+        .call("status", json!({}))
+        .await
+        .expect("still serving");
+}
+
 const HOOKS: &str = r#"{
   gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "${GATEWAY_TOKEN}" } },
   models: { providers: { ollama: { baseUrl: "${FAKE_URL}", api: "ollama", models: [{ id: "fake-model" }] } } },

@@ -31,6 +31,8 @@ pub const MAX_PREAUTH_BYTES: usize = 64 * 1024;
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// Time allowed for the `connect` request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a closing connection's last frames may take before the socket is dropped.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Interval of `tick` events.
 pub const TICK: Duration = Duration::from_secs(15);
 
@@ -161,7 +163,7 @@ pub async fn serve(
 ) {
     let conn_id = uuid::Uuid::new_v4().simple().to_string();
     let (mut sink, mut stream) = socket.split();
-    let (out, mut outbox) = mpsc::channel::<Message>(OUTBOUND_FRAMES);
+    let (out, outbox) = mpsc::channel::<Message>(OUTBOUND_FRAMES);
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let challenge = frame::event(
         "connect.challenge",
@@ -307,34 +309,7 @@ pub async fn serve(
     }
     services.connections.fetch_add(1, Ordering::Relaxed);
 
-    let writer_conn = Arc::clone(&conn);
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                message = outbox.recv() => match message {
-                    Some(message) => {
-                        if sink.send(message).await.is_err() {
-                            writer_conn.closed.cancel();
-                            return;
-                        }
-                    }
-                    None => return,
-                },
-                () = writer_conn.closed.cancelled() => {
-                    let (code, reason) = writer_conn
-                        .close_reason
-                        .lock()
-                        .ok()
-                        .and_then(|slot| *slot)
-                        .unwrap_or((1000, ""));
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame { code, reason: reason.into() })))
-                        .await;
-                    return;
-                }
-            }
-        }
-    });
+    let writer = tokio::spawn(write_frames(sink, outbox, Arc::clone(&conn)));
 
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tick = tokio::time::interval(TICK);
@@ -370,6 +345,59 @@ pub async fn serve(
     let _ = writer.await;
     services.connections.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(conn = %conn_id, "control client gone");
+}
+
+/// Sends queued frames until the connection closes. A client that stops reading blocks a send; when
+/// the connection is closed meanwhile (slow consumer, shutdown), the blocked frame and the close
+/// frame get [`CLOSE_GRACE`], then the socket is dropped, so a dead client cannot pin the task.
+async fn write_frames(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut outbox: mpsc::Receiver<Message>,
+    conn: Arc<Conn>,
+) {
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = conn.closed.cancelled() => break,
+            message = outbox.recv() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        let closing = {
+            let send = sink.send(message);
+            tokio::pin!(send);
+            tokio::select! {
+                sent = &mut send => {
+                    if sent.is_err() {
+                        conn.closed.cancel();
+                        return;
+                    }
+                    false
+                }
+                () = conn.closed.cancelled() => {
+                    if tokio::time::timeout(CLOSE_GRACE, &mut send).await.is_err() {
+                        return;
+                    }
+                    true
+                }
+            }
+        };
+        if closing {
+            break;
+        }
+    }
+    let (code, reason) = conn
+        .close_reason
+        .lock()
+        .ok()
+        .and_then(|slot| *slot)
+        .unwrap_or((1000, ""));
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close)).await;
 }
 
 fn handle(services: &Arc<Services>, conn: &Arc<Conn>, in_flight: &Arc<Semaphore>, text: &str) {
