@@ -210,6 +210,13 @@ pub async fn run(
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
     tracing::info!(addr = %listener.local_addr()?, auth = config.auth.mode_name(), "gateway listening");
+    // Streamed answers are many small writes: without TCP_NODELAY each one after the first waits
+    // for the client's delayed ACK (~40 ms per SSE chunk or WebSocket event).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let stopping = shutdown.clone();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopping.cancelled().await });

@@ -10,6 +10,9 @@ use super::{ApiError, AppState};
 use crate::auth::ClientAddr;
 use crate::control::connection::{self, MAX_PAYLOAD_BYTES};
 
+/// Read buffer per control connection (frames larger than this are read in several steps).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The dashboard: one self-contained page (no CDN, works offline).
 const CONTROL_UI: &str = include_str!("../../ui/index.html");
 
@@ -77,7 +80,11 @@ fn accept(
     }
     let services = Arc::clone(&state.inner.control);
     let guard = Arc::clone(&state.inner.guard);
+    // tungstenite's defaults (128 KiB read buffer, 128 KiB write buffer) would cost ~150 KiB per
+    // idle connection; control frames are small.
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .max_message_size(MAX_PAYLOAD_BYTES)
         .max_frame_size(MAX_PAYLOAD_BYTES)
         .on_upgrade(move |socket| connection::serve(socket, services, guard, client, headers))
