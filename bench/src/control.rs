@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use pincer_test_support::control_client::{ALL_SCOPES, ControlClient};
+use pincer_control_client::{ALL_SCOPES, ControlClient};
 use serde_json::json;
 
 use crate::{load, procs, round, stack};
@@ -160,7 +160,10 @@ async fn chat_once(client: &mut ControlClient, session: &str) -> anyhow::Result<
     let run = sent["runId"].clone();
     let mut events = 0;
     loop {
-        let event = client.event("chat").await;
+        let event = client
+            .event("chat")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if event["payload"]["runId"] != run {
             continue;
         }

@@ -1,24 +1,176 @@
-//! `pincer config validate`.
+//! `pincer config validate|get|set|unset|schema`.
+//!
+//! `set` and `unset` edit the file in place with `pincer_config::edit` (comments, layout and
+//! `${VAR}` references stay), validate the result the way the services load it, and replace the
+//! file atomically (same permissions). Secrets are never printed: `get` masks them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pincer_lifecycle::entry::EXIT_CONFIG;
+use pincer_config::edit;
+use serde_json::Value;
 
-/// Validates every section of `file` with the process environment.
+use crate::output;
+use crate::target::exit;
+
+/// Validates every section of `file` with the process environment, then `./.env` (what compose
+/// gives the services).
 pub fn validate(file: PathBuf) -> ExitCode {
-    match pincer_config::load_file(
-        &file,
-        &pincer_config::process_env,
-        pincer_config::Scope::All,
-    ) {
+    let lookup = |name: &str| {
+        pincer_config::process_env(name)
+            .or_else(|| crate::target::env_file_value(Path::new(".env"), name))
+    };
+    match pincer_config::load_file(&file, &lookup, pincer_config::Scope::All) {
         Ok(_) => {
             println!("config ok: {}", file.display());
             ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("invalid config: {error}");
-            ExitCode::from(EXIT_CONFIG)
+            ExitCode::from(exit::CONFIG)
         }
     }
+}
+
+fn read(file: &Path) -> Result<String, ExitCode> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(error) => {
+            eprintln!("pincer: cannot read {}: {error}", file.display());
+            Err(ExitCode::from(exit::IO))
+        }
+    }
+}
+
+fn path_of(path: &str) -> Result<Vec<edit::Step>, ExitCode> {
+    edit::parse_path(path).map_err(|error| {
+        eprintln!("pincer: {error}");
+        ExitCode::from(exit::USAGE)
+    })
+}
+
+/// `pincer config get PATH`: the value (secrets masked), JSON with `--json`.
+pub fn get(file: &Path, path: &str, json_out: bool) -> ExitCode {
+    let steps = match path_of(path) {
+        Ok(steps) => steps,
+        Err(code) => return code,
+    };
+    let text = match read(file) {
+        Ok(text) => text,
+        Err(code) => return code,
+    };
+    match edit::get(&text, &steps) {
+        Ok(Some(mut value)) => {
+            if pincer_config::redact::is_secret_path(path) {
+                pincer_config::redact::mask_all(&mut value);
+            } else {
+                pincer_config::redact::redact(&mut value);
+            }
+            match (&value, json_out) {
+                (Value::String(text), false) => println!("{text}"),
+                _ => output::json(&value),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("pincer: {path} is not set in {}", file.display());
+            ExitCode::from(exit::DATA)
+        }
+        Err(error) => {
+            eprintln!("pincer: {}: {error}", file.display());
+            ExitCode::from(exit::CONFIG)
+        }
+    }
+}
+
+/// Reads a value from the command line: JSON5 when it parses (`30`, `true`, `["a"]`, `{a: 1}`,
+/// `"quoted"`), otherwise the text itself.
+pub fn parse_value(raw: &str) -> Value {
+    json5::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+}
+
+/// `pincer config set PATH VALUE`.
+pub fn set(file: &Path, path: &str, raw: &str) -> ExitCode {
+    let value = parse_value(raw);
+    apply(file, path, |text, steps| edit::set(text, steps, &value))
+}
+
+/// `pincer config unset PATH`.
+pub fn unset(file: &Path, path: &str) -> ExitCode {
+    apply(file, path, edit::unset)
+}
+
+/// Edits, validates and writes; prints what changed (never the value of a secret).
+pub fn apply(
+    file: &Path,
+    path: &str,
+    change: impl FnOnce(&str, &[edit::Step]) -> Result<edit::Edited, edit::EditError>,
+) -> ExitCode {
+    let steps = match path_of(path) {
+        Ok(steps) => steps,
+        Err(code) => return code,
+    };
+    let text = match read(file) {
+        Ok(text) => text,
+        Err(code) => return code,
+    };
+    let edited = match change(&text, &steps) {
+        Ok(edited) => edited,
+        Err(error) => {
+            eprintln!("pincer: {error}");
+            return ExitCode::from(exit::DATA);
+        }
+    };
+    if let Err(code) = write_validated(file, &edited.text) {
+        return code;
+    }
+    if edited.rewritten {
+        eprintln!(
+            "pincer: note: {} was rewritten as JSON (its layout could not be kept); comments are gone",
+            file.display()
+        );
+    }
+    println!("updated {path} in {}", file.display());
+    ExitCode::SUCCESS
+}
+
+/// Checks `text` as the services would (unknown keys and types everywhere; `${VAR}`s may be set
+/// only in the services' environment, so they are not required here) and replaces `file`.
+pub fn write_validated(file: &Path, text: &str) -> Result<(), ExitCode> {
+    if let Err(error) = pincer_config::parse_str(
+        text,
+        &file.display().to_string(),
+        &pincer_config::process_env,
+        pincer_config::Scope::Sections(&[]),
+    ) {
+        eprintln!("pincer: not written, the result would be invalid: {error}");
+        return Err(ExitCode::from(exit::CONFIG));
+    }
+    write_atomically(file, text).map_err(|error| {
+        eprintln!("pincer: cannot write {}: {error}", file.display());
+        ExitCode::from(exit::IO)
+    })
+}
+
+/// Writes `text` next to `file` and renames it into place, keeping the file's permissions (a new
+/// file is created 0600: configs hold secrets).
+pub fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let staging = file.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&staging, text)?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode))?;
+    std::fs::rename(&staging, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&staging);
+    })
+}
+
+/// `pincer config schema`: the JSON Schema of the config file.
+pub fn schema() -> ExitCode {
+    output::json(&pincer_config::json_schema());
+    ExitCode::SUCCESS
 }

@@ -39,13 +39,18 @@ pub async fn list(url: String, as_json: bool) -> ExitCode {
     }
 }
 
-async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
-    let models = client(url)
+/// The router's catalogue.
+pub async fn fetch_models(url: &str) -> anyhow::Result<Vec<pb::ModelInfo>> {
+    Ok(client(url)
         .await?
         .list_models(pb::ListModelsRequest {})
         .await?
         .into_inner()
-        .models;
+        .models)
+}
+
+async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
+    let models = fetch_models(url).await?;
     if as_json {
         let out = pincer_proto::json::models(&models);
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -1,116 +1,72 @@
-//! `pincer pairing list|approve|reject`: the DM pairing requests of a channel account, kept in
-//! NATS KV (`pincer_pairing`), which every channel-bridge replica reads on each message.
+//! `pincer pairing list|approve|reject`: DM pairing requests of every channel account, through the
+//! gateway's control plane (the one port a deployment publishes).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-/// Where and what.
-pub struct Target {
-    /// NATS URL.
-    pub nats_url: String,
-    /// `telegram`.
-    pub channel: String,
-    /// Channel account (`default`).
-    pub account: String,
-}
+use serde_json::json;
 
-/// `$PINCER_NATS_URL`, else the local default.
-pub fn nats_url(flag: Option<String>) -> String {
-    flag.or_else(|| std::env::var("PINCER_NATS_URL").ok())
-        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
-}
-
-async fn open(target: &Target) -> Result<pincer_bus::pairing::Pairing, String> {
-    let client =
-        pincer_bus::connect::connect(&target.nats_url, "pincer-cli", Duration::from_secs(3))
-            .await
-            .map_err(|e| e.to_string())?;
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(pincer_bus::pairing::Pairing::new(
-        bucket,
-        &target.channel,
-        &target.account,
-    ))
-}
+use crate::output;
+use crate::target::{self, Gateway};
 
 /// Lists pending requests.
-pub async fn list(target: Target, json: bool) -> ExitCode {
-    let pending = match open(&target).await {
-        Ok(pairing) => pairing.pending().await.map_err(|e| e.to_string()),
-        Err(error) => Err(error),
-    };
-    match pending {
-        Ok(pending) if json => {
-            let rows: Vec<serde_json::Value> = pending
-                .iter()
-                .map(|p| serde_json::json!({ "code": p.code, "sender_id": p.sender_id, "username": p.username, "created_ms": p.created_ms }))
-                .collect();
-            println!("{}", serde_json::Value::Array(rows));
+pub async fn list(gateway: &Gateway, json_out: bool) -> ExitCode {
+    match target::call(gateway, "pairing.list", json!({})).await {
+        Ok(payload) if json_out => {
+            output::json(&payload["pending"]);
             ExitCode::SUCCESS
         }
-        Ok(pending) if pending.is_empty() => {
-            println!(
-                "no pending pairing requests for {} ({})",
-                target.channel, target.account
-            );
-            ExitCode::SUCCESS
-        }
-        Ok(pending) => {
-            println!("{:<10} {:<16} USERNAME", "CODE", "SENDER");
-            for p in pending {
-                println!(
-                    "{:<10} {:<16} {}",
-                    p.code,
-                    p.sender_id,
-                    p.username
-                        .as_deref()
-                        .map_or("-".to_owned(), |u| format!("@{u}"))
-                );
+        Ok(payload) => {
+            let pending = payload["pending"].as_array().cloned().unwrap_or_default();
+            if pending.is_empty() {
+                println!("no pending pairing requests");
+                return ExitCode::SUCCESS;
             }
+            let rows: Vec<Vec<String>> = pending
+                .iter()
+                .map(|p| {
+                    vec![
+                        p["code"].as_str().unwrap_or("").to_owned(),
+                        format!(
+                            "{}/{}",
+                            p["channel"].as_str().unwrap_or(""),
+                            p["account"].as_str().unwrap_or("")
+                        ),
+                        p["senderId"].as_str().unwrap_or("").to_owned(),
+                        p["username"]
+                            .as_str()
+                            .map_or("-".to_owned(), |u| format!("@{u}")),
+                        output::ago(p["createdAt"].as_u64().unwrap_or(0)),
+                    ]
+                })
+                .collect();
+            output::table(&["CODE", "ACCOUNT", "SENDER", "USERNAME", "ASKED"], &rows);
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("pincer: cannot read pairing requests: {error}");
-            ExitCode::from(69)
-        }
+        Err(code) => ExitCode::from(code),
     }
 }
 
 /// Approves (`approve = true`) or rejects a code.
-pub async fn decide(target: Target, code: &str, approve: bool) -> ExitCode {
-    let pairing = match open(&target).await {
-        Ok(pairing) => pairing,
-        Err(error) => {
-            eprintln!("pincer: cannot reach the pairing store: {error}");
-            return ExitCode::from(69);
-        }
-    };
-    let outcome = if approve {
-        pairing.approve(code).await.map(|a| {
-            format!(
-                "approved sender {} ({})",
-                a.sender_id,
-                a.username
-                    .map_or("no username".to_owned(), |u| format!("@{u}"))
-            )
-        })
+pub async fn decide(gateway: &Gateway, code: &str, approve: bool, json_out: bool) -> ExitCode {
+    let method = if approve {
+        "pairing.approve"
     } else {
-        pairing
-            .reject(code)
-            .await
-            .map(|p| format!("rejected the request of sender {}", p.sender_id))
+        "pairing.reject"
     };
-    match outcome {
-        Ok(message) => {
-            println!("{message}");
+    match target::call(gateway, method, json!({ "code": code })).await {
+        Ok(payload) if json_out => {
+            output::json(&payload);
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("pincer: {error}");
-            ExitCode::from(65)
+        Ok(payload) => {
+            let sender = payload["senderId"].as_str().unwrap_or("?");
+            if approve {
+                println!("approved sender {sender}: they can talk to the agent now");
+            } else {
+                println!("rejected the request of sender {sender}");
+            }
+            ExitCode::SUCCESS
         }
+        Err(code) => ExitCode::from(code),
     }
 }

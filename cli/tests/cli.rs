@@ -267,50 +267,6 @@ async fn models_list_and_status_show_what_the_router_knows() {
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the llm-router"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pairing_list_approve_and_reject_work_on_the_shared_store() {
-    let nats = NatsServer::start();
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .unwrap();
-    let pairing = pincer_bus::pairing::Pairing::new(bucket, "telegram", "default");
-    let (first, _) = pairing.request("501", Some("eve")).await.unwrap();
-    let (second, _) = pairing.request("502", None).await.unwrap();
-
-    let run = |args: &[&str]| {
-        pincer()
-            .args(["pairing"])
-            .args(args)
-            .args(["--nats", &nats.url()])
-            .output()
-            .unwrap()
-    };
-    let listed = run(&["list", "--json"]);
-    assert!(listed.status.success(), "{listed:?}");
-    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 2);
-    let table = String::from_utf8_lossy(&run(&["list"]).stdout).into_owned();
-    assert!(
-        table.contains(&first.code) && table.contains("@eve"),
-        "{table}"
-    );
-
-    let approved = run(&["approve", &first.code.to_lowercase()]);
-    assert!(approved.status.success(), "{approved:?}");
-    assert!(String::from_utf8_lossy(&approved.stdout).contains("approved sender 501"));
-    assert!(pairing.is_approved("501").await.unwrap());
-    let again = run(&["approve", &first.code]);
-    assert_eq!(again.status.code(), Some(65), "a code works once");
-    assert!(String::from_utf8_lossy(&again.stderr).contains("no pending pairing request"));
-
-    assert!(run(&["reject", &second.code]).status.success());
-    assert!(!pairing.is_approved("502").await.unwrap());
-    let empty = String::from_utf8_lossy(&run(&["list"]).stdout).into_owned();
-    assert!(empty.contains("no pending pairing requests"), "{empty}");
-}
-
 #[test]
 fn dashboard_prints_the_signed_in_url_from_config_env_or_dotenv() {
     let dir = tempfile::tempdir().unwrap();

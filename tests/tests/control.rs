@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use pincer_control_client::{ALL_SCOPES, ControlClient, Refused, open, read_json};
 use pincer_fake_provider::Knobs;
 use pincer_system_tests::{Stack, TOKEN};
-use pincer_test_support::control_client::{ALL_SCOPES, ControlClient, Refused, open, read_json};
 use serde_json::{Value, json};
 
 fn ws_url(stack: &Stack) -> String {
@@ -32,7 +32,7 @@ async fn chat(client: &mut ControlClient, session: &str, text: &str) -> (String,
     let run_id = sent["runId"].as_str().expect("runId").to_owned();
     let mut events = Vec::new();
     loop {
-        let event = client.event("chat").await;
+        let event = client.event("chat").await.expect("chat event");
         assert_eq!(event["payload"]["runId"], run_id.as_str());
         let state = event["payload"]["state"]
             .as_str()
@@ -267,7 +267,7 @@ async fn a_running_chat_can_be_aborted() {
         .expect("accepted");
     let run_id = sent["runId"].as_str().expect("runId").to_owned();
     // Wait until it streams, then stop it.
-    let first = client.event("chat").await;
+    let first = client.event("chat").await.expect("chat event");
     assert_eq!(first["payload"]["state"], "delta");
     let aborted = client
         .call("chat.abort", json!({ "runId": run_id }))
@@ -275,7 +275,7 @@ async fn a_running_chat_can_be_aborted() {
         .expect("abort");
     assert_eq!(aborted["abortRequested"], true);
     let end = loop {
-        let event = client.event("chat").await;
+        let event = client.event("chat").await.expect("chat event");
         if event["payload"]["state"] != "delta" {
             break event;
         }
@@ -367,6 +367,7 @@ async fn pairing_requests_are_listed_approved_and_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
     let config = r#"{
+  // kept through patches
   gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "test-token-0123456789" } },
   models: { providers: { ollama: { baseUrl: "${FAKE_URL}", api: "ollama", apiKey: "sk-very-secret", models: [{ id: "fake-model" }] } } },
   agents: { defaults: { model: "ollama/fake-model", timeout: 30 } },
@@ -410,7 +411,9 @@ async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
         .expect("the listed origin may sign in now");
     let on_disk = std::fs::read_to_string(stack.config_path()).expect("file");
     assert!(
-        on_disk.contains("dash.example") && on_disk.contains("sk-very-secret"),
+        on_disk.contains("dash.example")
+            && on_disk.contains("sk-very-secret")
+            && on_disk.contains("// kept through patches"),
         "{on_disk}"
     );
     assert!(stack.config_path().with_extension("bak").exists());

@@ -1,9 +1,9 @@
 //! The gateway's auth modes over HTTP and the control WebSocket, each with good and bad
 //! credentials and browser origins (the bind half of the matrix is in `bind.rs`'s unit tests).
 
+use pincer_control_client::{ALL_SCOPES, ControlClient, Refused};
 use pincer_fake_provider::Knobs;
 use pincer_system_tests::{Stack, TOKEN};
-use pincer_test_support::control_client::{ALL_SCOPES, ControlClient, Refused};
 use serde_json::json;
 
 fn config(auth: &str, extra_gateway: &str) -> String {

@@ -39,9 +39,17 @@ mod secret;
 mod strict;
 mod validate;
 
+pub mod edit;
+pub mod redact;
 pub mod schema;
 
 pub use env::process_env;
+
+/// The JSON Schema of the config file (`pincer config schema`; editors take it through `$schema`).
+#[must_use]
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+}
 pub use error::Error;
 pub use load::{load_file, parse_str};
 pub use model_ref::parse_model_ref;

@@ -39,7 +39,8 @@ pub async fn http_get_ok(url: &str, timeout: Duration) -> Result<(), Error> {
         })
 }
 
-async fn http_get_status(url: &str) -> Result<u16, Error> {
+/// The status code of `GET url` (plain http).
+pub async fn http_get_status(url: &str) -> Result<u16, Error> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| Error::Url(url.to_owned()))?;

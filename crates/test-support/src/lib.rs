@@ -5,7 +5,6 @@
 //! - [`eventually`], [`wait_http_ok`]: poll until a deadline instead of sleeping.
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
 
-pub mod control_client;
 mod nats;
 mod poll;
 pub mod webdriver;

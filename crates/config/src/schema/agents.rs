@@ -22,7 +22,7 @@ pub const DEFAULT_AGENT_ALIAS: &str = "default";
 
 /// `agents`. Named agents come as `entries` (a map by id) or OpenClaw's older `list` (an array of
 /// entries with an `id`); both end up in [`Agents::entries`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", from = "AgentsFile")]
 pub struct Agents {
     /// Settings every agent inherits.
@@ -34,7 +34,7 @@ pub struct Agents {
 }
 
 /// `agents` as written in the file.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AgentsFile {
     #[serde(default)]
@@ -65,6 +65,20 @@ struct ListedAgent {
     entry: AgentEntry,
 }
 
+impl schemars::JsonSchema for ListedAgent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ListedAgent".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let entry = generator.subschema_for::<AgentEntry>();
+        schemars::json_schema!({
+            "description": "An agent of `agents.list`: its `id` and the fields of an `agents.entries` value.",
+            "allOf": [entry, { "type": "object", "required": ["id"], "properties": { "id": { "type": "string", "minLength": 1 } } }]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ListedAgent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
@@ -80,7 +94,7 @@ impl<'de> Deserialize<'de> for ListedAgent {
 }
 
 /// `agents.defaults`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgentDefaults {
     /// Primary model and fallbacks.
@@ -122,7 +136,7 @@ impl AgentDefaults {
 }
 
 /// `agents.entries.<id>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgentEntry {
     /// This is the default agent (at most one entry).
@@ -183,12 +197,26 @@ impl ModelSelection {
 }
 
 /// The object form of [`ModelSelection`], strictly checked.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ModelChain {
     primary: String,
     #[serde(default)]
     fallbacks: Vec<String>,
+}
+
+impl schemars::JsonSchema for ModelSelection {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ModelSelection".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let chain = generator.subschema_for::<ModelChain>();
+        schemars::json_schema!({
+            "description": "\"provider/model\", or { primary, fallbacks }",
+            "anyOf": [{ "type": "string", "pattern": "^[^/]+/.+$" }, chain]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for ModelSelection {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One routing rule; the first that matches wins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Binding {
     /// The agent that answers.
@@ -14,7 +14,7 @@ pub struct Binding {
 }
 
 /// `bindings[].match`: every field given must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BindingMatch {
     /// `telegram`, ...
@@ -28,7 +28,7 @@ pub struct BindingMatch {
 }
 
 /// `match.peer`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Peer {
     /// `direct` (a private chat, id = the sender) or `group` (id = the chat).
@@ -38,7 +38,7 @@ pub struct Peer {
 }
 
 /// `match.peer.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerKind {
     /// A private chat.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::secret::Secret;
 
 /// `channels`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Channels {
     /// The Telegram bot channel.
@@ -18,7 +18,7 @@ pub struct Channels {
 }
 
 /// `channels.telegram`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Telegram {
     /// Run the channel; as in OpenClaw, a configured channel is on unless `enabled: false`.
@@ -81,7 +81,7 @@ pub struct Telegram {
 }
 
 /// `channels.telegram.accounts.<name>`: one more bot with its own token and, optionally, policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TelegramAccount {
     /// Run this bot (default true).
@@ -116,7 +116,7 @@ pub struct TelegramAccount {
 }
 
 /// A list of ids or @usernames (integers kept as their decimal text).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct StringList(#[serde(deserialize_with = "strings_or_numbers")] pub Vec<String>);
 
@@ -206,7 +206,7 @@ impl Telegram {
 }
 
 /// `dmPolicy`: who may start a direct conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DmPolicy {
     /// Unknown senders get a one-time code the owner approves.

@@ -12,7 +12,7 @@ use crate::secret::Secret;
 pub const DEFAULT_PORT: u16 = 18789;
 
 /// `gateway`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Gateway {
     /// `local` or `remote`.
@@ -115,6 +115,22 @@ impl Serialize for Bind {
     }
 }
 
+impl schemars::JsonSchema for Bind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": BIND_EXPECTED,
+            "anyOf": [
+                { "enum": ["loopback", "localhost", "lan", "tailnet", "custom", "auto"] },
+                { "type": "string", "format": "ip" }
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Bind {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct BindVisitor;
@@ -132,7 +148,7 @@ impl<'de> Deserialize<'de> for Bind {
 }
 
 /// `gateway.auth`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Auth {
     /// Auth mode; unset means inferred (token if only a token is set, ...).
@@ -153,7 +169,7 @@ pub struct Auth {
 }
 
 /// `gateway.auth.trustedProxy`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TrustedProxy {
     /// Header carrying the authenticated user (default `x-forwarded-user`).
@@ -165,7 +181,7 @@ pub struct TrustedProxy {
 }
 
 /// `gateway.auth.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     /// No authentication.
@@ -179,7 +195,7 @@ pub enum AuthMode {
 }
 
 /// `gateway.auth.rateLimit`: failed attempts per client address. Unset fields take the defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateLimit {
     /// Failures allowed per window (default 10).
@@ -220,7 +236,7 @@ impl Default for RateLimit {
 }
 
 /// `gateway.controlUi`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ControlUi {
     /// Serve the Control UI.
@@ -241,7 +257,7 @@ pub struct ControlUi {
 }
 
 /// `gateway.http`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewayHttp {
     /// Request body cap in bytes (Pincer extension; the gateway applies its default when unset).
@@ -253,7 +269,7 @@ pub struct GatewayHttp {
 }
 
 /// `gateway.http.endpoints`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpEndpoints {
     /// The OpenAI-compatible `/v1/chat/completions` endpoint.
@@ -262,7 +278,7 @@ pub struct HttpEndpoints {
 }
 
 /// `gateway.http.endpoints.chatCompletions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChatCompletions {
     /// Serve the endpoint (OpenClaw's default is off).

@@ -15,7 +15,7 @@ use crate::secret::Secret;
 pub const DEFAULT_MCP_TIMEOUT_SECONDS: u64 = 30;
 
 /// `mcp`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Mcp {
     /// Servers by name; the name prefixes their tools (`<name>__<tool>`).
@@ -24,7 +24,7 @@ pub struct Mcp {
 }
 
 /// `mcp.servers.<name>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct McpServer {
     /// Program to run as a stdio server (looked up on `PATH`).
@@ -61,7 +61,7 @@ pub struct McpServer {
 }
 
 /// `mcp.servers.<name>.toolFilter`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ToolFilter {
     /// Tools offered (same patterns as `allowTools`).

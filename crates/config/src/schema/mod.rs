@@ -11,7 +11,7 @@ pub mod models;
 pub mod tools;
 
 /// The whole config file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     /// Editor schema hint (`"$schema"`); allowed and ignored.
@@ -50,7 +50,7 @@ pub struct Config {
 }
 
 /// `hooks`: external triggers (`POST /hooks/agent`, `POST /hooks/wake`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Hooks {
     /// Serve the endpoints (default off).
@@ -65,7 +65,7 @@ pub struct Hooks {
 }
 
 /// `tailscale`: expose the gateway on the tailnet.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tailscale {
     /// `off`, `serve`, `funnel` or `on`.
@@ -77,7 +77,7 @@ pub struct Tailscale {
 }
 
 /// `session`: how conversations map to sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Session {
     /// DM session scoping (e.g. `main`, `per-peer`, `per-channel-peer`).

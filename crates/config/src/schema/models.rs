@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::secret::Secret;
 
 /// `models`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Models {
     /// `merge` (with built-in providers) or `replace`.
@@ -36,7 +36,7 @@ impl Models {
 }
 
 /// `models.providers.<id>`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Provider {
     /// API base URL (built-in default for well-known ids, see [`Provider::base_url_for`]).
@@ -116,7 +116,7 @@ impl Provider {
 }
 
 /// `models.providers.<id>.keepAlive`: a duration string or a number of seconds, as Ollama takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum KeepAlive {
     /// Seconds; negative keeps the model loaded forever, 0 unloads right after the call.
@@ -138,7 +138,7 @@ pub fn default_base_url(provider_id: &str) -> Option<&'static str> {
 }
 
 /// `models.providers.<id>.api`: the provider's wire protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Api {
     /// OpenAI `/chat/completions` (OpenRouter, vLLM, most gateways).
@@ -178,7 +178,7 @@ impl Api {
 }
 
 /// `models.providers.<id>.models[]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModelEntry {
     /// Model id as the provider knows it (the part after `<provider>/` in a model ref).
@@ -204,7 +204,7 @@ pub struct ModelEntry {
 }
 
 /// `models.providers.<id>.models[].cost`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cost {
     /// Input price.

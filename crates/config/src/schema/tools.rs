@@ -8,7 +8,7 @@ pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 30;
 pub const DEFAULT_EXEC_MAX_OUTPUT_CHARS: usize = 16_000;
 
 /// `tools`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tools {
     /// Only these tools are offered (names, `server__*` wildcards for MCP); empty = every built-in.
@@ -23,7 +23,9 @@ pub struct Tools {
 }
 
 /// `tools.exec.mode`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecMode {
     /// No `exec` tool (the default).
@@ -34,7 +36,7 @@ pub enum ExecMode {
 }
 
 /// `tools.exec`: off unless `mode: "allowlist"` names the commands it may run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Exec {
     /// `deny` (default) or `allowlist`.

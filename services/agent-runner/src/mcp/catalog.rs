@@ -21,7 +21,7 @@ pub(crate) struct Exposed {
 
 /// The model-facing name: the tool's characters outside `[A-Za-z0-9_-]` become `_` (providers
 /// reject them).
-pub(crate) fn exposed_name(server: &str, tool: &str) -> String {
+pub fn exposed_name(server: &str, tool: &str) -> String {
     let tool: String = tool
         .chars()
         .map(|c| {

@@ -8,66 +8,19 @@
 //!   up or lock its owner out; those are edited on the host.
 //! - Everything else is written and reported in `restartRequired` with the services that read it.
 //!
-//! The patch applies to the file as written (`${VAR}` references stay references), and must name
-//! the hash of the version it was based on, so two editors cannot overwrite each other. The file is
-//! rewritten as JSON: comments in a JSON5 file are not kept (the previous file is kept as `.bak`).
+//! The patch applies to the file as written (`${VAR}` references stay references, comments and
+//! layout are kept: `pincer_config::edit`), and must name the hash of the version it was based on,
+//! so two editors cannot overwrite each other. The previous file is kept as `.bak`.
 
 use std::path::Path;
 
+use pincer_config::edit::{self, Step};
+use pincer_config::redact::{MASK, contains_mask, redact};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Services;
 use super::frame::{self, Code, ErrorShape};
-
-/// Shown instead of a secret.
-pub const MASK: &str = "••••";
-
-/// Keys whose string values are secrets, wherever they appear.
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("token")
-        || key.contains("password")
-        || key.contains("secret")
-        || key == "apikey"
-        || key == "apikeys"
-        || key == "authorization"
-}
-
-/// Maps whose every value may be a secret (provider headers, MCP server environments).
-fn is_secret_map(key: &str) -> bool {
-    matches!(key, "headers" | "env")
-}
-
-fn is_reference(text: &str) -> bool {
-    let text = text.trim();
-    text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1
-}
-
-/// Masks every secret in a config document (a `${VAR}` reference is not a secret and stays).
-pub fn redact(value: &mut Value) {
-    fn mask_all(value: &mut Value) {
-        match value {
-            Value::String(text) if !is_reference(text) => *text = MASK.to_owned(),
-            Value::Array(items) => items.iter_mut().for_each(mask_all),
-            Value::Object(map) => map.values_mut().for_each(mask_all),
-            _ => {}
-        }
-    }
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if is_secret_key(key) || is_secret_map(key) {
-                    mask_all(child);
-                } else {
-                    redact(child);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
-}
 
 fn hash(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -129,6 +82,42 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Applies a merge patch to the file's text leaf by leaf (`null` removes), keeping comments.
+fn apply_patch(text: &str, patch: &Value) -> Result<String, ErrorShape> {
+    let mut leaves_with_values = Vec::new();
+    collect(patch, &mut Vec::new(), &mut leaves_with_values);
+    let mut text = text.to_owned();
+    for (path, value) in leaves_with_values {
+        let edited = if value.is_null() {
+            match edit::unset(&text, &path) {
+                Err(edit::EditError::Missing(_)) => continue,
+                other => other,
+            }
+        } else {
+            edit::set(&text, &path, &value)
+        };
+        let edited = edited.map_err(|e| ErrorShape::invalid(e.to_string()))?;
+        if edited.rewritten {
+            tracing::warn!("config.patch rewrote the file as JSON (its layout could not be kept)");
+        }
+        text = edited.text;
+    }
+    Ok(text)
+}
+
+fn collect(patch: &Value, prefix: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
+    match patch {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                prefix.push(Step::Key(key.clone()));
+                collect(value, prefix, out);
+                prefix.pop();
+            }
+        }
+        other => out.push((prefix.clone(), other.clone())),
+    }
+}
+
 /// Dotted paths of the leaves a patch touches (objects are walked, anything else is a leaf).
 fn leaves(patch: &Value, prefix: &str, out: &mut Vec<String>) {
     match patch {
@@ -186,15 +175,6 @@ pub fn effect(path: &str) -> Effect {
     })
 }
 
-fn contains_mask(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text == MASK,
-        Value::Array(items) => items.iter().any(contains_mask),
-        Value::Object(map) => map.values().any(contains_mask),
-        _ => false,
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PatchParams {
@@ -244,10 +224,15 @@ pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, 
             )
         });
     }
+    let new_text = apply_patch(&text, &params.patch)?;
     merge_patch(&mut document, &params.patch);
-    let new_text = serde_json::to_string_pretty(&document)
-        .map_err(|e| ErrorShape::new(Code::Internal, e.to_string()))?
-        + "\n";
+    let reread: Option<Value> = json5::from_str(&new_text).ok();
+    if reread.as_ref() != Some(&document) {
+        return Err(ErrorShape::new(
+            Code::Internal,
+            "the edited file does not read back as the patched config; nothing was written",
+        ));
+    }
     // Validated exactly as the services will load it (unknown keys, types, ranges).
     let config = pincer_config::parse_str(
         &new_text,
@@ -301,29 +286,6 @@ fn write_atomically(path: &Path, old: &str, new: &str) -> Result<(), ErrorShape>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_are_masked_and_references_kept() {
-        let mut doc = json!({
-            "gateway": { "auth": { "mode": "token", "token": "abc123" } },
-            "models": { "providers": { "or": { "apiKey": "sk-live", "baseUrl": "https://x", "headers": { "X-Key": "k" } } } },
-            "channels": { "telegram": { "botToken": "${TELEGRAM_BOT_TOKEN}", "webhookSecret": "s" } },
-            "mcp": { "servers": { "gh": { "command": "x", "env": { "GITHUB_TOKEN": "ghp_1" } } } },
-        });
-        redact(&mut doc);
-        assert_eq!(doc["gateway"]["auth"]["token"], MASK);
-        assert_eq!(doc["gateway"]["auth"]["mode"], "token");
-        assert_eq!(doc["models"]["providers"]["or"]["apiKey"], MASK);
-        assert_eq!(doc["models"]["providers"]["or"]["baseUrl"], "https://x");
-        assert_eq!(doc["models"]["providers"]["or"]["headers"]["X-Key"], MASK);
-        assert_eq!(
-            doc["channels"]["telegram"]["botToken"],
-            "${TELEGRAM_BOT_TOKEN}"
-        );
-        assert_eq!(doc["channels"]["telegram"]["webhookSecret"], MASK);
-        assert_eq!(doc["mcp"]["servers"]["gh"]["env"]["GITHUB_TOKEN"], MASK);
-        assert!(!doc.to_string().contains("sk-live"));
-    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

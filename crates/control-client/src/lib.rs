@@ -1,4 +1,7 @@
-//! A client of the gateway's control WebSocket (`docs/control-protocol.md`) for tests and benches.
+//! A client of the gateway's control WebSocket (`docs/control-protocol.md`), used by `pincer`, the
+//! system tests and `pincer-bench`. Failures are values, never panics: a refused sign-in is
+//! [`Refused`], a failed call is the error object (`{code, message, ...}`; a dropped socket is
+//! `{"code":"CLOSED"}`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -52,7 +55,7 @@ pub async fn open(ws_url: &str, headers: &[(&str, &str)]) -> Result<Socket, Refu
         .map_err(|e| Refused::Other(e.to_string()))?;
     for (name, value) in headers {
         request.headers_mut().insert(
-            http_name(name),
+            http_name(name)?,
             value
                 .parse()
                 .map_err(|_| Refused::Other(format!("bad header {name}")))?,
@@ -67,9 +70,14 @@ pub async fn open(ws_url: &str, headers: &[(&str, &str)]) -> Result<Socket, Refu
     }
 }
 
-fn http_name(name: &str) -> tokio_tungstenite::tungstenite::http::HeaderName {
+fn http_name(name: &str) -> Result<tokio_tungstenite::tungstenite::http::HeaderName, Refused> {
     tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-        .expect("valid header name")
+        .map_err(|_| Refused::Other(format!("bad header name {name}")))
+}
+
+/// The error value of a call on a socket that is gone.
+fn closed(detail: &str) -> Value {
+    json!({ "code": "CLOSED", "message": format!("the control connection closed ({detail})") })
 }
 
 /// Reads the next text frame as JSON (`None` when the socket closed; the close frame is returned
@@ -146,15 +154,15 @@ impl ControlClient {
     }
 
     /// Sends a request without waiting; returns its id.
-    pub async fn send(&mut self, method: &str, params: Value) -> String {
+    pub async fn send(&mut self, method: &str, params: Value) -> Result<String, Value> {
         self.next_id += 1;
         let id = format!("r{}", self.next_id);
         let frame = json!({ "type": "req", "id": id, "method": method, "params": params });
         self.socket
             .send(Message::Text(frame.to_string().into()))
             .await
-            .expect("request sent");
-        id
+            .map_err(|e| closed(&e.to_string()))?;
+        Ok(id)
     }
 
     /// Sends raw text; `false` once the gateway closed the socket.
@@ -166,14 +174,17 @@ impl ControlClient {
     }
 
     /// Reads frames until the response to `id`; events are kept in [`ControlClient::events`].
-    pub async fn response(&mut self, id: &str) -> Value {
+    pub async fn response(&mut self, id: &str) -> Result<Value, Value> {
         loop {
             let frame = self
                 .read()
                 .await
-                .unwrap_or_else(|| panic!("socket closed waiting for {id}"));
+                .ok_or_else(|| closed(&format!("no answer to {id}")))?;
+            if frame.get("close").is_some() {
+                return Err(closed(&frame.to_string()));
+            }
             if frame["type"] == "res" && frame["id"] == id {
-                return frame;
+                return Ok(frame);
             }
             if frame["type"] == "event" {
                 self.events.push_back(frame);
@@ -183,8 +194,8 @@ impl ControlClient {
 
     /// Calls a method: `Ok(payload)` or `Err(error)`.
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
-        let id = self.send(method, params).await;
-        let response = self.response(&id).await;
+        let id = self.send(method, params).await?;
+        let response = self.response(&id).await?;
         if response["ok"] == true {
             Ok(response["payload"].clone())
         } else {
@@ -193,20 +204,25 @@ impl ControlClient {
     }
 
     /// The next event named `name` (earlier ones of other names are kept).
-    pub async fn event(&mut self, name: &str) -> Value {
+    pub async fn event(&mut self, name: &str) -> Result<Value, Value> {
         if let Some(index) = self.events.iter().position(|e| e["event"] == name) {
-            return self.events.remove(index).expect("indexed");
+            return self
+                .events
+                .remove(index)
+                .ok_or_else(|| closed("event queue"));
         }
         loop {
             let frame = self
                 .read()
                 .await
-                .unwrap_or_else(|| panic!("socket closed waiting for {name}"));
+                .ok_or_else(|| closed(&format!("waiting for {name}")))?;
             if frame["type"] == "event" {
                 if frame["event"] == name {
-                    return frame;
+                    return Ok(frame);
                 }
                 self.events.push_back(frame);
+            } else if frame.get("close").is_some() {
+                return Err(closed(&frame.to_string()));
             }
         }
     }

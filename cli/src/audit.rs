@@ -1,0 +1,599 @@
+//! `pincer security audit [--json]`: what in this deployment an attacker would use first.
+//!
+//! Reads the config file (as written, `${VAR}`s unresolved), `.env`, and, when Docker answers, the
+//! running Pincer containers. Each finding has a severity, what is wrong and the fix. Exit status
+//! is 2 when a critical finding exists (so it can gate a deploy), 1 for high, 0 otherwise.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::output;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Weakens a defence.
+    Medium,
+    /// Exploitable with some luck or access.
+    High,
+    /// Exploitable now.
+    Critical,
+}
+
+/// One finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// Stable id (`gateway.auth.none`, ...).
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn finding(
+    id: &'static str,
+    severity: Severity,
+    message: impl Into<String>,
+    fix: impl Into<String>,
+) -> Finding {
+    Finding {
+        id,
+        severity,
+        message: message.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Tokens people leave in configs.
+const WEAK: [&str; 8] = [
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+    "token",
+    "test",
+    "admin",
+    "your-64-char-hex-token-here",
+];
+
+/// Why a literal secret is weak, if it is.
+pub fn weakness(secret: &str) -> Option<String> {
+    let lower = secret.to_ascii_lowercase();
+    let placeholder = ["change-me", "changeme", "your-", "example", "placeholder"];
+    if WEAK.contains(&lower.as_str()) || placeholder.iter().any(|p| lower.contains(p)) {
+        return Some("a placeholder or a well-known word".to_owned());
+    }
+    if secret.chars().count() < 32 {
+        return Some(format!(
+            "{} characters (use at least 32; `openssl rand -hex 32` gives 64)",
+            secret.chars().count()
+        ));
+    }
+    let distinct: std::collections::BTreeSet<char> = secret.chars().collect();
+    if distinct.len() < 8 {
+        return Some("too few distinct characters".to_owned());
+    }
+    None
+}
+
+fn literal(value: &Value) -> Option<&str> {
+    value
+        .as_str()
+        .filter(|s| !pincer_config::redact::is_reference(s) && !s.contains("${"))
+}
+
+/// Resolves `${VAR}` from the process environment, then `.env`.
+fn resolved(value: &Value, env_file: &Path) -> Option<String> {
+    let text = value.as_str()?;
+    if let Some(name) = text
+        .trim()
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+    {
+        return std::env::var(name)
+            .ok()
+            .or_else(|| crate::target::env_file_value(env_file, name));
+    }
+    Some(text.to_owned())
+}
+
+/// Findings about the config document (`doc` as written in the file).
+pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let gateway = &doc["gateway"];
+    let bind = gateway["bind"].as_str().unwrap_or("loopback");
+    let loopback = matches!(bind, "loopback" | "localhost" | "127.0.0.1" | "::1");
+    let mode =
+        gateway["auth"]["mode"]
+            .as_str()
+            .unwrap_or(if gateway["auth"]["password"].is_string() {
+                "password"
+            } else {
+                "token"
+            });
+    if mode == "none" {
+        if loopback {
+            out.push(finding("gateway.auth.none", Severity::High, "gateway.auth.mode is \"none\": any process or user on this host can drive the agent and read every session", "set gateway.auth.mode to \"token\" with a random token"));
+        } else {
+            out.push(finding("gateway.open", Severity::Critical, format!("the gateway binds {bind} without auth: anyone who reaches the port controls the agent (the gateway refuses to start like this)"), "bind loopback, or set gateway.auth.mode \"token\""));
+        }
+    }
+    if !loopback && mode != "none" {
+        out.push(finding(
+            "gateway.bind.exposed",
+            Severity::Medium,
+            format!("the gateway binds {bind}: it is reachable from other machines"),
+            "bind loopback and reach it through SSH forwarding or `tailscale serve`",
+        ));
+    }
+    for (key, kind) in [("token", "token"), ("password", "password")] {
+        let value = &gateway["auth"][key];
+        if mode == kind
+            && let Some(secret) = resolved(value, env_file)
+            && let Some(why) = weakness(&secret)
+        {
+            out.push(finding(
+                "gateway.auth.weak",
+                Severity::High,
+                format!("the gateway {kind} is weak: {why}"),
+                "generate one: openssl rand -hex 32",
+            ));
+        }
+        if literal(value).is_some() {
+            out.push(finding(
+                "gateway.auth.inline",
+                Severity::Medium,
+                format!("gateway.auth.{key} is written in the config file"),
+                format!(
+                    "move it to .env and write \"${{PINCER_GATEWAY_{}}}\"",
+                    key.to_ascii_uppercase()
+                ),
+            ));
+        }
+    }
+    let ui = &gateway["controlUi"];
+    if ui["allowedOrigins"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|v| v == "*"))
+    {
+        out.push(finding(
+            "controlUi.origins.wildcard",
+            Severity::High,
+            "gateway.controlUi.allowedOrigins contains \"*\": any web page may try to sign in",
+            "list the exact origins of your dashboard",
+        ));
+    }
+    if ui["allowInsecureAuth"] == true {
+        out.push(finding(
+            "controlUi.insecureAuth",
+            Severity::Medium,
+            "allowInsecureAuth: browsers on other machines send the token over plain http",
+            "serve the gateway over https (tailscale serve) and turn it off",
+        ));
+    }
+    if ui["dangerouslyDisableDeviceAuth"] == true {
+        out.push(finding(
+            "controlUi.deviceAuth",
+            Severity::Medium,
+            "dangerouslyDisableDeviceAuth is on",
+            "turn it off",
+        ));
+    }
+    let telegram = &doc["channels"]["telegram"];
+    let mut accounts = vec![("telegram".to_owned(), telegram.clone())];
+    if let Some(map) = telegram["accounts"].as_object() {
+        accounts.extend(
+            map.iter()
+                .map(|(name, account)| (format!("telegram.accounts.{name}"), account.clone())),
+        );
+    }
+    for (name, account) in &accounts {
+        if account["dmPolicy"] == "open"
+            || account["allowFrom"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "*"))
+        {
+            out.push(finding("channels.dm.open", Severity::High, format!("{name}: anyone who finds the bot can talk to your agent (dmPolicy open / allowFrom \"*\")"), "use dmPolicy \"pairing\" or an allowFrom list"));
+        }
+        if account["groupPolicy"] == "open" {
+            out.push(finding(
+                "channels.group.open",
+                Severity::Medium,
+                format!("{name}: any group the bot is added to reaches the agent"),
+                "list groups in groups / groupAllowFrom",
+            ));
+        }
+        if literal(&account["botToken"]).is_some() {
+            out.push(finding(
+                "channels.token.inline",
+                Severity::Medium,
+                format!("{name}.botToken is written in the config file"),
+                "move it to .env and write \"${TELEGRAM_BOT_TOKEN}\"",
+            ));
+        }
+    }
+    let exec = &doc["tools"]["exec"];
+    if exec["mode"] == "allowlist"
+        && exec["allowlist"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "*" || v == "sh" || v == "bash"))
+    {
+        out.push(finding("tools.exec.wide", Severity::Critical, "tools.exec allows a shell or every command: the model can run anything in the agent's container", "list only the commands the agent needs"));
+    }
+    if let Some(servers) = doc["mcp"]["servers"].as_object() {
+        for (name, server) in servers {
+            if server["allowTools"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "*"))
+            {
+                out.push(finding("mcp.tools.wholesale", Severity::Medium, format!("mcp.servers.{name} allows every tool the server offers (now and after its updates)"), "list the tools the agent needs in allowTools"));
+            }
+        }
+    }
+    if let Some(providers) = doc["models"]["providers"].as_object() {
+        for (name, provider) in providers {
+            if literal(&provider["apiKey"]).is_some() {
+                out.push(finding(
+                    "models.key.inline",
+                    Severity::Medium,
+                    format!("models.providers.{name}.apiKey is written in the config file"),
+                    "move it to .env and reference it as \"${VAR}\"",
+                ));
+            }
+        }
+    }
+    if doc["hooks"]["enabled"] == true {
+        out.push(finding(
+            "hooks.enabled",
+            Severity::Info,
+            "hooks are on: POST /hooks/agent starts agent runs for whoever holds hooks.token",
+            "keep hooks.token in .env and rotate it if it leaks",
+        ));
+    }
+    if doc["hooks"]["enabled"] == true
+        && doc["hooks"]["token"].is_string()
+        && doc["hooks"]["token"] == gateway["auth"]["token"]
+    {
+        out.push(finding(
+            "hooks.token.shared",
+            Severity::High,
+            "hooks.token is the gateway token",
+            "give hooks their own token",
+        ));
+    }
+    out
+}
+
+/// Findings about file permissions.
+pub fn file_findings(
+    config: &Path,
+    env_file: &Path,
+    config_has_literal_secrets: bool,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    };
+    if let Some(bits) = mode(env_file)
+        && bits & 0o077 != 0
+    {
+        out.push(finding(
+            "files.env.readable",
+            Severity::High,
+            format!(
+                "{} holds secrets and is readable by others (mode {bits:o})",
+                env_file.display()
+            ),
+            format!(
+                "chmod 600 {} (or `pincer doctor --repair`)",
+                env_file.display()
+            ),
+        ));
+    }
+    if config_has_literal_secrets
+        && let Some(bits) = mode(config)
+        && bits & 0o044 != 0
+    {
+        out.push(finding(
+            "files.config.readable",
+            Severity::High,
+            format!(
+                "{} contains secrets and is readable by others (mode {bits:o})",
+                config.display()
+            ),
+            format!(
+                "chmod 600 {}, or move the secrets to .env",
+                config.display()
+            ),
+        ));
+    }
+    out
+}
+
+/// Findings about the running Pincer containers (`docker inspect`), if Docker answers.
+pub fn container_findings() -> Vec<Finding> {
+    let Ok(ids) = std::process::Command::new("docker")
+        .args(["ps", "-q", "--filter", "label=com.docker.compose.project"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let Ok(inspect) = std::process::Command::new("docker")
+        .arg("inspect")
+        .args(&ids)
+        .output()
+    else {
+        return Vec::new();
+    };
+    let containers: Vec<Value> = serde_json::from_slice(&inspect.stdout).unwrap_or_default();
+    containers.iter().flat_map(inspect_findings).collect()
+}
+
+/// Findings for one `docker inspect` entry (Pincer and Ollama containers only).
+pub fn inspect_findings(container: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let name = container["Name"]
+        .as_str()
+        .unwrap_or("?")
+        .trim_start_matches('/')
+        .to_owned();
+    let image = container["Config"]["Image"].as_str().unwrap_or("");
+    let ollama = image.contains("ollama");
+    if !image.starts_with("pincer/") && !ollama && !name.contains("pincer") {
+        return out;
+    }
+    let host = &container["HostConfig"];
+    if host["Privileged"] == true {
+        out.push(finding(
+            "container.privileged",
+            Severity::Critical,
+            format!("{name} runs privileged"),
+            "remove privileged: true",
+        ));
+    }
+    if !ollama {
+        if host["ReadonlyRootfs"] != true {
+            out.push(finding(
+                "container.rootfs.writable",
+                Severity::High,
+                format!("{name} has a writable root filesystem"),
+                "read_only: true (compose.yml does this)",
+            ));
+        }
+        let user = container["Config"]["User"].as_str().unwrap_or("");
+        if user.is_empty() || user == "root" || user == "0" || user.starts_with("0:") {
+            out.push(finding(
+                "container.root",
+                Severity::High,
+                format!("{name} runs as root"),
+                "user: \"65532:65532\"",
+            ));
+        }
+        let drops_all = host["CapDrop"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|v| v == "ALL"));
+        if !drops_all || host["CapAdd"].as_array().is_some_and(|c| !c.is_empty()) {
+            out.push(finding(
+                "container.capabilities",
+                Severity::High,
+                format!("{name} keeps Linux capabilities"),
+                "cap_drop: [ALL] and no cap_add",
+            ));
+        }
+        if !host["SecurityOpt"].as_array().is_some_and(|o| {
+            o.iter().any(|v| {
+                v.as_str()
+                    .is_some_and(|s| s.starts_with("no-new-privileges"))
+            })
+        }) {
+            out.push(finding(
+                "container.newprivs",
+                Severity::Medium,
+                format!("{name} may gain privileges (setuid)"),
+                "security_opt: [\"no-new-privileges:true\"]",
+            ));
+        }
+    }
+    if let Some(ports) = container["NetworkSettings"]["Ports"].as_object() {
+        for (port, bindings) in ports {
+            for binding in bindings.as_array().into_iter().flatten() {
+                let ip = binding["HostIp"].as_str().unwrap_or("");
+                let public = ip.is_empty() || ip == "0.0.0.0" || ip == "::";
+                if ollama && port.starts_with("11434") {
+                    out.push(finding(
+                        "ollama.port.published",
+                        if public {
+                            Severity::Critical
+                        } else {
+                            Severity::High
+                        },
+                        format!(
+                            "{name} publishes Ollama's API ({port}) on {}",
+                            if ip.is_empty() { "all addresses" } else { ip }
+                        ),
+                        "do not publish 11434; the router reaches Ollama on the internal network",
+                    ));
+                } else if public {
+                    out.push(finding(
+                        "container.port.public",
+                        Severity::High,
+                        format!("{name} publishes {port} on all addresses"),
+                        "publish on 127.0.0.1 only (\"127.0.0.1:18789:18789\")",
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs the audit.
+pub fn run(config: Option<PathBuf>, env_file: &Path, json_out: bool) -> ExitCode {
+    let file = crate::target::config_file(config);
+    let doc: Value = match &file {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| json5::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(doc) => doc,
+            Err(error) => {
+                eprintln!("pincer: cannot read {}: {error}", path.display());
+                return ExitCode::from(crate::target::exit::CONFIG);
+            }
+        },
+        None => json!({}),
+    };
+    let mut findings = config_findings(&doc, env_file);
+    let inline = findings.iter().any(|f| f.id.ends_with(".inline"));
+    if let Some(path) = &file {
+        findings.extend(file_findings(path, env_file, inline));
+    }
+    findings.extend(container_findings());
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let worst = findings.first().map(|f| f.severity);
+    if json_out {
+        output::json(&json!({
+            "config": file.as_ref().map(|p| p.display().to_string()),
+            "findings": findings,
+            "critical": findings.iter().filter(|f| f.severity == Severity::Critical).count(),
+            "high": findings.iter().filter(|f| f.severity == Severity::High).count(),
+        }));
+    } else if findings.is_empty() {
+        println!(
+            "{} no findings ({})",
+            output::good("ok"),
+            file.as_ref()
+                .map_or("no config file".to_owned(), |p| p.display().to_string())
+        );
+    } else {
+        for f in &findings {
+            let label = match f.severity {
+                Severity::Critical => output::bad("CRITICAL"),
+                Severity::High => output::bad("high"),
+                Severity::Medium => output::warn("medium"),
+                Severity::Info => "info".to_owned(),
+            };
+            println!(
+                "{label:>8}  {}  [{}]\n          fix: {}",
+                f.message, f.id, f.fix
+            );
+        }
+    }
+    match worst {
+        Some(Severity::Critical) => ExitCode::from(2),
+        Some(Severity::High) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(doc: Value) -> Vec<&'static str> {
+        config_findings(&doc, Path::new("/nonexistent/.env"))
+            .iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_config_is_clean_but_for_the_placeholder_token() {
+        let seed = json!({ "gateway": { "bind": "127.0.0.1", "port": 18789, "auth": { "mode": "token", "token": "your-64-char-hex-token-here" },
+            "controlUi": { "allowedOrigins": ["http://localhost:18789"], "allowInsecureAuth": false, "dangerouslyDisableDeviceAuth": false } } });
+        assert_eq!(ids(seed), ["gateway.auth.weak", "gateway.auth.inline"]);
+        let good = json!({ "gateway": { "auth": { "mode": "token", "token": "${PINCER_GATEWAY_TOKEN}" } } });
+        assert!(ids(good).is_empty());
+    }
+
+    #[test]
+    fn each_risk_is_found() {
+        assert_eq!(
+            ids(json!({ "gateway": { "bind": "lan", "auth": { "mode": "none" } } })),
+            ["gateway.open"]
+        );
+        assert_eq!(
+            ids(json!({ "gateway": { "auth": { "mode": "none" } } })),
+            ["gateway.auth.none"]
+        );
+        assert!(
+            ids(json!({ "channels": { "telegram": { "dmPolicy": "open" } } }))
+                .contains(&"channels.dm.open")
+        );
+        assert!(ids(json!({ "channels": { "telegram": { "accounts": { "w": { "allowFrom": ["*"] } } } } })).contains(&"channels.dm.open"));
+        assert!(
+            ids(json!({ "tools": { "exec": { "mode": "allowlist", "allowlist": ["bash"] } } }))
+                .contains(&"tools.exec.wide")
+        );
+        assert!(
+            ids(json!({ "mcp": { "servers": { "x": { "command": "y", "allowTools": ["*"] } } } }))
+                .contains(&"mcp.tools.wholesale")
+        );
+        assert!(
+            ids(json!({ "gateway": { "controlUi": { "allowedOrigins": ["*"] } } }))
+                .contains(&"controlUi.origins.wildcard")
+        );
+        assert!(
+            ids(json!({ "models": { "providers": { "or": { "apiKey": "sk-or-123" } } } }))
+                .contains(&"models.key.inline")
+        );
+        assert_eq!(
+            ids(json!({ "hooks": { "enabled": true, "token": "${HOOKS}" } })),
+            ["hooks.enabled"]
+        );
+    }
+
+    #[test]
+    fn containers_are_judged_by_their_inspect_data() {
+        let hardened = json!({ "Name": "/pincer_gateway_1", "Config": { "Image": "pincer/gateway:local", "User": "65532:65532" },
+            "HostConfig": { "ReadonlyRootfs": true, "CapDrop": ["ALL"], "CapAdd": null, "SecurityOpt": ["no-new-privileges:true"], "Privileged": false },
+            "NetworkSettings": { "Ports": { "18789/tcp": [{ "HostIp": "127.0.0.1", "HostPort": "18789" }] } } });
+        assert!(inspect_findings(&hardened).is_empty());
+        let loose = json!({ "Name": "/pincer_agent-runner_1", "Config": { "Image": "pincer/agent-runner:local", "User": "" },
+            "HostConfig": { "ReadonlyRootfs": false, "CapDrop": null, "Privileged": true },
+            "NetworkSettings": { "Ports": { "8080/tcp": [{ "HostIp": "0.0.0.0", "HostPort": "8080" }] } } });
+        let found: Vec<&str> = inspect_findings(&loose).iter().map(|f| f.id).collect();
+        for id in [
+            "container.privileged",
+            "container.rootfs.writable",
+            "container.root",
+            "container.capabilities",
+            "container.newprivs",
+            "container.port.public",
+        ] {
+            assert!(found.contains(&id), "{id} missing from {found:?}");
+        }
+        let ollama = json!({ "Name": "/pincer_ollama_1", "Config": { "Image": "ollama/ollama" }, "HostConfig": {},
+            "NetworkSettings": { "Ports": { "11434/tcp": [{ "HostIp": "0.0.0.0", "HostPort": "11434" }] } } });
+        assert_eq!(inspect_findings(&ollama)[0].id, "ollama.port.published");
+    }
+
+    #[test]
+    fn weak_secrets() {
+        assert!(weakness("changeme").is_some());
+        assert!(weakness("short").is_some());
+        assert!(weakness(&"a".repeat(64)).is_some());
+        assert!(
+            weakness("3f9c1e0b7a5d4c2e8f6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e").is_none()
+        );
+    }
+}

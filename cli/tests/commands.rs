@@ -1,0 +1,705 @@
+//! `pincer` commands on files and local processes: config editing, models, the security audit,
+//! doctor, the OpenClaw import, MCP servers, the compose wrapper, completions and onboarding (flags
+//! and a real pseudo-terminal).
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn pincer_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pincer"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PINCER_GATEWAY_TOKEN")
+        .env_remove("PINCER_CONFIG")
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn out(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn err(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const COMMENTED: &str = r#"// my pincer
+{
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } }, // keep me
+  models: { providers: { ollama: { baseUrl: "http://127.0.0.1:11434", api: "ollama", apiKey: "sk-inline-secret" } } },
+  agents: {
+    defaults: {
+      model: "ollama/llama3.1",
+      timeout: 30,
+    },
+  },
+}
+"#;
+
+fn config_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    let file = dir.path().join("config/pincer.json5");
+    std::fs::write(&file, COMMENTED).unwrap();
+    (dir, file)
+}
+
+#[test]
+fn config_get_set_unset_keep_comments_and_never_print_secrets() {
+    let (dir, file) = config_dir();
+    let d = dir.path();
+    let got = pincer_in(d, &["config", "get", "agents.defaults.model"]);
+    assert_eq!(out(&got).trim(), "ollama/llama3.1", "{got:?}");
+    let secret = pincer_in(d, &["config", "get", "models.providers.ollama.apiKey"]);
+    assert_eq!(out(&secret).trim(), "••••");
+    let provider = out(&pincer_in(
+        d,
+        &["config", "get", "models.providers.ollama", "--json"],
+    ));
+    assert!(
+        !provider.contains("sk-inline-secret") && provider.contains("baseUrl"),
+        "{provider}"
+    );
+
+    assert!(
+        pincer_in(d, &["config", "set", "agents.defaults.timeout", "120"])
+            .status
+            .success()
+    );
+    assert!(
+        pincer_in(
+            d,
+            &["config", "set", "channels.telegram.dmPolicy", "pairing"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        pincer_in(
+            d,
+            &[
+                "config",
+                "set",
+                "gateway.controlUi.allowedOrigins",
+                r#"["https://box.ts.net"]"#
+            ]
+        )
+        .status
+        .success()
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    for kept in [
+        "// my pincer",
+        "// keep me",
+        "${PINCER_GATEWAY_TOKEN}",
+        "timeout: 120",
+    ] {
+        assert!(text.contains(kept), "{kept} missing:\n{text}");
+    }
+    assert_eq!(
+        out(&pincer_in(
+            d,
+            &["config", "get", "channels.telegram.dmPolicy"]
+        ))
+        .trim(),
+        "pairing"
+    );
+
+    // Invalid results are refused and the file stays as it was.
+    let bad = pincer_in(d, &["config", "set", "agents.defaults.timeuot", "5"]);
+    assert_eq!(bad.status.code(), Some(78), "{bad:?}");
+    assert!(err(&bad).contains("timeuot"));
+    let wrong_type = pincer_in(d, &["config", "set", "gateway.port", "\"high\""]);
+    assert_eq!(wrong_type.status.code(), Some(78));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+
+    assert!(
+        pincer_in(d, &["config", "unset", "channels.telegram"])
+            .status
+            .success()
+    );
+    let unset_twice = pincer_in(d, &["config", "unset", "channels.telegram"]);
+    assert_eq!(unset_twice.status.code(), Some(65));
+    assert_eq!(
+        pincer_in(d, &["config", "get", "channels"]).status.code(),
+        Some(0)
+    );
+    let unset_var = pincer_in(d, &["config", "validate", file.to_str().unwrap()]);
+    assert_eq!(
+        unset_var.status.code(),
+        Some(78),
+        "PINCER_GATEWAY_TOKEN is not set anywhere"
+    );
+    std::fs::write(d.join(".env"), "PINCER_GATEWAY_TOKEN=from-dotenv\n").unwrap();
+    let validated = pincer_in(d, &["config", "validate", file.to_str().unwrap()]);
+    assert!(validated.status.success(), "{validated:?}");
+
+    let schema: Value =
+        serde_json::from_slice(&pincer_in(d, &["config", "schema"]).stdout).unwrap();
+    assert!(schema["properties"]["gateway"].is_object(), "{schema}");
+    assert!(schema.to_string().contains("dmPolicy"));
+}
+
+#[test]
+fn models_set_and_fallbacks_edit_the_agents_chain() {
+    let (dir, file) = config_dir();
+    let d = dir.path();
+    let router = ["--router", "http://127.0.0.1:9"];
+    let set = pincer_in(
+        d,
+        &[&["models", "set", "ollama/qwen2.5:14b"][..], &router].concat(),
+    );
+    assert!(set.status.success(), "{set:?}");
+    assert!(
+        err(&set).contains("not reachable"),
+        "the router was not there to check: {}",
+        err(&set)
+    );
+    assert!(
+        pincer_in(
+            d,
+            &[
+                &[
+                    "models",
+                    "fallbacks",
+                    "add",
+                    "openrouter/anthropic/claude-sonnet-4"
+                ][..],
+                &router
+            ]
+            .concat()
+        )
+        .status
+        .success()
+    );
+    let chain: Value =
+        serde_json::from_slice(&pincer_in(d, &["models", "fallbacks", "list", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(chain["primary"], "ollama/qwen2.5:14b");
+    assert_eq!(
+        chain["fallbacks"][0],
+        "openrouter/anthropic/claude-sonnet-4"
+    );
+    let duplicate = pincer_in(
+        d,
+        &[
+            &["models", "fallbacks", "add", "ollama/qwen2.5:14b"][..],
+            &router,
+        ]
+        .concat(),
+    );
+    assert_eq!(duplicate.status.code(), Some(65));
+    assert!(
+        pincer_in(
+            d,
+            &[
+                "models",
+                "fallbacks",
+                "remove",
+                "openrouter/anthropic/claude-sonnet-4"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        out(&pincer_in(d, &["config", "get", "agents.defaults.model"])).trim(),
+        "ollama/qwen2.5:14b",
+        "the short form is back"
+    );
+    assert_eq!(
+        pincer_in(d, &["models", "set", "not-a-ref"]).status.code(),
+        Some(64)
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("// keep me")
+    );
+}
+
+#[test]
+fn security_audit_grades_findings_and_gates_on_critical_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("config")).unwrap();
+    let write = |text: &str| std::fs::write(d.join("config/pincer.json5"), text).unwrap();
+    write(
+        r#"{ gateway: { bind: "127.0.0.1", auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } } }"#,
+    );
+    std::fs::write(
+        d.join(".env"),
+        "PINCER_GATEWAY_TOKEN=3f9c1e0b7a5d4c2e8f6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(d.join(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let clean = pincer_in(d, &["security", "audit"]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}{}",
+        out(&clean),
+        err(&clean)
+    );
+
+    // The seed's placeholder token, .env readable by all, an open DM policy: high.
+    std::fs::write(
+        d.join(".env"),
+        "PINCER_GATEWAY_TOKEN=change-me-run-openssl-rand-hex-32\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(d.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    write(
+        r#"{ gateway: { auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } }, channels: { telegram: { dmPolicy: "open", allowFrom: ["*"] } } }"#,
+    );
+    let high = pincer_in(d, &["security", "audit", "--json"]);
+    assert_eq!(high.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&high.stdout).unwrap();
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    for id in [
+        "gateway.auth.weak",
+        "files.env.readable",
+        "channels.dm.open",
+    ] {
+        assert!(ids.contains(&id), "{id} missing: {ids:?}");
+    }
+    assert!(
+        report["findings"][0]["fix"]
+            .as_str()
+            .is_some_and(|f| !f.is_empty())
+    );
+
+    // A shell for the model: critical, exit 2.
+    write(r#"{ tools: { exec: { mode: "allowlist", allowlist: ["bash"] } } }"#);
+    let critical = pincer_in(d, &["security", "audit"]);
+    assert_eq!(critical.status.code(), Some(2));
+    assert!(out(&critical).contains("CRITICAL"));
+}
+
+#[test]
+fn doctor_reports_and_repairs_the_safe_things() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("config")).unwrap();
+    std::fs::write(d.join("config/pincer.json5"), r#"{ gateway: { port: 1, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } }, models: { providers: { ollama: { baseUrl: "http://127.0.0.1:9", api: "ollama", models: [{ id: "tiny", contextWindow: 8192 }] } } } }"#).unwrap();
+    std::fs::write(
+        d.join(".env"),
+        "PINCER_GATEWAY_TOKEN=change-me-run-openssl-rand-hex-32\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(d.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let report = pincer_in(d, &["doctor", "--json"]);
+    assert_eq!(report.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let state = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state(".env permissions").as_deref(), Some("fail"));
+    assert_eq!(state("gateway token").as_deref(), Some("fail"));
+    assert_eq!(state("config").as_deref(), Some("ok"));
+    assert_eq!(
+        state("provider ollama").as_deref(),
+        Some("fail"),
+        "{report}"
+    );
+    assert_eq!(state("model tiny").as_deref(), Some("warn"));
+
+    let repaired = pincer_in(d, &["doctor", "--repair"]);
+    assert!(
+        out(&repaired).contains("repaired: chmod 600"),
+        "{}",
+        out(&repaired)
+    );
+    assert_eq!(
+        std::fs::metadata(d.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let env = std::fs::read_to_string(d.join(".env")).unwrap();
+    let token = env.trim().strip_prefix("PINCER_GATEWAY_TOKEN=").unwrap();
+    assert_eq!(token.len(), 64);
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn import_openclaw_converts_the_config_and_copies_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openclaw = d.join(".openclaw");
+    std::fs::create_dir_all(openclaw.join("workspace/memory")).unwrap();
+    std::fs::write(openclaw.join("workspace/SOUL.md"), "be kind").unwrap();
+    std::fs::write(openclaw.join("workspace/memory/2026-11-01.md"), "notes").unwrap();
+    std::fs::write(openclaw.join("openclaw.json"), r#"{
+      gateway: { mode: "local", port: 18789, bind: "loopback", auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" } },
+      agents: { defaults: { model: { primary: "openrouter/anthropic/claude-sonnet-4" } }, list: [{ id: "main", default: true }] },
+      models: { providers: { openrouter: { baseUrl: "https://openrouter.ai/api/v1", apiKey: "${OPENROUTER_API_KEY}" } } },
+      channels: { telegram: { botToken: "${TELEGRAM_BOT_TOKEN}" }, whatsapp: { enabled: true } },
+      cron: { enabled: true },
+    }"#).unwrap();
+    let imported = pincer_in(d, &["import", "openclaw", "--json"]);
+    assert!(imported.status.success(), "{imported:?}");
+    let report: Value = serde_json::from_slice(&imported.stdout).unwrap();
+    let dropped: Vec<&str> = report["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["path"].as_str())
+        .collect();
+    assert!(
+        dropped.contains(&"channels.whatsapp") && dropped.contains(&"cron"),
+        "{dropped:?}"
+    );
+    assert_eq!(report["workspace"]["copied"], 2);
+    assert_eq!(
+        std::fs::read_to_string(d.join(".pincer/workspace/SOUL.md")).unwrap(),
+        "be kind"
+    );
+    let text = std::fs::read_to_string(d.join("config/pincer.json5")).unwrap();
+    assert!(
+        text.contains("channels.whatsapp") && text.contains("${TELEGRAM_BOT_TOKEN}"),
+        "{text}"
+    );
+    let again = pincer_in(d, &["import", "openclaw"]);
+    assert_eq!(again.status.code(), Some(64), "no silent overwrite");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_servers_are_added_tried_and_removed() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = pincer_mcp_test_server::url(listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(pincer_mcp_test_server::serve_http(
+        listener,
+        Default::default(),
+        shutdown.clone(),
+    ));
+    let (dir, _) = config_dir();
+    let d = dir.path().to_owned();
+    let run = move |args: Vec<String>| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                pincer_in(&d, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let added = run(args(&[
+        "mcp", "add", "test", "--url", &url, "--allow", "echo",
+    ]))
+    .await;
+    assert!(added.status.success(), "{added:?}");
+    let listed = out(&run(args(&["mcp", "list"])).await);
+    assert!(
+        listed.contains("test") && listed.contains("http") && listed.contains("echo"),
+        "{listed}"
+    );
+    let tools = run(args(&["mcp", "tools", "test", "--json"])).await;
+    assert!(tools.status.success(), "{tools:?}");
+    let tools: Value = serde_json::from_slice(&tools.stdout).unwrap();
+    let echo = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tool"] == "echo")
+        .unwrap()
+        .clone();
+    assert_eq!(echo["allowed"], true);
+    let add = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tool"] == "add")
+        .unwrap()
+        .clone();
+    assert_eq!(add["allowed"], false, "only echo is allowed for agents");
+    let called = run(args(&[
+        "mcp",
+        "call",
+        "test",
+        "add",
+        "--args",
+        r#"{"a": 2, "b": 3}"#,
+    ]))
+    .await;
+    assert!(called.status.success(), "{called:?}");
+    assert!(out(&called).contains('5'), "{}", out(&called));
+    let bad = run(args(&["mcp", "call", "test", "echo", "--args", "[1]"])).await;
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(run(args(&["mcp", "remove", "test"])).await.status.success());
+    assert!(out(&run(args(&["mcp", "list"])).await).contains("no MCP servers"));
+    shutdown.cancel();
+    let _ = server.await;
+}
+
+#[test]
+fn gateway_start_stop_restart_and_logs_run_compose() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A `docker-compose` (v1) that records its arguments; `docker compose version` fails here.
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = d.join("calls");
+    for (name, body) in [
+        (
+            "docker-compose",
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", record.display()),
+        ),
+        ("docker", "#!/bin/sh\nexit 1\n".to_owned()),
+    ] {
+        std::fs::write(bin.join(name), body).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pincer"))
+            .args(args)
+            .current_dir(d)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["gateway", "start"][..],
+        &["gateway", "stop"],
+        &["gateway", "restart", "agent-runner"],
+        &["gateway", "logs", "gateway", "--tail", "20", "-f"],
+    ] {
+        let output = run(args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    }
+    let calls = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(
+        calls,
+        "up -d\nstop\nrestart agent-runner\nlogs --tail 20 --follow gateway\n"
+    );
+}
+
+#[test]
+fn completions_and_help_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = pincer_in(dir.path(), &["completions", "bash"]);
+    assert!(bash.status.success());
+    assert!(out(&bash).contains("complete -F") && out(&bash).contains("onboard"));
+    for command in [
+        "onboard",
+        "config",
+        "models",
+        "gateway",
+        "pairing",
+        "sessions",
+        "usage",
+        "doctor",
+        "security",
+        "import",
+        "mcp",
+        "dashboard",
+        "dev",
+    ] {
+        let help = pincer_in(dir.path(), &[command, "--help"]);
+        assert!(help.status.success(), "{command}");
+        assert!(out(&help).contains("Usage: pincer"), "{command}");
+    }
+}
+
+fn onboard_flags(d: &Path, ollama: &str) -> Output {
+    pincer_in(
+        d,
+        &[
+            "onboard",
+            "--non-interactive",
+            "--config",
+            "pincer.json5",
+            "--env-file",
+            ".env",
+            "--workspace",
+            "ws",
+            "--ollama-url",
+            ollama,
+            "--primary",
+            "ollama/fake-model",
+            "--fallback",
+            "ollama/other",
+            "--telegram-token",
+            "123:abc",
+            "--dm-policy",
+            "allowlist",
+            "--allow-from",
+            "42",
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun() {
+    let fake = pincer_fake_provider::FakeProvider::start(
+        Default::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let url = fake.base_url();
+    let first = tokio::task::spawn_blocking({
+        let d = d.clone();
+        let url = url.clone();
+        move || onboard_flags(&d, &url)
+    })
+    .await
+    .unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let env = std::fs::read_to_string(d.join(".env")).unwrap();
+    assert_eq!(
+        std::fs::metadata(d.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("PINCER_GATEWAY_TOKEN="))
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    assert!(
+        env.contains("TELEGRAM_BOT_TOKEN=123:abc")
+            && env.contains(&format!("OLLAMA_BASE_URL={url}"))
+    );
+    let config = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
+    assert!(
+        !config.contains("123:abc") && config.contains("${TELEGRAM_BOT_TOKEN}"),
+        "secrets stay in .env: {config}"
+    );
+    assert!(d.join("ws/AGENTS.md").is_file() && d.join("ws/memory").is_dir());
+
+    // Re-running edits: a comment added by hand and the token survive.
+    std::fs::write(d.join("pincer.json5"), format!("// mine\n{config}")).unwrap();
+    let second = tokio::task::spawn_blocking({
+        let d = d.clone();
+        let url = url.clone();
+        move || onboard_flags(&d, &url)
+    })
+    .await
+    .unwrap();
+    assert!(second.status.success(), "{second:?}");
+    assert!(
+        std::fs::read_to_string(d.join("pincer.json5"))
+            .unwrap()
+            .starts_with("// mine")
+    );
+    assert!(
+        std::fs::read_to_string(d.join(".env"))
+            .unwrap()
+            .contains(&token),
+        "the gateway token is kept"
+    );
+    let validate = pincer_in(&d, &["config", "validate", "pincer.json5"]);
+    let _ = validate;
+}
+
+/// Drives `pincer onboard` through a pseudo-terminal: prompts are answered as a person would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboard_interactively_through_a_terminal() {
+    use std::io::{Read, Write};
+    let fake = pincer_fake_provider::FakeProvider::start(
+        Default::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = std::fs::File::from(pty.slave);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pincer"))
+            .args([
+                "onboard",
+                "--config",
+                "pincer.json5",
+                "--env-file",
+                ".env",
+                "--workspace",
+                "ws",
+            ])
+            .current_dir(&d)
+            .env("HOME", &d)
+            .env_remove("PINCER_GATEWAY_TOKEN")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap();
+        let mut master = std::fs::File::from(pty.master);
+        let mut seen = String::new();
+        let mut expect = |master: &mut std::fs::File, text: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let mut buffer = [0u8; 4096];
+            while !seen.contains(text) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no {text:?} in:\n{seen}"
+                );
+                let n = master.read(&mut buffer).unwrap();
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+            seen = seen
+                .split_once(text)
+                .map(|(_, rest)| rest.to_owned())
+                .unwrap_or_default();
+        };
+        let mut answer = |master: &mut std::fs::File, prompt: &str, reply: &str| {
+            expect(master, prompt);
+            master.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        };
+        answer(&mut master, "Ollama URL", &url);
+        answer(&mut master, "OpenRouter API key", "");
+        answer(&mut master, "Anthropic API key", "");
+        answer(&mut master, "OpenAI-compatible API", "none");
+        answer(&mut master, "Primary model", "1");
+        answer(&mut master, "Fallback models", "");
+        answer(&mut master, "Telegram bot token", "777:secret-token");
+        answer(&mut master, "Who may message the bot", "pairing");
+        answer(&mut master, "Start the stack now?", "n");
+        let status = child.wait().unwrap();
+        (status, d)
+    })
+    .await
+    .unwrap();
+    let (status, d) = result;
+    assert!(status.success());
+    let config = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
+    assert!(
+        config.contains("ollama/fake-model"),
+        "the listed model was offered and picked: {config}"
+    );
+    assert!(config.contains(r#"dmPolicy: "pairing""#), "{config}");
+    let env = std::fs::read_to_string(d.join(".env")).unwrap();
+    assert!(env.contains("TELEGRAM_BOT_TOKEN=777:secret-token"));
+}

@@ -1,0 +1,130 @@
+//! `pincer` commands that talk to a running stack (the in-process test stack): pairing, sessions,
+//! usage and `gateway status` through the gateway's control plane.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::process::{Command, Output};
+
+use pincer_fake_provider::Knobs;
+use pincer_system_tests::{Stack, TOKEN};
+use serde_json::{Value, json};
+
+fn pincer(stack: &Stack, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_pincer"))
+        .args(args)
+        .args(["--url", &stack.gateway_url])
+        .current_dir(dir.path())
+        .env("PINCER_GATEWAY_TOKEN", TOKEN)
+        .env_remove("PINCER_GATEWAY_URL")
+        .env_remove("PINCER_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_list_approve_and_reject_go_through_the_gateway() {
+    let stack = Stack::start(Knobs::default()).await;
+    let client = async_nats::connect(stack.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
+        .await
+        .unwrap();
+    let pairing = pincer_bus::pairing::Pairing::new(bucket, "telegram", "default");
+    let (first, _) = pairing.request("501", Some("eve")).await.unwrap();
+    let (second, _) = pairing.request("502", None).await.unwrap();
+
+    let listed = pincer(&stack, &["pairing", "list", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    let table = stdout(&pincer(&stack, &["pairing", "list"]));
+    assert!(
+        table.contains(&first.code) && table.contains("@eve"),
+        "{table}"
+    );
+
+    let approved = pincer(&stack, &["pairing", "approve", &first.code.to_lowercase()]);
+    assert!(approved.status.success(), "{approved:?}");
+    assert!(stdout(&approved).contains("approved sender 501"));
+    assert!(pairing.is_approved("501").await.unwrap());
+    let again = pincer(&stack, &["pairing", "approve", &first.code]);
+    assert_eq!(again.status.code(), Some(65), "a code works once");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no pending pairing request"));
+
+    assert!(
+        pincer(&stack, &["pairing", "reject", &second.code])
+            .status
+            .success()
+    );
+    assert!(!pairing.is_approved("502").await.unwrap());
+    assert!(stdout(&pincer(&stack, &["pairing", "list"])).contains("no pending pairing requests"));
+
+    // A wrong token is a permission error, an unreachable gateway "unavailable".
+    let wrong = Command::new(env!("CARGO_BIN_EXE_pincer"))
+        .args(["pairing", "list", "--url", &stack.gateway_url])
+        .env("PINCER_GATEWAY_TOKEN", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(77), "{wrong:?}");
+    let down = Command::new(env!("CARGO_BIN_EXE_pincer"))
+        .args(["pairing", "list", "--url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(69), "{down:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_usage_and_gateway_status_show_the_stack() {
+    let stack = Stack::start(Knobs::default()).await;
+    let response = stack
+        .chat(&json!({ "model": "pincer/default", "user": "cli", "messages": [{ "role": "user", "content": "hello cli" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let listed = pincer(&stack, &["sessions", "list", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let sessions: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let key = sessions["sessions"][0]["sessionKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(key, "agent:main:openai-user:cli");
+    assert!(stdout(&pincer(&stack, &["sessions", "list"])).contains("agent:main:openai-user:cli"));
+    let shown = stdout(&pincer(&stack, &["sessions", "show", &key]));
+    assert!(
+        shown.contains("hello cli") && shown.contains("assistant"),
+        "{shown}"
+    );
+    let usage = pincer(&stack, &["usage", "--days", "7", "--json"]);
+    let usage: Value = serde_json::from_slice(&usage.stdout).unwrap();
+    assert_eq!(usage["total"]["turns"], 1);
+    assert!(stdout(&pincer(&stack, &["usage"])).contains("ollama/fake-model"));
+    assert!(
+        pincer(&stack, &["sessions", "reset", &key])
+            .status
+            .success()
+    );
+    let shown = pincer(&stack, &["sessions", "show", &key, "--json"]);
+    let history: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(history["messages"], json!([]));
+    let missing = pincer(&stack, &["sessions", "show", "agent:main:nobody"]);
+    assert_eq!(missing.status.code(), Some(65));
+
+    let status = pincer(&stack, &["gateway", "status", "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["ready"]["ok"], true);
+    assert_eq!(status["status"]["authMode"], "token");
+    let human = stdout(&pincer(&stack, &["gateway", "status"]));
+    assert!(
+        human.contains("ready") && human.contains("agent-runner"),
+        "{human}"
+    );
+}
