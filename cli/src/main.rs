@@ -54,6 +54,9 @@ enum Command {
     )]
     Onboard(onboard::Args),
     /// Work with the config file.
+    #[command(
+        after_help = "Examples:\n  pincer config get agents.defaults.model\n  pincer config set agents.defaults.timeout 120\n  pincer config unset channels.telegram.groups\n  pincer config validate config/pincer.json5\n  pincer config schema > pincer.schema.json"
+    )]
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
@@ -65,6 +68,9 @@ enum Command {
         json: bool,
     },
     /// Models the llm-router knows and their health; the agent's primary and fallback models.
+    #[command(
+        after_help = "Examples:\n  pincer models list\n  pincer models status --json\n  pincer models set ollama/qwen2.5:14b\n  pincer models fallbacks add openrouter/anthropic/claude-sonnet-4"
+    )]
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
@@ -82,6 +88,9 @@ enum Command {
         json: bool,
     },
     /// The deployment: health, version and memory of each service; start, stop, logs.
+    #[command(
+        after_help = "Examples:\n  pincer gateway status\n  pincer gateway restart agent-runner\n  pincer gateway logs channel-bridge -f"
+    )]
     Gateway {
         #[command(subcommand)]
         command: GatewayCommand,
@@ -91,7 +100,10 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
-    /// DM pairing requests (examples: `pincer pairing list`, `pincer pairing approve AB3DE7GH`).
+    /// DM pairing requests of every channel account, through the gateway.
+    #[command(
+        after_help = "Examples:\n  pincer pairing list\n  pincer pairing approve AB3DE7GH\n  pincer pairing reject AB3DE7GH"
+    )]
     Pairing {
         #[command(subcommand)]
         command: PairingCommand,
@@ -102,6 +114,9 @@ enum Command {
         json: bool,
     },
     /// Conversations: list them, show one, start one over.
+    #[command(
+        after_help = "Examples:\n  pincer sessions list\n  pincer sessions show agent:main:telegram:dm:42\n  pincer sessions reset agent:main:telegram:dm:42"
+    )]
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
@@ -112,6 +127,7 @@ enum Command {
         json: bool,
     },
     /// Tokens and cost per model over the last days.
+    #[command(after_help = "Examples:\n  pincer usage\n  pincer usage --days 7 --json")]
     Usage {
         /// Days back (UTC), 1 to 366.
         #[arg(long, default_value_t = 30)]
@@ -123,6 +139,9 @@ enum Command {
         json: bool,
     },
     /// Check the deployment and say how to fix what is wrong; --repair applies the safe fixes.
+    #[command(
+        after_help = "Examples:\n  pincer doctor\n  pincer doctor --repair\n  pincer doctor --json | jq '.checks[] | select(.state != \"ok\")'"
+    )]
     Doctor {
         /// Apply the safe fixes (permissions, a missing .env with a new token) and say what changed.
         #[arg(long)]
@@ -138,16 +157,25 @@ enum Command {
         json: bool,
     },
     /// Security checks.
+    #[command(
+        after_help = "Examples:\n  pincer security audit\n  pincer security audit --json && docker-compose up -d   # deploy only without critical/high findings"
+    )]
     Security {
         #[command(subcommand)]
         command: SecurityCommand,
     },
     /// Import from another gateway.
+    #[command(
+        after_help = "Examples:\n  pincer import openclaw\n  pincer import openclaw ~/backup/openclaw.json --out config/pincer.json5 --force"
+    )]
     Import {
         #[command(subcommand)]
         command: ImportCommand,
     },
     /// MCP servers: add, list, remove, and try their tools from the terminal.
+    #[command(
+        after_help = "Examples:\n  pincer mcp add time --command mcp-server-time --allow '*'\n  pincer mcp tools time\n  pincer mcp call time get_current_time --args '{\"timezone\":\"UTC\"}'\n  pincer mcp remove time"
+    )]
     Mcp {
         #[command(subcommand)]
         command: McpCommand,
@@ -159,6 +187,9 @@ enum Command {
         json: bool,
     },
     /// Print the Control UI's URL (with the gateway token in the fragment, never sent to a server).
+    #[command(
+        after_help = "Examples:\n  pincer dashboard\n  pincer dashboard --open\n  pincer dashboard --url https://pincer.tail1234.ts.net --no-token"
+    )]
     Dashboard {
         /// Gateway base URL (default: $PINCER_GATEWAY_URL or http://127.0.0.1:<gateway.port>).
         #[arg(long)]
@@ -174,6 +205,9 @@ enum Command {
         open: bool,
     },
     /// Run the whole stack as local processes (development loop and benchmarks).
+    #[command(
+        after_help = "Example: pincer dev --config config/pincer.json5 --state-dir /tmp/pincer"
+    )]
     Dev(dev::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example: pincer completions bash > /etc/bash_completion.d/pincer")]

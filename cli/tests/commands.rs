@@ -521,6 +521,7 @@ fn completions_and_help_for_every_command() {
         let help = pincer_in(dir.path(), &[command, "--help"]);
         assert!(help.status.success(), "{command}");
         assert!(out(&help).contains("Usage: pincer"), "{command}");
+        assert!(out(&help).contains("Example"), "{command} has no example");
     }
 }
 
