@@ -324,28 +324,10 @@ pub fn file_findings(
 
 /// Findings about the running Pincer containers (`docker inspect`), if Docker answers.
 pub fn container_findings() -> Vec<Finding> {
-    let Ok(ids) = std::process::Command::new("docker")
-        .args(["ps", "-q", "--filter", "label=com.docker.compose.project"])
-        .output()
-    else {
-        return Vec::new();
-    };
-    let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if ids.is_empty() {
-        return Vec::new();
-    }
-    let Ok(inspect) = std::process::Command::new("docker")
-        .arg("inspect")
-        .args(&ids)
-        .output()
-    else {
-        return Vec::new();
-    };
-    let containers: Vec<Value> = serde_json::from_slice(&inspect.stdout).unwrap_or_default();
-    containers.iter().flat_map(inspect_findings).collect()
+    crate::docker::compose_containers()
+        .iter()
+        .flat_map(inspect_findings)
+        .collect()
 }
 
 /// Findings for one `docker inspect` entry (Pincer and Ollama containers only).

@@ -70,7 +70,8 @@ pub struct Options {
     pub json: bool,
 }
 
-fn random_token() -> String {
+/// 32 random bytes as 64 hex digits (a gateway token).
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;

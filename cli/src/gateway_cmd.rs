@@ -82,29 +82,19 @@ pub fn logs(service: Option<&str>, follow: bool, tail: usize) -> ExitCode {
 }
 
 fn containers() -> Vec<Value> {
-    let Ok(ids) = Command::new("docker")
-        .args(["ps", "-q", "--filter", "label=com.docker.compose.service"])
-        .output()
-    else {
-        return Vec::new();
-    };
-    let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
+    let mut containers = crate::docker::compose_containers();
+    let ids: Vec<String> = containers
+        .iter()
+        .filter_map(|c| c["Id"].as_str().map(str::to_owned))
         .collect();
-    if ids.is_empty() {
-        return Vec::new();
-    }
-    let inspect = Command::new("docker").arg("inspect").args(&ids).output();
-    let mut containers: Vec<Value> = inspect
-        .ok()
-        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-        .unwrap_or_default();
     containers.retain(|c| {
         c["Config"]["Image"]
             .as_str()
             .is_some_and(|i| i.starts_with("pincer/"))
     });
+    if containers.is_empty() {
+        return containers;
+    }
     let stats = Command::new("docker")
         .args(["stats", "--no-stream", "--format", "{{.ID}} {{.MemUsage}}"])
         .args(&ids)

@@ -17,6 +17,7 @@ mod audit;
 mod config_cmd;
 mod dashboard_cmd;
 mod dev;
+mod docker;
 mod doctor;
 mod gateway_cmd;
 mod import_cmd;

@@ -200,15 +200,6 @@ async fn list_models(api: &str, base: &str, key: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = urandom.read_exact(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Sets `KEY=value` lines in an env file's text (replacing existing ones, appending new ones).
 pub fn set_env_lines(text: &str, values: &[(String, String)]) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -488,7 +479,7 @@ pub async fn run(args: Args) -> ExitCode {
     // Gateway: loopback, a token from .env (kept when there is one).
     let token = existing("PINCER_GATEWAY_TOKEN")
         .filter(|t| crate::audit::weakness(t).is_none())
-        .unwrap_or_else(random_token);
+        .unwrap_or_else(crate::doctor::random_token);
     env_values.push(("PINCER_GATEWAY_TOKEN".into(), token));
     let doc: Value =
         json5::from_str(if text.trim().is_empty() { "{}" } else { &text }).unwrap_or_default();
