@@ -64,6 +64,8 @@ enum Command {
     Router(router::Args),
     /// The gateway's control WebSocket: idle connections per MiB, event fan-out, per-turn overhead.
     Control(control::Args),
+    /// Closed-loop load on a gateway that is already running (e.g. the compose deployment).
+    Load(LoadArgs),
     /// Messages through the Telegram side (fake Bot API, channel-bridge polling) to an instant agent.
     Telegram(telegram::Args),
 }
@@ -104,7 +106,53 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Router(args)) => router::run(args).await,
         Some(Command::Telegram(args)) => telegram::run(args).await,
         Some(Command::Control(args)) => control::run(args).await,
+        Some(Command::Load(args)) => load_running(args).await,
     }
+}
+
+/// Flags of `pincer-bench load`.
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The gateway, `http://127.0.0.1:18789`.
+    #[arg(long)]
+    url: String,
+    /// Its token (default: $PINCER_GATEWAY_TOKEN).
+    #[arg(long, env = "PINCER_GATEWAY_TOKEN")]
+    token: String,
+    /// Load phases as concurrency:requests, comma separated.
+    #[arg(long, default_value = "32:640")]
+    phases: String,
+    /// Sessions the turns are spread over (0: a new one per turn).
+    #[arg(long, default_value_t = 0)]
+    sessions: usize,
+}
+
+async fn load_running(args: LoadArgs) -> anyhow::Result<()> {
+    let authority = args.url.trim_start_matches("http://").trim_end_matches('/');
+    let addr: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--url must be http://<ip>:<port>, not {}", args.url))?;
+    // The load client keeps the token for its whole life.
+    let token: &'static str = Box::leak(args.token.into_boxed_str());
+    let target = load::Target::gateway(addr, token).with_sessions(args.sessions);
+    load::run_phase(&target, 4, 40, false).await?;
+    let mut phases = Vec::new();
+    for (concurrency, requests) in parse_phases(&args.phases)? {
+        let outcome = load::run_phase(&target, concurrency, requests, false).await?;
+        phases.push(json!({
+            "concurrency": concurrency,
+            "requests": requests,
+            "ok": outcome.ok,
+            "errors": outcome.errors,
+            "turns_per_s": round(outcome.rps()),
+            "latency_ms": outcome.summary(),
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "machine": procs::machine(), "phases": phases }))?
+    );
+    Ok(())
 }
 
 /// The directory of this binary, where the benchmarked binaries are expected.

@@ -419,6 +419,15 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     }
+    let local: Vec<&str> = primary
+        .iter()
+        .chain(&fallbacks)
+        .filter_map(|m| m.strip_prefix("ollama/"))
+        .collect();
+    if !local.is_empty() {
+        // What the compose `ollama-pull` job downloads.
+        env_values.push(("OLLAMA_MODELS".into(), local.join(" ")));
+    }
     if let Some(primary) = &primary {
         sets.push((
             "agents.defaults.model",

@@ -591,6 +591,7 @@ async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun()
         env.contains("TELEGRAM_BOT_TOKEN=123:abc")
             && env.contains(&format!("OLLAMA_BASE_URL={url}"))
     );
+    assert!(env.contains("OLLAMA_MODELS=fake-model other"), "{env}");
     let config = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
     assert!(
         !config.contains("123:abc") && config.contains("${TELEGRAM_BOT_TOKEN}"),

@@ -8,7 +8,28 @@ use crate::Error;
 /// How long a service waits for NATS at startup before giving up.
 pub const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Connects to `url` as `name`, retrying until `patience` runs out.
+/// The servers of `url`: one URL, or several separated by commas (the nodes of a cluster; the
+/// client also learns the others from the server it reaches).
+pub fn servers(url: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<async_nats::ServerAddr>()
+                .map_err(|e| format!("{part:?}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|list| {
+            if list.is_empty() {
+                Err("no server address".to_owned())
+            } else {
+                Ok(list)
+            }
+        })
+}
+
+/// Connects to `url` (one or several comma-separated servers) as `name`, retrying until
+/// `patience` runs out.
 pub async fn connect(
     url: &str,
     name: &str,
@@ -21,7 +42,11 @@ pub async fn connect(
             .name(name)
             .connection_timeout(Duration::from_secs(2))
             .request_timeout(Some(Duration::from_secs(5)));
-        let reason = match options.connect(url).await {
+        let addresses = servers(url).map_err(|reason| Error::Connect {
+            url: url.to_owned(),
+            reason,
+        })?;
+        let reason = match options.connect(addresses).await {
             Ok(client) => return Ok(client),
             Err(error) => error.to_string(),
         };
@@ -34,5 +59,23 @@ pub async fn connect(
         tracing::debug!(%url, %reason, "nats not reachable yet, retrying");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod servers_tests {
+    use super::servers;
+
+    #[test]
+    fn one_or_several_servers() {
+        assert_eq!(servers("nats://a:4222").unwrap().len(), 1);
+        assert_eq!(
+            servers("nats://a:4222, nats://b:4222,nats://c:4222")
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(servers("").is_err());
+        assert!(servers("nats://a:4222,::bad::").is_err());
     }
 }

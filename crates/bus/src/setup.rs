@@ -13,6 +13,19 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Turns nobody consumed within this age are dropped (a week: survives long outages, bounded disk).
 const TURN_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Copies of every stream and bucket: `PINCER_NATS_REPLICAS` (1 by default; 3 on a 3-node
+/// cluster, so losing one node loses nothing and the rest keep serving). Read once.
+pub fn replicas() -> usize {
+    static REPLICAS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *REPLICAS.get_or_init(|| {
+        std::env::var("PINCER_NATS_REPLICAS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| (1..=5).contains(n))
+            .unwrap_or(1)
+    })
+}
+
 /// Creates or updates the streams and buckets under `ns`.
 pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), Error> {
     ensure_stream(
@@ -24,6 +37,7 @@ pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), E
             storage: stream::StorageType::File,
             duplicate_window: DUPLICATE_WINDOW,
             max_age: TURN_MAX_AGE,
+            num_replicas: replicas(),
             ..Default::default()
         },
     )
@@ -41,6 +55,7 @@ pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), E
                 storage: stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
                 max_age: TURN_MAX_AGE,
+                num_replicas: replicas(),
                 ..Default::default()
             },
         )
@@ -92,6 +107,7 @@ pub async fn sessions_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<
             storage: stream::StorageType::File,
             // Transcripts can be large; the server's max_payload still bounds one value.
             max_value_size: -1,
+            num_replicas: replicas(),
             ..Default::default()
         },
     )
@@ -142,6 +158,7 @@ pub async fn media_store(
             bucket: bucket.clone(),
             max_age: TURN_MAX_AGE,
             storage: stream::StorageType::File,
+            num_replicas: replicas(),
             ..Default::default()
         })
         .await
@@ -184,6 +201,7 @@ async fn one_value_bucket(
             history: 1,
             max_age,
             storage: stream::StorageType::File,
+            num_replicas: replicas(),
             ..Default::default()
         },
     )

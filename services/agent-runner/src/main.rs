@@ -11,6 +11,24 @@ use pincer_lifecycle::{env, probe};
 const SERVICE: &str = "agent-runner";
 const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:50061";
 
+/// `PINCER_AGENT_ACK_WAIT_SECS` (default 60, at least 5: running turns report progress every
+/// third of it).
+fn ack_wait_secs() -> Result<u64, InvalidConfig> {
+    match std::env::var("PINCER_AGENT_ACK_WAIT_SECS") {
+        Ok(raw) if !raw.trim().is_empty() => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|secs| *secs >= 5)
+            .ok_or_else(|| {
+                InvalidConfig(anyhow::anyhow!(
+                    "PINCER_AGENT_ACK_WAIT_SECS={raw:?} is not a number of seconds >= 5"
+                ))
+            }),
+        _ => Ok(60),
+    }
+}
+
 fn main() -> ExitCode {
     entry::run("pincer-agent-runner", healthcheck, serve)
 }
@@ -45,7 +63,8 @@ async fn serve() -> anyhow::Result<()> {
         mcp: file.mcp,
         workspace_base: workspace_base(),
         drain_grace: Duration::from_secs(10),
-        ack_wait: Duration::from_secs(60),
+        // How long a turn a crashed runner held waits before another replica runs it.
+        ack_wait: Duration::from_secs(ack_wait_secs()?),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let health_listener = tokio::net::TcpListener::bind(health_listen)

@@ -1,6 +1,8 @@
 //! One streamed call to the llm-router: relays text deltas live (when someone watches) and
 //! collects the reply, or the typed failure.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use pincer_bus::messages::{ErrorCode, RunEvent, ToolCall, Usage};
 use pincer_proto::llm::v1 as pb;
@@ -66,8 +68,45 @@ impl LiveSink {
     }
 }
 
-/// Runs `request`, relaying deltas to `live`.
+/// Waits before each repeat of a call that failed because the llm-router itself could not be
+/// reached (a restart under compose's restart policy takes a few seconds). A provider failure, which
+/// the router reports with typed details, is never repeated here: the router already fell back.
+const ROUTER_RETRY_WAITS: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+impl Failure {
+    /// The router did not answer at all (no typed failure): it is down or restarting.
+    fn router_unreachable(&self) -> bool {
+        self.kind.is_none() && self.code == ErrorCode::ProviderUnavailable
+    }
+}
+
+/// Runs `request`, relaying deltas to `live`; repeats it while the router is unreachable.
 pub async fn call(
+    router: &RouterClient,
+    request: pb::ChatRequest,
+    live: Option<&LiveSink>,
+) -> Result<Reply, Failure> {
+    let mut waits = ROUTER_RETRY_WAITS.iter();
+    loop {
+        match call_once(router, request.clone(), live).await {
+            Err(failure) if failure.router_unreachable() => match waits.next() {
+                Some(wait) => {
+                    tracing::warn!(message = %failure.message, ?wait, "llm-router unreachable, calling again");
+                    tokio::time::sleep(*wait).await;
+                }
+                None => return Err(failure),
+            },
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn call_once(
     router: &RouterClient,
     request: pb::ChatRequest,
     live: Option<&LiveSink>,

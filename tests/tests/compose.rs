@@ -1,0 +1,708 @@
+//! The deployment itself: `compose.yml` (and `compose.nats-cluster.yml`) run by docker-compose on
+//! the locally built images, each test in its own compose project with its own env file, config,
+//! port and volumes (removed at the end).
+//!
+//! - The stack comes up healthy from nothing, answers, and is hardened as compose.yml says
+//!   (read-only root, uid 65532, no capabilities, no-new-privileges, only 127.0.0.1:port
+//!   published, memory limits under 512 MB); `down` and `up` keep sessions and a turn that was
+//!   still queued.
+//! - Each service killed (SIGKILL, so the restart policy applies) in the middle of a turn: the
+//!   restart brings it back and the message is answered exactly once.
+//! - Split host: Ollama elsewhere, reachable only by URL; cut off, the router falls back to the next
+//!   model; back, it is used again.
+//! - A 3-node NATS cluster with R3 streams: a node stops mid-conversation, nothing is lost.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const TOKEN: &str = "compose-test-token-0123456789abcdef";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tag() -> String {
+    std::env::var("PINCER_IMAGE_TAG").unwrap_or_else(|_| "local".to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn run(program: &str, args: &[&str]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"))
+}
+
+async fn docker_json(args: &[&str]) -> Value {
+    let output = run("/usr/bin/docker", args).await;
+    assert!(output.status.success(), "docker {args:?}: {output:?}");
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
+/// One compose project; `down -v` when dropped.
+struct Project {
+    name: String,
+    dir: tempfile::TempDir,
+    files: Vec<PathBuf>,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Project {
+    async fn up(label: &str, config: &str, files: &[&str], extra_env: &[(&str, &str)]) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("project dir");
+        let port = free_port();
+        let config_path = dir.path().join("pincer.json5");
+        std::fs::write(&config_path, config).expect("config");
+        let mut env = format!(
+            "COMPOSE_PROFILES=demo\nPINCER_TAG={}\nPINCER_GATEWAY_PORT={port}\nPINCER_GATEWAY_TOKEN={TOKEN}\nPINCER_CONFIG_FILE={}\nOLLAMA_BASE_URL=http://fake-provider:8080\nOLLAMA_MODEL=fake-model\nPINCER_HEALTH_INTERVAL=1s\nPINCER_AGENT_ACK_WAIT_SECS=5\nRUST_LOG=info\n",
+            tag(),
+            config_path.display()
+        );
+        for (key, value) in extra_env {
+            env.push_str(&format!("{key}={value}\n"));
+        }
+        std::fs::write(dir.path().join("test.env"), env).expect("env file");
+        let project = Self {
+            name: format!("pincer-{label}-{}", std::process::id()),
+            dir,
+            files: files.iter().map(|f| repo().join(f)).collect(),
+            port,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .expect("client"),
+        };
+        let started = Instant::now();
+        project.compose(&["up", "-d"]).await;
+        project.wait_ready().await;
+        eprintln!(
+            "compose {label}: healthy and ready in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        project
+    }
+
+    async fn compose(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new("docker-compose");
+        command
+            .arg("--project-name")
+            .arg(&self.name)
+            .arg("--project-directory")
+            .arg(repo())
+            .arg("--env-file")
+            .arg(self.dir.path().join("test.env"));
+        for file in &self.files {
+            command.arg("-f").arg(file);
+        }
+        let output = command
+            .args(args)
+            .output()
+            .await
+            .expect("docker-compose runs (apt-get install docker-compose)");
+        assert!(
+            output.status.success(),
+            "docker-compose {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let ready = self
+                .http
+                .get(format!("{}/readyz", self.url()))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the stack was not ready in 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn ids(&self, service: &str) -> Vec<String> {
+        let output = self.compose(&["ps", "-q", service]).await;
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    async fn inspect(&self, service: &str) -> Value {
+        let ids = self.ids(service).await;
+        let id = ids
+            .first()
+            .unwrap_or_else(|| panic!("no {service} container"));
+        docker_json(&["inspect", id]).await[0].clone()
+    }
+
+    /// SIGKILL to the container's init: a crash, so the restart policy brings it back (a `docker
+    /// kill` counts as a deliberate stop and would not be restarted).
+    async fn crash(&self, service: &str) -> u64 {
+        let before = self.inspect(service).await;
+        let restarts = before["RestartCount"].as_u64().unwrap_or(0);
+        let pid = before["State"]["Pid"].as_i64().expect("running");
+        let killed = run("kill", &["-9", &pid.to_string()]).await;
+        assert!(killed.status.success(), "kill {pid}: {killed:?}");
+        restarts
+    }
+
+    async fn wait_restarted(&self, service: &str, restarts_before: u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self.inspect(service).await;
+            if state["RestartCount"].as_u64().unwrap_or(0) > restarts_before
+                && state["State"]["Running"] == true
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{service} was not restarted");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The fake provider's address on the project's internal network (reachable from the host).
+    async fn fake(&self, service: &str) -> String {
+        let state = self.inspect(service).await;
+        let networks = state["NetworkSettings"]["Networks"]
+            .as_object()
+            .expect("networks");
+        let ip = networks
+            .values()
+            .find_map(|n| n["IPAddress"].as_str().filter(|ip| !ip.is_empty()))
+            .expect("an address");
+        format!("http://{ip}:8080")
+    }
+
+    /// Sets the fake provider's knobs (waiting for it to listen, after a restart).
+    async fn knobs(&self, service: &str, knobs: Value) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let url = format!("{}/control", self.fake(service).await);
+            let sent = self
+                .http
+                .post(url)
+                .json(&knobs)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if sent.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the fake provider does not answer"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn chats(&self, service: &str) -> u64 {
+        let url = format!("{}/stats", self.fake(service).await);
+        let stats: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json");
+        stats["chat"].as_u64().unwrap_or(0)
+    }
+
+    /// A turn; retried with the same idempotency key until it is answered (what a client does).
+    async fn turn(&self, user: &str, text: &str, key: &str, patience: Duration) -> String {
+        ask(
+            self.http.clone(),
+            self.url(),
+            user.to_owned(),
+            text.to_owned(),
+            key.to_owned(),
+            patience,
+        )
+        .await
+    }
+}
+
+/// Sends a turn and sends it again with the same idempotency key until it is answered (each try
+/// waits at most 20 s: a request cut by a crash is retried like a client would).
+async fn ask(
+    http: reqwest::Client,
+    url: String,
+    user: String,
+    text: String,
+    key: String,
+    patience: Duration,
+) -> String {
+    let deadline = Instant::now() + patience;
+    loop {
+        let response = http
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(TOKEN)
+            .header("idempotency-key", &key)
+            .timeout(Duration::from_secs(20))
+            .json(&json!({ "model": "pincer/default", "user": user, "messages": [{ "role": "user", "content": text }] }))
+            .send()
+            .await;
+        if let Ok(response) = response
+            && response.status() == 200
+        {
+            let body: Value = response.json().await.expect("json");
+            return body["choices"][0]["message"]["content"]
+                .as_str()
+                .expect("text")
+                .to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} was not answered in {patience:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let mut command = std::process::Command::new("docker-compose");
+        command
+            .arg("--project-name")
+            .arg(&self.name)
+            .arg("--project-directory")
+            .arg(repo())
+            .arg("--env-file")
+            .arg(self.dir.path().join("test.env"));
+        for file in &self.files {
+            command.arg("-f").arg(file);
+        }
+        let _ = command
+            .args(["down", "-v", "--remove-orphans", "--timeout", "5"])
+            .output();
+    }
+}
+
+const CONFIG: &str = r#"{
+  gateway: { port: 18789, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } },
+  models: { providers: { ollama: { baseUrl: "${OLLAMA_BASE_URL}", api: "ollama", models: [{ id: "fake-model" }] } } },
+  agents: { defaults: { model: { primary: "ollama/fake-model" }, timeout: 60 } },
+}"#;
+
+/// The fake's echo answer `messages=<n> last=<text>`: n counts the system prompt and the history.
+fn echoed(answer: &str) -> (u64, String) {
+    let mut words = answer.split_whitespace();
+    let n = words
+        .next()
+        .and_then(|w| w.strip_prefix("messages="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not an echo: {answer}"));
+    let last = answer
+        .split_once("last=")
+        .map(|(_, t)| t.to_owned())
+        .unwrap_or_default();
+    (n, last)
+}
+
+const PINCER_SERVICES: [&str; 5] = [
+    "nats",
+    "llm-router",
+    "agent-runner",
+    "channel-bridge",
+    "gateway",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_stack_is_hardened_answers_and_keeps_state_across_down_and_up() {
+    let project = Project::up("hardened", CONFIG, &["compose.yml"], &[]).await;
+    project
+        .knobs("fake-provider", json!({ "echo": true }))
+        .await;
+    let (n, last) = echoed(
+        &project
+            .turn("alice", "one", "k1", Duration::from_secs(30))
+            .await,
+    );
+    assert_eq!((n, last.as_str()), (2, "one"));
+
+    // Hardening, as the kernel sees the running processes.
+    let mut memory = 0u64;
+    for service in PINCER_SERVICES {
+        let c = project.inspect(service).await;
+        assert_eq!(c["HostConfig"]["ReadonlyRootfs"], true, "{service}");
+        assert_eq!(c["Config"]["User"], "65532:65532", "{service}");
+        assert_eq!(c["HostConfig"]["CapDrop"], json!(["ALL"]), "{service}");
+        let limit = c["HostConfig"]["Memory"].as_u64().unwrap_or(0);
+        assert!(limit > 0, "{service} has no memory limit");
+        memory += limit;
+        let pid = c["State"]["Pid"].as_i64().expect("pid");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or("?")
+                .to_owned()
+        };
+        assert_eq!(field("CapEff:"), "0000000000000000", "{service}");
+        assert_eq!(field("NoNewPrivs:"), "1", "{service}");
+        assert_eq!(
+            field("Uid:").split_whitespace().next(),
+            Some("65532"),
+            "{service}"
+        );
+        let ports = c["NetworkSettings"]["Ports"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (port, bindings) in ports {
+            for binding in bindings.as_array().into_iter().flatten() {
+                assert_eq!(
+                    binding["HostIp"], "127.0.0.1",
+                    "{service} publishes {port} beyond loopback"
+                );
+                assert_eq!(service, "gateway", "only the gateway publishes a port");
+            }
+        }
+    }
+    assert!(
+        memory < 512 * 1024 * 1024,
+        "limits add up to {} MiB",
+        memory >> 20
+    );
+
+    // A turn sent while no runner runs stays queued: the client gives up, the stack goes down.
+    project.compose(&["stop", "agent-runner"]).await;
+    let queued = project
+        .http
+        .post(format!("{}/v1/chat/completions", project.url()))
+        .bearer_auth(TOKEN)
+        .header("idempotency-key", "k2")
+        .timeout(Duration::from_secs(2))
+        .json(&json!({ "model": "pincer/default", "user": "alice", "messages": [{ "role": "user", "content": "two" }] }))
+        .send()
+        .await;
+    assert!(queued.is_err() || queued.is_ok_and(|r| r.status() != 200));
+    project.compose(&["down"]).await;
+    // Up without the runner first: the fake starts with default knobs and must echo before the
+    // queued turn reaches it.
+    project
+        .compose(&["up", "-d", "--scale", "agent-runner=0"])
+        .await;
+    project
+        .knobs("fake-provider", json!({ "echo": true }))
+        .await;
+    project.compose(&["up", "-d"]).await;
+    project.wait_ready().await;
+
+    // The queued turn ran after the restart, on the stored history; asking again returns it.
+    let (n, last) = echoed(
+        &project
+            .turn("alice", "two", "k2", Duration::from_secs(60))
+            .await,
+    );
+    assert_eq!((n, last.as_str()), (4, "two"));
+    let (n, _) = echoed(
+        &project
+            .turn("alice", "three", "k3", Duration::from_secs(30))
+            .await,
+    );
+    assert_eq!(
+        n, 6,
+        "one, two and their answers are in the history once each"
+    );
+
+    // More replicas: nothing fixed (names, ports) stands in the way.
+    project
+        .compose(&[
+            "up",
+            "-d",
+            "--scale",
+            "agent-runner=3",
+            "--scale",
+            "llm-router=2",
+        ])
+        .await;
+    assert_eq!(project.ids("agent-runner").await.len(), 3);
+    assert_eq!(project.ids("llm-router").await.len(), 2);
+    project.wait_ready().await;
+    for index in 0..6 {
+        let user = format!("scaled-{index}");
+        let (n, _) = echoed(
+            &project
+                .turn(&user, "hi", &user, Duration::from_secs(60))
+                .await,
+        );
+        assert_eq!(n, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_service_killed_mid_turn_comes_back_and_the_message_is_answered_once() {
+    let project = Project::up("kill", CONFIG, &["compose.yml"], &[]).await;
+    for service in PINCER_SERVICES {
+        project
+            .knobs("fake-provider", json!({ "echo": true, "delay_ms": 1500 }))
+            .await;
+        let before = project.chats("fake-provider").await;
+        let user = format!("user-{service}");
+        let text = format!("message while {service} dies");
+        let turn = tokio::spawn(ask(
+            project.http.clone(),
+            project.url(),
+            user.clone(),
+            text.clone(),
+            format!("kill-{service}"),
+            Duration::from_secs(150),
+        ));
+        // Kill it while the model is working on the turn.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while project.chats("fake-provider").await == before {
+            assert!(
+                Instant::now() < deadline,
+                "the turn never reached the model"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let restarts = project.crash(service).await;
+        project.wait_restarted(service, restarts).await;
+        let answer = turn.await.expect("request task");
+        let (n, last) = echoed(&answer);
+        assert_eq!(
+            (n, last.as_str()),
+            (2, text.as_str()),
+            "{service}: {answer}"
+        );
+        // Exactly once in the history: the next turn sees one message and one answer before it.
+        project
+            .knobs("fake-provider", json!({ "echo": true, "delay_ms": 0 }))
+            .await;
+        let (n, _) = echoed(
+            &project
+                .turn(
+                    &user,
+                    "after",
+                    &format!("after-{service}"),
+                    Duration::from_secs(60),
+                )
+                .await,
+        );
+        assert_eq!(
+            n, 4,
+            "{service}: the killed turn is in the history exactly once"
+        );
+        eprintln!("{service}: killed mid-turn, restarted, answered once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_ollama_host_falls_back_and_is_used_again_when_it_returns() {
+    // The "8 GB host": its own fake provider, reachable only by URL on the egress network.
+    let config = r#"{
+  gateway: { port: 18789, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } },
+  models: { providers: {
+    remote: { baseUrl: "http://remote-ollama:8080", api: "ollama", models: [{ id: "fake-model" }] },
+    local: { baseUrl: "http://fake-provider:8080/v1", api: "openai-completions", models: [{ id: "fake-model" }] },
+  } },
+  agents: { defaults: { model: { primary: "remote/fake-model", fallbacks: ["local/fake-model"] }, timeout: 60 } },
+}"#;
+    let project = Project::up("split", config, &["compose.yml"], &[]).await;
+    let egress = format!("{}_egress", project.name.replace('.', ""));
+    let remote = format!("{}-remote-ollama", project.name);
+    let started = run(
+        "/usr/bin/docker",
+        &[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &remote,
+            "--network",
+            &egress,
+            "--network-alias",
+            "remote-ollama",
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            &format!("pincer/fake-provider:{}", tag()),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8080",
+            "--model",
+            "fake-model",
+        ],
+    )
+    .await;
+    assert!(started.status.success(), "{started:?}");
+    let _cleanup = scopeguard(remote.clone());
+    let remote_url = {
+        let state = docker_json(&["inspect", &remote]).await;
+        let ip = state[0]["NetworkSettings"]["Networks"][&egress]["IPAddress"]
+            .as_str()
+            .expect("ip")
+            .to_owned();
+        format!("http://{ip}:8080")
+    };
+    let remote_chats = |url: String, http: reqwest::Client| async move {
+        let stats: Value = http
+            .get(format!("{url}/stats"))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json");
+        stats["chat"].as_u64().unwrap_or(0)
+    };
+
+    project
+        .turn("split", "first", "s1", Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        remote_chats(remote_url.clone(), project.http.clone()).await,
+        1,
+        "the remote host served"
+    );
+    let local_before = project.chats("fake-provider").await;
+
+    // Cut the link: the next turn is answered by the fallback.
+    let cut = run(
+        "/usr/bin/docker",
+        &["network", "disconnect", &egress, &remote],
+    )
+    .await;
+    assert!(cut.status.success(), "{cut:?}");
+    project
+        .turn("split", "second", "s2", Duration::from_secs(60))
+        .await;
+    assert!(
+        project.chats("fake-provider").await > local_before,
+        "the fallback served while the host was away"
+    );
+
+    // Back: after its cooldown the remote host serves again.
+    let back = run(
+        "/usr/bin/docker",
+        &[
+            "network",
+            "connect",
+            "--alias",
+            "remote-ollama",
+            &egress,
+            &remote,
+        ],
+    )
+    .await;
+    assert!(back.status.success(), "{back:?}");
+    let remote_url = {
+        let state = docker_json(&["inspect", &remote]).await;
+        let ip = state[0]["NetworkSettings"]["Networks"][&egress]["IPAddress"]
+            .as_str()
+            .expect("ip")
+            .to_owned();
+        format!("http://{ip}:8080")
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut index = 0;
+    while remote_chats(remote_url.clone(), project.http.clone()).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the router never went back to the remote host"
+        );
+        index += 1;
+        project
+            .turn(
+                "split",
+                &format!("again {index}"),
+                &format!("s3-{index}"),
+                Duration::from_secs(60),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Removes a container started outside compose when the test ends.
+fn scopeguard(name: String) -> impl Drop {
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("/usr/bin/docker")
+                .args(["rm", "-f", &self.0])
+                .output();
+        }
+    }
+    Remove(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_nats_cluster_loses_nothing_when_a_node_stops() {
+    let project = Project::up(
+        "cluster",
+        CONFIG,
+        &["compose.yml", "compose.nats-cluster.yml"],
+        &[],
+    )
+    .await;
+    project
+        .knobs("fake-provider", json!({ "echo": true }))
+        .await;
+    // Streams and buckets are replicated three times.
+    let (n, _) = echoed(
+        &project
+            .turn("carol", "m1", "c1", Duration::from_secs(60))
+            .await,
+    );
+    assert_eq!(n, 2);
+    for node in ["nats", "nats-2"] {
+        // One node down at a time, mid-conversation.
+        project.compose(&["stop", "--timeout", "1", node]).await;
+        let index = if node == "nats" { 2 } else { 3 };
+        let (n, last) = echoed(
+            &project
+                .turn(
+                    "carol",
+                    &format!("m{index}"),
+                    &format!("c{index}"),
+                    Duration::from_secs(90),
+                )
+                .await,
+        );
+        assert_eq!(
+            (n, last.as_str()),
+            (2 * index as u64, format!("m{index}").as_str()),
+            "{node} down"
+        );
+        project.compose(&["start", node]).await;
+        project.wait_ready().await;
+    }
+    let (n, _) = echoed(
+        &project
+            .turn("carol", "m4", "c4", Duration::from_secs(60))
+            .await,
+    );
+    assert_eq!(n, 8, "every message of the conversation is there once");
+}
