@@ -94,19 +94,26 @@ impl Project {
         project
     }
 
-    async fn compose(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new("docker-compose");
-        command
-            .arg("--project-name")
-            .arg(&self.name)
-            .arg("--project-directory")
-            .arg(repo())
-            .arg("--env-file")
-            .arg(self.dir.path().join("test.env"));
+    /// `docker-compose` with this project's name, directory, env file and compose files.
+    fn compose_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--project-name".into(),
+            self.name.clone().into(),
+            "--project-directory".into(),
+            repo().into(),
+            "--env-file".into(),
+            self.dir.path().join("test.env").into(),
+        ];
         for file in &self.files {
-            command.arg("-f").arg(file);
+            args.push("-f".into());
+            args.push(file.clone().into());
         }
-        let output = command
+        args
+    }
+
+    async fn compose(&self, args: &[&str]) -> std::process::Output {
+        let output = Command::new("docker-compose")
+            .args(self.compose_args())
             .args(args)
             .output()
             .await
@@ -287,18 +294,8 @@ async fn ask(
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let mut command = std::process::Command::new("docker-compose");
-        command
-            .arg("--project-name")
-            .arg(&self.name)
-            .arg("--project-directory")
-            .arg(repo())
-            .arg("--env-file")
-            .arg(self.dir.path().join("test.env"));
-        for file in &self.files {
-            command.arg("-f").arg(file);
-        }
-        let _ = command
+        let _ = std::process::Command::new("docker-compose")
+            .args(self.compose_args())
             .args(["down", "-v", "--remove-orphans", "--timeout", "5"])
             .output();
     }
