@@ -62,7 +62,11 @@ pub fn get(file: &Path, path: &str, json_out: bool) -> ExitCode {
     };
     match edit::get(&text, &steps) {
         Ok(Some(mut value)) => {
-            if pincer_config::redact::is_secret_path(path) {
+            let keys = steps.iter().filter_map(|step| match step {
+                edit::Step::Key(key) => Some(key.as_str()),
+                edit::Step::Index(_) => None,
+            });
+            if pincer_config::redact::is_secret_path(keys) {
                 pincer_config::redact::mask_all(&mut value);
             } else {
                 pincer_config::redact::redact(&mut value);

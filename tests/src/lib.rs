@@ -93,7 +93,14 @@ impl Stack {
             pincer_config::parse_str(config_text, "test.json5", &env, pincer_config::Scope::All)
                 .expect("test config parses");
         let workspace = tempfile::tempdir().expect("workspace dir");
-        std::fs::write(workspace.path().join(CONFIG_FILE), config_text).expect("config file");
+        let config_file = workspace.path().join(CONFIG_FILE);
+        std::fs::write(&config_file, config_text).expect("config file");
+        // Like a real config with secrets: readable by its owner only.
+        std::fs::set_permissions(
+            &config_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("config file mode");
         let mut stack = Self {
             nats,
             fake,

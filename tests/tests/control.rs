@@ -417,6 +417,15 @@ async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
         "{on_disk}"
     );
     assert!(stack.config_path().with_extension("bak").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: std::path::PathBuf| std::fs::metadata(p).expect("file").permissions().mode() & 0o777;
+    assert_eq!(
+        mode(stack.config_path()),
+        0o600,
+        "a file of secrets stays private"
+    );
+    assert_eq!(mode(stack.config_path().with_extension("bak")), 0o600);
 
     // The old hash is stale now.
     let stale = client
@@ -462,6 +471,18 @@ async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
             .is_some_and(|m| m.contains("timeuot")),
         "{invalid}"
     );
+    for (patch, code) in [
+        (json!({ "gateway": null }), "FORBIDDEN"),
+        (json!({}), "INVALID_REQUEST"),
+        // The gateway would refuse to start with it: nothing is written.
+        (json!({ "hooks": { "enabled": true } }), "INVALID_REQUEST"),
+    ] {
+        let refused = client
+            .call("config.patch", json!({ "baseHash": hash, "patch": patch }))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused["code"], code, "{patch}: {refused}");
+    }
     let masked = client
         .call("config.patch", json!({ "baseHash": hash, "patch": { "models": { "providers": { "ollama": { "apiKey": "••••" } } } } }))
         .await
@@ -635,10 +656,10 @@ async fn garbage_frames_get_errors_and_oversized_ones_end_the_connection() {
     }
     // The connection is still fine.
     client.call("health", json!({})).await.expect("health");
-    // A frame over the 1 MiB cap ends it; the gateway keeps serving others.
+    // A frame over the 256 KiB cap ends it; the gateway keeps serving others.
     let huge = format!(
         r#"{{"type":"req","id":"big","method":"health","params":{{"x":"{}"}}}}"#,
-        "x".repeat(2 << 20)
+        "x".repeat(512 * 1024)
     );
     let _ = client.send_raw(&huge).await;
     let next = client.read().await;

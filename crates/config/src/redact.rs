@@ -28,13 +28,11 @@ pub fn is_reference(text: &str) -> bool {
     text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1
 }
 
-/// Whether a dotted config path names a secret (its last key, or a key under `headers` / `env`).
-pub fn is_secret_path(path: &str) -> bool {
-    let keys: Vec<&str> = path.split('.').collect();
-    keys.last().is_some_and(|k| is_secret_key(k))
-        || keys[..keys.len().saturating_sub(1)]
-            .iter()
-            .any(|k| is_secret_map(k) || is_secret_key(k))
+/// Whether the value at a config path (its object keys, outermost first) is or holds a secret: a
+/// secret key anywhere on the path, or a `headers` / `env` map (every value of which may be one).
+pub fn is_secret_path<'a>(keys: impl IntoIterator<Item = &'a str>) -> bool {
+    keys.into_iter()
+        .any(|k| is_secret_key(k) || is_secret_map(k))
 }
 
 /// Masks every secret in a config document.
@@ -105,11 +103,15 @@ mod tests {
 
     #[test]
     fn secret_paths() {
-        assert!(is_secret_path("gateway.auth.token"));
-        assert!(is_secret_path("models.providers.or.apiKey"));
-        assert!(is_secret_path("mcp.servers.gh.env.GITHUB_TOKEN"));
-        assert!(is_secret_path("models.providers.or.headers.X-Key"));
-        assert!(!is_secret_path("gateway.port"));
-        assert!(!is_secret_path("models.providers.or.baseUrl"));
+        let path = |p: &str| is_secret_path(p.split('.'));
+        assert!(path("gateway.auth.token"));
+        assert!(path("models.providers.or.apiKey"));
+        assert!(path("models.providers.or.apiKeys"));
+        assert!(path("mcp.servers.gh.env.GITHUB_TOKEN"));
+        assert!(path("mcp.servers.gh.env"));
+        assert!(path("models.providers.or.headers"));
+        assert!(path("models.providers.or.headers.X-Key"));
+        assert!(!path("gateway.port"));
+        assert!(!path("models.providers.or.baseUrl"));
     }
 }

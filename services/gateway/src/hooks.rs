@@ -40,10 +40,11 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    /// `None` when hooks are disabled.
+    /// `None` when hooks are disabled. `gateway_auth` is the resolved auth (its token may come from
+    /// the environment, or be a password).
     pub fn from_config(
         hooks: &pincer_config::Hooks,
-        gateway_auth: &pincer_config::Auth,
+        gateway_auth: &crate::auth::Auth,
     ) -> Result<Option<Self>, SettingsError> {
         if !hooks.enabled {
             return Ok(None);
@@ -53,10 +54,8 @@ impl Settings {
             .clone()
             .filter(|t| !t.is_empty())
             .ok_or(SettingsError::MissingToken)?;
-        if gateway_auth
-            .token
-            .as_ref()
-            .is_some_and(|g| g.expose() == token.expose())
+        if let crate::auth::Auth::Token(secret) | crate::auth::Auth::Password(secret) = gateway_auth
+            && secret.expose() == token.expose()
         {
             return Err(SettingsError::SameAsGateway);
         }
@@ -159,10 +158,7 @@ mod tests {
 
     #[test]
     fn settings_need_their_own_token_and_a_real_prefix() {
-        let gateway = pincer_config::Auth {
-            token: Some(Secret::new("gw")),
-            ..Default::default()
-        };
+        let gateway = crate::auth::Auth::Token(Secret::new("gw"));
         assert!(
             Settings::from_config(&hooks(false, None, None), &gateway)
                 .unwrap()

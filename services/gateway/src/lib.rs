@@ -104,6 +104,7 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let gateway = &file.gateway;
         let auth = auth::Auth::from_config(&gateway.auth, env_token, &gateway.trusted_proxies)?;
+        let hooks = hooks::Settings::from_config(&file.hooks, &auth)?;
         let max_body_bytes = gateway
             .http
             .max_body_bytes
@@ -144,7 +145,7 @@ impl Config {
             drain_grace: Duration::from_secs(10),
             telegram_webhooks: webhooks::secrets_from_config(&file.channels)
                 .map_err(ConfigError::Webhooks)?,
-            hooks: hooks::Settings::from_config(&file.hooks, &gateway.auth)?,
+            hooks,
             config_path: None,
             bind: gateway.bind.to_string(),
             channel_accounts: control::channel_accounts(&file.channels),

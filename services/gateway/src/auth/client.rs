@@ -48,19 +48,27 @@ impl Proxies {
         if !self.contains(peer) {
             return ClientAddr::direct(peer);
         }
-        let forwarded = headers
+        // Walk from the right (the hops our proxies added) to the first one that is not a proxy:
+        // that is the client. An entry that cannot be read ends the walk at the last trusted hop,
+        // so a client cannot choose its own address by writing garbage before it.
+        let entries: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
-        let ip = forwarded
-            .iter()
-            .rev()
-            .copied()
-            .find(|ip| !self.contains(*ip))
-            .unwrap_or(peer);
+            .map(str::trim)
+            .collect();
+        let mut ip = peer;
+        for entry in entries.iter().rev() {
+            match parse_hop(entry) {
+                Some(hop) if self.contains(hop) => ip = hop,
+                Some(hop) => {
+                    ip = hop;
+                    break;
+                }
+                None => break,
+            }
+        }
         ClientAddr {
             ip: canonical(ip),
             via_trusted_proxy: true,
@@ -95,6 +103,14 @@ impl ClientAddr {
     }
 }
 
+/// An `X-Forwarded-For` hop: `1.2.3.4`, `1.2.3.4:567`, `2001:db8::1` or `[2001:db8::1]:567`.
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()
+}
+
 /// `::ffff:1.2.3.4` is `1.2.3.4`.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -127,6 +143,17 @@ mod tests {
         assert!(proxied.via_trusted_proxy);
         let mapped = proxies.resolve("::ffff:127.0.0.1".parse().unwrap(), &http::HeaderMap::new());
         assert!(mapped.via_trusted_proxy);
+        // Ports are read; garbage stops the walk at the last trusted hop.
+        let ported = proxies.resolve(
+            "127.0.0.1".parse().unwrap(),
+            &headers("203.0.113.5:4431, 10.0.0.2"),
+        );
+        assert_eq!(ported.ip, "203.0.113.5".parse::<IpAddr>().unwrap());
+        let forged = proxies.resolve(
+            "127.0.0.1".parse().unwrap(),
+            &headers("1.1.1.1, not-an-ip, 10.0.0.2"),
+        );
+        assert_eq!(forged.ip, "10.0.0.2".parse::<IpAddr>().unwrap());
     }
 
     #[test]

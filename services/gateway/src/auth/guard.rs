@@ -107,14 +107,16 @@ impl Guard {
         })
     }
 
-    /// Checks a secret that is not the gateway's (the hooks token) with the same lockout.
+    /// Checks a secret that is not the gateway's (the hooks token) with the same lockout. Its
+    /// success does not clear the address's failures: otherwise a holder of the (lower-trust)
+    /// hooks token could reset the lockout between guesses of the gateway token.
     pub fn admit_other(
         &self,
         client: &ClientAddr,
         what: &str,
         check: impl FnOnce() -> bool,
     ) -> Result<(), Refusal> {
-        self.admit(client, what, || {
+        self.admit_with(client, what, false, || {
             check()
                 .then(|| "hook".to_owned())
                 .ok_or(Denied::BadCredentials)
@@ -128,13 +130,25 @@ impl Guard {
         what: &str,
         check: impl FnOnce() -> Result<String, Denied>,
     ) -> Result<String, Refusal> {
+        self.admit_with(client, what, true, check)
+    }
+
+    fn admit_with(
+        &self,
+        client: &ClientAddr,
+        what: &str,
+        success_clears: bool,
+        check: impl FnOnce() -> Result<String, Denied>,
+    ) -> Result<String, Refusal> {
         let now = Instant::now();
         self.limiter
             .check(client.ip, now)
             .map_err(Refusal::RateLimited)?;
         match check() {
             Ok(who) => {
-                self.limiter.succeeded(client.ip);
+                if success_clears {
+                    self.limiter.succeeded(client.ip);
+                }
                 Ok(who)
             }
             Err(Denied::NotFromProxy) => {
@@ -153,5 +167,43 @@ impl Guard {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pincer_config::{RateLimit, Secret};
+
+    fn guard() -> Guard {
+        Guard {
+            auth: Auth::Token(Secret::new("the-gateway-token")),
+            limiter: Limiter::new(RateLimit {
+                max_attempts: 3,
+                window_ms: 60_000,
+                lockout_ms: 60_000,
+                exempt_loopback: false,
+            }),
+            proxies: Proxies::default(),
+            origins: std::sync::RwLock::new(Origins::default()),
+        }
+    }
+
+    #[test]
+    fn a_valid_hook_token_does_not_reset_the_lockout_of_the_gateway_token() {
+        let guard = guard();
+        let client = ClientAddr::direct("203.0.113.7".parse().expect("ip"));
+        let headers = http::HeaderMap::new();
+        for _ in 0..3 {
+            let guess = guard.admit_connect(&client, &headers, Some("guess"));
+            assert_eq!(guess, Err(Refusal::Unauthorized));
+            // The attacker also holds the hooks token and uses it between guesses.
+            assert!(guard.admit_other(&client, "hook", || true).is_ok());
+        }
+        let fourth = guard.admit_connect(&client, &headers, Some("guess"));
+        assert!(matches!(fourth, Err(Refusal::RateLimited(_))), "{fourth:?}");
+        // The real token clears it only after the lockout.
+        let real = guard.admit_connect(&client, &headers, Some("the-gateway-token"));
+        assert!(matches!(real, Err(Refusal::RateLimited(_))));
     }
 }

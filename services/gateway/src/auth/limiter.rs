@@ -45,6 +45,19 @@ impl Limiter {
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
+    /// The record an address counts against: an IPv6 client owns a whole /64, so its addresses
+    /// share one record (rotating through them must not buy fresh attempts).
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() && !v6.is_loopback() => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+            other => other,
+        }
+    }
+
     fn exempt(&self, ip: IpAddr) -> bool {
         self.policy().exempt_loopback && super::is_loopback(ip)
     }
@@ -55,7 +68,7 @@ impl Limiter {
             return Ok(());
         }
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        match records.get(&ip).and_then(|r| r.locked_until) {
+        match records.get(&Self::key(ip)).and_then(|r| r.locked_until) {
             Some(until) if until > now => Err(until - now),
             _ => Ok(()),
         }
@@ -69,6 +82,7 @@ impl Limiter {
         let policy = self.policy();
         let window = Duration::from_millis(policy.window_ms);
         let lockout = Duration::from_millis(policy.lockout_ms);
+        let ip = Self::key(ip);
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         if records.len() >= MAX_TRACKED && !records.contains_key(&ip) {
             prune(&mut records, now, window);
@@ -98,7 +112,7 @@ impl Limiter {
     /// A success forgets the address's failures.
     pub fn succeeded(&self, ip: IpAddr) {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.remove(&ip);
+        records.remove(&Self::key(ip));
     }
 
     /// Addresses currently tracked.
@@ -107,17 +121,21 @@ impl Limiter {
     }
 }
 
-/// Drops expired records; if none expired, the oldest half.
+/// Drops expired records; if none expired, the oldest half of those not locked out (a lockout is
+/// never lifted early to make room).
 fn prune(records: &mut HashMap<IpAddr, Record>, now: Instant, window: Duration) {
-    records.retain(|_, r| match r.locked_until {
-        Some(until) => until > now,
-        None => now.duration_since(r.window_start) <= window,
-    });
+    let locked = |r: &Record| r.locked_until.is_some_and(|until| until > now);
+    records.retain(|_, r| locked(r) || now.duration_since(r.window_start) <= window);
     if records.len() >= MAX_TRACKED {
-        let mut starts: Vec<Instant> = records.values().map(|r| r.window_start).collect();
+        let mut starts: Vec<Instant> = records
+            .values()
+            .filter(|r| !locked(r))
+            .map(|r| r.window_start)
+            .collect();
         starts.sort_unstable();
-        let cutoff = starts[starts.len() / 2];
-        records.retain(|_, r| r.window_start > cutoff);
+        if let Some(cutoff) = starts.get(starts.len() / 2).copied() {
+            records.retain(|_, r| locked(r) || r.window_start > cutoff);
+        }
     }
 }
 
@@ -174,6 +192,26 @@ mod tests {
         }
         let strict = Limiter::new(policy(false));
         assert!((0..10).any(|_| strict.failed(local, t0).is_err()));
+    }
+
+    #[test]
+    fn an_ipv6_client_cannot_rotate_through_its_64() {
+        let limiter = Limiter::new(policy(false));
+        let t0 = Instant::now();
+        for host in 1..=3u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, host]);
+            assert!(limiter.failed(ip, t0).is_ok());
+        }
+        assert!(
+            limiter
+                .failed(IpAddr::from([0x2001, 0xdb8, 0, 7, 9, 9, 9, 9]), t0)
+                .is_err()
+        );
+        assert!(
+            limiter
+                .check(IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]), t0)
+                .is_ok()
+        );
     }
 
     #[test]

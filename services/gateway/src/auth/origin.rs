@@ -2,9 +2,9 @@
 //!
 //! Requests without an `Origin` header are not from a browser page and pass. A browser request passes
 //! when its origin is listed, or when it is the gateway's own page on a private host (loopback,
-//! private and tailnet addresses, `localhost`, `*.local`, `*.ts.net`). A public hostname must be
-//! listed even for same-origin loads: otherwise a DNS-rebinding page (`evil.example` resolving to
-//! 127.0.0.1) would count as same-origin.
+//! private and tailnet addresses, `localhost`, `*.ts.net`). Any other name must be listed even for
+//! same-origin loads: otherwise a DNS-rebinding page (`evil.example`, or an mDNS `evil.local` on
+//! the LAN, resolving to 127.0.0.1) would count as same-origin.
 
 use std::net::IpAddr;
 
@@ -90,7 +90,7 @@ fn host_name(authority: &str) -> &str {
 }
 
 fn is_private_host(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".local") || host.ends_with(".ts.net") {
+    if host == "localhost" || host.ends_with(".ts.net") {
         return true;
     }
     match host.parse::<IpAddr>() {

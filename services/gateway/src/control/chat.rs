@@ -13,7 +13,7 @@ use super::frame::{self, Code, ErrorShape};
 use crate::turns::{Next, TurnSpec};
 
 /// Longest message accepted.
-const MAX_MESSAGE_CHARS: usize = 100_000;
+const MAX_MESSAGE_CHARS: usize = 60_000;
 /// How long a started run may go silent before its events stop being followed.
 const SILENCE: Duration = Duration::from_secs(600);
 

@@ -27,8 +27,11 @@ pub const OUTBOUND_FRAMES: usize = 256;
 pub const IN_FLIGHT: usize = 16;
 /// Largest frame before sign-in.
 pub const MAX_PREAUTH_BYTES: usize = 64 * 1024;
-/// Largest frame after sign-in.
-pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Largest frame after sign-in (and what a socket may buffer for one frame before it).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Sockets allowed in their handshake at once: with the frame cap this bounds what unauthenticated
+/// clients can make the gateway hold (32 × 256 KiB).
+pub const MAX_HANDSHAKES: usize = 32;
 /// Time allowed for the `connect` request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a closing connection's last frames may take before the socket is dropped.
@@ -162,6 +165,7 @@ pub async fn serve(
     headers: http::HeaderMap,
 ) {
     let conn_id = uuid::Uuid::new_v4().simple().to_string();
+    let handshake = Handshake::start(&services);
     let (mut sink, mut stream) = socket.split();
     let (out, outbox) = mpsc::channel::<Message>(OUTBOUND_FRAMES);
     let nonce = uuid::Uuid::new_v4().simple().to_string();
@@ -307,6 +311,7 @@ pub async fn serve(
     {
         return;
     }
+    drop(handshake);
     services.connections.fetch_add(1, Ordering::Relaxed);
 
     let writer = tokio::spawn(write_frames(sink, outbox, Arc::clone(&conn)));
@@ -398,6 +403,22 @@ async fn write_frames(
         reason: reason.into(),
     }));
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close)).await;
+}
+
+/// Counts a socket as in its handshake until dropped.
+struct Handshake<'a>(&'a Services);
+
+impl<'a> Handshake<'a> {
+    fn start(services: &'a Services) -> Self {
+        services.handshakes.fetch_add(1, Ordering::Relaxed);
+        Self(services)
+    }
+}
+
+impl Drop for Handshake<'_> {
+    fn drop(&mut self) {
+        self.0.handshakes.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn handle(services: &Arc<Services>, conn: &Arc<Conn>, in_flight: &Arc<Semaphore>, text: &str) {

@@ -81,6 +81,10 @@ pub struct Services {
     pub shutdown: CancellationToken,
     /// Admission policy (config patches reload parts of it).
     pub guard: Arc<crate::auth::guard::Guard>,
+    /// Serialises `config.patch` (check the hash, write).
+    pub config_lock: tokio::sync::Mutex<()>,
+    /// Connections still in their handshake (bounded: see [`connection::MAX_HANDSHAKES`]).
+    pub handshakes: AtomicUsize,
 }
 
 /// The control plane could not be set up.
@@ -132,6 +136,8 @@ impl Services {
             connections: AtomicUsize::new(0),
             shutdown,
             guard,
+            config_lock: tokio::sync::Mutex::new(()),
+            handshakes: AtomicUsize::new(0),
         }))
     }
 }

@@ -107,7 +107,9 @@ fn apply_patch(text: &str, patch: &Value) -> Result<String, ErrorShape> {
 
 fn collect(patch: &Value, prefix: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
     match patch {
-        Value::Object(map) if !map.is_empty() => {
+        // An empty object merges nothing (and must never become "replace the document").
+        Value::Object(map) if map.is_empty() => {}
+        Value::Object(map) => {
             for (key, value) in map {
                 prefix.push(Step::Key(key.clone()));
                 collect(value, prefix, out);
@@ -121,7 +123,8 @@ fn collect(patch: &Value, prefix: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Valu
 /// Dotted paths of the leaves a patch touches (objects are walked, anything else is a leaf).
 fn leaves(patch: &Value, prefix: &str, out: &mut Vec<String>) {
     match patch {
-        Value::Object(map) if !map.is_empty() => {
+        Value::Object(map) if map.is_empty() => {}
+        Value::Object(map) => {
             for (key, value) in map {
                 let path = if prefix.is_empty() {
                     key.clone()
@@ -149,6 +152,13 @@ pub enum Effect {
 /// The effect of changing `path`.
 pub fn effect(path: &str) -> Effect {
     const REFUSED: &str = "the gateway's listener and auth can only be changed in the file on the host (a remote client must not be able to open the gateway or lock its owner out)";
+    const PROTECTED: [&str; 5] = [
+        "gateway.auth",
+        "gateway.bind",
+        "gateway.port",
+        "gateway.customBindHost",
+        "gateway.trustedProxies",
+    ];
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}."));
     if under("gateway.controlUi.allowedOrigins")
         || under("gateway.controlUi.allowInsecureAuth")
@@ -156,11 +166,11 @@ pub fn effect(path: &str) -> Effect {
     {
         return Effect::Hot;
     }
-    if under("gateway.auth")
-        || under("gateway.bind")
-        || under("gateway.port")
-        || under("gateway.customBindHost")
-        || under("gateway.trustedProxies")
+    // A protected key itself, anything below it, or anything above it (replacing or deleting
+    // `gateway` would change them too).
+    if PROTECTED
+        .iter()
+        .any(|p| under(p) || path.is_empty() || p.starts_with(&format!("{path}.")))
     {
         return Effect::Refused(REFUSED);
     }
@@ -212,7 +222,12 @@ pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, 
             )
         });
     }
+    if paths.is_empty() {
+        return Err(ErrorShape::invalid("the patch changes nothing"));
+    }
     let path = path_of(services)?.to_owned();
+    // One patch at a time: the hash check and the write must not interleave with another's.
+    let _writing = services.config_lock.lock().await;
     let (text, mut document) = read(&path)?;
     let current = hash(text.as_bytes());
     if params.base_hash != current {
@@ -233,14 +248,20 @@ pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, 
             "the edited file does not read back as the patched config; nothing was written",
         ));
     }
-    // Validated exactly as the services will load it (unknown keys, types, ranges).
+    // Validated exactly as the gateway will load it at its next start (unknown keys, types,
+    // ranges, and its own checks: auth, hooks, body cap), so a patch cannot lock the owner out.
     let config = pincer_config::parse_str(
         &new_text,
         &path.display().to_string(),
         &pincer_config::process_env,
-        pincer_config::Scope::Sections(&["gateway", "agents"]),
+        pincer_config::Scope::Sections(&["gateway", "agents", "hooks"]),
     )
     .map_err(|e| ErrorShape::invalid(format!("the patched config is invalid: {e}")))?;
+    crate::Config::from_file(&config, std::env::var("PINCER_GATEWAY_TOKEN").ok()).map_err(|e| {
+        ErrorShape::invalid(format!(
+            "the gateway would not start with the patched config: {e}"
+        ))
+    })?;
     write_atomically(&path, &text, &new_text)?;
 
     let mut applied = Vec::new();
@@ -263,7 +284,11 @@ pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, 
     }))
 }
 
+/// Keeps the previous file as `.bak` and replaces the file by a rename; both get the file's own
+/// permissions (a 0600 file of secrets stays 0600).
 fn write_atomically(path: &Path, old: &str, new: &str) -> Result<(), ErrorShape> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let unwritable = |e: std::io::Error| {
         ErrorShape::new(
             Code::Unavailable,
@@ -273,10 +298,20 @@ fn write_atomically(path: &Path, old: &str, new: &str) -> Result<(), ErrorShape>
             ),
         )
     };
-    let backup = path.with_extension("bak");
-    std::fs::write(&backup, old).map_err(unwritable)?;
-    let staging = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&staging, new).map_err(unwritable)?;
+    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o777);
+    let write = |target: &Path, text: &str| -> std::io::Result<()> {
+        let _ = std::fs::remove_file(target);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(target)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    };
+    write(&path.with_extension("bak"), old).map_err(unwritable)?;
+    let staging = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    write(&staging, new).map_err(unwritable)?;
     std::fs::rename(&staging, path).map_err(|e| {
         let _ = std::fs::remove_file(&staging);
         unwritable(e)

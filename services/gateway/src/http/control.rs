@@ -78,6 +78,19 @@ fn accept(
         tracing::warn!(client = %client.ip, "control websocket refused: origin not allowed");
         return super::refusal(refusal).into_response();
     }
+    if state
+        .inner
+        .control
+        .handshakes
+        .load(std::sync::atomic::Ordering::Relaxed)
+        >= connection::MAX_HANDSHAKES
+    {
+        tracing::warn!(client = %client.ip, "control websocket refused: too many handshakes in progress");
+        return ApiError::Unavailable(
+            "too many sign-ins in progress; retry in a moment".to_owned(),
+        )
+        .into_response();
+    }
     let services = Arc::clone(&state.inner.control);
     let guard = Arc::clone(&state.inner.guard);
     // tungstenite's defaults (128 KiB read buffer, 128 KiB write buffer) would cost ~150 KiB per
