@@ -42,6 +42,9 @@ pub struct LoopResult {
     pub outcome: TurnOutcome,
     /// The compacted history that replaces `LoopInput::history`.
     pub compacted: Option<Vec<ChatMessage>>,
+    /// The llm-router itself could not be reached (not a provider failure): the turn should wait
+    /// and run again rather than be answered with an error.
+    pub router_unreachable: bool,
 }
 
 /// Runs the loop.
@@ -108,6 +111,12 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
                 // The router's share of the run's deadline ran out: the run's time is up.
                 return timed_out(resolved, iteration, steps, compacted);
             }
+            Ok(Err(failure)) if failure.router_unreachable() => {
+                return LoopResult {
+                    router_unreachable: true,
+                    ..fail(failure.code, failure.message, steps, compacted)
+                };
+            }
             Ok(Err(failure)) => {
                 // The window estimate was off (or unknown): compact once and try again.
                 if failure.kind == Some(pb::ErrorKind::ContextOverflow)
@@ -144,6 +153,7 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
                     steps,
                 },
                 compacted,
+                router_unreachable: false,
             };
         }
         let calls = reply.tool_calls;
@@ -182,6 +192,7 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
             steps,
         },
         compacted,
+        router_unreachable: false,
     }
 }
 
@@ -230,6 +241,7 @@ fn fail(
             steps,
         },
         compacted,
+        router_unreachable: false,
     }
 }
 

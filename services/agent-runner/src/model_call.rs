@@ -71,16 +71,17 @@ impl LiveSink {
 /// Waits before each repeat of a call that failed because the llm-router itself could not be
 /// reached (a restart under compose's restart policy takes a few seconds). A provider failure, which
 /// the router reports with typed details, is never repeated here: the router already fell back.
-const ROUTER_RETRY_WAITS: [Duration; 4] = [
+const ROUTER_RETRY_WAITS: [Duration; 5] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
     Duration::from_secs(2),
     Duration::from_secs(4),
+    Duration::from_secs(8),
 ];
 
 impl Failure {
     /// The router did not answer at all (no typed failure): it is down or restarting.
-    fn router_unreachable(&self) -> bool {
+    pub fn router_unreachable(&self) -> bool {
         self.kind.is_none() && self.code == ErrorCode::ProviderUnavailable
     }
 }

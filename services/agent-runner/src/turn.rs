@@ -54,6 +54,10 @@ pub enum Disposition {
     RetryLater(Duration),
 }
 
+/// When a turn found the llm-router unreachable (after its own repeats), it is redelivered after
+/// this long instead of being answered with an error.
+const ROUTER_DOWN_RETRY: Duration = Duration::from_secs(3);
+
 /// Attempts at storing an outcome when other writers race for the same transcript.
 const SAVE_ATTEMPTS: usize = 5;
 
@@ -88,6 +92,9 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
             run_agent(context, request, &[], None, live.as_ref()),
         )
         .await;
+        if result.router_unreachable {
+            return Disposition::RetryLater(ROUTER_DOWN_RETRY);
+        }
         record_usage(context, &result.outcome).await;
         announce(context, request, &result.outcome).await;
         return delivered(context, request, &result.outcome).await;
@@ -132,6 +139,7 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
         LoopResult {
             outcome: TurnOutcome::Command { reply },
             compacted: None,
+            router_unreachable: false,
         }
     } else {
         let work = abortable(
@@ -160,6 +168,13 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
             }
         }
     };
+    if result.router_unreachable {
+        // Nothing is stored or answered: the turn comes back once the router may be up again
+        // (its tool steps, if any, run again then).
+        tracing::warn!("llm-router unreachable: the turn will run again");
+        context.sessions.release_lease(lease).await;
+        return Disposition::RetryLater(ROUTER_DOWN_RETRY);
+    }
     let mut outcome = result.outcome;
     if let Some(reason) = &loaded.damaged {
         prepend_notice(
@@ -260,6 +275,7 @@ async fn abortable(
             LoopResult {
                 outcome: TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"),
                 compacted: None,
+                router_unreachable: false,
             }
         }
     }
@@ -290,6 +306,7 @@ async fn run_agent(
             return LoopResult {
                 outcome: TurnOutcome::failed(ErrorCode::BadRequest, error.to_string()),
                 compacted: None,
+                router_unreachable: false,
             };
         }
     };
