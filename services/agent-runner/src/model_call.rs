@@ -175,7 +175,10 @@ pub fn failure_from_status(status: &tonic::Status) -> Failure {
     use tonic::Code;
     // The router puts a typed ChatFailure in the details; the status code is the fallback for
     // anything else that can fail a gRPC call (transport, router down).
-    let failure = pb::ChatFailure::decode(status.details()).ok();
+    // Empty details decode as a default ChatFailure: only a non-empty detail is the router's word.
+    let failure = (!status.details().is_empty())
+        .then(|| pb::ChatFailure::decode(status.details()).ok())
+        .flatten();
     let kind = failure
         .as_ref()
         .and_then(|f| pb::ErrorKind::try_from(f.kind).ok());
@@ -206,5 +209,27 @@ pub fn failure_from_status(status: &tonic::Status) -> Failure {
         code,
         message,
         kind,
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_without_details_is_the_router_being_unreachable() {
+        let gone = failure_from_status(&tonic::Status::unavailable("h2 protocol error"));
+        assert!(gone.router_unreachable(), "{gone:?}");
+        let typed = pb::ChatFailure {
+            kind: pb::ErrorKind::Overloaded as i32,
+            message: "all providers down".into(),
+            ..Default::default()
+        };
+        let status = tonic::Status::with_details(
+            tonic::Code::Unavailable,
+            "all providers down",
+            prost::Message::encode_to_vec(&typed).into(),
+        );
+        assert!(!failure_from_status(&status).router_unreachable());
     }
 }
