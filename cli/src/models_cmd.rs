@@ -126,7 +126,7 @@ async fn status_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
     for m in &status.models {
         let served = match m.last_served_unix_ms {
             0 => String::new(),
-            at => format!("  last served {} ago", ago(at)),
+            at => format!("  last served {}", crate::output::ago(at)),
         };
         println!("  {:<44} {}{served}", m.id, health_text(m.health.as_ref()));
     }
@@ -148,7 +148,7 @@ fn health_text(health: Option<&pb::Health>) -> String {
             "cooling {}s ({})",
             health
                 .cooldown_until_unix_ms
-                .saturating_sub(now_ms())
+                .saturating_sub(crate::output::now_ms())
                 .div_ceil(1000),
             short(&health.last_error)
         ),
@@ -163,19 +163,4 @@ fn short(text: &str) -> String {
         out.push('…');
     }
     out
-}
-
-fn ago(at_ms: u64) -> String {
-    let secs = now_ms().saturating_sub(at_ms) / 1000;
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        _ => format!("{}h", secs / 3600),
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -228,17 +228,7 @@ impl Project {
     }
 
     async fn chats(&self, service: &str) -> u64 {
-        let url = format!("{}/stats", self.fake(service).await);
-        let stats: Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("json");
-        stats["chat"].as_u64().unwrap_or(0)
+        chat_requests(&self.http, &self.fake(service).await).await
     }
 
     /// A turn; retried with the same idempotency key until it is answered (what a client does).
@@ -253,6 +243,29 @@ impl Project {
         )
         .await
     }
+}
+
+/// Chat requests a fake provider at `base` has served.
+async fn chat_requests(http: &reqwest::Client, base: &str) -> u64 {
+    let stats: Value = http
+        .get(format!("{base}/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    stats["chat"].as_u64().unwrap_or(0)
+}
+
+/// `http://<ip>:8080` of a container on `network` (its address changes when it reconnects).
+async fn address_on(container: &str, network: &str) -> String {
+    let state = docker_json(&["inspect", container]).await;
+    let ip = state[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .expect("ip")
+        .to_owned();
+    format!("http://{ip}:8080")
 }
 
 /// Sends a turn and sends it again with the same idempotency key until it is answered (each try
@@ -555,31 +568,12 @@ async fn a_cut_off_ollama_host_falls_back_and_is_used_again_when_it_returns() {
     .await;
     assert!(started.status.success(), "{started:?}");
     let _cleanup = scopeguard(remote.clone());
-    let remote_url = {
-        let state = docker_json(&["inspect", &remote]).await;
-        let ip = state[0]["NetworkSettings"]["Networks"][&egress]["IPAddress"]
-            .as_str()
-            .expect("ip")
-            .to_owned();
-        format!("http://{ip}:8080")
-    };
-    let remote_chats = |url: String, http: reqwest::Client| async move {
-        let stats: Value = http
-            .get(format!("{url}/stats"))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("json");
-        stats["chat"].as_u64().unwrap_or(0)
-    };
-
+    let remote_url = address_on(&remote, &egress).await;
     project
         .turn("split", "first", "s1", Duration::from_secs(30))
         .await;
     assert_eq!(
-        remote_chats(remote_url.clone(), project.http.clone()).await,
+        chat_requests(&project.http, &remote_url).await,
         1,
         "the remote host served"
     );
@@ -614,17 +608,10 @@ async fn a_cut_off_ollama_host_falls_back_and_is_used_again_when_it_returns() {
     )
     .await;
     assert!(back.status.success(), "{back:?}");
-    let remote_url = {
-        let state = docker_json(&["inspect", &remote]).await;
-        let ip = state[0]["NetworkSettings"]["Networks"][&egress]["IPAddress"]
-            .as_str()
-            .expect("ip")
-            .to_owned();
-        format!("http://{ip}:8080")
-    };
+    let remote_url = address_on(&remote, &egress).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut index = 0;
-    while remote_chats(remote_url.clone(), project.http.clone()).await == 0 {
+    while chat_requests(&project.http, &remote_url).await == 0 {
         assert!(
             Instant::now() < deadline,
             "the router never went back to the remote host"
