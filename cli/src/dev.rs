@@ -1,4 +1,4 @@
-//! `pincer dev`: nats-server and the four services as child processes.
+//! `pincer dev`: nats-server and the five services as child processes.
 //!
 //! Children get their own process group, so a terminal's Ctrl-C reaches only this process, which
 //! then stops them in order (gateway first, NATS last) with one SIGTERM each, and SIGKILL after a
@@ -29,8 +29,9 @@ pub struct Args {
 }
 
 const STOP_GRACE: Duration = Duration::from_secs(12);
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 5] = [
     "pincer-llm-router",
+    "pincer-tool-host",
     "pincer-agent-runner",
     "pincer-channel-bridge",
     "pincer-gateway",
@@ -98,6 +99,8 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
     })?);
 
     let router_port = free_port()?;
+    let tool_host_port = free_port()?;
+    let tool_host_token = crate::doctor::random_token();
     let mut env: Vec<(&str, String)> = vec![
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
@@ -109,6 +112,15 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             "PINCER_LLM_ROUTER_LISTEN",
             format!("127.0.0.1:{router_port}"),
         ),
+        (
+            "PINCER_TOOL_HOST_LISTEN",
+            format!("127.0.0.1:{tool_host_port}"),
+        ),
+        (
+            "PINCER_TOOL_HOST_URL",
+            format!("http://127.0.0.1:{tool_host_port}"),
+        ),
+        ("PINCER_TOOL_HOST_TOKEN", tool_host_token),
         (
             "PINCER_AGENT_RUNNER_HEALTH_LISTEN",
             format!("127.0.0.1:{}", free_port()?),
@@ -124,6 +136,12 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
         env.push((
             "PINCER_WORKSPACE",
             state_dir.join("workspace").display().to_string(),
+        ));
+    }
+    if args.state_dir.is_some() && std::env::var_os("PINCER_TOOL_STATE").is_none() {
+        env.push((
+            "PINCER_TOOL_STATE",
+            state_dir.join("tools").display().to_string(),
         ));
     }
     let bin_dir = std::env::current_exe()?

@@ -1,5 +1,5 @@
 //! `pincer mcp add|list|tools|call|remove`: manage `mcp.servers` and try a server's tools from the
-//! terminal through the MCP client the agent-runner uses (same transports, handshake, timeouts).
+//! terminal through the MCP client the tool host uses (same transports, handshake, timeouts).
 //!
 //! `tools` and `call` start only the named server, with every tool callable (the operator at the
 //! terminal decides); `tools` marks which ones the config lets agents use.
@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use pincer_agent_runner::mcp::{McpManager, ServerState, catalog};
+use pincer_mcp::{McpManager, ServerState, catalog};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -537,7 +537,7 @@ pub async fn run(args: Args) -> ExitCode {
         eprintln!("pincer: cannot write the files: {error}");
         return ExitCode::from(exit::IO);
     }
-    if let Err(error) = pincer_agent_runner::workspace::Workspace::open(&workspace) {
+    if let Err(error) = pincer_workspace::Workspace::open(&workspace) {
         eprintln!(
             "pincer: cannot create the workspace {}: {error}",
             workspace.display()

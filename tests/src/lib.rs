@@ -1,5 +1,6 @@
-//! Harness for whole-stack tests: a real nats-server, the fake provider, and all four services
-//! started in-process through their `run()` functions on loopback ports.
+//! Harness for whole-stack tests: a real nats-server, the fake provider, and all five services
+//! started in-process through their `run()` functions on loopback ports (the tool host confines
+//! its children with the built `pincer-tool-host` binary).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The bearer token every test stack uses.
 pub const TOKEN: &str = "test-token-0123456789";
+
+/// The token between the agent-runner and the tool host in test stacks.
+pub const TOOL_HOST_TOKEN: &str = "test-tool-host-token-0123456789";
 
 /// A config with one agent on the fake provider through Ollama's native API (`${FAKE_URL}`), with
 /// a fallback through the OpenAI-compatible API of the same fake.
@@ -141,13 +145,39 @@ impl Stack {
                 .expect("llm-router runs");
         });
 
+        let tool_host_listener = bind().await;
+        let tool_host_url = format!("http://{}", local(&tool_host_listener));
+        let tool_host = pincer_tool_host::Config {
+            agents: self.config.agents.clone(),
+            tools: self.config.tools.clone(),
+            mcp: self.config.mcp.clone(),
+            workspace_base: self.workspace.path().join("workspace"),
+            state_dir: self.workspace.path().join("tools"),
+            confiner: pincer_sandbox::Confiner::new(pincer_test_support::workspace_binary(
+                "pincer-tool-host",
+            )),
+            token: Some(pincer_config::Secret::new(TOOL_HOST_TOKEN)),
+            hidden: vec![self.config_path()],
+            ca_bundle: None,
+            brave_api_key: None,
+            searxng_base_url: None,
+        };
+        self.spawn(|token| async move {
+            pincer_tool_host::run(tool_host, tool_host_listener, token)
+                .await
+                .expect("tool-host runs");
+        });
+
         let runner = pincer_agent_runner::Config {
             nats_url: nats_url.clone(),
             router_url: router_url.clone(),
             namespace: pincer_bus::Namespace::default(),
             agents: self.config.agents.clone(),
             tools: self.config.tools.clone(),
-            mcp: self.config.mcp.clone(),
+            tool_host: Some(pincer_agent_runner::tool_host::Settings {
+                url: tool_host_url,
+                token: Some(pincer_config::Secret::new(TOOL_HOST_TOKEN)),
+            }),
             workspace_base: self.workspace.path().join("workspace"),
             max_concurrent: self.config.agents.defaults.max_concurrent() as usize,
             drain_grace: Duration::from_secs(5),

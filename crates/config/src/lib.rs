@@ -55,7 +55,8 @@ pub use load::{load_file, parse_str};
 pub use model_ref::parse_model_ref;
 pub use schema::Config;
 pub use schema::agents::{
-    AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent,
+    AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent, Sandbox,
+    SandboxMode, WorkspaceAccess,
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{
@@ -66,11 +67,12 @@ pub use schema::gateway::{
     RateLimit, TrustedProxy,
 };
 pub use schema::mcp::{
-    DEFAULT_MCP_TIMEOUT_SECONDS, Mcp, McpServer, McpTransport, ServerProblem, ToolFilter,
-    valid_server_name,
+    DEFAULT_MCP_PORTS, DEFAULT_MCP_TIMEOUT_SECONDS, Mcp, McpSandbox, McpServer, McpTransport,
+    ServerProblem, ToolFilter, valid_server_name,
 };
 pub use schema::models::{Api, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::tools::{Exec, ExecMode, Tools};
+pub use schema::web::{Endpoint, SearchProvider, SsrfPolicy, Web, WebFetch, WebSearch};
 pub use schema::{Hooks, Session, Tailscale};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -30,6 +30,10 @@ pub const TOOL_NAMES: &[&str] = &[
     "structured",
     "cancelled",
     "env",
+    "read_file",
+    "write_file",
+    "connect",
+    "flood",
 ];
 
 /// Tools per `tools/list` page.
@@ -135,7 +139,42 @@ fn tools() -> Vec<Tool> {
                 json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}),
             ),
         ),
+        Tool::new(
+            "read_file",
+            "The text of the file at `path`, or why it cannot be read (for confinement tests).",
+            schema(
+                json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
+            ),
+        ),
+        Tool::new(
+            "write_file",
+            "Writes `text` to `path`, or says why it cannot (for confinement tests).",
+            schema(
+                json!({"type": "object", "properties": {"path": {"type": "string"}, "text": {"type": "string"}}, "required": ["path", "text"]}),
+            ),
+        ),
+        Tool::new(
+            "connect",
+            "Opens a TCP connection to `host`:`port` and says whether it worked.",
+            schema(
+                json!({"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}, "required": ["host", "port"]}),
+            ),
+        ),
+        Tool::new(
+            "flood",
+            "Writes `bytes` bytes without a newline to stdout (stdio only), then answers.",
+            schema(
+                json!({"type": "object", "properties": {"bytes": {"type": "integer"}}, "required": ["bytes"]}),
+            ),
+        ),
     ]
+}
+
+/// The string argument `key`.
+fn string<'a>(args: &'a JsonObject, key: &str) -> Result<&'a str, ErrorData> {
+    args.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("`{key}` must be a string")))
 }
 
 fn text(value: impl Into<String>) -> CallToolResponse {
@@ -271,6 +310,60 @@ impl rmcp::ServerHandler for TestServer {
                 Ok(text(
                     std::env::var(name).unwrap_or_else(|_| "(unset)".to_owned()),
                 ))
+            }
+            "read_file" => {
+                let path = string(&args, "path")?;
+                Ok(text(match std::fs::read_to_string(path) {
+                    Ok(content) => content,
+                    Err(error) => format!("cannot read {path}: {error}"),
+                }))
+            }
+            "write_file" => {
+                let path = string(&args, "path")?;
+                let body = string(&args, "text")?;
+                Ok(text(match std::fs::write(path, body) {
+                    Ok(()) => format!("wrote {path}"),
+                    Err(error) => format!("cannot write {path}: {error}"),
+                }))
+            }
+            "connect" => {
+                let host = string(&args, "host")?;
+                let port = args
+                    .get("port")
+                    .and_then(Value::as_u64)
+                    .and_then(|port| u16::try_from(port).ok())
+                    .ok_or_else(|| invalid("`port` must be a port number"))?;
+                let connected = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::net::TcpStream::connect((host, port)),
+                )
+                .await;
+                Ok(text(match connected {
+                    Ok(Ok(_)) => format!("connected to {host}:{port}"),
+                    Ok(Err(error)) => format!("cannot connect to {host}:{port}: {error}"),
+                    Err(_) => format!("cannot connect to {host}:{port}: timed out"),
+                }))
+            }
+            "flood" => {
+                let bytes = args
+                    .get("bytes")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| invalid("`bytes` must be a non-negative integer"))?;
+                if self.stdio {
+                    let chunk = [b'x'; 65_536];
+                    let mut out = std::io::stdout().lock();
+                    let mut left = bytes;
+                    while left > 0 {
+                        let n =
+                            usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+                        if out.write_all(&chunk[..n]).is_err() {
+                            break;
+                        }
+                        left -= n as u64;
+                    }
+                    let _ = out.write_all(b"\n").and_then(|()| out.flush());
+                }
+                Ok(text(format!("flooded {bytes} bytes")))
             }
             other => Err(invalid(format!("Unknown tool: {other}"))),
         }

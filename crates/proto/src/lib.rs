@@ -13,4 +13,13 @@ pub mod llm {
     }
 }
 
+/// `pincer.tools.v1`: the tool host's catalogue and tool calls.
+pub mod tools {
+    /// Version 1 of the tool host API.
+    #[allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod v1 {
+        include!("gen/pincer.tools.v1.rs");
+    }
+}
+
 pub mod json;

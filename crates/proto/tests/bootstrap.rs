@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-const PROTOS: &[&str] = &["pincer/llm/v1/router.proto"];
+const PROTOS: &[&str] = &["pincer/llm/v1/router.proto", "pincer/tools/v1/tools.proto"];
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -61,7 +61,12 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         .parts(agent.tools.workspace(), agent.caps)
         .await;
     let (sections, skills) = (&parts.0, &parts.1);
-    let system = prompt::system_prompt(sections, skills, &crate::tools::today());
+    let system = prompt::system_prompt(
+        sections,
+        skills,
+        &crate::tools::today(),
+        &agent.tools.outages(),
+    );
 
     let mut history: std::borrow::Cow<'_, [ChatMessage]> = input.history.into();
     let mut compacted = None;

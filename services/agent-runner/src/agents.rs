@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pincer_config::{AgentError, ResolvedAgent};
+use pincer_workspace::{self as workspace, Workspace, bootstrap::Caps};
 
-use crate::mcp::McpManager;
+use crate::tool_host::ToolHost;
 use crate::tools::ToolBox;
-use crate::workspace::{self, Workspace, bootstrap::Caps};
 
 /// One agent, ready to run turns.
 #[derive(Debug)]
@@ -34,11 +34,11 @@ pub struct AgentSet {
 impl AgentSet {
     /// Opens the workspace of every agent that resolves. `base` is the default agent's workspace
     /// when the config names none (others get `<base>-<id>`). Every agent gets the tools of the
-    /// runner's MCP servers (`mcp`).
+    /// tool host, when there is one.
     pub fn open(
         config: &pincer_config::Agents,
         tools: &pincer_config::Tools,
-        mcp: &Arc<McpManager>,
+        host: Option<&Arc<ToolHost>>,
         base: &Path,
     ) -> Result<Self, workspace::Error> {
         let default_id = config.default_id().to_owned();
@@ -74,10 +74,14 @@ impl AgentSet {
             );
             let ws = Workspace::open(&dir)?;
             tracing::info!(agent = %resolved.id, workspace = %ws.root().display(), "agent ready");
+            let mut toolbox = ToolBox::new(&resolved.id, ws, tools);
+            if let Some(host) = host {
+                toolbox = toolbox.with_host(host.clone());
+            }
             by_id.insert(
                 resolved.id.clone(),
                 Arc::new(Agent {
-                    tools: ToolBox::new(ws, tools).with_mcp(mcp.clone()),
+                    tools: toolbox,
                     resolved,
                     caps,
                     prompt: Default::default(),
@@ -117,8 +121,7 @@ mod tests {
         }))
         .expect("agents");
         let base = dir.path().join("workspace");
-        let set =
-            AgentSet::open(&config, &Default::default(), &Arc::default(), &base).expect("open");
+        let set = AgentSet::open(&config, &Default::default(), None, &base).expect("open");
         let root = |id: &str| {
             set.get(id)
                 .expect(id)

@@ -7,7 +7,7 @@ use async_nats::jetstream::object_store::ObjectStore;
 use pincer_bus::messages::ChatMessage;
 use tokio::io::AsyncReadExt as _;
 
-use crate::workspace::Workspace;
+use pincer_workspace::Workspace;
 
 /// The media object store (a handle, cheap to clone).
 #[derive(Clone)]

@@ -5,9 +5,10 @@
 //! - [`turn`]: one turn: lease the session, load the transcript, run a command or the agent loop,
 //!   persist, answer.
 //! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout.
-//! - [`agents`], [`workspace`], [`skills`], [`tools`]: each agent's home, prompt files, skills and
-//!   tools (files, exec, memory).
-//! - [`mcp`]: the MCP servers of `mcp.servers`, shared by all agents, restarted when they fail.
+//! - [`agents`], [`skills`], [`tools`]: each agent's prompt files, skills and tools (files,
+//!   memory); its workspace is [`pincer_workspace`].
+//! - [`tool_host`]: the tools that run programs or reach the network (exec, web, MCP servers),
+//!   which run in the tool host, not here.
 //! - [`commands`]: `/new`, `/reset`, `/status`, `/model`, `/usage`.
 //! - [`compaction`]: summarising older turns when the window is full.
 //! - [`sessions`]: transcripts in a KV bucket (optimistic concurrency) and cross-replica leases.
@@ -22,16 +23,15 @@ pub mod commands;
 pub mod compaction;
 pub mod consumer;
 pub mod health;
-pub mod mcp;
 pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;
 pub mod router;
 pub mod sessions;
 pub mod skills;
+pub mod tool_host;
 pub mod tools;
 pub mod turn;
-pub mod workspace;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,10 +53,10 @@ pub struct Config {
     pub namespace: Namespace,
     /// The `agents` section.
     pub agents: pincer_config::Agents,
-    /// The `tools` section.
+    /// The `tools` section (the built-in tools' policy).
     pub tools: pincer_config::Tools,
-    /// The `mcp` section (`Default`: no servers).
-    pub mcp: pincer_config::Mcp,
+    /// The tool host (`None`: only the built-in tools).
+    pub tool_host: Option<tool_host::Settings>,
     /// The default agent's workspace when the config names none (`PINCER_WORKSPACE`).
     pub workspace_base: PathBuf,
     /// Turns running at once in this replica (`agents.defaults.maxConcurrent`).
@@ -89,12 +89,24 @@ pub enum Error {
     Health(#[from] tonic::transport::Error),
     /// An agent's workspace cannot be used.
     #[error(transparent)]
-    Workspace(#[from] workspace::Error),
+    Workspace(#[from] pincer_workspace::Error),
+    /// The tool host settings cannot work.
+    #[error(transparent)]
+    ToolHost(#[from] tool_host::Error),
 }
 
-/// How long MCP servers may take to exit after shutdown (stdio: stdin closed, then SIGTERM,
-/// then SIGKILL).
-const MCP_STOP_PATIENCE: Duration = Duration::from_secs(10);
+/// How long the runner waits at start for the tool host to know its tools (every MCP server
+/// connected or failed once; each attempt is bounded by the server's own timeout) before it
+/// serves turns with what is known.
+const TOOL_HOST_PATIENCE: Duration = Duration::from_secs(90);
+
+/// A fresh workspace in a temporary directory, for tests.
+#[cfg(test)]
+pub(crate) fn scratch_workspace() -> (tempfile::TempDir, pincer_workspace::Workspace) {
+    let dir = tempfile::tempdir().expect("temporary dir");
+    let ws = pincer_workspace::Workspace::open(dir.path()).expect("workspace opens");
+    (dir, ws)
+}
 
 /// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
 /// period and leaves unfinished ones unacknowledged for redelivery.
@@ -103,15 +115,18 @@ pub async fn run(
     health_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    // Servers start in the background; their tools appear once they are connected. They stop with
-    // `shutdown`, or when this returns early with an error.
-    let mcp_shutdown = shutdown.child_token();
-    let _stop_mcp = mcp_shutdown.clone().drop_guard();
-    let mcp = mcp::McpManager::start(&config.mcp, &mcp_shutdown);
+    // The catalogue is followed in the background until `shutdown`, or until this returns early.
+    let host_shutdown = shutdown.child_token();
+    let _stop_host = host_shutdown.clone().drop_guard();
+    let host = config
+        .tool_host
+        .as_ref()
+        .map(|settings| tool_host::ToolHost::start(settings, host_shutdown.clone()))
+        .transpose()?;
     let agents = Arc::new(agents::AgentSet::open(
         &config.agents,
         &config.tools,
-        &mcp,
+        host.as_ref(),
         &config.workspace_base,
     )?);
     let client = pincer_bus::connect::connect(
@@ -166,6 +181,25 @@ pub async fn run(
             }
         },
     };
+    // Ready means ready: no turn is taken before the tools it could use are known.
+    if let Some(host) = &host {
+        let waited = std::time::Instant::now();
+        let ready = tokio::select! {
+            ready = host.ready(TOOL_HOST_PATIENCE) => ready,
+            () = shutdown.cancelled() => true,
+        };
+        if ready {
+            tracing::info!(
+                waited_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "tool host ready"
+            );
+        } else {
+            tracing::warn!(
+                "the tool host is not ready after {}s; serving turns with the tools known so far",
+                TOOL_HOST_PATIENCE.as_secs()
+            );
+        }
+    }
     let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -191,6 +225,5 @@ pub async fn run(
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");
     }
-    mcp.stopped(MCP_STOP_PATIENCE).await;
     consumed
 }

@@ -1,4 +1,4 @@
-//! `pincer-agent-runner`: loads the `agents`, `tools` and `mcp` sections and consumes turns until
+//! `pincer-agent-runner`: loads the `agents` and `tools` sections and consumes turns until
 //! SIGTERM.
 
 use std::process::ExitCode;
@@ -48,25 +48,49 @@ fn workspace_base() -> std::path::PathBuf {
     std::path::Path::new(&home).join(".pincer/workspace")
 }
 
+/// `PINCER_TOOL_HOST_URL` and `PINCER_TOOL_HOST_TOKEN`; `None` without a URL.
+fn tool_host(file: &pincer_config::Config) -> Option<pincer_agent_runner::tool_host::Settings> {
+    let url = std::env::var("PINCER_TOOL_HOST_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty() && url != "none");
+    if url.is_none()
+        && (file.tools.exec.mode != pincer_config::ExecMode::Deny || !file.mcp.servers.is_empty())
+    {
+        tracing::warn!(
+            "tools.exec or mcp.servers is configured but PINCER_TOOL_HOST_URL is not set: exec, web and MCP tools are not offered"
+        );
+    }
+    Some(pincer_agent_runner::tool_host::Settings {
+        url: url?,
+        token: std::env::var("PINCER_TOOL_HOST_TOKEN")
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .map(pincer_config::Secret::new),
+    })
+}
+
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["agents", "tools", "mcp"])?;
+    // Only `agents` is resolved: the `${VAR}`s of `tools` and `mcp` (search keys, MCP tokens) are
+    // the tool host's, and never reach this service.
+    let file = entry::load_config(&["agents"])?;
     let health_listen =
         env::socket_addr_or("PINCER_AGENT_RUNNER_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
             .map_err(|error| InvalidConfig(error.into()))?;
+    let ack_wait = Duration::from_secs(ack_wait_secs()?);
+    let telemetry = pincer_telemetry::init(SERVICE)?;
     let config = pincer_agent_runner::Config {
+        tool_host: tool_host(&file),
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
         router_url: env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051"),
         namespace: pincer_bus::Namespace::default(),
         max_concurrent: file.agents.defaults.max_concurrent() as usize,
         agents: file.agents,
         tools: file.tools,
-        mcp: file.mcp,
         workspace_base: workspace_base(),
         drain_grace: Duration::from_secs(10),
         // How long a turn a crashed runner held waits before another replica runs it.
-        ack_wait: Duration::from_secs(ack_wait_secs()?),
+        ack_wait,
     };
-    let telemetry = pincer_telemetry::init(SERVICE)?;
     let health_listener = tokio::net::TcpListener::bind(health_listen)
         .await
         .with_context(|| format!("cannot listen on {health_listen}"))?;

@@ -8,16 +8,28 @@ use pincer_bus::messages::{ChatMessage, Role};
 use pincer_proto::llm::v1 as pb;
 
 use crate::skills::Skill;
-use crate::workspace::bootstrap::Section;
+use pincer_workspace::bootstrap::Section;
 
 /// The opening line of every system prompt.
 const PREAMBLE: &str = "You are a personal assistant running in Pincer. The workspace files below \
 define who you are and how you work. Use tools when they help; tool paths are relative to the \
 workspace. Answer in the user's language.";
 
-/// The agent's system prompt.
-pub fn system_prompt(sections: &[Section], skills: &[Skill], today: &str) -> String {
+/// The agent's system prompt; `outages` (tools missing or failing right now) get a section of
+/// their own, so the model can say what is down instead of guessing.
+pub fn system_prompt(
+    sections: &[Section],
+    skills: &[Skill],
+    today: &str,
+    outages: &[String],
+) -> String {
     let mut prompt = format!("{PREAMBLE}\nToday is {today} (UTC).\n");
+    if !outages.is_empty() {
+        prompt.push_str("\n## Tools unavailable\n");
+        for line in outages {
+            prompt.push_str(&format!("- {line}\n"));
+        }
+    }
     for section in sections {
         prompt.push_str(&format!(
             "\n## {}\n{}\n",
@@ -113,8 +125,8 @@ mod tests {
     use pincer_bus::messages::ToolCall;
 
     use super::*;
-    use crate::workspace::Workspace;
-    use crate::workspace::bootstrap::Caps;
+    use pincer_workspace::Workspace;
+    use pincer_workspace::bootstrap::Caps;
 
     #[test]
     fn history_comes_before_the_new_turn_after_the_system_prompt() {
@@ -155,9 +167,10 @@ mod tests {
     fn a_plain_hi_with_the_default_workspace_stays_far_below_the_budget() {
         let dir = tempfile::tempdir().expect("dir");
         let ws = Workspace::open(dir.path()).expect("ws");
-        let system = system_prompt(&ws.bootstrap(Caps::default()), &[], "2026-11-29");
+        let system = system_prompt(&ws.bootstrap(Caps::default()), &[], "2026-11-29", &[]);
         let built = build(&system, &[], &[ChatMessage::text(Role::User, "hi")], &[]);
-        let tools = crate::tools::ToolBox::new(ws, &pincer_config::Tools::default()).specs();
+        let tools =
+            crate::tools::ToolBox::new("main", ws, &pincer_config::Tools::default()).specs();
         let tool_bytes: usize = tools
             .iter()
             .map(|t| t.name.len() + t.description.len() + t.parameters_json.len())
@@ -165,5 +178,20 @@ mod tests {
         let bytes = chars(&built) + tool_bytes;
         assert!(bytes < 8 * 1024, "prompt for 'hi' is {bytes} bytes");
         assert!(system.contains("## SOUL.md") && system.contains("## MEMORY.md"));
+        assert!(!system.contains("unavailable"));
+    }
+
+    #[test]
+    fn outages_are_named_to_the_model() {
+        let system = system_prompt(
+            &[],
+            &[],
+            "2026-12-03",
+            &["MCP server `time` is down (it exited); its tools fail until it is back.".into()],
+        );
+        assert!(
+            system.contains("## Tools unavailable\n- MCP server `time` is down"),
+            "{system}"
+        );
     }
 }

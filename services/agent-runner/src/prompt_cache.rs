@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use crate::skills::Skill;
-use crate::workspace::Workspace;
-use crate::workspace::bootstrap::{Caps, Section};
+use pincer_workspace::Workspace;
+use pincer_workspace::bootstrap::{Caps, Section};
 
 /// What the files looked like: name, modification time, length.
 type Fingerprint = Vec<(String, u128, u64)>;
@@ -69,7 +69,7 @@ fn fingerprint(workspace: &Workspace) -> Fingerprint {
         })
     };
     let root = workspace.root();
-    let mut out: Fingerprint = crate::workspace::templates::BOOTSTRAP_FILES
+    let mut out: Fingerprint = pincer_workspace::templates::BOOTSTRAP_FILES
         .iter()
         .map(|(name, _)| {
             let (modified, len) = stamp(&root.join(name));
@@ -96,7 +96,7 @@ mod tests {
 
     #[tokio::test]
     async fn parts_are_reread_only_after_a_change() {
-        let (_dir, ws) = crate::workspace::scratch();
+        let (_dir, ws) = crate::scratch_workspace();
         let cache = PromptCache::default();
         let first = cache.parts(&ws, Caps::default()).await;
         let again = cache.parts(&ws, Caps::default()).await;

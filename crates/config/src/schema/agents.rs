@@ -125,6 +125,79 @@ pub struct AgentDefaults {
     /// Characters of all workspace files together (default 60 000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_total_max_chars: Option<usize>,
+    /// OpenClaw's sandbox settings, as they apply to `exec` (which Pincer always confines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+}
+
+/// `agents.defaults.sandbox`. OpenClaw runs tools in a Docker sandbox when `mode` asks for it;
+/// Pincer confines every `exec` with the kernel's Landlock and seccomp instead, so `mode` can
+/// only say what always holds, while `workspaceAccess` and `docker.network` shape the
+/// confinement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sandbox {
+    /// `all` or `non-main` (both: every command is confined). `off` is refused: Pincer never runs
+    /// a command unconfined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SandboxMode>,
+    /// What `exec` may do with the agent's workspace: `rw` (default), `ro` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_access: Option<WorkspaceAccess>,
+    /// `network`: `none` (no network for `exec`, the default) or any other value (HTTP and HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<SandboxDocker>,
+}
+
+/// `agents.defaults.sandbox.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Every session's commands are confined.
+    All,
+    /// OpenClaw's "not the main session": Pincer confines the main session's commands too.
+    NonMain,
+}
+
+/// `agents.defaults.sandbox.workspaceAccess`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceAccess {
+    /// Commands cannot see the workspace (they run in an empty directory).
+    None,
+    /// Commands may read it.
+    Ro,
+    /// Commands may read and write it.
+    #[default]
+    Rw,
+}
+
+/// `agents.defaults.sandbox.docker`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SandboxDocker {
+    /// `none`, or a network name (any other value allows HTTP and HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+impl Sandbox {
+    /// What `exec` may do with the workspace.
+    #[must_use]
+    pub fn workspace_access(&self) -> WorkspaceAccess {
+        self.workspace_access.unwrap_or_default()
+    }
+
+    /// Whether `docker.network` asks for a network (`None` when unset).
+    #[must_use]
+    pub fn network(&self) -> Option<bool> {
+        self.docker
+            .as_ref()
+            .and_then(|docker| docker.network.as_deref())
+            .map(|network| network != "none")
+    }
 }
 
 impl AgentDefaults {
@@ -314,19 +387,7 @@ impl Agents {
     /// `default` always names the default agent; `main` names the entry keyed `main` if there is
     /// one, else the default agent.
     pub fn resolve(&self, id: &str) -> Result<ResolvedAgent, AgentError> {
-        let (agent_id, entry) = match self.entries.get_key_value(id) {
-            Some((key, entry)) if id != DEFAULT_AGENT_ALIAS => (key.clone(), Some(entry)),
-            _ if id == DEFAULT_AGENT_ALIAS || id == MAIN_AGENT_ID => match self.default_entry() {
-                Some((key, entry)) => (key.to_owned(), Some(entry)),
-                None => (MAIN_AGENT_ID.to_owned(), None),
-            },
-            _ => {
-                return Err(AgentError::UnknownAgent {
-                    id: id.to_owned(),
-                    valid: self.ids(),
-                });
-            }
-        };
+        let (agent_id, entry) = self.entry(id)?;
         let defaults = &self.defaults;
         let model = entry
             .and_then(|e| e.model.as_ref())
@@ -352,11 +413,39 @@ impl Agents {
                 .or(defaults.max_iterations)
                 .unwrap_or(DEFAULT_MAX_ITERATIONS),
             timeout,
-            workspace: entry
-                .and_then(|e| e.workspace.clone())
-                .or_else(|| defaults.workspace.clone()),
+            workspace: self.configured_workspace(entry),
             id: agent_id,
         })
+    }
+
+    /// The id `id` stands for and its configured workspace (`None`: the default layout), without
+    /// needing a model: what the tool host needs to find a workspace.
+    pub fn workspace_setting(&self, id: &str) -> Result<(String, Option<String>), AgentError> {
+        let (agent_id, entry) = self.entry(id)?;
+        Ok((agent_id, self.configured_workspace(entry)))
+    }
+
+    fn configured_workspace(&self, entry: Option<&AgentEntry>) -> Option<String> {
+        entry
+            .and_then(|e| e.workspace.clone())
+            .or_else(|| self.defaults.workspace.clone())
+    }
+
+    /// The id `id` stands for, and its entry if it has one.
+    fn entry(&self, id: &str) -> Result<(String, Option<&AgentEntry>), AgentError> {
+        match self.entries.get_key_value(id) {
+            Some((key, entry)) if id != DEFAULT_AGENT_ALIAS => Ok((key.clone(), Some(entry))),
+            _ if id == DEFAULT_AGENT_ALIAS || id == MAIN_AGENT_ID => {
+                Ok(match self.default_entry() {
+                    Some((key, entry)) => (key.to_owned(), Some(entry)),
+                    None => (MAIN_AGENT_ID.to_owned(), None),
+                })
+            }
+            _ => Err(AgentError::UnknownAgent {
+                id: id.to_owned(),
+                valid: self.ids(),
+            }),
+        }
     }
 }
 

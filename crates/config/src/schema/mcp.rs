@@ -58,6 +58,69 @@ pub struct McpServer {
     /// OpenClaw's filter: `include` adds to `allowTools`, `exclude` wins over both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_filter: Option<ToolFilter>,
+    /// What a stdio server's process may reach beyond its own state directory.
+    #[serde(default, skip_serializing_if = "McpSandbox::is_default")]
+    pub sandbox: McpSandbox,
+}
+
+/// `mcp.servers.<name>.sandbox`: the confinement of a stdio server. It always gets its own state
+/// directory (its `HOME`: package caches, its files) and read-only system paths; never the config
+/// file, the services' secrets, other processes or the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct McpSandbox {
+    /// Outbound TCP connections (to `allowPorts`); `false`: no network at all.
+    #[serde(default = "enabled")]
+    pub network: bool,
+    /// TCP ports it may connect to while `network` is on.
+    #[serde(default = "default_ports")]
+    pub allow_ports: Vec<u16>,
+    /// More paths it may read and write (e.g. the directories a filesystem server serves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable_paths: Vec<String>,
+    /// More paths it may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readable_paths: Vec<String>,
+    /// Writable memory, in MiB.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+    /// Processes and threads.
+    #[serde(default = "default_processes")]
+    pub max_processes: u64,
+}
+
+/// Default `mcp.servers.<name>.sandbox.allowPorts`: HTTPS, HTTP and DNS over TCP.
+pub const DEFAULT_MCP_PORTS: [u16; 3] = [443, 80, 53];
+
+fn default_ports() -> Vec<u16> {
+    DEFAULT_MCP_PORTS.to_vec()
+}
+
+fn default_memory() -> u64 {
+    1024
+}
+
+fn default_processes() -> u64 {
+    128
+}
+
+impl Default for McpSandbox {
+    fn default() -> Self {
+        Self {
+            network: true,
+            allow_ports: default_ports(),
+            writable_paths: Vec::new(),
+            readable_paths: Vec::new(),
+            memory_mb: default_memory(),
+            max_processes: default_processes(),
+        }
+    }
+}
+
+impl McpSandbox {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// `mcp.servers.<name>.toolFilter`.
@@ -85,6 +148,7 @@ impl Default for McpServer {
             enabled: true,
             allow_tools: Vec::new(),
             tool_filter: None,
+            sandbox: McpSandbox::default(),
         }
     }
 }
@@ -229,6 +293,17 @@ impl McpServer {
                 format!("env.{key}"),
                 "the value contains a NUL character",
             ));
+        }
+        for (key, paths) in [
+            ("writablePaths", &self.sandbox.writable_paths),
+            ("readablePaths", &self.sandbox.readable_paths),
+        ] {
+            if let Some(path) = paths.iter().find(|path| !path.starts_with('/')) {
+                return Err(ServerProblem::new(
+                    format!("sandbox.{key}"),
+                    format!("{path:?} is not an absolute path"),
+                ));
+            }
         }
         self.check_timeout()?;
         Ok(McpTransport::Stdio {

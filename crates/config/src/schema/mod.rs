@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod mcp;
 pub mod models;
 pub mod tools;
+pub mod web;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -1,6 +1,8 @@
-//! `tools`: which built-in tools the agent may use, and how `exec` is confined.
+//! `tools`: which built-in tools the agent may use, how `exec` is confined, and the web tools.
 
 use serde::{Deserialize, Serialize};
+
+pub use super::web::{SearchProvider, SsrfPolicy, Web, WebFetch, WebSearch};
 
 /// Default `exec` timeout.
 pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 30;
@@ -20,6 +22,9 @@ pub struct Tools {
     /// The `exec` tool.
     #[serde(default)]
     pub exec: Exec,
+    /// `web_fetch` and `web_search`.
+    #[serde(default)]
+    pub web: Web,
 }
 
 /// `tools.exec.mode`.
@@ -51,6 +56,16 @@ pub struct Exec {
     /// Characters of stdout + stderr handed back to the model; the rest is cut with a marker.
     #[serde(default = "default_exec_output")]
     pub max_output_chars: usize,
+    /// Whether commands may open network connections (HTTP and HTTPS ports only). Unset: what
+    /// `agents.defaults.sandbox.docker.network` says, else no network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
+    /// Writable memory a command may use, in MiB.
+    #[serde(default = "default_exec_memory")]
+    pub memory_mb: u64,
+    /// Processes (and threads) a command may start.
+    #[serde(default = "default_exec_processes")]
+    pub max_processes: u64,
 }
 
 impl Default for Exec {
@@ -60,8 +75,24 @@ impl Default for Exec {
             allowlist: Vec::new(),
             timeout_seconds: DEFAULT_EXEC_TIMEOUT_SECONDS,
             max_output_chars: DEFAULT_EXEC_MAX_OUTPUT_CHARS,
+            network: None,
+            memory_mb: DEFAULT_EXEC_MEMORY_MB,
+            max_processes: DEFAULT_EXEC_MAX_PROCESSES,
         }
     }
+}
+
+/// Default `tools.exec.memoryMb`.
+pub const DEFAULT_EXEC_MEMORY_MB: u64 = 512;
+/// Default `tools.exec.maxProcesses`.
+pub const DEFAULT_EXEC_MAX_PROCESSES: u64 = 64;
+
+fn default_exec_memory() -> u64 {
+    DEFAULT_EXEC_MEMORY_MB
+}
+
+fn default_exec_processes() -> u64 {
+    DEFAULT_EXEC_MAX_PROCESSES
 }
 
 fn default_exec_timeout() -> u64 {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pincer_agent_runner::mcp::ServerState;
+use pincer_mcp::ServerState;
 use serde_json::json;
 
 use crate::support::{self, HttpServer, PATIENCE, http, stdio};

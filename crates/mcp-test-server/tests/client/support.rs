@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pincer_agent_runner::mcp::{McpManager, ServerState, ServerStatus};
+use pincer_mcp::{McpManager, ServerState, ServerStatus};
 use pincer_mcp_test_server::Options;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use serde::Deserialize;
 
 use super::{ToolError, args};
-use crate::workspace::Workspace;
+use pincer_workspace::Workspace;
 
 /// Characters of a file handed back by one `read`.
 const READ_CAP: usize = 32_000;
@@ -197,7 +197,7 @@ fn store(full: &std::path::Path, shown: &str, bytes: &[u8]) -> Result<(), ToolEr
 mod tests {
     use super::*;
 
-    use crate::workspace::scratch as ws;
+    use crate::scratch_workspace as ws;
 
     #[test]
     fn write_read_edit_list_round_trip() {

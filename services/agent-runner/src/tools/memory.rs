@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ToolError, args};
-use crate::workspace::Workspace;
+use pincer_workspace::Workspace;
 
 /// Chunks of this many characters at most (long paragraphs are split).
 const CHUNK_CHARS: usize = 800;
@@ -228,7 +228,7 @@ fn rank<'a>(chunks: &'a [Chunk], terms: &[String]) -> Vec<(f64, &'a Chunk)> {
 mod tests {
     use super::*;
 
-    use crate::workspace::scratch as ws;
+    use crate::scratch_workspace as ws;
 
     #[test]
     fn written_notes_are_found_best_match_first() {

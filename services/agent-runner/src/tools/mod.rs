@@ -3,13 +3,12 @@
 //! so a bad call is something the model can correct, never a failed turn.
 //!
 //! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
-//! - [`exec`]: `exec`, off unless `tools.exec.mode` is `allowlist`.
 //! - [`memory`]: `memory_search`, `memory_write`.
 //!
-//! MCP tools (`<server>__<tool>`, see [`crate::mcp`]) are offered and called through the same
-//! box, under the same `tools.allow`/`tools.deny` policy.
+//! The tools that run programs or reach the network (`exec`, `web_fetch`, `web_search`, MCP
+//! tools `<server>__<tool>`) live in the tool host ([`crate::tool_host`]); they are offered and
+//! called through the same box, under the same `tools.allow`/`tools.deny` policy.
 
-pub mod exec;
 pub mod files;
 pub mod memory;
 
@@ -20,8 +19,9 @@ use pincer_proto::llm::v1 as pb;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::mcp::{CallError, McpManager};
-use crate::workspace::{PathError, Workspace};
+use pincer_workspace::{PathError, Workspace};
+
+use crate::tool_host::ToolHost;
 
 /// Why a tool call failed; the message is what the model sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +52,9 @@ pub enum ToolError {
     /// The tool did not finish in time.
     #[error("`{0}` did not finish within its time limit")]
     TimedOut(String),
-    /// An MCP tool failed (or its server is down).
-    #[error(transparent)]
-    Mcp(#[from] CallError),
+    /// A tool of the tool host failed (or the tool host is unreachable); its own words.
+    #[error("{0}")]
+    Host(String),
 }
 
 impl ToolError {
@@ -79,34 +79,52 @@ fn args<T: DeserializeOwned>(arguments: &str) -> Result<T, ToolError> {
     serde_json::from_str(text).map_err(|error| ToolError::Arguments(error.to_string()))
 }
 
-/// Longest any built-in tool may run (exec has its own, shorter, limit).
+/// Longest any built-in tool may run.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The tools that run in this process, on the workspace.
+const BUILT_IN: &[&str] = &[
+    "read",
+    "write",
+    "edit",
+    "list",
+    "memory_search",
+    "memory_write",
+];
 
 /// The tools of one agent.
 #[derive(Clone, Debug)]
 pub struct ToolBox {
+    agent: String,
     workspace: Workspace,
-    exec: Option<exec::ExecPolicy>,
     policy: pincer_config::Tools,
-    mcp: Option<Arc<McpManager>>,
+    host: Option<Arc<ToolHost>>,
 }
 
 impl ToolBox {
-    /// Tools over `workspace` under `policy` (`tools` in the config).
-    pub fn new(workspace: Workspace, policy: &pincer_config::Tools) -> Self {
+    /// Tools of `agent` over `workspace` under `policy` (`tools` in the config).
+    pub fn new(agent: &str, workspace: Workspace, policy: &pincer_config::Tools) -> Self {
         Self {
+            agent: agent.to_owned(),
             workspace,
-            exec: exec::ExecPolicy::from_config(&policy.exec),
             policy: policy.clone(),
-            mcp: None,
+            host: None,
         }
     }
 
-    /// Adds the tools of the runner's MCP servers.
+    /// Adds the tools of the tool host.
     #[must_use]
-    pub fn with_mcp(mut self, mcp: Arc<McpManager>) -> Self {
-        self.mcp = Some(mcp);
+    pub fn with_host(mut self, host: Arc<ToolHost>) -> Self {
+        self.host = Some(host);
         self
+    }
+
+    /// What the model should know about tools that are missing or failing right now.
+    pub fn outages(&self) -> Vec<String> {
+        self.host
+            .as_ref()
+            .map(|host| host.offer().outages())
+            .unwrap_or_default()
     }
 
     /// The workspace the tools work in.
@@ -149,15 +167,18 @@ impl ToolBox {
                 json!({"type":"object","properties":{"text":{"type":"string"},"target":{"type":"string","enum":["daily","long_term"]}},"required":["text"]}),
             ),
         ];
-        if let Some(exec) = &self.exec {
-            specs.push(spec(
-                "exec",
-                &format!("Run one program (no shell) in the workspace. Allowed: {}.", exec.allowlist.join(", ")),
-                json!({"type":"object","properties":{"command":{"type":"string"},"args":{"type":"array","items":{"type":"string"}}},"required":["command"]}),
-            ));
-        }
-        if let Some(mcp) = &self.mcp {
-            specs.extend(mcp.specs());
+        if let Some(host) = &self.host {
+            specs.extend(
+                host.offer()
+                    .catalog
+                    .tools
+                    .into_iter()
+                    .map(|tool| pb::ToolSpec {
+                        name: tool.name,
+                        description: tool.description,
+                        parameters_json: tool.parameters_json,
+                    }),
+            );
         }
         specs.retain(|spec| self.policy.permits(&spec.name));
         specs
@@ -165,12 +186,17 @@ impl ToolBox {
 
     /// Runs one call; the result (or the error message) is the tool result for the model.
     pub async fn call(&self, name: &str, arguments: &str) -> Result<String, ToolError> {
-        // MCP names are routed even while their server is down, so the model learns why.
-        if let Some(mcp) = &self.mcp
-            && mcp.owns(name)
+        // The tool host's tools go there, MCP names even while their server (or the tool host)
+        // is down, so the model learns why.
+        if let Some(host) = &self.host
+            && !BUILT_IN.contains(&name)
             && self.policy.permits(name)
+            && (host.offers(name) || name.contains("__"))
         {
-            return Ok(mcp.call(name, arguments).await?);
+            return host
+                .call(&self.agent, name, arguments)
+                .await
+                .map_err(ToolError::Host);
         }
         let offered = self.specs();
         if !offered.iter().any(|spec| spec.name == name) {
@@ -182,12 +208,6 @@ impl ToolBox {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
-        }
-        if name == "exec" {
-            let Some(policy) = &self.exec else {
-                return Err(ToolError::Denied("exec is off (tools.exec.mode)".into()));
-            };
-            return exec::run(&self.workspace, policy, arguments).await;
         }
         // The file tools block: run them off the async workers, bounded in time.
         let workspace = self.workspace.clone();
@@ -262,7 +282,7 @@ mod tests {
             deny: vec!["write".into()],
             ..Default::default()
         };
-        let tools = ToolBox::new(ws, &policy);
+        let tools = ToolBox::new("main", ws, &policy);
         let names: Vec<String> = tools.specs().into_iter().map(|s| s.name).collect();
         assert!(!names.contains(&"write".to_owned()) && !names.contains(&"exec".to_owned()));
         let error = tools

@@ -7,7 +7,7 @@ use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVers
 use rmcp::service::{ClientInitializeError, RunningService};
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _, RoleClient};
 
-use super::transport::{self, TransportError};
+use super::transport::{self, Launcher, StdioCommand, TransportError};
 
 /// rmcp waits this long for a `server/discover` answer before trying `initialize`.
 const DISCOVER_PATIENCE: Duration = Duration::from_secs(10);
@@ -88,6 +88,7 @@ type Handshake =
 /// A fresh transport and the handshake over it.
 async fn handshake(
     name: &str,
+    launcher: &dyn Launcher,
     transport: McpTransport<'_>,
     mode: ClientLifecycleMode,
 ) -> Result<Handshake, TransportError> {
@@ -98,7 +99,16 @@ async fn handshake(
             env,
             cwd,
         } => {
-            let child = transport::stdio(name, command, args, env, cwd)?;
+            let child = transport::stdio(
+                launcher,
+                &StdioCommand {
+                    server: name,
+                    command,
+                    args,
+                    env,
+                    cwd,
+                },
+            )?;
             let pid = child.id();
             let service = client_info().serve_with_lifecycle(child, mode).await;
             service.map(|service| (service, pid))
@@ -112,7 +122,11 @@ async fn handshake(
 }
 
 /// Connects to the server `name` and lists its tools, each step bounded in time.
-pub(crate) async fn connect(name: &str, server: &McpServer) -> Result<Session, ConnectError> {
+pub(crate) async fn connect(
+    name: &str,
+    server: &McpServer,
+    launcher: &dyn Launcher,
+) -> Result<Session, ConnectError> {
     let transport = server.transport().map_err(|problem| ConnectError::Config {
         path: problem.path(name),
         problem,
@@ -122,7 +136,7 @@ pub(crate) async fn connect(name: &str, server: &McpServer) -> Result<Session, C
         step: "the handshake",
         after: patience,
     };
-    let first = tokio::time::timeout(patience, handshake(name, transport, auto()))
+    let first = tokio::time::timeout(patience, handshake(name, launcher, transport, auto()))
         .await
         .map_err(timed_out)??;
     let (service, pid) = match first {
@@ -137,7 +151,7 @@ pub(crate) async fn connect(name: &str, server: &McpServer) -> Result<Session, C
             );
             tokio::time::timeout(
                 patience,
-                handshake(name, transport, ClientLifecycleMode::Initialize),
+                handshake(name, launcher, transport, ClientLifecycleMode::Initialize),
             )
             .await
             .map_err(timed_out)??

@@ -1,7 +1,9 @@
-//! The MCP client: the tools of the servers in `mcp.servers`, shared by every agent of the runner.
+//! The MCP client: the tools of the servers in `mcp.servers`, shared by every agent. The tool host
+//! runs it (its servers confined by its [`Launcher`]); `pincer mcp` runs it directly.
 //!
-//! Servers start in the background; the runner serves turns at once and a server's tools are
-//! offered from the moment it is connected. Each server has a supervisor that reconnects it with
+//! Servers start in the background and a server's tools are offered from the moment it is
+//! connected; [`McpManager::ready`] says when every server has connected or failed its first
+//! attempt, and [`McpManager::changes`] when anything changed. Each server has a supervisor that reconnects it with
 //! exponential backoff after a crash, a closed connection or repeated unanswered calls; meanwhile
 //! its tools answer with an error saying so. Calls are bounded by the server's `timeoutSeconds`
 //! and cancelled when it runs out.
@@ -25,32 +27,57 @@ pub mod transport;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use pincer_proto::llm::v1 as pb;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 pub use call::CallError;
+pub use catalog::ToolDefinition;
 pub use status::{ServerState, ServerStatus};
+pub use transport::{DirectLauncher, INHERITED_ENV, Launcher, StdioCommand};
 
 use slot::Slot;
 
-/// The configured servers of this runner.
-#[derive(Debug, Default)]
+/// The configured servers.
+#[derive(Debug)]
 pub struct McpManager {
     slots: Vec<Arc<Slot>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for McpManager {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            tasks: Mutex::default(),
+            changes: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl McpManager {
-    /// Starts a supervisor for every enabled server (needs a Tokio runtime) and returns at once.
-    /// The servers shut down when `shutdown` is cancelled; [`McpManager::stopped`] waits for that.
+    /// Starts a supervisor for every enabled server (needs a Tokio runtime) and returns at once;
+    /// stdio servers are plain children ([`DirectLauncher`]). The servers shut down when
+    /// `shutdown` is cancelled; [`McpManager::stopped`] waits for that.
     #[must_use]
     pub fn start(config: &pincer_config::Mcp, shutdown: &CancellationToken) -> Arc<Self> {
+        Self::start_with(config, Arc::new(DirectLauncher), shutdown)
+    }
+
+    /// Like [`McpManager::start`], with stdio servers made by `launcher`.
+    #[must_use]
+    pub fn start_with(
+        config: &pincer_config::Mcp,
+        launcher: Arc<dyn Launcher>,
+        shutdown: &CancellationToken,
+    ) -> Arc<Self> {
+        let changes = Arc::new(watch::Sender::new(0));
         let mut slots = Vec::new();
         let mut tasks = Vec::new();
         for (name, server) in &config.servers {
-            let slot = Arc::new(Slot::new(name, server));
+            let slot = Arc::new(Slot::new(name, server, launcher.clone(), changes.clone()));
             if server.enabled {
                 let span = tracing::info_span!("mcp", server = %name);
                 tasks.push(tokio::spawn(
@@ -64,12 +91,26 @@ impl McpManager {
         Arc::new(Self {
             slots,
             tasks: Mutex::new(tasks),
+            changes,
         })
+    }
+
+    /// Whether every enabled server has connected or failed its first attempt (each attempt is
+    /// bounded by the server's timeout), so that its tools, or the news that it is down, are known.
+    #[must_use]
+    pub fn ready(&self) -> bool {
+        self.slots.iter().all(|slot| slot.settled())
+    }
+
+    /// A receiver whose value grows with every change of a server's state or tools.
+    #[must_use]
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The tool definitions of every connected (or restarting) server, permitted tools only.
     #[must_use]
-    pub fn specs(&self) -> Vec<pb::ToolSpec> {
+    pub fn specs(&self) -> Vec<ToolDefinition> {
         self.slots.iter().flat_map(|slot| slot.specs()).collect()
     }
 

@@ -2,8 +2,18 @@
 //! server, `inputSchema` as parameters; only the ones the server's entry permits.
 
 use pincer_config::McpServer;
-use pincer_proto::llm::v1 as pb;
 use rmcp::model::Tool;
+
+/// A tool as the model is offered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolDefinition {
+    /// `<server>__<tool>`.
+    pub name: String,
+    /// `[<server>] <description>`.
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub parameters_json: String,
+}
 
 /// Between the server name and the tool name.
 pub const SEPARATOR: &str = "__";
@@ -16,7 +26,7 @@ pub(crate) struct Exposed {
     /// The server's own name for it.
     pub tool: String,
     /// The definition offered to the model.
-    pub spec: pb::ToolSpec,
+    pub spec: ToolDefinition,
 }
 
 /// The model-facing name: the tool's characters outside `[A-Za-z0-9_-]` become `_` (providers
@@ -52,7 +62,7 @@ pub(crate) fn expose(server: &str, config: &McpServer, tools: &[Tool]) -> Vec<Ex
             .filter(|text| !text.trim().is_empty())
             .unwrap_or(&tool.name);
         out.push(Exposed {
-            spec: pb::ToolSpec {
+            spec: ToolDefinition {
                 name: name.clone(),
                 description: format!("[{server}] {about}"),
                 parameters_json: serde_json::Value::Object((*tool.input_schema).clone())

@@ -22,7 +22,7 @@ const SSE_RETRIES: usize = 3;
 
 /// What a stdio server inherits from the runner's environment; the rest (NATS credentials, API
 /// keys) is not its business. The same idea as the MCP SDKs' default environment.
-const INHERITED_ENV: &[&str] = &[
+pub const INHERITED_ENV: &[&str] = &[
     "PATH",
     "HOME",
     "USER",
@@ -62,6 +62,14 @@ pub enum TransportError {
         /// Why.
         source: std::io::Error,
     },
+    /// The launcher could not prepare the process (its state directory, its confinement).
+    #[error("cannot prepare `{command}`: {reason}")]
+    Launch {
+        /// Program.
+        command: String,
+        /// Why.
+        reason: String,
+    },
     /// A configured header cannot be sent.
     #[error("header `{name}`: {reason}")]
     Header {
@@ -82,28 +90,63 @@ impl TransportError {
     }
 }
 
-/// Starts `command` in its own process group (so killing it kills what it started too), with
-/// stdin/stdout as the transport, stderr forwarded to debug logs line by line, and only
-/// [`INHERITED_ENV`] plus `env` as its environment.
-pub(crate) fn stdio(
-    server: &str,
-    command: &str,
-    args: &[String],
-    env: &BTreeMap<String, Secret>,
-    cwd: Option<&str>,
-) -> Result<TokioChildProcess, TransportError> {
-    let mut cmd = tokio::process::Command::new(command);
-    cmd.args(args)
-        .env_clear()
-        .envs(
-            INHERITED_ENV
-                .iter()
-                .filter_map(|key| Some((key, std::env::var_os(key)?))),
-        )
-        .envs(env.iter().map(|(key, value)| (key, value.expose())));
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
+/// A stdio server's command line as configured.
+#[derive(Debug, Clone, Copy)]
+pub struct StdioCommand<'a> {
+    /// Its name in `mcp.servers`.
+    pub server: &'a str,
+    /// Program.
+    pub command: &'a str,
+    /// Arguments.
+    pub args: &'a [String],
+    /// Its own environment variables (secrets included).
+    pub env: &'a BTreeMap<String, Secret>,
+    /// Working directory, if configured.
+    pub cwd: Option<&'a str>,
+}
+
+/// Makes the process of a stdio server; the transport sets its pipes and process group.
+pub trait Launcher: Send + Sync + std::fmt::Debug {
+    /// The command that starts `server`.
+    fn command(&self, server: &StdioCommand<'_>) -> Result<tokio::process::Command, String>;
+}
+
+/// Runs servers as plain children of this process with [`INHERITED_ENV`] plus their own `env`
+/// (the CLI's `pincer mcp`). The tool host confines them instead.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DirectLauncher;
+
+impl Launcher for DirectLauncher {
+    fn command(&self, server: &StdioCommand<'_>) -> Result<tokio::process::Command, String> {
+        let mut cmd = tokio::process::Command::new(server.command);
+        cmd.args(server.args)
+            .env_clear()
+            .envs(
+                INHERITED_ENV
+                    .iter()
+                    .filter_map(|key| Some((key, std::env::var_os(key)?))),
+            )
+            .envs(server.env.iter().map(|(key, value)| (key, value.expose())));
+        if let Some(cwd) = server.cwd {
+            cmd.current_dir(cwd);
+        }
+        Ok(cmd)
     }
+}
+
+/// Starts the server in its own process group (so killing it kills what it started too), with
+/// stdin/stdout as the transport and stderr forwarded to debug logs line by line.
+pub(crate) fn stdio(
+    launcher: &dyn Launcher,
+    server: &StdioCommand<'_>,
+) -> Result<TokioChildProcess, TransportError> {
+    let command = server.command;
+    let cmd = launcher
+        .command(server)
+        .map_err(|reason| TransportError::Launch {
+            command: command.to_owned(),
+            reason,
+        })?;
     let mut wrapped = CommandWrap::from(cmd);
     wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
     let (child, stderr) = TokioChildProcess::builder(wrapped)
@@ -116,7 +159,8 @@ pub(crate) fn stdio(
     tracing::debug!(pid = ?child.id(), %command, "mcp server process started");
     if let Some(stderr) = stderr {
         tokio::spawn(
-            forward_stderr(stderr).instrument(tracing::debug_span!("mcp_stderr", server = %server)),
+            forward_stderr(stderr)
+                .instrument(tracing::debug_span!("mcp_stderr", server = %server.server)),
         );
     }
     Ok(child)

@@ -3,14 +3,14 @@
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pincer_config::{McpServer, McpTransport};
-use pincer_proto::llm::v1 as pb;
 use rmcp::model::Tool;
 use rmcp::{Peer, RoleClient};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::call::CallError;
-use super::catalog::{self, Exposed};
+use super::catalog::{self, Exposed, ToolDefinition};
 use super::status::{ServerState, ServerStatus};
+use super::transport::Launcher;
 
 /// Calls in a row that time out or cannot be sent before the server counts as hung and is
 /// restarted (one slow call is not a hung server).
@@ -32,7 +32,11 @@ pub(crate) struct Slot {
     pub name: String,
     /// Its entry.
     pub config: McpServer,
+    /// Makes its process (stdio servers).
+    pub launcher: Arc<dyn Launcher>,
     state: RwLock<State>,
+    /// Bumped on every change of phase or tools, for watchers of the catalogue.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 struct State {
@@ -59,10 +63,17 @@ impl std::fmt::Debug for Slot {
 
 impl Slot {
     /// A slot for the entry, `Disabled` or `Starting`.
-    pub(crate) fn new(name: &str, config: &McpServer) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        config: &McpServer,
+        launcher: Arc<dyn Launcher>,
+        changes: Arc<watch::Sender<u64>>,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             config: config.clone(),
+            launcher,
+            changes,
             state: RwLock::new(State {
                 phase: if config.enabled {
                     ServerState::Starting
@@ -87,6 +98,16 @@ impl Slot {
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tells watchers that this slot changed (call after the state lock is released).
+    fn changed(&self) {
+        self.changes.send_modify(|revision| *revision += 1);
+    }
+
+    /// Whether the first connection attempt is over (connected, failed, or not started at all).
+    pub(crate) fn settled(&self) -> bool {
+        self.read().phase != ServerState::Starting
     }
 
     /// Whether `name` is one of this server's tool names (offered or not).
@@ -119,6 +140,8 @@ impl Slot {
         state.failures_in_a_row = 0;
         state.protocol_version = protocol_version;
         state.pid = pid;
+        drop(state);
+        self.changed();
     }
 
     /// The connection is gone; `next` says whether a restart follows.
@@ -131,6 +154,8 @@ impl Slot {
         state.last_error = Some(error.to_owned());
         state.protocol_version = None;
         state.pid = None;
+        drop(state);
+        self.changed();
     }
 
     /// Shut down with the runner.
@@ -139,10 +164,12 @@ impl Slot {
         state.live = None;
         state.phase = ServerState::Stopped;
         state.pid = None;
+        drop(state);
+        self.changed();
     }
 
     /// The offered tools' definitions.
-    pub(crate) fn specs(&self) -> Vec<pb::ToolSpec> {
+    pub(crate) fn specs(&self) -> Vec<ToolDefinition> {
         let state = self.read();
         if matches!(state.phase, ServerState::Disabled | ServerState::Failed) {
             return Vec::new();

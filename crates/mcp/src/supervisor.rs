@@ -32,7 +32,7 @@ pub(crate) async fn supervise(slot: Arc<Slot>, shutdown: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
     loop {
         let attempt = tokio::select! {
-            attempt = connect::connect(&slot.name, &slot.config) => attempt,
+            attempt = connect::connect(&slot.name, &slot.config, slot.launcher.as_ref()) => attempt,
             () = shutdown.cancelled() => break,
         };
         let error = match attempt {

@@ -108,14 +108,6 @@ pub fn location(
     }
 }
 
-/// A fresh workspace in a temporary directory, for tests.
-#[cfg(test)]
-pub(crate) fn scratch() -> (tempfile::TempDir, Workspace) {
-    let dir = tempfile::tempdir().expect("temporary dir");
-    let ws = Workspace::open(dir.path()).expect("workspace opens");
-    (dir, ws)
-}
-
 fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
