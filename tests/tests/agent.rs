@@ -112,7 +112,8 @@ async fn multi_step_tool_use_works_in_the_workspace_and_is_kept_in_the_history()
             "list",
             "memory_search",
             "memory_write",
-            "exec"
+            "exec",
+            "web_fetch"
         ]
     );
     let system = calls[0]["messages"][0]["content"].as_str().expect("system");
