@@ -29,13 +29,6 @@ pub struct Args {
 }
 
 const STOP_GRACE: Duration = Duration::from_secs(12);
-const SERVICES: [&str; 5] = [
-    "pincer-llm-router",
-    "pincer-tool-host",
-    "pincer-agent-runner",
-    "pincer-channel-bridge",
-    "pincer-gateway",
-];
 
 struct Proc {
     name: String,
@@ -80,17 +73,29 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
     };
     let nats_bin = std::env::var_os("NATS_SERVER_BIN")
         .map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
+    // Fresh secrets for this run: every service signs in to the bus as its own user, and the
+    // router and the tool host take calls only with their token. Nothing is written but the
+    // server's permission file, which names the password variables, not the passwords.
+    let secrets = crate::secrets::Internal::generate();
+    let nats_config = state_dir.join("nats.conf");
+    crate::secrets::write_private(
+        &nats_config,
+        &pincer_bus::access::server_config(&pincer_bus::Namespace::default()),
+    )?;
     let mut procs = Vec::new();
     let mut nats = Command::new(&nats_bin);
-    nats.args([
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &nats_port.to_string(),
-        "-js",
-        "-sd",
-    ])
-    .arg(state_dir.join("nats"));
+    nats.arg("-c")
+        .arg(&nats_config)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &nats_port.to_string(),
+            "-js",
+            "-sd",
+        ])
+        .arg(state_dir.join("nats"))
+        .envs(secrets.nats_server_env());
     procs.push(spawn("nats-server", nats).map_err(|e| {
         anyhow::anyhow!(
             "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",
@@ -98,57 +103,97 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
         )
     })?);
 
-    let router_port = free_port()?;
-    let tool_host_port = free_port()?;
-    let tool_host_token = crate::doctor::random_token();
-    let mut env: Vec<(&str, String)> = vec![
+    let router = format!("127.0.0.1:{}", free_port()?);
+    let tool_host = format!("127.0.0.1:{}", free_port()?);
+    let common = vec![
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
-        (
-            "PINCER_LLM_ROUTER_URL",
-            format!("http://127.0.0.1:{router_port}"),
-        ),
-        (
-            "PINCER_LLM_ROUTER_LISTEN",
-            format!("127.0.0.1:{router_port}"),
-        ),
-        (
-            "PINCER_TOOL_HOST_LISTEN",
-            format!("127.0.0.1:{tool_host_port}"),
-        ),
-        (
-            "PINCER_TOOL_HOST_URL",
-            format!("http://127.0.0.1:{tool_host_port}"),
-        ),
-        ("PINCER_TOOL_HOST_TOKEN", tool_host_token),
-        (
-            "PINCER_AGENT_RUNNER_HEALTH_LISTEN",
-            format!("127.0.0.1:{}", free_port()?),
-        ),
-        (
-            "PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN",
-            format!("127.0.0.1:{}", free_port()?),
-        ),
     ];
-    // An explicit state dir (tests, benchmarks) keeps the agents' workspaces in it too; otherwise
-    // the runner uses the user's own `~/.pincer/workspace` (or `PINCER_WORKSPACE`).
+    let router_client = vec![
+        ("PINCER_LLM_ROUTER_URL", format!("http://{router}")),
+        ("PINCER_LLM_ROUTER_TOKEN", secrets.router_token.clone()),
+    ];
+    let tool_host_client = vec![
+        ("PINCER_TOOL_HOST_URL", format!("http://{tool_host}")),
+        ("PINCER_TOOL_HOST_TOKEN", secrets.tool_host_token.clone()),
+    ];
+    // An explicit state dir (tests, benchmarks) keeps the agents' workspaces and the tools'
+    // state in it too; otherwise the user's own `~/.pincer/workspace` (or `PINCER_WORKSPACE`).
+    let mut workspace = Vec::new();
     if args.state_dir.is_some() && std::env::var_os("PINCER_WORKSPACE").is_none() {
-        env.push((
+        workspace.push((
             "PINCER_WORKSPACE",
             state_dir.join("workspace").display().to_string(),
         ));
     }
+    let mut tool_state = Vec::new();
     if args.state_dir.is_some() && std::env::var_os("PINCER_TOOL_STATE").is_none() {
-        env.push((
+        tool_state.push((
             "PINCER_TOOL_STATE",
             state_dir.join("tools").display().to_string(),
         ));
     }
+    let role = |role: pincer_bus::access::Role| secrets.nats_client_env(role);
+    use pincer_bus::access::Role;
+    let services: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "pincer-llm-router",
+            [
+                vec![
+                    ("PINCER_LLM_ROUTER_LISTEN", router.clone()),
+                    ("PINCER_LLM_ROUTER_TOKEN", secrets.router_token.clone()),
+                ],
+                role(Role::LlmRouter),
+            ]
+            .concat(),
+        ),
+        (
+            "pincer-tool-host",
+            [
+                vec![
+                    ("PINCER_TOOL_HOST_LISTEN", tool_host.clone()),
+                    ("PINCER_TOOL_HOST_TOKEN", secrets.tool_host_token.clone()),
+                ],
+                workspace.clone(),
+                tool_state,
+            ]
+            .concat(),
+        ),
+        (
+            "pincer-agent-runner",
+            [
+                vec![(
+                    "PINCER_AGENT_RUNNER_HEALTH_LISTEN",
+                    format!("127.0.0.1:{}", free_port()?),
+                )],
+                router_client.clone(),
+                tool_host_client,
+                workspace,
+                role(Role::AgentRunner),
+            ]
+            .concat(),
+        ),
+        (
+            "pincer-channel-bridge",
+            [
+                vec![(
+                    "PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN",
+                    format!("127.0.0.1:{}", free_port()?),
+                )],
+                role(Role::ChannelBridge),
+            ]
+            .concat(),
+        ),
+        (
+            "pincer-gateway",
+            [router_client, role(Role::Gateway)].concat(),
+        ),
+    ];
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    for service in SERVICES {
+    for (service, env) in services {
         let path = bin_dir.join(service);
         let program = if path.is_file() {
             path
@@ -156,7 +201,9 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             PathBuf::from(service)
         };
         let mut command = Command::new(&program);
-        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        command
+            .envs(common.iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         procs.push(
             spawn(service, command)
                 .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?,

@@ -70,16 +70,6 @@ pub struct Options {
     pub json: bool,
 }
 
-/// 32 random bytes as 64 hex digits (a gateway token).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = urandom.read_exact(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn env_lookup(env_file: &Path) -> impl Fn(&str) -> Option<String> + '_ {
     move |name: &str| {
         std::env::var(name)
@@ -165,7 +155,7 @@ fn env_file_checks(options: &Options, out: &mut Vec<Check>) {
                 .lines()
                 .map(|line| {
                     if line.starts_with("PINCER_GATEWAY_TOKEN=") {
-                        format!("PINCER_GATEWAY_TOKEN={}", random_token())
+                        format!("PINCER_GATEWAY_TOKEN={}", crate::secrets::random_token())
                     } else {
                         line.to_owned()
                     }
@@ -225,7 +215,7 @@ fn env_file_checks(options: &Options, out: &mut Vec<Check>) {
                 if let Ok(text) = std::fs::read_to_string(path) {
                     let replaced = text.replace(
                         &format!("PINCER_GATEWAY_TOKEN={token}"),
-                        &format!("PINCER_GATEWAY_TOKEN={}", random_token()),
+                        &format!("PINCER_GATEWAY_TOKEN={}", crate::secrets::random_token()),
                     );
                     if crate::config_cmd::write_atomically(path, &replaced).is_ok() {
                         found.repaired = Some("replaced the placeholder PINCER_GATEWAY_TOKEN with a random one (restart the gateway)".to_owned());
@@ -241,6 +231,44 @@ fn env_file_checks(options: &Options, out: &mut Vec<Check>) {
             "add PINCER_GATEWAY_TOKEN=$(openssl rand -hex 32)",
         )),
     }
+    internal_secrets_check(path, options.repair, out);
+}
+
+/// The bus passwords and service tokens compose needs: without them the stack does not start.
+fn internal_secrets_check(path: &Path, repair: bool, out: &mut Vec<Check>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let missing = crate::secrets::missing_lines(&text);
+    if missing.is_empty() {
+        out.push(check(
+            "internal secrets",
+            State::Ok,
+            "bus passwords and service tokens are set",
+            "",
+        ));
+        return;
+    }
+    let names: Vec<&str> = missing
+        .iter()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    let mut found = check(
+        "internal secrets",
+        State::Fail,
+        format!("{} lacks {}: compose refuses to start without them", path.display(), names.join(", ")),
+        "run scripts/ensure-secrets.sh (scripts/up.sh does), or pincer doctor --repair",
+    );
+    if repair {
+        let mut text = text;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&missing.join("\n"));
+        text.push('\n');
+        if crate::config_cmd::write_atomically(path, &text).is_ok() {
+            found.repaired = Some(format!("generated {} (restart the stack)", names.join(", ")));
+        }
+    }
+    out.push(found);
 }
 
 async fn provider_checks(config: &pincer_config::Config, out: &mut Vec<Check>) {

@@ -27,6 +27,7 @@ mod models_edit;
 mod onboard;
 mod output;
 mod pairing_cmd;
+mod secrets;
 mod sessions_cmd;
 mod target;
 
@@ -210,12 +211,28 @@ enum Command {
         after_help = "Example: pincer dev --config config/pincer.json5 --state-dir /tmp/pincer"
     )]
     Dev(dev::Args),
+    /// The message bus: the NATS server's users and permissions (one per service).
+    #[command(
+        after_help = "Examples:\n  pincer bus config > /etc/nats/pincer.conf\n  nats-server -c /etc/nats/pincer.conf -js   # with PINCER_NATS_PASSWORD_* in its environment"
+    )]
+    Bus {
+        #[command(subcommand)]
+        command: BusCommand,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example: pincer completions bash > /etc/bash_completion.d/pincer")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand)]
+enum BusCommand {
+    /// Print the NATS server's `authorization` block: every service's user, its subjects, its
+    /// password as `$PINCER_NATS_PASSWORD_<SERVICE>` (the server's environment); anonymous
+    /// clients refused.
+    Config,
 }
 
 #[derive(Subcommand)]
@@ -647,6 +664,15 @@ fn main() -> ExitCode {
                 }
                 McpCommand::Remove { name } => mcp_cmd::remove(&file, &name),
             }
+        }
+        Command::Bus {
+            command: BusCommand::Config,
+        } => {
+            print!(
+                "{}",
+                pincer_bus::access::server_config(&pincer_bus::Namespace::default())
+            );
+            ExitCode::SUCCESS
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pincer", &mut std::io::stdout());

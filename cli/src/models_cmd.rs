@@ -17,7 +17,25 @@ pub fn router_url(explicit: Option<String>) -> String {
     })
 }
 
-async fn client(url: &str) -> anyhow::Result<LlmRouterClient<tonic::transport::Channel>> {
+type Client = LlmRouterClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        pincer_service_auth::Caller,
+    >,
+>;
+
+/// `PINCER_LLM_ROUTER_TOKEN` from the environment, else from `./.env`.
+fn router_token() -> Option<pincer_config::Secret> {
+    std::env::var("PINCER_LLM_ROUTER_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+        .or_else(|| {
+            crate::target::env_file_value(std::path::Path::new(".env"), "PINCER_LLM_ROUTER_TOKEN")
+        })
+        .map(pincer_config::Secret::new)
+}
+
+async fn client(url: &str) -> anyhow::Result<Client> {
     let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(3))
         .timeout(TIMEOUT);
@@ -25,7 +43,8 @@ async fn client(url: &str) -> anyhow::Result<LlmRouterClient<tonic::transport::C
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the llm-router at {url}: {e} (is the stack up? `pincer gateway status`, or pass --router)"))?;
-    Ok(LlmRouterClient::new(channel))
+    let caller = pincer_service_auth::Caller::new(router_token().as_ref())?;
+    Ok(LlmRouterClient::with_interceptor(channel, caller))
 }
 
 /// `pincer models list`.

@@ -488,8 +488,14 @@ pub async fn run(args: Args) -> ExitCode {
     // Gateway: loopback, a token from .env (kept when there is one).
     let token = existing("PINCER_GATEWAY_TOKEN")
         .filter(|t| crate::audit::weakness(t).is_none())
-        .unwrap_or_else(crate::doctor::random_token);
+        .unwrap_or_else(crate::secrets::random_token);
     env_values.push(("PINCER_GATEWAY_TOKEN".into(), token));
+    // The stack's own secrets (bus passwords, service tokens): generated once, then kept.
+    for name in crate::secrets::variables() {
+        if existing(name).is_none() {
+            env_values.push((name.into(), crate::secrets::random_token()));
+        }
+    }
     let doc: Value =
         json5::from_str(if text.trim().is_empty() { "{}" } else { &text }).unwrap_or_default();
     if doc["gateway"]["bind"].is_null() {

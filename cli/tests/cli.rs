@@ -199,6 +199,8 @@ async fn models_list_and_status_show_what_the_router_knows() {
             default_call_timeout: Duration::from_secs(10),
             ollama_base_url: None,
             nats_url: None,
+            nats_credentials: None,
+            token: None,
             namespace: pincer_bus::Namespace::default(),
             retry: pincer_llm_router::RetryPolicy::default(),
         },

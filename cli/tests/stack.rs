@@ -29,7 +29,7 @@ fn stdout(output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_list_approve_and_reject_go_through_the_gateway() {
     let stack = Stack::start(Knobs::default()).await;
-    let client = async_nats::connect(stack.nats.url()).await.unwrap();
+    let client = stack.nats_admin().await;
     let js = async_nats::jetstream::new(client);
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await

@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 /// The bearer token every test stack uses.
 pub const TOKEN: &str = "test-token-0123456789";
 
+/// The llm-router's token in test stacks.
+pub const ROUTER_TOKEN: &str = "test-router-token-0123456789";
+
 /// The token between the agent-runner and the tool host in test stacks.
 pub const TOOL_HOST_TOKEN: &str = "test-tool-host-token-0123456789";
 
@@ -57,6 +60,38 @@ pub struct Stack {
     bridge_config: Option<pincer_channel_bridge::Config>,
 }
 
+/// The user every test may sign in to the bus as, to look at what the services stored.
+pub const NATS_ADMIN: (&str, &str) = ("test-admin", "test-admin-password");
+
+/// The password of `role`'s bus user in test stacks.
+pub fn nats_password(role: pincer_bus::access::Role) -> String {
+    format!("test-password-{}", role.user())
+}
+
+/// `role`'s credentials in test stacks.
+pub fn nats_credentials(role: pincer_bus::access::Role) -> pincer_bus::connect::Credentials {
+    pincer_bus::connect::Credentials::new(role.user(), &nats_password(role))
+}
+
+/// A nats-server with the production authorization (one user per service, anonymous clients
+/// refused) plus [`NATS_ADMIN`] for the tests themselves.
+fn secured_nats() -> NatsServer {
+    let authorization = pincer_bus::access::server_config(&pincer_bus::Namespace::default());
+    let (admin, password) = NATS_ADMIN;
+    let admin_user = format!(
+        "    {{ user: \"{admin}\", password: \"{password}\", permissions: {{ publish: \">\", subscribe: \">\" }} }}\n  ]\n}}\n"
+    );
+    let config = authorization
+        .strip_suffix("  ]\n}\n")
+        .map(|head| format!("{head}{admin_user}"))
+        .expect("the generated block ends its user list");
+    let env = pincer_bus::access::Role::ALL
+        .into_iter()
+        .map(|role| (role.password_variable().to_owned(), nats_password(role)))
+        .collect();
+    NatsServer::start_with_config(&config, env)
+}
+
 /// The agent-runner's redelivery delay in tests: short, so a crashed runner's turn comes back fast.
 pub const RUNNER_ACK_WAIT: Duration = Duration::from_secs(2);
 
@@ -79,7 +114,7 @@ impl Stack {
     ) -> Self {
         pincer_telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let nats = NatsServer::start();
+        let nats = secured_nats();
         let fake = FakeProvider::start(knobs, "127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("fake provider starts");
@@ -136,6 +171,8 @@ impl Stack {
             default_call_timeout: Duration::from_secs(30),
             ollama_base_url: None,
             nats_url: Some(nats_url.clone()),
+            nats_credentials: Some(nats_credentials(pincer_bus::access::Role::LlmRouter)),
+            token: Some(pincer_config::Secret::new(ROUTER_TOKEN)),
             namespace: pincer_bus::Namespace::default(),
             retry: pincer_llm_router::RetryPolicy::default(),
         };
@@ -170,7 +207,9 @@ impl Stack {
 
         let runner = pincer_agent_runner::Config {
             nats_url: nats_url.clone(),
+            nats_credentials: Some(nats_credentials(pincer_bus::access::Role::AgentRunner)),
             router_url: router_url.clone(),
+            router_token: Some(pincer_config::Secret::new(ROUTER_TOKEN)),
             namespace: pincer_bus::Namespace::default(),
             agents: self.config.agents.clone(),
             tools: self.config.tools.clone(),
@@ -194,6 +233,7 @@ impl Stack {
 
         let bridge = pincer_channel_bridge::Config {
             nats_url: nats_url.clone(),
+            nats_credentials: Some(nats_credentials(pincer_bus::access::Role::ChannelBridge)),
             namespace: pincer_bus::Namespace::default(),
             channels: self.config.channels.clone(),
             telegram_token_env: None,
@@ -213,7 +253,9 @@ impl Stack {
         let mut gateway =
             pincer_gateway::Config::from_file(&self.config, None).expect("gateway config");
         gateway.nats_url = nats_url;
+        gateway.nats_credentials = Some(nats_credentials(pincer_bus::access::Role::Gateway));
         gateway.router_url = router_url;
+        gateway.router_token = Some(pincer_config::Secret::new(ROUTER_TOKEN));
         gateway.max_body_bytes = 64 * 1024;
         gateway.pickup_timeout = Duration::from_secs(3);
         gateway.drain_grace = Duration::from_secs(5);
@@ -310,6 +352,15 @@ impl Stack {
         self.stop_services().await;
         self.nats.restart();
         self.start_services().await;
+    }
+
+    /// A bus client with every right, for tests that look at what the services stored.
+    pub async fn nats_admin(&self) -> async_nats::Client {
+        let (user, password) = NATS_ADMIN;
+        async_nats::ConnectOptions::with_user_and_password(user.to_owned(), password.to_owned())
+            .connect(self.nats.url())
+            .await
+            .expect("admin connects to nats")
     }
 
     /// Polls `/readyz` until it answers 200.

@@ -323,7 +323,7 @@ async fn an_unreadable_transcript_is_set_aside_and_the_session_goes_on() {
         },
     )
     .await;
-    let client = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let client = stack.nats_admin().await;
     let js = async_nats::jetstream::new(client);
     let bucket = pincer_bus::setup::sessions_bucket(&js, &pincer_bus::Namespace::default())
         .await

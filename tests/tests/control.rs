@@ -295,7 +295,7 @@ async fn a_running_chat_can_be_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_requests_are_listed_approved_and_rejected() {
     let stack = Stack::start(Knobs::default()).await;
-    let nats = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let nats = stack.nats_admin().await;
     let js = async_nats::jetstream::new(nats);
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await

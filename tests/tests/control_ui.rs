@@ -21,7 +21,7 @@ async fn sign_in_approve_a_pairing_and_chat_with_streaming() {
     })
     .await;
     // A sender waiting for approval, as the channel-bridge would have recorded it.
-    let nats = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let nats = stack.nats_admin().await;
     let bucket = pincer_bus::setup::pairing_bucket(
         &async_nats::jetstream::new(nats),
         &pincer_bus::Namespace::default(),

@@ -81,7 +81,7 @@ fn model_calls(stack: &Stack) -> usize {
 }
 
 async fn pairing(stack: &Stack) -> pincer_bus::pairing::Pairing {
-    let client = async_nats::connect(stack.nats.url()).await.expect("nats");
+    let client = stack.nats_admin().await;
     let js = async_nats::jetstream::new(client);
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await

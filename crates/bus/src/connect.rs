@@ -28,26 +28,78 @@ pub fn servers(url: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
         })
 }
 
+/// A user of the bus and its password ([`crate::access`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The NATS user.
+    pub user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// `user` signing in with `password`.
+    #[must_use]
+    pub fn new(user: &str, password: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+
+    /// `PINCER_NATS_USER` and `PINCER_NATS_PASSWORD`, when both are set.
+    #[must_use]
+    pub fn from_env() -> Option<Self> {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Some(Self::new(&var("PINCER_NATS_USER")?, &var("PINCER_NATS_PASSWORD")?))
+    }
+}
+
 /// Connects to `url` (one or several comma-separated servers) as `name`, retrying until
-/// `patience` runs out.
+/// `patience` runs out. With `credentials` it signs in as that user and takes its replies under
+/// the user's own inbox prefix.
 pub async fn connect(
     url: &str,
     name: &str,
+    credentials: Option<&Credentials>,
     patience: Duration,
 ) -> Result<async_nats::Client, Error> {
     let deadline = Instant::now() + patience;
     let mut backoff = Duration::from_millis(10);
     loop {
-        let options = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(2))
             .request_timeout(Some(Duration::from_secs(5)));
+        if let Some(credentials) = credentials {
+            options = options
+                .user_and_password(credentials.user.clone(), credentials.password.clone())
+                .custom_inbox_prefix(crate::access::inbox_prefix(&credentials.user));
+        }
         let addresses = servers(url).map_err(|reason| Error::Connect {
             url: url.to_owned(),
             reason,
         })?;
         let reason = match options.connect(addresses).await {
             Ok(client) => return Ok(client),
+            // Wrong credentials do not fix themselves: say so at once.
+            Err(error) if error.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
+                return Err(Error::Connect {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "the server refused the credentials of user {:?} (PINCER_NATS_USER / PINCER_NATS_PASSWORD)",
+                        credentials.map_or("(none)", |c| c.user.as_str())
+                    ),
+                });
+            }
             Err(error) => error.to_string(),
         };
         if Instant::now() + backoff > deadline {

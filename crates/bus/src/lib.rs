@@ -5,12 +5,14 @@
 //! - [`setup`]: idempotent creation of the streams and buckets at startup.
 //! - [`messages`]: the JSON payloads that travel on those subjects.
 //! - [`headers`]: W3C trace context in NATS headers, and message-id helpers.
-//! - [`connect`]: connecting with retry and sane timeouts.
+//! - [`connect`]: connecting with retry and sane timeouts, as one of the [`access`] roles.
+//! - [`access`]: each service's user and subject permissions; the server's authorization block.
 //! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
 //! - [`pairing`]: DM pairing codes and approved senders, shared by the bridge, gateway and CLI.
 //! - [`transcript`]: a session's stored conversation (agent-runner writes, gateway reads).
 //! - [`usage`]: token and cost totals per day and model.
 
+pub mod access;
 pub mod connect;
 pub mod headers;
 pub mod lease;

@@ -10,6 +10,8 @@ pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
     binary: PathBuf,
+    /// A server config file (`-c`) and the environment its `$VAR`s come from.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 impl NatsServer {
@@ -27,6 +29,24 @@ impl NatsServer {
             port: 0,
             store,
             binary: Self::binary(),
+            config: None,
+        };
+        server.spawn(0);
+        server
+    }
+
+    /// Starts a server with `config` (server config text, e.g. an `authorization` block) whose
+    /// `$VAR` references are resolved from `env`.
+    pub fn start_with_config(config: &str, env: Vec<(String, String)>) -> Self {
+        let store = tempfile::tempdir().expect("temp dir for the JetStream store");
+        let file = store.path().join("server.conf");
+        std::fs::write(&file, config).expect("server config");
+        let mut server = Self {
+            child: None,
+            port: 0,
+            store,
+            binary: Self::binary(),
+            config: Some((file, env)),
         };
         server.spawn(0);
         server
@@ -66,13 +86,22 @@ impl NatsServer {
         } else {
             port.to_string()
         };
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some((file, env)) = &self.config {
+            command.arg("-c").arg(file).envs(env.iter().cloned());
+        }
+        let child = command
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(self.store.path().join("js"))
             .arg("--ports_file_dir")
             .arg(&ports_dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // PINCER_TEST_NATS_LOG=1 shows the server's log (permission violations, ...).
+            .stderr(if std::env::var_os("PINCER_TEST_NATS_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(

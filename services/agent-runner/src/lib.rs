@@ -47,8 +47,12 @@ use tokio_util::sync::CancellationToken;
 pub struct Config {
     /// NATS server URL.
     pub nats_url: String,
+    /// This service's user on the bus (`None`: anonymous, for a server without authorization).
+    pub nats_credentials: Option<pincer_bus::connect::Credentials>,
     /// llm-router gRPC endpoint (`http://host:port`).
     pub router_url: String,
+    /// The llm-router's token (`PINCER_LLM_ROUTER_TOKEN`).
+    pub router_token: Option<pincer_config::Secret>,
     /// Subject namespace.
     pub namespace: Namespace,
     /// The `agents` section.
@@ -132,6 +136,7 @@ pub async fn run(
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "agent-runner",
+        config.nats_credentials.as_ref(),
         pincer_bus::connect::STARTUP_PATIENCE,
     )
     .await?;
@@ -139,7 +144,7 @@ pub async fn run(
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
     let sessions =
         sessions::SessionStore::open(&js, &config.namespace, config.ack_wait / 2).await?;
-    let router = router::RouterClient::connect_lazy(&config.router_url).map_err(|reason| {
+    let router = router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref()).map_err(|reason| {
         Error::RouterUrl {
             url: config.router_url.clone(),
             reason,

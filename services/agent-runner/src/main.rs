@@ -48,6 +48,14 @@ fn workspace_base() -> std::path::PathBuf {
     std::path::Path::new(&home).join(".pincer/workspace")
 }
 
+/// A secret from a non-empty variable.
+fn secret_var(name: &str) -> Option<pincer_config::Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .map(pincer_config::Secret::new)
+}
+
 /// `PINCER_TOOL_HOST_URL` and `PINCER_TOOL_HOST_TOKEN`; `None` without a URL.
 fn tool_host(file: &pincer_config::Config) -> Option<pincer_agent_runner::tool_host::Settings> {
     let url = std::env::var("PINCER_TOOL_HOST_URL")
@@ -62,10 +70,7 @@ fn tool_host(file: &pincer_config::Config) -> Option<pincer_agent_runner::tool_h
     }
     Some(pincer_agent_runner::tool_host::Settings {
         url: url?,
-        token: std::env::var("PINCER_TOOL_HOST_TOKEN")
-            .ok()
-            .filter(|token| !token.trim().is_empty())
-            .map(pincer_config::Secret::new),
+        token: secret_var("PINCER_TOOL_HOST_TOKEN"),
     })
 }
 
@@ -81,7 +86,9 @@ async fn serve() -> anyhow::Result<()> {
     let config = pincer_agent_runner::Config {
         tool_host: tool_host(&file),
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
+        nats_credentials: pincer_bus::connect::Credentials::from_env(),
         router_url: env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051"),
+        router_token: secret_var("PINCER_LLM_ROUTER_TOKEN"),
         namespace: pincer_bus::Namespace::default(),
         max_concurrent: file.agents.defaults.max_concurrent() as usize,
         agents: file.agents,

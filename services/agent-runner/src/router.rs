@@ -1,23 +1,25 @@
 //! gRPC client of the llm-router. Connects lazily so start order does not matter, and puts the
-//! current trace context into every call.
+//! service token and the current trace context into every call.
 
 use std::time::Duration;
 
 use pincer_proto::llm::v1 as pb;
 use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
-use pincer_telemetry::propagation::GrpcTraceInterceptor;
+use pincer_service_auth::Caller;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// A cheap-to-clone client.
 #[derive(Clone, Debug)]
 pub struct RouterClient {
-    inner: LlmRouterClient<InterceptedService<Channel, GrpcTraceInterceptor>>,
+    inner: LlmRouterClient<InterceptedService<Channel, Caller>>,
 }
 
 impl RouterClient {
-    /// Prepares a connection to `url` (`http://host:port`) without dialling yet.
-    pub fn connect_lazy(url: &str) -> Result<Self, String> {
+    /// Prepares a connection to `url` (`http://host:port`) without dialling yet; calls carry
+    /// `token` (`PINCER_LLM_ROUTER_TOKEN`).
+    pub fn connect_lazy(url: &str, token: Option<&pincer_config::Secret>) -> Result<Self, String> {
+        let caller = Caller::new(token).map_err(|error| error.to_string())?;
         let channel = Endpoint::from_shared(url.to_owned())
             .map_err(|error| error.to_string())?
             .connect_timeout(Duration::from_secs(3))
@@ -26,7 +28,7 @@ impl RouterClient {
             .keep_alive_while_idle(true)
             .connect_lazy();
         Ok(Self {
-            inner: LlmRouterClient::with_interceptor(channel, GrpcTraceInterceptor),
+            inner: LlmRouterClient::with_interceptor(channel, caller),
         })
     }
 

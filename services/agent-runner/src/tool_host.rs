@@ -10,6 +10,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use pincer_proto::tools::v1 as pb;
+use pincer_service_auth::Caller;
+use tonic::service::interceptor::InterceptedService;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -20,8 +22,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Longest one tool call may take on the wire (tools have their own, shorter limits; this only
 /// catches a tool host that hangs).
 const CALL_LIMIT: Duration = Duration::from_secs(15 * 60);
-/// The metadata key of the bearer token.
-const AUTHORIZATION: &str = "authorization";
+
 
 /// Where the tool host is and how to sign in.
 #[derive(Clone, Debug)]
@@ -77,11 +78,12 @@ impl Offer {
     }
 }
 
+type Client = pb::tool_host_client::ToolHostClient<InterceptedService<Channel, Caller>>;
+
 /// A connection to the tool host.
 #[derive(Debug)]
 pub struct ToolHost {
-    channel: Channel,
-    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    client: Client,
     offer: RwLock<Offer>,
     updates: watch::Sender<u64>,
 }
@@ -99,7 +101,7 @@ pub enum Error {
     },
     /// The token cannot travel in a header.
     #[error("PINCER_TOOL_HOST_TOKEN is not a valid header value")]
-    Token,
+    Token(#[from] pincer_service_auth::InvalidToken),
 }
 
 impl ToolHost {
@@ -112,34 +114,17 @@ impl ToolHost {
             })?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true);
-        let token = match &settings.token {
-            Some(token) => Some(
-                format!("Bearer {}", token.expose())
-                    .parse()
-                    .map_err(|_| Error::Token)?,
-            ),
-            None => None,
-        };
+        let caller = Caller::new(settings.token.as_ref())?;
         let host = Arc::new(Self {
-            channel: endpoint.connect_lazy(),
-            token,
+            client: pb::tool_host_client::ToolHostClient::with_interceptor(
+                endpoint.connect_lazy(),
+                caller,
+            ),
             offer: RwLock::default(),
             updates: watch::Sender::new(0),
         });
         tokio::spawn(follow(host.clone(), shutdown));
         Ok(host)
-    }
-
-    /// A request with the token and the current trace context.
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        pincer_telemetry::propagation::inject_current(
-            &mut pincer_telemetry::propagation::GrpcMetadata(request.metadata_mut()),
-        );
-        if let Some(token) = &self.token {
-            request.metadata_mut().insert(AUTHORIZATION, token.clone());
-        }
-        request
     }
 
     /// What the tool host offers now.
@@ -182,8 +167,8 @@ impl ToolHost {
 
     /// Runs the tool `name` for `agent`; the text is the result or the error for the model.
     pub async fn call(&self, agent: &str, name: &str, arguments: &str) -> Result<String, String> {
-        let mut client = pb::tool_host_client::ToolHostClient::new(self.channel.clone());
-        let mut request = self.request(pb::CallToolRequest {
+        let mut client = self.client.clone();
+        let mut request = tonic::Request::new(pb::CallToolRequest {
             name: name.to_owned(),
             arguments_json: arguments.to_owned(),
             agent_id: agent.to_owned(),
@@ -223,9 +208,9 @@ impl ToolHost {
 async fn follow(host: Arc<ToolHost>, shutdown: CancellationToken) {
     let mut backoff = RECONNECT_MIN;
     loop {
-        let mut client = pb::tool_host_client::ToolHostClient::new(host.channel.clone());
+        let mut client = host.client.clone();
         let opened = tokio::select! {
-            opened = client.watch_catalog(host.request(pb::WatchCatalogRequest {})) => opened,
+            opened = client.watch_catalog(pb::WatchCatalogRequest {}) => opened,
             () = shutdown.cancelled() => return,
         };
         match opened {

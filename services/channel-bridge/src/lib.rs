@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Config {
     /// NATS server URL.
     pub nats_url: String,
+    /// This service's user on the bus (`None`: anonymous, for a server without authorization).
+    pub nats_credentials: Option<pincer_bus::connect::Credentials>,
     /// Subject namespace.
     pub namespace: Namespace,
     /// The `channels` section.
@@ -104,6 +106,7 @@ pub async fn run(
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "channel-bridge",
+        config.nats_credentials.as_ref(),
         pincer_bus::connect::STARTUP_PATIENCE,
     )
     .await?;

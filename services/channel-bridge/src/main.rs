@@ -49,6 +49,7 @@ async fn serve() -> anyhow::Result<()> {
             .map_err(|error| InvalidConfig(error.into()))?;
     let config = pincer_channel_bridge::Config {
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
+        nats_credentials: pincer_bus::connect::Credentials::from_env(),
         namespace: pincer_bus::Namespace::default(),
         channels: file.channels,
         telegram_token_env,

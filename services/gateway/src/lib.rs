@@ -38,8 +38,12 @@ pub const MAX_BODY_CEILING: usize = 900 * 1024;
 pub struct Config {
     /// NATS server URL.
     pub nats_url: String,
+    /// This service's user on the bus (`None`: anonymous, for a server without authorization).
+    pub nats_credentials: Option<pincer_bus::connect::Credentials>,
     /// llm-router endpoint, for readiness and the models methods.
     pub router_url: String,
+    /// The llm-router's token (`PINCER_LLM_ROUTER_TOKEN`).
+    pub router_token: Option<pincer_config::Secret>,
     /// Subject namespace.
     pub namespace: Namespace,
     /// Who may call the API.
@@ -132,7 +136,9 @@ impl Config {
         }
         Ok(Self {
             nats_url: "nats://127.0.0.1:4222".to_owned(),
+            nats_credentials: None,
             router_url: "http://127.0.0.1:50051".to_owned(),
+            router_token: None,
             namespace: Namespace::default(),
             proxies: auth::Proxies::parse(&gateway.trusted_proxies)?,
             rate_limit: gateway.auth.rate_limit.unwrap_or_default(),
@@ -176,6 +182,7 @@ pub async fn run(
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "gateway",
+        config.nats_credentials.as_ref(),
         pincer_bus::connect::STARTUP_PATIENCE,
     )
     .await?;

@@ -48,7 +48,12 @@ async fn serve() -> anyhow::Result<()> {
     )
     .map_err(|error| InvalidConfig(error.into()))?;
     config.nats_url = env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222");
+    config.nats_credentials = pincer_bus::connect::Credentials::from_env();
     config.router_url = env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051");
+    config.router_token = std::env::var("PINCER_LLM_ROUTER_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+        .map(pincer_config::Secret::new);
     config.config_path = Some(env::config_path());
     config.bind = bind_override.unwrap_or_else(|| gateway.bind.to_string());
     let listener = tokio::net::TcpListener::bind(addr)

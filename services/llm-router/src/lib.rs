@@ -41,6 +41,10 @@ pub struct Config {
     pub ollama_base_url: Option<String>,
     /// NATS, for health shared between replicas; `None` keeps health in memory.
     pub nats_url: Option<String>,
+    /// This service's user on the bus (`None`: anonymous).
+    pub nats_credentials: Option<pincer_bus::connect::Credentials>,
+    /// Token every caller must present (`PINCER_LLM_ROUTER_TOKEN`); `None` only on loopback.
+    pub token: Option<pincer_config::Secret>,
     /// Subject and bucket names.
     pub namespace: pincer_bus::Namespace,
     /// Retries within one model.
@@ -56,6 +60,9 @@ pub enum Error {
     /// The gRPC server failed.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// Listening beyond loopback without a token would let anyone spend the provider keys.
+    #[error("PINCER_LLM_ROUTER_TOKEN must be set when the llm-router listens on {0}")]
+    NoToken(String),
 }
 
 /// Serves the router on `listener` until `shutdown` is cancelled, then drains in-flight streams.
@@ -64,11 +71,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    if config.token.is_none()
+        && let Ok(addr) = listener.local_addr()
+        && !addr.ip().is_loopback()
+    {
+        return Err(Error::NoToken(addr.to_string()));
+    }
     let catalog = catalog::Catalog::new(config.models, config.ollama_base_url)
         .map_err(|error| Error::HttpClient(error.to_string()))?;
     let book = health::HealthBook::new();
     if let Some(url) = config.nats_url {
-        share_health(book.clone(), url, config.namespace, shutdown.clone());
+        share_health(
+            book.clone(),
+            url,
+            config.nats_credentials,
+            config.namespace,
+            shutdown.clone(),
+        );
     }
     let engine = Arc::new(failover::Engine::new(catalog, book, config.retry));
     for warning in status::startup_warnings(&engine) {
@@ -93,7 +112,12 @@ pub async fn run(
     });
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(pincer_proto::llm::v1::llm_router_server::LlmRouterServer::new(service))
+        .add_service(
+            pincer_proto::llm::v1::llm_router_server::LlmRouterServer::with_interceptor(
+                service,
+                pincer_service_auth::Interceptor::new(config.token),
+            ),
+        )
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await?;
     tracing::info!("llm-router stopped");
@@ -105,6 +129,7 @@ pub async fn run(
 fn share_health(
     book: health::HealthBook,
     url: String,
+    credentials: Option<pincer_bus::connect::Credentials>,
     namespace: pincer_bus::Namespace,
     shutdown: CancellationToken,
 ) {
@@ -113,6 +138,7 @@ fn share_health(
             let client = pincer_bus::connect::connect(
                 &url,
                 "pincer-llm-router",
+                credentials.as_ref(),
                 pincer_bus::connect::STARTUP_PATIENCE,
             )
             .await?;

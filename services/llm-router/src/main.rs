@@ -30,6 +30,11 @@ async fn serve() -> anyhow::Result<()> {
             .filter(|url| !url.trim().is_empty()),
         nats_url: Some(env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"))
             .filter(|url| !url.trim().is_empty() && url != "none"),
+        nats_credentials: pincer_bus::connect::Credentials::from_env(),
+        token: std::env::var("PINCER_LLM_ROUTER_TOKEN")
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .map(pincer_config::Secret::new),
         namespace: pincer_bus::Namespace::default(),
         retry: pincer_llm_router::RetryPolicy::default(),
     };

@@ -99,7 +99,7 @@ async fn only_one_replica_probes_a_half_open_model() {
     let config = models(&primary.base_url(), &backup.base_url());
 
     // Seed a breaker whose cooldown is over: the next caller is the half-open probe.
-    let client = pincer_bus::connect::connect(&nats.url(), "test", Duration::from_secs(10))
+    let client = pincer_bus::connect::connect(&nats.url(), "test", None, Duration::from_secs(10))
         .await
         .expect("nats");
     let js = async_nats::jetstream::new(client);

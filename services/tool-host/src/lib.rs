@@ -2,7 +2,7 @@
 //! agent-runner needs neither (it keeps no network route out and no child processes).
 //!
 //! - [`service`]: the gRPC API (`pincer.tools.v1.ToolHost`): the catalogue as a stream, and calls;
-//!   bearer-token auth ([`auth`]).
+//!   bearer-token auth ([`pincer_service_auth`]).
 //! - [`catalog`]: the tools on offer: exec, the web tools, every connected MCP server's.
 //! - [`exec`]: `exec`, one allow-listed program in the agent's workspace.
 //! - [`web`]: `web_fetch` and `web_search`, with private addresses refused after resolution.
@@ -10,7 +10,6 @@
 //!   launcher that applies it; [`state`]: the directories children may write.
 //! - [`workspaces`]: where each agent's workspace is (the same rule as the agent-runner's).
 
-pub mod auth;
 pub mod catalog;
 pub mod confinement;
 pub mod error;
@@ -123,7 +122,7 @@ pub async fn run(
     let service = service::ToolHostService::new(Arc::new(tools), workspaces, shutdown.clone());
     let server = pincer_proto::tools::v1::tool_host_server::ToolHostServer::with_interceptor(
         service,
-        auth::Interceptor::new(config.token.clone()),
+        pincer_service_auth::Interceptor::new(config.token.clone()),
     );
     tracing::info!(addr = %local.map(|a| a.to_string()).unwrap_or_default(), "tool-host serving");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {

@@ -52,7 +52,12 @@ pub struct Services {
     /// Turn submission.
     pub turns: Turns,
     /// The llm-router (connected lazily).
-    pub router: LlmRouterClient<tonic::transport::Channel>,
+    pub router: LlmRouterClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            pincer_service_auth::Caller,
+        >,
+    >,
     /// JetStream, for consumer info.
     pub js: jetstream::Context,
     /// Namespace.
@@ -121,7 +126,11 @@ impl Services {
         Ok(Arc::new(Self {
             readiness,
             turns,
-            router: LlmRouterClient::new(endpoint.connect_lazy()),
+            router: LlmRouterClient::with_interceptor(
+                endpoint.connect_lazy(),
+                pincer_service_auth::Caller::new(config.router_token.as_ref())
+                    .map_err(|_| SetupError::RouterUrl("PINCER_LLM_ROUTER_TOKEN".to_owned()))?,
+            ),
             js: js.clone(),
             namespace: ns.clone(),
             sessions,

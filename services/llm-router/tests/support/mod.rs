@@ -68,6 +68,8 @@ impl Router {
             default_call_timeout: Duration::from_secs(20),
             ollama_base_url: None,
             nats_url,
+            nats_credentials: None,
+            token: None,
             namespace: pincer_bus::Namespace::default(),
             retry,
         };
