@@ -46,3 +46,9 @@ FROM service AS fake-telegram
 EXPOSE 8081
 CMD ["--listen", "0.0.0.0:8081"]
 HEALTHCHECK NONE
+
+# The MCP test server over streamable HTTP (echo, crash, garbage, ... tools) for stack tests.
+FROM service AS mcp-test-server
+EXPOSE 8080
+CMD ["--http", "0.0.0.0:8080"]
+HEALTHCHECK NONE

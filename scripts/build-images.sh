@@ -3,7 +3,8 @@
 #
 #   scripts/build-images.sh [--no-cargo] [--force-base] [IMAGE...]
 #
-#   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge fake-provider fake-telegram
+#   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge tool-host fake-provider
+#                 fake-telegram mcp-test-server
 #                 (default: all)
 #   --no-cargo    do not run `cargo build --release --locked`; use the binaries already in target/release
 #   --force-base  remake the distroless look-alike base (docker/base/make-base.sh --force)
@@ -18,6 +19,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DOCKER=/usr/bin/docker
 TAG="${PINCER_TAG:-local}"
 BUDGET_MB="${PINCER_IMAGE_BUDGET_MB:-25}"
+# The tool host carries Node, Python, git and friends for MCP servers and exec: its own budget.
+TOOL_HOST_BUDGET_MB="${PINCER_TOOL_HOST_BUDGET_MB:-420}"
+NPM_VERSION=10.9.9
+UV_VERSION=0.13.9
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 STAGE="target/docker"
 
@@ -27,12 +32,14 @@ declare -A BIN_OF=(
     [llm-router]=pincer-llm-router
     [agent-runner]=pincer-agent-runner
     [channel-bridge]=pincer-channel-bridge
+    [tool-host]=pincer-tool-host
     [fake-provider]=pincer-fake-provider
     [fake-telegram]=pincer-fake-telegram
+    [mcp-test-server]=pincer-mcp-test-server
 )
 # image name -> Dockerfile stage
-declare -A STAGE_OF=([fake-provider]=fake-provider [fake-telegram]=fake-telegram)
-ALL_IMAGES=(nats gateway llm-router agent-runner channel-bridge fake-provider fake-telegram)
+declare -A STAGE_OF=([fake-provider]=fake-provider [fake-telegram]=fake-telegram [mcp-test-server]=mcp-test-server)
+ALL_IMAGES=(nats gateway llm-router agent-runner channel-bridge tool-host fake-provider fake-telegram mcp-test-server)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
@@ -67,7 +74,8 @@ if ((run_cargo)); then
     t=$(date +%s%N)
     cargo build --release --locked \
         -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner -p pincer-channel-bridge \
-        -p pincer-fake-provider -p pincer-fake-telegram -p pincer-probe -p pincer
+        -p pincer-tool-host -p pincer-fake-provider -p pincer-fake-telegram -p pincer-mcp-test-server \
+        -p pincer-probe -p pincer
     echo "cargo build: $(ms_since "$t") ms" >&2
 fi
 
@@ -107,6 +115,37 @@ build() { # image context [docker build args...]
     printf '  built pincer/%s:%s in %s ms\n' "$image" "$TAG" "$(ms_since "$t")" >&2
 }
 
+# npm from the npm registry and uv from PyPI, downloaded once into target/docker-cache.
+stage_tool_runtimes() {
+    local ctx="$1" cache="target/docker-cache"
+    mkdir -p "$cache"
+    if [[ ! -f "$cache/npm-$NPM_VERSION.tgz" ]]; then
+        (cd "$cache" && npm pack --silent "npm@$NPM_VERSION" >/dev/null) ||
+            die "cannot download npm@$NPM_VERSION from the npm registry"
+    fi
+    tar -xzf "$cache/npm-$NPM_VERSION.tgz" -C "$ctx" && mv "$ctx/package" "$ctx/npm"
+    local wheel
+    wheel="$(ls "$cache"/uv-"$UV_VERSION"-*.whl 2>/dev/null | head -1 || true)"
+    if [[ -z "$wheel" ]]; then
+        python3 -m pip download --quiet --no-deps --only-binary=:all: \
+            --platform manylinux_2_17_x86_64 "uv==$UV_VERSION" -d "$cache" ||
+            die "cannot download uv==$UV_VERSION from PyPI"
+        wheel="$(ls "$cache"/uv-"$UV_VERSION"-*.whl | head -1)"
+    fi
+    python3 - "$wheel" "$ctx" <<'PY'
+import os, sys, zipfile
+wheel, ctx = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.endswith(("/scripts/uv", "/scripts/uvx")):
+            target = os.path.join(ctx, os.path.basename(name))
+            with z.open(name) as src, open(target, "wb") as dst:
+                dst.write(src.read())
+            os.chmod(target, 0o755)
+PY
+    [[ -x "$ctx/uv" && -x "$ctx/uvx" ]] || die "uv and uvx are missing from $wheel"
+}
+
 log "images (tag $TAG)"
 for image in "${images[@]}"; do
     ctx="$STAGE/$image"
@@ -117,8 +156,15 @@ for image in "${images[@]}"; do
         probe="$(need_bin pincer-probe)"
         cp -p "$probe" "$ctx/pincer-probe"
         mkdir -p "$ctx/data"
+        # Every service's user and subjects, from pincer-bus (passwords stay in the environment).
+        "$(need_bin pincer)" bus config >"$ctx/pincer.conf"
         nats_version="$("$ctx/nats-server" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)"
         build nats "$ctx" -f docker/nats/Dockerfile --build-arg "NATS_SERVER_VERSION=$nats_version"
+    elif [[ "$image" == tool-host ]]; then
+        docker/debian/make-debian.sh
+        stage_tool_runtimes "$ctx"
+        cp -p "$(need_bin pincer-tool-host)" "$ctx/service"
+        build tool-host "$ctx" -f docker/tool-host/Dockerfile
     else
         bin="${BIN_OF[$image]}"
         bin_path="$(need_bin "$bin")"
@@ -129,17 +175,18 @@ for image in "${images[@]}"; do
 done
 
 # Rebuilds leave the previous images untagged; drop those of ours (only dangling ones, by label).
-for label in io.pincer.binary io.nats.server.version pincer.base.recipe; do
+for label in io.pincer.binary io.nats.server.version pincer.base.recipe pincer.debian.recipe; do
     "$DOCKER" image prune -f --filter "label=$label" >/dev/null
 done
 
-log "image sizes (budget ${BUDGET_MB} MB each)"
+log "image sizes (budget ${BUDGET_MB} MB each, tool-host ${TOOL_HOST_BUDGET_MB} MB)"
 printf '  %-34s %8s  %s\n' IMAGE "SIZE MB" ""
 over=0
 for image in "${images[@]}"; do
     size=$("$DOCKER" image inspect -f '{{ .Size }}' "pincer/$image:$TAG")
-    mark=""
-    if ((size > BUDGET_MB * 1000 * 1000)); then mark="OVER BUDGET"; over=1; fi
+    mark="" budget="$BUDGET_MB"
+    [[ "$image" != tool-host ]] || budget="$TOOL_HOST_BUDGET_MB"
+    if ((size > budget * 1000 * 1000)); then mark="OVER BUDGET ($budget MB)"; over=1; fi
     printf '  %-34s %8s  %s\n' "pincer/$image:$TAG" "$(awk -v s="$size" 'BEGIN{printf "%.1f", s/1e6}')" "$mark"
 done
 base_size=$("$DOCKER" image inspect -f '{{ .Size }}' gcr.io/distroless/cc-debian12:nonroot)
@@ -148,5 +195,5 @@ echo "build-images: done in $(ms_since "$t_all") ms" >&2
 # The budget is a gate, not a hint: CI (scripts/test.sh runs this) fails when an image outgrows it.
 # PINCER_IMAGE_BUDGET_MB raises it for a local experiment.
 if ((over)); then
-    die "an image is over the ${BUDGET_MB} MB budget (see the table above)"
+    die "an image is over its budget (see the table above)"
 fi

@@ -8,6 +8,8 @@
 #
 # First run: creates .env from .env.example (with a fresh random gateway token) and
 # config/pincer.json5 from config/pincer.example.json5. Existing files are never overwritten.
+# Every run: adds the internal secrets .env lacks (bus passwords, service tokens:
+# scripts/ensure-secrets.sh) and an empty config/tool-host.env (secrets of MCP servers).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,6 +52,13 @@ if [[ ! -f .env ]]; then
     sed "s/^PINCER_GATEWAY_TOKEN=$PLACEHOLDER_TOKEN\$/PINCER_GATEWAY_TOKEN=$token/" .env.example >.env
     chmod 600 .env
     log "created .env from .env.example with a random PINCER_GATEWAY_TOKEN (edit it to taste)"
+fi
+scripts/ensure-secrets.sh .env
+tool_env="$(setting PINCER_TOOL_HOST_ENV_FILE ./config/tool-host.env)"
+if [[ ! -e "$tool_env" ]]; then
+    mkdir -p "$(dirname "$tool_env")"
+    install -m 600 /dev/null "$tool_env"
+    log "created $tool_env (empty): the variables MCP servers reference (GH_TOKEN=...) go there"
 fi
 [[ "$(setting PINCER_GATEWAY_TOKEN)" != "$PLACEHOLDER_TOKEN" ]] ||
     log "warning: PINCER_GATEWAY_TOKEN is still the placeholder; set it in .env (openssl rand -hex 32)"

@@ -230,6 +230,26 @@ pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
     {
         out.push(finding("tools.exec.wide", Severity::Critical, "tools.exec allows a shell or every command: the model can run anything in the agent's container", "list only the commands the agent needs"));
     }
+    let launchers: Vec<&str> = exec["allowlist"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|program| {
+            *program != "sh" && *program != "bash" && pincer_config::runs_other_programs(program)
+        })
+        .collect();
+    if exec["mode"] == "allowlist" && !launchers.is_empty() {
+        out.push(finding(
+            "tools.exec.launcher",
+            Severity::High,
+            format!(
+                "tools.exec.allowlist holds {}, which run other programs (aliases, hooks, -exec, interpreters): exec is then only as narrow as the tool host's confinement",
+                launchers.join(", ")
+            ),
+            "keep them only if the agent needs them; the tool host confines what they start to the workspace, without network",
+        ));
+    }
     if let Some(servers) = doc["mcp"]["servers"].as_object() {
         for (name, server) in servers {
             if server["allowTools"]

@@ -97,6 +97,7 @@ fn docker_checks(out: &mut Vec<Check>) {
                 "agent-runner",
                 "llm-router",
                 "channel-bridge",
+                "tool-host",
                 "nats",
             ]
             .into_iter()
@@ -254,7 +255,11 @@ fn internal_secrets_check(path: &Path, repair: bool, out: &mut Vec<Check>) {
     let mut found = check(
         "internal secrets",
         State::Fail,
-        format!("{} lacks {}: compose refuses to start without them", path.display(), names.join(", ")),
+        format!(
+            "{} lacks {}: compose refuses to start without them",
+            path.display(),
+            names.join(", ")
+        ),
         "run scripts/ensure-secrets.sh (scripts/up.sh does), or pincer doctor --repair",
     );
     if repair {
@@ -265,7 +270,10 @@ fn internal_secrets_check(path: &Path, repair: bool, out: &mut Vec<Check>) {
         text.push_str(&missing.join("\n"));
         text.push('\n');
         if crate::config_cmd::write_atomically(path, &text).is_ok() {
-            found.repaired = Some(format!("generated {} (restart the stack)", names.join(", ")));
+            found.repaired = Some(format!(
+                "generated {} (restart the stack)",
+                names.join(", ")
+            ));
         }
     }
     out.push(found);
@@ -289,6 +297,111 @@ async fn provider_checks(config: &pincer_config::Config, out: &mut Vec<Check>) {
             Ok(Err(error)) => out.push(check(format!("provider {name}"), State::Fail, format!("{base} is not reachable: {error}"), "is the provider running, and is baseUrl reachable from this machine (and from the containers)?")),
             Err(_) => out.push(check(format!("provider {name}"), State::Fail, format!("{base} did not answer within 3 s"), "check the address and firewall")),
         }
+    }
+}
+
+/// An allowlist with programs that run other programs is only as narrow as the confinement.
+fn exec_check(config: &pincer_config::Config, out: &mut Vec<Check>) {
+    let exec = &config.tools.exec;
+    if exec.mode != pincer_config::ExecMode::Allowlist {
+        return;
+    }
+    let launchers: Vec<&str> = exec
+        .allowlist
+        .iter()
+        .map(String::as_str)
+        .filter(|program| pincer_config::runs_other_programs(program))
+        .collect();
+    if launchers.is_empty() {
+        out.push(check(
+            "exec allowlist",
+            State::Ok,
+            exec.allowlist.join(", "),
+            "",
+        ));
+    } else {
+        out.push(check(
+            "exec allowlist",
+            State::Warn,
+            format!("{} run other programs: exec is only as narrow as the tool host's confinement (workspace only, no network)", launchers.join(", ")),
+            "keep them only if the agent needs them (pincer security audit lists them too)",
+        ));
+    }
+}
+
+/// The tool host and every MCP server, as the running stack reports them (the gateway's
+/// `health`): a server that is down is named with its last error. Skipped when the stack is
+/// not running.
+async fn tool_checks(options: &Options, out: &mut Vec<Check>) {
+    let args = crate::target::GatewayArgs {
+        url: None,
+        config: options.config.clone(),
+    };
+    let Ok(gateway) = crate::target::resolve(&args) else {
+        return;
+    };
+    let Ok(mut client) = gateway.connect().await else {
+        out.push(check(
+            "tools",
+            State::Skip,
+            "the stack is not running: tool host and MCP servers not checked",
+            "",
+        ));
+        return;
+    };
+    let Ok(health) = client.call("health", json!({})).await else {
+        return;
+    };
+    let tools = &health["tools"];
+    match tools["host"].as_str() {
+        Some("reachable") => out.push(check(
+            "tool host",
+            State::Ok,
+            format!("reachable, {} tools on offer", tools["tools"]),
+            "",
+        )),
+        Some("none") => out.push(check(
+            "tool host",
+            State::Warn,
+            "the agent-runner has no tool host: exec, web and MCP tools are off",
+            "set PINCER_TOOL_HOST_URL (compose.yml does)",
+        )),
+        Some(other) => out.push(check(
+            "tool host",
+            State::Fail,
+            format!("the tool host is {other}"),
+            "docker-compose logs tool-host",
+        )),
+        None => return,
+    }
+    for server in tools["servers"].as_array().into_iter().flatten() {
+        let name = server["name"].as_str().unwrap_or("?");
+        let state = server["state"].as_str().unwrap_or("unknown");
+        let error = server["lastError"].as_str().unwrap_or("");
+        let (level, fix) = match state {
+            "connected" => (State::Ok, String::new()),
+            "disabled" => (State::Skip, String::new()),
+            "starting" => (
+                State::Warn,
+                "wait for its first start (a first `npx -y`/`uvx` download takes a while)"
+                    .to_owned(),
+            ),
+            _ => (
+                State::Fail,
+                format!(
+                    "check mcp.servers.{name} (command, url, env) and `docker-compose logs tool-host`"
+                ),
+            ),
+        };
+        let detail = if error.is_empty() || state == "connected" {
+            format!(
+                "{state}, {} of {} tools offered",
+                server["tools"], server["listed"]
+            )
+        } else {
+            format!("{state}: {error}")
+        };
+        out.push(check(format!("mcp server {name}"), level, detail, fix));
     }
 }
 
@@ -474,7 +587,9 @@ pub async fn run(options: Options) -> ExitCode {
             }
         }
         telegram_checks(config, &mut checks);
+        exec_check(config, &mut checks);
         port_check(config, &mut checks).await;
+        tool_checks(&options, &mut checks).await;
     }
     disk_check(&mut checks);
     memory_check(&mut checks);

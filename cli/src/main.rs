@@ -310,7 +310,7 @@ enum GatewayCommand {
     Stop,
     /// Restart the stack or one service.
     Restart {
-        /// gateway, agent-runner, llm-router, channel-bridge, nats.
+        /// gateway, agent-runner, llm-router, channel-bridge, tool-host, nats.
         service: Option<String>,
     },
     /// Service logs.

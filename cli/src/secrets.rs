@@ -17,10 +17,7 @@ pub const TOOL_HOST_TOKEN: &str = "PINCER_TOOL_HOST_TOKEN";
 /// Every internal secret's variable, as `.env` holds them.
 #[must_use]
 pub fn variables() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = Role::ALL
-        .into_iter()
-        .map(Role::password_variable)
-        .collect();
+    let mut names: Vec<&'static str> = Role::ALL.into_iter().map(Role::password_variable).collect();
     names.extend([ROUTER_TOKEN, TOOL_HOST_TOKEN]);
     names
 }
@@ -48,7 +45,10 @@ impl Internal {
     #[must_use]
     pub fn generate() -> Self {
         Self {
-            nats: Role::ALL.into_iter().map(|role| (role, random_token())).collect(),
+            nats: Role::ALL
+                .into_iter()
+                .map(|role| (role, random_token()))
+                .collect(),
             router_token: random_token(),
             tool_host_token: random_token(),
         }
@@ -110,9 +110,21 @@ mod tests {
         let text = "PINCER_TOOL_HOST_TOKEN=kept\nPINCER_NATS_PASSWORD_GATEWAY=\n";
         let lines = missing_lines(text);
         assert_eq!(lines.len(), variables().len() - 1, "{lines:?}");
-        assert!(lines.iter().all(|line| !line.starts_with("PINCER_TOOL_HOST_TOKEN=")));
-        assert!(lines.iter().any(|line| line.starts_with("PINCER_NATS_PASSWORD_GATEWAY=")));
-        assert!(lines.iter().all(|line| line.split_once('=').is_some_and(|(_, v)| v.len() == 64)));
+        assert!(
+            lines
+                .iter()
+                .all(|line| !line.starts_with("PINCER_TOOL_HOST_TOKEN="))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.starts_with("PINCER_NATS_PASSWORD_GATEWAY="))
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.split_once('=').is_some_and(|(_, v)| v.len() == 64))
+        );
         let internal = Internal::generate();
         let env = internal.nats_client_env(Role::AgentRunner);
         assert_eq!(env[0].1, "agent-runner");

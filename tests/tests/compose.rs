@@ -20,6 +20,16 @@ use tokio::process::Command;
 
 const TOKEN: &str = "compose-test-token-0123456789abcdef";
 
+/// What scripts/ensure-secrets.sh puts into `.env`.
+const INTERNAL_SECRETS: [&str; 6] = [
+    "PINCER_NATS_PASSWORD_GATEWAY",
+    "PINCER_NATS_PASSWORD_CHANNEL_BRIDGE",
+    "PINCER_NATS_PASSWORD_AGENT_RUNNER",
+    "PINCER_NATS_PASSWORD_LLM_ROUTER",
+    "PINCER_LLM_ROUTER_TOKEN",
+    "PINCER_TOOL_HOST_TOKEN",
+];
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -70,6 +80,19 @@ impl Project {
             tag(),
             config_path.display()
         );
+        // The internal secrets scripts/up.sh would generate.
+        for name in INTERNAL_SECRETS {
+            env.push_str(&format!(
+                "{name}=compose-test-{}\n",
+                name.to_ascii_lowercase()
+            ));
+        }
+        let tool_env = dir.path().join("tool-host.env");
+        std::fs::write(&tool_env, "").expect("tool host env file");
+        env.push_str(&format!(
+            "PINCER_TOOL_HOST_ENV_FILE={}\n",
+            tool_env.display()
+        ));
         for (key, value) in extra_env {
             env.push_str(&format!("{key}={value}\n"));
         }
@@ -335,9 +358,10 @@ fn echoed(answer: &str) -> (u64, String) {
     (n, last)
 }
 
-const PINCER_SERVICES: [&str; 5] = [
+const PINCER_SERVICES: [&str; 6] = [
     "nats",
     "llm-router",
+    "tool-host",
     "agent-runner",
     "channel-bridge",
     "gateway",
@@ -365,7 +389,16 @@ async fn the_compose_stack_is_hardened_answers_and_keeps_state_across_down_and_u
         assert_eq!(c["HostConfig"]["CapDrop"], json!(["ALL"]), "{service}");
         let limit = c["HostConfig"]["Memory"].as_u64().unwrap_or(0);
         assert!(limit > 0, "{service} has no memory limit");
-        memory += limit;
+        // The tool host's limit is its MCP servers' as much as its own: counted apart.
+        if service == "tool-host" {
+            assert!(
+                limit <= 512 * 1024 * 1024,
+                "tool-host limit {} MiB",
+                limit >> 20
+            );
+        } else {
+            memory += limit;
+        }
         let pid = c["State"]["Pid"].as_i64().expect("pid");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
         let field = |name: &str| {
@@ -689,4 +722,298 @@ async fn a_three_node_nats_cluster_loses_nothing_when_a_node_stops() {
             .await,
     );
     assert_eq!(n, 8, "every message of the conversation is there once");
+}
+
+/// The tool host as it is deployed: an MCP server installed from PyPI at first start (stdio), an
+/// HTTP MCP server, `exec git`, each through a whole turn; then every escape a tool child could
+/// try, against the running container, which stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_work_in_the_deployed_stack_and_their_children_reach_nothing_else() {
+    let config = r#"{
+  gateway: { port: 18789, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } },
+  models: { providers: { ollama: { baseUrl: "${OLLAMA_BASE_URL}", api: "ollama", models: [{ id: "fake-model" }] } } },
+  agents: { defaults: { model: { primary: "ollama/fake-model" }, timeout: 120 } },
+  tools: { exec: { mode: "allowlist", allowlist: ["git", "sh", "python3", "cat"], timeoutSeconds: 10,
+                   memoryMb: 128, maxProcesses: 32, maxOutputChars: 4000 } },
+  mcp: { servers: {
+    time: { command: "uvx", args: ["mcp-server-time", "--local-timezone", "UTC"], allowTools: ["*"], timeoutSeconds: 90 },
+    remote: { url: "http://mcp-http:8080/mcp", allowTools: ["echo", "add"] },
+  } },
+}"#;
+    let dir = tempfile::tempdir().expect("override dir");
+    let overlay = dir.path().join("compose.tools-test.yml");
+    // The HTTP MCP server stands where an internet one would: on the tool host's way out. When
+    // this machine's egress re-signs TLS, the tool host's children get the host's CA bundle.
+    let host_ca = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let ca = if host_ca.is_file() {
+        format!(
+            "    volumes: [\"{}:/etc/pincer/host-ca.pem:ro\"]\n    environment:\n      PINCER_CA_BUNDLE: /etc/pincer/host-ca.pem\n",
+            host_ca.display()
+        )
+    } else {
+        String::new()
+    };
+    std::fs::write(
+        &overlay,
+        format!(
+            "version: \"3.8\"\nservices:\n  mcp-http:\n    image: pincer/mcp-test-server:${{PINCER_TAG:-local}}\n    command: [\"--http\", \"0.0.0.0:8080\", \"--allow-host\", \"mcp-http\"]\n    networks: [tool-egress]\n    read_only: true\n    user: \"65532:65532\"\n    cap_drop: [ALL]\n  tool-host:\n    depends_on: [mcp-http]\n{ca}"
+        ),
+    )
+    .expect("overlay");
+    let overlay = overlay.display().to_string();
+    let project = Project::up("tools", config, &["compose.yml", &overlay], &[]).await;
+
+    // Ready means ready: the first turn is offered the tools of every server.
+    let offered = scripted_turn(&project, "t1", vec![json!({"text": "hello"})]).await;
+    let tools: Vec<&str> = offered["tools"]
+        .as_array()
+        .expect("tools offered")
+        .iter()
+        .filter_map(|tool| tool["function"]["name"].as_str())
+        .collect();
+    for name in ["time__get_current_time", "exec", "web_fetch"] {
+        assert!(
+            tools.contains(&name),
+            "{name} missing from the first turn: {tools:?}"
+        );
+    }
+    // The HTTP server may have come up after the tool host's first try: it is retried.
+    let host = ToolHostClient::at(&project).await;
+    let catalog = host.catalog_with("remote__echo").await;
+    assert!(
+        !catalog.contains(&"remote__crash".to_owned()),
+        "allowTools limits the HTTP server: {catalog:?}"
+    );
+
+    let time = scripted_turn(
+        &project,
+        "t2",
+        vec![
+            json!({"tool": {"name": "time__get_current_time", "arguments": {"timezone": "UTC"}}}),
+            json!({"text": "done"}),
+        ],
+    )
+    .await;
+    let result = last_tool_result(&time);
+    assert!(
+        result.contains("UTC") && result.contains("datetime"),
+        "{result}"
+    );
+
+    let remote = scripted_turn(
+        &project,
+        "t3",
+        vec![
+            json!({"tool": {"name": "remote__echo", "arguments": {"text": "over http"}}}),
+            json!({"text": "done"}),
+        ],
+    )
+    .await;
+    assert_eq!(last_tool_result(&remote), "over http");
+
+    let git = scripted_turn(
+        &project,
+        "t4",
+        vec![
+            json!({"tool": {"name": "exec", "arguments": {"command": "git", "args": ["init", "-q", "repo"]}}}),
+            json!({"tool": {"name": "exec", "arguments": {"command": "git", "args": ["-C", "repo", "status"]}}}),
+            json!({"text": "done"}),
+        ],
+    )
+    .await;
+    let result = last_tool_result(&git);
+    assert!(
+        result.starts_with("exit code: 0") && result.contains("No commits yet"),
+        "{result}"
+    );
+
+    // The escapes, straight at the tool host with the agent-runner's token.
+    let gateway_secret = TOKEN;
+    let (out, _) = host.exec("cat", &["/etc/pincer/pincer.json5"]).await;
+    assert!(out.contains("Permission denied"), "{out}");
+    let (out, _) = host
+        .exec(
+            "git",
+            &[
+                "-c",
+                "alias.x=!cat /etc/pincer/pincer.json5 /proc/1/environ",
+                "x",
+            ],
+        )
+        .await;
+    assert!(
+        !out.contains(gateway_secret) && !out.contains("PINCER_"),
+        "{out}"
+    );
+    let environ = "import glob\nfor p in glob.glob('/proc/[0-9]*/environ'):\n  try: print(p, open(p).read()[:40])\n  except OSError as e: print(p, 'refused', e.errno)\nprint('listed')";
+    let (out, _) = host.exec("python3", &["-c", environ]).await;
+    assert!(out.contains("listed") && !out.contains("PINCER_"), "{out}");
+    let (out, _) = host
+        .exec("sh", &["-c", "echo x > /home/nonroot/escaped; echo x > /var/lib/pincer-tools/escaped; echo x > /tmp/escaped; echo tried"])
+        .await;
+    assert!(out.contains("tried"), "{out}");
+    let tool_host = project.ids("tool-host").await.remove(0);
+    for path in [
+        "/home/nonroot/escaped",
+        "/var/lib/pincer-tools/escaped",
+        "/tmp/escaped",
+    ] {
+        let seen = run("/usr/bin/docker", &["exec", &tool_host, "test", "-e", path]).await;
+        assert!(!seen.status.success(), "{path} was written");
+    }
+    let connect = "import socket\nfor host, port in [('nats', 4222), ('llm-router', 50051), ('agent-runner', 50061)]:\n  try:\n    socket.create_connection((host, port), timeout=3); print('CONNECTED', host)\n  except OSError as e: print('refused', host, e)";
+    let (out, _) = host.exec("python3", &["-c", connect]).await;
+    assert!(
+        !out.contains("CONNECTED") && out.matches("refused").count() == 3,
+        "{out}"
+    );
+    let (out, _) = host
+        .exec(
+            "python3",
+            &["-c", "x = bytearray(1 << 30); print('ALLOCATED')"],
+        )
+        .await;
+    assert!(
+        out.contains("MemoryError") && !out.contains("ALLOCATED"),
+        "{out}"
+    );
+    let (out, error) = host
+        .exec(
+            "python3",
+            &[
+                "-c",
+                "import sys\nfor _ in range(100000): sys.stdout.write('y' * 1000)",
+            ],
+        )
+        .await;
+    assert!(
+        !error && out.contains("output truncated"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    let bomb = "import os\nwhile True:\n  try: os.fork()\n  except OSError: pass";
+    let (out, error) = host.exec("python3", &["-c", bomb]).await;
+    assert!(error && out.contains("did not finish"), "{out}");
+    let (out, error) = host.exec("git", &["--version"]).await;
+    assert!(
+        !error && out.contains("git version"),
+        "after the bombs: {out}"
+    );
+    let state = project.inspect("tool-host").await;
+    assert_eq!(state["RestartCount"], 0, "the tool host never went down");
+    assert_eq!(state["State"]["Health"]["Status"], "healthy");
+    let after = scripted_turn(&project, "t5", vec![json!({"text": "still here"})]).await;
+    assert!(after["messages"].is_array());
+}
+
+/// Runs one turn whose model answers follow `script`; returns the last request the model got.
+async fn scripted_turn(project: &Project, key: &str, script: Vec<Value>) -> Value {
+    project
+        .knobs("fake-provider", json!({ "script": script }))
+        .await;
+    project
+        .turn("tool-user", key, key, Duration::from_secs(120))
+        .await;
+    let stats: Value = project
+        .http
+        .get(format!("{}/stats", project.fake("fake-provider").await))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    stats["last_request"]["body"].clone()
+}
+
+/// The content of the last tool result in a recorded (Ollama) request.
+fn last_tool_result(request: &Value) -> String {
+    request["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|message| message["role"] == "tool")
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_else(|| panic!("no tool result in {request}"))
+        .to_owned()
+}
+
+/// A gRPC client of the deployed tool host, reached on its `tool-egress` address.
+struct ToolHostClient {
+    client: pincer_proto::tools::v1::tool_host_client::ToolHostClient<tonic::transport::Channel>,
+}
+
+impl ToolHostClient {
+    async fn at(project: &Project) -> Self {
+        let ids = project.ids("tool-host").await;
+        let network = format!("{}_tool-egress", project.name.replace('.', ""));
+        let container = ids.first().expect("a tool-host container");
+        let address = address_on(container, &network)
+            .await
+            .replace(":8080", ":50071");
+        let channel = tonic::transport::Endpoint::from_shared(address)
+            .expect("url")
+            .connect()
+            .await
+            .expect("the tool host answers on its network");
+        Self {
+            client: pincer_proto::tools::v1::tool_host_client::ToolHostClient::new(channel),
+        }
+    }
+
+    fn authed<T>(message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!(
+                "Bearer compose-test-{}",
+                "PINCER_TOOL_HOST_TOKEN".to_ascii_lowercase()
+            )
+            .parse()
+            .expect("ascii"),
+        );
+        request
+    }
+
+    /// The tool names on offer, once `name` is among them.
+    async fn catalog_with(&self, name: &str) -> Vec<String> {
+        let mut stream = self
+            .client
+            .clone()
+            .watch_catalog(Self::authed(
+                pincer_proto::tools::v1::WatchCatalogRequest {},
+            ))
+            .await
+            .expect("watch")
+            .into_inner();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), stream.message()).await;
+            let catalog = next
+                .unwrap_or_else(|_| panic!("{name} was never offered"))
+                .expect("stream")
+                .expect("a catalogue");
+            let names: Vec<String> = catalog.tools.into_iter().map(|tool| tool.name).collect();
+            if names.iter().any(|tool| tool == name) {
+                return names;
+            }
+        }
+    }
+
+    async fn exec(&self, command: &str, args: &[&str]) -> (String, bool) {
+        let request = Self::authed(pincer_proto::tools::v1::CallToolRequest {
+            name: "exec".to_owned(),
+            arguments_json: json!({"command": command, "args": args}).to_string(),
+            agent_id: String::new(),
+        });
+        let response = self
+            .client
+            .clone()
+            .call_tool(request)
+            .await
+            .expect("the call reaches the tool host")
+            .into_inner();
+        (response.text, response.is_error)
+    }
 }

@@ -11,6 +11,17 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 const TOKEN: &str = "container-test-token";
+const ROUTER_TOKEN: &str = "container-test-router-token";
+
+fn nats_password(role: pincer_bus::access::Role) -> String {
+    format!("container-test-{}", role.user())
+}
+
+/// The role each image signs in to the bus as.
+fn role_of(image: &str) -> Option<pincer_bus::access::Role> {
+    use pincer_bus::access::Role;
+    Role::ALL.into_iter().find(|role| role.user() == image)
+}
 
 const CONFIG: &str = r#"{
   gateway: { port: 18789, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } },
@@ -48,8 +59,12 @@ async fn start(
 }
 
 fn service(name: &str, names: &Names) -> testcontainers::ContainerRequest<GenericImage> {
+    let role = role_of(name).expect("a service image");
     image(name)
         .with_network(&names.network)
+        .with_env_var("PINCER_NATS_USER", role.user())
+        .with_env_var("PINCER_NATS_PASSWORD", nats_password(role))
+        .with_env_var("PINCER_LLM_ROUTER_TOKEN", ROUTER_TOKEN)
         .with_copy_to("/etc/pincer/pincer.json5", CONFIG.as_bytes().to_vec())
         .with_env_var("PINCER_CONFIG", "/etc/pincer/pincer.json5")
         .with_env_var("PINCER_NATS_URL", format!("nats://{}:4222", names.nats))
@@ -97,13 +112,13 @@ async fn chat_turns_through_the_container_images_survive_a_full_restart() {
         fake: format!("pincer-it-fake-{id}"),
     };
 
-    let nats = start(
-        image("nats")
-            .with_network(&names.network)
-            .with_container_name(&names.nats),
-        "nats",
-    )
-    .await;
+    let mut nats = image("nats")
+        .with_network(&names.network)
+        .with_container_name(&names.nats);
+    for role in pincer_bus::access::Role::ALL {
+        nats = nats.with_env_var(role.password_variable(), nats_password(role));
+    }
+    let nats = start(nats, "nats").await;
     let fake = start(
         image("fake-provider")
             .with_exposed_port(ContainerPort::Tcp(8080))

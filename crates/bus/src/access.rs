@@ -296,21 +296,44 @@ mod tests {
     fn every_role_has_its_own_inbox_and_only_its_streams() {
         let ns = Namespace::default();
         let runner = permissions(&ns, Role::AgentRunner);
-        assert!(runner.subscribe.contains(&"_INBOX_agent-runner.>".to_owned()));
+        assert!(
+            runner
+                .subscribe
+                .contains(&"_INBOX_agent-runner.>".to_owned())
+        );
         assert!(runner.publish.contains(&"$KV.pincer_sessions.>".to_owned()));
         assert!(runner.allow_responses);
         let bridge = permissions(&ns, Role::ChannelBridge);
-        assert!(!bridge.publish.iter().any(|s| s.contains("KV_pincer_sessions.")
-            || s == "$JS.API.DIRECT.GET.KV_pincer_sessions"));
-        assert!(!bridge.subscribe.iter().any(|s| s.starts_with("_INBOX.") || s == ">"));
+        assert!(
+            !bridge
+                .publish
+                .iter()
+                .any(|s| s.contains("KV_pincer_sessions.")
+                    || s == "$JS.API.DIRECT.GET.KV_pincer_sessions")
+        );
+        assert!(
+            !bridge
+                .subscribe
+                .iter()
+                .any(|s| s.starts_with("_INBOX.") || s == ">")
+        );
         let router = permissions(&ns, Role::LlmRouter);
         assert!(router.publish.iter().all(|s| s.contains("model_health")));
         let gateway = permissions(&ns, Role::Gateway);
-        assert!(!gateway.publish.contains(&"$KV.pincer_sessions.>".to_owned()), "reads only");
+        assert!(
+            !gateway
+                .publish
+                .contains(&"$KV.pincer_sessions.>".to_owned()),
+            "reads only"
+        );
         for role in Role::ALL {
             let rights = permissions(&ns, role);
             assert!(
-                !rights.publish.iter().chain(&rights.subscribe).any(|s| s == ">" || s == "$JS.API.>"),
+                !rights
+                    .publish
+                    .iter()
+                    .chain(&rights.subscribe)
+                    .any(|s| s == ">" || s == "$JS.API.>"),
                 "{role:?}"
             );
             assert_eq!(Role::from_user(role.user()), Some(role));

@@ -59,7 +59,10 @@ impl Credentials {
     #[must_use]
     pub fn from_env() -> Option<Self> {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Some(Self::new(&var("PINCER_NATS_USER")?, &var("PINCER_NATS_PASSWORD")?))
+        Some(Self::new(
+            &var("PINCER_NATS_USER")?,
+            &var("PINCER_NATS_PASSWORD")?,
+        ))
     }
 }
 

@@ -60,12 +60,30 @@ pub async fn serve_stdio(options: Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is cancelled.
+/// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is cancelled, for clients that
+/// call it `localhost`, `127.0.0.1` or `::1`.
 pub async fn serve_http(
     listener: TcpListener,
     options: Options,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    serve_http_as(listener, options, &[], shutdown).await
+}
+
+/// Like [`serve_http`], also answering requests whose `Host` is one of `hosts` (the server's name
+/// on a container network; rmcp refuses other hosts, against DNS rebinding).
+pub async fn serve_http_as(
+    listener: TcpListener,
+    options: Options,
+    hosts: &[String],
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let mut allowed = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    allowed.extend(hosts.iter().cloned());
     let cancelled = std::sync::Arc::default();
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
         StreamableHttpService::new(
@@ -77,7 +95,9 @@ pub async fn serve_http(
                 ))
             },
             Default::default(),
-            StreamableHttpServerConfig::default().with_cancellation_token(shutdown.child_token()),
+            StreamableHttpServerConfig::default()
+                .with_cancellation_token(shutdown.child_token())
+                .with_allowed_hosts(allowed),
         );
     let router = axum::Router::new().nest_service("/mcp", service);
     axum::serve(listener, router)

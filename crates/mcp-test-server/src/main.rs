@@ -1,21 +1,28 @@
-//! `pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--http ADDR]`: stdio by default; with `--http` it prints
-//! `listening on http://ADDR/mcp` on stderr and serves until SIGINT/SIGTERM.
+//! `pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--delay-ms MS] [--http ADDR]`: stdio
+//! by default; with `--http` it prints `listening on http://ADDR/mcp` on stderr and serves until
+//! SIGINT/SIGTERM, answering `--allow-host` names besides localhost. `--delay-ms` waits before serving (a server slow to start, like a first
+//! `npx -y` download).
 
 use anyhow::{Context as _, bail};
 use pincer_mcp_test_server::Options;
 
-const USAGE: &str =
-    "usage: pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--http 127.0.0.1:PORT]";
+const USAGE: &str = "usage: pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--delay-ms MS] [--http 127.0.0.1:PORT [--allow-host NAME]...]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut options = Options::default();
     let mut http = None;
+    let mut hosts = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--legacy-only" => options.legacy_only = true,
             "--legacy-versions" => options.legacy_versions = true,
+            "--allow-host" => hosts.push(args.next().context(USAGE)?),
+            "--delay-ms" => {
+                let ms: u64 = args.next().context(USAGE)?.parse().context(USAGE)?;
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             "--http" => {
                 let addr = args.next().context(USAGE)?;
                 http = Some(addr.parse::<std::net::SocketAddr>().context(USAGE)?);
@@ -48,5 +55,5 @@ async fn main() -> anyhow::Result<()> {
         }
         stop.cancel();
     });
-    Ok(pincer_mcp_test_server::serve_http(listener, options, shutdown).await?)
+    Ok(pincer_mcp_test_server::serve_http_as(listener, options, &hosts, shutdown).await?)
 }

@@ -1,5 +1,8 @@
 //! Readiness over NATS: the gateway's `/readyz` asks "is an agent-runner consuming?" with a request
-//! on [`pincer_bus::Namespace::agent_runner_ping`]; every replica answers while its consumer runs.
+//! on [`pincer_bus::Namespace::agent_runner_ping`]; every replica answers while its consumer runs,
+//! with the state of its tool host and MCP servers (`{"tools": {...}}`) as the payload.
+
+use std::sync::Arc;
 
 use futures::StreamExt;
 use pincer_bus::Namespace;
@@ -9,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 pub fn answer_pings(
     client: async_nats::Client,
     ns: Namespace,
+    tools: Option<Arc<crate::tool_host::ToolHost>>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -28,8 +32,14 @@ pub fn answer_pings(
                 ping = pings.next() => ping,
             };
             let Some(ping) = ping else { break };
+            let report = serde_json::json!({
+                "tools": tools.as_ref().map_or_else(
+                    || serde_json::json!({"host": "none", "ready": true, "tools": 0, "servers": []}),
+                    |host| host.offer().report(),
+                ),
+            });
             if let Some(reply) = ping.reply
-                && let Err(error) = client.publish(reply, "ok".into()).await
+                && let Err(error) = client.publish(reply, report.to_string().into()).await
             {
                 tracing::debug!(%error, "cannot answer readiness ping");
             }

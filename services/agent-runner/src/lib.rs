@@ -144,12 +144,12 @@ pub async fn run(
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
     let sessions =
         sessions::SessionStore::open(&js, &config.namespace, config.ack_wait / 2).await?;
-    let router = router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref()).map_err(|reason| {
-        Error::RouterUrl {
-            url: config.router_url.clone(),
-            reason,
-        }
-    })?;
+    let router =
+        router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref())
+            .map_err(|reason| Error::RouterUrl {
+                url: config.router_url.clone(),
+                reason,
+            })?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_shutdown = shutdown.clone();
@@ -205,7 +205,12 @@ pub async fn run(
             );
         }
     }
-    let ping = health::answer_pings(client.clone(), config.namespace.clone(), shutdown.clone());
+    let ping = health::answer_pings(
+        client.clone(),
+        config.namespace.clone(),
+        host.clone(),
+        shutdown.clone(),
+    );
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;

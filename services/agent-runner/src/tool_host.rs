@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use pincer_proto::tools::v1 as pb;
 use pincer_service_auth::Caller;
-use tonic::service::interceptor::InterceptedService;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// First wait before following the catalogue again; doubles to [`RECONNECT_MAX`].
@@ -22,7 +22,6 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Longest one tool call may take on the wire (tools have their own, shorter limits; this only
 /// catches a tool host that hangs).
 const CALL_LIMIT: Duration = Duration::from_secs(15 * 60);
-
 
 /// Where the tool host is and how to sign in.
 #[derive(Clone, Debug)]
@@ -45,6 +44,34 @@ pub struct Offer {
 }
 
 impl Offer {
+    /// The tool host and its MCP servers as the readiness ping reports them (the gateway's
+    /// `health`, `pincer doctor` and the Control UI show it).
+    #[must_use]
+    pub fn report(&self) -> serde_json::Value {
+        let servers: Vec<serde_json::Value> = self
+            .catalog
+            .servers
+            .iter()
+            .map(|server| {
+                serde_json::json!({
+                    "name": server.name,
+                    "transport": server.transport,
+                    "state": server.state,
+                    "lastError": (!server.last_error.is_empty()).then_some(&server.last_error),
+                    "tools": server.tools,
+                    "listed": server.listed,
+                    "restarts": server.restarts,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "host": if !self.seen { "starting" } else if self.reachable { "reachable" } else { "unreachable" },
+            "ready": self.catalog.ready,
+            "tools": self.catalog.tools.len(),
+            "servers": servers,
+        })
+    }
+
     /// Lines for the system prompt about MCP servers whose tools are missing or failing, so the
     /// model names the outage instead of guessing (empty when all is well).
     #[must_use]

@@ -29,6 +29,10 @@ pub struct Report {
     pub llm_router: Check,
     /// An agent-runner answered the ping.
     pub agent_runner: Check,
+    /// What the answering agent-runner says of its tool host and MCP servers (not on the
+    /// public `/readyz`: server errors are for signed-in operators).
+    #[serde(skip)]
+    pub tools: Option<serde_json::Value>,
 }
 
 /// One check.
@@ -78,11 +82,14 @@ impl Readiness {
     pub async fn check(&self) -> Report {
         let (nats, llm_router, agent_runner) =
             tokio::join!(self.nats(), self.router(), self.agent_runner());
+        let tools = agent_runner.as_ref().ok().and_then(|tools| tools.clone());
+        let agent_runner = agent_runner.map(|_| ());
         Report {
             ok: nats.is_ok() && llm_router.is_ok() && agent_runner.is_ok(),
             nats: Check::from(nats),
             llm_router: Check::from(llm_router),
             agent_runner: Check::from(agent_runner),
+            tools,
         }
     }
 
@@ -111,12 +118,15 @@ impl Readiness {
         }
     }
 
-    async fn agent_runner(&self) -> Result<(), String> {
+    /// The ping's answer carries the runner's view of its tools.
+    async fn agent_runner(&self) -> Result<Option<serde_json::Value>, String> {
         let ping = self
             .client
             .request(self.namespace.agent_runner_ping(), "ping".into());
         match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(reply)) => Ok(serde_json::from_slice::<serde_json::Value>(&reply.payload)
+                .ok()
+                .and_then(|report| report.get("tools").cloned())),
             Ok(Err(error)) if error.kind() == async_nats::RequestErrorKind::NoResponders => {
                 Err("no agent-runner is consuming".to_owned())
             }

@@ -61,7 +61,9 @@ impl Confinement {
         let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
         let mut hidden: Vec<&Path> = hidden.iter().map(PathBuf::as_path).collect();
         hidden.push(state.root());
-        let system = pincer_sandbox::system::read_paths(Some(&path), &hidden);
+        let mut system = pincer_sandbox::system::read_paths(Some(&path), &hidden);
+        // The CA bundle children are pointed at (it may sit beside the config: the file only).
+        system.extend(state.ca_bundle().map(Path::to_path_buf));
         Self {
             confiner,
             system,

@@ -24,14 +24,6 @@ use crate::error::{ToolError, args};
 /// passed as literal arguments.
 const SHELL_OPERATORS: &[&str] = &["|", "||", "&&", "&", ";", ">", ">>", "<", "2>", "2>&1"];
 
-/// Programs that run other programs given on their command line or in files the model can write:
-/// on an allowlist they are only as safe as the confinement (`pincer security audit` says so).
-pub const RUNS_OTHER_PROGRAMS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "fish", "env", "xargs", "find", "git", "rg", "tar", "make",
-    "python", "python3", "node", "npx", "npm", "uv", "uvx", "pip", "perl", "ruby", "awk", "gawk",
-    "sed", "ssh", "nice", "timeout", "nohup", "sudo", "busybox",
-];
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExecArgs {

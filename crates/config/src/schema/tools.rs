@@ -27,6 +27,23 @@ pub struct Tools {
     pub web: Web,
 }
 
+/// Programs that run other programs named on their command line or in files the model can write
+/// (`sh -c`, `env`, `xargs`, `find -exec`, git aliases and hooks, `rg --pre`, `tar
+/// --to-command`, interpreters): on an allowlist, they are exactly as safe as the tool host's
+/// confinement, so `pincer security audit` and `pincer doctor` say so.
+pub const RUNS_OTHER_PROGRAMS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "fish", "ksh", "env", "xargs", "find", "git", "rg", "tar", "make",
+    "python", "python3", "node", "npx", "npm", "uv", "uvx", "pip", "pip3", "perl", "ruby", "awk",
+    "gawk", "sed", "ssh", "nice", "timeout", "nohup", "sudo", "busybox", "watch", "parallel",
+];
+
+/// Whether `program` (a name or a path) is one of [`RUNS_OTHER_PROGRAMS`].
+#[must_use]
+pub fn runs_other_programs(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    RUNS_OTHER_PROGRAMS.contains(&name)
+}
+
 /// `tools.exec.mode`.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,

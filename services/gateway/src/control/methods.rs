@@ -93,14 +93,47 @@ pub async fn call(
 async fn health(services: &Services) -> Value {
     let report = services.readiness.check().await;
     let check = |name: &str, check: &crate::readiness::Check| json!({ "name": name, "ok": check.ok, "detail": check.error });
+    let mut checks = vec![
+        check("nats", &report.nats),
+        check("llm-router", &report.llm_router),
+        check("agent-runner", &report.agent_runner),
+    ];
+    if let Some(tools) = &report.tools {
+        checks.extend(tool_checks(tools));
+    }
     json!({
         "ok": report.ok,
-        "checks": [
-            check("nats", &report.nats),
-            check("llm-router", &report.llm_router),
-            check("agent-runner", &report.agent_runner),
-        ],
+        "checks": checks,
+        "tools": report.tools,
     })
+}
+
+/// A check for the tool host and one per MCP server: a server that is down is named, never
+/// silently absent.
+fn tool_checks(tools: &Value) -> Vec<Value> {
+    let host = tools["host"].as_str().unwrap_or("unknown");
+    if host == "none" {
+        return Vec::new();
+    }
+    let mut checks = vec![json!({
+        "name": "tool-host",
+        "ok": host == "reachable",
+        "detail": (host != "reachable").then(|| format!("the tool host is {host}")),
+    })];
+    for server in tools["servers"].as_array().into_iter().flatten() {
+        let state = server["state"].as_str().unwrap_or("unknown");
+        let ok = matches!(state, "connected" | "disabled");
+        let detail = match server["lastError"].as_str() {
+            Some(error) if !ok => format!("{state}: {error}"),
+            _ => state.to_owned(),
+        };
+        checks.push(json!({
+            "name": format!("mcp {}", server["name"].as_str().unwrap_or("?")),
+            "ok": ok,
+            "detail": detail,
+        }));
+    }
+    checks
 }
 
 fn status(services: &Services) -> Value {

@@ -1,0 +1,132 @@
+//! Tools through the whole stack in-process: the agent-runner offers the tool host's tools and
+//! calls them there; readiness waits for MCP servers that are still starting; a server that is
+//! down is named to the model and in the gateway's `health`.
+
+use pincer_fake_provider::{Knobs, ScriptStep, ScriptedTool};
+use pincer_system_tests::Stack;
+use serde_json::{Value, json};
+
+fn turn(user: &str, text: &str) -> Value {
+    json!({ "model": "pincer/default", "user": user, "messages": [{ "role": "user", "content": text }] })
+}
+
+fn chats(stack: &Stack) -> Vec<Value> {
+    stack
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat"))
+        .map(|r| r.body)
+        .collect()
+}
+
+fn config(mcp: &str) -> String {
+    format!(
+        r#"{{
+  gateway: {{ port: 18789, bind: "loopback", auth: {{ mode: "token", token: "${{GATEWAY_TOKEN}}" }} }},
+  models: {{ providers: {{ ollama: {{ baseUrl: "${{FAKE_URL}}", api: "ollama", models: [{{ id: "fake-model" }}] }} }} }},
+  agents: {{ defaults: {{ model: "ollama/fake-model", timeout: 60 }} }},
+  mcp: {{ servers: {{ {mcp} }} }},
+}}"#
+    )
+}
+
+fn server() -> String {
+    pincer_test_support::workspace_binary("pincer-mcp-test-server")
+        .display()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_turn_after_ready_has_the_tools_of_a_server_slow_to_start() {
+    let mcp = format!(
+        r#"slow: {{ command: "{}", args: ["--delay-ms", "1500"], allowTools: ["*"] }}"#,
+        server()
+    );
+    let knobs = Knobs {
+        script: vec![
+            ScriptStep {
+                text: String::new(),
+                tool: Some(ScriptedTool {
+                    name: "slow__echo".into(),
+                    arguments: json!({"text": "from a confined server"}),
+                }),
+            },
+            ScriptStep {
+                text: "done".into(),
+                tool: None,
+            },
+        ],
+        ..Knobs::default()
+    };
+    // Stack::start_with waits for /readyz: the server must be connected by then.
+    let stack = Stack::start_with(&config(&mcp), knobs).await;
+    let response = stack
+        .chat(&turn("ana", "echo please"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let requests = chats(&stack);
+    let offered: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["function"]["name"].as_str())
+        .collect();
+    assert!(offered.contains(&"slow__echo"), "{offered:?}");
+    let result = requests[1]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(result, "from a confined server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_down_is_named_to_the_model_and_in_health() {
+    let mcp = r#"broken: { command: "/nonexistent/mcp-server", allowTools: ["*"] }"#;
+    let stack = Stack::start_with(&config(mcp), Knobs::default()).await;
+    let response = stack.chat(&turn("bo", "hi")).send().await.expect("answers");
+    assert_eq!(response.status(), 200);
+    let system = chats(&stack)[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        system.contains("## Tools unavailable") && system.contains("MCP server `broken` is down"),
+        "{system}"
+    );
+    let health = health(&stack).await;
+    let checks = health["checks"].as_array().expect("checks").clone();
+    let broken = checks
+        .iter()
+        .find(|check| check["name"] == "mcp broken")
+        .unwrap_or_else(|| panic!("no check for the broken server: {checks:?}"));
+    assert_eq!(broken["ok"], false);
+    assert!(
+        broken["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot"),
+        "{broken}"
+    );
+    assert_eq!(health["tools"]["host"], "reachable");
+}
+
+/// The gateway's control `health`.
+async fn health(stack: &Stack) -> Value {
+    let url = format!("{}/ws", stack.gateway_url.replace("http://", "ws://"));
+    let mut client = pincer_control_client::ControlClient::connect(
+        &url,
+        pincer_system_tests::TOKEN,
+        &["operator.read"],
+    )
+    .await
+    .expect("signs in");
+    client.call("health", json!({})).await.expect("health")
+}
