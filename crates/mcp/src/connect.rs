@@ -7,7 +7,10 @@ use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVers
 use rmcp::service::{ClientInitializeError, RunningService};
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _, RoleClient};
 
-use super::transport::{self, Launcher, StdioCommand, TransportError};
+use super::transport::{self, Launcher, StderrTail, StdioCommand, TransportError};
+
+/// How long a failed handshake waits for a dead server's last stderr lines.
+const LAST_WORDS_PATIENCE: Duration = Duration::from_millis(500);
 
 /// rmcp waits this long for a `server/discover` answer before trying `initialize`.
 const DISCOVER_PATIENCE: Duration = Duration::from_secs(10);
@@ -82,8 +85,22 @@ fn auto() -> ClientLifecycleMode {
     }
 }
 
-type Handshake =
-    Result<(RunningService<RoleClient, ClientConfig>, Option<u32>), ClientInitializeError>;
+type Handshake = (
+    Result<(RunningService<RoleClient, ClientConfig>, Option<u32>), ClientInitializeError>,
+    Option<StderrTail>,
+);
+
+/// A handshake failure, with what a stdio server said on stderr when there is anything.
+async fn failure(error: &ClientInitializeError, tail: Option<StderrTail>) -> ConnectError {
+    let said = match tail {
+        Some(tail) => tail.last_words(LAST_WORDS_PATIENCE).await,
+        None => None,
+    };
+    ConnectError::Handshake(match said {
+        Some(said) => format!("{error}; the server wrote: {said}"),
+        None => error.to_string(),
+    })
+}
 
 /// A fresh transport and the handshake over it.
 async fn handshake(
@@ -99,7 +116,7 @@ async fn handshake(
             env,
             cwd,
         } => {
-            let child = transport::stdio(
+            let (child, tail) = transport::stdio(
                 launcher,
                 &StdioCommand {
                     server: name,
@@ -111,12 +128,12 @@ async fn handshake(
             )?;
             let pid = child.id();
             let service = client_info().serve_with_lifecycle(child, mode).await;
-            service.map(|service| (service, pid))
+            (service.map(|service| (service, pid)), Some(tail))
         }
         McpTransport::Http { url, headers } => {
             let http = transport::http(url, headers)?;
             let service = client_info().serve_with_lifecycle(http, mode).await;
-            service.map(|service| (service, None))
+            (service.map(|service| (service, None)), None)
         }
     })
 }
@@ -139,6 +156,7 @@ pub(crate) async fn connect(
     let first = tokio::time::timeout(patience, handshake(name, launcher, transport, auto()))
         .await
         .map_err(timed_out)??;
+    let (first, tail) = first;
     let (service, pid) = match first {
         Ok(connected) => connected,
         // A server that knows `server/discover` but none of our modern versions (an SDK pinned
@@ -149,15 +167,18 @@ pub(crate) async fn connect(
             tracing::debug!(
                 "server/discover offered only legacy versions; reconnecting with initialize"
             );
-            tokio::time::timeout(
+            let (second, tail) = tokio::time::timeout(
                 patience,
                 handshake(name, launcher, transport, ClientLifecycleMode::Initialize),
             )
             .await
-            .map_err(timed_out)??
-            .map_err(|error| ConnectError::Handshake(error.to_string()))?
+            .map_err(timed_out)??;
+            match second {
+                Ok(connected) => connected,
+                Err(error) => return Err(failure(&error, tail).await),
+            }
         }
-        Err(error) => return Err(ConnectError::Handshake(error.to_string())),
+        Err(error) => return Err(failure(&error, tail).await),
     };
     let tools = tokio::time::timeout(server.timeout(), service.list_all_tools())
         .await

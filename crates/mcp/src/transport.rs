@@ -134,12 +134,41 @@ impl Launcher for DirectLauncher {
     }
 }
 
+/// The last lines a stdio server wrote to stderr: why it failed, in its own words (a missing
+/// package, a TLS error, a refused confinement), for the error the model and the operator see.
+#[derive(Debug, Default)]
+pub(crate) struct StderrTail {
+    lines: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Lines of stderr kept for errors.
+const TAIL_LINES: usize = 4;
+/// Characters of one kept line.
+const TAIL_LINE_CHARS: usize = 300;
+
+impl StderrTail {
+    /// The kept lines, after giving the reader `patience` to reach the end of a dead child's
+    /// output.
+    pub(crate) async fn last_words(mut self, patience: Duration) -> Option<String> {
+        if let Some(reader) = self.reader.take() {
+            let _ = tokio::time::timeout(patience, reader).await;
+        }
+        let lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
+    }
+}
+
 /// Starts the server in its own process group (so killing it kills what it started too), with
-/// stdin/stdout as the transport and stderr forwarded to debug logs line by line.
+/// stdin/stdout as the transport and stderr forwarded to debug logs line by line (the last few
+/// kept for errors).
 pub(crate) fn stdio(
     launcher: &dyn Launcher,
     server: &StdioCommand<'_>,
-) -> Result<TokioChildProcess, TransportError> {
+) -> Result<(TokioChildProcess, StderrTail), TransportError> {
     let command = server.command;
     let cmd = launcher
         .command(server)
@@ -157,17 +186,21 @@ pub(crate) fn stdio(
             source,
         })?;
     tracing::debug!(pid = ?child.id(), %command, "mcp server process started");
+    let mut tail = StderrTail::default();
     if let Some(stderr) = stderr {
-        tokio::spawn(
-            forward_stderr(stderr)
+        tail.reader = Some(tokio::spawn(
+            forward_stderr(stderr, tail.lines.clone())
                 .instrument(tracing::debug_span!("mcp_stderr", server = %server.server)),
-        );
+        ));
     }
-    Ok(child)
+    Ok((child, tail))
 }
 
-/// Logs the child's stderr until it closes; a line longer than the cap is cut.
-async fn forward_stderr(stderr: tokio::process::ChildStderr) {
+/// Logs the child's stderr until it closes, keeping the last lines; a long line is cut.
+async fn forward_stderr(
+    stderr: tokio::process::ChildStderr,
+    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+) {
     const MAX_LINE: usize = 4_096;
     let mut lines = tokio::io::BufReader::new(stderr);
     let mut buf = Vec::new();
@@ -181,6 +214,13 @@ async fn forward_stderr(stderr: tokio::process::ChildStderr) {
                 let line = line.trim_end();
                 if !line.is_empty() {
                     tracing::debug!(line, "mcp server stderr");
+                    let mut kept = tail
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if kept.len() == TAIL_LINES {
+                        kept.pop_front();
+                    }
+                    kept.push_back(line.chars().take(TAIL_LINE_CHARS).collect());
                 }
             }
         }
