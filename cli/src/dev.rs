@@ -105,7 +105,7 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
 
     let router = format!("127.0.0.1:{}", free_port()?);
     let tool_host = format!("127.0.0.1:{}", free_port()?);
-    let common = vec![
+    let common = [
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
     ];
@@ -140,7 +140,7 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             "pincer-llm-router",
             [
                 vec![
-                    ("PINCER_LLM_ROUTER_LISTEN", router.clone()),
+                    ("PINCER_LLM_ROUTER_LISTEN", router),
                     ("PINCER_LLM_ROUTER_TOKEN", secrets.router_token.clone()),
                 ],
                 role(Role::LlmRouter),
@@ -151,7 +151,7 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             "pincer-tool-host",
             [
                 vec![
-                    ("PINCER_TOOL_HOST_LISTEN", tool_host.clone()),
+                    ("PINCER_TOOL_HOST_LISTEN", tool_host),
                     ("PINCER_TOOL_HOST_TOKEN", secrets.tool_host_token.clone()),
                 ],
                 workspace.clone(),
