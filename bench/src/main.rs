@@ -18,6 +18,9 @@
 //! held (gateway KiB per connection), `--clients` sockets streaming a chat at once (events/s), and
 //! one turn at a time over the socket vs `/v1/chat/completions` vs the fake alone.
 //!
+//! `pincer-bench tools` measures tool calls through the tool host: a confined `exec` round trip and
+//! an MCP (stdio) round trip, against spawning the program directly; and its idle memory.
+//!
 //! `pincer-bench router` measures the llm-router's own overhead: the fake provider (no delays) and
 //! `pincer-llm-router` alone (NATS off), closed-loop streaming `LlmRouter/Chat` calls over one
 //! shared HTTP/2 channel (`--channels N` to spread them), compared with the same number of
@@ -36,6 +39,7 @@ mod procs;
 mod router;
 mod stack;
 mod telegram;
+mod tools;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,6 +72,8 @@ enum Command {
     Load(LoadArgs),
     /// Messages through the Telegram side (fake Bot API, channel-bridge polling) to an instant agent.
     Telegram(telegram::Args),
+    /// Tool calls through the tool host: exec and MCP round trips, its idle memory.
+    Tools(tools::Args),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Telegram(args)) => telegram::run(args).await,
         Some(Command::Control(args)) => control::run(args).await,
         Some(Command::Load(args)) => load_running(args).await,
+        Some(Command::Tools(args)) => tools::run(args).await,
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Stack {
     pub workspace: tempfile::TempDir,
     bridge_slot: usize,
     bridge_config: Option<pincer_channel_bridge::Config>,
+    tool_host_slot: usize,
+    tool_host: Option<(pincer_tool_host::Config, SocketAddr)>,
+    connection_limits: Option<pincer_gateway::serve::Limits>,
 }
 
 /// The user every test may sign in to the bus as, to look at what the services stored.
@@ -151,7 +154,24 @@ impl Stack {
             workspace,
             bridge_slot: 0,
             bridge_config: None,
+            tool_host_slot: 0,
+            tool_host: None,
+            connection_limits: None,
         };
+        stack.start_services().await;
+        stack
+    }
+
+    /// Like [`Stack::start_with`], with the gateway's connection bounds set to `limits`.
+    pub async fn start_limited(
+        config_text: &str,
+        knobs: Knobs,
+        extra_env: Vec<(&'static str, String)>,
+        limits: pincer_gateway::serve::Limits,
+    ) -> Self {
+        let mut stack = Self::start_with_env(config_text, knobs, extra_env).await;
+        stack.stop_services().await;
+        stack.connection_limits = Some(limits);
         stack.start_services().await;
         stack
     }
@@ -199,6 +219,8 @@ impl Stack {
             brave_api_key: None,
             searxng_base_url: None,
         };
+        self.tool_host_slot = self.services.len();
+        self.tool_host = Some((tool_host.clone(), local(&tool_host_listener)));
         self.spawn(|token| async move {
             pincer_tool_host::run(tool_host, tool_host_listener, token)
                 .await
@@ -260,6 +282,9 @@ impl Stack {
         gateway.pickup_timeout = Duration::from_secs(3);
         gateway.drain_grace = Duration::from_secs(5);
         gateway.config_path = Some(self.config_path());
+        if let Some(limits) = self.connection_limits {
+            gateway.connection_limits = limits;
+        }
         let gateway_listener = bind().await;
         self.gateway_url = format!("http://{}", local(&gateway_listener));
         self.spawn(|token| async move {
@@ -321,6 +346,33 @@ impl Stack {
         if let Some(handle) = service.handle.take() {
             let _ = handle.await;
         }
+    }
+
+    /// Kills the tool host the way SIGKILL would: its runtime shut down with every call in it.
+    pub async fn crash_tool_host(&mut self) {
+        let service = &mut self.services[self.tool_host_slot];
+        if let Some(runtime) = service.runtime.take() {
+            runtime.shutdown_background();
+        }
+        if let Some(handle) = service.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// Starts the tool host again on its port (after [`Stack::crash_tool_host`]).
+    pub async fn start_tool_host(&mut self) {
+        let (config, addr) = self.tool_host.clone().expect("services were started");
+        let listener = pincer_test_support::eventually(
+            "the tool host's port to be free again",
+            Duration::from_secs(10),
+            || async move { TcpListener::bind(addr).await.ok() },
+        )
+        .await;
+        self.services[self.tool_host_slot] = Service::start(|token| async move {
+            pincer_tool_host::run(config, listener, token)
+                .await
+                .expect("tool-host runs");
+        });
     }
 
     /// Starts a fresh channel-bridge (after [`Stack::crash_channel_bridge`]).

@@ -87,7 +87,13 @@ async fn read_methods_report_the_stack() {
 
     let health = client.call("health", json!({})).await.expect("health");
     assert_eq!(health["ok"], true, "{health}");
-    assert_eq!(health["checks"].as_array().map(Vec::len), Some(3));
+    // nats, llm-router, agent-runner and the tool host (no MCP servers configured).
+    assert_eq!(
+        health["checks"].as_array().map(Vec::len),
+        Some(4),
+        "{health}"
+    );
+    assert_eq!(health["tools"]["host"], "reachable");
 
     let status = client.call("status", json!({})).await.expect("status");
     assert_eq!(status["authMode"], "token");

@@ -130,3 +130,81 @@ async fn health(stack: &Stack) -> Value {
     .expect("signs in");
     client.call("health", json!({})).await.expect("health")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_host_killed_mid_call_is_a_tool_error_and_the_next_turn_works() {
+    let mcp = format!(r#"t: {{ command: "{}", allowTools: ["*"] }}"#, server());
+    let call = |name: &str, arguments: Value| ScriptStep {
+        text: String::new(),
+        tool: Some(ScriptedTool {
+            name: name.into(),
+            arguments,
+        }),
+    };
+    let say = |text: &str| ScriptStep {
+        text: text.into(),
+        tool: None,
+    };
+    let knobs = Knobs {
+        script: vec![
+            call("t__slow", json!({"ms": 20_000})),
+            say("the host went away"),
+            call("t__echo", json!({"text": "back again"})),
+            say("done"),
+        ],
+        ..Knobs::default()
+    };
+    let mut stack = Stack::start_with(&config(&mcp), knobs).await;
+    let request = stack.chat(&turn("cy", "slow please"));
+    let first = tokio::spawn(async move { request.send().await });
+    // The model has asked for the slow tool: the call is on its way or running.
+    pincer_test_support::eventually("the tool call", std::time::Duration::from_secs(20), || {
+        let asked = !chats(&stack).is_empty();
+        async move { asked.then_some(()) }
+    })
+    .await;
+    stack.crash_tool_host().await;
+    let response = first.await.expect("task").expect("answers");
+    assert_eq!(response.status(), 200, "the turn finished");
+    let requests = chats(&stack);
+    let result = requests[1]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(result.contains("tool host"), "a clear tool error: {result}");
+
+    stack.start_tool_host().await;
+    pincer_test_support::eventually(
+        "the tool host to be back",
+        std::time::Duration::from_secs(30),
+        || async {
+            let health = health(&stack).await;
+            (health["tools"]["host"] == "reachable"
+                && health["tools"]["servers"][0]["state"] == "connected")
+                .then_some(())
+        },
+    )
+    .await;
+    let response = stack
+        .chat(&turn("cy", "again"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let requests = chats(&stack);
+    let result = requests[3]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(result, "back again");
+}

@@ -7,7 +7,6 @@
 
 use pincer_bus::messages::RunEvent;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::turns::{Next, TurnSpec, Turns};
 
@@ -78,8 +77,9 @@ impl Settings {
                 .iter()
                 .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
         });
-        presented
-            .is_some_and(|p| bool::from(p.trim().as_bytes().ct_eq(self.token.expose().as_bytes())))
+        presented.is_some_and(|p| {
+            pincer_service_auth::same_secret(p.trim().as_bytes(), self.token.expose().as_bytes())
+        })
     }
 }
 

@@ -16,10 +16,10 @@ pub mod control;
 pub mod hooks;
 pub mod http;
 pub mod readiness;
+pub mod serve;
 pub mod turns;
 pub mod webhooks;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub struct Config {
     pub router_url: String,
     /// The llm-router's token (`PINCER_LLM_ROUTER_TOKEN`).
     pub router_token: Option<pincer_config::Secret>,
+    /// Bounds on connections and on how long a request head may take.
+    pub connection_limits: serve::Limits,
     /// Subject namespace.
     pub namespace: Namespace,
     /// Who may call the API.
@@ -139,6 +141,7 @@ impl Config {
             nats_credentials: None,
             router_url: "http://127.0.0.1:50051".to_owned(),
             router_token: None,
+            connection_limits: serve::Limits::default(),
             namespace: Namespace::default(),
             proxies: auth::Proxies::parse(&gateway.trusted_proxies)?,
             rate_limit: gateway.auth.rate_limit.unwrap_or_default(),
@@ -215,20 +218,15 @@ pub async fn run(
         control::SetupError::RouterUrl(url) => Error::RouterUrl(url),
     })?;
     let state = http::AppState::new(&config, guard, turns, readiness, webhooks, control);
-    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::app(state);
 
     tracing::info!(addr = %listener.local_addr()?, auth = config.auth.mode_name(), "gateway listening");
-    // Streamed answers are many small writes: without TCP_NODELAY each one after the first waits
-    // for the client's delayed ACK (~40 ms per SSE chunk or WebSocket event).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    let stopping = shutdown.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stopping.cancelled().await });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(serve::serve(
+        listener,
+        app,
+        config.connection_limits,
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     match tokio::time::timeout(config.drain_grace, server).await {
         Ok(Ok(result)) => result?,

@@ -15,7 +15,6 @@ pub mod origin;
 use std::net::IpAddr;
 
 use pincer_config::{AuthMode, Secret};
-use subtle::ConstantTimeEq;
 
 pub use client::{ClientAddr, Proxies};
 
@@ -176,7 +175,7 @@ impl Auth {
             }
         };
         let presented = presented.secret.ok_or(Denied::BadCredentials)?;
-        if bool::from(presented.as_bytes().ct_eq(expected)) {
+        if pincer_service_auth::same_secret(presented.as_bytes(), expected) {
             Ok("shared-secret".to_owned())
         } else {
             Err(Denied::BadCredentials)

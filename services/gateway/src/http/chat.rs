@@ -28,13 +28,12 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Extra time over the agent's own timeout before the gateway gives up waiting.
 const TIMEOUT_SLACK: Duration = Duration::from_secs(15);
 
+/// Admitted by [`super::admit::api`] before the body is read.
 pub(super) async fn completions(
     State(state): State<AppState>,
-    axum::Extension(client): axum::Extension<crate::auth::ClientAddr>,
     headers: http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &client)?;
     let body = body.map_err(|rejection| match rejection.status() {
         http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {
             limit: state.inner.max_body_bytes,

@@ -7,35 +7,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::auth::ClientAddr;
 use crate::hooks::{Admission, AgentHook, WakeHook};
 use crate::turns::TurnSpec;
 
+/// Admitted by [`super::admit::hook`] (the hooks token, from the headers) before the body is read.
 pub(super) async fn handle(
     State(state): State<AppState>,
-    axum::Extension(client): axum::Extension<ClientAddr>,
     Path(kind): Path<String>,
-    uri: http::Uri,
-    headers: http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Some(settings) = &state.inner.hooks else {
-        return Err(ApiError::NotFound("hooks are disabled".to_owned()));
-    };
-    if uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")))
-    {
-        return Err(ApiError::bad_request(
-            "token",
-            "tokens in the URL are refused (they end up in logs): send Authorization: Bearer <hooks.token>",
-        ));
-    }
-    state
-        .inner
-        .guard
-        .admit_other(&client, "hook", || settings.presented_by(&headers))
-        .map_err(super::refusal)?;
     let parse_error = |e: serde_json::Error| ApiError::BadRequest {
         message: format!("invalid hook body: {e}"),
         param: None,

@@ -1,5 +1,6 @@
 //! The axum application.
 
+mod admit;
 mod chat;
 mod control;
 mod error;
@@ -24,6 +25,9 @@ use crate::turns::Turns;
 use crate::webhooks::{SECRET_HEADER, WebhookError, Webhooks};
 
 pub use error::ApiError;
+
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shared request state.
 #[derive(Clone)]
@@ -92,22 +96,41 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
 /// Builds the router with every route and layer.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.inner.max_body_bytes;
-    let mut router = Router::new()
+    // Credentials are checked from the headers by a layer on each authenticated route, so no
+    // body is read for a caller who has not proved who it is.
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit::api));
+    let webhook = Router::new()
+        .route("/telegram-webhook/{account}", post(telegram_webhook))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admit::telegram_webhook,
+        ));
+    let mut router = Router::new()
+        .merge(api)
+        .merge(webhook)
         .route("/healthz", get(health::live))
         .route("/health", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/ready", get(health::ready))
-        .route("/telegram-webhook/{account}", post(telegram_webhook))
         .route("/", get(control::root))
         .route("/ws", get(control::socket));
     if let Some(hooks) = &state.inner.hooks {
-        router = router.route(&format!("{}/{{kind}}", hooks.path), post(hook::handle));
+        router = router.merge(
+            Router::new()
+                .route(&format!("{}/{{kind}}", hooks.path), post(hook::handle))
+                .route_layer(middleware::from_fn_with_state(state.clone(), admit::hook)),
+        );
     }
     router
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // A body that trickles in is cut off (headers have their own deadline in `serve`).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), client_addr))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)

@@ -6,12 +6,10 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 
+/// Admitted by [`super::admit::api`].
 pub(super) async fn list(
     State(state): State<AppState>,
-    axum::Extension(client): axum::Extension<crate::auth::ClientAddr>,
-    headers: http::HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state.authorize(&headers, &client)?;
     let data: Vec<serde_json::Value> = state
         .inner
         .agents

@@ -1,0 +1,94 @@
+//! Admission from the headers, before any body is read: an unauthenticated client cannot make the
+//! gateway buffer its upload. Each route layer checks the credential its endpoint takes and counts
+//! failures in the per-address lockout.
+
+use axum::extract::{Path, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+use crate::auth::ClientAddr;
+use crate::webhooks::{SECRET_HEADER, WebhookError};
+
+fn client_of(request: &Request) -> Option<ClientAddr> {
+    request.extensions().get::<ClientAddr>().cloned()
+}
+
+/// The OpenAI-compatible API: the gateway's token, password or trusted proxy.
+pub(super) async fn api(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    if let Err(error) = state.authorize(request.headers(), &client) {
+        return error.into_response();
+    }
+    next.run(request).await
+}
+
+/// `/hooks/*`: the hooks token, never in the URL.
+pub(super) async fn hook(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    let Some(settings) = &state.inner.hooks else {
+        return ApiError::NotFound("hooks are disabled".to_owned()).into_response();
+    };
+    if request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")))
+    {
+        return ApiError::bad_request(
+            "token",
+            "tokens in the URL are refused (they end up in logs): send Authorization: Bearer <hooks.token>",
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    if let Err(refusal) = state
+        .inner
+        .guard
+        .admit_other(&client, "hook", || settings.presented_by(headers))
+    {
+        return super::refusal(refusal).into_response();
+    }
+    next.run(request).await
+}
+
+/// Telegram's webhook calls: the account's secret header. Failures count in the lockout like any
+/// other credential.
+pub(super) async fn telegram_webhook(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    let secret = request
+        .headers()
+        .get(SECRET_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let webhooks = &state.inner.webhooks;
+    match webhooks.check_secret(&account, secret) {
+        Err(WebhookError::UnknownAccount(_)) => {
+            return http::StatusCode::NOT_FOUND.into_response();
+        }
+        checked => {
+            let admitted = state
+                .inner
+                .guard
+                .admit_other(&client, "telegram-webhook", || checked.is_ok());
+            match admitted {
+                Ok(()) => {}
+                Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
+                    return super::refusal(crate::auth::guard::Refusal::RateLimited(wait))
+                        .into_response();
+                }
+                Err(_) => return http::StatusCode::UNAUTHORIZED.into_response(),
+            }
+        }
+    }
+    next.run(request).await
+}
