@@ -480,8 +480,13 @@ async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
     for (patch, code) in [
         (json!({ "gateway": null }), "FORBIDDEN"),
         (json!({}), "INVALID_REQUEST"),
+        // Hooks decide who reaches the agent: guarded (the admin token, or the file).
+        (json!({ "hooks": { "enabled": true } }), "FORBIDDEN"),
         // The gateway would refuse to start with it: nothing is written.
-        (json!({ "hooks": { "enabled": true } }), "INVALID_REQUEST"),
+        (
+            json!({ "gateway": { "http": { "maxBodyBytes": 999_999_999 } } }),
+            "INVALID_REQUEST",
+        ),
     ] {
         let refused = client
             .call("config.patch", json!({ "baseHash": hash, "patch": patch }))
@@ -754,4 +759,95 @@ async fn hooks_start_runs_with_their_own_token_only() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(history["messages"][0]["content"], "nightly report");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_that_route_secrets_need_the_admin_token_or_the_secret_re_entered() {
+    const ADMIN: &str = "admin-token-0123456789abcdef0123456789";
+    let config = r#"{
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "test-token-0123456789", adminToken: "admin-token-0123456789abcdef0123456789" } },
+  models: { providers: {
+    ollama: { baseUrl: "${FAKE_URL}", api: "ollama", models: [{ id: "fake-model" }] },
+    paid: { baseUrl: "https://api.example.org/v1", apiKey: "sk-stored-secret", api: "openai-completions" },
+  } },
+  agents: { defaults: { model: "ollama/fake-model", timeout: 30 } },
+}"#;
+    let stack = Stack::start_with(config, Knobs::default()).await;
+    // The everyday token is no longer an admin when an admin token exists: scopes come from the
+    // credential, whatever the client asks for.
+    let mut signed_in = operator(&stack).await;
+    let denied = signed_in
+        .call("config.get", json!({}))
+        .await
+        .expect_err("not an admin");
+    assert_eq!(denied["details"]["code"], "MISSING_SCOPE", "{denied}");
+    let mut admin = ControlClient::connect(&ws_url(&stack), ADMIN, &ALL_SCOPES)
+        .await
+        .expect("the admin signs in");
+    let hash = admin.call("config.get", json!({})).await.expect("get")["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    // Without the admin token (no admin token configured at all: the everyday token is the admin)
+    // a stored key cannot be pointed elsewhere.
+    let plain = Stack::start_with(
+        r#"{
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "test-token-0123456789" } },
+  models: { providers: {
+    ollama: { baseUrl: "${FAKE_URL}", api: "ollama", models: [{ id: "fake-model" }] },
+    compat: { baseUrl: "https://api.example.org/v1", api: "openai-completions", apiKey: "sk-stored-key" },
+  } },
+  agents: { defaults: { model: "ollama/fake-model", timeout: 30 } },
+}"#,
+        Knobs::default(),
+    )
+    .await;
+    let mut everyday = operator(&plain).await;
+    let plain_hash = everyday.call("config.get", json!({})).await.expect("get")["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let redirect = json!({ "models": { "providers": { "compat": { "baseUrl": "https://evil.example/v1" } } } });
+    let refused = everyday
+        .call(
+            "config.patch",
+            json!({ "baseHash": plain_hash, "patch": redirect }),
+        )
+        .await
+        .expect_err("a stored key is not sent elsewhere");
+    assert_eq!(refused["details"]["code"], "GUARDED", "{refused}");
+    for patch in [
+        json!({ "mcp": { "servers": { "x": { "command": "sh", "args": ["-c", "id"], "allowTools": ["*"] } } } }),
+        json!({ "tools": { "exec": { "mode": "allowlist", "allowlist": ["sh"] } } }),
+        json!({ "agents": { "defaults": { "workspace": "/" } } }),
+        json!({ "channels": { "telegram": { "dmPolicy": "open", "allowFrom": ["*"] } } }),
+        json!({ "models": { "providers": { "new": { "baseUrl": "https://evil.example", "apiKey": "${OPENROUTER_API_KEY}" } } } }),
+    ] {
+        let refused = everyday
+            .call(
+                "config.patch",
+                json!({ "baseHash": plain_hash, "patch": patch }),
+            )
+            .await
+            .expect_err("guarded");
+        assert_eq!(refused["details"]["code"], "GUARDED", "{patch}: {refused}");
+    }
+    // With the secret re-entered, the operator may move a provider (the old key goes nowhere).
+    let moved = everyday
+        .call(
+            "config.patch",
+            json!({ "baseHash": plain_hash, "patch": { "models": { "providers": { "compat": { "baseUrl": "https://other.example/v1", "apiKey": "sk-typed-in-again" } } } } }),
+        )
+        .await
+        .expect("re-entered");
+    assert!(moved["hash"].is_string());
+    // The admin token may change what runs.
+    let changed = admin
+        .call(
+            "config.patch",
+            json!({ "baseHash": hash, "patch": { "models": { "providers": { "paid": { "baseUrl": "https://api2.example.org/v1" } } } } }),
+        )
+        .await
+        .expect("the admin may");
+    assert!(changed["hash"].is_string());
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub namespace: Namespace,
     /// Who may call the API.
     pub auth: auth::Auth,
+    /// `gateway.auth.adminToken`: the control plane's admin credential (see [`auth::Credential`]).
+    pub admin_token: Option<pincer_config::Secret>,
     /// `gateway.trustedProxies`.
     pub proxies: auth::Proxies,
     /// `gateway.auth.rateLimit`.
@@ -110,6 +112,11 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let gateway = &file.gateway;
         let auth = auth::Auth::from_config(&gateway.auth, env_token, &gateway.trusted_proxies)?;
+        let admin_token = gateway
+            .auth
+            .admin_token
+            .clone()
+            .filter(|token| !token.expose().trim().is_empty());
         let hooks = hooks::Settings::from_config(&file.hooks, &auth)?;
         let max_body_bytes = gateway
             .http
@@ -137,6 +144,7 @@ impl Config {
             );
         }
         Ok(Self {
+            admin_token,
             nats_url: "nats://127.0.0.1:4222".to_owned(),
             nats_credentials: None,
             router_url: "http://127.0.0.1:50051".to_owned(),

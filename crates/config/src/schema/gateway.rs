@@ -160,6 +160,12 @@ pub struct Auth {
     /// Shared password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// A second, stronger credential for the control plane: signing in with it grants
+    /// `operator.admin` and the right to change, remotely, the fields that decide where a secret
+    /// goes or what runs (provider URLs, MCP servers, exec, DM policies). While it is set, the
+    /// everyday token or password no longer grants `operator.admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<Secret>,
     /// Failed-attempt limiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,

@@ -19,6 +19,8 @@ pub struct Guard {
     pub proxies: Proxies,
     /// Browser origin policy (hot-reloadable).
     origins: std::sync::RwLock<Origins>,
+    /// `gateway.auth.adminToken`.
+    admin_token: Option<pincer_config::Secret>,
 }
 
 /// Why a client was turned away.
@@ -40,7 +42,13 @@ impl Guard {
             limiter: Limiter::new(config.rate_limit),
             proxies: config.proxies.clone(),
             origins: std::sync::RwLock::new(config.origins.clone()),
+            admin_token: config.admin_token.clone(),
         }
+    }
+
+    /// Whether an admin token is configured.
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
     }
 
     /// Applies the hot-reloadable parts of a changed `gateway` section (origins, insecure-auth
@@ -81,8 +89,29 @@ impl Guard {
         self.admit(client, what, || self.auth.check_headers(headers, client))
     }
 
-    /// Admits a control-plane sign-in with the secret from the `connect` frame.
+    /// Admits a control-plane sign-in with the secret from the `connect` frame: the admin token,
+    /// or the everyday credential. Says who signed in and with which credential.
     pub fn admit_connect(
+        &self,
+        client: &ClientAddr,
+        headers: &http::HeaderMap,
+        secret: Option<&str>,
+    ) -> Result<(String, super::Credential), Refusal> {
+        if let (Some(admin), Some(presented)) = (&self.admin_token, secret)
+            && pincer_service_auth::same_secret(presented.as_bytes(), admin.expose().as_bytes())
+        {
+            self.origins()
+                .check_secure_auth(headers)
+                .map_err(Refusal::Forbidden)?;
+            return self
+                .admit(client, "control sign-in", || Ok("admin-token".to_owned()))
+                .map(|who| (who, super::Credential::Admin));
+        }
+        self.admit_operator(client, headers, secret)
+            .map(|who| (who, super::Credential::Operator))
+    }
+
+    fn admit_operator(
         &self,
         client: &ClientAddr,
         headers: &http::HeaderMap,
@@ -186,7 +215,25 @@ mod tests {
             }),
             proxies: Proxies::default(),
             origins: std::sync::RwLock::new(Origins::default()),
+            admin_token: Some(Secret::new("the-admin-token-0123456789abcdef")),
         }
+    }
+
+    #[test]
+    fn the_admin_token_is_a_credential_of_its_own() {
+        let guard = guard();
+        let client = ClientAddr::direct("203.0.113.8".parse().expect("ip"));
+        let headers = http::HeaderMap::new();
+        let (_, credential) = guard
+            .admit_connect(&client, &headers, Some("the-admin-token-0123456789abcdef"))
+            .expect("admin");
+        assert_eq!(credential, crate::auth::Credential::Admin);
+        let (_, credential) = guard
+            .admit_connect(&client, &headers, Some("the-gateway-token"))
+            .expect("operator");
+        assert_eq!(credential, crate::auth::Credential::Operator);
+        assert!(!credential.allowed_scopes(true).contains(&"operator.admin"));
+        assert!(credential.allowed_scopes(false).contains(&"operator.admin"));
     }
 
     #[test]

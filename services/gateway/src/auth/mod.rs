@@ -67,6 +67,34 @@ pub enum Error {
     BadHeader(String),
 }
 
+/// Which credential a control client signed in with; it decides the scopes it may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `gateway.auth.adminToken`: every scope, and remote changes of the fields that decide where
+    /// a secret goes or what runs.
+    Admin,
+    /// The everyday token, password, trusted-proxy user, or none (loopback): every scope but
+    /// `operator.admin` while an admin token is configured.
+    Operator,
+}
+
+impl Credential {
+    /// The scopes this credential may hold.
+    #[must_use]
+    pub fn allowed_scopes(self, admin_token_configured: bool) -> &'static [&'static str] {
+        const ALL: &[&str] = &[
+            "operator.read",
+            "operator.write",
+            "operator.pairing",
+            "operator.admin",
+        ];
+        match self {
+            Self::Operator if admin_token_configured => &ALL[..3],
+            _ => ALL,
+        }
+    }
+}
+
 /// What a client presented.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Presented<'a> {

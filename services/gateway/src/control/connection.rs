@@ -32,6 +32,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// Sockets allowed in their handshake at once: with the frame cap this bounds what unauthenticated
 /// clients can make the gateway hold (32 × 256 KiB).
 pub const MAX_HANDSHAKES: usize = 32;
+/// Of those, from one client address.
+pub const MAX_HANDSHAKES_PER_ADDRESS: usize = 8;
 /// Time allowed for the `connect` request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a closing connection's last frames may take before the socket is dropped.
@@ -77,6 +79,8 @@ pub struct Conn {
     close_reason: std::sync::Mutex<Option<(u16, &'static str)>>,
     /// Granted scopes.
     pub scopes: Scopes,
+    /// The credential it signed in with.
+    pub credential: crate::auth::Credential,
 }
 
 impl Conn {
@@ -163,9 +167,9 @@ pub async fn serve(
     guard: Arc<Guard>,
     client: ClientAddr,
     headers: http::HeaderMap,
+    handshake: HandshakeSlot,
 ) {
     let conn_id = uuid::Uuid::new_v4().simple().to_string();
-    let handshake = Handshake::start(&services);
     let (mut sink, mut stream) = socket.split();
     let (out, outbox) = mpsc::channel::<Message>(OUTBOUND_FRAMES);
     let nonce = uuid::Uuid::new_v4().simple().to_string();
@@ -261,18 +265,24 @@ pub async fn serve(
         .token
         .as_deref()
         .or(params.auth.password.as_deref());
-    let who = match guard.admit_connect(&client, &headers, secret) {
-        Ok(who) => who,
+    let (who, credential) = match guard.admit_connect(&client, &headers, secret) {
+        Ok(admitted) => admitted,
         Err(refusal) => {
             refuse(&mut sink, &request.id, refusal_error(refusal)).await;
             return;
         }
     };
-    let scopes = if params.scopes.is_empty() {
+    // What the client asks for, as far as its credential allows.
+    let allowed = credential.allowed_scopes(guard.has_admin_token());
+    let asked = if params.scopes.is_empty() {
         vec!["operator.read".to_owned()]
     } else {
         params.scopes
     };
+    let scopes: Vec<String> = asked
+        .into_iter()
+        .filter(|scope| allowed.contains(&scope.as_str()))
+        .collect();
     let conn = Arc::new(Conn {
         id: conn_id.clone(),
         out,
@@ -280,6 +290,7 @@ pub async fn serve(
         closed: CancellationToken::new(),
         close_reason: std::sync::Mutex::new(None),
         scopes: Scopes(scopes),
+        credential,
     });
     let client_name = params
         .client
@@ -405,19 +416,53 @@ async fn write_frames(
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close)).await;
 }
 
-/// Counts a socket as in its handshake until dropped.
-struct Handshake<'a>(&'a Services);
+/// A socket's place among those in their handshake: taken before the upgrade (atomically, so a
+/// burst cannot pass the cap), given back when the handshake ends.
+pub struct HandshakeSlot {
+    services: Arc<Services>,
+    ip: std::net::IpAddr,
+}
 
-impl<'a> Handshake<'a> {
-    fn start(services: &'a Services) -> Self {
-        services.handshakes.fetch_add(1, Ordering::Relaxed);
-        Self(services)
+impl HandshakeSlot {
+    /// Takes a place for a socket from `ip`, or says why there is none.
+    pub fn reserve(services: &Arc<Services>, ip: std::net::IpAddr) -> Result<Self, &'static str> {
+        services
+            .handshakes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < MAX_HANDSHAKES).then_some(open + 1)
+            })
+            .map_err(|_| "too many sign-ins in progress; retry in a moment")?;
+        let mut by_address = services
+            .handshakes_by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = by_address.entry(ip).or_insert(0);
+        if *open >= MAX_HANDSHAKES_PER_ADDRESS {
+            services.handshakes.fetch_sub(1, Ordering::AcqRel);
+            return Err("too many sign-ins in progress from this address; retry in a moment");
+        }
+        *open += 1;
+        Ok(Self {
+            services: Arc::clone(services),
+            ip,
+        })
     }
 }
 
-impl Drop for Handshake<'_> {
+impl Drop for HandshakeSlot {
     fn drop(&mut self) {
-        self.0.handshakes.fetch_sub(1, Ordering::Relaxed);
+        self.services.handshakes.fetch_sub(1, Ordering::AcqRel);
+        let mut by_address = self
+            .services
+            .handshakes_by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = by_address.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                by_address.remove(&self.ip);
+            }
+        }
     }
 }
 

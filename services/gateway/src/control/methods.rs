@@ -82,7 +82,7 @@ pub async fn call(
         "usage.status" => usage_status(services).await,
         "usage.cost" => usage_cost(services, params).await,
         "config.get" => super::settings::get(services),
-        "config.patch" => super::settings::patch(services, params).await,
+        "config.patch" => super::settings::patch(services, conn, params).await,
         _ => Err(ErrorShape::new(
             Code::Internal,
             format!("{method} has a scope but no handler"),

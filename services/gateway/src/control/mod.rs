@@ -90,6 +90,8 @@ pub struct Services {
     pub config_lock: tokio::sync::Mutex<()>,
     /// Connections still in their handshake (bounded: see [`connection::MAX_HANDSHAKES`]).
     pub handshakes: AtomicUsize,
+    /// The same, per client address.
+    pub handshakes_by_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
 
 /// The control plane could not be set up.
@@ -147,6 +149,7 @@ impl Services {
             guard,
             config_lock: tokio::sync::Mutex::new(()),
             handshakes: AtomicUsize::new(0),
+            handshakes_by_address: std::sync::Mutex::default(),
         }))
     }
 }

@@ -6,6 +6,12 @@
 //! - Refused: the listener and its auth (`gateway.auth` except `rateLimit`, `bind`, `port`,
 //!   `customBindHost`, `trustedProxies`). A remote client must not be able to open the gateway
 //!   up or lock its owner out; those are edited on the host.
+//! - Guarded: the fields that decide where a secret goes or what runs (provider URLs and headers,
+//!   bot API roots, search endpoints, MCP servers, exec and the tool policy, sandbox, workspaces,
+//!   DM and group policies, hooks, bindings, and any new `${VAR}` reference). A client signed in
+//!   with `gateway.auth.adminToken` may change them; anyone else only together with the secret
+//!   they route, re-entered in the same patch (a provider's new `apiKey`, a bot's `botToken`, the
+//!   search `apiKey`), so a stolen everyday token cannot send a stored key elsewhere.
 //! - Everything else is written and reported in `restartRequired` with the services that read it.
 //!
 //! The patch applies to the file as written (`${VAR}` references stay references, comments and
@@ -185,6 +191,100 @@ pub fn effect(path: &str) -> Effect {
     })
 }
 
+/// What it takes to change a guarded field remotely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded {
+    /// The admin credential, or this secret (a dotted path) re-entered as a literal in the patch.
+    Secret(String),
+    /// The admin credential only.
+    Admin(&'static str),
+}
+
+/// Whether changing `path` (to `value`) is guarded, and how.
+pub fn guarded(path: &str, value: &Value) -> Option<Guarded> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if value.as_str().is_some_and(|text| text.contains("${")) {
+        return Some(Guarded::Admin(
+            "a ${VAR} reference would send one of the environment's secrets wherever this field points",
+        ));
+    }
+    let secret_beside = |field: &str| {
+        let mut beside = parts[..parts.len() - 1].to_vec();
+        beside.push(field);
+        Guarded::Secret(beside.join("."))
+    };
+    match parts.as_slice() {
+        ["models", "providers", _, field, ..]
+            if matches!(*field, "baseUrl" | "headers" | "api" | "auth" | "request") =>
+        {
+            Some(Guarded::Secret(format!(
+                "models.providers.{}.apiKey",
+                parts[2]
+            )))
+        }
+        ["channels", "telegram", .., field] if matches!(*field, "apiRoot" | "webhookUrl") => {
+            Some(secret_beside("botToken"))
+        }
+        ["tools", "web", "search", "brave" | "searxng", ..] => {
+            Some(Guarded::Secret("tools.web.search.apiKey".to_owned()))
+        }
+        ["mcp", ..] => Some(Guarded::Admin("MCP servers decide what runs")),
+        ["tools", "exec" | "allow" | "deny", ..] | ["agents", "defaults", "sandbox", ..] => {
+            Some(Guarded::Admin("the tool policy decides what runs"))
+        }
+        ["tools", "web", "fetch", "ssrfPolicy", ..] => Some(Guarded::Admin(
+            "the fetch policy decides which networks are reachable",
+        )),
+        ["agents", .., "workspace"] | ["agents", "list", ..] => Some(Guarded::Admin(
+            "a workspace decides what the file tools can reach",
+        )),
+        ["hooks", ..] | ["bindings", ..] => Some(Guarded::Admin(
+            "hooks and bindings decide who reaches the agent",
+        )),
+        ["channels", ..]
+            if parts.iter().any(|part| {
+                matches!(
+                    *part,
+                    "dmPolicy" | "allowFrom" | "groupPolicy" | "groupAllowFrom" | "groups"
+                )
+            }) =>
+        {
+            Some(Guarded::Admin(
+                "DM and group policies decide who reaches the agent",
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The value of dotted `path` in a patch.
+fn at<'a>(patch: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(patch, |value, key| value.get(key))
+}
+
+/// Guarded paths the patch changes that its author may not change: everything when signed in
+/// with the admin token; otherwise those whose secret is not re-entered as a literal.
+fn unmet_guards(patch: &Value, paths: &[String], admin: bool) -> Vec<Value> {
+    if admin {
+        return Vec::new();
+    }
+    paths
+        .iter()
+        .filter_map(|path| {
+            let value = at(patch, path).unwrap_or(&Value::Null);
+            match guarded(path, value)? {
+                Guarded::Secret(secret) => {
+                    let reentered = at(patch, &secret)
+                        .and_then(Value::as_str)
+                        .is_some_and(|text| !text.trim().is_empty() && !text.contains("${"));
+                    (!reentered).then(|| json!({ "path": path, "needs": format!("the admin token, or {secret} re-entered in the same patch") }))
+                }
+                Guarded::Admin(why) => Some(json!({ "path": path, "needs": format!("the admin token: {why}") })),
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PatchParams {
@@ -192,7 +292,11 @@ struct PatchParams {
     base_hash: String,
 }
 
-pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+pub(super) async fn patch(
+    services: &Services,
+    conn: &super::connection::Conn,
+    params: &Value,
+) -> Result<Value, ErrorShape> {
     let params: PatchParams = frame::params(params)?;
     if !params.patch.is_object() {
         return Err(ErrorShape::invalid(
@@ -224,6 +328,20 @@ pub(super) async fn patch(services: &Services, params: &Value) -> Result<Value, 
     }
     if paths.is_empty() {
         return Err(ErrorShape::invalid("the patch changes nothing"));
+    }
+    let unmet = unmet_guards(
+        &params.patch,
+        &paths,
+        conn.credential == crate::auth::Credential::Admin,
+    );
+    if !unmet.is_empty() {
+        return Err(ErrorShape {
+            details: Some(json!({ "code": "GUARDED", "guarded": unmet })),
+            ..ErrorShape::new(
+                Code::Forbidden,
+                "these fields decide where a secret goes or what runs: change them with gateway.auth.adminToken, with the secret they route re-entered in the same patch, or in the file on the host",
+            )
+        });
     }
     let path = path_of(services)?.to_owned();
     // One patch at a time: the hash check and the write must not interleave with another's.
@@ -321,6 +439,60 @@ fn write_atomically(path: &Path, old: &str, new: &str) -> Result<(), ErrorShape>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_that_route_secrets_or_run_things_are_guarded() {
+        let text = |s: &str| Value::String(s.to_owned());
+        assert_eq!(
+            guarded("models.providers.or.baseUrl", &text("https://evil.example")),
+            Some(Guarded::Secret("models.providers.or.apiKey".into()))
+        );
+        assert_eq!(
+            guarded(
+                "channels.telegram.accounts.work.apiRoot",
+                &text("https://x")
+            ),
+            Some(Guarded::Secret(
+                "channels.telegram.accounts.work.botToken".into()
+            ))
+        );
+        for path in [
+            "mcp.servers.x.command",
+            "tools.exec.allowlist",
+            "agents.defaults.workspace",
+            "agents.entries.a.workspace",
+            "channels.telegram.dmPolicy",
+            "channels.telegram.accounts.w.allowFrom",
+            "hooks.token",
+        ] {
+            assert!(
+                matches!(guarded(path, &text("x")), Some(Guarded::Admin(_))),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            guarded("agents.defaults.timeout", &text("${OPENROUTER_API_KEY}")),
+            Some(Guarded::Admin(_))
+        ));
+        assert_eq!(guarded("agents.defaults.timeout", &json!(60)), None);
+        assert_eq!(guarded("models.providers.or.models", &json!([])), None);
+        let patch =
+            json!({"models": {"providers": {"or": {"baseUrl": "https://x", "apiKey": "sk-new"}}}});
+        let paths = vec![
+            "models.providers.or.baseUrl".to_owned(),
+            "models.providers.or.apiKey".to_owned(),
+        ];
+        assert!(unmet_guards(&patch, &paths, false).is_empty(), "re-entered");
+        let reused = json!({"models": {"providers": {"or": {"baseUrl": "https://x", "apiKey": "${OPENROUTER_API_KEY}"}}}});
+        assert!(
+            !unmet_guards(&reused, &paths, false).is_empty(),
+            "a reference is not a re-entry"
+        );
+        assert!(
+            unmet_guards(&reused, &paths, true).is_empty(),
+            "the admin may"
+        );
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

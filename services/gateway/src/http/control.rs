@@ -78,19 +78,13 @@ fn accept(
         tracing::warn!(client = %client.ip, "control websocket refused: origin not allowed");
         return super::refusal(refusal).into_response();
     }
-    if state
-        .inner
-        .control
-        .handshakes
-        .load(std::sync::atomic::Ordering::Relaxed)
-        >= connection::MAX_HANDSHAKES
-    {
-        tracing::warn!(client = %client.ip, "control websocket refused: too many handshakes in progress");
-        return ApiError::Unavailable(
-            "too many sign-ins in progress; retry in a moment".to_owned(),
-        )
-        .into_response();
-    }
+    let handshake = match connection::HandshakeSlot::reserve(&state.inner.control, client.ip) {
+        Ok(slot) => slot,
+        Err(reason) => {
+            tracing::warn!(client = %client.ip, "control websocket refused: {reason}");
+            return ApiError::Unavailable(reason.to_owned()).into_response();
+        }
+    };
     let services = Arc::clone(&state.inner.control);
     let guard = Arc::clone(&state.inner.guard);
     // tungstenite's defaults (128 KiB read buffer, 128 KiB write buffer) would cost ~150 KiB per
@@ -100,5 +94,7 @@ fn accept(
         .write_buffer_size(0)
         .max_message_size(MAX_PAYLOAD_BYTES)
         .max_frame_size(MAX_PAYLOAD_BYTES)
-        .on_upgrade(move |socket| connection::serve(socket, services, guard, client, headers))
+        .on_upgrade(move |socket| {
+            connection::serve(socket, services, guard, client, headers, handshake)
+        })
 }
