@@ -42,8 +42,7 @@ pub fn read_sections(root: &Path, names: &[&str], caps: Caps) -> Vec<Section> {
     let mut left = caps.total;
     let mut sections = Vec::new();
     for name in names {
-        let path = root.join(name);
-        let Some((text, used)) = read_capped(&path, name, caps.file.min(left)) else {
+        let Some((text, used)) = read_capped(root, name, caps.file.min(left)) else {
             continue;
         };
         left = left.saturating_sub(used);
@@ -57,8 +56,16 @@ pub fn read_sections(root: &Path, names: &[&str], caps: Caps) -> Vec<Section> {
 
 /// The text of `path` cut to `cap` characters with a marker, and how many of the file's characters
 /// it holds (markers do not count against the caps); `None` when it does not exist.
-fn read_capped(path: &Path, name: &str, cap: usize) -> Option<(String, usize)> {
-    let file = std::fs::File::open(path).ok()?;
+fn read_capped(root: &Path, name: &str, cap: usize) -> Option<(String, usize)> {
+    let file = match crate::beneath::open_read(root, Path::new(name)) {
+        Ok(file) => file,
+        Err(crate::beneath::BeneathError::Io(error))
+            if error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return None;
+        }
+        Err(error) => return Some((format!("[{name} skipped: it {error}]"), 0)),
+    };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     // Never read more than a UTF-8 worst case of the cap (plus one char to know it was cut).
     let limit = u64::try_from(cap.saturating_add(1).saturating_mul(4)).unwrap_or(u64::MAX);

@@ -1,10 +1,12 @@
 //! An agent's workspace: its home directory of Markdown files (persona, rules, memory, skills)
 //! and the only place its file tools may touch.
 //!
-//! - [`confine`]: path confinement for the file tools.
+//! - [`confine`]: which paths the file tools may name (relative, no `..`).
+//! - [`beneath`]: every access resolved by the kernel beneath the root (no symlink escapes).
 //! - [`bootstrap`]: the files read into every prompt, with caps.
 //! - [`templates`]: what a new workspace starts with.
 
+pub mod beneath;
 pub mod bootstrap;
 pub mod confine;
 pub mod templates;
@@ -71,6 +73,16 @@ impl Workspace {
     /// Resolves a path the model gave, refusing escapes.
     pub fn resolve(&self, requested: &str) -> Result<PathBuf, PathError> {
         confine::confine(&self.root, requested)
+    }
+
+    /// A path the model gave, checked ([`confine`]) and made relative to the root, for the
+    /// [`beneath`] accesses that the kernel keeps inside it.
+    pub fn relative(&self, requested: &str) -> Result<PathBuf, PathError> {
+        let full = confine::confine(&self.root, requested)?;
+        Ok(full
+            .strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_default())
     }
 
     /// `full` relative to the root, for messages.

@@ -60,7 +60,7 @@ async fn save(
     let media = media.ok_or("the media store is not available")?;
     let workspace = workspace.ok_or("the agent has no workspace")?;
     let relative = format!("inbox/{}", attachment.file_name);
-    let path = workspace.resolve(&relative).map_err(|e| e.to_string())?;
+    let path = workspace.relative(&relative).map_err(|e| e.to_string())?;
     let mut object = media
         .0
         .get(attachment.object.as_str())
@@ -72,13 +72,14 @@ async fn save(
         .read_to_end(&mut bytes)
         .await
         .map_err(|e| format!("cannot read it: {e}"))?;
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| format!("cannot create inbox/: {e}"))?;
-    }
-    tokio::fs::write(&path, &bytes)
-        .await
-        .map_err(|e| format!("cannot write {relative}: {e}"))?;
+    // Written beneath the root, through a fresh temporary file: nothing planted in inbox/ can
+    // redirect it.
+    let root = workspace.root().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        pincer_workspace::beneath::write_atomically(&root, &path, &bytes)
+    })
+    .await
+    .map_err(|e| format!("cannot write {relative}: {e}"))?
+    .map_err(|e| format!("cannot write {relative}: {e}"))?;
     Ok(relative)
 }

@@ -87,19 +87,18 @@ fn on_path(program: &str) -> bool {
 
 /// Scans `<root>/skills/*/SKILL.md`, sorted by directory name.
 pub fn discover(root: &Path, env: &Environment<'_>) -> (Vec<Skill>, Vec<Skipped>) {
-    let mut dirs: Vec<_> = std::fs::read_dir(root.join("skills"))
+    let mut dirs: Vec<_> = pincer_workspace::beneath::list(root, Path::new("skills"))
         .into_iter()
         .flatten()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|(_, kind)| *kind == pincer_workspace::beneath::EntryKind::Dir)
+        .map(|(name, _)| name)
         .collect();
     dirs.sort();
     let mut skills = Vec::new();
     let mut skipped = Vec::new();
     for dir in dirs {
         let relative = format!("skills/{dir}/SKILL.md");
-        match load(&root.join(&relative), &dir, env) {
+        match load(root, Path::new(&relative), &dir, env) {
             Ok(Some((name, description))) if skills.len() < MAX_LISTED => skills.push(Skill {
                 name,
                 description,
@@ -116,11 +115,22 @@ pub fn discover(root: &Path, env: &Environment<'_>) -> (Vec<Skill>, Vec<Skipped>
     (skills, skipped)
 }
 
-/// `Ok(None)` when the directory has no SKILL.md.
-fn load(path: &Path, dir: &str, env: &Environment<'_>) -> Result<Option<(String, String)>, String> {
+/// `Ok(None)` when the directory has no SKILL.md (read beneath the root: no symlink out).
+fn load(
+    root: &Path,
+    relative: &Path,
+    dir: &str,
+    env: &Environment<'_>,
+) -> Result<Option<(String, String)>, String> {
     use std::io::Read as _;
-    let Ok(file) = std::fs::File::open(path) else {
-        return Ok(None);
+    let file = match pincer_workspace::beneath::open_read(root, relative) {
+        Ok(file) => file,
+        Err(pincer_workspace::beneath::BeneathError::Io(error))
+            if error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(None);
+        }
+        Err(error) => return Err(format!("SKILL.md {error}")),
     };
     let mut text = String::new();
     file.take(MAX_SKILL_BYTES)

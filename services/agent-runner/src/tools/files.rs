@@ -1,5 +1,7 @@
-//! File tools over the workspace: `read`, `write`, `edit`, `list`. Every path goes through
-//! [`Workspace::resolve`], so `..`, absolute paths and escaping symlinks are refused.
+//! File tools over the workspace: `read`, `write`, `edit`, `list`. Every path is checked by
+//! [`Workspace::relative`] (no `..`, no absolute paths) and then opened by the kernel beneath the
+//! root ([`pincer_workspace::beneath`]), so a symlink leading out is refused however and whenever
+//! it appeared, and writes go through a fresh temporary file.
 
 use std::io::Read as _;
 
@@ -7,6 +9,7 @@ use serde::Deserialize;
 
 use super::{ToolError, args};
 use pincer_workspace::Workspace;
+use pincer_workspace::beneath::{self, EntryKind};
 
 /// Characters of a file handed back by one `read`.
 const READ_CAP: usize = 32_000;
@@ -34,8 +37,9 @@ pub fn read(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
         offset,
         limit,
     } = args(arguments)?;
-    let full = ws.resolve(&path)?;
-    let file = std::fs::File::open(&full).map_err(|e| ToolError::io(&path, &e))?;
+    let relative = ws.relative(&path)?;
+    let file =
+        beneath::open_read(ws.root(), &relative).map_err(|e| ToolError::beneath(&path, &e))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(ToolError::Invalid(format!(
             "{path} is a directory; use list"
@@ -90,11 +94,13 @@ pub fn write(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
             content.len()
         )));
     }
-    let full = ws.resolve(&path)?;
-    if full == ws.root() || full.is_dir() {
+    let relative = ws.relative(&path)?;
+    let full = ws.root().join(&relative);
+    if relative.as_os_str().is_empty() || full.is_dir() {
         return Err(ToolError::Invalid(format!("{path} is a directory")));
     }
-    store(&full, &path, content.as_bytes())?;
+    beneath::write_atomically(ws.root(), &relative, content.as_bytes())
+        .map_err(|e| ToolError::beneath(&path, &e))?;
     Ok(format!(
         "wrote {} bytes to {}",
         content.len(),
@@ -120,8 +126,14 @@ pub fn edit(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
     if old_text.is_empty() {
         return Err(ToolError::Invalid("old_text must not be empty".into()));
     }
-    let full = ws.resolve(&path)?;
-    let text = std::fs::read_to_string(&full).map_err(|e| ToolError::io(&path, &e))?;
+    let relative = ws.relative(&path)?;
+    let full = ws.root().join(&relative);
+    let mut text = String::new();
+    beneath::open_read(ws.root(), &relative)
+        .map_err(|e| ToolError::beneath(&path, &e))?
+        .take(u64::try_from(WRITE_CAP).unwrap_or(u64::MAX) + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| ToolError::io(&path, &e))?;
     let found = text.matches(&old_text).count();
     if found != 1 {
         return Err(ToolError::Invalid(format!(
@@ -135,7 +147,8 @@ pub fn edit(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
             updated.len()
         )));
     }
-    store(&full, &path, updated.as_bytes())?;
+    beneath::write_atomically(ws.root(), &relative, updated.as_bytes())
+        .map_err(|e| ToolError::beneath(&path, &e))?;
     Ok(format!("edited {}", ws.display(&full)))
 }
 
@@ -154,17 +167,16 @@ pub fn list(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
         args(arguments)?
     };
     let path = path.unwrap_or_else(|| ".".to_owned());
-    let full = ws.resolve(&path)?;
-    let reader = std::fs::read_dir(&full).map_err(|e| ToolError::io(&path, &e))?;
-    let mut names: Vec<String> = reader
-        .filter_map(Result::ok)
-        .map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            match entry.file_type() {
-                Ok(kind) if kind.is_dir() => format!("{name}/"),
-                Ok(kind) if kind.is_symlink() => format!("{name}@"),
-                _ => name,
-            }
+    let relative = ws.relative(&path)?;
+    let full = ws.root().join(&relative);
+    let entries = beneath::list(ws.root(), &relative).map_err(|e| ToolError::beneath(&path, &e))?;
+    let mut names: Vec<String> = entries
+        .into_iter()
+        .filter(|(name, _)| !name.contains(".pincer-tmp-"))
+        .map(|(name, kind)| match kind {
+            EntryKind::Dir => format!("{name}/"),
+            EntryKind::Symlink => format!("{name}@"),
+            EntryKind::File => name,
         })
         .collect();
     names.sort();
@@ -178,19 +190,6 @@ pub fn list(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
         out.push_str(&format!("\n[... {} more entries]", total - LIST_CAP));
     }
     Ok(out)
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves half a file.
-fn store(full: &std::path::Path, shown: &str, bytes: &[u8]) -> Result<(), ToolError> {
-    if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(shown, &e))?;
-    }
-    let temp = full.with_extension(format!("pincer-tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(|e| ToolError::io(shown, &e))?;
-    std::fs::rename(&temp, full).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        ToolError::io(shown, &e)
-    })
 }
 
 #[cfg(test)]
@@ -230,6 +229,30 @@ mod tests {
             "{listing}"
         );
         assert_eq!(list(&ws, r#"{"path":"notes"}"#).expect("list"), "a.md");
+    }
+
+    #[test]
+    fn links_planted_by_others_lead_nowhere() {
+        let (_dir, ws) = ws();
+        let outside = tempfile::tempdir().expect("outside");
+        let secret = outside.path().join("config.json5");
+        std::fs::write(&secret, "TOKEN").expect("secret");
+        // What a `git clone`, a `tar` or an MCP server could leave behind.
+        std::fs::hard_link(&secret, ws.root().join("copy.txt")).expect("hard link");
+        std::os::unix::fs::symlink(&secret, ws.root().join("MEMORY.md.tmp")).expect("link");
+        std::fs::create_dir_all(ws.root().join("memory")).expect("memory");
+        std::os::unix::fs::symlink(&secret, ws.root().join("memory/stolen.md")).expect("link");
+        let read_hard = read(&ws, r#"{"path":"copy.txt"}"#);
+        assert!(
+            matches!(read_hard, Err(ToolError::Invalid(ref m)) if m.contains("hard links")),
+            "{read_hard:?}"
+        );
+        let found = crate::tools::memory::search(&ws, r#"{"query":"TOKEN"}"#).expect("search");
+        assert!(found.starts_with("no memory matches"), "{found}");
+        // Writing through a link that leads out is refused; the file it points at is untouched.
+        let through = write(&ws, r#"{"path":"MEMORY.md.tmp","content":"x"}"#);
+        assert!(matches!(through, Err(ToolError::Path(_))), "{through:?}");
+        assert_eq!(std::fs::read_to_string(&secret).expect("read"), "TOKEN");
     }
 
     #[test]

@@ -93,30 +93,21 @@ pub fn write(ws: &Workspace, arguments: &str, today: &str) -> Result<String, Too
             )));
         }
     };
-    let full = ws.resolve(&relative)?;
-    if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(&relative, &e))?;
-    }
-    use std::io::Write as _;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&full)
-        .map_err(|e| ToolError::io(&relative, &e))?;
-    writeln!(file, "\n{text}\n").map_err(|e| ToolError::io(&relative, &e))?;
+    let path = ws.relative(&relative)?;
+    pincer_workspace::beneath::append(ws.root(), &path, format!("\n{text}\n").as_bytes())
+        .map_err(|e| ToolError::beneath(&relative, &e))?;
     Ok(format!("saved to {relative}"))
 }
 
-/// `MEMORY.md`, then the daily files newest first, within [`MAX_MEMORY_BYTES`].
+/// `MEMORY.md`, then the daily files newest first (relative to the root).
 fn memory_files(root: &Path) -> Vec<PathBuf> {
-    let mut files = vec![root.join("MEMORY.md")];
-    let mut daily: Vec<PathBuf> = std::fs::read_dir(root.join("memory"))
+    use pincer_workspace::beneath::{EntryKind, list};
+    let mut files = vec![PathBuf::from("MEMORY.md")];
+    let mut daily: Vec<PathBuf> = list(root, Path::new("memory"))
         .into_iter()
         .flatten()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .filter(|(name, kind)| *kind == EntryKind::File && name.ends_with(".md"))
+        .map(|(name, _)| Path::new("memory").join(name))
         .collect();
     daily.sort();
     daily.reverse();
@@ -124,21 +115,28 @@ fn memory_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The memory files' paragraphs, within [`MAX_MEMORY_BYTES`]; read beneath the root like every
+/// file tool (a symlink in `memory/` leads nowhere).
 fn load_chunks(ws: &Workspace) -> Vec<Chunk> {
+    use std::io::Read as _;
     let mut budget = MAX_MEMORY_BYTES;
     let mut chunks = Vec::new();
-    for path in memory_files(ws.root()) {
-        let Ok(meta) = std::fs::metadata(&path) else {
+    for relative in memory_files(ws.root()) {
+        let Ok(file) = pincer_workspace::beneath::open_read(ws.root(), &relative) else {
             continue;
         };
-        if meta.len() > budget {
+        let Ok(meta) = file.metadata() else {
+            continue;
+        };
+        if !meta.is_file() || meta.len() > budget {
             continue;
         }
         budget -= meta.len();
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let mut text = String::new();
+        if file.take(meta.len()).read_to_string(&mut text).is_err() {
             continue;
-        };
-        chunks.extend(chunk(&ws.display(&path), &text));
+        }
+        chunks.extend(chunk(&ws.display(&ws.root().join(&relative)), &text));
     }
     chunks
 }

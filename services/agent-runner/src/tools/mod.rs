@@ -58,6 +58,16 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// A failed access beneath the workspace, for `path` as the model named it.
+    fn beneath(path: &str, error: &pincer_workspace::beneath::BeneathError) -> Self {
+        use pincer_workspace::beneath::BeneathError;
+        match error {
+            BeneathError::Escapes => Self::Path(PathError::Escapes(path.to_owned())),
+            BeneathError::HardLinked => Self::Invalid(format!("{path} {error}")),
+            BeneathError::Io(io) => Self::io(path, io),
+        }
+    }
+
     fn io(path: &str, error: &std::io::Error) -> Self {
         let reason = match error.kind() {
             std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
