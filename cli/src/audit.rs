@@ -54,36 +54,58 @@ fn finding(
     }
 }
 
-/// Tokens people leave in configs.
-const WEAK: [&str; 8] = [
-    "changeme",
-    "change-me",
-    "secret",
-    "password",
-    "token",
-    "test",
-    "admin",
-    "your-64-char-hex-token-here",
-];
-
-/// Why a literal secret is weak, if it is.
+/// Why a literal secret is weak, if it is (see [`pincer_config::strength`]).
 pub fn weakness(secret: &str) -> Option<String> {
-    let lower = secret.to_ascii_lowercase();
-    let placeholder = ["change-me", "changeme", "your-", "example", "placeholder"];
-    if WEAK.contains(&lower.as_str()) || placeholder.iter().any(|p| lower.contains(p)) {
-        return Some("a placeholder or a well-known word".to_owned());
+    pincer_config::strength::weakness(secret)
+}
+
+/// Loopback (every local process) or a block wider than /24 (IPv4) or /64 (IPv6).
+fn proxy_entry_is_broad(entry: &str) -> bool {
+    let (address, prefix) = match entry.trim().split_once('/') {
+        Some((address, prefix)) => (address, prefix.parse::<u8>().ok()),
+        None => (entry.trim(), None),
+    };
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback() || prefix.is_some_and(|p| p < 24),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback()
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                || prefix.is_some_and(|p| p < 64)
+        }
+        Err(_) => false,
     }
-    if secret.chars().count() < 32 {
-        return Some(format!(
-            "{} characters (use at least 32; `openssl rand -hex 32` gives 64)",
-            secret.chars().count()
-        ));
+}
+
+/// Secrets besides the gateway's own token/password that guard a way in, with their key paths.
+fn other_secrets(doc: &Value) -> Vec<(String, &Value)> {
+    let mut out = vec![
+        (
+            "gateway.auth.adminToken".to_owned(),
+            &doc["gateway"]["auth"]["adminToken"],
+        ),
+        (
+            "gateway.auth.trustedProxy.secret".to_owned(),
+            &doc["gateway"]["auth"]["trustedProxy"]["secret"],
+        ),
+    ];
+    if doc["hooks"]["enabled"] == true {
+        out.push(("hooks.token".to_owned(), &doc["hooks"]["token"]));
     }
-    let distinct: std::collections::BTreeSet<char> = secret.chars().collect();
-    if distinct.len() < 8 {
-        return Some("too few distinct characters".to_owned());
+    let telegram = &doc["channels"]["telegram"];
+    out.push((
+        "channels.telegram.webhookSecret".to_owned(),
+        &telegram["webhookSecret"],
+    ));
+    if let Some(accounts) = telegram["accounts"].as_object() {
+        for (id, account) in accounts {
+            out.push((
+                format!("channels.telegram.accounts.{id}.webhookSecret"),
+                &account["webhookSecret"],
+            ));
+        }
     }
-    None
+    out.retain(|(_, value)| value.is_string());
+    out
 }
 
 fn literal(value: &Value) -> Option<&str> {
@@ -138,8 +160,15 @@ pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
     }
     for (key, kind) in [("token", "token"), ("password", "password")] {
         let value = &gateway["auth"][key];
+        // Token mode falls back to PINCER_GATEWAY_TOKEN when the file has none.
+        let secret = match value {
+            Value::Null if kind == "token" => std::env::var("PINCER_GATEWAY_TOKEN")
+                .ok()
+                .or_else(|| crate::target::env_file_value(env_file, "PINCER_GATEWAY_TOKEN")),
+            _ => resolved(value, env_file),
+        };
         if mode == kind
-            && let Some(secret) = resolved(value, env_file)
+            && let Some(secret) = secret
             && let Some(why) = weakness(&secret)
         {
             out.push(finding(
@@ -158,6 +187,35 @@ pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
                     "move it to .env and write \"${{PINCER_GATEWAY_{}}}\"",
                     key.to_ascii_uppercase()
                 ),
+            ));
+        }
+    }
+    for (path, value) in other_secrets(doc) {
+        if let Some(secret) = resolved(value, env_file)
+            && let Some(why) = weakness(&secret)
+        {
+            out.push(finding(
+                "secret.weak",
+                Severity::High,
+                format!("{path} is weak: {why}"),
+                "generate one: openssl rand -hex 32",
+            ));
+        }
+    }
+    if mode == "trusted-proxy" && !gateway["auth"]["trustedProxy"]["secret"].is_string() {
+        let broad: Vec<&str> = gateway["trustedProxies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|entry| proxy_entry_is_broad(entry))
+            .collect();
+        if !broad.is_empty() {
+            out.push(finding(
+                "gateway.trustedProxies.broad",
+                Severity::High,
+                format!("gateway.trustedProxies lists {broad:?} with no proxy secret: any process there may claim to be any user"),
+                "set gateway.auth.trustedProxy.secret and have the proxy send it in x-pincer-proxy-secret, or list only the proxy's own address",
             ));
         }
     }
@@ -587,6 +645,31 @@ mod tests {
         let ollama = json!({ "Name": "/pincer_ollama_1", "Config": { "Image": "ollama/ollama" }, "HostConfig": {},
             "NetworkSettings": { "Ports": { "11434/tcp": [{ "HostIp": "0.0.0.0", "HostPort": "11434" }] } } });
         assert_eq!(inspect_findings(&ollama)[0].id, "ollama.port.published");
+    }
+
+    #[test]
+    fn weak_hook_webhook_and_admin_secrets_and_broad_proxies_are_found() {
+        let found = ids(json!({
+            "gateway": { "auth": { "mode": "token", "token": "${PINCER_GATEWAY_TOKEN}", "adminToken": "admin" } },
+            "hooks": { "enabled": true, "token": "hook-token" },
+            "channels": { "telegram": { "webhookSecret": "tg", "accounts": { "work": { "webhookSecret": "short" } } } }
+        }));
+        assert_eq!(
+            found.iter().filter(|id| **id == "secret.weak").count(),
+            4,
+            "{found:?}"
+        );
+        let proxied = |proxies: Value, auth: Value| {
+            ids(json!({ "gateway": { "auth": auth, "trustedProxies": proxies } }))
+                .contains(&"gateway.trustedProxies.broad")
+        };
+        let bare = json!({ "mode": "trusted-proxy" });
+        assert!(proxied(json!(["127.0.0.1"]), bare.clone()));
+        assert!(proxied(json!(["10.0.0.0/8"]), bare.clone()));
+        assert!(!proxied(json!(["172.18.0.5"]), bare));
+        let with_secret =
+            json!({ "mode": "trusted-proxy", "trustedProxy": { "secret": "${PROXY_SECRET}" } });
+        assert!(!proxied(json!(["127.0.0.1"]), with_secret));
     }
 
     #[test]

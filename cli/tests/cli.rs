@@ -115,8 +115,8 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
     let children = descendants(pid);
     assert_eq!(
         children.len(),
-        5,
-        "nats-server and four services: {children:?}"
+        6,
+        "nats-server and five services: {children:?}"
     );
 
     let answer: serde_json::Value = client

@@ -336,9 +336,23 @@ fn doctor_reports_and_repairs_the_safe_things() {
         0o600
     );
     let env = std::fs::read_to_string(d.join(".env")).unwrap();
-    let token = env.trim().strip_prefix("PINCER_GATEWAY_TOKEN=").unwrap();
+    let value = |name: &str| {
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing from {env}"))
+            .to_owned()
+    };
+    let token = value("PINCER_GATEWAY_TOKEN");
     assert_eq!(token.len(), 64);
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    // The internal secrets compose needs were generated too.
+    for name in [
+        "PINCER_NATS_PASSWORD_GATEWAY",
+        "PINCER_LLM_ROUTER_TOKEN",
+        "PINCER_TOOL_HOST_TOKEN",
+    ] {
+        assert_eq!(value(name).len(), 64, "{name}");
+    }
 }
 
 #[test]

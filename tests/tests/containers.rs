@@ -10,7 +10,7 @@ use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-const TOKEN: &str = "container-test-token";
+const TOKEN: &str = "container-test-token-5f1c0a9e7d3b2c48";
 const ROUTER_TOKEN: &str = "container-test-router-token";
 
 fn nats_password(role: pincer_bus::access::Role) -> String {

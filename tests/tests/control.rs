@@ -851,3 +851,29 @@ async fn fields_that_route_secrets_need_the_admin_token_or_the_secret_re_entered
         .expect("the admin may");
     assert!(changed["hash"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_that_answers_another_challenge_is_refused() {
+    use futures::SinkExt as _;
+    let stack = Stack::start(Knobs::default()).await;
+    let mut socket = open(&ws_url(&stack), &[]).await.expect("opens");
+    let challenge = read_json(&mut socket).await.expect("challenge");
+    assert_eq!(challenge["event"], "connect.challenge");
+    let mut frame = pincer_control_client::connect_frame(json!({ "token": TOKEN }), &ALL_SCOPES);
+    frame["params"]["nonce"] = json!("a-nonce-from-another-connection");
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            frame.to_string().into(),
+        ))
+        .await
+        .expect("sent");
+    let answer = read_json(&mut socket).await.expect("answer");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another connection"),
+        "{answer}"
+    );
+}

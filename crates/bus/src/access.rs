@@ -318,7 +318,13 @@ mod tests {
                 .any(|s| s.starts_with("_INBOX.") || s == ">")
         );
         let router = permissions(&ns, Role::LlmRouter);
-        assert!(router.publish.iter().all(|s| s.contains("model_health")));
+        assert!(
+            router
+                .publish
+                .iter()
+                .all(|s| s.contains("model_health") || s == "$JS.API.INFO"),
+            "{router:?}"
+        );
         let gateway = permissions(&ns, Role::Gateway);
         assert!(
             !gateway

@@ -42,6 +42,7 @@ mod validate;
 pub mod edit;
 pub mod redact;
 pub mod schema;
+pub mod strength;
 
 pub use env::process_env;
 

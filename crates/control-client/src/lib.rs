@@ -133,10 +133,11 @@ impl ControlClient {
                 "first frame was not the challenge: {challenge}"
             )));
         }
+        // Answer this connection's challenge: the gateway refuses a connect that names another.
+        let mut frame = connect_frame(auth, scopes);
+        frame["params"]["nonce"] = challenge["payload"]["nonce"].clone();
         socket
-            .send(Message::Text(
-                connect_frame(auth, scopes).to_string().into(),
-            ))
+            .send(Message::Text(frame.to_string().into()))
             .await
             .map_err(|e| Refused::Other(e.to_string()))?;
         let answer = read_json(&mut socket)

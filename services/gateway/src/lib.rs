@@ -127,6 +127,16 @@ impl Config {
         if max_body_bytes > MAX_BODY_CEILING {
             return Err(ConfigError::BodyCap(max_body_bytes));
         }
+        let proxies = auth::Proxies::parse(&gateway.trusted_proxies)?;
+        if let auth::Auth::TrustedProxy { secret: None, .. } = &auth {
+            let broad = proxies.too_broad();
+            if !broad.is_empty() {
+                tracing::warn!(
+                    entries = ?broad,
+                    "gateway.trustedProxies lets in loopback or a wide range while gateway.auth.mode is \"trusted-proxy\": any process there may claim to be any user; set gateway.auth.trustedProxy.secret and have the proxy send it"
+                );
+            }
+        }
         let ui = &gateway.control_ui;
         if ui.allow_insecure_auth {
             tracing::warn!(
@@ -151,7 +161,7 @@ impl Config {
             router_token: None,
             connection_limits: serve::Limits::default(),
             namespace: Namespace::default(),
-            proxies: auth::Proxies::parse(&gateway.trusted_proxies)?,
+            proxies,
             rate_limit: gateway.auth.rate_limit.unwrap_or_default(),
             origins: auth::origin::Origins::new(&ui.allowed_origins, ui.allow_insecure_auth),
             control_ui: ui.enabled.unwrap_or(true),
@@ -167,6 +177,43 @@ impl Config {
             bind: gateway.bind.to_string(),
             channel_accounts: control::channel_accounts(&file.channels),
         })
+    }
+}
+
+impl Config {
+    /// The secrets that let someone in, each with its key path and why it is too weak to guess,
+    /// for those that are (see [`pincer_config::strength`]).
+    pub fn weak_secrets(&self) -> Vec<(String, String)> {
+        let mut secrets: Vec<(String, &pincer_config::Secret)> = Vec::new();
+        match &self.auth {
+            auth::Auth::Token(token) => secrets.push(("gateway.auth.token".to_owned(), token)),
+            auth::Auth::Password(password) => {
+                secrets.push(("gateway.auth.password".to_owned(), password))
+            }
+            auth::Auth::TrustedProxy {
+                secret: Some((_, secret)),
+                ..
+            } => secrets.push(("gateway.auth.trustedProxy.secret".to_owned(), secret)),
+            auth::Auth::TrustedProxy { .. } | auth::Auth::None => {}
+        }
+        if let Some(admin) = &self.admin_token {
+            secrets.push(("gateway.auth.adminToken".to_owned(), admin));
+        }
+        if let Some(hooks) = &self.hooks {
+            secrets.push(("hooks.token".to_owned(), &hooks.token));
+        }
+        for (account, secret) in &self.telegram_webhooks {
+            secrets.push((
+                format!("channels.telegram webhookSecret (account {account})"),
+                secret,
+            ));
+        }
+        secrets
+            .into_iter()
+            .filter_map(|(key, secret)| {
+                pincer_config::strength::weakness(secret.expose()).map(|why| (key, why))
+            })
+            .collect()
     }
 }
 

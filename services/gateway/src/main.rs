@@ -47,6 +47,7 @@ async fn serve() -> anyhow::Result<()> {
         config.auth.is_required(),
     )
     .map_err(|error| InvalidConfig(error.into()))?;
+    refuse_weak_secrets(&config, addr.ip())?;
     config.nats_url = env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222");
     config.nats_credentials = pincer_bus::connect::Credentials::from_env();
     config.router_url = env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051");
@@ -64,4 +65,30 @@ async fn serve() -> anyhow::Result<()> {
     let result = pincer_gateway::run(config, listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)
+}
+
+/// A secret that can be guessed keeps the gateway off the network; on loopback it is only warned
+/// about, since every local process could read the config anyway.
+fn refuse_weak_secrets(
+    config: &pincer_gateway::Config,
+    ip: std::net::IpAddr,
+) -> Result<(), InvalidConfig> {
+    let weak = config.weak_secrets();
+    if weak.is_empty() {
+        return Ok(());
+    }
+    if ip.is_loopback() {
+        for (key, why) in &weak {
+            tracing::warn!(%key, %why, "weak secret: the gateway would refuse it on a network-facing bind");
+        }
+        return Ok(());
+    }
+    let list: Vec<String> = weak
+        .iter()
+        .map(|(key, why)| format!("{key}: {why}"))
+        .collect();
+    Err(InvalidConfig(anyhow::anyhow!(
+        "refusing to listen on {ip} with a secret that can be guessed ({}); generate each with `openssl rand -hex 32`",
+        list.join("; ")
+    )))
 }

@@ -184,6 +184,13 @@ pub struct TrustedProxy {
     /// Users allowed in; empty = any user the proxy authenticated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_users: Vec<String>,
+    /// A secret the proxy adds to every request (in `secretHeader`): without it, any process
+    /// that can reach the gateway from a trusted address could claim any user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// The header carrying `secret` (default `x-pincer-proxy-secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_header: Option<String>,
 }
 
 /// `gateway.auth.mode`.

@@ -38,6 +38,22 @@ impl Proxies {
             .map(Self)
     }
 
+    /// Entries any local process, or many machines, could send from: loopback, and blocks wider
+    /// than a /24 (IPv4) or a /64 (IPv6).
+    pub fn too_broad(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|net| {
+                let wide = match net {
+                    IpNet::V4(v4) => v4.prefix_len() < 24,
+                    IpNet::V6(v6) => v6.prefix_len() < 64,
+                };
+                wide || canonical(net.addr()).is_loopback()
+            })
+            .map(ToString::to_string)
+            .collect()
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|net| net.contains(&ip))
@@ -127,6 +143,28 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-forwarded-for", xff.parse().unwrap());
         headers
+    }
+
+    #[test]
+    fn loopback_and_wide_blocks_are_too_broad_to_trust_alone() {
+        let proxies = Proxies::parse(&[
+            "127.0.0.1".into(),
+            "::ffff:127.0.0.1".into(),
+            "10.0.0.0/8".into(),
+            "172.18.0.5".into(),
+            "192.168.1.0/24".into(),
+            "fd00::/48".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            proxies.too_broad(),
+            [
+                "127.0.0.1/32",
+                "::ffff:127.0.0.1/128",
+                "10.0.0.0/8",
+                "fd00::/48"
+            ]
+        );
     }
 
     #[test]

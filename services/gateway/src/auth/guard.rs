@@ -122,16 +122,10 @@ impl Guard {
                 .check_secure_auth(headers)
                 .map_err(Refusal::Forbidden)?;
         }
-        let proxy_user = self
-            .auth
-            .proxy_user_header()
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok());
         self.admit(client, "control sign-in", || {
             self.auth.check(Presented {
                 secret,
-                proxy_user,
-                via_trusted_proxy: client.via_trusted_proxy,
+                ..self.auth.presented(headers, client)
             })
         })
     }

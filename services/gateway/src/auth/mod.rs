@@ -20,6 +20,8 @@ pub use client::{ClientAddr, Proxies};
 
 /// Header a trusted proxy puts the authenticated user in, unless configured otherwise.
 pub const DEFAULT_USER_HEADER: &str = "x-forwarded-user";
+/// Header a trusted proxy puts the shared proxy secret in, unless configured otherwise.
+pub const DEFAULT_SECRET_HEADER: &str = "x-pincer-proxy-secret";
 
 /// The resolved auth policy.
 #[derive(Clone, Debug)]
@@ -38,6 +40,8 @@ pub enum Auth {
         user_header: String,
         /// Users let in (empty = any).
         allow_users: Vec<String>,
+        /// The shared secret the proxy adds, and the (lower-case) header it is in.
+        secret: Option<(String, Secret)>,
     },
 }
 
@@ -59,7 +63,7 @@ pub enum Error {
     Ambiguous,
     /// trusted-proxy without proxies.
     #[error(
-        "gateway.auth.mode is \"trusted-proxy\" but gateway.trustedProxies is empty: list the proxy addresses (e.g. [\"127.0.0.1\"])"
+        "gateway.auth.mode is \"trusted-proxy\" but gateway.trustedProxies is empty: list the proxy's own address (e.g. [\"172.18.0.5\"]), and set gateway.auth.trustedProxy.secret so no other local process can pose as it"
     )]
     NoProxies,
     /// A header name that is not one.
@@ -102,6 +106,8 @@ pub struct Presented<'a> {
     pub secret: Option<&'a str>,
     /// The user header's value (trusted-proxy mode).
     pub proxy_user: Option<&'a str>,
+    /// The proxy secret header's value (trusted-proxy mode).
+    pub proxy_secret: Option<&'a str>,
     /// Whether the request came straight from a trusted proxy.
     pub via_trusted_proxy: bool,
 }
@@ -151,9 +157,22 @@ impl Auth {
                     .to_ascii_lowercase();
                 http::HeaderName::from_bytes(user_header.as_bytes())
                     .map_err(|_| Error::BadHeader(user_header.clone()))?;
+                let secret = match settings.secret.filter(|s| !s.expose().is_empty()) {
+                    Some(secret) => {
+                        let header = settings
+                            .secret_header
+                            .unwrap_or_else(|| DEFAULT_SECRET_HEADER.to_owned())
+                            .to_ascii_lowercase();
+                        http::HeaderName::from_bytes(header.as_bytes())
+                            .map_err(|_| Error::BadHeader(header.clone()))?;
+                        Some((header, secret))
+                    }
+                    None => None,
+                };
                 Ok(Self::TrustedProxy {
                     user_header,
                     allow_users: settings.allow_users,
+                    secret,
                 })
             }
         }
@@ -182,14 +201,57 @@ impl Auth {
         }
     }
 
+    /// The header a trusted proxy puts the shared secret in, when one is configured.
+    pub fn proxy_secret_header(&self) -> Option<&str> {
+        match self {
+            Self::TrustedProxy {
+                secret: Some((header, _)),
+                ..
+            } => Some(header),
+            _ => None,
+        }
+    }
+
+    /// The values a request's headers present: bearer secret, proxy user, proxy secret.
+    pub fn presented<'a>(
+        &self,
+        headers: &'a http::HeaderMap,
+        client: &ClientAddr,
+    ) -> Presented<'a> {
+        let value = |name: Option<&str>| {
+            name.and_then(|name| headers.get(name))
+                .and_then(|v| v.to_str().ok())
+        };
+        Presented {
+            secret: value(Some(http::header::AUTHORIZATION.as_str())).and_then(bearer),
+            proxy_user: value(self.proxy_user_header()),
+            proxy_secret: value(self.proxy_secret_header()),
+            via_trusted_proxy: client.via_trusted_proxy,
+        }
+    }
+
     /// Checks what a client presented; `Ok` carries who it is, for logs (never a secret).
     pub fn check(&self, presented: Presented<'_>) -> Result<String, Denied> {
         let expected = match self {
             Self::None => return Ok("anonymous".to_owned()),
             Self::Token(secret) | Self::Password(secret) => secret.expose().as_bytes(),
-            Self::TrustedProxy { allow_users, .. } => {
+            Self::TrustedProxy {
+                allow_users,
+                secret,
+                ..
+            } => {
                 if !presented.via_trusted_proxy {
                     return Err(Denied::NotFromProxy);
+                }
+                if let Some((_, expected)) = secret
+                    && !presented.proxy_secret.is_some_and(|given| {
+                        pincer_service_auth::same_secret(
+                            given.as_bytes(),
+                            expected.expose().as_bytes(),
+                        )
+                    })
+                {
+                    return Err(Denied::BadCredentials);
                 }
                 let user = presented
                     .proxy_user
@@ -216,19 +278,7 @@ impl Auth {
         headers: &http::HeaderMap,
         client: &ClientAddr,
     ) -> Result<String, Denied> {
-        let secret = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer);
-        let proxy_user = self
-            .proxy_user_header()
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok());
-        self.check(Presented {
-            secret,
-            proxy_user,
-            via_trusted_proxy: client.via_trusted_proxy,
-        })
+        self.check(self.presented(headers, client))
     }
 }
 
@@ -321,6 +371,7 @@ mod tests {
             trusted_proxy: Some(pincer_config::TrustedProxy {
                 user_header: Some("X-Auth-User".into()),
                 allow_users: vec!["ana".into()],
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -334,6 +385,7 @@ mod tests {
             auth.check(Presented {
                 secret: None,
                 proxy_user: user,
+                proxy_secret: None,
                 via_trusted_proxy: proxy,
             })
         };
@@ -341,6 +393,31 @@ mod tests {
         assert_eq!(via(Some("bob"), true), Err(Denied::BadCredentials));
         assert_eq!(via(None, true), Err(Denied::BadCredentials));
         assert_eq!(via(Some("ana"), false), Err(Denied::NotFromProxy));
+    }
+
+    #[test]
+    fn with_a_proxy_secret_a_local_process_cannot_pose_as_the_proxy() {
+        let config = pincer_config::Auth {
+            mode: Some(AuthMode::TrustedProxy),
+            trusted_proxy: Some(pincer_config::TrustedProxy {
+                secret: Some(Secret::new("proxy-secret-0123456789abcdef")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let auth = Auth::from_config(&config, None, &["127.0.0.1".into()]).unwrap();
+        let via = |secret: Option<&'static str>| {
+            auth.check(Presented {
+                secret: None,
+                proxy_user: Some("ana"),
+                proxy_secret: secret,
+                via_trusted_proxy: true,
+            })
+        };
+        assert_eq!(via(None), Err(Denied::BadCredentials));
+        assert_eq!(via(Some("guess")), Err(Denied::BadCredentials));
+        assert!(via(Some("proxy-secret-0123456789abcdef")).is_ok());
+        assert_eq!(auth.proxy_secret_header(), Some(DEFAULT_SECRET_HEADER));
     }
 
     #[test]

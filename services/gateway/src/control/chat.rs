@@ -48,7 +48,15 @@ pub fn session_key(agent_id: &str, requested: Option<&str>) -> Result<String, Er
             "sessionKey must be at most 256 printable characters",
         ));
     }
-    if requested.starts_with("agent:") {
+    if let Some(rest) = requested.strip_prefix("agent:") {
+        // A full key names its agent: it must be the one the run is for, or the turn would run
+        // one agent's prompt and tools over another agent's conversation.
+        let owner = rest.split(':').next().unwrap_or_default();
+        if owner != agent_id {
+            return Err(ErrorShape::invalid(format!(
+                "sessionKey {requested:?} belongs to agent {owner:?}, not {agent_id:?}: pass agentId {owner:?} or a key of agent {agent_id:?}"
+            )));
+        }
         return Ok(requested.to_owned());
     }
     Ok(format!("agent:{agent_id}:control:{requested}"))
@@ -84,7 +92,13 @@ pub(super) async fn send(
             "idempotencyKey is required for chat.send",
         ));
     }
-    let agent = agent_id(services, params.agent_id.as_deref())?;
+    // Without an agentId, a full session key's own agent runs it.
+    let named = params
+        .session_key
+        .as_deref()
+        .and_then(|key| key.trim().strip_prefix("agent:"))
+        .and_then(|rest| rest.split(':').next());
+    let agent = agent_id(services, params.agent_id.as_deref().or(named))?;
     let session_key = session_key(&agent, params.session_key.as_deref())?;
     let turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
@@ -229,6 +243,10 @@ mod tests {
         assert_eq!(
             session_key("main", Some("agent:main:telegram:dm:42")).unwrap(),
             "agent:main:telegram:dm:42"
+        );
+        assert!(
+            session_key("work", Some("agent:main:telegram:dm:42")).is_err(),
+            "another agent's session"
         );
         assert!(session_key("main", Some("a\nb")).is_err());
         assert!(session_key("main", Some(&"x".repeat(300))).is_err());

@@ -134,6 +134,19 @@ struct ConnectParams {
     scopes: Vec<String>,
     #[serde(default)]
     auth: ConnectAuth,
+    /// OpenClaw's signed device identity; only its `nonce` is checked here (it must answer this
+    /// connection's challenge).
+    #[serde(default)]
+    device: Option<ConnectDevice>,
+    /// The challenge's nonce, echoed by clients without a device identity.
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConnectDevice {
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +250,18 @@ pub async fn serve(
             "protocol {}..{} is not supported; this gateway speaks {PROTOCOL}",
             params.min_protocol, params.max_protocol
         ));
+        refuse(&mut sink, &request.id, error).await;
+        return;
+    }
+    // A connect frame captured on another connection answers another challenge.
+    let answered = params
+        .device
+        .as_ref()
+        .and_then(|device| device.nonce.as_deref())
+        .or(params.nonce.as_deref());
+    if answered.is_some_and(|answered| answered != nonce) {
+        let error =
+            ErrorShape::invalid("the connect request answers another connection's challenge");
         refuse(&mut sink, &request.id, error).await;
         return;
     }

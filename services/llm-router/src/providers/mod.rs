@@ -117,7 +117,9 @@ pub enum ProviderEvent {
 /// A boxed stream of provider events.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<ProviderEvent, ProviderError>> + Send>>;
 
-/// Builds an HTTP client for provider calls (rustls with ring, connection pooling).
+/// Builds an HTTP client for provider calls (rustls with ring, connection pooling). It follows no
+/// redirect: every request carries a key (`Authorization`, Anthropic's `x-api-key`), and a
+/// redirect would hand it to whatever host the answer names.
 pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     // Several services may race to install; the first wins and the rest are fine with it.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -125,6 +127,7 @@ pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
