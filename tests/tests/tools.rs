@@ -20,6 +20,19 @@ fn chats(stack: &Stack) -> Vec<Value> {
         .collect()
 }
 
+/// The content of the last tool message the model was sent in `request`.
+fn last_tool_result(request: &Value) -> String {
+    request["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn config(mcp: &str) -> String {
     format!(
         r#"{{
@@ -75,15 +88,7 @@ async fn the_first_turn_after_ready_has_the_tools_of_a_server_slow_to_start() {
         .filter_map(|tool| tool["function"]["name"].as_str())
         .collect();
     assert!(offered.contains(&"slow__echo"), "{offered:?}");
-    let result = requests[1]["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let result = last_tool_result(&requests[1]);
     assert_eq!(result, "from a confined server");
 }
 
@@ -167,15 +172,7 @@ async fn a_tool_host_killed_mid_call_is_a_tool_error_and_the_next_turn_works() {
     let response = first.await.expect("task").expect("answers");
     assert_eq!(response.status(), 200, "the turn finished");
     let requests = chats(&stack);
-    let result = requests[1]["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let result = last_tool_result(&requests[1]);
     assert!(result.contains("tool host"), "a clear tool error: {result}");
 
     stack.start_tool_host().await;
@@ -197,14 +194,6 @@ async fn a_tool_host_killed_mid_call_is_a_tool_error_and_the_next_turn_works() {
         .expect("answers");
     assert_eq!(response.status(), 200);
     let requests = chats(&stack);
-    let result = requests[3]["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let result = last_tool_result(&requests[3]);
     assert_eq!(result, "back again");
 }

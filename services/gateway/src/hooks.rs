@@ -103,6 +103,22 @@ pub struct AgentHook {
     pub idempotency_key: Option<String>,
 }
 
+impl AgentHook {
+    /// The session the run goes to: always under the agent's `hook:` namespace, so that the hooks
+    /// token cannot reach into a channel's or the dashboard's sessions. Without a `sessionKey`,
+    /// each call gets a new session.
+    pub fn session_key(&self, agent: &str) -> String {
+        match &self.session_key {
+            Some(key) => format!("agent:{agent}:hook:{key}"),
+            None => format!(
+                "agent:{agent}:hook:{}:{}",
+                self.name.as_deref().unwrap_or("hook"),
+                uuid::Uuid::new_v4().simple()
+            ),
+        }
+    }
+}
+
 /// `POST /hooks/wake` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -76,12 +76,7 @@ impl Webhooks {
         body: &[u8],
     ) -> Result<(), WebhookError> {
         self.check_secret(account, secret)?;
-        let update: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| WebhookError::NotAnUpdate(e.to_string()))?;
-        let update_id = update
-            .get("update_id")
-            .and_then(serde_json::Value::as_i64)
-            .ok_or_else(|| WebhookError::NotAnUpdate("no update_id".to_owned()))?;
+        let update_id = update_id_of(body)?;
         let js = self
             .js
             .as_ref()
@@ -99,6 +94,17 @@ impl Webhooks {
             Err(_) => Err(WebhookError::Bus("no acknowledgement within 5s".to_owned())),
         }
     }
+}
+
+/// The `update_id` of a webhook body, which must be a JSON object holding one (it names the
+/// update for deduplication; the channel-bridge reads the rest).
+pub fn update_id_of(body: &[u8]) -> Result<i64, WebhookError> {
+    let update: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::NotAnUpdate(e.to_string()))?;
+    update
+        .get("update_id")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| WebhookError::NotAnUpdate("no update_id".to_owned()))
 }
 
 /// The webhook secrets from `channels.telegram` (top-level and `accounts`) for accounts that set a

@@ -24,16 +24,7 @@ pub(super) async fn handle(
         "agent" => {
             let hook: AgentHook = serde_json::from_slice(&body).map_err(parse_error)?;
             let agent = agent_of(&state, hook.agent_id.as_deref())?;
-            let label = hook.name.as_deref().unwrap_or("hook");
-            // Always under the agent's `hook:` namespace: the hooks token must not reach into a
-            // channel's or the dashboard's sessions.
-            let session = match hook.session_key {
-                Some(key) => format!("agent:{agent}:hook:{key}"),
-                None => format!(
-                    "agent:{agent}:hook:{label}:{}",
-                    uuid::Uuid::new_v4().simple()
-                ),
-            };
+            let session = hook.session_key(&agent);
             (agent, session, hook.message, hook.idempotency_key)
         }
         "wake" => {
