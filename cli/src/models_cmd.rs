@@ -167,7 +167,7 @@ fn health_text(health: Option<&pb::Health>) -> String {
             "cooling {}s ({})",
             health
                 .cooldown_until_unix_ms
-                .saturating_sub(crate::output::now_ms())
+                .saturating_sub(pincer_clock::now_ms())
                 .div_ceil(1000),
             short(&health.last_error)
         ),

@@ -65,19 +65,12 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// `12 min ago`, from unix ms.
 pub fn ago(unix_ms: u64) -> String {
     if unix_ms == 0 {
         return "-".to_owned();
     }
-    let secs = now_ms().saturating_sub(unix_ms) / 1000;
+    let secs = pincer_clock::now_ms().saturating_sub(unix_ms) / 1000;
     match secs {
         0..=59 => format!("{secs}s ago"),
         60..=3599 => format!("{} min ago", secs / 60),

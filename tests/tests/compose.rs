@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use pincer_test_support::eventually;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -154,23 +155,20 @@ impl Project {
     }
 
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let ready = self
-                .http
-                .get(format!("{}/readyz", self.url()))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the stack was not ready in 120 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(
+            "the stack to be ready",
+            Duration::from_secs(120),
+            || async {
+                let ready = self
+                    .http
+                    .get(format!("{}/readyz", self.url()))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                ready.is_ok_and(|r| r.status() == 200).then_some(())
+            },
+        )
+        .await;
     }
 
     async fn ids(&self, service: &str) -> Vec<String> {
@@ -201,17 +199,14 @@ impl Project {
     }
 
     async fn wait_restarted(&self, service: &str, restarts_before: u64) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let what = format!("{service} to be restarted");
+        eventually(&what, Duration::from_secs(60), || async {
             let state = self.inspect(service).await;
-            if state["RestartCount"].as_u64().unwrap_or(0) > restarts_before
-                && state["State"]["Running"] == true
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{service} was not restarted");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            (state["RestartCount"].as_u64().unwrap_or(0) > restarts_before
+                && state["State"]["Running"] == true)
+                .then_some(())
+        })
+        .await;
     }
 
     /// The fake provider's address on the project's internal network (reachable from the host).
@@ -229,25 +224,22 @@ impl Project {
 
     /// Sets the fake provider's knobs (waiting for it to listen, after a restart).
     async fn knobs(&self, service: &str, knobs: Value) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let url = format!("{}/control", self.fake(service).await);
-            let sent = self
-                .http
-                .post(url)
-                .json(&knobs)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if sent.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the fake provider does not answer"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            "the fake provider to answer",
+            Duration::from_secs(30),
+            || async {
+                let url = format!("{}/control", self.fake(service).await);
+                let sent = self
+                    .http
+                    .post(url)
+                    .json(&knobs)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                sent.is_ok_and(|r| r.status().is_success()).then_some(())
+            },
+        )
+        .await;
     }
 
     async fn chats(&self, service: &str) -> u64 {
@@ -301,8 +293,8 @@ async fn ask(
     key: String,
     patience: Duration,
 ) -> String {
-    let deadline = Instant::now() + patience;
-    loop {
+    let what = format!("an answer to {text:?}");
+    eventually(&what, patience, || async {
         let response = http
             .post(format!("{url}/v1/chat/completions"))
             .bearer_auth(TOKEN)
@@ -310,22 +302,18 @@ async fn ask(
             .timeout(Duration::from_secs(20))
             .json(&json!({ "model": "pincer/default", "user": user, "messages": [{ "role": "user", "content": text }] }))
             .send()
-            .await;
-        if let Ok(response) = response
-            && response.status() == 200
-        {
-            let body: Value = response.json().await.expect("json");
-            return body["choices"][0]["message"]["content"]
+            .await
+            .ok()
+            .filter(|response| response.status() == 200)?;
+        let body: Value = response.json().await.expect("json");
+        Some(
+            body["choices"][0]["message"]["content"]
                 .as_str()
                 .expect("text")
-                .to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{text:?} was not answered in {patience:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+                .to_owned(),
+        )
+    })
+    .await
 }
 
 impl Drop for Project {
@@ -521,14 +509,12 @@ async fn each_service_killed_mid_turn_comes_back_and_the_message_is_answered_onc
             Duration::from_secs(150),
         ));
         // Kill it while the model is working on the turn.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while project.chats("fake-provider").await == before {
-            assert!(
-                Instant::now() < deadline,
-                "the turn never reached the model"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(
+            "the turn to reach the model",
+            Duration::from_secs(30),
+            || async { (project.chats("fake-provider").await != before).then_some(()) },
+        )
+        .await;
         let restarts = project.crash(service).await;
         project.wait_restarted(service, restarts).await;
         let answer = turn.await.expect("request task");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use pincer_fake_provider::Knobs;
 use pincer_system_tests::{Stack, TOKEN};
+use pincer_test_support::eventually;
 use pincer_test_support::webdriver::{AttributeIs, Browser, Present, TextContains};
 
 fn screenshots() -> PathBuf {
@@ -106,21 +107,18 @@ async fn sign_in_approve_a_pairing_and_chat_with_streaming() {
         )
         .await;
     // Some text has arrived before the end: it streams.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let patience = std::time::Duration::from_secs(20);
+    eventually("streamed text", patience, || async {
         let state = browser.attribute(&reply, "data-state").await;
         let text = browser.text(&reply).await;
-        if state.as_deref() == Some("streaming") && !text.trim().is_empty() {
-            break;
-        }
         assert_eq!(
             state.as_deref(),
             Some("streaming"),
             "ended before any text was shown streaming"
         );
-        assert!(std::time::Instant::now() < deadline, "no streamed text");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (!text.trim().is_empty()).then_some(())
+    })
+    .await;
     browser.screenshot(&shots, "05-chat-streaming").await;
     let reply = browser
         .wait_for(

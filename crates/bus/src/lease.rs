@@ -1,7 +1,9 @@
 //! A lease in a KV bucket: one holder at a time for a key, with an expiry in the value so a
 //! crashed holder blocks others only briefly. Used for "one Telegram poller per bot token".
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use pincer_clock::now_ms;
 
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
@@ -26,12 +28,6 @@ pub struct Lease {
 struct Holder {
     holder: String,
     expires_at_ms: u64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn value(holder: &str, ttl: Duration) -> bytes::Bytes {

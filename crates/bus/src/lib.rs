@@ -5,6 +5,7 @@
 //! - [`setup`]: idempotent creation of the streams and buckets at startup.
 //! - [`messages`]: the JSON payloads that travel on those subjects.
 //! - [`headers`]: W3C trace context in NATS headers, and message-id helpers.
+//! - [`publish`]: the durable publish (trace context, message id, acknowledgement), used by all.
 //! - [`connect`]: connecting with retry and sane timeouts, as one of the [`access`] roles.
 //! - [`access`]: each service's user and subject permissions; the server's authorization block.
 //! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
@@ -18,6 +19,7 @@ pub mod headers;
 pub mod lease;
 pub mod messages;
 pub mod pairing;
+pub mod publish;
 pub mod setup;
 pub mod subjects;
 pub mod transcript;

@@ -5,7 +5,9 @@
 //!
 //! Keys: `<channel>.<account>.pending.<CODE>` and `<channel>.<account>.approved.<sender id>`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use pincer_clock::now_ms;
 
 use async_nats::jetstream::kv;
 use futures::StreamExt as _;
@@ -72,12 +74,6 @@ pub enum PairingError {
 pub struct Pairing {
     store: kv::Store,
     prefix: String,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn store_error(error: impl std::fmt::Display) -> PairingError {

@@ -6,7 +6,6 @@
 //! never counts twice: a redelivered turn is answered from its record and not added again).
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
@@ -61,35 +60,6 @@ pub enum UsageError {
     Contended(String),
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// The UTC date (`YYYY-MM-DD`) of a unix-ms instant.
-pub fn date_of(unix_ms: u64) -> String {
-    let days = i64::try_from(unix_ms / 86_400_000).unwrap_or(i64::MAX);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 fn day_key(date: &str) -> String {
     format!("day.{date}")
 }
@@ -105,7 +75,7 @@ pub async fn record(
     model: &str,
     usage: &Usage,
 ) -> Result<(), UsageError> {
-    let date = date_of(unix_ms);
+    let date = pincer_clock::Date::of_unix_ms(unix_ms).to_string();
     let key = day_key(&date);
     for _ in 0..UPDATE_ATTEMPTS {
         let entry = store.entry(&key).await.map_err(store_error)?;
@@ -150,7 +120,8 @@ pub async fn last_days(
 ) -> Result<Vec<(String, Day)>, UsageError> {
     let mut out = Vec::with_capacity(days as usize);
     for back in (0..u64::from(days)).rev() {
-        let date = date_of(today_ms.saturating_sub(back * 86_400_000));
+        let date =
+            pincer_clock::Date::of_unix_ms(today_ms.saturating_sub(back * 86_400_000)).to_string();
         let day = match store.get(day_key(&date)).await.map_err(store_error)? {
             Some(bytes) => serde_json::from_slice::<Day>(&bytes).unwrap_or_default(),
             None => Day::new(),
@@ -163,17 +134,6 @@ pub async fn last_days(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_utc_calendar_days() {
-        assert_eq!(date_of(0), "1970-01-01");
-        assert_eq!(date_of(86_399_999), "1970-01-01");
-        assert_eq!(date_of(86_400_000), "1970-01-02");
-        // 2000-02-29 (leap day of a century leap year) and 2026-11-29.
-        assert_eq!(date_of(951_782_400_000), "2000-02-29");
-        assert_eq!(date_of(1_795_910_400_000), "2026-11-29");
-        assert_eq!(date_of(1_795_910_400_000 - 1), "2026-11-28");
-    }
 
     #[test]
     fn totals_add_turns_with_missing_counts_as_zero() {

@@ -39,7 +39,6 @@ mod anthropic;
 mod anthropic_request;
 mod auth;
 mod chat;
-mod clock;
 pub mod health;
 pub mod knobs;
 mod ollama;

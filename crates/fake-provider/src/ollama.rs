@@ -9,7 +9,6 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::chat::{Ending, Turn, begin, close_if_truncated, json_reply, paced_body};
-use crate::clock::rfc3339_now;
 use crate::knobs::Knobs;
 use crate::state::FakeState;
 use crate::wire_error::{Dialect, error_response, failure_payload};
@@ -48,7 +47,7 @@ pub(crate) async fn chat(
 /// then the `done:true` line; with a mid-stream failure, the first half of the words and an
 /// `{"error":...}` line; truncated, part of the words (or the tool-call line) and no `done`.
 fn stream(turn: &Turn, load: bool) -> Response {
-    let created_at = rfc3339_now();
+    let created_at = pincer_clock::rfc3339(pincer_clock::since_epoch());
     let chunk = |message: Value| {
         json!({"model": turn.model(), "created_at": created_at, "message": message,
                "done": false})
@@ -108,7 +107,7 @@ fn final_object(turn: &Turn, message: Value, load: bool) -> Value {
     };
     json!({
         "model": turn.model(),
-        "created_at": rfc3339_now(),
+        "created_at": pincer_clock::rfc3339(pincer_clock::since_epoch()),
         "message": message,
         "done": true,
         "done_reason": if load { "load" } else { "stop" },

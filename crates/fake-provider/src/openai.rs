@@ -8,7 +8,6 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::chat::{Ending, Turn, begin, close_if_truncated, json_reply, paced_body};
-use crate::clock::unix_secs;
 use crate::knobs::Knobs;
 use crate::reply::fragments;
 use crate::state::FakeState;
@@ -53,7 +52,7 @@ impl Reply {
         let completion = turn.plan.completion_tokens;
         Self {
             id: format!("chatcmpl-fake{:08}", turn.seq),
-            created: unix_secs(),
+            created: pincer_clock::now_secs(),
             usage: json!({"prompt_tokens": prompt, "completion_tokens": completion,
                           "total_tokens": prompt.saturating_add(completion),
                           "prompt_tokens_details": {"cached_tokens": cached}}),

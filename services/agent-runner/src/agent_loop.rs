@@ -42,9 +42,6 @@ pub struct LoopResult {
     pub outcome: TurnOutcome,
     /// The compacted history that replaces `LoopInput::history`.
     pub compacted: Option<Vec<ChatMessage>>,
-    /// The llm-router itself could not be reached (not a provider failure): the turn should wait
-    /// and run again rather than be answered with an error.
-    pub router_unreachable: bool,
 }
 
 /// Runs the loop.
@@ -64,7 +61,7 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
     let system = prompt::system_prompt(
         sections,
         skills,
-        &crate::tools::today(),
+        &pincer_clock::Date::today().to_string(),
         &agent.tools.outages(),
     );
 
@@ -110,21 +107,15 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         let reply = match tokio::time::timeout(remaining, call).await {
             Err(_) => return timed_out(resolved, iteration, steps, compacted),
             Ok(Err(failure))
-                if failure.code == ErrorCode::Timeout
+                if failure.code() == ErrorCode::Timeout
                     && deadline.saturating_duration_since(Instant::now()) < DEADLINE_SLACK =>
             {
                 // The router's share of the run's deadline ran out: the run's time is up.
                 return timed_out(resolved, iteration, steps, compacted);
             }
-            Ok(Err(failure)) if failure.router_unreachable() => {
-                return LoopResult {
-                    router_unreachable: true,
-                    ..fail(failure.code, failure.message, steps, compacted)
-                };
-            }
             Ok(Err(failure)) => {
                 // The window estimate was off (or unknown): compact once and try again.
-                if failure.kind == Some(pb::ErrorKind::ContextOverflow)
+                if failure.kind() == Some(pb::ErrorKind::ContextOverflow)
                     && !overflow_compacted
                     && !history.is_empty()
                 {
@@ -141,7 +132,12 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
                         }
                     }
                 }
-                return fail(failure.code, failure.message, steps, compacted);
+                return fail(
+                    failure.code(),
+                    failure.message().to_owned(),
+                    steps,
+                    compacted,
+                );
             }
             Ok(Ok(reply)) => reply,
         };
@@ -158,7 +154,6 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
                     steps,
                 },
                 compacted,
-                router_unreachable: false,
             };
         }
         let calls = reply.tool_calls;
@@ -197,7 +192,6 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
             steps,
         },
         compacted,
-        router_unreachable: false,
     }
 }
 
@@ -246,7 +240,6 @@ fn fail(
             steps,
         },
         compacted,
-        router_unreachable: false,
     }
 }
 

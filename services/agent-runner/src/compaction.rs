@@ -129,7 +129,7 @@ pub async fn compact(
     };
     let reply = model_call::call(router, request, None)
         .await
-        .map_err(|failure| failure.message)?;
+        .map_err(|failure| failure.message().to_owned())?;
     let summary = reply.content.trim();
     if summary.is_empty() {
         return Err("the model returned an empty summary".to_owned());

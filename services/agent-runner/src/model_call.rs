@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use bytes::Bytes;
 use pincer_bus::messages::{ErrorCode, RunEvent, ToolCall, Usage};
 use pincer_proto::llm::v1 as pb;
@@ -26,13 +28,57 @@ pub struct Reply {
 
 /// A failed model call.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub enum Failure {
+    /// The llm-router's word (its `ChatFailure`): every candidate model failed, `kind` says how.
+    Model {
+        /// What the client is told.
+        code: ErrorCode,
+        /// Why, safe to show.
+        message: String,
+        /// The deciding failure (decides compaction).
+        kind: pb::ErrorKind,
+    },
+    /// The llm-router could not be reached, or went away before the reply began, until the call's
+    /// deadline: it is down or restarting. Repeated here, and only here, while time remains.
+    RouterUnreachable {
+        /// The last transport error.
+        message: String,
+    },
+    /// The router refused the call itself (its token, a malformed request), or went away after
+    /// part of the reply was relayed (never repeated: the watcher would see it twice).
+    Call {
+        /// What the client is told.
+        code: ErrorCode,
+        /// Why, safe to show.
+        message: String,
+    },
+}
+
+impl Failure {
     /// What the client is told.
-    pub code: ErrorCode,
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Model { code, .. } | Self::Call { code, .. } => *code,
+            Self::RouterUnreachable { .. } => ErrorCode::ProviderUnavailable,
+        }
+    }
+
     /// Why, safe to show.
-    pub message: String,
-    /// The router's kind, when it said (decides compaction).
-    pub kind: Option<pb::ErrorKind>,
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Model { message, .. }
+            | Self::Call { message, .. }
+            | Self::RouterUnreachable { message } => message,
+        }
+    }
+
+    /// The router's failure kind, when it said.
+    pub fn kind(&self) -> Option<pb::ErrorKind> {
+        match self {
+            Self::Model { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
 }
 
 /// Where live deltas go, if anywhere.
@@ -68,9 +114,10 @@ impl LiveSink {
     }
 }
 
-/// Waits before each repeat of a call that failed because the llm-router itself could not be
-/// reached (a restart under compose's restart policy takes a few seconds). A provider failure, which
-/// the router reports with typed details, is never repeated here: the router already fell back.
+/// The waits before each repeat of a call that could not reach the llm-router (a restart under
+/// compose's restart policy takes a few seconds); the last one repeats until the call's deadline.
+/// A provider failure, which the router reports with typed details, is never repeated here: the
+/// router already fell back.
 const ROUTER_RETRY_WAITS: [Duration; 5] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
@@ -79,30 +126,45 @@ const ROUTER_RETRY_WAITS: [Duration; 5] = [
     Duration::from_secs(8),
 ];
 
-impl Failure {
-    /// The router did not answer at all (no typed failure): it is down or restarting.
-    pub fn router_unreachable(&self) -> bool {
-        self.kind.is_none() && self.code == ErrorCode::ProviderUnavailable
-    }
-}
+/// Without a deadline in the request, how long an unreachable router is waited for.
+const DEFAULT_ROUTER_PATIENCE: Duration = Duration::from_secs(120);
 
-/// Runs `request`, relaying deltas to `live`; repeats it while the router is unreachable.
+/// Runs `request`, relaying deltas to `live`. This is the one place that repeats a call because
+/// the llm-router was unreachable: until the request's deadline (`timeout_ms`), when the failure
+/// is [`Failure::RouterUnreachable`].
 pub async fn call(
     router: &RouterClient,
-    request: pb::ChatRequest,
+    mut request: pb::ChatRequest,
     live: Option<&LiveSink>,
 ) -> Result<Reply, Failure> {
-    let mut waits = ROUTER_RETRY_WAITS.iter();
+    let started = Instant::now();
+    let patience = match request.timeout_ms {
+        0 => DEFAULT_ROUTER_PATIENCE,
+        ms => Duration::from_millis(ms),
+    };
+    let deadline = started + patience;
+    let mut waits = ROUTER_RETRY_WAITS.iter().copied();
+    let mut wait = ROUTER_RETRY_WAITS[0];
     loop {
-        match call_once(router, request.clone(), live).await {
-            Err(failure) if failure.router_unreachable() => match waits.next() {
-                Some(wait) => {
-                    tracing::warn!(message = %failure.message, ?wait, "llm-router unreachable, calling again");
-                    tokio::time::sleep(*wait).await;
-                }
-                None => return Err(failure),
-            },
+        let message = match call_once(router, request.clone(), live).await {
+            Err(Failure::RouterUnreachable { message }) => message,
             outcome => return outcome,
+        };
+        wait = waits.next().unwrap_or(wait);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining <= wait {
+            return Err(Failure::RouterUnreachable {
+                message: format!(
+                    "the llm-router could not be reached for {}s: {message}",
+                    started.elapsed().as_secs()
+                ),
+            });
+        }
+        tracing::warn!(%message, ?wait, "llm-router unreachable, calling again");
+        tokio::time::sleep(wait).await;
+        if request.timeout_ms != 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            request.timeout_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
         }
     }
 }
@@ -116,8 +178,10 @@ async fn call_once(
     let mut stream = router
         .chat(request)
         .await
-        .map_err(|s| failure_from_status(&s))?;
+        .map_err(|s| failure_from_status(&s, false))?;
     let mut reply = Reply::default();
+    // Whether a delta went out to a watcher: from then on the call is never repeated.
+    let mut relayed = false;
     loop {
         match stream.message().await {
             Ok(Some(pb::ChatEvent {
@@ -128,6 +192,7 @@ async fn call_once(
                         text: delta.text.clone(),
                     })
                     .await;
+                    relayed = true;
                 }
                 reply.content.push_str(&delta.text);
             }
@@ -158,57 +223,76 @@ async fn call_once(
             }
             Ok(Some(pb::ChatEvent { event: None })) => {}
             Ok(None) => {
-                return Err(Failure {
-                    code: ErrorCode::ProviderUnavailable,
-                    message: "the llm-router ended the stream without an answer".to_owned(),
-                    kind: None,
+                let message = "the llm-router ended the stream without an answer".to_owned();
+                return Err(if relayed {
+                    Failure::Call {
+                        code: ErrorCode::ProviderUnavailable,
+                        message,
+                    }
+                } else {
+                    Failure::RouterUnreachable { message }
                 });
             }
-            Err(status) => return Err(failure_from_status(&status)),
+            Err(status) => return Err(failure_from_status(&status, relayed)),
         }
     }
 }
 
-/// Maps a gRPC status (with the router's `ChatFailure` details when present) to a failure.
-pub fn failure_from_status(status: &tonic::Status) -> Failure {
+/// Maps a gRPC status to a failure. The router puts a typed `ChatFailure` in the details of every
+/// status it returns for a call it ran; a status without one comes from the router's gRPC layer
+/// (its token check, its request validation) or from the transport: the router is down,
+/// restarting, or the connection broke. `relayed`: part of the reply already went to a watcher.
+pub fn failure_from_status(status: &tonic::Status, relayed: bool) -> Failure {
     use prost::Message as _;
     use tonic::Code;
-    // The router puts a typed ChatFailure in the details; the status code is the fallback for
-    // anything else that can fail a gRPC call (transport, router down).
     // Empty details decode as a default ChatFailure: only a non-empty detail is the router's word.
-    let failure = (!status.details().is_empty())
+    let typed = (!status.details().is_empty())
         .then(|| pb::ChatFailure::decode(status.details()).ok())
-        .flatten();
-    let kind = failure
-        .as_ref()
-        .and_then(|f| pb::ErrorKind::try_from(f.kind).ok());
-    let code = match (kind, status.code()) {
-        (Some(pb::ErrorKind::ContextOverflow), _) => ErrorCode::ContextOverflow,
-        (Some(pb::ErrorKind::BadRequest), _) => ErrorCode::BadRequest,
-        (Some(pb::ErrorKind::Auth | pb::ErrorKind::QuotaExhausted), _) => {
-            ErrorCode::ProviderRejected
-        }
-        (Some(pb::ErrorKind::Timeout), _) => ErrorCode::Timeout,
-        (Some(_), _) => ErrorCode::ProviderUnavailable,
-        (None, code) => match code {
-            Code::InvalidArgument => ErrorCode::BadRequest,
-            Code::PermissionDenied | Code::Unauthenticated | Code::ResourceExhausted => {
-                ErrorCode::ProviderRejected
-            }
-            Code::DeadlineExceeded => ErrorCode::Timeout,
-            _ => ErrorCode::ProviderUnavailable,
-        },
-    };
+        .flatten()
+        .and_then(|failure| pb::ErrorKind::try_from(failure.kind).ok());
     let message = if status.message().is_empty() {
         format!("llm-router unavailable ({})", status.code())
     } else {
         status.message().to_owned()
     };
-    tracing::warn!(?code, %message, "model call failed");
-    Failure {
-        code,
-        message,
-        kind,
+    let failure = match typed {
+        Some(kind) => Failure::Model {
+            code: code_of(kind),
+            message,
+            kind,
+        },
+        None => match status.code() {
+            Code::InvalidArgument => Failure::Call {
+                code: ErrorCode::BadRequest,
+                message,
+            },
+            Code::PermissionDenied | Code::Unauthenticated => Failure::Call {
+                code: ErrorCode::ProviderRejected,
+                message: format!("the llm-router refused this runner's call: {message}"),
+            },
+            Code::DeadlineExceeded => Failure::Call {
+                code: ErrorCode::Timeout,
+                message,
+            },
+            _ if relayed => Failure::Call {
+                code: ErrorCode::ProviderUnavailable,
+                message: format!("the llm-router went away in the middle of the reply: {message}"),
+            },
+            _ => Failure::RouterUnreachable { message },
+        },
+    };
+    tracing::warn!(?failure, "model call failed");
+    failure
+}
+
+/// What the client is told for the router's failure kind.
+fn code_of(kind: pb::ErrorKind) -> ErrorCode {
+    match kind {
+        pb::ErrorKind::ContextOverflow => ErrorCode::ContextOverflow,
+        pb::ErrorKind::BadRequest => ErrorCode::BadRequest,
+        pb::ErrorKind::Auth | pb::ErrorKind::QuotaExhausted => ErrorCode::ProviderRejected,
+        pb::ErrorKind::Timeout => ErrorCode::Timeout,
+        _ => ErrorCode::ProviderUnavailable,
     }
 }
 
@@ -216,20 +300,79 @@ pub fn failure_from_status(status: &tonic::Status) -> Failure {
 mod status_tests {
     use super::*;
 
-    #[test]
-    fn a_status_without_details_is_the_router_being_unreachable() {
-        let gone = failure_from_status(&tonic::Status::unavailable("h2 protocol error"));
-        assert!(gone.router_unreachable(), "{gone:?}");
-        let typed = pb::ChatFailure {
-            kind: pb::ErrorKind::Overloaded as i32,
-            message: "all providers down".into(),
+    fn typed(kind: pb::ErrorKind, code: tonic::Code) -> tonic::Status {
+        let failure = pb::ChatFailure {
+            kind: kind as i32,
+            message: "from the router".into(),
             ..Default::default()
         };
-        let status = tonic::Status::with_details(
-            tonic::Code::Unavailable,
-            "all providers down",
-            prost::Message::encode_to_vec(&typed).into(),
+        tonic::Status::with_details(
+            code,
+            "from the router",
+            prost::Message::encode_to_vec(&failure).into(),
+        )
+    }
+
+    #[test]
+    fn only_a_status_without_the_routers_word_is_the_router_being_unreachable() {
+        let gone = failure_from_status(&tonic::Status::unavailable("h2 protocol error"), false);
+        assert!(
+            matches!(gone, Failure::RouterUnreachable { .. }),
+            "{gone:?}"
         );
-        assert!(!failure_from_status(&status).router_unreachable());
+        let unknown = failure_from_status(&tonic::Status::unknown("transport error"), false);
+        assert!(matches!(unknown, Failure::RouterUnreachable { .. }));
+
+        let overloaded = failure_from_status(
+            &typed(pb::ErrorKind::Overloaded, tonic::Code::Unavailable),
+            false,
+        );
+        assert_eq!(overloaded.kind(), Some(pb::ErrorKind::Overloaded));
+        assert_eq!(overloaded.code(), ErrorCode::ProviderUnavailable);
+        let overflow = failure_from_status(
+            &typed(pb::ErrorKind::ContextOverflow, tonic::Code::InvalidArgument),
+            false,
+        );
+        assert_eq!(overflow.code(), ErrorCode::ContextOverflow);
+    }
+
+    #[test]
+    fn refusals_and_breaks_after_output_are_not_repeated() {
+        let token = failure_from_status(&tonic::Status::unauthenticated("bad token"), false);
+        assert_eq!(token.code(), ErrorCode::ProviderRejected);
+        assert!(matches!(token, Failure::Call { .. }));
+        let invalid = failure_from_status(&tonic::Status::invalid_argument("no model"), false);
+        assert_eq!(invalid.code(), ErrorCode::BadRequest);
+        let broke = failure_from_status(&tonic::Status::unavailable("reset"), true);
+        assert!(matches!(broke, Failure::Call { .. }), "{broke:?}");
+        assert!(broke.message().contains("middle of the reply"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_router_is_called_again_until_the_deadline() {
+        // Nothing listens on this port: every attempt fails at once with a transport error.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        drop(listener);
+        let router = RouterClient::connect_lazy(&url, None).expect("client");
+        let request = pb::ChatRequest {
+            model: "fake/m".into(),
+            timeout_ms: 20_000,
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let failure = call(&router, request, None).await.expect_err("unreachable");
+        assert!(
+            matches!(failure, Failure::RouterUnreachable { .. }),
+            "{failure:?}"
+        );
+        assert!(
+            failure.message().contains("could not be reached"),
+            "{failure:?}"
+        );
+        // Waited through the schedule (0.5 + 1 + 2 + 4 + 8 s), not past the deadline.
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(15_500), "{waited:?}");
+        assert!(waited <= Duration::from_secs(20), "{waited:?}");
     }
 }

@@ -2,7 +2,6 @@
 //! file changed: a turn checks a few mtimes instead of reading and parsing every file.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::UNIX_EPOCH;
 
 use crate::skills::Skill;
 use pincer_workspace::Workspace;
@@ -63,8 +62,7 @@ fn fingerprint(workspace: &Workspace) -> Fingerprint {
             let modified = meta
                 .modified()
                 .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
+                .map_or(0, |t| pincer_clock::since_epoch_of(t).as_nanos());
             (modified, meta.len())
         })
     };

@@ -54,30 +54,28 @@ pub enum Disposition {
     RetryLater(Duration),
 }
 
-/// When a turn found the llm-router unreachable (after its own repeats), it is redelivered after
-/// this long instead of being answered with an error.
-const ROUTER_DOWN_RETRY: Duration = Duration::from_secs(3);
-
 /// Attempts at storing an outcome when other writers race for the same transcript.
 const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
-    if request.messages.iter().any(|m| !m.attachments.is_empty()) {
+    // Attachments are saved in the agent's workspace first: the model sees their paths.
+    let prepared;
+    let request = if request.messages.iter().any(|m| !m.attachments.is_empty()) {
         let agent = context.agents.get(&request.agent_id).ok();
-        let mut prepared = request.clone();
-        prepared.messages = crate::attachments::materialize(
-            context.media.as_ref(),
-            agent.as_ref().map(|a| a.tools.workspace()),
-            &request.messages,
-        )
-        .await;
-        return run_turn(context, &prepared).await;
-    }
-    run_turn(context, request).await
-}
-
-async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
+        prepared = TurnRequest {
+            messages: crate::attachments::materialize(
+                context.media.as_ref(),
+                agent.as_ref().map(|a| a.tools.workspace()),
+                &request.messages,
+            )
+            .await,
+            ..request.clone()
+        };
+        &prepared
+    } else {
+        request
+    };
     let live = request.live_deltas.then(|| LiveSink {
         client: context.client.clone(),
         subject: request.reply_subject.clone(),
@@ -92,9 +90,6 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
             run_agent(context, request, &[], None, live.as_ref()),
         )
         .await;
-        if result.router_unreachable {
-            return Disposition::RetryLater(ROUTER_DOWN_RETRY);
-        }
         record_usage(context, &result.outcome).await;
         announce(context, request, &result.outcome).await;
         return delivered(context, request, &result.outcome).await;
@@ -139,7 +134,6 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
         LoopResult {
             outcome: TurnOutcome::Command { reply },
             compacted: None,
-            router_unreachable: false,
         }
     } else {
         let work = abortable(
@@ -168,13 +162,6 @@ async fn run_turn(context: &TurnContext, request: &TurnRequest) -> Disposition {
             }
         }
     };
-    if result.router_unreachable {
-        // Nothing is stored or answered: the turn comes back once the router may be up again
-        // (its tool steps, if any, run again then).
-        tracing::warn!("llm-router unreachable: the turn will run again");
-        context.sessions.release_lease(lease).await;
-        return Disposition::RetryLater(ROUTER_DOWN_RETRY);
-    }
     let mut outcome = result.outcome;
     if let Some(reason) = &loaded.damaged {
         prepend_notice(
@@ -223,31 +210,18 @@ async fn delivered(
         text,
         failed,
     };
-    let Ok(payload) = serde_json::to_vec(&message) else {
-        return Disposition::Finished;
-    };
-    let mut headers = pincer_bus::headers::with_trace_context();
-    headers.insert("Nats-Msg-Id", format!("reply-{}", request.turn_id).as_str());
     let js = async_nats::jetstream::new(context.client.clone());
     let subject = context.namespace.channel_outbound(&to.channel);
-    let published = match js
-        .publish_with_headers(subject, headers, payload.into())
-        .await
-    {
-        Ok(ack) => tokio::time::timeout(Duration::from_secs(5), ack).await,
+    let id = format!("reply-{}", request.turn_id);
+    match pincer_bus::publish::durable_json(&js, subject, &id, &message).await {
+        Ok(_) => Disposition::Finished,
+        // Cannot happen for this plain struct; retrying would not help either.
+        Err(error @ pincer_bus::Error::Payload { .. }) => {
+            tracing::error!(%error, "channel reply cannot be encoded");
+            Disposition::Finished
+        }
         Err(error) => {
-            tracing::warn!(%error, "cannot queue the channel reply");
-            return Disposition::RetryLater(Duration::from_secs(1));
-        }
-    };
-    match published {
-        Ok(Ok(_)) => Disposition::Finished,
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "channel reply not stored");
-            Disposition::RetryLater(Duration::from_secs(1))
-        }
-        Err(_) => {
-            tracing::warn!("channel reply not acknowledged in time");
+            tracing::warn!(%error, "channel reply not stored; the turn comes back");
             Disposition::RetryLater(Duration::from_secs(1))
         }
     }
@@ -275,7 +249,6 @@ async fn abortable(
             LoopResult {
                 outcome: TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"),
                 compacted: None,
-                router_unreachable: false,
             }
         }
     }
@@ -287,7 +260,7 @@ async fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
     else {
         return;
     };
-    let now = pincer_bus::usage::now_ms();
+    let now = pincer_clock::now_ms();
     if let Err(error) = pincer_bus::usage::record(store, now, model, usage).await {
         tracing::warn!(%error, "usage not recorded");
     }
@@ -306,7 +279,6 @@ async fn run_agent(
             return LoopResult {
                 outcome: TurnOutcome::failed(ErrorCode::BadRequest, error.to_string()),
                 compacted: None,
-                router_unreachable: false,
             };
         }
     };
@@ -364,7 +336,7 @@ async fn store(
             .session_key
             .clone_from(&request.session_key);
         loaded.transcript.agent_id.clone_from(&request.agent_id);
-        loaded.transcript.updated_ms = pincer_bus::usage::now_ms();
+        loaded.transcript.updated_ms = pincer_clock::now_ms();
         match context
             .sessions
             .save(

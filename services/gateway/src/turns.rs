@@ -68,9 +68,17 @@ pub struct TurnSpec<'a> {
     pub live: bool,
 }
 
-/// Same session + same idempotency key → same turn id → the runner answers a retry from the stored
-/// outcome instead of running it again.
-pub fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
+/// The id of a new turn in `session_key`. Same session + same idempotency key → same turn id → the
+/// runner answers a retry from the stored outcome instead of running it again; without a key (or
+/// with a blank one) every turn is new.
+pub fn turn_id(session_key: &str, idempotency_key: Option<&str>) -> String {
+    match idempotency_key.map(str::trim).filter(|key| !key.is_empty()) {
+        Some(key) => stable_turn_id(session_key, key),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
+fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
     let digest = ring::digest::digest(
         &ring::digest::SHA256,
         format!("{session_key}\n{idempotency_key}").as_bytes(),
@@ -81,22 +89,10 @@ pub fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
         .collect()
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    pincer_bus::usage::now_ms()
-}
-
 impl Turns {
     /// Builds a persisted single-message turn.
     pub fn new_turn(&self, spec: TurnSpec<'_>) -> TurnRequest {
-        let turn_id = match spec
-            .idempotency_key
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-        {
-            Some(key) => stable_turn_id(&spec.session_key, key),
-            None => uuid::Uuid::new_v4().simple().to_string(),
-        };
+        let turn_id = turn_id(&spec.session_key, spec.idempotency_key);
         TurnRequest {
             reply_subject: self.reply_subject(&turn_id),
             live_deltas: spec.live,
@@ -109,7 +105,7 @@ impl Turns {
                 spec.text,
             )],
             source: spec.source.to_owned(),
-            accepted_at_ms: now_ms(),
+            accepted_at_ms: pincer_clock::now_ms(),
             deliver: None,
         }
     }
@@ -153,27 +149,19 @@ impl Turns {
             .subscribe(turn.reply_subject.clone())
             .await
             .map_err(|e| Error::Bus(e.to_string()))?;
-        let payload = serde_json::to_vec(turn).map_err(|e| Error::Bus(e.to_string()))?;
-        let mut headers = pincer_bus::headers::with_trace_context();
         // Each HTTP request is its own delivery: a client retrying with the same Idempotency-Key gets
         // the same turn id, and the runner answers it from the stored outcome instead of re-running.
         // (JetStream de-duplication by id would swallow the retry and leave it waiting for nothing.)
         let delivery_id = format!("{}.{}", turn.turn_id, uuid::Uuid::new_v4().simple());
-        headers.insert(pincer_bus::headers::MSG_ID, delivery_id.as_str());
-        let ack = self
-            .js
-            .publish_with_headers(
-                self.namespace.turn(&turn.agent_id),
-                headers,
-                Bytes::from(payload),
-            )
-            .await
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        let ack = tokio::time::timeout(Duration::from_secs(5), ack)
-            .await
-            .map_err(|_| Error::Bus("jetstream did not acknowledge the turn within 5s".to_owned()))?
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        if ack.duplicate {
+        let stored = pincer_bus::publish::durable_json(
+            &self.js,
+            self.namespace.turn(&turn.agent_id),
+            &delivery_id,
+            turn,
+        )
+        .await
+        .map_err(|e| Error::Bus(e.to_string()))?;
+        if stored.duplicate {
             tracing::warn!(turn_id = %turn.turn_id, "jetstream reported a duplicate delivery id");
         }
         Ok(Submitted {

@@ -4,7 +4,6 @@
 //! answered 200. Telegram retries anything else, so nothing accepted is lost.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_nats::jetstream;
 use pincer_bus::Namespace;
@@ -81,18 +80,12 @@ impl Webhooks {
             .js
             .as_ref()
             .ok_or_else(|| WebhookError::Bus("not connected".to_owned()))?;
-        let mut headers = pincer_bus::headers::with_trace_context();
-        headers.insert("Nats-Msg-Id", format!("tgu-{account}-{update_id}").as_str());
         let subject = self.namespace.channel_inbound_account("telegram", account);
-        let ack = js
-            .publish_with_headers(subject, headers, body.to_vec().into())
+        let id = format!("tgu-{account}-{update_id}");
+        pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
             .await
-            .map_err(|e| WebhookError::Bus(e.to_string()))?;
-        match tokio::time::timeout(Duration::from_secs(5), ack).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(WebhookError::Bus(error.to_string())),
-            Err(_) => Err(WebhookError::Bus("no acknowledgement within 5s".to_owned())),
-        }
+            .map(|_| ())
+            .map_err(|e| WebhookError::Bus(e.to_string()))
     }
 }
 

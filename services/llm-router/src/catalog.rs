@@ -24,6 +24,8 @@ pub struct Deployment {
     pub reference: String,
     /// Provider id (`models.providers.<id>`).
     pub provider_id: String,
+    /// Which built-in provider the id names, if any.
+    pub builtin: Option<pincer_config::BuiltinProvider>,
     /// Model id as the provider knows it.
     pub model: String,
     /// Wire format.
@@ -137,6 +139,7 @@ impl Catalog {
         Ok(Deployment {
             reference: reference.to_owned(),
             provider_id: provider_id.to_owned(),
+            builtin: pincer_config::BuiltinProvider::of(provider_id),
             model: model.to_owned(),
             api,
             base_url,

@@ -3,15 +3,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::Map;
 use pincer_proto::llm::v1 as pb;
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use crate::failover::events::{Attempt, CallFailure, Done, Event};
 use crate::failover::{self, Call, Engine};
-use crate::providers::{CallRequest, Message, Tool, ToolCall};
+use crate::providers::{CallRequest, ErrorKind, Message, Role, Tool, ToolCall, Usage};
 use crate::status;
+
+/// What the engine reports, as it goes out on the wire.
+type Item = Result<Event, CallFailure>;
 
 /// Service state: the shared call engine.
 #[derive(Clone)]
@@ -32,7 +39,7 @@ impl Router {
 
 #[tonic::async_trait]
 impl pb::llm_router_server::LlmRouter for Router {
-    type ChatStream = ReceiverStream<Result<pb::ChatEvent, Status>>;
+    type ChatStream = Map<ReceiverStream<Item>, fn(Item) -> Result<pb::ChatEvent, Status>>;
 
     async fn chat(
         &self,
@@ -49,12 +56,16 @@ impl pb::llm_router_server::LlmRouter for Router {
         );
         let request = request.into_inner();
         if request.model.trim().is_empty() {
-            return Err(Status::invalid_argument(
+            return Err(status_of(CallFailure::refused(
+                &request.model,
                 "model is required (provider/model)",
-            ));
+            )));
         }
         if request.messages.is_empty() {
-            return Err(Status::invalid_argument("messages must not be empty"));
+            return Err(status_of(CallFailure::refused(
+                &request.model,
+                "messages must not be empty",
+            )));
         }
         span.record("model", request.model.as_str());
         span.record("session", request.session_key.as_str());
@@ -86,7 +97,11 @@ impl pb::llm_router_server::LlmRouter for Router {
             }
             .instrument(span),
         );
-        Ok(Response::new(ReceiverStream::new(events)))
+        let translate: fn(Item) -> Result<pb::ChatEvent, Status> = |item| match item {
+            Ok(event) => Ok(chat_event(event)),
+            Err(failure) => Err(status_of(failure)),
+        };
+        Ok(Response::new(ReceiverStream::new(events).map(translate)))
     }
 
     async fn list_models(
@@ -112,10 +127,10 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
         .into_iter()
         .map(|message| Message {
             role: match pb::Role::try_from(message.role).unwrap_or(pb::Role::User) {
-                pb::Role::System => "system",
-                pb::Role::Assistant => "assistant",
-                pb::Role::Tool => "tool",
-                pb::Role::User | pb::Role::Unspecified => "user",
+                pb::Role::System => Role::System,
+                pb::Role::Assistant => Role::Assistant,
+                pb::Role::Tool => Role::Tool,
+                pb::Role::User | pb::Role::Unspecified => Role::User,
             },
             content: message.content,
             tool_calls: message
@@ -144,5 +159,111 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
         messages,
         tools,
         max_tokens: request.max_tokens,
+    }
+}
+
+fn chat_event(event: Event) -> pb::ChatEvent {
+    use pb::chat_event::Event as Wire;
+    let event = match event {
+        Event::Text(text) => Wire::Delta(pb::TextDelta { text }),
+        Event::ToolCall(call) => Wire::ToolCall(pb::ToolCall {
+            id: call.id,
+            name: call.name,
+            arguments_json: call.arguments,
+        }),
+        Event::Done(done) => Wire::Done(done_message(done)),
+    };
+    pb::ChatEvent { event: Some(event) }
+}
+
+fn done_message(done: Done) -> pb::Done {
+    pb::Done {
+        model: done.model,
+        finish_reason: done.finish_reason,
+        usage: Some(usage_message(done.usage)),
+        failed_attempts: done.failed_attempts.iter().map(failed_attempt).collect(),
+        requested_model: done.requested_model,
+        cost_usd: done.cost_usd,
+    }
+}
+
+fn usage_message(usage: Usage) -> pb::Usage {
+    pb::Usage {
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        cached_tokens: usage.cached_tokens,
+        cache_write_tokens: usage.cache_write_tokens,
+    }
+}
+
+fn failed_attempt(attempt: &Attempt) -> pb::FailedAttempt {
+    pb::FailedAttempt {
+        model: attempt.model.clone(),
+        reason: attempt.error.to_string(),
+        kind: attempt.error.kind.to_proto().into(),
+        tries: attempt.tries,
+    }
+}
+
+/// The status that ends a failed call. Its details always carry a [`pb::ChatFailure`] (the
+/// router's word, which tells a caller it was reached); its code reflects the deciding failure, so
+/// plain gRPC clients can still tell "fix your request or keys" from "try later".
+fn status_of(failure: CallFailure) -> Status {
+    let code = if failure.after_output {
+        tonic::Code::Unavailable
+    } else if failure.attempts.is_empty() || failure.kind.is_terminal() {
+        tonic::Code::InvalidArgument
+    } else if failure.all_failed_with(&[ErrorKind::Auth, ErrorKind::QuotaExhausted]) {
+        tonic::Code::PermissionDenied
+    } else if failure.all_failed_with(&[ErrorKind::Timeout]) {
+        tonic::Code::DeadlineExceeded
+    } else {
+        tonic::Code::Unavailable
+    };
+    let details = pb::ChatFailure {
+        kind: failure.kind.to_proto().into(),
+        message: failure.message.clone(),
+        after_output: failure.after_output,
+        attempts: failure.attempts.iter().map(failed_attempt).collect(),
+        // 0 on the wire: not cooling.
+        retry_at_unix_ms: failure.retry_at_ms.unwrap_or(0),
+        requested_model: failure.requested_model,
+    };
+    Status::with_details(code, failure.message, details.encode_to_vec().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ProviderError;
+
+    #[test]
+    fn every_failure_status_carries_the_routers_word() {
+        let refused = status_of(CallFailure::refused("", "model is required"));
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        let details = pb::ChatFailure::decode(refused.details()).expect("details");
+        assert_eq!(details.kind, pb::ErrorKind::BadRequest as i32);
+
+        let keys = CallFailure::new(
+            "a/1",
+            vec![Attempt::skipped(
+                "a/1",
+                ProviderError::new(ErrorKind::Auth, "401"),
+            )],
+            None,
+        );
+        assert_eq!(status_of(keys).code(), tonic::Code::PermissionDenied);
+        let cooling = CallFailure::new(
+            "a/1",
+            vec![Attempt {
+                cooling_until_ms: Some(42),
+                ..Attempt::skipped("a/1", ProviderError::new(ErrorKind::CoolingDown, "c"))
+            }],
+            None,
+        );
+        let status = status_of(cooling);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let details = pb::ChatFailure::decode(status.details()).expect("details");
+        assert_eq!(details.retry_at_unix_ms, 42);
     }
 }

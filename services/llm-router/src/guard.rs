@@ -52,7 +52,7 @@ mod tests {
     fn estimate_grows_with_content_and_refuses_only_beyond_the_window() {
         let request = CallRequest {
             messages: vec![Message {
-                role: "user",
+                role: crate::providers::Role::User,
                 content: "x".repeat(40_000),
                 ..Message::default()
             }],

@@ -7,7 +7,8 @@ use pincer_proto::llm::v1 as pb;
 use crate::catalog::{Deployment, display_origin};
 use crate::failover::Engine;
 use crate::guard;
-use crate::health::{HealthRecord, State, Target, now_ms};
+use crate::health::{HealthRecord, State, Target};
+use pincer_clock::now_ms;
 
 /// Every configured model, then every model an Ollama provider has pulled but the config does not
 /// list.

@@ -120,7 +120,7 @@ async fn a_long_retry_after_moves_on_at_once_and_cools_the_model_that_long() {
         .expect("listed");
     let health = model.health.as_ref().expect("health");
     assert_eq!(health.state(), pb::BreakerState::Open);
-    assert!(health.cooldown_until_unix_ms >= support::now_ms() + 80_000);
+    assert!(health.cooldown_until_unix_ms >= pincer_clock::now_ms() + 80_000);
     assert_eq!(health.last_error_kind(), pb::ErrorKind::RateLimited);
 
     // The next call skips the cooling model without sending it anything.

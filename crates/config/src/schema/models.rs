@@ -99,7 +99,7 @@ impl Provider {
     pub fn base_url_for(&self, provider_id: &str) -> Option<String> {
         match &self.base_url {
             Some(url) => Some(url.trim_end_matches('/').to_owned()),
-            None => default_base_url(provider_id).map(str::to_owned),
+            None => BuiltinProvider::of(provider_id).map(|known| known.base_url().to_owned()),
         }
     }
 
@@ -125,15 +125,52 @@ pub enum KeepAlive {
     Duration(String),
 }
 
-/// The base URL of a built-in provider id.
-#[must_use]
-pub fn default_base_url(provider_id: &str) -> Option<&'static str> {
-    match provider_id {
-        "openrouter" => Some("https://openrouter.ai/api/v1"),
-        "openai" => Some("https://api.openai.com/v1"),
-        "anthropic" => Some("https://api.anthropic.com"),
-        "ollama" => Some("http://localhost:11434"),
-        _ => None,
+/// A provider id Pincer knows without being told: its base URL and wire protocol are defaults,
+/// and some get their own courtesies (OpenRouter's attribution headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BuiltinProvider {
+    /// `openrouter`.
+    OpenRouter,
+    /// `openai`.
+    OpenAi,
+    /// `anthropic`.
+    Anthropic,
+    /// `ollama`.
+    Ollama,
+}
+
+impl BuiltinProvider {
+    /// The built-in provider called `provider_id`.
+    #[must_use]
+    pub fn of(provider_id: &str) -> Option<Self> {
+        Some(match provider_id {
+            "openrouter" => Self::OpenRouter,
+            "openai" => Self::OpenAi,
+            "anthropic" => Self::Anthropic,
+            "ollama" => Self::Ollama,
+            _ => return None,
+        })
+    }
+
+    /// Its base URL when `baseUrl` is not set.
+    #[must_use]
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Self::OpenRouter => "https://openrouter.ai/api/v1",
+            Self::OpenAi => "https://api.openai.com/v1",
+            Self::Anthropic => "https://api.anthropic.com",
+            Self::Ollama => "http://localhost:11434",
+        }
+    }
+
+    /// Its wire protocol when `api` is not set.
+    #[must_use]
+    pub fn api(self) -> Api {
+        match self {
+            Self::Ollama => Api::Ollama,
+            Self::Anthropic => Api::AnthropicMessages,
+            Self::OpenRouter | Self::OpenAi => Api::OpenaiCompletions,
+        }
     }
 }
 
@@ -157,11 +194,7 @@ impl Api {
     /// The API assumed for a provider id without an explicit `api`.
     #[must_use]
     pub fn default_for(provider_id: &str) -> Self {
-        match provider_id {
-            "ollama" => Api::Ollama,
-            "anthropic" => Api::AnthropicMessages,
-            _ => Api::OpenaiCompletions,
-        }
+        BuiltinProvider::of(provider_id).map_or(Api::OpenaiCompletions, BuiltinProvider::api)
     }
 
     /// The config spelling, e.g. `openai-completions`.

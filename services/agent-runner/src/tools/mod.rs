@@ -228,7 +228,11 @@ impl ToolBox {
             "edit" => files::edit(&workspace, &arguments),
             "list" => files::list(&workspace, &arguments),
             "memory_search" => memory::search(&workspace, &arguments),
-            "memory_write" => memory::write(&workspace, &arguments, &today()),
+            "memory_write" => memory::write(
+                &workspace,
+                &arguments,
+                &pincer_clock::Date::today().to_string(),
+            ),
             other => Err(ToolError::Invalid(format!(
                 "`{other}` has no implementation"
             ))),
@@ -249,40 +253,9 @@ fn spec(name: &str, description: &str, parameters: serde_json::Value) -> pb::Too
     }
 }
 
-/// Today's date (UTC) as `YYYY-MM-DD`, for daily memory files.
-pub fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0);
-    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_are_right() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 
     #[tokio::test]
     async fn unknown_tools_and_denied_tools_are_tool_errors_naming_the_choices() {

@@ -3,8 +3,6 @@
 //! published with a message id derived from the `update_id`, so handling an update twice (after a
 //! crash before the offset was saved) never yields two runs or two replies.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use async_nats::jetstream;
 use pincer_bus::Namespace;
 use pincer_bus::messages::{Attachment, ChatMessage, Delivery, OutboundMessage, Role, TurnRequest};
@@ -180,9 +178,7 @@ impl Ingest {
             }],
             live_deltas: self.streaming,
             source: "telegram".to_owned(),
-            accepted_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            accepted_at_ms: pincer_clock::now_ms(),
             deliver: Some(self.delivery(message)),
         };
         // Listen for the turn's end before it can happen, so the indicator stops on time.
@@ -288,23 +284,13 @@ impl Ingest {
         id: &str,
         payload: &T,
     ) -> Result<(), IngestError> {
-        let failed = |reason: String| IngestError::Publish {
-            subject: subject.clone(),
-            reason,
-        };
-        let bytes = serde_json::to_vec(payload).map_err(|e| failed(e.to_string()))?;
-        let mut headers = pincer_bus::headers::with_trace_context();
-        headers.insert("Nats-Msg-Id", id);
-        let ack = self
-            .js
-            .publish_with_headers(subject.clone(), headers, bytes.into())
+        pincer_bus::publish::durable_json(&self.js, subject.clone(), id, payload)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-        match tokio::time::timeout(Duration::from_secs(10), ack).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(failed(error.to_string())),
-            Err(_) => Err(failed("no acknowledgement within 10s".to_owned())),
-        }
+            .map(|_| ())
+            .map_err(|error| IngestError::Publish {
+                subject,
+                reason: error.to_string(),
+            })
     }
 }
 

@@ -308,9 +308,7 @@ async fn deliver(
 
 /// Claims `marker` for sending: creates it as `sending <unix ms>`, or takes over a stale claim.
 async fn claim(state: &kv::Store, marker: &str) -> Result<Claim, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now = pincer_clock::now_ms();
     let value = format!("sending {now}");
     match state.create(marker, value.clone().into()).await {
         Ok(revision) => return Ok(Claim::Mine(revision)),

@@ -226,8 +226,16 @@ mod tests {
             .admit_connect(&client, &headers, Some("the-gateway-token"))
             .expect("operator");
         assert_eq!(credential, crate::auth::Credential::Operator);
-        assert!(!credential.allowed_scopes(true).contains(&"operator.admin"));
-        assert!(credential.allowed_scopes(false).contains(&"operator.admin"));
+        assert!(
+            !credential
+                .allowed_scopes(true)
+                .contains(&super::super::Scope::Admin)
+        );
+        assert!(
+            credential
+                .allowed_scopes(false)
+                .contains(&super::super::Scope::Admin)
+        );
     }
 
     #[test]

@@ -6,17 +6,20 @@
 //! - [`limiter`]: failed attempts per client address, with a lockout.
 //! - [`client`]: the client's address, through trusted proxies.
 //! - [`origin`]: which browser origins may call the API or open the control WebSocket.
+//! - [`scope`]: the operator scopes a credential grants and a method needs.
 
 pub mod client;
 pub mod guard;
 pub mod limiter;
 pub mod origin;
+pub mod scope;
 
 use std::net::IpAddr;
 
 use pincer_config::{AuthMode, Secret};
 
 pub use client::{ClientAddr, Proxies};
+pub use scope::{Scope, Scopes};
 
 /// Header a trusted proxy puts the authenticated user in, unless configured otherwise.
 pub const DEFAULT_USER_HEADER: &str = "x-forwarded-user";
@@ -85,16 +88,12 @@ pub enum Credential {
 impl Credential {
     /// The scopes this credential may hold.
     #[must_use]
-    pub fn allowed_scopes(self, admin_token_configured: bool) -> &'static [&'static str] {
-        const ALL: &[&str] = &[
-            "operator.read",
-            "operator.write",
-            "operator.pairing",
-            "operator.admin",
-        ];
+    pub fn allowed_scopes(self, admin_token_configured: bool) -> &'static [Scope] {
         match self {
-            Self::Operator if admin_token_configured => &ALL[..3],
-            _ => ALL,
+            Self::Operator if admin_token_configured => {
+                &[Scope::Read, Scope::Write, Scope::Pairing]
+            }
+            _ => &Scope::ALL,
         }
     }
 }

@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Services;
 use super::frame::{self, Code, ErrorShape, PROTOCOL};
-use crate::auth::ClientAddr;
 use crate::auth::guard::{Guard, Refusal};
+use crate::auth::{ClientAddr, Scope, Scopes};
 
 /// Frames queued for a client before it counts as a slow consumer.
 pub const OUTBOUND_FRAMES: usize = 256;
@@ -46,26 +46,6 @@ mod close {
     pub const POLICY: u16 = 1008;
     pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const RESTART: u16 = 1012;
-}
-
-/// Scopes a connection holds.
-#[derive(Clone, Debug, Default)]
-pub struct Scopes(Vec<String>);
-
-impl Scopes {
-    /// Whether `needed` is held (`operator.admin` implies all, `operator.write` implies read).
-    pub fn allows(&self, needed: &str) -> bool {
-        self.0.iter().any(|held| {
-            held == needed
-                || held == "operator.admin"
-                || (held == "operator.write" && needed == "operator.read")
-        })
-    }
-
-    /// The scopes, for `hello-ok`.
-    pub fn list(&self) -> &[String] {
-        &self.0
-    }
 }
 
 /// The sending half of a connection, shared by its request tasks and run forwarders.
@@ -165,14 +145,6 @@ fn operator() -> String {
     "operator".to_owned()
 }
 
-/// Scopes an operator may ask for.
-const KNOWN_SCOPES: [&str; 4] = [
-    "operator.read",
-    "operator.write",
-    "operator.pairing",
-    "operator.admin",
-];
-
 /// Serves one upgraded socket until it closes.
 pub async fn serve(
     socket: WebSocket,
@@ -188,7 +160,7 @@ pub async fn serve(
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let challenge = frame::event(
         "connect.challenge",
-        &json!({ "nonce": nonce, "ts": crate::turns::now_ms() }),
+        &json!({ "nonce": nonce, "ts": pincer_clock::now_ms() }),
         0,
     );
     if sink.send(Message::Text(challenge.into())).await.is_err() {
@@ -273,14 +245,11 @@ pub async fn serve(
         refuse(&mut sink, &request.id, error).await;
         return;
     }
-    if let Some(unknown) = params
-        .scopes
-        .iter()
-        .find(|s| !KNOWN_SCOPES.contains(&s.as_str()))
-    {
+    if let Some(unknown) = params.scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        let known: Vec<&str> = Scope::ALL.iter().map(|scope| scope.name()).collect();
         let error = ErrorShape::invalid(format!(
             "unknown scope {unknown:?}; known: {}",
-            KNOWN_SCOPES.join(", ")
+            known.join(", ")
         ));
         refuse(&mut sink, &request.id, error).await;
         return;
@@ -299,14 +268,18 @@ pub async fn serve(
     };
     // What the client asks for, as far as its credential allows.
     let allowed = credential.allowed_scopes(guard.has_admin_token());
-    let asked = if params.scopes.is_empty() {
-        vec!["operator.read".to_owned()]
+    let asked: Vec<Scope> = if params.scopes.is_empty() {
+        vec![Scope::Read]
     } else {
-        params.scopes
+        params
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s))
+            .collect()
     };
-    let scopes: Vec<String> = asked
+    let scopes: Vec<Scope> = asked
         .into_iter()
-        .filter(|scope| allowed.contains(&scope.as_str()))
+        .filter(|scope| allowed.contains(scope))
         .collect();
     let conn = Arc::new(Conn {
         id: conn_id.clone(),
@@ -314,7 +287,7 @@ pub async fn serve(
         seq: AtomicU64::new(0),
         closed: CancellationToken::new(),
         close_reason: std::sync::Mutex::new(None),
-        scopes: Scopes(scopes),
+        scopes: Scopes::new(scopes),
         credential,
     });
     let client_name = params
@@ -331,9 +304,9 @@ pub async fn serve(
         "type": "hello-ok",
         "protocol": PROTOCOL,
         "server": { "version": env!("CARGO_PKG_VERSION"), "connId": conn_id },
-        "features": { "methods": super::methods::NAMES, "events": ["connect.challenge", "tick", "chat", "shutdown"] },
+        "features": { "methods": super::methods::Method::names(), "events": ["connect.challenge", "tick", "chat", "shutdown"] },
         "snapshot": { "uptimeMs": services.started.elapsed().as_millis() as u64 },
-        "auth": { "role": "operator", "scopes": conn.scopes.list() },
+        "auth": { "role": "operator", "scopes": conn.scopes.names() },
         "policy": {
             "maxPayload": MAX_PAYLOAD_BYTES,
             "maxBufferedBytes": OUTBOUND_FRAMES * MAX_PAYLOAD_BYTES,
@@ -364,7 +337,7 @@ pub async fn serve(
                 break;
             }
             _ = tick.tick() => {
-                conn.event("tick", &json!({ "ts": crate::turns::now_ms() }));
+                conn.event("tick", &json!({ "ts": pincer_clock::now_ms() }));
             }
             message = stream.next() => match message {
                 Some(Ok(Message::Text(text))) => {

@@ -11,39 +11,74 @@ use serde_json::{Value, json};
 use super::Services;
 use super::connection::Conn;
 use super::frame::{self, Code, ErrorShape};
+use crate::auth::Scope;
 
-/// Every method, for `hello-ok.features.methods`.
-pub const NAMES: [&str; 17] = [
-    "health",
-    "status",
-    "chat.send",
-    "chat.abort",
-    "chat.history",
-    "sessions.list",
-    "sessions.reset",
-    "models.list",
-    "models.status",
-    "channels.status",
-    "pairing.list",
-    "pairing.approve",
-    "pairing.reject",
-    "usage.status",
-    "usage.cost",
-    "config.get",
-    "config.patch",
-];
-
-fn scope_of(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "health" | "status" | "chat.history" | "sessions.list" | "models.list"
-        | "models.status" | "channels.status" | "pairing.list" | "usage.status" | "usage.cost" => {
-            "operator.read"
+/// Declares every method once: its variant, wire name and the scope it needs.
+macro_rules! methods {
+    ($($variant:ident = $name:literal needs $scope:ident),* $(,)?) => {
+        /// A control-plane method.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Method {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
         }
-        "chat.send" | "chat.abort" | "sessions.reset" => "operator.write",
-        "pairing.approve" | "pairing.reject" => "operator.pairing",
-        "config.get" | "config.patch" => "operator.admin",
-        _ => return None,
-    })
+
+        impl Method {
+            /// Every method, in the order `hello-ok` lists them.
+            pub const ALL: &[Method] = &[$(Method::$variant),*];
+
+            /// The wire name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $name,)*
+                }
+            }
+
+            /// The scope a caller needs.
+            pub fn scope(self) -> Scope {
+                match self {
+                    $(Method::$variant => Scope::$scope,)*
+                }
+            }
+        }
+    };
+}
+
+methods! {
+    Health = "health" needs Read,
+    Status = "status" needs Read,
+    ChatSend = "chat.send" needs Write,
+    ChatAbort = "chat.abort" needs Write,
+    ChatHistory = "chat.history" needs Read,
+    SessionsList = "sessions.list" needs Read,
+    SessionsReset = "sessions.reset" needs Write,
+    ModelsList = "models.list" needs Read,
+    ModelsStatus = "models.status" needs Read,
+    ChannelsStatus = "channels.status" needs Read,
+    PairingList = "pairing.list" needs Read,
+    PairingApprove = "pairing.approve" needs Pairing,
+    PairingReject = "pairing.reject" needs Pairing,
+    UsageStatus = "usage.status" needs Read,
+    UsageCost = "usage.cost" needs Read,
+    ConfigGet = "config.get" needs Admin,
+    ConfigPatch = "config.patch" needs Admin,
+}
+
+impl Method {
+    /// The method called `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|method| method.name() == name)
+    }
+
+    /// Every wire name, for `hello-ok.features.methods`.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|method| method.name()).collect()
+    }
 }
 
 /// Runs one method for `conn`.
@@ -53,40 +88,40 @@ pub async fn call(
     method: &str,
     params: &Value,
 ) -> Result<Value, ErrorShape> {
-    let Some(scope) = scope_of(method) else {
+    let Some(method) = Method::parse(method) else {
         return Err(ErrorShape::new(
             Code::NotFound,
             format!("unknown method {method:?}"),
         ));
     };
+    let scope = method.scope();
     if !conn.scopes.allows(scope) {
         return Err(ErrorShape {
-            details: Some(json!({ "code": "MISSING_SCOPE", "scope": scope })),
-            ..ErrorShape::new(Code::Forbidden, format!("{method} needs the {scope} scope"))
+            details: Some(json!({ "code": "MISSING_SCOPE", "scope": scope.name() })),
+            ..ErrorShape::new(
+                Code::Forbidden,
+                format!("{} needs the {} scope", method.name(), scope.name()),
+            )
         });
     }
     match method {
-        "health" => Ok(health(services).await),
-        "status" => Ok(status(services)),
-        "chat.send" => super::chat::send(services, conn, params).await,
-        "chat.abort" => super::chat::abort(services, params).await,
-        "chat.history" => super::sessions::history(services, params).await,
-        "sessions.list" => super::sessions::list(services, params).await,
-        "sessions.reset" => super::sessions::reset(services, params).await,
-        "models.list" => models_list(services).await,
-        "models.status" => models_status(services).await,
-        "channels.status" => Ok(channels_status(services).await),
-        "pairing.list" => super::pairing::list(services).await,
-        "pairing.approve" => super::pairing::decide(services, params, true).await,
-        "pairing.reject" => super::pairing::decide(services, params, false).await,
-        "usage.status" => usage_status(services).await,
-        "usage.cost" => usage_cost(services, params).await,
-        "config.get" => super::settings::get(services),
-        "config.patch" => super::settings::patch(services, conn, params).await,
-        _ => Err(ErrorShape::new(
-            Code::Internal,
-            format!("{method} has a scope but no handler"),
-        )),
+        Method::Health => Ok(health(services).await),
+        Method::Status => Ok(status(services)),
+        Method::ChatSend => super::chat::send(services, conn, params).await,
+        Method::ChatAbort => super::chat::abort(services, params).await,
+        Method::ChatHistory => super::sessions::history(services, params).await,
+        Method::SessionsList => super::sessions::list(services, params).await,
+        Method::SessionsReset => super::sessions::reset(services, params).await,
+        Method::ModelsList => models_list(services).await,
+        Method::ModelsStatus => models_status(services).await,
+        Method::ChannelsStatus => Ok(channels_status(services).await),
+        Method::PairingList => super::pairing::list(services).await,
+        Method::PairingApprove => super::pairing::decide(services, params, true).await,
+        Method::PairingReject => super::pairing::decide(services, params, false).await,
+        Method::UsageStatus => usage_status(services).await,
+        Method::UsageCost => usage_cost(services, params).await,
+        Method::ConfigGet => super::settings::get(services),
+        Method::ConfigPatch => super::settings::patch(services, conn, params).await,
     }
 }
 
@@ -244,7 +279,7 @@ async fn read_days(
     services: &Services,
     days: u32,
 ) -> Result<Vec<(String, pincer_bus::usage::Day)>, ErrorShape> {
-    pincer_bus::usage::last_days(&services.usage, crate::turns::now_ms(), days)
+    pincer_bus::usage::last_days(&services.usage, pincer_clock::now_ms(), days)
         .await
         .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))
 }

@@ -6,7 +6,7 @@
 //! expect.
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -123,15 +123,10 @@ fn build_turn(
             call.messages.clone(),
         ),
     };
-    let turn_id = match headers
+    let idempotency_key = headers
         .get(IDEMPOTENCY_HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(key) if !key.trim().is_empty() => {
-            crate::turns::stable_turn_id(&session_key, key.trim())
-        }
-        _ => uuid::Uuid::new_v4().simple().to_string(),
-    };
+        .and_then(|v| v.to_str().ok());
+    let turn_id = crate::turns::turn_id(&session_key, idempotency_key);
     Ok(TurnRequest {
         reply_subject: state.inner.turns.reply_subject(&turn_id),
         live_deltas: call.stream,
@@ -141,15 +136,9 @@ fn build_turn(
         persist,
         messages,
         source: "http".to_owned(),
-        accepted_at_ms: now().as_millis() as u64,
+        accepted_at_ms: pincer_clock::now_ms(),
         deliver: None,
     })
-}
-
-fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 async fn complete_response(
@@ -170,7 +159,7 @@ async fn complete_response(
             }) => {
                 let body = openai::completion(
                     &format!("chatcmpl-{turn_id}"),
-                    now().as_secs(),
+                    pincer_clock::now_secs(),
                     &call.model,
                     &content,
                     &tool_calls,
@@ -228,7 +217,7 @@ fn stream_response(
     turn_timeout: Duration,
 ) -> Response {
     let id = format!("chatcmpl-{turn_id}");
-    let created = now().as_secs();
+    let created = pincer_clock::now_secs();
     let events = async_stream_events(submitted, call, id, created, turn_timeout);
     Sse::new(events).into_response()
 }

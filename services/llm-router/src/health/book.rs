@@ -15,7 +15,9 @@ use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::record::{Admission, HealthRecord};
-use super::{Target, now_ms};
+use pincer_clock::now_ms;
+
+use super::Target;
 use crate::providers::ErrorKind;
 
 /// Patience for one KV operation; a slow NATS must not slow model calls down.

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::lines::lines;
 use super::{
-    CallRequest, ErrorKind, EventStream, Message, ProviderError, ProviderEvent, ToolCall, Usage,
+    CallRequest, ErrorKind, EventStream, Message, ProviderError, ProviderEvent, Role, ToolCall,
+    Usage,
 };
 use crate::catalog::Deployment;
 
@@ -26,7 +27,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     let system: Vec<&str> = request
         .messages
         .iter()
-        .filter(|m| m.role == "system" && !m.content.is_empty())
+        .filter(|m| m.role == Role::System && !m.content.is_empty())
         .map(|m| m.content.as_str())
         .collect();
     let mut body = json!({
@@ -60,8 +61,8 @@ fn messages(history: &[Message]) -> Vec<Value> {
     let mut out: Vec<(String, Vec<Value>)> = Vec::new();
     for message in history {
         let (role, blocks) = match message.role {
-            "system" => continue,
-            "assistant" => {
+            Role::System => continue,
+            Role::Assistant => {
                 let mut blocks = Vec::new();
                 if !message.content.is_empty() {
                     blocks.push(json!({ "type": "text", "text": message.content }));
@@ -76,7 +77,7 @@ fn messages(history: &[Message]) -> Vec<Value> {
                 }
                 ("assistant", blocks)
             }
-            "tool" => (
+            Role::Tool => (
                 "user",
                 vec![json!({
                     "type": "tool_result",
@@ -84,8 +85,8 @@ fn messages(history: &[Message]) -> Vec<Value> {
                     "content": message.content,
                 })],
             ),
-            _ if message.content.is_empty() => continue,
-            _ => (
+            Role::User if message.content.is_empty() => continue,
+            Role::User => (
                 "user",
                 vec![json!({ "type": "text", "text": message.content })],
             ),
@@ -317,7 +318,7 @@ mod tests {
         futures::executor::block_on(events(futures::stream::iter(owned)).collect::<Vec<_>>())
     }
 
-    fn message(role: &'static str, content: &str) -> Message {
+    fn message(role: Role, content: &str) -> Message {
         Message {
             role,
             content: content.into(),
@@ -397,10 +398,10 @@ mod tests {
         let deployment = catalog.resolve("anthropic/claude-x").expect("resolves");
         let request = CallRequest {
             messages: vec![
-                message("system", "Be brief."),
-                message("user", "list files"),
+                message(Role::System, "Be brief."),
+                message(Role::User, "list files"),
                 Message {
-                    role: "assistant",
+                    role: Role::Assistant,
                     content: String::new(),
                     tool_calls: vec![
                         ToolCall {
@@ -417,20 +418,20 @@ mod tests {
                     ..Message::default()
                 },
                 Message {
-                    role: "tool",
+                    role: Role::Tool,
                     content: "a.md".into(),
                     tool_call_id: "call_0".into(),
                     tool_name: "ls".into(),
                     ..Message::default()
                 },
                 Message {
-                    role: "tool",
+                    role: Role::Tool,
                     content: "b.md".into(),
                     tool_call_id: "call.1".into(),
                     tool_name: "ls".into(),
                     ..Message::default()
                 },
-                message("user", "and now?"),
+                message(Role::User, "and now?"),
             ],
             tools: vec![Tool {
                 name: "ls".into(),

@@ -293,46 +293,10 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
     // An HTTP date: the wait is its distance from now (past dates mean "now").
-    let when = httpdate_to_unix(value)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(when.saturating_sub(now)))
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into unix seconds.
-fn httpdate_to_unix(value: &str) -> Option<u64> {
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let (day, year): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    // Days from civil (Howard Hinnant's algorithm), valid for the Gregorian calendar.
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    let when = pincer_clock::parse_http_date(value)?;
+    Some(Duration::from_secs(
+        when.saturating_sub(pincer_clock::now_secs()),
+    ))
 }
 
 #[cfg(test)]
@@ -424,10 +388,6 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"),
         );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        assert_eq!(
-            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
         headers.insert("retry-after-ms", "250".parse().expect("header"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
         headers.clear();

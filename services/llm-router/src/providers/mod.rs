@@ -30,11 +30,38 @@ pub struct CallRequest {
     pub max_tokens: u32,
 }
 
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The person.
+    #[default]
+    User,
+    /// The model.
+    Assistant,
+    /// A tool's result.
+    Tool,
+}
+
+impl Role {
+    /// The name OpenAI, Ollama and Anthropic use (Anthropic has no `system` or `tool` messages:
+    /// its adapter maps those).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+}
+
 /// One conversation message.
 #[derive(Clone, Debug, Default)]
 pub struct Message {
-    /// `system`, `user`, `assistant` or `tool`.
-    pub role: &'static str,
+    /// Who wrote it.
+    pub role: Role,
     /// Text.
     pub content: String,
     /// Calls made by an assistant message.

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::lines::lines;
 use super::{
-    CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Tuning, Usage,
+    CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, Role, ToolCall, Tuning,
+    Usage,
 };
 use crate::catalog::Deployment;
 
@@ -16,7 +17,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
         .messages
         .iter()
         .map(|message| {
-            let mut out = json!({ "role": message.role, "content": message.content });
+            let mut out = json!({ "role": message.role.as_str(), "content": message.content });
             if !message.tool_calls.is_empty() {
                 out["tool_calls"] = message
                     .tool_calls
@@ -26,7 +27,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
                     })
                     .collect();
             }
-            if message.role == "tool" {
+            if message.role == Role::Tool {
                 out["tool_name"] = json!(message.tool_name);
                 if !message.tool_call_id.is_empty() {
                     out["tool_call_id"] = json!(message.tool_call_id);
@@ -234,7 +235,7 @@ mod tests {
         let deployment = catalog.resolve("ollama/qwen2.5:7b").expect("resolves");
         let request = CallRequest {
             messages: vec![super::super::Message {
-                role: "user",
+                role: Role::User,
                 content: "hi".into(),
                 ..Default::default()
             }],

@@ -7,7 +7,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::lines::lines;
-use super::{CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, ToolCall, Usage};
+use super::{
+    CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, Role, ToolCall, Usage,
+};
 use crate::catalog::Deployment;
 
 /// Builds the JSON body for `/chat/completions`.
@@ -16,7 +18,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
         .messages
         .iter()
         .map(|message| {
-            let mut out = json!({ "role": message.role, "content": message.content });
+            let mut out = json!({ "role": message.role.as_str(), "content": message.content });
             if !message.tool_calls.is_empty() {
                 out["tool_calls"] = message
                     .tool_calls
@@ -33,7 +35,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
                     out["content"] = Value::Null;
                 }
             }
-            if message.role == "tool" {
+            if message.role == Role::Tool {
                 out["tool_call_id"] = json!(message.tool_call_id);
             }
             out
@@ -70,7 +72,7 @@ pub async fn start(
     if let Some(key) = &deployment.api_key {
         builder = builder.bearer_auth(key.expose());
     }
-    if deployment.provider_id == "openrouter" {
+    if deployment.builtin == Some(pincer_config::BuiltinProvider::OpenRouter) {
         builder = builder
             .header("HTTP-Referer", "https://github.com/pincer-agent/pincer")
             .header("X-Title", "Pincer")

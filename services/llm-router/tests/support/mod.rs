@@ -215,17 +215,6 @@ pub fn attempt_kind(attempt: &pb::FailedAttempt) -> pb::ErrorKind {
     pb::ErrorKind::try_from(attempt.kind).expect("known kind")
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("fits")
-}
-
 /// Chat requests a fake received.
 pub fn chats(fake: &RunningFake) -> usize {
     fake.requests().len()
