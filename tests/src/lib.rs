@@ -483,3 +483,17 @@ async fn bind() -> TcpListener {
 fn local(listener: &TcpListener) -> SocketAddr {
     listener.local_addr().expect("local addr")
 }
+
+/// The content of the last tool result in a chat request the fake provider recorded (OpenAI and
+/// Ollama bodies alike: `messages[].role == "tool"`); panics when there is none.
+pub fn last_tool_result(request: &serde_json::Value) -> String {
+    request["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|message| message["role"] == "tool")
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_else(|| panic!("no tool result in {request}"))
+        .to_owned()
+}

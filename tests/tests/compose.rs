@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use pincer_system_tests::last_tool_result;
 use pincer_test_support::eventually;
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -910,19 +911,6 @@ async fn scripted_turn(project: &Project, key: &str, script: Vec<Value>) -> Valu
         .await
         .expect("json");
     stats["last_request"]["body"].clone()
-}
-
-/// The content of the last tool result in a recorded (Ollama) request.
-fn last_tool_result(request: &Value) -> String {
-    request["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .find(|message| message["role"] == "tool")
-        .and_then(|message| message["content"].as_str())
-        .unwrap_or_else(|| panic!("no tool result in {request}"))
-        .to_owned()
 }
 
 /// A gRPC client of the deployed tool host, reached on its `tool-egress` address.

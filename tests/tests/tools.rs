@@ -3,7 +3,7 @@
 //! down is named to the model and in the gateway's `health`.
 
 use pincer_fake_provider::{Knobs, ScriptStep, ScriptedTool};
-use pincer_system_tests::Stack;
+use pincer_system_tests::{Stack, last_tool_result};
 use serde_json::{Value, json};
 
 fn turn(user: &str, text: &str) -> Value {
@@ -18,19 +18,6 @@ fn chats(stack: &Stack) -> Vec<Value> {
         .filter(|r| r.path.ends_with("/chat"))
         .map(|r| r.body)
         .collect()
-}
-
-/// The content of the last tool message the model was sent in `request`.
-fn last_tool_result(request: &Value) -> String {
-    request["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn config(mcp: &str) -> String {

@@ -143,14 +143,14 @@ pub async fn call(
         ms => Duration::from_millis(ms),
     };
     let deadline = started + patience;
-    let mut waits = ROUTER_RETRY_WAITS.iter().copied();
-    let mut wait = ROUTER_RETRY_WAITS[0];
+    let mut waits = ROUTER_RETRY_WAITS.iter();
+    let longest = ROUTER_RETRY_WAITS[ROUTER_RETRY_WAITS.len() - 1];
     loop {
         let message = match call_once(router, request.clone(), live).await {
             Err(Failure::RouterUnreachable { message }) => message,
             outcome => return outcome,
         };
-        wait = waits.next().unwrap_or(wait);
+        let wait = waits.next().copied().unwrap_or(longest);
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining <= wait {
             return Err(Failure::RouterUnreachable {

@@ -123,8 +123,10 @@ enum Outcome {
     CallerGone,
     /// Output was streamed, then the model failed: the call ends here.
     FailedAfterOutput(ProviderError),
-    /// Nothing was streamed; `tries` attempts were made.
+    /// Nothing was streamed; `tries` attempts were made; the next candidate may do better.
     Failed(ProviderError, u32),
+    /// Nothing was streamed, and every model would fail the same way ([`Next::Stop`]).
+    Stopped(ProviderError, u32),
 }
 
 /// Runs `call` and reports on `sink`: events then [`Event::Done`], or one [`CallFailure`].
@@ -205,10 +207,8 @@ async fn finish(
             let _ = sink.send(Err(failure)).await;
             return true;
         }
-        Outcome::Failed(error, tries) => {
-            let terminal = error.kind.is_terminal() && tries > 0;
-            (error, tries, terminal)
-        }
+        Outcome::Failed(error, tries) => (error, tries, false),
+        Outcome::Stopped(error, tries) => (error, tries, true),
     };
     tracing::warn!(model = %deployment.reference, kind = ?error.kind, reason = %error, terminal = over, "model failed");
     attempts.push(Attempt {
@@ -348,7 +348,7 @@ async fn try_model(
                 }
                 Next::Stop => {
                     release(engine, &[&provider_target, &model_target]).await;
-                    return Outcome::Failed(error, tries);
+                    return Outcome::Stopped(error, tries);
                 }
                 Next::NextModel { blame } => {
                     let target = match blame {
