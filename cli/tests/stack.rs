@@ -34,7 +34,7 @@ async fn pairing_list_approve_and_reject_go_through_the_gateway() {
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await
         .unwrap();
-    let pairing = pincer_bus::pairing::Pairing::new(bucket, "telegram", "default");
+    let pairing = pincer_store::pairing::Pairing::new(bucket, "telegram", "default");
     let (first, _) = pairing.request("501", Some("eve")).await.unwrap();
     let (second, _) = pairing.request("502", None).await.unwrap();
 

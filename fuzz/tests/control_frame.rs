@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use pincer_fuzz::Target;
-use pincer_gateway::control::chat::session_key;
 use pincer_gateway::control::frame::{self, Request};
+use pincer_gateway::control::resolve::session_key;
 use pincer_gateway::control::settings::{guarded, merge_patch};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -306,10 +306,10 @@ async fn pairing_requests_are_listed_approved_and_rejected() {
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await
         .expect("bucket");
-    let pairing = pincer_bus::pairing::Pairing::new(bucket.clone(), "telegram", "default");
+    let pairing = pincer_store::pairing::Pairing::new(bucket.clone(), "telegram", "default");
     let (ana, _) = pairing.request("111", Some("ana")).await.expect("request");
     let (bob, _) = pairing.request("222", None).await.expect("request");
-    let other = pincer_bus::pairing::Pairing::new(bucket, "telegram", "work");
+    let other = pincer_store::pairing::Pairing::new(bucket, "telegram", "work");
     let (eve, _) = other.request("333", None).await.expect("request");
 
     let mut client = operator(&stack).await;

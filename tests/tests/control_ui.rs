@@ -29,7 +29,7 @@ async fn sign_in_approve_a_pairing_and_chat_with_streaming() {
     )
     .await
     .expect("pairing bucket");
-    let pairing = pincer_bus::pairing::Pairing::new(bucket, "telegram", "default");
+    let pairing = pincer_store::pairing::Pairing::new(bucket, "telegram", "default");
     let (pending, _) = pairing.request("4242", Some("ana")).await.expect("request");
 
     let browser = Browser::start().await;

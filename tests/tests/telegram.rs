@@ -80,13 +80,13 @@ fn model_calls(stack: &Stack) -> usize {
     stack.fake.requests().len()
 }
 
-async fn pairing(stack: &Stack) -> pincer_bus::pairing::Pairing {
+async fn pairing(stack: &Stack) -> pincer_store::pairing::Pairing {
     let client = stack.nats_admin().await;
     let js = async_nats::jetstream::new(client);
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await
         .expect("pairing bucket");
-    pincer_bus::pairing::Pairing::new(bucket, "telegram", "default")
+    pincer_store::pairing::Pairing::new(bucket, "telegram", "default")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

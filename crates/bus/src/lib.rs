@@ -9,21 +9,17 @@
 //! - [`connect`]: connecting with retry and sane timeouts, as one of the [`access`] roles.
 //! - [`access`]: each service's user and subject permissions; the server's authorization block.
 //! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
-//! - [`pairing`]: DM pairing codes and approved senders, shared by the bridge, gateway and CLI.
-//! - [`transcript`]: a session's stored conversation (agent-runner writes, gateway reads).
-//! - [`usage`]: token and cost totals per day and model.
+//!
+//! What goes into the KV buckets (pairing, transcripts, usage) lives in `pincer-store`.
 
 pub mod access;
 pub mod connect;
 pub mod headers;
 pub mod lease;
 pub mod messages;
-pub mod pairing;
 pub mod publish;
 pub mod setup;
 pub mod subjects;
-pub mod transcript;
-pub mod usage;
 
 pub use subjects::Namespace;
 

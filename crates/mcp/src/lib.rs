@@ -16,6 +16,7 @@
 //! - [`catalog`]: tool names and definitions for the model; [`call`], [`result`]: one call.
 
 pub mod call;
+mod call_error;
 pub mod catalog;
 pub mod connect;
 pub mod result;
@@ -32,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-pub use call::CallError;
+pub use call_error::CallError;
 pub use catalog::ToolDefinition;
 pub use status::{ServerState, ServerStatus};
 pub use transport::{DirectLauncher, INHERITED_ENV, Launcher, StdioCommand};

@@ -7,7 +7,7 @@ use rmcp::model::Tool;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::{Notify, watch};
 
-use super::call::CallError;
+use super::call_error::CallError;
 use super::catalog::{self, Exposed, ToolDefinition};
 use super::status::{ServerState, ServerStatus};
 use super::transport::Launcher;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 
-pub use pincer_bus::transcript::{Transcript, TurnOutcome, TurnRecord, kv_key};
+pub use pincer_store::transcript::{Transcript, TurnOutcome, TurnRecord, kv_key};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]

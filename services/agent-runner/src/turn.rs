@@ -261,7 +261,7 @@ async fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
         return;
     };
     let now = pincer_clock::now_ms();
-    if let Err(error) = pincer_bus::usage::record(store, now, model, usage).await {
+    if let Err(error) = pincer_store::usage::record(store, now, model, usage).await {
         tracing::warn!(%error, "usage not recorded");
     }
 }

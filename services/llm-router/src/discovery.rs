@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::catalog::Deployment;
+use crate::providers::Deployment;
 
 /// How long a model's `/api/show` answer is trusted.
 const SHOW_TTL: Duration = Duration::from_secs(600);

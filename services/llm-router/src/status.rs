@@ -4,10 +4,11 @@
 use pincer_config::Api;
 use pincer_proto::llm::v1 as pb;
 
-use crate::catalog::{Deployment, display_origin};
+use crate::catalog::display_origin;
 use crate::failover::Engine;
 use crate::guard;
 use crate::health::{HealthRecord, State, Target};
+use crate::providers::Deployment;
 use pincer_clock::now_ms;
 
 /// Every configured model, then every model an Ollama provider has pulled but the config does not

@@ -7,41 +7,11 @@ use std::sync::Arc;
 use pincer_mcp::McpManager;
 use pincer_proto::tools::v1 as pb;
 
+use crate::definition::Definition;
 use crate::error::ToolError;
 use crate::exec::Exec;
 use crate::web::Web;
 use crate::workspaces::Workspaces;
-
-/// A tool as the model is offered it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Definition {
-    /// Its name.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub parameters_json: String,
-}
-
-impl Definition {
-    /// A definition from its parts.
-    #[must_use]
-    pub fn new(name: &str, description: &str, parameters: serde_json::Value) -> Self {
-        Self {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            parameters_json: parameters.to_string(),
-        }
-    }
-
-    fn into_proto(self) -> pb::ToolDefinition {
-        pb::ToolDefinition {
-            name: self.name,
-            description: self.description,
-            parameters_json: self.parameters_json,
-        }
-    }
-}
 
 /// Everything the tool host runs.
 #[derive(Debug)]

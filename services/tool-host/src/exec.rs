@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
-use crate::catalog::Definition;
 use crate::confinement::{Confinement, ExecSettings};
+use crate::definition::Definition;
 use crate::error::{ToolError, args};
 
 /// Shell operators the model may expect to work; refused with a clear message instead of being

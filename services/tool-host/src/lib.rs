@@ -4,6 +4,7 @@
 //! - [`service`]: the gRPC API (`pincer.tools.v1.ToolHost`): the catalogue as a stream, and calls;
 //!   bearer-token auth ([`pincer_service_auth`]).
 //! - [`catalog`]: the tools on offer: exec, the web tools, every connected MCP server's.
+//! - [`definition`]: a tool as the model is offered it.
 //! - [`exec`]: `exec`, one allow-listed program in the agent's workspace.
 //! - [`web`]: `web_fetch` and `web_search`, with private addresses refused after resolution.
 //! - [`confinement`]: the sandbox policy of every child (exec runs, MCP servers) and the MCP
@@ -12,6 +13,7 @@
 
 pub mod catalog;
 pub mod confinement;
+pub mod definition;
 pub mod error;
 pub mod exec;
 pub mod service;

@@ -60,7 +60,7 @@ pub async fn run(
         account: setup.name.clone(),
         bot_id,
         policy: policy::Policy::new(&setup.config, &username),
-        pairing: pincer_bus::pairing::Pairing::new(pairing, "telegram", &setup.name),
+        pairing: pincer_store::pairing::Pairing::new(pairing, "telegram", &setup.name),
         shared_dm_session: setup.shared_dm_session,
         media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
         typing: setup.typing,

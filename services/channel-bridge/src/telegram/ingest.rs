@@ -6,7 +6,7 @@
 use async_nats::jetstream;
 use pincer_bus::Namespace;
 use pincer_bus::messages::{Attachment, ChatMessage, Delivery, OutboundMessage, Role, TurnRequest};
-use pincer_bus::pairing::{Pairing, PairingError};
+use pincer_store::pairing::{Pairing, PairingError};
 use serde_json::Value;
 
 use super::policy::{Decision, Policy};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Services;
-use super::connection::Conn;
+use super::conn::Conn;
 use super::frame::{self, Code, ErrorShape};
 use crate::auth::Scope;
 
@@ -266,7 +266,7 @@ fn thirty() -> u32 {
     30
 }
 
-fn totals_json(totals: &pincer_bus::usage::Totals) -> Value {
+fn totals_json(totals: &pincer_store::usage::Totals) -> Value {
     json!({
         "turns": totals.turns,
         "promptTokens": totals.prompt_tokens,
@@ -278,16 +278,16 @@ fn totals_json(totals: &pincer_bus::usage::Totals) -> Value {
 async fn read_days(
     services: &Services,
     days: u32,
-) -> Result<Vec<(String, pincer_bus::usage::Day)>, ErrorShape> {
-    pincer_bus::usage::last_days(&services.usage, pincer_clock::now_ms(), days)
+) -> Result<Vec<(String, pincer_store::usage::Day)>, ErrorShape> {
+    pincer_store::usage::last_days(&services.usage, pincer_clock::now_ms(), days)
         .await
         .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))
 }
 
 async fn usage_status(services: &Services) -> Result<Value, ErrorShape> {
     let days = read_days(services, 30).await?;
-    let mut month = pincer_bus::usage::Totals::default();
-    let mut today = pincer_bus::usage::Totals::default();
+    let mut month = pincer_store::usage::Totals::default();
+    let mut today = pincer_store::usage::Totals::default();
     let last = days.len().saturating_sub(1);
     for (index, (_, day)) in days.iter().enumerate() {
         for totals in day.values() {
@@ -306,9 +306,9 @@ async fn usage_cost(services: &Services, params: &Value) -> Result<Value, ErrorS
         return Err(ErrorShape::invalid("days must be between 1 and 366"));
     }
     let days = read_days(services, params.days).await?;
-    let mut by_model: std::collections::BTreeMap<String, pincer_bus::usage::Totals> =
+    let mut by_model: std::collections::BTreeMap<String, pincer_store::usage::Totals> =
         Default::default();
-    let mut total = pincer_bus::usage::Totals::default();
+    let mut total = pincer_store::usage::Totals::default();
     let days_json: Vec<Value> = days
         .iter()
         .map(|(date, day)| {

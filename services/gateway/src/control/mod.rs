@@ -2,8 +2,12 @@
 //! `docs/control-protocol.md`).
 //!
 //! - [`frame`]: request/response/event frames and error codes.
-//! - [`connection`]: the handshake (challenge, `connect`, `hello-ok`), the read loop, ticks, and a
-//!   bounded outbound queue that disconnects slow consumers.
+//! - [`connection`]: one connection's life: the handshake, then the read loop and ticks.
+//! - [`handshake`]: the challenge, `connect` and its checks, `hello-ok`; the cap on sockets that
+//!   have not signed in.
+//! - [`conn`]: the sending half, a bounded outbound queue that disconnects slow consumers.
+//! - [`limits`]: the numbers that bound a connection.
+//! - [`resolve`]: which agent and session a method's parameters name.
 //! - [`methods`]: dispatch by method name and scope; the read-only methods.
 //! - [`chat`]: `chat.send` with streamed `chat` events, `chat.abort`.
 //! - [`sessions`]: `sessions.list`, `chat.history`, `sessions.reset`.
@@ -11,10 +15,14 @@
 //! - [`settings`]: `config.get` (secrets masked) and `config.patch`.
 
 pub mod chat;
+pub mod conn;
 pub mod connection;
 pub mod frame;
+pub mod handshake;
+pub mod limits;
 pub mod methods;
 pub mod pairing;
+pub mod resolve;
 pub mod sessions;
 pub mod settings;
 
@@ -88,7 +96,7 @@ pub struct Services {
     pub guard: Arc<crate::auth::guard::Guard>,
     /// Serialises `config.patch` (check the hash, write).
     pub config_lock: tokio::sync::Mutex<()>,
-    /// Connections still in their handshake (bounded: see [`connection::MAX_HANDSHAKES`]).
+    /// Connections still in their handshake (bounded: see [`limits::MAX_HANDSHAKES`]).
     pub handshakes: AtomicUsize,
     /// The same, per client address.
     pub handshakes_by_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,

@@ -1,7 +1,7 @@
 //! `pairing.list`, `pairing.approve`, `pairing.reject`: the DM pairing requests every channel
 //! account keeps in the pairing bucket (the same store the channel-bridge and `pincer pairing` use).
 
-use pincer_bus::pairing::{CODE_TTL, Pairing, PairingError, accounts_with_pending};
+use pincer_store::pairing::{CODE_TTL, Pairing, PairingError, accounts_with_pending};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ fn pairing_error(error: PairingError) -> ErrorShape {
 
 async fn pending(
     services: &Services,
-) -> Result<Vec<(String, String, pincer_bus::pairing::Pending)>, ErrorShape> {
+) -> Result<Vec<(String, String, pincer_store::pairing::Pending)>, ErrorShape> {
     let mut out = Vec::new();
     for (channel, account) in accounts_with_pending(&services.pairing)
         .await

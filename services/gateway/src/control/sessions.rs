@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pincer_bus::messages::{ChatMessage, RunEvent, Usage};
-use pincer_bus::transcript::{Transcript, kv_key};
+use pincer_store::transcript::{Transcript, kv_key};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -151,7 +151,7 @@ pub(super) async fn reset(services: &Services, params: &Value) -> Result<Value, 
                 "sessionKey must be a full key (agent:<id>:...) as sessions.list shows it",
             )
         })?;
-    let agent = super::chat::agent_id(services, Some(&agent))?;
+    let agent = super::resolve::agent_id(services, Some(&agent))?;
     let turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
         session_key: params.session_key.clone(),

@@ -294,7 +294,7 @@ struct PatchParams {
 
 pub(super) async fn patch(
     services: &Services,
-    conn: &super::connection::Conn,
+    conn: &super::conn::Conn,
     params: &Value,
 ) -> Result<Value, ErrorShape> {
     let params: PatchParams = frame::params(params)?;

@@ -8,7 +8,9 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{ApiError, AppState};
 use crate::auth::ClientAddr;
-use crate::control::connection::{self, MAX_PAYLOAD_BYTES};
+use crate::control::connection;
+use crate::control::handshake::HandshakeSlot;
+use crate::control::limits::MAX_PAYLOAD_BYTES;
 
 /// Read buffer per control connection (frames larger than this are read in several steps).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -78,7 +80,7 @@ fn accept(
         tracing::warn!(client = %client.ip, "control websocket refused: origin not allowed");
         return super::refusal(refusal).into_response();
     }
-    let handshake = match connection::HandshakeSlot::reserve(&state.inner.control, client.ip) {
+    let handshake = match HandshakeSlot::reserve(&state.inner.control, client.ip) {
         Ok(slot) => slot,
         Err(reason) => {
             tracing::warn!(client = %client.ip, "control websocket refused: {reason}");

@@ -22,10 +22,11 @@ use pincer_config::Api;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::catalog::{Catalog, Deployment};
+use crate::catalog::Catalog;
 use crate::discovery::{self, Discovery};
 use crate::guard;
 use crate::health::{Admission, HealthBook, Target};
+use crate::providers::Deployment;
 use crate::providers::{CallRequest, ErrorKind, ProviderError, Tuning};
 use events::{Attempt, CallFailure, Event};
 pub use policy::RetryPolicy;

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::events::{Attempt, Done, Event};
 use super::{Call, Sink};
-use crate::catalog::Deployment;
+use crate::providers::Deployment;
 use crate::providers::{self, ErrorKind, ProviderError, ProviderEvent, Tuning};
 
 /// How one attempt ended.

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::Deployment;
 use super::lines::lines;
 use super::{
     CallRequest, ErrorKind, EventStream, Message, ProviderError, ProviderEvent, Role, ToolCall,
     Usage,
 };
-use crate::catalog::Deployment;
 
 /// The API version sent unless the provider's headers say otherwise.
 pub const API_VERSION: &str = "2026-10-21";

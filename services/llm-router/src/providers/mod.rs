@@ -2,6 +2,7 @@
 //! provider's failures into one [`ProviderError`] taxonomy, so failover never matches on strings.
 
 pub mod anthropic;
+mod deployment;
 mod error;
 pub mod lines;
 pub mod ollama;
@@ -15,9 +16,8 @@ use std::time::Duration;
 use futures::Stream;
 use pincer_config::Api;
 
+pub use deployment::Deployment;
 pub use error::{ErrorKind, ProviderError};
-
-use crate::catalog::Deployment;
 
 /// What the adapters need from a chat request, independent of the gRPC types.
 #[derive(Clone, Debug, Default)]

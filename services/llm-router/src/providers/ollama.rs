@@ -4,12 +4,12 @@
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::Deployment;
 use super::lines::lines;
 use super::{
     CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, Role, ToolCall, Tuning,
     Usage,
 };
-use crate::catalog::Deployment;
 
 /// Builds the JSON body for `/api/chat`.
 pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuning) -> Value {

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::Deployment;
 use super::lines::lines;
 use super::{
     CallRequest, ErrorKind, EventStream, ProviderError, ProviderEvent, Role, ToolCall, Usage,
 };
-use crate::catalog::Deployment;
 
 /// Builds the JSON body for `/chat/completions`.
 pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::address::{self, Exceptions, Resolver};
 use super::cache::Cache;
 use super::html;
-use crate::catalog::Definition;
+use crate::definition::Definition;
 use crate::error::{ToolError, args};
 
 /// Bytes of a response body read at most (the text handed back is capped separately).

@@ -8,7 +8,7 @@ pub mod fetch;
 pub mod html;
 pub mod search;
 
-use crate::catalog::Definition;
+use crate::definition::Definition;
 use crate::error::ToolError;
 
 /// The configured web tools.

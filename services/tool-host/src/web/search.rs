@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::cache::Cache;
-use crate::catalog::Definition;
+use crate::definition::Definition;
 use crate::error::{ToolError, args};
 
 /// Brave's endpoint when `tools.web.search.brave.baseUrl` is unset.

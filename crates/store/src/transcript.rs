@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::messages::{ChatMessage, ErrorCode, ToolCall, Usage};
+use pincer_bus::messages::{ChatMessage, ErrorCode, ToolCall, Usage};
 
 /// Completed turns remembered per session, so a redelivered turn is answered from the record instead
 /// of being run twice.
@@ -127,7 +127,7 @@ impl Transcript {
                 self.messages.extend_from_slice(input);
                 self.messages.append(steps);
                 self.messages.push(ChatMessage {
-                    role: crate::messages::Role::Assistant,
+                    role: pincer_bus::messages::Role::Assistant,
                     content: content.clone(),
                     tool_calls: tool_calls.clone(),
                     tool_call_id: None,
@@ -191,7 +191,7 @@ pub fn kv_key(session_key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::Role;
+    use pincer_bus::messages::Role;
 
     #[test]
     fn kv_keys_are_safe_and_distinct() {

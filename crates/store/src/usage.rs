@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
 
-use crate::messages::Usage;
+use pincer_bus::messages::Usage;
 
 /// Attempts at a contended update before giving up.
 const UPDATE_ATTEMPTS: usize = 8;

@@ -1,0 +1,359 @@
+//! Signing a control connection in: the challenge, the `connect` request and its checks, the
+//! credential's scopes, and `hello-ok`. Also the bound on sockets that have not signed in yet.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt as _, StreamExt as _};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::Services;
+use super::conn::{Conn, close};
+use super::frame::{self, Code, ErrorShape, PROTOCOL};
+use super::limits::{
+    HANDSHAKE_TIMEOUT, MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS, MAX_PAYLOAD_BYTES,
+    MAX_PREAUTH_BYTES, OUTBOUND_FRAMES, TICK,
+};
+use crate::auth::guard::{Guard, Refusal};
+use crate::auth::{ClientAddr, Credential, Scope, Scopes};
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Who is asking: the socket's peer and the upgrade request's headers.
+pub(super) struct Caller<'a> {
+    pub guard: &'a Guard,
+    pub client: &'a ClientAddr,
+    pub headers: &'a http::HeaderMap,
+}
+
+/// A signed-in connection and the queue its frames go out through.
+pub(super) struct SignedIn {
+    pub conn: Arc<Conn>,
+    pub outbox: mpsc::Receiver<Message>,
+}
+
+/// Why a handshake ended without a connection.
+enum Refused {
+    /// The socket closed or failed: nobody to answer.
+    Gone,
+    /// Answer request `id` with `error`, then close.
+    Answer { id: String, error: ErrorShape },
+}
+
+impl Refused {
+    fn to(id: &str, error: ErrorShape) -> Self {
+        Self::Answer {
+            id: id.to_owned(),
+            error,
+        }
+    }
+}
+
+/// Runs the handshake on a fresh socket; `None` when the client was refused (it has been told why)
+/// or went away.
+pub(super) async fn sign_in(
+    sink: &mut Sink,
+    stream: &mut SplitStream<WebSocket>,
+    services: &Services,
+    caller: Caller<'_>,
+) -> Option<SignedIn> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let challenge = frame::event(
+        "connect.challenge",
+        &json!({ "nonce": nonce, "ts": pincer_clock::now_ms() }),
+        0,
+    );
+    sink.send(Message::Text(challenge.into())).await.ok()?;
+    let admitted = match admit(stream, &nonce, &caller).await {
+        Ok(admitted) => admitted,
+        Err(Refused::Gone) => return None,
+        Err(Refused::Answer { id, error }) => {
+            refuse(sink, &id, error).await;
+            return None;
+        }
+    };
+    let conn_id = uuid::Uuid::new_v4().simple().to_string();
+    let (conn, outbox) = Conn::new(conn_id, admitted.scopes, admitted.credential);
+    tracing::info!(conn = %conn.id, client = %admitted.client_name, peer = %caller.client.ip, who = %admitted.who, "control client signed in");
+    let hello = hello(services, &conn);
+    sink.send(Message::Text(frame::ok(&admitted.request_id, hello).into()))
+        .await
+        .ok()?;
+    Some(SignedIn {
+        conn: Arc::new(conn),
+        outbox,
+    })
+}
+
+/// A `connect` request that passed every check.
+struct Admitted {
+    request_id: String,
+    who: String,
+    credential: Credential,
+    scopes: Scopes,
+    client_name: String,
+}
+
+/// Reads the first frame, which must be a `connect` answering `nonce`, and admits its credential.
+async fn admit(
+    stream: &mut SplitStream<WebSocket>,
+    nonce: &str,
+    caller: &Caller<'_>,
+) -> Result<Admitted, Refused> {
+    let text = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) if text.len() <= MAX_PREAUTH_BYTES => text,
+        Ok(Some(Ok(Message::Text(_) | Message::Binary(_)))) => {
+            return Err(Refused::to(
+                "?",
+                ErrorShape::invalid("the first frame must be a connect request under 64 KiB"),
+            ));
+        }
+        Err(_) => {
+            return Err(Refused::to(
+                "?",
+                ErrorShape::invalid("no connect request within 15s"),
+            ));
+        }
+        _ => return Err(Refused::Gone),
+    };
+    let request = frame::parse(&text).map_err(|error| Refused::to("?", error))?;
+    if request.method != "connect" {
+        let error = ErrorShape::invalid(format!(
+            "the first request must be \"connect\", not {:?}",
+            request.method
+        ));
+        return Err(Refused::to(&request.id, error));
+    }
+    let params: ConnectParams =
+        frame::params(&request.params).map_err(|error| Refused::to(&request.id, error))?;
+    let asked = params
+        .check(nonce)
+        .map_err(|error| Refused::to(&request.id, error))?;
+    let (who, credential) = caller
+        .guard
+        .admit_connect(caller.client, caller.headers, params.secret())
+        .map_err(|refusal| Refused::to(&request.id, refusal_error(refusal)))?;
+    // What the client asks for, as far as its credential allows.
+    let allowed = credential.allowed_scopes(caller.guard.has_admin_token());
+    let scopes = asked
+        .into_iter()
+        .filter(|scope| allowed.contains(scope))
+        .collect();
+    Ok(Admitted {
+        request_id: request.id,
+        who,
+        credential,
+        scopes: Scopes::new(scopes),
+        client_name: params.client_name(),
+    })
+}
+
+/// `hello-ok`: what the connection may do and how it is paced.
+fn hello(services: &Services, conn: &Conn) -> Value {
+    json!({
+        "type": "hello-ok",
+        "protocol": PROTOCOL,
+        "server": { "version": env!("CARGO_PKG_VERSION"), "connId": conn.id },
+        "features": { "methods": super::methods::Method::names(), "events": ["connect.challenge", "tick", "chat", "shutdown"] },
+        "snapshot": { "uptimeMs": services.started.elapsed().as_millis() as u64 },
+        "auth": { "role": "operator", "scopes": conn.scopes.names() },
+        "policy": {
+            "maxPayload": MAX_PAYLOAD_BYTES,
+            "maxBufferedBytes": OUTBOUND_FRAMES * MAX_PAYLOAD_BYTES,
+            "tickIntervalMs": TICK.as_millis() as u64,
+        },
+    })
+}
+
+/// `connect` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectParams {
+    #[serde(default = "protocol")]
+    min_protocol: u32,
+    #[serde(default = "protocol")]
+    max_protocol: u32,
+    #[serde(default)]
+    client: Option<Value>,
+    #[serde(default = "operator")]
+    role: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    auth: ConnectAuth,
+    /// OpenClaw's signed device identity; only its `nonce` is checked here (it must answer this
+    /// connection's challenge).
+    #[serde(default)]
+    device: Option<ConnectDevice>,
+    /// The challenge's nonce, echoed by clients without a device identity.
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConnectDevice {
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConnectAuth {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn protocol() -> u32 {
+    PROTOCOL
+}
+
+fn operator() -> String {
+    "operator".to_owned()
+}
+
+impl ConnectParams {
+    /// Checks what does not depend on the credential; the scopes asked for (`operator.read` when
+    /// none are named).
+    fn check(&self, nonce: &str) -> Result<Vec<Scope>, ErrorShape> {
+        if self.min_protocol > PROTOCOL || self.max_protocol < PROTOCOL {
+            return Err(ErrorShape::invalid(format!(
+                "protocol {}..{} is not supported; this gateway speaks {PROTOCOL}",
+                self.min_protocol, self.max_protocol
+            )));
+        }
+        // A connect frame captured on another connection answers another challenge.
+        let answered = self
+            .device
+            .as_ref()
+            .and_then(|device| device.nonce.as_deref())
+            .or(self.nonce.as_deref());
+        if answered.is_some_and(|answered| answered != nonce) {
+            return Err(ErrorShape::invalid(
+                "the connect request answers another connection's challenge",
+            ));
+        }
+        if self.role != "operator" {
+            return Err(ErrorShape::invalid(format!(
+                "role {:?} is not served here; use \"operator\"",
+                self.role
+            )));
+        }
+        if self.scopes.is_empty() {
+            return Ok(vec![Scope::Read]);
+        }
+        self.scopes
+            .iter()
+            .map(|name| {
+                Scope::parse(name).ok_or_else(|| {
+                    let known: Vec<&str> = Scope::ALL.iter().map(|scope| scope.name()).collect();
+                    ErrorShape::invalid(format!(
+                        "unknown scope {name:?}; known: {}",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The token or password presented.
+    fn secret(&self) -> Option<&str> {
+        self.auth.token.as_deref().or(self.auth.password.as_deref())
+    }
+
+    /// `client.id`, cut to 64 characters, for the log.
+    fn client_name(&self) -> String {
+        self.client
+            .as_ref()
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .chars()
+            .take(64)
+            .collect()
+    }
+}
+
+/// A socket's place among those in their handshake: taken before the upgrade (atomically, so a
+/// burst cannot pass the cap), given back when the handshake ends.
+pub struct HandshakeSlot {
+    services: Arc<Services>,
+    ip: std::net::IpAddr,
+}
+
+impl HandshakeSlot {
+    /// Takes a place for a socket from `ip`, or says why there is none.
+    pub fn reserve(services: &Arc<Services>, ip: std::net::IpAddr) -> Result<Self, &'static str> {
+        services
+            .handshakes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < MAX_HANDSHAKES).then_some(open + 1)
+            })
+            .map_err(|_| "too many sign-ins in progress; retry in a moment")?;
+        let mut by_address = services
+            .handshakes_by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = by_address.entry(ip).or_insert(0);
+        if *open >= MAX_HANDSHAKES_PER_ADDRESS {
+            services.handshakes.fetch_sub(1, Ordering::AcqRel);
+            return Err("too many sign-ins in progress from this address; retry in a moment");
+        }
+        *open += 1;
+        Ok(Self {
+            services: Arc::clone(services),
+            ip,
+        })
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.services.handshakes.fetch_sub(1, Ordering::AcqRel);
+        let mut by_address = self
+            .services
+            .handshakes_by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = by_address.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                by_address.remove(&self.ip);
+            }
+        }
+    }
+}
+
+async fn refuse(sink: &mut Sink, id: &str, error: ErrorShape) {
+    let _ = sink
+        .send(Message::Text(frame::error(id, &error).into()))
+        .await;
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: close::POLICY,
+            reason: Utf8Bytes::from_static("connect refused"),
+        })))
+        .await;
+}
+
+/// A refused sign-in as a protocol error.
+pub fn refusal_error(refusal: Refusal) -> ErrorShape {
+    match refusal {
+        Refusal::Unauthorized => ErrorShape::new(Code::Unauthorized, "unauthorized"),
+        Refusal::RateLimited(wait) => ErrorShape {
+            retry_after_ms: Some(wait.as_millis() as u64),
+            ..ErrorShape::new(
+                Code::RateLimited,
+                format!(
+                    "too many failed attempts; retry in {}s",
+                    wait.as_secs().max(1)
+                ),
+            )
+        },
+        Refusal::Forbidden(reason) => ErrorShape::new(Code::Forbidden, reason),
+    }
+}
