@@ -743,21 +743,25 @@ async fn hooks_start_runs_with_their_own_token_only() {
     }
 
     // Both runs (the same session) are answered and recorded: poll the history with a deadline.
-    let mut client = operator(&stack).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let history = loop {
-        let history = client
-            .call(
-                "chat.history",
-                json!({ "sessionKey": "agent:main:hook:nightly" }),
-            )
-            .await;
-        match history {
-            Ok(h) if h["messages"].as_array().map(Vec::len) == Some(4) => break h,
-            other => assert!(std::time::Instant::now() < deadline, "history: {other:?}"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let client = tokio::sync::Mutex::new(operator(&stack).await);
+    let client = &client;
+    let history = pincer_test_support::eventually(
+        "both hook runs in the history",
+        Duration::from_secs(15),
+        move || async move {
+            let history = client
+                .lock()
+                .await
+                .call(
+                    "chat.history",
+                    json!({ "sessionKey": "agent:main:hook:nightly" }),
+                )
+                .await
+                .ok()?;
+            (history["messages"].as_array().map(Vec::len) == Some(4)).then_some(history)
+        },
+    )
+    .await;
     assert_eq!(history["messages"][0]["content"], "nightly report");
 }
 

@@ -1,15 +1,21 @@
 //! The agent loop of one turn: call the model with the agent's tools, run the tool calls it makes,
 //! feed the results back, until it answers, `maxIterations` is reached or the run's time is up.
 //! Each of those ends says so to the user; a turn never ends in silence.
+//!
+//! One iteration: build the prompt, compact the history first if it no longer fits the model's
+//! window ([`Run::fits`]), call the model ([`Run::call_model`], which compacts once more when the
+//! provider says the window was overrun), then run the tool calls of the reply
+//! ([`Run::run_tools`]) or finish with it.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
-use pincer_bus::messages::{ChatMessage, ErrorCode, Role, Usage};
+use pincer_bus::messages::{ChatMessage, ErrorCode, Role, ToolCall, Usage};
 use pincer_proto::llm::v1 as pb;
 
 use crate::agents::Agent;
 use crate::compaction::{self, Windows};
-use crate::model_call::{self, LiveSink};
+use crate::model_call::{self, Failure, LiveSink, Reply};
 use crate::prompt;
 use crate::router::RouterClient;
 use crate::sessions::TurnOutcome;
@@ -44,179 +50,306 @@ pub struct LoopResult {
     pub compacted: Option<Vec<ChatMessage>>,
 }
 
+impl LoopResult {
+    /// A result that changed no history.
+    pub fn of(outcome: TurnOutcome) -> Self {
+        Self {
+            outcome,
+            compacted: None,
+        }
+    }
+}
+
 /// Runs the loop.
 pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
-    let resolved = &agent.resolved;
-    let deadline = Instant::now() + resolved.timeout;
-    let tools = agent.tools.specs();
-    let tool_chars: usize = tools
-        .iter()
-        .map(|t| t.description.len() + t.parameters_json.len())
-        .sum();
-    let parts = agent
-        .prompt
-        .parts(agent.tools.workspace(), agent.caps)
-        .await;
-    let (sections, skills) = (&parts.0, &parts.1);
-    let system = prompt::system_prompt(
-        sections,
-        skills,
-        &pincer_clock::Date::today().to_string(),
-        &agent.tools.outages(),
-    );
-
-    let mut history: std::borrow::Cow<'_, [ChatMessage]> = input.history.into();
-    let mut compacted = None;
-    let mut steps: Vec<ChatMessage> = Vec::new();
-    let mut usage = Usage::default();
-    let mut overflow_compacted = false;
-    let mut iteration = 0;
-    while iteration < resolved.max_iterations {
-        let messages = prompt::build(&system, &history, input.new_messages, &steps);
-        let window = input.windows.of(input.router, input.model).await;
-        if let Some(window) = window
-            && compaction::needed(prompt::chars(&messages) + tool_chars, window)
-            && !history.is_empty()
-            && compacted.is_none()
-        {
-            match compact(input.router, resolved, input.model, &history, window).await {
-                Ok(new_history) => {
-                    history = new_history.clone().into();
-                    compacted = Some(new_history);
-                    continue;
-                }
-                Err(message) => return fail(ErrorCode::ContextOverflow, message, steps, compacted),
-            }
+    let mut run = Run::start(agent, input).await;
+    while run.iteration < agent.resolved.max_iterations {
+        let messages = prompt::build(
+            &run.system,
+            &run.history,
+            run.input.new_messages,
+            &run.steps,
+        );
+        let window = run
+            .input
+            .windows
+            .of(run.input.router, run.input.model)
+            .await;
+        match run.fits(&messages, window).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(end) => return end,
         }
-        let Some(remaining) = deadline
+        let reply = match run.call_model(messages, window).await {
+            Ok(reply) => reply,
+            Err(Next::Again) => continue,
+            Err(Next::End(end)) => return end,
+        };
+        run.usage.add(&reply.usage);
+        run.iteration += 1;
+        if reply.tool_calls.is_empty() {
+            return run.answered(reply);
+        }
+        run.run_tools(reply.content, reply.tool_calls).await;
+    }
+    run.out_of_iterations()
+}
+
+/// What follows a model call that gave no reply.
+enum Next {
+    /// The history was compacted: build the prompt again.
+    Again,
+    /// The turn ends here.
+    End(LoopResult),
+}
+
+/// One turn's loop state.
+struct Run<'a> {
+    agent: &'a Agent,
+    input: LoopInput<'a>,
+    deadline: Instant,
+    /// The tools offered, and their size in the prompt.
+    tools: Vec<pb::ToolSpec>,
+    tool_chars: usize,
+    system: String,
+    /// The history as the model sees it: the session's, or its compacted form.
+    history: Cow<'a, [ChatMessage]>,
+    compacted: Option<Vec<ChatMessage>>,
+    /// This turn's tool steps: assistant messages with calls, and their results.
+    steps: Vec<ChatMessage>,
+    usage: Usage,
+    /// Whether the provider's "context overflow" already led to a compaction.
+    overflow_compacted: bool,
+    /// Model calls that answered.
+    iteration: u32,
+}
+
+impl<'a> Run<'a> {
+    async fn start(agent: &'a Agent, input: LoopInput<'a>) -> Self {
+        let tools = agent.tools.specs();
+        let tool_chars = tools
+            .iter()
+            .map(|t| t.description.len() + t.parameters_json.len())
+            .sum();
+        let parts = agent
+            .prompt
+            .parts(agent.tools.workspace(), agent.caps)
+            .await;
+        let system = prompt::system_prompt(
+            &parts.0,
+            &parts.1,
+            &pincer_clock::Date::today().to_string(),
+            &agent.tools.outages(),
+        );
+        Self {
+            agent,
+            deadline: Instant::now() + agent.resolved.timeout,
+            history: input.history.into(),
+            input,
+            tools,
+            tool_chars,
+            system,
+            compacted: None,
+            steps: Vec::new(),
+            usage: Usage::default(),
+            overflow_compacted: false,
+            iteration: 0,
+        }
+    }
+
+    /// Whether `messages` fit the model's window; compacts the history once when they don't
+    /// (`Ok(false)`: build the prompt again).
+    async fn fits(
+        &mut self,
+        messages: &[pb::Message],
+        window: Option<u32>,
+    ) -> Result<bool, LoopResult> {
+        let Some(window) = window else {
+            return Ok(true);
+        };
+        if !compaction::needed(prompt::chars(messages) + self.tool_chars, window)
+            || self.history.is_empty()
+            || self.compacted.is_some()
+        {
+            return Ok(true);
+        }
+        self.compact(window).await?;
+        Ok(false)
+    }
+
+    /// Replaces the history by its compacted form, or ends the turn saying why it could not.
+    async fn compact(&mut self, window: u32) -> Result<(), LoopResult> {
+        let history = &self.history;
+        let split = compaction::split_point(history, window);
+        tracing::info!(
+            messages = history.len(),
+            summarised = split,
+            window,
+            "compacting the session"
+        );
+        let resolved = &self.agent.resolved;
+        match compaction::compact(
+            self.input.router,
+            self.input.model,
+            &resolved.fallbacks,
+            history,
+            split,
+            window,
+        )
+        .await
+        {
+            Ok(new_history) => {
+                self.history = new_history.clone().into();
+                self.compacted = Some(new_history);
+                Ok(())
+            }
+            Err(reason) => Err(self.fail(
+                ErrorCode::ContextOverflow,
+                format!(
+                    "The conversation no longer fits the model's context window and compacting it failed ({reason}). \
+                     Send /new to start a fresh session."
+                ),
+            )),
+        }
+    }
+
+    /// Calls the model with the time the run has left.
+    async fn call_model(
+        &mut self,
+        messages: Vec<pb::Message>,
+        window: Option<u32>,
+    ) -> Result<Reply, Next> {
+        let Some(remaining) = self
+            .deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
         else {
-            return timed_out(resolved, iteration, steps, compacted);
+            return Err(Next::End(self.timed_out()));
         };
+        let resolved = &self.agent.resolved;
         let request = pb::ChatRequest {
-            model: input.model.to_owned(),
+            model: self.input.model.to_owned(),
             fallbacks: resolved.fallbacks.clone(),
             messages,
-            tools: tools.clone(),
+            tools: self.tools.clone(),
             max_tokens: 0,
-            session_key: input.session_key.to_owned(),
+            session_key: self.input.session_key.to_owned(),
             timeout_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
         };
-        let call = model_call::call(input.router, request, input.live);
-        let reply = match tokio::time::timeout(remaining, call).await {
-            Err(_) => return timed_out(resolved, iteration, steps, compacted),
-            Ok(Err(failure))
-                if failure.code() == ErrorCode::Timeout
-                    && deadline.saturating_duration_since(Instant::now()) < DEADLINE_SLACK =>
-            {
-                // The router's share of the run's deadline ran out: the run's time is up.
-                return timed_out(resolved, iteration, steps, compacted);
-            }
-            Ok(Err(failure)) => {
-                // The window estimate was off (or unknown): compact once and try again.
-                if failure.kind() == Some(pb::ErrorKind::ContextOverflow)
-                    && !overflow_compacted
-                    && !history.is_empty()
-                {
-                    overflow_compacted = true;
-                    let window = window.unwrap_or(estimate_window(&history));
-                    match compact(input.router, resolved, input.model, &history, window).await {
-                        Ok(new_history) => {
-                            history = new_history.clone().into();
-                            compacted = Some(new_history);
-                            continue;
-                        }
-                        Err(message) => {
-                            return fail(ErrorCode::ContextOverflow, message, steps, compacted);
-                        }
-                    }
-                }
-                return fail(
-                    failure.code(),
-                    failure.message().to_owned(),
-                    steps,
-                    compacted,
-                );
-            }
-            Ok(Ok(reply)) => reply,
-        };
-        usage.add(&reply.usage);
-        iteration += 1;
-        if reply.tool_calls.is_empty() {
-            return LoopResult {
-                outcome: TurnOutcome::Answered {
-                    content: reply.content,
-                    tool_calls: Vec::new(),
-                    model: reply.model,
-                    finish_reason: reply.finish_reason,
-                    usage,
-                    steps,
-                },
-                compacted,
+        let call = model_call::call(self.input.router, request, self.input.live);
+        match tokio::time::timeout(remaining, call).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Err(_) => Err(Next::End(self.timed_out())),
+            Ok(Err(failure)) => Err(self.after_failure(failure, window).await),
+        }
+    }
+
+    /// A failed model call ends the turn, unless the provider said the window was overrun and the
+    /// history can still be compacted (the window estimate was off, or unknown).
+    async fn after_failure(&mut self, failure: Failure, window: Option<u32>) -> Next {
+        if failure.code() == ErrorCode::Timeout
+            && self.deadline.saturating_duration_since(Instant::now()) < DEADLINE_SLACK
+        {
+            // The router's share of the run's deadline ran out: the run's time is up.
+            return Next::End(self.timed_out());
+        }
+        if failure.kind() == Some(pb::ErrorKind::ContextOverflow)
+            && !self.overflow_compacted
+            && !self.history.is_empty()
+        {
+            self.overflow_compacted = true;
+            let window = window.unwrap_or_else(|| estimate_window(&self.history));
+            return match self.compact(window).await {
+                Ok(()) => Next::Again,
+                Err(end) => Next::End(end),
             };
         }
-        let calls = reply.tool_calls;
-        steps.push(ChatMessage {
+        Next::End(self.fail(failure.code(), failure.message().to_owned()))
+    }
+
+    /// Runs the reply's tool calls in order; each result (or error, which the model can correct)
+    /// becomes a step of the turn.
+    async fn run_tools(&mut self, content: String, calls: Vec<ToolCall>) {
+        self.steps.push(ChatMessage {
             tool_calls: calls.clone(),
-            ..ChatMessage::text(Role::Assistant, reply.content)
+            ..ChatMessage::text(Role::Assistant, content)
         });
         for (index, call) in calls.into_iter().enumerate() {
             let id = if call.id.is_empty() {
-                format!("call_{iteration}_{index}")
+                format!("call_{}_{index}", self.iteration)
             } else {
                 call.id
             };
             let started = Instant::now();
-            let result = agent.tools.call(&call.name, &call.arguments).await;
-            let ok = result.is_ok();
-            tracing::info!(tool = %call.name, ok, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+            let result = self.agent.tools.call(&call.name, &call.arguments).await;
+            tracing::info!(
+                tool = %call.name,
+                ok = result.is_ok(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "tool call"
+            );
             let content = match result {
                 Ok(text) => text,
                 Err(error) => format!("error: {error}"),
             };
-            steps.push(ChatMessage::tool_result(id, call.name, content));
+            self.steps
+                .push(ChatMessage::tool_result(id, call.name, content));
         }
     }
-    let limit = resolved.max_iterations;
-    LoopResult {
-        outcome: TurnOutcome::Answered {
-            content: format!(
-                "I stopped after {limit} steps without finishing (the limit is agents.defaults.maxIterations = {limit}). \
-                 Say \"continue\" and I will pick up from here."
-            ),
-            tool_calls: Vec::new(),
-            model: input.model.to_owned(),
-            finish_reason: "max_iterations".to_owned(),
-            usage,
-            steps,
-        },
-        compacted,
-    }
-}
 
-async fn compact(
-    router: &RouterClient,
-    agent: &pincer_config::ResolvedAgent,
-    model: &str,
-    history: &[ChatMessage],
-    window: u32,
-) -> Result<Vec<ChatMessage>, String> {
-    let split = compaction::split_point(history, window);
-    tracing::info!(
-        messages = history.len(),
-        summarised = split,
-        window,
-        "compacting the session"
-    );
-    compaction::compact(router, model, &agent.fallbacks, history, split, window)
-        .await
-        .map_err(|reason| {
-            format!(
-                "The conversation no longer fits the model's context window and compacting it failed ({reason}). \
-                 Send /new to start a fresh session."
-            )
-        })
+    fn answered(self, reply: Reply) -> LoopResult {
+        LoopResult {
+            outcome: TurnOutcome::Answered {
+                content: reply.content,
+                tool_calls: Vec::new(),
+                model: reply.model,
+                finish_reason: reply.finish_reason,
+                usage: self.usage,
+                steps: self.steps,
+            },
+            compacted: self.compacted,
+        }
+    }
+
+    fn out_of_iterations(self) -> LoopResult {
+        let limit = self.agent.resolved.max_iterations;
+        LoopResult {
+            outcome: TurnOutcome::Answered {
+                content: format!(
+                    "I stopped after {limit} steps without finishing (the limit is agents.defaults.maxIterations = {limit}). \
+                     Say \"continue\" and I will pick up from here."
+                ),
+                tool_calls: Vec::new(),
+                model: self.input.model.to_owned(),
+                finish_reason: "max_iterations".to_owned(),
+                usage: self.usage,
+                steps: self.steps,
+            },
+            compacted: self.compacted,
+        }
+    }
+
+    /// Ends the turn with a failure; the steps done so far are kept (their effects happened).
+    fn fail(&mut self, code: ErrorCode, message: String) -> LoopResult {
+        LoopResult {
+            outcome: TurnOutcome::Failed {
+                code,
+                message,
+                steps: std::mem::take(&mut self.steps),
+            },
+            compacted: self.compacted.take(),
+        }
+    }
+
+    fn timed_out(&mut self) -> LoopResult {
+        let message = format!(
+            "The run hit its time limit of {}s (agents.defaults.timeoutSeconds) after {} model calls. \
+             What was done so far is kept; ask me to continue.",
+            self.agent.resolved.timeout.as_secs(),
+            self.iteration
+        );
+        self.fail(ErrorCode::Timeout, message)
+    }
 }
 
 /// A window guess from a history the provider said is too long for it.
@@ -227,36 +360,336 @@ fn estimate_window(history: &[ChatMessage]) -> u32 {
         .max(1024)
 }
 
-fn fail(
-    code: ErrorCode,
-    message: String,
-    steps: Vec<ChatMessage>,
-    compacted: Option<Vec<ChatMessage>>,
-) -> LoopResult {
-    LoopResult {
-        outcome: TurnOutcome::Failed {
-            code,
-            message,
-            steps,
-        },
-        compacted,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
 
-fn timed_out(
-    agent: &pincer_config::ResolvedAgent,
-    steps_done: u32,
-    steps: Vec<ChatMessage>,
-    compacted: Option<Vec<ChatMessage>>,
-) -> LoopResult {
-    fail(
-        ErrorCode::Timeout,
-        format!(
-            "The run hit its time limit of {}s (agents.defaults.timeoutSeconds) after {steps_done} model calls. \
-             What was done so far is kept; ask me to continue.",
-            agent.timeout.as_secs()
-        ),
-        steps,
-        compacted,
-    )
+    use super::*;
+    use crate::agents::AgentSet;
+    use crate::scripted_router::{Answer, ScriptedRouter};
+
+    fn agent(dir: &Path, defaults: serde_json::Value) -> Arc<Agent> {
+        let mut defaults = defaults;
+        defaults["model"] = "fake/m".into();
+        let config: pincer_config::Agents =
+            serde_json::from_value(serde_json::json!({ "defaults": defaults })).expect("agents");
+        let set = AgentSet::open(&config, &pincer_config::Tools::default(), None, dir)
+            .expect("workspace");
+        set.get("main").expect("the default agent")
+    }
+
+    async fn run_turn(
+        router: &ScriptedRouter,
+        agent: &Agent,
+        history: &[ChatMessage],
+    ) -> LoopResult {
+        let windows = Windows::default();
+        let new_messages = [ChatMessage::text(Role::User, "hello")];
+        run(
+            agent,
+            LoopInput {
+                router: &router.client,
+                windows: &windows,
+                live: None,
+                history,
+                new_messages: &new_messages,
+                model: "fake/m",
+                session_key: "agent:main:test",
+            },
+        )
+        .await
+    }
+
+    fn past_conversation(turns: usize) -> Vec<ChatMessage> {
+        (0..turns)
+            .flat_map(|i| {
+                [
+                    ChatMessage::text(Role::User, format!("question {i} {}", "x".repeat(400))),
+                    ChatMessage::text(Role::Assistant, format!("answer {i} {}", "y".repeat(400))),
+                ]
+            })
+            .collect()
+    }
+
+    fn answered(result: &LoopResult) -> (&str, &str, &[ChatMessage], &Usage) {
+        match &result.outcome {
+            TurnOutcome::Answered {
+                content,
+                finish_reason,
+                steps,
+                usage,
+                ..
+            } => (content, finish_reason, steps, usage),
+            other => panic!("not answered: {other:?}"),
+        }
+    }
+
+    fn failed(result: &LoopResult) -> (ErrorCode, &str) {
+        match &result.outcome {
+            TurnOutcome::Failed { code, message, .. } => (*code, message),
+            other => panic!("not failed: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_without_tool_calls_is_the_answer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(vec![Answer::text("hi there")], 0).await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        let (content, finish, steps, usage) = answered(&result);
+        assert_eq!((content, finish), ("hi there", "stop"));
+        assert!(steps.is_empty());
+        assert_eq!(usage.prompt_tokens, Some(10));
+        assert!(result.compacted.is_none());
+        let requests = router.requests();
+        assert_eq!(requests.len(), 1);
+        let request = &requests[0];
+        assert_eq!(request.model, "fake/m");
+        assert_eq!(request.messages[0].role, pb::Role::System as i32);
+        assert_eq!(
+            request.messages.last().map(|m| m.content.as_str()),
+            Some("hello")
+        );
+        assert!(
+            request.tools.iter().any(|t| t.name == "read"),
+            "{:?}",
+            request.tools
+        );
+        assert!(
+            request.timeout_ms > 0,
+            "the router is told the run's deadline"
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_results_go_back_to_the_model_until_it_answers() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        std::fs::write(
+            agent.tools.workspace().root().join("notes.txt"),
+            "the code is 7431",
+        )
+        .expect("write");
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::call("read", r#"{"path":"notes.txt"}"#),
+                Answer::text("It is 7431."),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        let (content, _, steps, usage) = answered(&result);
+        assert_eq!(content, "It is 7431.");
+        assert_eq!(
+            steps.len(),
+            2,
+            "the call and its result are kept: {steps:?}"
+        );
+        assert_eq!(steps[0].tool_calls[0].name, "read");
+        assert_eq!(steps[1].role, Role::Tool);
+        assert_eq!(usage.prompt_tokens, Some(20), "usage of both calls");
+        let second = &router.requests()[1];
+        let result_message = second.messages.last().expect("messages");
+        assert_eq!(result_message.role, pb::Role::Tool as i32);
+        assert_eq!(result_message.tool_call_id, "call-0");
+        assert!(
+            result_message.content.contains("7431"),
+            "{result_message:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_tool_is_told_to_the_model_which_can_correct_itself() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(
+            vec![Answer::call("no_such_tool", "{}"), Answer::text("Sorry.")],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        assert_eq!(answered(&result).0, "Sorry.");
+        let told = router.requests()[1]
+            .messages
+            .last()
+            .expect("result")
+            .content
+            .clone();
+        assert!(told.starts_with("error: "), "{told}");
+        assert!(told.contains("no_such_tool"), "{told}");
+    }
+
+    #[tokio::test]
+    async fn the_iteration_limit_ends_the_turn_with_a_message_that_says_so() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({"maxIterations": 2}));
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::call("list", "{}"),
+                Answer::call("list", "{}"),
+                Answer::text("never asked"),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        let (content, finish, steps, _) = answered(&result);
+        assert_eq!(finish, "max_iterations");
+        assert!(content.contains("maxIterations = 2"), "{content}");
+        assert_eq!(steps.len(), 4);
+        assert_eq!(router.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_context_overflow_compacts_the_history_once_and_calls_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::Fail(pb::ErrorKind::ContextOverflow),
+                Answer::text("They asked six questions."),
+                Answer::text("Here you are."),
+            ],
+            0,
+        )
+        .await;
+        let history = past_conversation(6);
+
+        let result = run_turn(&router, &agent, &history).await;
+
+        assert_eq!(answered(&result).0, "Here you are.");
+        let compacted = result
+            .compacted
+            .as_ref()
+            .expect("the history was compacted");
+        assert!(compacted[0].content.starts_with(compaction::SUMMARY_PREFIX));
+        assert!(compacted.len() < history.len());
+        let requests = router.requests();
+        assert_eq!(requests.len(), 3);
+        assert!(
+            requests[1].tools.is_empty(),
+            "the summary call offers no tools"
+        );
+        assert!(
+            requests[2]
+                .messages
+                .iter()
+                .any(|m| m.content.contains("They asked six questions.")),
+            "the call after compaction carries the summary"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_overflow_after_compaction_is_the_turns_failure() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::Fail(pb::ErrorKind::ContextOverflow),
+                Answer::text("summary"),
+                Answer::Fail(pb::ErrorKind::ContextOverflow),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &past_conversation(6)).await;
+
+        assert_eq!(failed(&result).0, ErrorCode::ContextOverflow);
+        assert!(
+            result.compacted.is_some(),
+            "the compaction that happened is kept"
+        );
+        assert_eq!(router.requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_history_that_fills_the_known_window_is_compacted_before_the_call() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        // 2,048 tokens: the prompt (workspace files, tools, ~5 KB of history) passes 80 % of it.
+        let router = ScriptedRouter::start(
+            vec![Answer::text("summary"), Answer::text("fresh answer")],
+            2048,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &past_conversation(6)).await;
+
+        assert_eq!(answered(&result).0, "fresh answer");
+        assert!(result.compacted.is_some());
+        let requests = router.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(
+            requests[0].max_tokens, 1024,
+            "the first call is the summary"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_compaction_ends_the_turn_and_says_to_start_over() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::Fail(pb::ErrorKind::ContextOverflow),
+                Answer::Fail(pb::ErrorKind::Overloaded),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &past_conversation(6)).await;
+
+        let (code, message) = failed(&result);
+        assert_eq!(code, ErrorCode::ContextOverflow);
+        assert!(message.contains("/new"), "{message}");
+        assert!(result.compacted.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_provider_failure_ends_the_turn_with_its_code_and_keeps_the_steps() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::call("list", "{}"),
+                Answer::Fail(pb::ErrorKind::Auth),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        assert_eq!(failed(&result).0, ErrorCode::ProviderRejected);
+        let TurnOutcome::Failed { steps, .. } = &result.outcome else {
+            unreachable!("checked above")
+        };
+        assert_eq!(steps.len(), 2, "the tool step happened and is kept");
+    }
+
+    #[tokio::test]
+    async fn a_model_that_never_answers_meets_the_runs_deadline() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({"timeoutSeconds": 1}));
+        let router = ScriptedRouter::start(vec![Answer::Hang], 0).await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        let (code, message) = failed(&result);
+        assert_eq!(code, ErrorCode::Timeout);
+        assert!(message.contains("timeoutSeconds"), "{message}");
+    }
 }

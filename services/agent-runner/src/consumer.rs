@@ -260,3 +260,152 @@ async fn run_one(
     .instrument(span)
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::scripted_router::Answer;
+    use crate::test_bus::TestBus;
+    use pincer_test_support::poll::eventually;
+
+    const PATIENCE: Duration = Duration::from_secs(15);
+
+    /// Runs a replica with `slots` until the returned token is cancelled.
+    fn replica(bus: &TestBus, slots: usize) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn({
+            let (js, context, shutdown) = (bus.js.clone(), bus.context.clone(), shutdown.clone());
+            async move {
+                consume(
+                    &js,
+                    context,
+                    slots,
+                    Duration::from_secs(30),
+                    Duration::from_millis(200),
+                    shutdown,
+                )
+                .await
+                .expect("consumer");
+            }
+        });
+        (shutdown, task)
+    }
+
+    async fn enqueue(bus: &TestBus, turn: &TurnRequest) {
+        let subject = bus.context.namespace.turn(&turn.agent_id);
+        pincer_bus::publish::durable_json(&bus.js, subject, &turn.turn_id, turn)
+            .await
+            .expect("turn accepted");
+    }
+
+    async fn consumer_info(bus: &TestBus) -> jetstream::consumer::Info {
+        let ns = &bus.context.namespace;
+        let stream = bus.js.get_stream(ns.turns_stream()).await.expect("stream");
+        let mut consumer: jetstream::consumer::PullConsumer = stream
+            .get_consumer(&ns.turns_consumer())
+            .await
+            .expect("consumer");
+        consumer.info().await.expect("info").clone()
+    }
+
+    async fn every_turn_acked(bus: &TestBus) {
+        eventually("every turn acked", PATIENCE, || async {
+            let info = consumer_info(bus).await;
+            (info.num_ack_pending == 0 && info.num_pending == 0).then_some(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_turns_of_one_session_run_one_after_another_in_order() {
+        let bus = TestBus::start(vec![
+            Answer::text("one"),
+            Answer::text("two"),
+            Answer::text("three"),
+        ])
+        .await;
+        let session = "agent:main:test:order";
+        for (id, text) in [("o1", "first"), ("o2", "second"), ("o3", "third")] {
+            enqueue(&bus, &bus.turn(id, session, text)).await;
+        }
+        let (shutdown, task) = replica(&bus, 4);
+
+        let transcript = eventually("three answered turns", PATIENCE, || async {
+            let transcript = bus.transcript(session).await;
+            (transcript.messages.len() == 6).then_some(transcript)
+        })
+        .await;
+
+        let contents: Vec<_> = transcript
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(
+            contents,
+            ["first", "one", "second", "two", "third", "three"]
+        );
+        let last_request = &bus.router.requests()[2];
+        assert_eq!(
+            last_request.messages.len(),
+            6,
+            "the third call saw both earlier turns: {:?}",
+            last_request.messages
+        );
+        every_turn_acked(&bus).await;
+        shutdown.cancel();
+        task.await.expect("replica");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_turn_is_dropped_and_the_next_one_is_served() {
+        let bus = TestBus::start(vec![Answer::text("fine")]).await;
+        let subject = bus.context.namespace.turn("main");
+        pincer_bus::publish::durable(
+            &bus.js,
+            subject,
+            "garbage-1",
+            Bytes::from_static(b"{not json"),
+        )
+        .await
+        .expect("accepted");
+        let good = bus.turn("good-1", "agent:main:test:good", "hi");
+        enqueue(&bus, &good).await;
+        let (shutdown, task) = replica(&bus, 2);
+
+        eventually("the good turn answered", PATIENCE, || async {
+            (bus.transcript(&good.session_key).await.messages.len() == 2).then_some(())
+        })
+        .await;
+        every_turn_acked(&bus).await;
+        shutdown.cancel();
+        task.await.expect("replica");
+    }
+
+    #[tokio::test]
+    async fn a_replica_pulls_no_more_turns_than_it_has_free_slots() {
+        // The first turn never gets an answer, so it holds the only slot.
+        let bus = TestBus::start(vec![Answer::Hang, Answer::text("second")]).await;
+        enqueue(&bus, &bus.turn("slot-1", "agent:main:test:s1", "one")).await;
+        enqueue(&bus, &bus.turn("slot-2", "agent:main:test:s2", "two")).await;
+        let (shutdown, task) = replica(&bus, 1);
+
+        eventually("the first turn running", PATIENCE, || async {
+            (bus.router.requests().len() == 1).then_some(())
+        })
+        .await;
+        let info = consumer_info(&bus).await;
+        assert_eq!(info.num_ack_pending, 1, "only one turn taken: {info:?}");
+        assert_eq!(
+            info.num_pending, 1,
+            "the other waits in the stream for any replica"
+        );
+
+        // On shutdown the running turn is left unacked: it comes back to another replica.
+        shutdown.cancel();
+        task.await.expect("replica");
+        assert_eq!(bus.router.requests().len(), 1);
+    }
+}

@@ -27,8 +27,12 @@ pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;
 pub mod router;
+#[cfg(test)]
+mod scripted_router;
 pub mod sessions;
 pub mod skills;
+#[cfg(test)]
+mod test_bus;
 pub mod tool_host;
 pub mod tools;
 pub mod turn;
@@ -142,14 +146,7 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let sessions =
-        sessions::SessionStore::open(&js, &config.namespace, config.ack_wait / 2).await?;
-    let router =
-        router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref())
-            .map_err(|reason| Error::RouterUrl {
-                url: config.router_url.clone(),
-                reason,
-            })?;
+    let context = turn_context(&config, &client, &js, agents).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_shutdown = shutdown.clone();
@@ -163,47 +160,9 @@ pub async fn run(
             .await
     });
 
-    let context = turn::TurnContext {
-        client: client.clone(),
-        namespace: config.namespace.clone(),
-        agents,
-        sessions,
-        router,
-        windows: Arc::default(),
-        media: match pincer_bus::setup::media_store(&js, &config.namespace).await {
-            Ok(store) => Some(attachments::Media(store)),
-            Err(error) => {
-                tracing::warn!(%error, "media store unavailable: attachments will not be saved");
-                None
-            }
-        },
-        runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
-        usage: match pincer_bus::setup::usage_bucket(&js, &config.namespace).await {
-            Ok(store) => Some(store),
-            Err(error) => {
-                tracing::warn!(%error, "usage bucket unavailable: usage will not be recorded");
-                None
-            }
-        },
-    };
     // Ready means ready: no turn is taken before the tools it could use are known.
     if let Some(host) = &host {
-        let waited = std::time::Instant::now();
-        let ready = tokio::select! {
-            ready = host.ready(TOOL_HOST_PATIENCE) => ready,
-            () = shutdown.cancelled() => true,
-        };
-        if ready {
-            tracing::info!(
-                waited_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
-                "tool host ready"
-            );
-        } else {
-            tracing::warn!(
-                "the tool host is not ready after {}s; serving turns with the tools known so far",
-                TOOL_HOST_PATIENCE.as_secs()
-            );
-        }
+        wait_for_tools(host, &shutdown).await;
     }
     let ping = health::answer_pings(
         client.clone(),
@@ -236,4 +195,68 @@ pub async fn run(
         tracing::warn!(%error, "final nats flush failed");
     }
     consumed
+}
+
+/// The state every turn of this replica shares. The media store and the usage bucket are optional:
+/// without them turns still run (attachments are not saved, usage is not counted).
+async fn turn_context(
+    config: &Config,
+    client: &async_nats::Client,
+    js: &async_nats::jetstream::Context,
+    agents: Arc<agents::AgentSet>,
+) -> Result<turn::TurnContext, Error> {
+    let ns = &config.namespace;
+    let sessions = sessions::SessionStore::open(js, ns, config.ack_wait / 2).await?;
+    let router =
+        router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref())
+            .map_err(|reason| Error::RouterUrl {
+                url: config.router_url.clone(),
+                reason,
+            })?;
+    let media = match pincer_bus::setup::media_store(js, ns).await {
+        Ok(store) => Some(attachments::Media(store)),
+        Err(error) => {
+            tracing::warn!(%error, "media store unavailable: attachments will not be saved");
+            None
+        }
+    };
+    let usage = match pincer_bus::setup::usage_bucket(js, ns).await {
+        Ok(store) => Some(store),
+        Err(error) => {
+            tracing::warn!(%error, "usage bucket unavailable: usage will not be recorded");
+            None
+        }
+    };
+    Ok(turn::TurnContext {
+        client: client.clone(),
+        namespace: ns.clone(),
+        agents,
+        sessions,
+        router,
+        windows: Arc::default(),
+        media,
+        runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
+        usage,
+    })
+}
+
+/// Waits until the tool host knows its tools (every MCP server connected or failed once), at most
+/// [`TOOL_HOST_PATIENCE`]; then turns are served with what is known.
+async fn wait_for_tools(host: &tool_host::ToolHost, shutdown: &CancellationToken) {
+    let waited = std::time::Instant::now();
+    let ready = tokio::select! {
+        ready = host.ready(TOOL_HOST_PATIENCE) => ready,
+        () = shutdown.cancelled() => true,
+    };
+    if ready {
+        tracing::info!(
+            waited_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "tool host ready"
+        );
+    } else {
+        tracing::warn!(
+            "the tool host is not ready after {}s; serving turns with the tools known so far",
+            TOOL_HOST_PATIENCE.as_secs()
+        );
+    }
 }

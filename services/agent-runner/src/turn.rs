@@ -8,6 +8,7 @@
 //! 5. announce the outcome, release the lease; the caller acks the message only after this returns
 //!    `Finished`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use crate::commands;
 use crate::compaction::Windows;
 use crate::model_call::LiveSink;
 use crate::router::RouterClient;
-use crate::sessions::{Loaded, SessionStore, TurnOutcome};
+use crate::sessions::{Lease, Loaded, SessionStore, TurnOutcome};
 
 /// Shared state of every turn in this replica.
 #[derive(Clone, Debug)]
@@ -59,23 +60,8 @@ const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
-    // Attachments are saved in the agent's workspace first: the model sees their paths.
-    let prepared;
-    let request = if request.messages.iter().any(|m| !m.attachments.is_empty()) {
-        let agent = context.agents.get(&request.agent_id).ok();
-        prepared = TurnRequest {
-            messages: crate::attachments::materialize(
-                context.media.as_ref(),
-                agent.as_ref().map(|a| a.tools.workspace()),
-                &request.messages,
-            )
-            .await,
-            ..request.clone()
-        };
-        &prepared
-    } else {
-        request
-    };
+    let request = with_attachments_saved(context, request).await;
+    let request = request.as_ref();
     let live = request.live_deltas.then(|| LiveSink {
         client: context.client.clone(),
         subject: request.reply_subject.clone(),
@@ -84,33 +70,13 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         live.publish(&RunEvent::Started).await;
     }
     if !request.persist {
-        let result = abortable(
-            context,
-            request,
-            run_agent(context, request, &[], None, live.as_ref()),
-        )
-        .await;
-        record_usage(context, &result.outcome).await;
-        announce(context, request, &result.outcome).await;
-        return delivered(context, request, &result.outcome).await;
+        return one_off(context, request, live.as_ref()).await;
     }
 
-    let mut lease = match context
-        .sessions
-        .acquire_lease(&request.session_key, &context.runner_id)
-        .await
-    {
-        Ok(Some(lease)) => lease,
-        Ok(None) => {
-            tracing::debug!("session busy in another replica, retrying later");
-            return Disposition::RetryLater(Duration::from_millis(250));
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot take the session lease");
-            return Disposition::RetryLater(Duration::from_secs(1));
-        }
+    let mut lease = match take_lease(context, &request.session_key).await {
+        Ok(lease) => lease,
+        Err(later) => return later,
     };
-
     let mut loaded = match context.sessions.load(&request.session_key).await {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -131,36 +97,16 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
             Ok(agent) => commands::apply(&command, &mut loaded.transcript, &agent.resolved),
             Err(error) => error.to_string(),
         };
-        LoopResult {
-            outcome: TurnOutcome::Command { reply },
-            compacted: None,
-        }
+        LoopResult::of(TurnOutcome::Command { reply })
     } else {
-        let work = abortable(
+        let work = run_agent(
             context,
             request,
-            run_agent(
-                context,
-                request,
-                &loaded.transcript.messages,
-                loaded.transcript.model_override.clone(),
-                live.as_ref(),
-            ),
+            &loaded.transcript.messages,
+            loaded.transcript.model_override.clone(),
+            live.as_ref(),
         );
-        tokio::pin!(work);
-        // Keep the lease alive for long runs.
-        let mut refresh = tokio::time::interval(context.sessions.lease_refresh_interval());
-        refresh.tick().await;
-        loop {
-            tokio::select! {
-                result = &mut work => break result,
-                _ = refresh.tick() => {
-                    if let Err(error) = context.sessions.refresh_lease(&mut lease, &context.runner_id).await {
-                        tracing::warn!(%error, "lease refresh failed");
-                    }
-                }
-            }
-        }
+        holding_lease(context, &mut lease, abortable(context, request, work)).await
     };
     let mut outcome = result.outcome;
     if let Some(reason) = &loaded.damaged {
@@ -183,6 +129,82 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         delivered(context, request, &outcome).await
     } else {
         Disposition::RetryLater(Duration::from_secs(1))
+    }
+}
+
+/// The request with its attachments saved in the agent's workspace (the model sees their paths),
+/// or as it is when it carries none.
+async fn with_attachments_saved<'r>(
+    context: &TurnContext,
+    request: &'r TurnRequest,
+) -> Cow<'r, TurnRequest> {
+    if request.messages.iter().all(|m| m.attachments.is_empty()) {
+        return Cow::Borrowed(request);
+    }
+    let agent = context.agents.get(&request.agent_id).ok();
+    let messages = crate::attachments::materialize(
+        context.media.as_ref(),
+        agent.as_ref().map(|a| a.tools.workspace()),
+        &request.messages,
+    )
+    .await;
+    Cow::Owned(TurnRequest {
+        messages,
+        ..request.clone()
+    })
+}
+
+/// A turn that keeps no history (an OpenAI request without a session): run, count, answer.
+async fn one_off(
+    context: &TurnContext,
+    request: &TurnRequest,
+    live: Option<&LiveSink>,
+) -> Disposition {
+    let work = run_agent(context, request, &[], None, live);
+    let result = abortable(context, request, work).await;
+    record_usage(context, &result.outcome).await;
+    announce(context, request, &result.outcome).await;
+    delivered(context, request, &result.outcome).await
+}
+
+/// The session's lease, or when to try again: another replica runs a turn of this session, or the
+/// lease bucket cannot be reached.
+async fn take_lease(context: &TurnContext, session_key: &str) -> Result<Lease, Disposition> {
+    match context
+        .sessions
+        .acquire_lease(session_key, &context.runner_id)
+        .await
+    {
+        Ok(Some(lease)) => Ok(lease),
+        Ok(None) => {
+            tracing::debug!("session busy in another replica, retrying later");
+            Err(Disposition::RetryLater(Duration::from_millis(250)))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot take the session lease");
+            Err(Disposition::RetryLater(Duration::from_secs(1)))
+        }
+    }
+}
+
+/// Runs `work` while refreshing `lease`, so a long run keeps its session.
+async fn holding_lease(
+    context: &TurnContext,
+    lease: &mut Lease,
+    work: impl std::future::Future<Output = LoopResult>,
+) -> LoopResult {
+    tokio::pin!(work);
+    let mut refresh = tokio::time::interval(context.sessions.lease_refresh_interval());
+    refresh.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            _ = refresh.tick() => {
+                if let Err(error) = context.sessions.refresh_lease(lease, &context.runner_id).await {
+                    tracing::warn!(%error, "lease refresh failed");
+                }
+            }
+        }
     }
 }
 
@@ -246,10 +268,7 @@ async fn abortable(
         result = work => result,
         Some(_) = futures::StreamExt::next(&mut aborts) => {
             tracing::info!("run aborted by an operator");
-            LoopResult {
-                outcome: TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"),
-                compacted: None,
-            }
+            LoopResult::of(TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"))
         }
     }
 }
@@ -276,10 +295,10 @@ async fn run_agent(
     let agent = match context.agents.get(&request.agent_id) {
         Ok(agent) => agent,
         Err(error) => {
-            return LoopResult {
-                outcome: TurnOutcome::failed(ErrorCode::BadRequest, error.to_string()),
-                compacted: None,
-            };
+            return LoopResult::of(TurnOutcome::failed(
+                ErrorCode::BadRequest,
+                error.to_string(),
+            ));
         }
     };
     let model = model_override.unwrap_or_else(|| agent.resolved.primary.clone());
@@ -398,4 +417,213 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
     }
     .publish(&event)
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use pincer_bus::messages::{Delivery, OutboundMessage};
+
+    use super::*;
+    use crate::scripted_router::Answer;
+    use crate::test_bus::{TestBus, next_event};
+
+    fn done_content(event: RunEvent) -> String {
+        match event {
+            RunEvent::Done { content, .. } => content,
+            other => panic!("expected done, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_stored_then_announced_and_a_redelivery_is_answered_from_the_record() {
+        let bus = TestBus::start(vec![Answer::text("Hello!")]).await;
+        let turn = bus.turn("turn-1", "agent:main:test:a", "hi");
+        let mut events = bus.events(&turn).await;
+
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+        assert_eq!(done_content(next_event(&mut events).await), "Hello!");
+        let transcript = bus.transcript(&turn.session_key).await;
+        let contents: Vec<_> = transcript
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(contents, ["hi", "Hello!"]);
+        assert_eq!(transcript.agent_id, "main");
+
+        // The same turn again (a redelivery after a lost ack): the record answers, not the model.
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+        assert_eq!(done_content(next_event(&mut events).await), "Hello!");
+        assert_eq!(bus.router.requests().len(), 1, "the model was called once");
+        assert_eq!(bus.transcript(&turn.session_key).await.messages.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_next_turn_sees_the_history_of_the_session() {
+        let bus = TestBus::start(vec![Answer::text("one"), Answer::text("two")]).await;
+        let session = "agent:main:test:history";
+
+        execute(&bus.context, &bus.turn("t1", session, "first")).await;
+        execute(&bus.context, &bus.turn("t2", session, "second")).await;
+
+        let second = &bus.router.requests()[1];
+        let contents: Vec<_> = second.messages[1..]
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(contents, ["first", "one", "second"]);
+    }
+
+    #[tokio::test]
+    async fn a_command_is_answered_without_the_model_and_kept_out_of_the_history() {
+        let bus = TestBus::start(vec![]).await;
+        let turn = bus.turn("cmd-1", "agent:main:test:cmd", "/status");
+        let mut events = bus.events(&turn).await;
+
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+
+        assert!(!done_content(next_event(&mut events).await).is_empty());
+        assert!(bus.router.requests().is_empty());
+        assert!(bus.transcript(&turn.session_key).await.messages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_leased_by_another_replica_is_tried_again_later() {
+        let bus = TestBus::start(vec![Answer::text("late")]).await;
+        let turn = bus.turn("busy-1", "agent:main:test:busy", "hi");
+        let other = bus
+            .context
+            .sessions
+            .acquire_lease(&turn.session_key, "another-replica")
+            .await
+            .expect("kv")
+            .expect("free lease");
+
+        assert!(matches!(
+            execute(&bus.context, &turn).await,
+            Disposition::RetryLater(_)
+        ));
+        assert!(bus.router.requests().is_empty(), "nothing ran");
+
+        bus.context.sessions.release_lease(other).await;
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+    }
+
+    #[tokio::test]
+    async fn a_failed_turn_keeps_the_users_message_and_says_why() {
+        let bus = TestBus::start(vec![Answer::Fail(pincer_proto::llm::v1::ErrorKind::Auth)]).await;
+        let turn = bus.turn("fail-1", "agent:main:test:fail", "are you there?");
+        let mut events = bus.events(&turn).await;
+
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+
+        assert!(matches!(
+            next_event(&mut events).await,
+            RunEvent::Error {
+                code: ErrorCode::ProviderRejected,
+                ..
+            }
+        ));
+        let transcript = bus.transcript(&turn.session_key).await;
+        assert_eq!(transcript.messages[0].content, "are you there?");
+        assert!(matches!(
+            transcript.outcome_of("fail-1"),
+            Some(TurnOutcome::Failed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_channel_turns_answer_is_put_on_the_outbound_stream_once() {
+        let bus = TestBus::start(vec![Answer::text("Hi from the bot")]).await;
+        let mut turn = bus.turn("chan-1", "agent:main:telegram:dm:42", "hi");
+        turn.deliver = Some(Delivery {
+            channel: "telegram".to_owned(),
+            account: "default".to_owned(),
+            chat_id: 42,
+            reply_to_message_id: Some(7),
+        });
+
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+        // A redelivery publishes the reply again, under the same message id.
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+
+        let mut stream = bus
+            .js
+            .get_stream(bus.context.namespace.channel_outbound_stream())
+            .await
+            .expect("outbound stream");
+        assert_eq!(
+            stream.info().await.expect("info").state.messages,
+            1,
+            "deduplicated"
+        );
+        let stored = stream
+            .get_last_raw_message_by_subject(&bus.context.namespace.channel_outbound("telegram"))
+            .await
+            .expect("the reply");
+        let reply: OutboundMessage = serde_json::from_slice(&stored.payload).expect("outbound");
+        assert_eq!(reply.text, "Hi from the bot");
+        assert_eq!(reply.to.chat_id, 42);
+        assert!(!reply.failed);
+    }
+
+    #[tokio::test]
+    async fn an_abort_ends_a_running_turn_and_the_message_stays() {
+        let bus = TestBus::start(vec![Answer::Hang]).await;
+        let turn = bus.turn("abort-1", "agent:main:test:abort", "think long");
+        let mut events = bus.events(&turn).await;
+        let running = tokio::spawn({
+            let context = bus.context.clone();
+            let turn = turn.clone();
+            async move { execute(&context, &turn).await }
+        });
+        pincer_test_support::poll::eventually(
+            "the model call",
+            Duration::from_secs(10),
+            || async { (!bus.router.requests().is_empty()).then_some(()) },
+        )
+        .await;
+
+        bus.context
+            .client
+            .publish(
+                bus.context.namespace.run_abort(&turn.turn_id),
+                "stop".into(),
+            )
+            .await
+            .expect("publish");
+
+        assert_eq!(running.await.expect("task"), Disposition::Finished);
+        assert!(matches!(
+            next_event(&mut events).await,
+            RunEvent::Error {
+                code: ErrorCode::Aborted,
+                ..
+            }
+        ));
+        let transcript = bus.transcript(&turn.session_key).await;
+        assert_eq!(transcript.messages[0].content, "think long");
+    }
+
+    #[tokio::test]
+    async fn a_one_off_turn_answers_and_stores_nothing() {
+        let bus = TestBus::start(vec![Answer::text("once")]).await;
+        let mut turn = bus.turn("oneoff-1", "agent:main:test:oneoff", "hi");
+        turn.persist = false;
+        turn.live_deltas = true;
+        let mut events = bus.events(&turn).await;
+
+        assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
+
+        assert!(matches!(next_event(&mut events).await, RunEvent::Started));
+        let mut text = String::new();
+        let content = loop {
+            match next_event(&mut events).await {
+                RunEvent::Delta { text: delta } => text.push_str(&delta),
+                other => break done_content(other),
+            }
+        };
+        assert_eq!((text.as_str(), content.as_str()), ("once", "once"));
+        assert!(bus.transcript(&turn.session_key).await.messages.is_empty());
+    }
 }

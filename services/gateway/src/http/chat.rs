@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use pincer_bus::messages::{ErrorCode, Role, RunEvent, TurnRequest};
+use pincer_bus::messages::{ChatMessage, ErrorCode, Role, RunEvent, TurnRequest};
 use serde_json::json;
 
 use super::openai::{self, ChatCall};
@@ -101,22 +101,7 @@ fn build_turn(
     session_key: Option<String>,
 ) -> Result<TurnRequest, ApiError> {
     let (persist, session_key, messages) = match session_key {
-        Some(key) => {
-            // The session holds the history; the new turn is what follows the last assistant reply.
-            let start = call
-                .messages
-                .iter()
-                .rposition(|m| m.role == Role::Assistant)
-                .map_or(0, |index| index + 1);
-            let new_messages = call.messages[start..].to_vec();
-            if new_messages.is_empty() {
-                return Err(ApiError::bad_request(
-                    "messages",
-                    "the last message must not be from the assistant: there is nothing to answer",
-                ));
-            }
-            (true, key, new_messages)
-        }
+        Some(key) => (true, key, new_messages(&call.messages)?),
         None => (
             false,
             format!("agent:{agent_id}:oneoff:{}", uuid::Uuid::new_v4().simple()),
@@ -139,6 +124,22 @@ fn build_turn(
         accepted_at_ms: pincer_clock::now_ms(),
         deliver: None,
     })
+}
+
+/// The messages of a stored session's new turn: what follows the last assistant reply (the
+/// session holds the rest of the history).
+fn new_messages(messages: &[ChatMessage]) -> Result<Vec<ChatMessage>, ApiError> {
+    let start = messages
+        .iter()
+        .rposition(|m| m.role == Role::Assistant)
+        .map_or(0, |index| index + 1);
+    if start == messages.len() {
+        return Err(ApiError::bad_request(
+            "messages",
+            "the last message must not be from the assistant: there is nothing to answer",
+        ));
+    }
+    Ok(messages[start..].to_vec())
 }
 
 async fn complete_response(
@@ -273,5 +274,268 @@ fn async_stream_events(
             yield Ok(Event::default().data("[DONE]"));
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use pincer_bus::Namespace;
+    use pincer_bus::messages::Usage;
+    use pincer_test_support::nats::NatsServer;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::turns::Turns;
+
+    fn call(body: Value) -> ChatCall {
+        openai::parse(body.to_string().as_bytes()).expect("a valid request")
+    }
+
+    fn hello(extra: Value) -> ChatCall {
+        let mut body = json!({
+            "model": "pincer/default",
+            "messages": [
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "reply"},
+                {"role": "user", "content": "second"},
+                {"role": "user", "content": "third"},
+            ],
+        });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        call(body)
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    http::HeaderName::from_static(name),
+                    http::HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_explicit_session_header_wins_over_the_user_field() {
+        let call = hello(json!({"user": "alice"}));
+        assert_eq!(
+            session_key(&headers(&[("x-pincer-session-key", "desk")]), &call, "main").as_deref(),
+            Some("agent:main:explicit:desk")
+        );
+        assert_eq!(
+            session_key(
+                &headers(&[("x-openclaw-session-key", "desk")]),
+                &call,
+                "main"
+            )
+            .as_deref(),
+            Some("agent:main:explicit:desk"),
+            "OpenClaw's spelling works for existing clients"
+        );
+        assert_eq!(
+            session_key(&headers(&[("x-pincer-session-key", "  ")]), &call, "main").as_deref(),
+            Some("agent:main:openai-user:alice"),
+            "a blank header names no session"
+        );
+        assert_eq!(session_key(&headers(&[]), &hello(json!({})), "main"), None);
+    }
+
+    #[test]
+    fn a_stored_session_sends_only_what_follows_the_last_reply() {
+        let messages = new_messages(&hello(json!({})).messages).expect("new messages");
+        let texts: Vec<_> = messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, ["second", "third"]);
+    }
+
+    #[test]
+    fn a_stored_session_whose_last_message_is_the_assistants_is_refused() {
+        let call = call(json!({
+            "model": "pincer/default",
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        }));
+        let error = new_messages(&call.messages).expect_err("nothing to answer");
+        assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(error.body()["error"]["param"], "messages");
+    }
+
+    #[test]
+    fn every_failure_of_a_turn_has_its_http_status() {
+        use http::StatusCode as S;
+        for (code, status) in [
+            (ErrorCode::BadRequest, S::BAD_REQUEST),
+            (ErrorCode::ContextOverflow, S::BAD_REQUEST),
+            (ErrorCode::ProviderUnavailable, S::BAD_GATEWAY),
+            (ErrorCode::ProviderRejected, S::BAD_GATEWAY),
+            (ErrorCode::Timeout, S::GATEWAY_TIMEOUT),
+            (ErrorCode::Aborted, S::CONFLICT),
+            (ErrorCode::Internal, S::INTERNAL_SERVER_ERROR),
+        ] {
+            assert_eq!(error_for(code, "why".into()).status(), status, "{code:?}");
+        }
+    }
+
+    /// A turn submitted through a real nats-server, with `events` already sent by "the runner".
+    async fn submitted_with(live: bool, events: &[RunEvent]) -> (NatsServer, Submitted) {
+        let nats = NatsServer::start();
+        let client = async_nats::connect(nats.url()).await.expect("nats");
+        let js = async_nats::jetstream::new(client.clone());
+        let namespace = Namespace::default();
+        pincer_bus::setup::ensure_all(&js, &namespace)
+            .await
+            .expect("streams");
+        let turns = Turns::new(client.clone(), js, namespace, Duration::from_secs(10));
+        let turn = TurnRequest {
+            live_deltas: live,
+            ..turns.new_turn(crate::turns::TurnSpec {
+                agent_id: "main",
+                session_key: "agent:main:test".to_owned(),
+                text: "hi",
+                source: "http",
+                idempotency_key: None,
+                live,
+            })
+        };
+        let submitted = turns.submit(&turn).await.expect("submitted");
+        for event in events {
+            let payload = serde_json::to_vec(event).expect("event");
+            client
+                .publish(turn.reply_subject.clone(), payload.into())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+        (nats, submitted)
+    }
+
+    fn done(content: &str) -> RunEvent {
+        RunEvent::Done {
+            content: content.to_owned(),
+            tool_calls: Vec::new(),
+            model: "fake/m".to_owned(),
+            finish_reason: "stop".to_owned(),
+            usage: Usage {
+                prompt_tokens: Some(3),
+                completion_tokens: Some(2),
+                cost_micro_usd: None,
+            },
+        }
+    }
+
+    /// The `data:` payloads of an SSE body.
+    async fn sse_data(response: Response) -> Vec<String> {
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: ").map(str::to_owned))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_streamed_turn_becomes_openai_chunks_that_end_with_done() {
+        let events = [
+            RunEvent::Started,
+            RunEvent::Delta { text: "Hel".into() },
+            RunEvent::Delta { text: "lo".into() },
+            done("Hello"),
+        ];
+        let (_nats, submitted) = submitted_with(true, &events).await;
+        let call = hello(json!({"stream": true, "stream_options": {"include_usage": true}}));
+
+        let data = sse_data(stream_response(
+            submitted,
+            call,
+            "t1".into(),
+            Duration::from_secs(10),
+        ))
+        .await;
+
+        assert_eq!(data.len(), 5, "{data:?}");
+        let chunks: Vec<Value> = data[..4]
+            .iter()
+            .map(|d| serde_json::from_str(d).expect("a JSON chunk"))
+            .collect();
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "Hel"})
+        );
+        assert_eq!(chunks[1]["choices"][0]["delta"], json!({"content": "lo"}));
+        assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(chunks[3]["usage"]["prompt_tokens"], 3);
+        assert!(chunks.iter().all(|c| c["id"] == "chatcmpl-t1"));
+        assert_eq!(data[4], "[DONE]");
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_the_stream_began_travels_in_the_stream() {
+        let events = [
+            RunEvent::Started,
+            RunEvent::Delta { text: "par".into() },
+            RunEvent::Error {
+                code: ErrorCode::ProviderUnavailable,
+                message: "every model failed".into(),
+            },
+        ];
+        let (_nats, submitted) = submitted_with(true, &events).await;
+        let call = hello(json!({"stream": true}));
+
+        let data = sse_data(stream_response(
+            submitted,
+            call,
+            "t2".into(),
+            Duration::from_secs(10),
+        ))
+        .await;
+
+        assert_eq!(data.len(), 3, "{data:?}");
+        let error: Value = serde_json::from_str(&data[1]).expect("an error body");
+        assert_eq!(error["error"]["message"], "every model failed");
+        assert_eq!(data[2], "[DONE]");
+    }
+
+    #[tokio::test]
+    async fn a_complete_turn_is_one_openai_completion() {
+        let (_nats, submitted) = submitted_with(false, &[done("All done.")]).await;
+        let call = hello(json!({}));
+
+        let response = complete_response(submitted, &call, "t3", Duration::from_secs(10))
+            .await
+            .expect("an answer");
+
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["id"], "chatcmpl-t3");
+        assert_eq!(body["object"], "chat.completion");
+        assert_eq!(body["choices"][0]["message"]["content"], "All done.");
+        assert_eq!(body["usage"]["completion_tokens"], 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_turn_is_answered_with_the_status_of_its_failure() {
+        let failure = RunEvent::Error {
+            code: ErrorCode::Timeout,
+            message: "too slow".into(),
+        };
+        let (_nats, submitted) = submitted_with(false, &[failure]).await;
+
+        let error = complete_response(submitted, &hello(json!({})), "t4", Duration::from_secs(10))
+            .await
+            .expect_err("a failure");
+
+        assert_eq!(error.status(), http::StatusCode::GATEWAY_TIMEOUT);
     }
 }

@@ -440,21 +440,11 @@ mod tests {
 
 #[cfg(test)]
 mod robustness {
+    use proptest::prelude::*;
+
     use super::parse;
 
-    /// A tiny deterministic generator, so the test needs no extra crate and always sees the same inputs.
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-    }
-
+    /// JSON tokens and OpenAI field names: bodies made of them reach deep into the parser.
     const PIECES: &[&str] = &[
         "{",
         "}",
@@ -485,18 +475,54 @@ mod robustness {
         "[]",
     ];
 
-    #[test]
-    fn no_input_makes_the_parser_panic() {
-        let mut rng = Lcg(7);
-        for _ in 0..20_000 {
-            let len = (rng.next() % 40) as usize;
-            let mut body = String::new();
-            for _ in 0..len {
-                body.push_str(PIECES[(rng.next() as usize) % PIECES.len()]);
-            }
-            let _ = parse(body.as_bytes());
+    /// A well-formed message, each field of a wrong type now and then.
+    fn message() -> impl Strategy<Value = serde_json::Value> {
+        let value = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!([{"type": "text", "text": "x"}, null])),
+            Just(serde_json::json!([{"function": {"name": 1}}])),
+        ];
+        (
+            prop::sample::select(vec!["user", "assistant", "system", "tool", "developer", ""]),
+            value.clone(),
+            value,
+        )
+            .prop_map(|(role, content, extra)| {
+                serde_json::json!({"role": role, "content": content, "tool_calls": extra})
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        #[test]
+        fn token_soup_never_makes_the_parser_panic(
+            pieces in prop::collection::vec(prop::sample::select(PIECES), 0..40)
+        ) {
+            let _ = parse(pieces.concat().as_bytes());
         }
-        // Structured near-misses: valid JSON with wrong shapes at every level.
+
+        #[test]
+        fn bytes_never_make_the_parser_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse(&body);
+        }
+
+        #[test]
+        fn wrong_shapes_at_every_level_are_refused_or_parsed_never_a_panic(
+            model in prop::sample::select(vec!["pincer/default", "pincer/", "openclaw/main", "gpt-4o", ""]),
+            messages in prop::collection::vec(message(), 0..4),
+            stream in prop_oneof![Just(serde_json::Value::Null), any::<bool>().prop_map(serde_json::Value::from), Just(serde_json::json!([]))],
+        ) {
+            let body = serde_json::json!({"model": model, "messages": messages, "stream": stream});
+            let _ = parse(body.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn structured_near_misses_are_refused() {
         for body in [
             r#"{"model":"pincer/default","messages":[null]}"#,
             r#"{"model":"pincer/default","messages":[{"role":"user","content":[null]}]}"#,

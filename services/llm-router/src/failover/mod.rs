@@ -259,8 +259,7 @@ async fn cooldown_of(engine: &Engine, deployment: &Deployment) -> Option<Cooldow
     })
 }
 
-/// Tries one model: every key in rotation, each with the retry budget; [`policy::after_failure`]
-/// decides each next step, this function keeps the health book.
+/// Tries one model: every key in rotation, each with the retry budget ([`try_key`]).
 async fn try_model(
     engine: &Engine,
     call: &Call,
@@ -269,11 +268,13 @@ async fn try_model(
     attempts: &[Attempt],
     sink: &Sink,
 ) -> Outcome {
-    let provider_target = Target::Provider(deployment.provider_id.clone());
-    let model_target = Target::Model(deployment.reference.clone());
+    let targets = ModelTargets {
+        provider: Target::Provider(deployment.provider_id.clone()),
+        model: Target::Model(deployment.reference.clone()),
+    };
     let (tuning, window) = engine.tuning(deployment).await;
     if let Some(reason) = guard::does_not_fit(estimate, window) {
-        release(engine, &[&provider_target, &model_target]).await;
+        release(engine, &[&targets.provider, &targets.model]).await;
         // Not terminal: a fallback with a larger window may still take it.
         return Outcome::Failed(ProviderError::new(ErrorKind::ContextOverflow, reason), 0);
     }
@@ -281,11 +282,11 @@ async fn try_model(
     let mut last_error =
         ProviderError::new(ErrorKind::CoolingDown, "every API key is cooling down");
     for key_index in engine.key_order(&deployment.provider_id, deployment.keys.len()) {
-        let attempt_deployment = match key_index {
+        let keyed = match key_index {
             Some(index) => deployment.with_key(index),
             None => deployment.clone(),
         };
-        let key_target = attempt_deployment
+        let key_target = keyed
             .api_key
             .as_ref()
             .map(|key| Target::key(&deployment.provider_id, key));
@@ -297,79 +298,121 @@ async fn try_model(
         {
             continue;
         }
-        let mut targets = vec![&provider_target, &model_target];
-        targets.extend(key_target.as_ref());
-        let mut retries = 0u32;
-        loop {
-            tries += 1;
-            let error =
-                match relay::attempt(&attempt_deployment, call, tuning, attempts, sink).await {
-                    AttemptResult::Completed => {
-                        for target in &targets {
-                            engine.book.succeed(target).await;
-                        }
-                        lock(&engine.served).insert(deployment.reference.clone(), now_ms());
-                        return Outcome::Completed;
-                    }
-                    AttemptResult::CallerGone => {
-                        release(engine, &targets).await;
-                        return Outcome::CallerGone;
-                    }
-                    AttemptResult::FailedAfterOutput(error) => {
-                        if crate::health::record::counts_against_target(error.kind) {
-                            engine
-                                .book
-                                .fail(&model_target, error.kind, &error.message, None)
-                                .await;
-                        }
-                        return Outcome::FailedAfterOutput(error);
-                    }
-                    AttemptResult::FailedBeforeOutput(error) => error,
+        let attempt = KeyAttempt {
+            deployment: &keyed,
+            key_target: key_target.as_ref(),
+            tuning,
+        };
+        match try_key(engine, call, &targets, attempt, attempts, sink, &mut tries).await {
+            KeyOutcome::Finished(outcome) => return outcome,
+            KeyOutcome::NextKey(error) => last_error = error,
+        }
+    }
+    release(engine, &[&targets.provider, &targets.model]).await;
+    Outcome::Failed(last_error, tries)
+}
+
+/// The health-book entries a model's attempts count against.
+struct ModelTargets {
+    provider: Target,
+    model: Target,
+}
+
+/// One key of a model: the deployment with that key selected, and its health-book entry.
+#[derive(Clone, Copy)]
+struct KeyAttempt<'a> {
+    deployment: &'a Deployment,
+    key_target: Option<&'a Target>,
+    tuning: Tuning,
+}
+
+/// What one key's attempts came to.
+enum KeyOutcome {
+    /// The model is done with: answered, stopped, or handed to the next model.
+    Finished(Outcome),
+    /// This key failed in a way another key may not: try the next one.
+    NextKey(ProviderError),
+}
+
+/// Calls the model with one key until it answers or [`policy::after_failure`] moves on; keeps the
+/// health book of the provider, the model and the key.
+async fn try_key(
+    engine: &Engine,
+    call: &Call,
+    targets: &ModelTargets,
+    key: KeyAttempt<'_>,
+    attempts: &[Attempt],
+    sink: &Sink,
+    tries: &mut u32,
+) -> KeyOutcome {
+    let mut all = vec![&targets.provider, &targets.model];
+    all.extend(key.key_target);
+    let mut retries = 0u32;
+    loop {
+        *tries += 1;
+        let error = match relay::attempt(key.deployment, call, key.tuning, attempts, sink).await {
+            AttemptResult::Completed => {
+                for target in &all {
+                    engine.book.succeed(target).await;
+                }
+                lock(&engine.served).insert(key.deployment.reference.clone(), now_ms());
+                return KeyOutcome::Finished(Outcome::Completed);
+            }
+            AttemptResult::CallerGone => {
+                release(engine, &all).await;
+                return KeyOutcome::Finished(Outcome::CallerGone);
+            }
+            AttemptResult::FailedAfterOutput(error) => {
+                if crate::health::record::counts_against_target(error.kind) {
+                    engine
+                        .book
+                        .fail(&targets.model, error.kind, &error.message, None)
+                        .await;
+                }
+                return KeyOutcome::Finished(Outcome::FailedAfterOutput(error));
+            }
+            AttemptResult::FailedBeforeOutput(error) => error,
+        };
+        tracing::info!(model = %key.deployment.reference, kind = ?error.kind, reason = %error, tries = *tries, "attempt failed");
+        let state = AttemptState {
+            retries,
+            keys: key.deployment.keys.len(),
+            time_left: call.deadline.saturating_duration_since(Instant::now()),
+        };
+        match policy::after_failure(&engine.policy, &error, state) {
+            Next::Retry(wait) => {
+                retries += 1;
+                tokio::time::sleep(wait).await;
+            }
+            Next::NextKey => {
+                if let Some(key_target) = key.key_target {
+                    engine
+                        .book
+                        .fail(key_target, error.kind, &error.message, error.retry_after)
+                        .await;
+                }
+                return KeyOutcome::NextKey(error);
+            }
+            Next::Stop => {
+                release(engine, &[&targets.provider, &targets.model]).await;
+                return KeyOutcome::Finished(Outcome::Stopped(error, *tries));
+            }
+            Next::NextModel { blame } => {
+                let target = match blame {
+                    Some(Blame::Provider) => Some(&targets.provider),
+                    Some(Blame::Model) => Some(&targets.model),
+                    None => None,
                 };
-            tracing::info!(model = %deployment.reference, kind = ?error.kind, reason = %error, tries, "attempt failed");
-            let state = AttemptState {
-                retries,
-                keys: deployment.keys.len(),
-                time_left: call.deadline.saturating_duration_since(Instant::now()),
-            };
-            match policy::after_failure(&engine.policy, &error, state) {
-                Next::Retry(wait) => {
-                    retries += 1;
-                    tokio::time::sleep(wait).await;
+                if let Some(target) = target {
+                    engine
+                        .book
+                        .fail(target, error.kind, &error.message, error.retry_after)
+                        .await;
                 }
-                Next::NextKey => {
-                    if let Some(key_target) = &key_target {
-                        engine
-                            .book
-                            .fail(key_target, error.kind, &error.message, error.retry_after)
-                            .await;
-                    }
-                    last_error = error;
-                    break;
-                }
-                Next::Stop => {
-                    release(engine, &[&provider_target, &model_target]).await;
-                    return Outcome::Stopped(error, tries);
-                }
-                Next::NextModel { blame } => {
-                    let target = match blame {
-                        Some(Blame::Provider) => Some(&provider_target),
-                        Some(Blame::Model) => Some(&model_target),
-                        None => None,
-                    };
-                    if let Some(target) = target {
-                        engine
-                            .book
-                            .fail(target, error.kind, &error.message, error.retry_after)
-                            .await;
-                    }
-                    return Outcome::Failed(error, tries);
-                }
+                return KeyOutcome::Finished(Outcome::Failed(error, *tries));
             }
         }
     }
-    release(engine, &[&provider_target, &model_target]).await;
-    Outcome::Failed(last_error, tries)
 }
 
 async fn release(engine: &Engine, targets: &[&Target]) {
