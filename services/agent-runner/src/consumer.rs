@@ -268,7 +268,7 @@ mod tests {
     use super::*;
     use crate::scripted_router::Answer;
     use crate::test_bus::TestBus;
-    use pincer_test_support::poll::eventually;
+    use pincer_test_support::eventually;
 
     const PATIENCE: Duration = Duration::from_secs(15);
 

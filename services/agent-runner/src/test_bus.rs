@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use pincer_bus::Namespace;
 use pincer_bus::messages::{ChatMessage, Role, RunEvent, TurnRequest};
-use pincer_test_support::nats::NatsServer;
+use pincer_test_support::NatsServer;
 
 use crate::agents::AgentSet;
 use crate::scripted_router::{Answer, ScriptedRouter};
@@ -16,8 +16,8 @@ use crate::turn::TurnContext;
 
 /// A bus, a router and the context of a replica.
 pub struct TestBus {
-    /// Kept alive for the test.
-    pub nats: NatsServer,
+    /// The server, stopped when the test ends.
+    _nats: NatsServer,
     /// The router the turns call.
     pub router: ScriptedRouter,
     /// A replica's shared state.
@@ -59,7 +59,7 @@ impl TestBus {
             usage: pincer_bus::setup::usage_bucket(&js, &namespace).await.ok(),
         };
         Self {
-            nats,
+            _nats: nats,
             router,
             context,
             js,

@@ -577,11 +577,9 @@ mod tests {
             let turn = turn.clone();
             async move { execute(&context, &turn).await }
         });
-        pincer_test_support::poll::eventually(
-            "the model call",
-            Duration::from_secs(10),
-            || async { (!bus.router.requests().is_empty()).then_some(()) },
-        )
+        pincer_test_support::eventually("the model call", Duration::from_secs(10), || async {
+            (!bus.router.requests().is_empty()).then_some(())
+        })
         .await;
 
         bus.context

@@ -282,7 +282,7 @@ mod tests {
     use http_body_util::BodyExt;
     use pincer_bus::Namespace;
     use pincer_bus::messages::Usage;
-    use pincer_test_support::nats::NatsServer;
+    use pincer_test_support::NatsServer;
     use serde_json::Value;
 
     use super::*;
