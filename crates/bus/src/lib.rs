@@ -21,7 +21,7 @@ pub mod publish;
 pub mod setup;
 pub mod subjects;
 
-pub use subjects::Namespace;
+pub use subjects::{Namespace, key_token};
 
 /// Bus errors.
 #[derive(Debug, thiserror::Error)]

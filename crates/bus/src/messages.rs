@@ -125,15 +125,51 @@ pub struct TurnRequest {
 /// A chat on a messaging channel that a turn's answer is sent to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    /// `telegram`.
+    /// `telegram`, `discord`, `slack`.
     pub channel: String,
     /// The channel account (bot) that received the message.
     pub account: String,
-    /// The chat.
-    pub chat_id: i64,
-    /// The user's message the answer replies to.
+    /// The chat: Telegram's numeric chat id, a Discord channel id, a Slack channel id. Earlier
+    /// versions wrote Telegram's as a JSON number, which still reads.
+    #[serde(deserialize_with = "text_or_integer")]
+    pub chat_id: String,
+    /// A thread inside the chat the answer goes to (a Slack thread's `ts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to_message_id: Option<i64>,
+    pub thread_id: Option<String>,
+    /// The user's message the answer replies to.
+    #[serde(
+        default,
+        deserialize_with = "optional_text_or_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reply_to_message_id: Option<String>,
+}
+
+/// A string, or an integer as its decimal text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextOrInteger {
+    Text(String),
+    Integer(i64),
+}
+
+impl From<TextOrInteger> for String {
+    fn from(value: TextOrInteger) -> Self {
+        match value {
+            TextOrInteger::Text(text) => text,
+            TextOrInteger::Integer(number) => number.to_string(),
+        }
+    }
+}
+
+fn text_or_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    TextOrInteger::deserialize(deserializer).map(String::from)
+}
+
+fn optional_text_or_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Option::<TextOrInteger>::deserialize(deserializer).map(|value| value.map(String::from))
 }
 
 /// A reply waiting on a channel's outbound stream. Published with `Nats-Msg-Id` = `reply-<turn_id>`,
@@ -262,5 +298,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_delivery_written_by_an_earlier_version_still_reads() {
+        let old: Delivery = serde_json::from_str(
+            r#"{"channel":"telegram","account":"default","chat_id":-100123,"reply_to_message_id":7}"#,
+        )
+        .expect("old delivery");
+        assert_eq!(old.chat_id, "-100123");
+        assert_eq!(old.reply_to_message_id.as_deref(), Some("7"));
+        let new: Delivery = serde_json::from_str(
+            r#"{"channel":"slack","account":"ops","chat_id":"C1","thread_id":"1700.1"}"#,
+        )
+        .expect("new delivery");
+        assert_eq!(new.thread_id.as_deref(), Some("1700.1"));
+        assert_eq!(new.reply_to_message_id, None);
     }
 }

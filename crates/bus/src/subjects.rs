@@ -166,9 +166,44 @@ fn token(raw: &str) -> String {
         .collect()
 }
 
+/// `text` as a KV key or consumer-name token: ASCII letters, digits, `-` and `_` kept, anything
+/// else `_`, plus a short hash of the original when something was replaced, so `a b` and `a_b`
+/// never share a key.
+pub fn key_token(text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe == text && !safe.is_empty() {
+        return safe;
+    }
+    // FNV-1a: stable across processes and versions (unlike the std hasher).
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{safe}_{:08x}", hash & 0xffff_ffff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_tokens_are_safe_and_distinct() {
+        assert_eq!(key_token("default"), "default");
+        assert_ne!(key_token("a b"), key_token("a_b"));
+        assert!(
+            key_token("büro")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        );
+    }
 
     #[test]
     fn names_follow_the_grammar() {

@@ -61,7 +61,10 @@ pub use schema::agents::{
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{
-    Channels, DEFAULT_TELEGRAM_ACCOUNT, DmPolicy, Telegram, TelegramAccount,
+    Channels, DEFAULT_ACCOUNT, DEFAULT_DISCORD_API, DEFAULT_SLACK_API, DEFAULT_SLACK_WEBHOOK_PATH,
+    DEFAULT_TELEGRAM_ACCOUNT, Discord, DiscordAccount, DiscordChannel, DiscordGuild, DmPolicy,
+    GroupPolicy, GuildChannels, LegacyDm, ReplyToMode, Slack, SlackAccount, SlackChannel,
+    SlackEnvTokens, SlackMode, StringList, Telegram, TelegramAccount,
 };
 pub use schema::gateway::{
     Auth, AuthMode, Bind, ChatCompletions, ControlUi, Gateway, GatewayHttp, HttpEndpoints,

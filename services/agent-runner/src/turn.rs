@@ -539,8 +539,9 @@ mod tests {
         turn.deliver = Some(Delivery {
             channel: "telegram".to_owned(),
             account: "default".to_owned(),
-            chat_id: 42,
-            reply_to_message_id: Some(7),
+            chat_id: "42".to_owned(),
+            thread_id: None,
+            reply_to_message_id: Some("7".to_owned()),
         });
 
         assert_eq!(execute(&bus.context, &turn).await, Disposition::Finished);
@@ -563,7 +564,7 @@ mod tests {
             .expect("the reply");
         let reply: OutboundMessage = serde_json::from_slice(&stored.payload).expect("outbound");
         assert_eq!(reply.text, "Hi from the bot");
-        assert_eq!(reply.to.chat_id, 42);
+        assert_eq!(reply.to.chat_id, "42");
         assert!(!reply.failed);
     }
 

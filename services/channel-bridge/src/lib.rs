@@ -1,14 +1,17 @@
-//! channel-bridge: owns the messaging channels (Telegram).
+//! channel-bridge: owns the messaging channels.
 //!
-//! - [`telegram`]: long polling (one poller per bot across replicas), the access policy and
-//!   pairing, turns to the agent with a durable delivery target, replies from the outbound stream.
-//! - [`chunk`], [`render`]: splitting replies at Telegram's limit and Markdown to Telegram HTML.
+//! - [`channel`]: what every channel shares: access policy and pairing, routing, exactly-once
+//!   ingest and delivery, typing indicators, per-account health.
+//! - [`telegram`]: long polling (one poller per bot across replicas) or a webhook.
+//! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
+pub mod channel;
 pub mod chunk;
 pub mod render;
 pub mod telegram;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use pincer_bus::Namespace;
 use tokio::net::TcpListener;
@@ -155,7 +158,8 @@ async fn run_telegram(
     config: pincer_config::Telegram,
     shutdown: CancellationToken,
 ) {
-    use telegram::{account, client, outbound, typing};
+    use channel::typing::Typing;
+    use telegram::{account, client, outbound};
     let ns = bridge.namespace.clone();
     let env_token = bridge.telegram_token_env.clone();
     let shared_dm_session = bridge.dm_scope.as_deref() == Some("main");
@@ -190,12 +194,13 @@ async fn run_telegram(
                 continue;
             }
         };
-        let typing = typing::Typing::new(api.clone());
+        let typing = Typing::new(api.clone());
         senders.insert(
             name.clone(),
             outbound::Account {
                 api: api.clone(),
                 typing: typing.clone(),
+                chunk_limit: outbound::chunk_limit(settings.text_chunk_limit),
             },
         );
         let setup = account::AccountSetup {
@@ -217,7 +222,14 @@ async fn run_telegram(
             shutdown.clone(),
         )));
     }
-    if let Err(error) = outbound::run(js, ns, state, senders, &instance, shutdown.clone()).await {
+    let sender = channel::outbound::Sender {
+        channel: "telegram",
+        accounts: senders,
+        state,
+        // Telegram has no idempotent send: a claim is taken over only once its sender is surely gone.
+        stale_claim: Duration::from_secs(120),
+    };
+    if let Err(error) = sender.run(js, ns, &instance, shutdown.clone()).await {
         tracing::error!(%error, "telegram sending stopped");
     }
     for poller in pollers {

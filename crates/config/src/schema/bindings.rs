@@ -31,7 +31,7 @@ pub struct BindingMatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Peer {
-    /// `direct` (a private chat, id = the sender) or `group` (id = the chat).
+    /// `direct` (a private chat, id = the sender), `group` or `channel` (id = the chat).
     pub kind: PeerKind,
     /// The id, as text.
     pub id: String,
@@ -45,6 +45,17 @@ pub enum PeerKind {
     Direct,
     /// A group or supergroup.
     Group,
+    /// A channel (a Discord guild channel or a Slack channel); the same as `group` for matching.
+    Channel,
+}
+
+impl PeerKind {
+    /// Whether a rule's kind covers a message's: `group` and `channel` name the same thing,
+    /// a conversation with more than the bot and one person.
+    #[must_use]
+    pub fn covers(self, other: PeerKind) -> bool {
+        (self == PeerKind::Direct) == (other == PeerKind::Direct)
+    }
 }
 
 /// The agent for a message on `channel`/`account` from `peer`, if a binding names one.
@@ -63,7 +74,7 @@ pub fn route<'a>(
                 && m.account_id.as_deref().is_none_or(|a| a == account)
                 && m.peer
                     .as_ref()
-                    .is_none_or(|p| p.kind == peer.0 && p.id == peer.1)
+                    .is_none_or(|p| p.kind.covers(peer.0) && p.id == peer.1)
         })
         .map(|binding| binding.agent_id.as_str())
 }

@@ -7,9 +7,12 @@ use pincer_bus::Namespace;
 use tokio_util::sync::CancellationToken;
 
 use super::client::BotApi;
-use super::ingest::Ingest;
-use super::typing::Typing;
-use super::{policy, poller};
+use super::ingest::{Ingest, Telegram};
+use super::poller;
+use crate::channel::access::Rules;
+use crate::channel::health::AccountHealth;
+use crate::channel::ingest;
+use crate::channel::typing::Typing;
 
 /// What an account's polling side needs.
 pub struct AccountSetup {
@@ -20,7 +23,7 @@ pub struct AccountSetup {
     /// Its client.
     pub api: BotApi,
     /// Its typing indicators.
-    pub typing: Typing,
+    pub typing: Typing<BotApi>,
     /// `session.dmScope: main`.
     pub shared_dm_session: bool,
     /// `bindings`.
@@ -39,12 +42,21 @@ pub async fn run(
     media: jetstream::object_store::ObjectStore,
     shutdown: CancellationToken,
 ) {
+    let health = AccountHealth::new(state.clone(), "telegram", &setup.name);
+    health.connecting("getMe").await;
     let mut delay = Duration::from_secs(1);
     let (bot_id, username) = loop {
         match setup.api.get_me().await {
             Ok(me) => break me,
+            Err(super::client::ApiError::Unauthorized) => {
+                health
+                    .failed("the bot token was refused (401): check channels.telegram.botToken")
+                    .await;
+                return;
+            }
             Err(error) => {
                 tracing::warn!(account = %setup.name, %error, "telegram getMe failed, retrying");
+                health.retrying(&error.to_string()).await;
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}
@@ -54,21 +66,31 @@ pub async fn run(
         }
     };
     tracing::info!(account = %setup.name, bot = %username, "telegram bot ready");
+    health.connected(&username, "").await;
     let ingest = Ingest {
-        js,
-        ns,
-        account: setup.name.clone(),
+        core: ingest::Ingest {
+            js,
+            ns,
+            channel: "telegram",
+            tag: "tg",
+            account: setup.name.clone(),
+            rules: Rules::telegram(&setup.config),
+            pairing: pincer_store::pairing::Pairing::new(pairing, "telegram", &setup.name),
+            shared_dm_session: setup.shared_dm_session,
+            bindings: setup.bindings,
+            media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
+            media,
+            streaming: setup.config.streaming.unwrap_or(false),
+            platform: Telegram {
+                api: setup.api.clone(),
+                typing: setup.typing,
+                state: state.clone(),
+                account: setup.name.clone(),
+                streaming: setup.config.streaming.unwrap_or(false),
+            },
+        },
         bot_id,
-        policy: policy::Policy::new(&setup.config, &username),
-        pairing: pincer_store::pairing::Pairing::new(pairing, "telegram", &setup.name),
-        shared_dm_session: setup.shared_dm_session,
-        media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
-        typing: setup.typing,
-        bindings: setup.bindings,
-        api: setup.api.clone(),
-        media,
-        state: state.clone(),
-        streaming: setup.config.streaming.unwrap_or(false),
+        bot_username: username,
     };
     match (
         setup.config.webhook_url.as_deref(),

@@ -24,8 +24,8 @@ pub async fn run(
     holder: String,
     shutdown: CancellationToken,
 ) {
-    let lease_key = format!("telegram.{}.poller", super::key_token(&ingest.account));
-    let offset_key = format!("telegram.{}.offset", super::key_token(&ingest.account));
+    let lease_key = format!("telegram.{}.poller", super::key_token(ingest.account()));
+    let offset_key = format!("telegram.{}.offset", super::key_token(ingest.account()));
     let mut backoff = Backoff::default();
     while !shutdown.is_cancelled() {
         let mut lease =
@@ -42,7 +42,7 @@ pub async fn run(
                     continue;
                 }
             };
-        tracing::info!(account = %ingest.account, "polling telegram");
+        tracing::info!(account = %ingest.account(), "polling telegram");
         // Polling and a webhook exclude each other: make sure no webhook is set.
         if let Err(error) = api.delete_webhook().await {
             tracing::warn!(%error, "deleteWebhook failed");

@@ -22,11 +22,7 @@ const CEILING: Duration = Duration::from_secs(600);
 
 /// The KV key holding the preview message id of a turn.
 pub fn key(account: &str, turn_id: &str) -> String {
-    format!(
-        "telegram.{}.preview.{}",
-        super::key_token(account),
-        super::key_token(turn_id)
-    )
+    crate::channel::outbound::preview_key("telegram", account, turn_id)
 }
 
 /// Follows the run events of a turn on `events` and keeps the preview message in `chat` up to date.

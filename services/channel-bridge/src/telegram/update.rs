@@ -47,6 +47,49 @@ pub struct Media {
     pub size: Option<u64>,
 }
 
+impl Inbound {
+    /// The message as the channel core sees it, for the bot called `bot_username`. The bot is
+    /// addressed by an `@mention` entity, a reply to one of its messages, or `@botname` in the
+    /// raw text (commands addressed as `/cmd@botname`).
+    pub fn into_message(self, bot_username: &str) -> crate::channel::inbound::Inbound {
+        use crate::channel::inbound::{Inbound as Message, MediaRef, Sender};
+        let bot = bot_username.trim_start_matches('@').to_lowercase();
+        let mentioned = self.reply_to_bot
+            || self.mentions.contains(&bot)
+            || crate::channel::access::contains_word(&self.text.to_lowercase(), &format!("@{bot}"));
+        Message {
+            id: self.update_id.to_string(),
+            message_id: self.message_id.to_string(),
+            chat: self.chat_id.to_string(),
+            thread: None,
+            direct: self.private,
+            space: (!self.private).then(|| self.chat_id.to_string()),
+            room: None,
+            sender: Sender {
+                id: self.sender_id.to_string(),
+                username: self.username,
+                name: self.first_name,
+                bot: self.from_bot,
+                roles: Vec::new(),
+            },
+            text: self.text,
+            mentioned,
+            quoted: self.quoted,
+            forwarded_from: self.forwarded_from,
+            media: self
+                .media
+                .into_iter()
+                .map(|media| MediaRef {
+                    kind: media.kind,
+                    locator: media.file_id,
+                    file_name: None,
+                    size: media.size,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The update's id, whatever it holds.
 pub fn update_id(update: &Value) -> Option<i64> {
     update.get("update_id").and_then(Value::as_i64)
@@ -185,6 +228,10 @@ mod tests {
                 size: Some(900)
             })
         );
+        let message = inbound.into_message("@Pincer_Bot");
+        assert!(message.mentioned && !message.direct);
+        assert_eq!(message.space.as_deref(), Some("-100"));
+        assert_eq!(message.media[0].locator, "big");
         assert!(parse(&json!({ "update_id": 8, "poll": {} }), 99).is_none());
         assert_eq!(update_id(&json!({ "update_id": 8, "poll": {} })), Some(8));
     }

@@ -22,14 +22,14 @@ pub async fn run(
 ) {
     let mut delay = Duration::from_secs(1);
     while let Err(error) = api.set_webhook(url, secret.expose()).await {
-        tracing::warn!(account = %ingest.account, %error, "setWebhook failed, retrying");
+        tracing::warn!(account = %ingest.account(), %error, "setWebhook failed, retrying");
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(60));
     }
-    tracing::info!(account = %ingest.account, "telegram webhook registered");
+    tracing::info!(account = %ingest.account(), "telegram webhook registered");
     let consumer = match open(&ingest).await {
         Ok(consumer) => consumer,
         Err(error) => {
@@ -72,13 +72,14 @@ pub async fn run(
 
 async fn open(ingest: &Ingest) -> Result<consumer::Consumer<consumer::pull::Config>, String> {
     let stream = ingest
+        .core
         .js
-        .get_stream(ingest.ns.channel_inbound_stream())
+        .get_stream(ingest.core.ns.channel_inbound_stream())
         .await
         .map_err(|e| e.to_string())?;
     let name = format!(
         "channel-bridge-telegram-{}",
-        super::key_token(&ingest.account)
+        super::key_token(ingest.account())
     );
     stream
         .get_or_create_consumer(
@@ -86,8 +87,9 @@ async fn open(ingest: &Ingest) -> Result<consumer::Consumer<consumer::pull::Conf
             consumer::pull::Config {
                 durable_name: Some(name.clone()),
                 filter_subject: ingest
+                    .core
                     .ns
-                    .channel_inbound_account("telegram", &ingest.account),
+                    .channel_inbound_account("telegram", ingest.account()),
                 ack_wait: Duration::from_secs(60),
                 // One update at a time across replicas: a sender's messages stay in order.
                 max_ack_pending: 1,

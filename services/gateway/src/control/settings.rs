@@ -225,6 +225,11 @@ pub fn guarded(path: &str, value: &Value) -> Option<Guarded> {
         ["channels", "telegram", .., field] if matches!(*field, "apiRoot" | "webhookUrl") => {
             Some(secret_beside("botToken"))
         }
+        ["channels", "discord", .., "apiBaseUrl"] => Some(secret_beside("token")),
+        ["channels", "slack", .., "apiBaseUrl"] => Some(secret_beside("botToken")),
+        ["channels", "slack", .., field] if matches!(*field, "mode" | "webhookPath") => Some(
+            Guarded::Admin("the Slack transport decides where events come from"),
+        ),
         ["tools", "web", "search", "brave" | "searxng", ..] => {
             Some(Guarded::Secret("tools.web.search.apiKey".to_owned()))
         }
@@ -241,11 +246,21 @@ pub fn guarded(path: &str, value: &Value) -> Option<Guarded> {
         ["hooks", ..] | ["bindings", ..] => Some(Guarded::Admin(
             "hooks and bindings decide who reaches the agent",
         )),
-        ["channels", ..]
-            if parts.iter().any(|part| {
+        ["channels", _, ..]
+            if parts.iter().skip(2).any(|part| {
                 matches!(
                     *part,
-                    "dmPolicy" | "allowFrom" | "groupPolicy" | "groupAllowFrom" | "groups"
+                    "dmPolicy"
+                        | "allowFrom"
+                        | "groupPolicy"
+                        | "groupAllowFrom"
+                        | "groups"
+                        | "guilds"
+                        | "channels"
+                        | "dm"
+                        | "users"
+                        | "roles"
+                        | "allowBots"
                 )
             }) =>
         {

@@ -1,21 +1,11 @@
-//! `channels`: messaging platforms (Telegram for now).
+//! `channels.telegram`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::{DmPolicy, StringList, enabled_by_default, strings_or_numbers};
 use crate::secret::Secret;
-
-/// `channels`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Channels {
-    /// The Telegram bot channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub telegram: Option<Telegram>,
-}
 
 /// `channels.telegram`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -115,13 +105,8 @@ pub struct TelegramAccount {
     pub webhook_secret: Option<Secret>,
 }
 
-/// A list of ids or @usernames (integers kept as their decimal text).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(transparent)]
-pub struct StringList(#[serde(deserialize_with = "strings_or_numbers")] pub Vec<String>);
-
 /// The account name of the top-level `botToken`.
-pub const DEFAULT_TELEGRAM_ACCOUNT: &str = "default";
+pub const DEFAULT_TELEGRAM_ACCOUNT: &str = super::DEFAULT_ACCOUNT;
 
 impl Telegram {
     /// Every bot to run, by account name, each with its effective settings: the top-level bot
@@ -170,10 +155,6 @@ impl Telegram {
     }
 }
 
-fn enabled_by_default() -> bool {
-    true
-}
-
 impl Default for Telegram {
     fn default() -> Self {
         Self {
@@ -205,67 +186,10 @@ impl Telegram {
     }
 }
 
-/// `dmPolicy`: who may start a direct conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DmPolicy {
-    /// Unknown senders get a one-time code the owner approves.
-    Pairing,
-    /// Only senders in `allowFrom`.
-    Allowlist,
-    /// Anyone.
-    Open,
-    /// No DMs.
-    Disabled,
-}
-
-/// Deserializes a list whose items are strings or integers into strings.
-fn strings_or_numbers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    struct ListVisitor;
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of Telegram user ids or @usernames")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(item) = seq.next_element::<StringOrNumber>()? {
-                out.push(item.0);
-            }
-            Ok(out)
-        }
-    }
-    deserializer.deserialize_seq(ListVisitor)
-}
-
-/// A string, or an integer kept as its decimal text.
-struct StringOrNumber(String);
-
-impl<'de> Deserialize<'de> for StringOrNumber {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ItemVisitor;
-        impl Visitor<'_> for ItemVisitor {
-            type Value = StringOrNumber;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a Telegram user id (integer) or an @username (string)")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(v.to_owned()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StringOrNumber, E> {
-                Ok(StringOrNumber(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(ItemVisitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::channels::DmPolicy;
 
     #[test]
     fn enabled_by_default_with_pairing() {
