@@ -258,7 +258,7 @@ impl Stack {
             nats_credentials: Some(nats_credentials(pincer_bus::access::Role::ChannelBridge)),
             namespace: pincer_bus::Namespace::default(),
             channels: self.config.channels.clone(),
-            telegram_token_env: None,
+            env_tokens: Default::default(),
             dm_scope: self.config.session.dm_scope.clone(),
             bindings: self.config.bindings.clone(),
             instance: "test-bridge".to_owned(),

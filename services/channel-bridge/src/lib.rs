@@ -3,10 +3,12 @@
 //! - [`channel`]: what every channel shares: access policy and pairing, routing, exactly-once
 //!   ingest and delivery, typing indicators, per-account health.
 //! - [`telegram`]: long polling (one poller per bot across replicas) or a webhook.
+//! - [`discord`]: the gateway (one connection per bot across replicas) and REST.
 //! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
 pub mod channel;
 pub mod chunk;
+pub mod discord;
 pub mod render;
 pub mod telegram;
 
@@ -28,8 +30,8 @@ pub struct Config {
     pub namespace: Namespace,
     /// The `channels` section.
     pub channels: pincer_config::Channels,
-    /// `TELEGRAM_BOT_TOKEN`, if set.
-    pub telegram_token_env: Option<pincer_config::Secret>,
+    /// The tokens the environment gives the default accounts.
+    pub env_tokens: EnvTokens,
     /// `session.dmScope`: `main` shares one session among all DMs; anything else is per sender.
     pub dm_scope: Option<String>,
     /// `bindings`: channel, account or chat → agent.
@@ -37,6 +39,38 @@ pub struct Config {
     /// This replica's stable name (its lease holder identity): the container's hostname, so a
     /// restarted bridge takes its own leases back at once instead of waiting for them to expire.
     pub instance: String,
+}
+
+/// Tokens from the environment, which OpenClaw also accepts in place of each channel's default
+/// account's token: `TELEGRAM_BOT_TOKEN`, `DISCORD_BOT_TOKEN`, `SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`.
+#[derive(Clone, Debug, Default)]
+pub struct EnvTokens {
+    /// `TELEGRAM_BOT_TOKEN`.
+    pub telegram: Option<pincer_config::Secret>,
+    /// `DISCORD_BOT_TOKEN`.
+    pub discord: Option<pincer_config::Secret>,
+    /// `SLACK_BOT_TOKEN` and `SLACK_APP_TOKEN`.
+    pub slack: pincer_config::SlackEnvTokens,
+}
+
+impl EnvTokens {
+    /// The tokens set (and not blank) in the process environment.
+    pub fn from_env() -> Self {
+        let token = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .map(pincer_config::Secret::new)
+        };
+        Self {
+            telegram: token("TELEGRAM_BOT_TOKEN"),
+            discord: token("DISCORD_BOT_TOKEN"),
+            slack: pincer_config::SlackEnvTokens {
+                bot: token("SLACK_BOT_TOKEN"),
+                app: token("SLACK_APP_TOKEN"),
+            },
+        }
+    }
 }
 
 /// Bridge failures.
@@ -53,29 +87,75 @@ pub enum Error {
     Health(#[from] tonic::transport::Error),
 }
 
-/// Checks the enabled channels have what they need before anything starts. `env_token` is
-/// `TELEGRAM_BOT_TOKEN`, which OpenClaw also accepts in place of `channels.telegram.botToken`.
-pub fn validate(channels: &pincer_config::Channels, env_token: Option<&str>) -> Result<(), Error> {
-    let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) else {
-        return Ok(());
-    };
-    let env_token = env_token
-        .filter(|token| !token.trim().is_empty())
-        .map(pincer_config::Secret::new);
-    if telegram.resolved_accounts(env_token.as_ref()).is_empty() {
+/// Checks the enabled channels have what they need before anything starts.
+pub fn validate(channels: &pincer_config::Channels, env: &EnvTokens) -> Result<(), Error> {
+    if let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) {
+        validate_telegram(telegram, env.telegram.as_ref())?;
+    }
+    if let Some(discord) = channels.discord.as_ref().filter(|d| d.enabled) {
+        let accounts = discord.resolved_accounts(env.discord.as_ref());
+        if accounts.is_empty() {
+            return Err(Error::Channel(
+                "channels.discord is enabled but has no bot token: set channels.discord.token or DISCORD_BOT_TOKEN".to_owned(),
+            ));
+        }
+        for (account, settings) in &accounts {
+            open_needs_star("discord", account, settings.dm_policy(), &settings.allow_from())?;
+        }
+    }
+    if let Some(slack) = channels.slack.as_ref().filter(|s| s.enabled) {
+        let accounts = slack.resolved_accounts(&env.slack);
+        if accounts.is_empty() {
+            return Err(Error::Channel(
+                "channels.slack is enabled but has no bot token: set channels.slack.botToken or SLACK_BOT_TOKEN".to_owned(),
+            ));
+        }
+        for (account, settings) in &accounts {
+            open_needs_star("slack", account, settings.dm_policy(), &settings.allow_from())?;
+            match settings.mode() {
+                pincer_config::SlackMode::Socket if settings.app_token.as_ref().is_none_or(pincer_config::Secret::is_empty) => {
+                    return Err(Error::Channel(format!(
+                        "channels.slack ({account}): Socket Mode needs an app-level token: set appToken (xapp-...) or SLACK_APP_TOKEN, or use mode: \"http\" with a signingSecret"
+                    )));
+                }
+                pincer_config::SlackMode::Http if settings.signing_secret.as_ref().is_none_or(pincer_config::Secret::is_empty) => {
+                    return Err(Error::Channel(format!(
+                        "channels.slack ({account}): mode \"http\" needs signingSecret: without it the gateway could not tell Slack's calls from anyone's"
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_needs_star(
+    channel: &str,
+    account: &str,
+    policy: pincer_config::DmPolicy,
+    allow_from: &[String],
+) -> Result<(), Error> {
+    if policy == pincer_config::DmPolicy::Open && !allow_from.iter().any(|entry| entry == "*") {
+        return Err(Error::Channel(format!(
+            "channels.{channel} ({account}): dmPolicy is \"open\" but allowFrom does not contain \"*\": anyone could talk to the agent; add allowFrom: [\"*\"] to confirm, or use \"pairing\""
+        )));
+    }
+    Ok(())
+}
+
+fn validate_telegram(
+    telegram: &pincer_config::Telegram,
+    env_token: Option<&pincer_config::Secret>,
+) -> Result<(), Error> {
+    if telegram.resolved_accounts(env_token).is_empty() {
         return Err(Error::Channel(
             "channels.telegram is enabled but has no bot token: set channels.telegram.botToken or TELEGRAM_BOT_TOKEN"
                 .to_owned(),
         ));
     }
-    for (account, settings) in telegram.resolved_accounts(env_token.as_ref()) {
-        if settings.dm_policy() == pincer_config::DmPolicy::Open
-            && !settings.allow_from.iter().any(|entry| entry == "*")
-        {
-            return Err(Error::Channel(format!(
-                "channels.telegram ({account}): dmPolicy is \"open\" but allowFrom does not contain \"*\": anyone could talk to the agent; add allowFrom: [\"*\"] to confirm, or use \"pairing\""
-            )));
-        }
+    for (account, settings) in telegram.resolved_accounts(env_token) {
+        open_needs_star("telegram", &account, settings.dm_policy(), &settings.allow_from)?;
         if settings
             .webhook_url
             .as_deref()
@@ -99,13 +179,7 @@ pub async fn run(
     health_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    validate(
-        &config.channels,
-        config
-            .telegram_token_env
-            .as_ref()
-            .map(pincer_config::Secret::expose),
-    )?;
+    validate(&config.channels, &config.env_tokens)?;
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "channel-bridge",
@@ -115,18 +189,26 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let telegram = match config.channels.telegram.as_ref().filter(|t| t.enabled) {
-        Some(telegram) => Some(tokio::spawn(run_telegram(
+    let mut channels = Vec::new();
+    if let Some(telegram) = config.channels.telegram.as_ref().filter(|t| t.enabled) {
+        channels.push(tokio::spawn(run_telegram(
             js.clone(),
             config.clone(),
             telegram.clone(),
             shutdown.clone(),
-        ))),
-        None => {
-            tracing::info!("no channel enabled");
-            None
-        }
-    };
+        )));
+    }
+    if let Some(discord) = config.channels.discord.as_ref().filter(|d| d.enabled) {
+        channels.push(tokio::spawn(discord::run(
+            js.clone(),
+            config.clone(),
+            discord.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if channels.is_empty() {
+        tracing::info!("no channel enabled");
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -139,10 +221,10 @@ pub async fn run(
             shutdown.cancelled_owned(),
         )
         .await?;
-    if let Some(telegram) = telegram
-        && let Err(error) = telegram.await
-    {
-        tracing::warn!(%error, "telegram task ended abnormally");
+    for channel in channels {
+        if let Err(error) = channel.await {
+            tracing::warn!(%error, "a channel task ended abnormally");
+        }
     }
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");
@@ -161,7 +243,7 @@ async fn run_telegram(
     use channel::typing::Typing;
     use telegram::{account, client, outbound};
     let ns = bridge.namespace.clone();
-    let env_token = bridge.telegram_token_env.clone();
+    let env_token = bridge.env_tokens.telegram.clone();
     let shared_dm_session = bridge.dm_scope.as_deref() == Some("main");
     let bindings = bridge.bindings.clone();
     let instance = bridge.instance.clone();
@@ -248,30 +330,26 @@ mod tests {
             .channels
     }
 
+    fn telegram_env(token: &str) -> EnvTokens {
+        EnvTokens {
+            telegram: Some(pincer_config::Secret::new(token)),
+            ..EnvTokens::default()
+        }
+    }
+
     #[test]
     fn an_enabled_telegram_needs_a_token() {
-        assert!(validate(&channels("{ telegram: { enabled: true } }"), None).is_err());
-        assert!(validate(&channels("{ telegram: { enabled: true } }"), Some(" ")).is_err());
-        assert!(
-            validate(
-                &channels("{ telegram: { enabled: true } }"),
-                Some("123:abc")
-            )
-            .is_ok()
-        );
-        assert!(validate(&channels("{ telegram: { enabled: false } }"), None).is_ok());
-        assert!(
-            validate(
-                &channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"),
-                None
-            )
-            .is_ok()
-        );
-        assert!(validate(&channels("{}"), None).is_ok());
+        let none = EnvTokens::default();
+        assert!(validate(&channels("{ telegram: { enabled: true } }"), &none).is_err());
+        assert!(validate(&channels("{ telegram: { enabled: true } }"), &telegram_env(" ")).is_err());
+        assert!(validate(&channels("{ telegram: { enabled: true } }"), &telegram_env("123:abc")).is_ok());
+        assert!(validate(&channels("{ telegram: { enabled: false } }"), &none).is_ok());
+        assert!(validate(&channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"), &none).is_ok());
+        assert!(validate(&channels("{}"), &none).is_ok());
         assert!(
             validate(
                 &channels(r#"{ telegram: { botToken: "1:a", allowFrom: ["*"], accounts: { w: { botToken: "2:b", dmPolicy: "open", allowFrom: [5] } } } }"#),
-                None
+                &none
             )
             .is_err(),
             "every account is checked"
@@ -279,10 +357,26 @@ mod tests {
         assert!(
             validate(
                 &channels(r#"{ telegram: { botToken: "1:a", webhookUrl: "https://x/telegram-webhook/default" } }"#),
-                None
+                &none
             )
             .is_err(),
             "a webhook needs a secret"
         );
+    }
+
+    #[test]
+    fn discord_and_slack_need_their_tokens() {
+        let none = EnvTokens::default();
+        assert!(validate(&channels("{ discord: {} }"), &none).is_err());
+        let discord_env = EnvTokens {
+            discord: Some(pincer_config::Secret::new("d-token")),
+            ..EnvTokens::default()
+        };
+        assert!(validate(&channels("{ discord: {} }"), &discord_env).is_ok());
+        assert!(validate(&channels(r#"{ discord: { token: "t", dmPolicy: "open" } }"#), &none).is_err());
+        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1" } }"#), &none).is_err(), "socket mode needs an app token");
+        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", appToken: "xapp-1" } }"#), &none).is_ok());
+        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", mode: "http" } }"#), &none).is_err(), "http mode needs a signing secret");
+        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", mode: "http", signingSecret: "s" } }"#), &none).is_ok());
     }
 }

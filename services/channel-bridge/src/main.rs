@@ -34,16 +34,9 @@ fn instance_name() -> String {
 
 async fn serve() -> anyhow::Result<()> {
     let file = entry::load_config(&["channels", "session", "bindings"])?;
-    let telegram_token_env = std::env::var("TELEGRAM_BOT_TOKEN")
-        .ok()
-        .map(pincer_config::Secret::new);
-    pincer_channel_bridge::validate(
-        &file.channels,
-        telegram_token_env
-            .as_ref()
-            .map(pincer_config::Secret::expose),
-    )
-    .map_err(|error| InvalidConfig(error.into()))?;
+    let env_tokens = pincer_channel_bridge::EnvTokens::from_env();
+    pincer_channel_bridge::validate(&file.channels, &env_tokens)
+        .map_err(|error| InvalidConfig(error.into()))?;
     let health_listen =
         env::socket_addr_or("PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN", DEFAULT_HEALTH_LISTEN)
             .map_err(|error| InvalidConfig(error.into()))?;
@@ -52,7 +45,7 @@ async fn serve() -> anyhow::Result<()> {
         nats_credentials: pincer_bus::connect::Credentials::from_env(),
         namespace: pincer_bus::Namespace::default(),
         channels: file.channels,
-        telegram_token_env,
+        env_tokens,
         dm_scope: file.session.dm_scope,
         bindings: file.bindings,
         instance: instance_name(),

@@ -58,6 +58,15 @@ impl AccountHealth {
         self.set(State::Stopped, "", None).await;
     }
 
+    /// Whether the account was stopped for good.
+    pub fn is_failed(&self) -> bool {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|(health, _)| health.state == State::Failed)
+    }
+
     /// An event arrived from the platform.
     pub async fn event(&self) {
         let now = pincer_clock::now_ms();
@@ -91,6 +100,7 @@ impl AccountHealth {
                     .map_or_else(pincer_clock::now_ms, |p| p.since_ms),
                 last_event_ms: previous.map_or(0, |p| p.last_event_ms),
                 bot: bot
+                    .filter(|name| !name.is_empty())
                     .map(str::to_owned)
                     .or_else(|| previous.and_then(|p| p.bot.clone())),
             };

@@ -6,7 +6,7 @@
 //! JetStream drops the copy within its duplicate window, and after it the agent-runner answers
 //! the turn id from its record and the sender skips chunks already marked sent.
 
-use async_nats::jetstream;
+use async_nats::jetstream::{self, kv};
 use pincer_bus::Namespace;
 use pincer_bus::messages::{Attachment, ChatMessage, Delivery, OutboundMessage, Role, TurnRequest};
 use pincer_store::pairing::{Pairing, PairingError};
@@ -86,6 +86,10 @@ pub struct Ingest<P> {
     pub media: jetstream::object_store::ObjectStore,
     /// Show the answer as it is written (live run events).
     pub streaming: bool,
+    /// Where handled message ids are remembered, for platforms that may deliver a message again
+    /// after JetStream's duplicate window (a gateway replay after resume, a late retry). `None`
+    /// where the platform's own cursor prevents that (Telegram's offset).
+    pub seen: Option<kv::Store>,
     /// The platform side.
     pub platform: P,
 }
@@ -93,6 +97,29 @@ pub struct Ingest<P> {
 impl<P: Platform> Ingest<P> {
     /// Handles one message. `Ok` means it is durably dealt with (handed on, answered or dropped).
     pub async fn handle(&self, message: &Inbound) -> Result<(), IngestError> {
+        let seen_key = format!(
+            "{}.{}.seen.{}",
+            self.channel,
+            super::key_token(&self.account),
+            super::key_token(&message.id)
+        );
+        if let Some(seen) = &self.seen
+            && seen.get(&seen_key).await.ok().flatten().is_some()
+        {
+            tracing::debug!(channel = self.channel, id = %message.id, "message seen before; skipped");
+            return Ok(());
+        }
+        self.decide(message).await?;
+        if let Some(seen) = &self.seen
+            && let Err(error) = seen.put(&seen_key, "1".into()).await
+        {
+            // Only an optimisation over the ids JetStream and the runner deduplicate by.
+            tracing::debug!(%error, "message not marked seen");
+        }
+        Ok(())
+    }
+
+    async fn decide(&self, message: &Inbound) -> Result<(), IngestError> {
         let approved = if message.direct {
             self.pairing.is_approved(&message.sender.id).await?
         } else {

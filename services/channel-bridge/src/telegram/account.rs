@@ -81,6 +81,7 @@ pub async fn run(
             media_max_bytes: u64::from(setup.config.media_max_mb.unwrap_or(20)) * 1024 * 1024,
             media,
             streaming: setup.config.streaming.unwrap_or(false),
+            seen: None,
             platform: Telegram {
                 api: setup.api.clone(),
                 typing: setup.typing,
