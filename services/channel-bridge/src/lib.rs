@@ -4,12 +4,14 @@
 //!   ingest and delivery, typing indicators, per-account health.
 //! - [`telegram`]: long polling (one poller per bot across replicas) or a webhook.
 //! - [`discord`]: the gateway (one connection per bot across replicas) and REST.
+//! - [`slack`]: Socket Mode (one connection per app across replicas) or the Events API, and the Web API.
 //! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
 pub mod channel;
 pub mod chunk;
 pub mod discord;
 pub mod render;
+pub mod slack;
 pub mod telegram;
 
 use std::collections::HashMap;
@@ -90,7 +92,11 @@ pub enum Error {
 /// Checks the enabled channels have what they need before anything starts.
 pub fn validate(channels: &pincer_config::Channels, env: &EnvTokens) -> Result<(), Error> {
     if let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) {
-        validate_telegram(telegram, env.telegram.as_ref())?;
+        let env_token = env
+            .telegram
+            .as_ref()
+            .filter(|token| !token.expose().trim().is_empty());
+        validate_telegram(telegram, env_token)?;
     }
     if let Some(discord) = channels.discord.as_ref().filter(|d| d.enabled) {
         let accounts = discord.resolved_accounts(env.discord.as_ref());
@@ -100,7 +106,12 @@ pub fn validate(channels: &pincer_config::Channels, env: &EnvTokens) -> Result<(
             ));
         }
         for (account, settings) in &accounts {
-            open_needs_star("discord", account, settings.dm_policy(), &settings.allow_from())?;
+            open_needs_star(
+                "discord",
+                account,
+                settings.dm_policy(),
+                &settings.allow_from(),
+            )?;
         }
     }
     if let Some(slack) = channels.slack.as_ref().filter(|s| s.enabled) {
@@ -111,14 +122,29 @@ pub fn validate(channels: &pincer_config::Channels, env: &EnvTokens) -> Result<(
             ));
         }
         for (account, settings) in &accounts {
-            open_needs_star("slack", account, settings.dm_policy(), &settings.allow_from())?;
+            open_needs_star(
+                "slack",
+                account,
+                settings.dm_policy(),
+                &settings.allow_from(),
+            )?;
             match settings.mode() {
-                pincer_config::SlackMode::Socket if settings.app_token.as_ref().is_none_or(pincer_config::Secret::is_empty) => {
+                pincer_config::SlackMode::Socket
+                    if settings
+                        .app_token
+                        .as_ref()
+                        .is_none_or(pincer_config::Secret::is_empty) =>
+                {
                     return Err(Error::Channel(format!(
                         "channels.slack ({account}): Socket Mode needs an app-level token: set appToken (xapp-...) or SLACK_APP_TOKEN, or use mode: \"http\" with a signingSecret"
                     )));
                 }
-                pincer_config::SlackMode::Http if settings.signing_secret.as_ref().is_none_or(pincer_config::Secret::is_empty) => {
+                pincer_config::SlackMode::Http
+                    if settings
+                        .signing_secret
+                        .as_ref()
+                        .is_none_or(pincer_config::Secret::is_empty) =>
+                {
                     return Err(Error::Channel(format!(
                         "channels.slack ({account}): mode \"http\" needs signingSecret: without it the gateway could not tell Slack's calls from anyone's"
                     )));
@@ -155,7 +181,12 @@ fn validate_telegram(
         ));
     }
     for (account, settings) in telegram.resolved_accounts(env_token) {
-        open_needs_star("telegram", &account, settings.dm_policy(), &settings.allow_from)?;
+        open_needs_star(
+            "telegram",
+            &account,
+            settings.dm_policy(),
+            &settings.allow_from,
+        )?;
         if settings
             .webhook_url
             .as_deref()
@@ -203,6 +234,14 @@ pub async fn run(
             js.clone(),
             config.clone(),
             discord.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(slack) = config.channels.slack.as_ref().filter(|s| s.enabled) {
+        channels.push(tokio::spawn(slack::run(
+            js.clone(),
+            config.clone(),
+            slack.clone(),
             shutdown.clone(),
         )));
     }
@@ -341,10 +380,28 @@ mod tests {
     fn an_enabled_telegram_needs_a_token() {
         let none = EnvTokens::default();
         assert!(validate(&channels("{ telegram: { enabled: true } }"), &none).is_err());
-        assert!(validate(&channels("{ telegram: { enabled: true } }"), &telegram_env(" ")).is_err());
-        assert!(validate(&channels("{ telegram: { enabled: true } }"), &telegram_env("123:abc")).is_ok());
+        assert!(
+            validate(
+                &channels("{ telegram: { enabled: true } }"),
+                &telegram_env(" ")
+            )
+            .is_err()
+        );
+        assert!(
+            validate(
+                &channels("{ telegram: { enabled: true } }"),
+                &telegram_env("123:abc")
+            )
+            .is_ok()
+        );
         assert!(validate(&channels("{ telegram: { enabled: false } }"), &none).is_ok());
-        assert!(validate(&channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"), &none).is_ok());
+        assert!(
+            validate(
+                &channels("{ telegram: { enabled: true, botToken: \"123:abc\" } }"),
+                &none
+            )
+            .is_ok()
+        );
         assert!(validate(&channels("{}"), &none).is_ok());
         assert!(
             validate(
@@ -373,10 +430,38 @@ mod tests {
             ..EnvTokens::default()
         };
         assert!(validate(&channels("{ discord: {} }"), &discord_env).is_ok());
-        assert!(validate(&channels(r#"{ discord: { token: "t", dmPolicy: "open" } }"#), &none).is_err());
-        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1" } }"#), &none).is_err(), "socket mode needs an app token");
-        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", appToken: "xapp-1" } }"#), &none).is_ok());
-        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", mode: "http" } }"#), &none).is_err(), "http mode needs a signing secret");
-        assert!(validate(&channels(r#"{ slack: { botToken: "xoxb-1", mode: "http", signingSecret: "s" } }"#), &none).is_ok());
+        assert!(
+            validate(
+                &channels(r#"{ discord: { token: "t", dmPolicy: "open" } }"#),
+                &none
+            )
+            .is_err()
+        );
+        assert!(
+            validate(&channels(r#"{ slack: { botToken: "xoxb-1" } }"#), &none).is_err(),
+            "socket mode needs an app token"
+        );
+        assert!(
+            validate(
+                &channels(r#"{ slack: { botToken: "xoxb-1", appToken: "xapp-1" } }"#),
+                &none
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(
+                &channels(r#"{ slack: { botToken: "xoxb-1", mode: "http" } }"#),
+                &none
+            )
+            .is_err(),
+            "http mode needs a signing secret"
+        );
+        assert!(
+            validate(
+                &channels(r#"{ slack: { botToken: "xoxb-1", mode: "http", signingSecret: "s" } }"#),
+                &none
+            )
+            .is_ok()
+        );
     }
 }

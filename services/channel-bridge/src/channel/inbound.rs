@@ -11,8 +11,12 @@ pub struct Inbound {
     pub message_id: String,
     /// The chat the answer goes to (a DM, group, guild channel, thread or Slack channel).
     pub chat: String,
-    /// The thread the message is in, where a platform threads inside a chat (Slack's `thread_ts`).
+    /// The thread the message is in, where a platform threads inside a chat (Slack's `thread_ts`):
+    /// a conversation of its own.
     pub thread: Option<String>,
+    /// Where the answer goes when that is a thread the message is not in yet (Slack's
+    /// `replyToMode` starting a thread on the message).
+    pub reply_thread: Option<String>,
     /// A direct conversation with the bot (else a group or channel).
     pub direct: bool,
     /// The group the access rules are looked up under: a Telegram group's chat id, a Discord

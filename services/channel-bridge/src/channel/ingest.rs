@@ -277,7 +277,10 @@ impl<P: Platform> Ingest<P> {
             channel: self.channel.to_owned(),
             account: self.account.clone(),
             chat_id: message.chat.clone(),
-            thread_id: message.thread.clone(),
+            thread_id: message
+                .thread
+                .clone()
+                .or_else(|| message.reply_thread.clone()),
             // In a DM a plain answer reads better; in a group, show what it answers.
             reply_to_message_id: (!message.direct).then(|| message.message_id.clone()),
         }

@@ -7,6 +7,7 @@
 //!   pairing codes, refusals), attachments as typed media.
 //! - [`outbound`]: replies from JetStream to the platform exactly once (claim, send, mark),
 //!   chunked under each platform's limit, paced, with `retry_after` handling.
+//! - [`pushed`]: events a platform pushes through the gateway (webhooks), off JetStream.
 //! - [`typing`]: the typing indicator while a turn runs.
 //! - [`health`]: each account's connection state, for `channels.status`, the UI and doctor.
 
@@ -15,6 +16,7 @@ pub mod health;
 pub mod inbound;
 pub mod ingest;
 pub mod outbound;
+pub mod pushed;
 pub mod routing;
 pub mod typing;
 

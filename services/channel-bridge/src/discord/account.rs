@@ -215,7 +215,10 @@ impl Handler<'_> {
         if let Some(id) = data.pointer("/user/id").and_then(serde_json::Value::as_str) {
             self.bot.id = id.to_owned();
         }
-        if let Some(name) = data.pointer("/user/username").and_then(serde_json::Value::as_str) {
+        if let Some(name) = data
+            .pointer("/user/username")
+            .and_then(serde_json::Value::as_str)
+        {
             self.bot.username = name.to_owned();
         }
         self.stored = data

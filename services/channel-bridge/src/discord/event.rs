@@ -151,6 +151,7 @@ pub fn message(data: &Value, bot: &Bot, thread_parent: Option<String>) -> Option
         room,
         chat,
         thread: None,
+        reply_thread: None,
         sender: Sender {
             id: sender_id,
             username,
@@ -255,7 +256,10 @@ mod tests {
             "author": {"id": "42"}, "content": "<@&R-bot> ping", "mention_roles": ["R-bot"]});
         assert_eq!(super::in_thread(&in_thread), Some(true));
         let threaded = message(&in_thread, &bot(), Some("C1".into())).expect("thread message");
-        assert_eq!((threaded.chat.as_str(), threaded.room.as_deref()), ("T1", Some("C1")));
+        assert_eq!(
+            (threaded.chat.as_str(), threaded.room.as_deref()),
+            ("T1", Some("C1"))
+        );
         assert!(threaded.mentioned, "a role of the bot was mentioned");
 
         let reply = json!({"id": "3", "channel_id": "C1", "guild_id": "G1", "author": {"id": "42"},

@@ -85,7 +85,9 @@ fn on_close(code: u16, reason: &str, was_ready: bool) -> Ended {
         4014 => Ended::Fatal(format!(
             "Discord refused the intents (close 4014{detail}): enable the Message Content intent for this bot in the Discord developer portal"
         )),
-        4010..=4013 => Ended::Fatal(format!("Discord closed the gateway for good (close {code}{detail})")),
+        4010..=4013 => Ended::Fatal(format!(
+            "Discord closed the gateway for good (close {code}{detail})"
+        )),
         4007 | 4009 => Ended::Reconnect {
             resume: false,
             reason: format!("session no longer valid (close {code}{detail})"),
@@ -131,7 +133,9 @@ pub async fn run(
                     }
                     Err(error) => {
                         failures += 1;
-                        health.retrying(&format!("cannot get the gateway URL: {error}")).await;
+                        health
+                            .retrying(&format!("cannot get the gateway URL: {error}"))
+                            .await;
                         pause(shutdown, backoff(failures)).await;
                         continue;
                     }
@@ -255,7 +259,8 @@ async fn connect(
     };
     loop {
         // Before HELLO, wait a while for it; after, two intervals of silence is a dead socket.
-        let silence_limit = interval.map_or(Duration::from_secs(30), |i| i * 2 + Duration::from_secs(5));
+        let silence_limit =
+            interval.map_or(Duration::from_secs(30), |i| i * 2 + Duration::from_secs(5));
         let ended = tokio::select! {
             () = shutdown.cancelled() => {
                 let _ = write.send(close(4000, "shutting down, will resume")).await;
@@ -410,19 +415,41 @@ mod tests {
 
     #[test]
     fn close_codes_decide_between_resume_identify_and_stop() {
-        assert!(matches!(on_close(4004, "", true), Ended::Fatal(reason) if reason.contains("token")));
-        assert!(matches!(on_close(4014, "", true), Ended::Fatal(reason) if reason.contains("Message Content")));
+        assert!(
+            matches!(on_close(4004, "", true), Ended::Fatal(reason) if reason.contains("token"))
+        );
+        assert!(
+            matches!(on_close(4014, "", true), Ended::Fatal(reason) if reason.contains("Message Content"))
+        );
         assert!(matches!(on_close(4011, "", true), Ended::Fatal(_)));
-        assert!(matches!(on_close(4009, "", true), Ended::Reconnect { resume: false, .. }));
-        assert!(matches!(on_close(4007, "", true), Ended::Reconnect { resume: false, .. }));
-        assert!(matches!(on_close(4000, "", true), Ended::Reconnect { resume: true, .. }));
-        assert!(matches!(on_close(1006, "", false), Ended::Reconnect { resume: true, .. }));
+        assert!(matches!(
+            on_close(4009, "", true),
+            Ended::Reconnect { resume: false, .. }
+        ));
+        assert!(matches!(
+            on_close(4007, "", true),
+            Ended::Reconnect { resume: false, .. }
+        ));
+        assert!(matches!(
+            on_close(4000, "", true),
+            Ended::Reconnect { resume: true, .. }
+        ));
+        assert!(matches!(
+            on_close(1006, "", false),
+            Ended::Reconnect { resume: true, .. }
+        ));
     }
 
     #[test]
     fn the_url_gets_version_and_encoding_once() {
-        assert_eq!(connect_url("wss://gateway.discord.gg/"), "wss://gateway.discord.gg/?v=10&encoding=json");
-        assert_eq!(connect_url("ws://127.0.0.1:9/resume"), "ws://127.0.0.1:9/resume/?v=10&encoding=json");
+        assert_eq!(
+            connect_url("wss://gateway.discord.gg/"),
+            "wss://gateway.discord.gg/?v=10&encoding=json"
+        );
+        assert_eq!(
+            connect_url("ws://127.0.0.1:9/resume"),
+            "ws://127.0.0.1:9/resume/?v=10&encoding=json"
+        );
         assert_eq!(INTENTS, 37377);
     }
 

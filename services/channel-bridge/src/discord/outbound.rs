@@ -41,7 +41,8 @@ pub fn nonce(key: &str) -> String {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
     };
-    let wide = (u128::from(hash(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(hash(0x8422_2325_cbf2_9ce4));
+    let wide =
+        (u128::from(hash(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(hash(0x8422_2325_cbf2_9ce4));
     // Base 36 fits 128 bits in 25 characters.
     let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut value = wide;
@@ -96,7 +97,10 @@ impl Transport for Account {
     }
 
     async fn edit(&self, to: &Delivery, message_id: &str, text: &str) -> Result<(), SendError> {
-        Ok(self.rest.edit_message(&to.chat_id, message_id, text).await?)
+        Ok(self
+            .rest
+            .edit_message(&to.chat_id, message_id, text)
+            .await?)
     }
 
     fn stop_working(&self, to: &Delivery) {

@@ -170,13 +170,18 @@ impl Rest {
         let field = |name: &str| user.get(name).and_then(Value::as_str).map(str::to_owned);
         match (field("id"), field("username")) {
             (Some(id), Some(username)) => Ok(Me { id, username }),
-            _ => Err(RestError::Server(200, "users/@me without id or username".into())),
+            _ => Err(RestError::Server(
+                200,
+                "users/@me without id or username".into(),
+            )),
         }
     }
 
     /// `GET /gateway/bot`: the gateway's URL.
     pub async fn gateway_url(&self) -> Result<String, RestError> {
-        let answer = self.call(reqwest::Method::GET, "/gateway/bot", None).await?;
+        let answer = self
+            .call(reqwest::Method::GET, "/gateway/bot", None)
+            .await?;
         answer
             .get("url")
             .and_then(Value::as_str)

@@ -62,6 +62,7 @@ impl Inbound {
             message_id: self.message_id.to_string(),
             chat: self.chat_id.to_string(),
             thread: None,
+            reply_thread: None,
             direct: self.private,
             space: (!self.private).then(|| self.chat_id.to_string()),
             room: None,

@@ -1,10 +1,51 @@
-//! The model's Markdown as Telegram HTML (the parse mode that needs the least escaping). Only
-//! balanced constructs become tags; anything else stays literal text, escaped, so a stray `*` or
-//! `_` never makes Telegram reject the message. If Telegram still rejects it, the sender falls back
-//! to plain text.
+//! The model's Markdown in a platform's own markup: Telegram HTML ([`to_html`], the parse mode
+//! that needs the least escaping) and Slack mrkdwn ([`to_mrkdwn`]). One walker reads the Markdown;
+//! a [`Dialect`] says how each construct is written. Only balanced constructs become markup;
+//! anything else stays literal text, escaped, so a stray `*` or `_` never breaks a message (and
+//! model output cannot inject platform markup such as Slack's `<!channel>`).
+
+mod html;
+mod mrkdwn;
+
+/// How one platform writes each construct. Text handed to it is already escaped.
+trait Dialect {
+    /// `&`, `<`, `>` (and whatever else the platform needs) escaped.
+    fn escape(&self, text: &str) -> String {
+        escape(text)
+    }
+    /// A fenced code block; `lang` is a plain language name or empty.
+    fn block(&self, lang: &str, code: &str) -> String;
+    /// A heading line.
+    fn heading(&self, text: &str) -> String;
+    /// A list item.
+    fn bullet(&self, text: &str) -> String {
+        format!("• {text}")
+    }
+    /// A quoted line.
+    fn quote(&self, text: &str) -> String;
+    /// Inline code.
+    fn code(&self, code: &str) -> String;
+    /// A link to an `http(s)` URL (escaped) with its label.
+    fn link(&self, url: &str, label: &str) -> String;
+    /// Strong emphasis.
+    fn bold(&self, text: &str) -> String;
+    /// Emphasis.
+    fn italic(&self, text: &str) -> String;
+    /// Strikethrough.
+    fn strike(&self, text: &str) -> String;
+}
 
 /// Renders `markdown` to Telegram HTML.
 pub fn to_html(markdown: &str) -> String {
+    render(&html::Html, markdown)
+}
+
+/// Renders `markdown` to Slack mrkdwn.
+pub fn to_mrkdwn(markdown: &str) -> String {
+    render(&mrkdwn::Mrkdwn, markdown)
+}
+
+fn render(dialect: &impl Dialect, markdown: &str) -> String {
     let mut out = String::new();
     let mut lines = markdown.lines().peekable();
     while let Some(line) = lines.next() {
@@ -13,37 +54,32 @@ pub fn to_html(markdown: &str) -> String {
             let code: Vec<String> = lines
                 .by_ref()
                 .take_while(|inner| !inner.trim_start().starts_with("```"))
-                .map(escape)
+                .map(|inner| dialect.escape(inner))
                 .collect();
             let lang = lang.trim();
             let named = !lang.is_empty()
                 && lang
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-');
-            if named {
-                out.push_str(&format!("<pre><code class=\"language-{lang}\">"));
-            } else {
-                out.push_str("<pre>");
-            }
-            out.push_str(&code.join("\n"));
-            out.push_str(if named { "</code></pre>\n" } else { "</pre>\n" });
+            out.push_str(&dialect.block(if named { lang } else { "" }, &code.join("\n")));
+            out.push('\n');
             continue;
         }
         let trimmed = line.trim_start();
         let rendered = if let Some(heading) = heading(trimmed) {
-            format!("<b>{}</b>", inline(heading))
+            dialect.heading(&inline(dialect, heading))
         } else if let Some(item) = trimmed
             .strip_prefix("- ")
             .or_else(|| trimmed.strip_prefix("* "))
         {
-            format!("• {}", inline(item))
+            dialect.bullet(&inline(dialect, item))
         } else if let Some(quote) = trimmed
             .strip_prefix("> ")
             .or_else(|| (trimmed == ">").then_some(""))
         {
-            format!("<blockquote>{}</blockquote>", inline(quote))
+            dialect.quote(&inline(dialect, quote))
         } else {
-            inline(line)
+            inline(dialect, line)
         };
         out.push_str(&rendered);
         out.push('\n');
@@ -67,7 +103,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Inline spans on one line: `code`, **bold**, __bold__, *italic*, _italic_, ~~strike~~, [text](url).
-fn inline(line: &str) -> String {
+fn inline(dialect: &impl Dialect, line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -76,7 +112,7 @@ fn inline(line: &str) -> String {
         if rest[0] == '`'
             && let Some(end) = find(rest, 1, &['`'])
         {
-            out.push_str(&format!("<code>{}</code>", escape(&collect(&rest[1..end]))));
+            out.push_str(&dialect.code(&dialect.escape(&collect(&rest[1..end]))));
             i += end + 1;
             continue;
         }
@@ -88,22 +124,19 @@ fn inline(line: &str) -> String {
             let url = collect(&rest[close + 2..paren]);
             if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("tg://")
             {
-                let label = inline(&collect(&rest[1..close]));
-                out.push_str(&format!(
-                    "<a href=\"{}\">{label}</a>",
-                    escape(&url).replace('"', "&quot;")
-                ));
+                let label = inline(dialect, &collect(&rest[1..close]));
+                out.push_str(&dialect.link(&dialect.escape(&url), &label));
                 i += paren + 1;
                 continue;
             }
         }
         let mut matched = false;
-        for (marker, tag) in [
-            ("**", "b"),
-            ("__", "b"),
-            ("~~", "s"),
-            ("*", "i"),
-            ("_", "i"),
+        for (marker, style) in [
+            ("**", Style::Bold),
+            ("__", Style::Bold),
+            ("~~", Style::Strike),
+            ("*", Style::Italic),
+            ("_", Style::Italic),
         ] {
             let m: Vec<char> = marker.chars().collect();
             if !rest.starts_with(&m) {
@@ -121,10 +154,12 @@ fn inline(line: &str) -> String {
                 && end > body_start
                 && !rest[end - 1].is_whitespace()
             {
-                out.push_str(&format!(
-                    "<{tag}>{}</{tag}>",
-                    inline(&collect(&rest[body_start..end]))
-                ));
+                let body = inline(dialect, &collect(&rest[body_start..end]));
+                out.push_str(&match style {
+                    Style::Bold => dialect.bold(&body),
+                    Style::Italic => dialect.italic(&body),
+                    Style::Strike => dialect.strike(&body),
+                });
                 i += end + m.len();
                 matched = true;
                 break;
@@ -133,10 +168,17 @@ fn inline(line: &str) -> String {
         if matched {
             continue;
         }
-        out.push_str(&escape(&rest[0].to_string()));
+        out.push_str(&dialect.escape(&rest[0].to_string()));
         i += 1;
     }
     out
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Italic,
+    Strike,
 }
 
 /// Index (into `chars`) of the first occurrence of `marker` at or after `from`.
