@@ -199,6 +199,8 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
             grants.subscribe.push(format!("{prefix}.run.>"));
             grants.bucket(&ns.sessions_bucket(), false);
             grants.bucket(&ns.usage_bucket(), false);
+            // Each channel account's connection state, for `channels.status`.
+            grants.bucket(&ns.channel_state_bucket(), false);
             grants.bucket(&ns.pairing_bucket(), true);
             for stream in [
                 ns.turns_stream(),

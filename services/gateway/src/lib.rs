@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod http;
 pub mod readiness;
 pub mod serve;
+pub mod slack_events;
 pub mod turns;
 pub mod webhooks;
 
@@ -71,6 +72,8 @@ pub struct Config {
     pub drain_grace: Duration,
     /// Telegram webhook secrets by account (webhook mode); empty = no webhook route accepts.
     pub telegram_webhooks: std::collections::BTreeMap<String, pincer_config::Secret>,
+    /// Slack apps that take their events over HTTP, by path.
+    pub slack_apps: std::collections::BTreeMap<String, slack_events::App>,
     /// `/hooks` when enabled.
     pub hooks: Option<hooks::Settings>,
     /// The config file, for `config.get` / `config.patch` (none: those methods are unavailable).
@@ -93,7 +96,7 @@ pub enum ConfigError {
     /// The hooks section.
     #[error(transparent)]
     Hooks(#[from] hooks::SettingsError),
-    /// Telegram webhook secrets.
+    /// Telegram webhook secrets or Slack signing secrets.
     #[error("{0}")]
     Webhooks(String),
     /// `gateway.http.maxBodyBytes`.
@@ -172,6 +175,8 @@ impl Config {
             drain_grace: Duration::from_secs(10),
             telegram_webhooks: webhooks::secrets_from_config(&file.channels)
                 .map_err(ConfigError::Webhooks)?,
+            slack_apps: slack_events::apps_from_config(&file.channels)
+                .map_err(ConfigError::Webhooks)?,
             hooks,
             config_path: None,
             bind: gateway.bind.to_string(),
@@ -206,6 +211,12 @@ impl Config {
             secrets.push((
                 format!("channels.telegram webhookSecret (account {account})"),
                 secret,
+            ));
+        }
+        for app in self.slack_apps.values() {
+            secrets.push((
+                format!("channels.slack signingSecret (account {})", app.account),
+                &app.signing_secret,
             ));
         }
         secrets
@@ -252,6 +263,9 @@ pub async fn run(
     let webhooks =
         webhooks::Webhooks::new(config.telegram_webhooks.clone(), config.namespace.clone())
             .with_jetstream(js.clone());
+    let slack_events =
+        slack_events::SlackEvents::new(config.slack_apps.clone(), config.namespace.clone())
+            .with_jetstream(js.clone());
     let turns = turns::Turns::new(
         client.clone(),
         js.clone(),
@@ -272,7 +286,17 @@ pub async fn run(
         control::SetupError::Bus(bus) => Error::Bus(bus),
         control::SetupError::RouterUrl(url) => Error::RouterUrl(url),
     })?;
-    let state = http::AppState::new(&config, guard, turns, readiness, webhooks, control);
+    let state = http::AppState::new(
+        &config,
+        guard,
+        turns,
+        readiness,
+        http::Ingress {
+            telegram: webhooks,
+            slack: slack_events,
+        },
+        control,
+    );
     let app = http::app(state);
 
     tracing::info!(addr = %listener.local_addr()?, auth = config.auth.mode_name(), "gateway listening");

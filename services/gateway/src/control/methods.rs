@@ -243,10 +243,23 @@ async fn channels_status(services: &Services) -> Value {
             &format!("{sender}-{}", account.account),
         )
         .await;
+        let connection = match &services.channel_state {
+            Some(state) => {
+                match pincer_store::channel_health::get(state, &account.channel, &account.account)
+                    .await
+                {
+                    Ok(Some(health)) => serde_json::to_value(health).unwrap_or_default(),
+                    Ok(None) => json!({ "state": "unknown", "detail": "the channel-bridge has not reported this account" }),
+                    Err(error) => json!({ "state": "unknown", "detail": error.to_string() }),
+                }
+            }
+            None => json!({ "state": "unknown" }),
+        };
         channels.push(json!({
             "channel": account.channel,
             "account": account.account,
             "mode": account.mode,
+            "connection": connection,
             "inbound": inbound,
             "outbound": outbound,
         }));

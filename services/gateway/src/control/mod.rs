@@ -76,6 +76,8 @@ pub struct Services {
     pub pairing: kv::Store,
     /// Daily usage.
     pub usage: kv::Store,
+    /// The channel accounts' connection states (`None` while the bucket cannot be opened).
+    pub channel_state: Option<kv::Store>,
     /// The agents.
     pub agents: pincer_config::Agents,
     /// Configured channel accounts.
@@ -133,8 +135,16 @@ impl Services {
             pincer_bus::setup::pairing_bucket(js, ns),
             pincer_bus::setup::usage_bucket(js, ns),
         )?;
+        let channel_state = match pincer_bus::setup::channel_state_bucket(js, ns).await {
+            Ok(store) => Some(store),
+            Err(error) => {
+                tracing::warn!(%error, "channel states unavailable: channels.status shows them as unknown");
+                None
+            }
+        };
         Ok(Arc::new(Self {
             readiness,
+            channel_state,
             turns,
             router: LlmRouterClient::with_interceptor(
                 endpoint.connect_lazy(),
@@ -164,38 +174,58 @@ impl Services {
 
 /// The configured channel accounts (names and modes only; no tokens are needed here).
 pub fn channel_accounts(channels: &pincer_config::Channels) -> Vec<ChannelAccount> {
-    let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) else {
-        return Vec::new();
-    };
-    let mode = |url: Option<&String>| {
-        if url.is_some_and(|u| !u.trim().is_empty()) {
-            "webhook"
-        } else {
-            "polling"
-        }
-    };
     let mut out = Vec::new();
-    if telegram.bot_token.is_some() || telegram.accounts.is_empty() {
+    let mut push = |channel: &str, account: &str, mode: &'static str| {
         out.push(ChannelAccount {
-            channel: "telegram".to_owned(),
-            account: pincer_config::DEFAULT_TELEGRAM_ACCOUNT.to_owned(),
-            mode: mode(telegram.webhook_url.as_ref()),
+            channel: channel.to_owned(),
+            account: account.to_owned(),
+            mode,
         });
-    }
-    for (name, account) in &telegram.accounts {
-        if account.enabled == Some(false) {
-            continue;
+    };
+    if let Some(telegram) = channels.telegram.as_ref().filter(|t| t.enabled) {
+        let mode = |url: Option<&String>| {
+            if url.is_some_and(|u| !u.trim().is_empty()) {
+                "webhook"
+            } else {
+                "polling"
+            }
+        };
+        if telegram.bot_token.is_some() || telegram.accounts.is_empty() {
+            push(
+                "telegram",
+                pincer_config::DEFAULT_ACCOUNT,
+                mode(telegram.webhook_url.as_ref()),
+            );
         }
-        out.push(ChannelAccount {
-            channel: "telegram".to_owned(),
-            account: name.clone(),
-            mode: mode(
-                account
-                    .webhook_url
-                    .as_ref()
-                    .or(telegram.webhook_url.as_ref()),
-            ),
-        });
+        for (name, account) in telegram.accounts.iter().filter(|(_, a)| a.enabled != Some(false)) {
+            let url = account.webhook_url.as_ref().or(telegram.webhook_url.as_ref());
+            push("telegram", name, mode(url));
+        }
+    }
+    if let Some(discord) = channels.discord.as_ref().filter(|d| d.enabled) {
+        if discord.token.is_some() || discord.accounts.is_empty() {
+            push("discord", pincer_config::DEFAULT_ACCOUNT, "gateway");
+        }
+        for name in discord
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.enabled != Some(false))
+            .map(|(name, _)| name)
+        {
+            push("discord", name, "gateway");
+        }
+    }
+    if let Some(slack) = channels.slack.as_ref().filter(|s| s.enabled) {
+        let mode = |mode: pincer_config::SlackMode| match mode {
+            pincer_config::SlackMode::Socket => "socket",
+            pincer_config::SlackMode::Http => "http",
+        };
+        if slack.bot_token.is_some() || slack.accounts.is_empty() {
+            push("slack", pincer_config::DEFAULT_ACCOUNT, mode(slack.mode()));
+        }
+        for (name, account) in slack.accounts.iter().filter(|(_, a)| a.enabled != Some(false)) {
+            push("slack", name, mode(account.mode.unwrap_or(slack.mode())));
+        }
     }
     out
 }

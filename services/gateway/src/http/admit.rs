@@ -92,3 +92,46 @@ pub(super) async fn telegram_webhook(
     }
     next.run(request).await
 }
+
+/// Slack's Events API calls: a known path, a fresh timestamp and a signature present (the
+/// signature itself needs the body, and is checked by the handler). Failures count in the
+/// lockout.
+pub(super) async fn slack_events(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use crate::slack_events::{SIGNATURE_HEADER, SlackEventsError, TIMESTAMP_HEADER};
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    let checked = {
+        let headers = request.headers();
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let now = i64::try_from(pincer_clock::now_secs()).unwrap_or(i64::MAX);
+        state
+            .inner
+            .slack
+            .check_headers(
+                request.uri().path(),
+                header(TIMESTAMP_HEADER),
+                header(SIGNATURE_HEADER),
+                now,
+            )
+            .map(|_| ())
+    };
+    if let Err(SlackEventsError::UnknownPath(_)) = checked {
+        return http::StatusCode::NOT_FOUND.into_response();
+    }
+    let admitted = state
+        .inner
+        .guard
+        .admit_other(&client, "slack-events", || checked.is_ok());
+    match admitted {
+        Ok(()) => next.run(request).await,
+        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
+            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
+        }
+        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
+    }
+}

@@ -29,6 +29,14 @@ pub use error::ApiError;
 /// How long a request body may take to arrive.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Where platforms push their events: Telegram webhooks and Slack's Events API.
+pub struct Ingress {
+    /// Telegram webhook secrets and their stream.
+    pub telegram: Webhooks,
+    /// Slack apps in `http` mode.
+    pub slack: crate::slack_events::SlackEvents,
+}
+
 /// Shared request state.
 #[derive(Clone)]
 pub struct AppState {
@@ -42,6 +50,7 @@ struct Inner {
     readiness: Readiness,
     max_body_bytes: usize,
     webhooks: Webhooks,
+    slack: crate::slack_events::SlackEvents,
     hooks: Option<crate::hooks::Settings>,
     control: Arc<crate::control::Services>,
     control_ui: bool,
@@ -54,7 +63,7 @@ impl AppState {
         guard: Arc<Guard>,
         turns: Turns,
         readiness: Readiness,
-        webhooks: Webhooks,
+        ingress: Ingress,
         control: Arc<crate::control::Services>,
     ) -> Self {
         Self {
@@ -64,7 +73,8 @@ impl AppState {
                 turns,
                 readiness,
                 max_body_bytes: config.max_body_bytes,
-                webhooks,
+                webhooks: ingress.telegram,
+                slack: ingress.slack,
                 hooks: config.hooks.clone(),
                 control,
                 control_ui: config.control_ui,
@@ -108,9 +118,18 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             admit::telegram_webhook,
         ));
+    let mut slack = Router::new();
+    for path in state.inner.slack.paths() {
+        slack = slack.route(path, post(slack_events));
+    }
+    let slack = slack.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        admit::slack_events,
+    ));
     let mut router = Router::new()
         .merge(api)
         .merge(webhook)
+        .merge(slack)
         .route("/healthz", get(health::live))
         .route("/health", get(health::live))
         .route("/readyz", get(health::ready))
@@ -166,6 +185,55 @@ async fn telegram_webhook(
         }
         Err(WebhookError::Bus(reason)) => {
             tracing::warn!(%reason, "telegram update not stored; telegram will retry");
+            http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Slack's Events API calls: the challenge answered, events stored before the 200; Slack retries
+/// anything else.
+async fn slack_events(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    uri: http::Uri,
+    client: axum::Extension<ClientAddr>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    use crate::slack_events::{Answer, SIGNATURE_HEADER, SlackEventsError, TIMESTAMP_HEADER};
+    use axum::response::IntoResponse;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let received = state
+        .inner
+        .slack
+        .receive(
+            uri.path(),
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            &body,
+        )
+        .await;
+    match received {
+        Ok(Answer::Challenge(challenge)) => (
+            http::StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain")],
+            challenge,
+        )
+            .into_response(),
+        Ok(Answer::Accepted) => http::StatusCode::OK.into_response(),
+        Err(SlackEventsError::UnknownPath(_)) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(SlackEventsError::Stale | SlackEventsError::BadSignature) => {
+            // A forged body counts in the caller's lockout like any failed credential.
+            let _ = state
+                .inner
+                .guard
+                .admit_other(&client.0, "slack-events", || false);
+            http::StatusCode::UNAUTHORIZED.into_response()
+        }
+        Err(SlackEventsError::NotAnEvent(reason)) => {
+            (http::StatusCode::BAD_REQUEST, reason).into_response()
+        }
+        Err(SlackEventsError::Bus(reason)) => {
+            tracing::warn!(%reason, "slack event not stored; slack will retry");
             http::StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
