@@ -119,13 +119,15 @@ pub fn app(state: AppState) -> Router {
             admit::telegram_webhook,
         ));
     let mut slack = Router::new();
-    for path in state.inner.slack.paths() {
-        slack = slack.route(path, post(slack_events));
+    if state.inner.slack.paths().next().is_some() {
+        for path in state.inner.slack.paths() {
+            slack = slack.route(path, post(slack_events));
+        }
+        slack = slack.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admit::slack_events,
+        ));
     }
-    let slack = slack.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        admit::slack_events,
-    ));
     let mut router = Router::new()
         .merge(api)
         .merge(webhook)
