@@ -1,17 +1,94 @@
 //! `pincer models list|status`: what the llm-router knows and how healthy it is, for a person at a
 //! terminal or, with `--json`, for scripts.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use pincer_proto::llm::v1 as pb;
 use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
 
+/// `pincer models`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer models list\n  pincer models status --json\n  pincer models set ollama/qwen2.5:14b\n  pincer models fallbacks add openrouter/anthropic/claude-sonnet-4"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// llm-router gRPC address (default: $PINCER_LLM_ROUTER_URL or http://127.0.0.1:50051).
+    #[arg(long, global = true)]
+    router: Option<String>,
+    /// Config file for set/fallbacks.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Change this agent's entry instead of agents.defaults.
+    #[arg(long, global = true)]
+    agent: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Configured and discovered (Ollama) models: context window, tool support, health, price.
+    List,
+    /// Health of every provider, API key and model: cooldowns, breakers, last errors, warnings.
+    Status,
+    /// Set the primary model. Example: pincer models set openrouter/anthropic/claude-sonnet-4
+    Set {
+        /// provider/model.
+        model: String,
+    },
+    /// The fallback chain: list, add, remove.
+    Fallbacks {
+        #[command(subcommand)]
+        command: FallbacksCommand,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum FallbacksCommand {
+    /// Primary and fallbacks, in order.
+    List,
+    /// Append a fallback.
+    Add {
+        /// provider/model.
+        model: String,
+    },
+    /// Remove a fallback.
+    Remove {
+        /// provider/model.
+        model: String,
+    },
+}
+
+/// Runs `pincer models ...`.
+pub async fn run(args: Args) -> ExitCode {
+    let url = router_url(args.router);
+    let file = crate::sources::config_file_or_default(args.config.as_deref());
+    let agent = args.agent.as_deref();
+    match args.command {
+        Command::List => list(url, args.json).await,
+        Command::Status => status(url, args.json).await,
+        Command::Set { model } => crate::models_edit::set(&file, agent, &model, &url).await,
+        Command::Fallbacks { command } => {
+            let (action, model) = match &command {
+                FallbacksCommand::List => ("list", None),
+                FallbacksCommand::Add { model } => ("add", Some(model.as_str())),
+                FallbacksCommand::Remove { model } => ("remove", Some(model.as_str())),
+            };
+            crate::models_edit::fallbacks(&file, agent, action, model, &url, args.json).await
+        }
+    }
+}
+
 /// Patience for the router to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The router address: `--router`, else `PINCER_LLM_ROUTER_URL`, else the local default.
-pub fn router_url(explicit: Option<String>) -> String {
+fn router_url(explicit: Option<String>) -> String {
     explicit.unwrap_or_else(|| {
         pincer_lifecycle::env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051")
     })
@@ -30,7 +107,7 @@ fn router_token() -> Option<pincer_config::Secret> {
         .ok()
         .filter(|token| !token.trim().is_empty())
         .or_else(|| {
-            crate::target::env_file_value(std::path::Path::new(".env"), "PINCER_LLM_ROUTER_TOKEN")
+            crate::sources::env_value(std::path::Path::new(".env"), "PINCER_LLM_ROUTER_TOKEN")
         })
         .map(pincer_config::Secret::new)
 }
@@ -48,7 +125,7 @@ async fn client(url: &str) -> anyhow::Result<Client> {
 }
 
 /// `pincer models list`.
-pub async fn list(url: String, as_json: bool) -> ExitCode {
+async fn list(url: String, as_json: bool) -> ExitCode {
     match list_inner(&url, as_json).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -107,7 +184,7 @@ async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
 }
 
 /// `pincer models status`.
-pub async fn status(url: String, as_json: bool) -> ExitCode {
+async fn status(url: String, as_json: bool) -> ExitCode {
     match status_inner(&url, as_json).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -26,6 +26,9 @@ use prompter::Prompter;
 
 /// Flags (each answers one question; `--non-interactive` asks none).
 #[derive(clap::Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  pincer onboard\n  pincer onboard --non-interactive --ollama-url http://100.64.0.7:11434 --primary ollama/llama3.1:8b --telegram-token $TOKEN --dm-policy pairing"
+)]
 pub struct Args {
     /// Ask nothing: use the flags and defaults.
     #[arg(long)]
@@ -99,7 +102,7 @@ impl Files {
 
     /// A variable's value in the `.env` file, if set there.
     fn existing(&self, name: &str) -> Option<String> {
-        crate::target::env_file_value(&self.env_path, name)
+        crate::sources::env_value(&self.env_path, name)
     }
 }
 
@@ -220,7 +223,10 @@ pub async fn run(args: Args) -> ExitCode {
     println!("next: pincer doctor, then pincer gateway start and pincer dashboard");
     let start = args.start || (interactive && ask.yes("Start the stack now?", false));
     if start {
-        return crate::gateway_cmd::start();
+        return match crate::stack::Stack::find(Some(&files.config_path)) {
+            Ok(stack) => stack.start().await,
+            Err(code) => code,
+        };
     }
     ExitCode::SUCCESS
 }

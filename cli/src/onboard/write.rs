@@ -47,7 +47,7 @@ pub(super) fn write(files: &Files, plan: &Plan) -> Result<(), Stop> {
     }
     let env_text = set_env_lines(&files.env, &plan.env_values);
     let lookup = |name: &str| {
-        crate::target::env_file_value_in(&env_text, name).or_else(|| std::env::var(name).ok())
+        crate::sources::env_value_in(&env_text, name).or_else(|| std::env::var(name).ok())
     };
     pincer_config::parse_str(
         &text,
