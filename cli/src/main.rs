@@ -7,6 +7,7 @@
 
 mod audit;
 mod bus_cmd;
+mod catalogue;
 mod compose;
 mod config_cmd;
 mod dashboard_cmd;
