@@ -612,9 +612,9 @@ mod tests {
                 env_files: Vec::new(),
             },
         )
-            .iter()
-            .map(|f| f.id)
-            .collect()
+        .iter()
+        .map(|f| f.id)
+        .collect()
     }
 
     #[test]

@@ -36,7 +36,9 @@ impl Catalogue {
         config: Option<&Path>,
     ) -> Result<Self, String> {
         let sources = Sources::find(config);
-        if let Some(router) = router.or_else(|| crate::sources::process_value("PINCER_LLM_ROUTER_URL")) {
+        if let Some(router) =
+            router.or_else(|| crate::sources::process_value("PINCER_LLM_ROUTER_URL"))
+        {
             let token = sources
                 .lookup("PINCER_LLM_ROUTER_TOKEN")
                 .map(pincer_config::Secret::new);
@@ -108,7 +110,10 @@ async fn router(url: &str, token: Option<&pincer_config::Secret>) -> Result<Clie
 }
 
 fn refused(url: &str, status: &tonic::Status) -> Failed {
-    eprintln!("pincer: the llm-router at {url} answered: {}", status.message());
+    eprintln!(
+        "pincer: the llm-router at {url} answered: {}",
+        status.message()
+    );
     match status.code() {
         tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => target::exit::NOPERM,
         _ => target::exit::UNAVAILABLE,

@@ -109,14 +109,18 @@ impl Compose {
                 return Err(ExitCode::from(exit::UNAVAILABLE));
             }
         }
-        let tool_env = sources
-            .lookup("PINCER_TOOL_HOST_ENV_FILE")
-            .map_or_else(|| self.dir.join("config/tool-host.env"), |p| self.dir.join(p));
+        let tool_env = sources.lookup("PINCER_TOOL_HOST_ENV_FILE").map_or_else(
+            || self.dir.join("config/tool-host.env"),
+            |p| self.dir.join(p),
+        );
         if !tool_env.exists() {
-            crate::secrets::write_private(&tool_env, "").map_err(|error| {
-                eprintln!("pincer: cannot create {}: {error}", tool_env.display());
-                ExitCode::from(exit::IO)
-            })?;
+            let dir = tool_env.parent().map(Path::to_path_buf).unwrap_or_default();
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| crate::secrets::write_private(&tool_env, ""))
+                .map_err(|error| {
+                    eprintln!("pincer: cannot create {}: {error}", tool_env.display());
+                    ExitCode::from(exit::IO)
+                })?;
             eprintln!(
                 "pincer: created {} (empty): the variables MCP servers reference go there",
                 shown(&tool_env)

@@ -128,13 +128,17 @@ fn existing_env_file(sources: &Sources) -> Option<PathBuf> {
 /// A Pincer checkout to offer at onboarding: the working directory, else one above the `pincer`
 /// binary (`<checkout>/target/release/pincer`).
 pub fn find_checkout() -> Option<PathBuf> {
-    let is_checkout = |dir: &Path| dir.join("compose.yml").is_file() && dir.join("scripts/up.sh").is_file();
+    let is_checkout =
+        |dir: &Path| dir.join("compose.yml").is_file() && dir.join("scripts/up.sh").is_file();
     let here = current_dir();
     if is_checkout(&here) {
         return Some(here);
     }
     let exe = std::env::current_exe().ok()?;
-    exe.ancestors().skip(1).find(|dir| is_checkout(dir)).map(Path::to_path_buf)
+    exe.ancestors()
+        .skip(1)
+        .find(|dir| is_checkout(dir))
+        .map(Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -177,13 +181,13 @@ mod tests {
                 config: home.path().join("pincer.json5")
             }
         );
-        let missing = sources(home.path(), "PINCER_DEPLOY=compose\nPINCER_COMPOSE_DIR=/nowhere\n");
+        let missing = sources(
+            home.path(),
+            "PINCER_DEPLOY=compose\nPINCER_COMPOSE_DIR=/nowhere\n",
+        );
         let error = Deployment::resolve(&missing).unwrap_err().to_string();
         assert!(error.contains("/nowhere/compose.yml"), "{error}");
         let odd = sources(home.path(), "PINCER_DEPLOY=kubernetes\n");
-        assert!(matches!(
-            Deployment::resolve(&odd),
-            Err(Error::Unknown(..))
-        ));
+        assert!(matches!(Deployment::resolve(&odd), Err(Error::Unknown(..))));
     }
 }

@@ -21,9 +21,7 @@ use crate::sources::Sources;
 
 /// Arguments of `pincer dev`.
 #[derive(clap::Args)]
-#[command(
-    after_help = "Example: pincer dev --config config/pincer.json5 --state-dir /tmp/pincer"
-)]
+#[command(after_help = "Example: pincer dev --config config/pincer.json5 --state-dir /tmp/pincer")]
 pub struct Args {
     /// Path of the JSON5 config.
     #[arg(long, env = "PINCER_CONFIG")]

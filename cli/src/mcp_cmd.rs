@@ -189,10 +189,10 @@ fn load(file: &Path) -> Result<pincer_config::Mcp, ExitCode> {
         pincer_config::Scope::Sections(&["mcp"]),
     )
     .map(|config| config.mcp)
-        .map_err(|error| {
-            eprintln!("pincer: {error}");
-            ExitCode::from(exit::CONFIG)
-        })
+    .map_err(|error| {
+        eprintln!("pincer: {error}");
+        ExitCode::from(exit::CONFIG)
+    })
 }
 
 /// `pincer mcp list`.

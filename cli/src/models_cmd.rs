@@ -89,8 +89,7 @@ pub async fn run(args: Args) -> ExitCode {
                 FallbacksCommand::Add { model } => ("add", Some(model.as_str())),
                 FallbacksCommand::Remove { model } => ("remove", Some(model.as_str())),
             };
-            crate::models_edit::fallbacks(&file, agent, action, model, &catalogue, args.json)
-                .await
+            crate::models_edit::fallbacks(&file, agent, action, model, &catalogue, args.json).await
         }
     }
 }
@@ -112,7 +111,10 @@ fn print_models(models: &Value) {
             n if small => format!("{n} <64K!"),
             n => n.to_string(),
         };
-        let price = match (m["inputCostPerMTok"].as_f64(), m["outputCostPerMTok"].as_f64()) {
+        let price = match (
+            m["inputCostPerMTok"].as_f64(),
+            m["outputCostPerMTok"].as_f64(),
+        ) {
             (Some(i), Some(o)) => format!("${i}/${o}"),
             _ => "-".to_owned(),
         };
@@ -121,7 +123,11 @@ fn print_models(models: &Value) {
             m["id"].as_str().unwrap_or("?"),
             m["source"].as_str().unwrap_or("?"),
             context,
-            if m["supportsTools"] == true { "yes" } else { "no" },
+            if m["supportsTools"] == true {
+                "yes"
+            } else {
+                "no"
+            },
             health_text(&m["health"])
         );
     }

@@ -78,7 +78,11 @@ async fn advise(catalogue: &Catalogue, model: &str) {
         );
         return;
     };
-    let listed = models.as_array().into_iter().flatten().find(|m| m["id"] == model);
+    let listed = models
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == model);
     match listed {
         None => eprintln!(
             "pincer: warning: the llm-router does not list {model} (yet); `pincer models list` shows what it knows"

@@ -86,7 +86,10 @@ impl Native {
     /// Stops the running `pincer dev` (SIGTERM: it stops the gateway first and NATS last).
     pub async fn stop(&self) -> ExitCode {
         let Some(pid) = self.running() else {
-            println!("not running ({} has no live process)", shown(&self.pid_file()));
+            println!(
+                "not running ({} has no live process)",
+                shown(&self.pid_file())
+            );
             let _ = std::fs::remove_file(self.pid_file());
             return ExitCode::SUCCESS;
         };
@@ -172,7 +175,9 @@ fn is_pincer_dev(pid: Pid) -> bool {
         return false;
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    args.first().is_some_and(|program| program.ends_with(b"pincer")) && args.contains(&&b"dev"[..])
+    args.first()
+        .is_some_and(|program| program.ends_with(b"pincer"))
+        && args.contains(&&b"dev"[..])
 }
 
 /// Whether `pid` is a live process (a zombie waiting for its parent counts as gone).

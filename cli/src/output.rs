@@ -84,7 +84,11 @@ pub fn ago(unix_ms: u64) -> String {
 
 /// Prints a control call's payload (JSON with `json_out`, else through `human`), or returns its
 /// failure's exit code.
-pub fn print_result(result: Result<Value, u8>, json_out: bool, human: impl FnOnce(&Value)) -> ExitCode {
+pub fn print_result(
+    result: Result<Value, u8>,
+    json_out: bool,
+    human: impl FnOnce(&Value),
+) -> ExitCode {
     match result {
         Ok(payload) if json_out => {
             json(&payload);

@@ -93,10 +93,15 @@ fn reason(error: &reqwest::Error) -> String {
     } else {
         "request failed".to_owned()
     };
+    // The innermost cause says it best ("Connection refused", "failed to lookup address").
+    let mut innermost = None;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text = format!("{text}: {cause}");
+        innermost = Some(cause.to_string());
         source = cause.source();
+    }
+    if let Some(cause) = innermost {
+        text = format!("{text}: {cause}");
     }
     text
 }
@@ -153,9 +158,11 @@ pub async fn short_chat(api: Api, base: &str, key: Option<&str>, model: &str) ->
         Api::AnthropicMessages => client.post(format!("{base}/v1/messages")).json(&json!({
             "model": model, "messages": prompt, "max_tokens": 8,
         })),
-        _ => client.post(format!("{base}/chat/completions")).json(&json!({
-            "model": model, "messages": prompt, "max_tokens": 8,
-        })),
+        _ => client
+            .post(format!("{base}/chat/completions"))
+            .json(&json!({
+                "model": model, "messages": prompt, "max_tokens": 8,
+            })),
     };
     match send(authenticate(request, api, key), key).await {
         Answer::Ok(body, took) => {
@@ -183,7 +190,10 @@ mod tests {
         let ollama = json!({ "models": [{ "name": "llama3.2:3b", "model": "llama3.2:3b" }] });
         assert_eq!(model_ids(&ollama), ["llama3.2:3b"]);
         let openrouter = json!({ "data": [{ "id": "openrouter/auto", "name": "Auto Router" }, { "id": "openai/gpt-4o-mini", "name": "OpenAI: GPT-4o-mini" }] });
-        assert_eq!(model_ids(&openrouter), ["openrouter/auto", "openai/gpt-4o-mini"]);
+        assert_eq!(
+            model_ids(&openrouter),
+            ["openrouter/auto", "openai/gpt-4o-mini"]
+        );
         assert!(model_ids(&json!({ "error": "no" })).is_empty());
     }
 }

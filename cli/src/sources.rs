@@ -137,7 +137,11 @@ impl Sources {
     /// started from here (`pincer dev`) must be given.
     pub fn file_variables(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
-        for text in self.env_files.iter().filter_map(|(_, text)| text.as_deref()) {
+        for text in self
+            .env_files
+            .iter()
+            .filter_map(|(_, text)| text.as_deref())
+        {
             for line in text.lines() {
                 let Some((name, _)) = line.trim().split_once('=') else {
                     continue;

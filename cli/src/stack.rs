@@ -77,7 +77,9 @@ impl Stack {
             started.elapsed().as_secs_f64(),
             gateway.base
         );
-        println!("next: pincer dashboard --open (the Control UI), pincer gateway status, pincer gateway logs");
+        println!(
+            "next: pincer dashboard --open (the Control UI), pincer gateway status, pincer gateway logs"
+        );
         ExitCode::SUCCESS
     }
 
@@ -101,7 +103,9 @@ impl Stack {
     /// Stops the stack (its data stays).
     pub async fn stop(&self) -> ExitCode {
         match &self.deployment {
-            Deployment::Compose { .. } => self.compose().map_or(ExitCode::FAILURE, |c| c.run(&["stop"])),
+            Deployment::Compose { .. } => self
+                .compose()
+                .map_or(ExitCode::FAILURE, |c| c.run(&["stop"])),
             Deployment::Native { config } => Native::new(config).stop().await,
         }
     }

@@ -152,4 +152,3 @@ fn internal_secrets_check(path: &Path, repair: bool, out: &mut Vec<Check>) {
     }
     out.push(found);
 }
-

@@ -92,7 +92,12 @@ pub(super) fn native_checks(out: &mut Vec<Check>) {
     })
     .collect();
     if missing.is_empty() {
-        out.push(check("services", State::Ok, "every service binary is there", ""));
+        out.push(check(
+            "services",
+            State::Ok,
+            "every service binary is there",
+            "",
+        ));
     } else {
         out.push(check(
             "services",
@@ -139,7 +144,10 @@ pub(super) fn memory_check(compose_dir: Option<&Path>, out: &mut Vec<Check>) {
         (Some(kib), Some(limits)) => out.push(check(
             "memory",
             State::Ok,
-            format!("{} MiB available (compose limits: {limits} MiB)", kib / 1024),
+            format!(
+                "{} MiB available (compose limits: {limits} MiB)",
+                kib / 1024
+            ),
             "",
         )),
         (Some(kib), None) => out.push(check(
@@ -179,7 +187,9 @@ pub(super) fn disk_check(at: &Path, out: &mut Vec<Check>) {
 
 /// The gateway answers on its port, or the port is free for it.
 pub(super) async fn port_check(base: &str, out: &mut Vec<Check>) {
-    let address = base.trim_start_matches("http://").trim_start_matches("https://");
+    let address = base
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
     let url = format!("{base}/healthz");
     match tokio::time::timeout(
         Duration::from_secs(2),

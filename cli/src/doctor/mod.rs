@@ -112,16 +112,26 @@ pub async fn run(options: Args) -> ExitCode {
     let sources = Sources::find(options.config.as_deref()).with_env_file(options.env_file.clone());
     let deployment = Deployment::resolve(&sources);
     let context = Context {
-        env_file: options.env_file.clone().unwrap_or_else(|| sources.main_env_file()),
+        env_file: options
+            .env_file
+            .clone()
+            .unwrap_or_else(|| sources.main_env_file()),
         deployment: deployment.as_ref().ok().cloned(),
         repair: options.repair,
         sources,
     };
     let mut checks = Vec::new();
     match &deployment {
-        Ok(Deployment::Compose { dir, .. }) => host::docker_checks(&context.sources, dir, &mut checks),
+        Ok(Deployment::Compose { dir, .. }) => {
+            host::docker_checks(&context.sources, dir, &mut checks)
+        }
         Ok(Deployment::Native { .. }) => host::native_checks(&mut checks),
-        Err(error) => checks.push(check("deployment", State::Warn, error.to_string(), "pincer onboard records it")),
+        Err(error) => checks.push(check(
+            "deployment",
+            State::Warn,
+            error.to_string(),
+            "pincer onboard records it",
+        )),
     }
     files::env_file_checks(&context, &mut checks);
     let config = config_check(&context.sources, &mut checks);
@@ -151,14 +161,28 @@ pub async fn run(options: Args) -> ExitCode {
         .unwrap_or(Path::new("."));
     host::disk_check(data_dir, &mut checks);
     host::memory_check(context.compose_dir(), &mut checks);
-    report(&context, deployment.as_ref().ok(), &checks, options.json, options.repair)
+    report(
+        &context,
+        deployment.as_ref().ok(),
+        &checks,
+        options.json,
+        options.repair,
+    )
 }
 
 /// Loads the config with every `${VAR}` resolved, as the services will.
 fn config_check(sources: &Sources, out: &mut Vec<Check>) -> Option<pincer_config::Config> {
-    match (sources.config.as_deref(), sources.load(pincer_config::Scope::All)) {
+    match (
+        sources.config.as_deref(),
+        sources.load(pincer_config::Scope::All),
+    ) {
         (Some(path), Ok(Some(config))) => {
-            out.push(check("config", State::Ok, format!("{} is valid, every ${{VAR}} set", shown(path)), ""));
+            out.push(check(
+                "config",
+                State::Ok,
+                format!("{} is valid, every ${{VAR}} set", shown(path)),
+                "",
+            ));
             Some(config)
         }
         (Some(path), Err(error)) => {
@@ -166,7 +190,10 @@ fn config_check(sources: &Sources, out: &mut Vec<Check>) -> Option<pincer_config
                 "config",
                 State::Fail,
                 error.to_string(),
-                format!("fix the key named above (`pincer config validate {}`)", path.display()),
+                format!(
+                    "fix the key named above (`pincer config validate {}`)",
+                    path.display()
+                ),
             ));
             None
         }
@@ -191,7 +218,9 @@ fn report(
     let read = context.sources.describe();
     let runs = deployment.map(Deployment::describe);
     if json_out {
-        output::json(&json!({ "read": read, "deployment": runs, "checks": checks, "failed": failed }));
+        output::json(
+            &json!({ "read": read, "deployment": runs, "checks": checks, "failed": failed }),
+        );
     } else {
         println!("read: {}", read.join("; "));
         if let Some(runs) = &runs {

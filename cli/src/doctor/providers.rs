@@ -58,9 +58,22 @@ fn from_router(provider: &Value, compose: bool) -> Check {
     if probe.is_null() {
         // A router without probes: its breaker is all it knows.
         return if cooling {
-            check(name, State::Warn, format!("{base} is cooling down: {}", health["lastError"].as_str().unwrap_or("")), "pincer models status")
+            check(
+                name,
+                State::Warn,
+                format!(
+                    "{base} is cooling down: {}",
+                    health["lastError"].as_str().unwrap_or("")
+                ),
+                "pincer models status",
+            )
         } else {
-            check(name, State::Ok, format!("{base}: no failures seen by the llm-router"), "")
+            check(
+                name,
+                State::Ok,
+                format!("{base}: no failures seen by the llm-router"),
+                "",
+            )
         };
     }
     let status = probe["httpStatus"].as_u64().unwrap_or(0);
@@ -93,7 +106,10 @@ fn from_router(provider: &Value, compose: bool) -> Check {
             name,
             State::Fail,
             format!("{base} refuses the key (HTTP {status}): {error}"),
-            format!("check models.providers.{}.apiKey and its variable in .env", provider["id"].as_str().unwrap_or("?")),
+            format!(
+                "check models.providers.{}.apiKey and its variable in .env",
+                provider["id"].as_str().unwrap_or("?")
+            ),
         ),
         (false, 0) => check(
             name,
@@ -111,14 +127,22 @@ fn from_router(provider: &Value, compose: bool) -> Check {
 }
 
 /// A provider asked from this machine.
-async fn from_here(name: &str, api: pincer_config::Api, base: &str, key: Option<&str>, compose: bool) -> Check {
+async fn from_here(
+    name: &str,
+    api: pincer_config::Api,
+    base: &str,
+    key: Option<&str>,
+    compose: bool,
+) -> Check {
     let label = format!("provider {name}");
     let host = host_of(base);
     if compose && is_loopback(&host) {
         return check(
             label,
             State::Fail,
-            format!("{base} is this machine's loopback, which the llm-router container cannot reach"),
+            format!(
+                "{base} is this machine's loopback, which the llm-router container cannot reach"
+            ),
             "use an address the containers reach: http://ollama:11434 (profile ollama), the host's address on the docker network, or a tailnet address",
         );
     }
@@ -126,23 +150,35 @@ async fn from_here(name: &str, api: pincer_config::Api, base: &str, key: Option<
         return check(
             label,
             State::Skip,
-            format!("{host} resolves only inside the stack's network; checked through the llm-router once the stack runs"),
+            format!(
+                "{host} resolves only inside the stack's network; checked through the llm-router once the stack runs"
+            ),
             "",
         );
     }
     match provider_http::list(api, base, key).await {
-        answer @ Answer::Ok(..) => check(label, State::Ok, format!("{base} {} (from this machine)", answer.describe()), ""),
+        answer @ Answer::Ok(..) => check(
+            label,
+            State::Ok,
+            format!("{base} {} (from this machine)", answer.describe()),
+            "",
+        ),
         answer @ Answer::Status(401 | 403, _) => check(
             label,
             State::Fail,
             format!("{base} {}", answer.describe()),
             format!("check models.providers.{name}.apiKey and its variable in .env"),
         ),
-        answer @ Answer::Status(..) => check(label, State::Warn, format!("{base} {}", answer.describe()), "check the baseUrl"),
+        answer @ Answer::Status(..) => check(
+            label,
+            State::Warn,
+            format!("{base} {}", answer.describe()),
+            "check the baseUrl",
+        ),
         answer @ Answer::Unreachable(_) => check(
             label,
             State::Fail,
-            format!("{base} is {}", answer.describe()),
+            format!("{base}: {}", answer.describe()),
             "is the provider running, and is baseUrl right?",
         ),
     }
@@ -152,7 +188,9 @@ async fn from_here(name: &str, api: pincer_config::Api, base: &str, key: Option<
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(v6),
         None => authority.split(':').next().unwrap_or(authority),

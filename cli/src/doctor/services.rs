@@ -156,7 +156,12 @@ pub(super) fn window_checks(config: &pincer_config::Config, out: &mut Vec<Check>
         if let Some(window) = model.context_window
             && window < 65_536
         {
-            out.push(check(format!("model {}", model.id), State::Warn, format!("context window {window} is below 64K: tool-using agents overflow it"), "pick a model with a larger window or raise contextWindow if the model supports it"));
+            out.push(check(
+                format!("model {}", model.id),
+                State::Warn,
+                format!("context window {window} is below 64K: tool-using agents overflow it"),
+                "pick a model with a larger window or raise contextWindow if the model supports it",
+            ));
         }
     }
 }

@@ -42,11 +42,20 @@ fn the_configs_env_file_wins_over_the_working_directorys() {
         &dir.path().join("pincer.json5"),
         &[
             (&own, "PINCER_TEST_SOURCES_A=own\n"),
-            (&here, "PINCER_TEST_SOURCES_A=here\nPINCER_TEST_SOURCES_B='quoted'\n"),
+            (
+                &here,
+                "PINCER_TEST_SOURCES_A=here\nPINCER_TEST_SOURCES_B='quoted'\n",
+            ),
         ],
     );
-    assert_eq!(sources.lookup("PINCER_TEST_SOURCES_A").as_deref(), Some("own"));
-    assert_eq!(sources.lookup("PINCER_TEST_SOURCES_B").as_deref(), Some("quoted"));
+    assert_eq!(
+        sources.lookup("PINCER_TEST_SOURCES_A").as_deref(),
+        Some("own")
+    );
+    assert_eq!(
+        sources.lookup("PINCER_TEST_SOURCES_B").as_deref(),
+        Some("quoted")
+    );
     assert_eq!(sources.lookup("PINCER_TEST_SOURCES_C"), None);
     assert_eq!(sources.main_env_file(), own);
     let variables = sources.file_variables();
@@ -62,7 +71,10 @@ fn the_configs_env_file_wins_over_the_working_directorys() {
         1
     );
     // The process environment wins over every file (PATH is always set).
-    let path = with_files(&dir.path().join("pincer.json5"), &[(&own, "PATH=/nowhere\n")]);
+    let path = with_files(
+        &dir.path().join("pincer.json5"),
+        &[(&own, "PATH=/nowhere\n")],
+    );
     assert_ne!(path.lookup("PATH").as_deref(), Some("/nowhere"));
     assert!(path.file_variables().is_empty());
 }

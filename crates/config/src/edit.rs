@@ -732,7 +732,12 @@ fn insert(
             Some(end) => (end, String::new()),
             None => (value_end, ",".to_owned()),
         };
-        splice(text, at, at, &format!("{prefix}\n{indent}{},", entry.at(&indent)))
+        splice(
+            text,
+            at,
+            at,
+            &format!("{prefix}\n{indent}{},", entry.at(&indent)),
+        )
     } else {
         let entry = entry.inline();
         match comma_end {
@@ -918,7 +923,8 @@ mod tests {
 
     #[test]
     fn long_values_are_written_one_member_per_line() {
-        let template = "// mine\n{\n  models: {\n    providers: {\n    },\n  },\n  agents: {},\n}\n";
+        let template =
+            "// mine\n{\n  models: {\n    providers: {\n    },\n  },\n  agents: {},\n}\n";
         let provider = json!({ "baseUrl": "https://openrouter.ai/api/v1", "apiKey": "${OPENROUTER_API_KEY}", "api": "openai-completions" });
         let edited = set(template, &path("models.providers.openrouter"), &provider).unwrap();
         assert!(!edited.rewritten);
@@ -946,7 +952,10 @@ mod tests {
         for line in edited.text.lines() {
             assert!(line.len() <= WIDTH, "{line:?} is longer than {WIDTH}");
         }
-        assert_eq!(get(&edited.text, &path("agents.defaults.model")).unwrap(), Some(model));
+        assert_eq!(
+            get(&edited.text, &path("agents.defaults.model")).unwrap(),
+            Some(model)
+        );
     }
 
     #[test]

@@ -4,13 +4,16 @@
 //!   own store directory, killed on drop, restartable on the same store.
 //! - [`eventually`], [`wait_http_ok`]: poll until a deadline instead of sleeping.
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
+//! - [`Terminal`]: a program on a pseudo-terminal, answered prompt by prompt.
 
 mod nats;
 mod poll;
+mod terminal;
 pub mod webdriver;
 
 pub use nats::NatsServer;
 pub use poll::{eventually, wait_http_ok};
+pub use terminal::Terminal;
 
 /// Installs a test subscriber writing to the test harness when `TEST_LOG` is set; silent otherwise.
 pub fn init_tracing() {

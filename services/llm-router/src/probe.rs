@@ -78,10 +78,15 @@ fn reason(error: &reqwest::Error) -> String {
     } else {
         "request failed".to_owned()
     };
+    // The innermost cause says it best ("Connection refused", "failed to lookup address").
+    let mut innermost = None;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text = format!("{text}: {cause}");
+        innermost = Some(cause.to_string());
         source = cause.source();
+    }
+    if let Some(cause) = innermost {
+        text = format!("{text}: {cause}");
     }
     text
 }

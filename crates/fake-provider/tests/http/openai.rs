@@ -245,7 +245,10 @@ async fn models_list_and_unknown_paths() {
 async fn openrouter_lists_its_catalogue_and_checks_keys() {
     let fake = start(Knobs {
         model: "openrouter/auto".into(),
-        listed_models: vec!["openai/gpt-4o-mini".into(), "meta-llama/llama-3.3-70b".into()],
+        listed_models: vec![
+            "openai/gpt-4o-mini".into(),
+            "meta-llama/llama-3.3-70b".into(),
+        ],
         api_key: Some("sk-or-v1-right".into()),
         ..Knobs::default()
     })
@@ -273,7 +276,11 @@ async fn openrouter_lists_its_catalogue_and_checks_keys() {
         .collect();
     assert_eq!(
         ids,
-        ["openrouter/auto", "openai/gpt-4o-mini", "meta-llama/llama-3.3-70b"]
+        [
+            "openrouter/auto",
+            "openai/gpt-4o-mini",
+            "meta-llama/llama-3.3-70b"
+        ]
     );
     assert_eq!(models["data"][1]["pricing"]["prompt"], "0");
     assert_eq!(get("/models", Some("sk-or-v1-wrong")).await.0, 401);
