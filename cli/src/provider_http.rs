@@ -71,39 +71,22 @@ async fn send(request: reqwest::RequestBuilder, key: Option<&str>) -> Answer {
     if (200..300).contains(&status) {
         return Answer::Ok(serde_json::from_str(&text).unwrap_or(Value::Null), took);
     }
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let message = body["error"]["message"]
-        .as_str()
-        .or_else(|| body["error"].as_str())
-        .or_else(|| body["message"].as_str())
-        .map_or_else(|| text.chars().take(160).collect(), str::to_owned);
-    let message = match key.filter(|k| !k.is_empty()) {
-        Some(key) => message.replace(key, "••••"),
-        None => message,
-    };
-    Answer::Status(status, message)
+    Answer::Status(status, pincer_lifecycle::probe::error_message(&text, key))
 }
 
 /// Why a request got no answer, without the URL (which may carry credentials).
 fn reason(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "no answer in time".to_owned()
+    let what = if error.is_timeout() {
+        "no answer in time"
     } else if error.is_connect() {
-        "cannot connect".to_owned()
+        "cannot connect"
     } else {
-        "request failed".to_owned()
+        "request failed"
     };
-    // The innermost cause says it best ("Connection refused", "failed to lookup address").
-    let mut innermost = None;
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        innermost = Some(cause.to_string());
-        source = cause.source();
+    match pincer_lifecycle::probe::innermost_cause(error) {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
     }
-    if let Some(cause) = innermost {
-        text = format!("{text}: {cause}");
-    }
-    text
 }
 
 /// `GET` the provider's model list (Ollama `/api/tags`, OpenAI-compatible `/models`, Anthropic

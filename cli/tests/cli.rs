@@ -110,7 +110,6 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         .unwrap();
     let pid = dev.id();
 
-    let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     wait_http_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
     let children = descendants(pid);
@@ -120,16 +119,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         "nats-server and five services: {children:?}"
     );
 
-    let answer: serde_json::Value = client
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth("dev-test-token")
-        .json(&serde_json::json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = pincer_test_support::ask_gateway(&base, "dev-test-token", "hi").await;
     assert_eq!(answer["choices"][0]["message"]["content"], "alpha bravo");
 
     let status = pincer_test_support::terminate(&mut dev, Duration::from_secs(30)).await;
@@ -525,16 +515,8 @@ async fn the_first_ten_minutes_natively() {
         .lines()
         .find_map(|l| l.strip_prefix("PINCER_GATEWAY_TOKEN="))
         .unwrap();
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let answer = pincer_test_support::ask_gateway(&base, token, "hi").await;
     assert_eq!(
         answer["choices"][0]["message"]["content"], "alpha bravo charlie",
         "{answer}"

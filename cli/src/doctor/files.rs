@@ -109,6 +109,31 @@ pub(super) fn env_file_checks(context: &Context, out: &mut Vec<Check>) {
     }
 }
 
+/// The containers run as uid 65532: a config only its owner reads stops every service at start.
+pub(super) fn config_readable_check(context: &Context, out: &mut Vec<Check>) {
+    let Some(config) = context.sources.config.as_deref() else {
+        return;
+    };
+    let Ok(meta) = std::fs::metadata(config) else {
+        return;
+    };
+    let bits = meta.permissions().mode() & 0o777;
+    if context.compose_dir().is_some() && bits & 0o004 == 0 {
+        out.push(check(
+            "config permissions",
+            State::Fail,
+            format!(
+                "{} is mode {bits:o}: the containers (uid 65532) cannot read it",
+                shown(config)
+            ),
+            format!(
+                "chmod 644 {} (keep its secrets in .env as ${{VAR}}s)",
+                shown(config)
+            ),
+        ));
+    }
+}
+
 /// The bus passwords and service tokens compose needs: without them the stack does not start.
 fn internal_secrets_check(path: &Path, repair: bool, out: &mut Vec<Check>) {
     let text = std::fs::read_to_string(path).unwrap_or_default();

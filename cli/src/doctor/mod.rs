@@ -134,6 +134,7 @@ pub async fn run(options: Args) -> ExitCode {
         )),
     }
     files::env_file_checks(&context, &mut checks);
+    files::config_readable_check(&context, &mut checks);
     let config = config_check(&context.sources, &mut checks);
     if let Some(config) = &config {
         let gateway = crate::target::resolve_with(None, &context.sources).ok();

@@ -249,7 +249,7 @@ pub async fn run(args: Args) -> ExitCode {
         return ExitCode::from(stop.code);
     }
     println!(
-        "\nwrote {} and {} (mode 600)",
+        "\nwrote {}, and the secrets to {} (mode 600)",
         shown(&files.config_path),
         shown(&files.env_path)
     );

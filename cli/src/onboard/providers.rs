@@ -190,21 +190,7 @@ async fn openrouter(
             None
         }
     };
-    plan.env(spec.variable, &key);
-    if base != OPENROUTER {
-        plan.set("models.providers.openrouter.baseUrl", json!(base));
-    }
-    plan.set(
-        "models.providers.openrouter.apiKey",
-        json!("${OPENROUTER_API_KEY}"),
-    );
-    plan.providers.push(Provider {
-        id: spec.id.to_owned(),
-        api: spec.api,
-        base,
-        key: Some(key),
-        models,
-    });
+    spec.record(plan, &base, OPENROUTER, key, models);
     Ok(())
 }
 
@@ -233,19 +219,38 @@ async fn anthropic(
         ),
         _ => None,
     };
-    plan.env(spec.variable, &key);
-    plan.set(
-        "models.providers.anthropic.apiKey",
-        json!("${ANTHROPIC_API_KEY}"),
-    );
-    plan.providers.push(Provider {
-        id: spec.id.to_owned(),
-        api: spec.api,
-        base: ANTHROPIC.to_owned(),
-        key: Some(key),
-        models,
-    });
+    spec.record(plan, ANTHROPIC, ANTHROPIC, key, models);
     Ok(())
+}
+
+impl Keyed {
+    /// The key to `.env`, the provider to the config (its `baseUrl` only when not the usual
+    /// one), and its models on offer.
+    fn record(
+        &self,
+        plan: &mut Plan,
+        base: &str,
+        usual: &str,
+        key: String,
+        models: Option<Vec<String>>,
+    ) {
+        plan.env(self.variable, &key);
+        let at = format!("models.providers.{}", self.id);
+        if base != usual {
+            plan.set(format!("{at}.baseUrl"), json!(base));
+        }
+        plan.set(
+            format!("{at}.apiKey"),
+            json!(format!("${{{}}}", self.variable)),
+        );
+        plan.providers.push(Provider {
+            id: self.id.to_owned(),
+            api: self.api,
+            base: base.to_owned(),
+            key: Some(key),
+            models,
+        });
+    }
 }
 
 /// The key of a keyed provider: from the flag, typed (checked, with second chances), or the one

@@ -156,26 +156,28 @@ pub(super) fn write(files: &Files, plan: &Plan) -> Result<(), Stop> {
             ),
         )
     })?;
+    // The config holds no secret, only ${VAR}s, and the containers (uid 65532) read it: 0644.
+    // The .env holds the secrets: 0600.
     let mut writes = vec![
-        (files.env_path.clone(), env_text.clone()),
-        (files.config_path.clone(), text),
+        (files.env_path.clone(), env_text.clone(), 0o600),
+        (files.config_path.clone(), text, 0o644),
     ];
     if plan.compose_dir.is_some()
         && let Some(tool_env) = crate::sources::env_value_in(&env_text, "PINCER_TOOL_HOST_ENV_FILE")
             .map(PathBuf::from)
             .filter(|path| path.is_absolute() && !path.exists())
     {
-        writes.push((tool_env, String::new()));
+        writes.push((tool_env, String::new(), 0o600));
     }
     write_all(&writes).map_err(|error| Stop::new(exit::IO, format!("nothing written: {error}")))
 }
 
-/// Writes every file next to its place first (mode 0600), then renames them all into place:
-/// when a write fails, no file has changed.
-fn write_all(files: &[(PathBuf, String)]) -> Result<(), String> {
+/// Writes every file next to its place first (an existing file keeps its mode, a new one gets
+/// the mode given), then renames them all into place: when a write fails, no file has changed.
+fn write_all(files: &[(PathBuf, String, u32)]) -> Result<(), String> {
     let mut staged = Vec::new();
     let mut failure = None;
-    for (path, text) in files {
+    for (path, text, new_mode) in files {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && let Err(error) = std::fs::create_dir_all(dir)
         {
@@ -189,9 +191,9 @@ fn write_all(files: &[(PathBuf, String)]) -> Result<(), String> {
                 .unwrap_or_default(),
             std::process::id()
         ));
-        let mode = std::fs::metadata(path).map_or(0o600, |m| {
+        let mode = std::fs::metadata(path).map_or(*new_mode, |m| {
             use std::os::unix::fs::PermissionsExt;
-            m.permissions().mode() & 0o7777 & !0o077
+            m.permissions().mode() & 0o7777
         });
         if let Err(error) = crate::secrets::write_private(&staging, text).and_then(|()| {
             use std::os::unix::fs::PermissionsExt;

@@ -57,36 +57,21 @@ pub async fn probe(deployment: &Deployment) -> pb::Probe {
 
 /// The provider's own error message, short, with the key scrubbed should it be echoed.
 fn message_of(body: &str, deployment: &Deployment) -> String {
-    let parsed: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let message = parsed["error"]["message"]
-        .as_str()
-        .or_else(|| parsed["error"].as_str())
-        .or_else(|| parsed["message"].as_str())
-        .map_or_else(|| body.chars().take(160).collect(), str::to_owned);
-    match &deployment.api_key {
-        Some(key) if !key.expose().is_empty() => message.replace(key.expose(), "••••"),
-        _ => message,
-    }
+    let key = deployment.api_key.as_ref().map(|key| key.expose());
+    pincer_lifecycle::probe::error_message(body, key)
 }
 
 /// Why there was no answer, without the URL (it may carry credentials).
 fn reason(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
+    let what = if error.is_timeout() {
         format!("no answer within {PROBE_TIMEOUT:?}")
     } else if error.is_connect() {
         "cannot connect".to_owned()
     } else {
         "request failed".to_owned()
     };
-    // The innermost cause says it best ("Connection refused", "failed to lookup address").
-    let mut innermost = None;
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        innermost = Some(cause.to_string());
-        source = cause.source();
+    match pincer_lifecycle::probe::innermost_cause(error) {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what,
     }
-    if let Some(cause) = innermost {
-        text = format!("{text}: {cause}");
-    }
-    text
 }
