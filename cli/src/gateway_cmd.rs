@@ -151,11 +151,15 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
         Ok(mut client) => client.call("status", json!({})).await.ok(),
         Err(_) => None,
     };
-    // Only this deployment's containers: other compose projects may run on the machine.
-    let project = Stack::find(target.config.as_deref())
-        .ok()
-        .and_then(|stack| stack.compose_project());
-    let containers = containers(project.as_deref());
+    // Only this deployment's containers: other compose projects may run on the machine, and a
+    // native stack has none.
+    let containers = match Stack::find_quietly(target.config.as_deref()) {
+        Some(stack) => match stack.compose_project() {
+            Some(project) => containers(Some(&project)),
+            None => Vec::new(),
+        },
+        None => containers(None),
+    };
     let processes = if containers.is_empty() {
         local_processes()
     } else {

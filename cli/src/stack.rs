@@ -19,19 +19,27 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// The deployment of `config` (or of the config found as every command finds it).
-    pub fn find(config: Option<&Path>) -> Result<Self, ExitCode> {
+    fn resolve(config: Option<&Path>) -> Result<Self, crate::deploy::Error> {
         let sources = Sources::find(config);
-        match Deployment::resolve(&sources) {
-            Ok(deployment) => Ok(Self {
-                sources,
-                deployment,
-            }),
-            Err(error) => {
-                eprintln!("pincer: {error}");
-                Err(ExitCode::from(exit::CONFIG))
-            }
-        }
+        let deployment = Deployment::resolve(&sources)?;
+        Ok(Self {
+            sources,
+            deployment,
+        })
+    }
+
+    /// The deployment of `config` (or of the config found as every command finds it); what is
+    /// missing is said.
+    pub fn find(config: Option<&Path>) -> Result<Self, ExitCode> {
+        Self::resolve(config).map_err(|error| {
+            eprintln!("pincer: {error}");
+            ExitCode::from(exit::CONFIG)
+        })
+    }
+
+    /// The deployment, when one can be worked out (nothing said when not).
+    pub fn find_quietly(config: Option<&Path>) -> Option<Self> {
+        Self::resolve(config).ok()
     }
 
     fn compose(&self) -> Option<Compose> {

@@ -86,7 +86,9 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} check in {report:#}"))
 }
 
-/// The host's address on Docker's default bridge: the containers reach the host there.
+/// The host's address on Docker's default bridge, where the containers reach the host: the
+/// bridge's gateway, or (when Docker does not name it) the first address of its subnet, which is
+/// what Docker gives the bridge.
 fn docker_host_address() -> String {
     let output = Command::new("/usr/bin/docker")
         .args([
@@ -94,13 +96,21 @@ fn docker_host_address() -> String {
             "inspect",
             "bridge",
             "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
+            "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}}{{end}}",
         ])
         .output()
         .expect("docker runs");
-    let address = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    assert!(!address.is_empty(), "no docker bridge: {output:?}");
-    address
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (gateway, subnet) = text.trim_end().split_once(' ').unwrap_or(("", ""));
+    if !gateway.is_empty() {
+        return gateway.to_owned();
+    }
+    let network: std::net::Ipv4Addr = subnet
+        .split('/')
+        .next()
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("no docker bridge subnet: {output:?}"));
+    std::net::Ipv4Addr::from(u32::from(network) + 1).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,9 +64,18 @@ fn compose_variables(files: &Files, plan: &mut Plan) {
         "PINCER_CONFIG_FILE",
         &absolute(&files.config_path).display().to_string(),
     );
-    if files.existing("PINCER_TOOL_HOST_ENV_FILE").is_none() {
-        let beside = absolute(&files.env_path).with_file_name("tool-host.env");
-        plan.env("PINCER_TOOL_HOST_ENV_FILE", &beside.display().to_string());
+    // Outside the checkout, the tool host's env file lives beside the .env (in the checkout,
+    // compose's default config/tool-host.env serves).
+    let env_dir = absolute(&files.env_path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let in_checkout = plan.compose_dir.as_deref() == Some(env_dir.as_path());
+    if files.existing("PINCER_TOOL_HOST_ENV_FILE").is_none() && !in_checkout {
+        plan.env(
+            "PINCER_TOOL_HOST_ENV_FILE",
+            &env_dir.join("tool-host.env").display().to_string(),
+        );
     }
     if files.existing("COMPOSE_PROJECT_NAME").is_none() {
         plan.env("COMPOSE_PROJECT_NAME", "pincer");
