@@ -177,4 +177,27 @@ mod tests {
         let result = runtime.block_on(http_get_ok("https://x/", Duration::from_secs(1)));
         assert!(matches!(result, Err(Error::Url(_))));
     }
+
+    #[test]
+    fn failures_are_told_by_their_cause_and_the_servers_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let wrapped = Error::Io(io);
+        assert_eq!(
+            innermost_cause(&wrapped).as_deref(),
+            Some("Connection refused")
+        );
+        assert_eq!(innermost_cause(&Error::Url("x".into())), None);
+        assert_eq!(
+            error_message(
+                r#"{"error":{"message":"Incorrect key sk-123"}}"#,
+                Some("sk-123")
+            ),
+            "Incorrect key ••••"
+        );
+        assert_eq!(
+            error_message(r#"{"error":"unauthorized"}"#, None),
+            "unauthorized"
+        );
+        assert_eq!(error_message("plain text", Some("")), "plain text");
+    }
 }
