@@ -17,7 +17,7 @@ use crate::catalogue::Catalogue;
 pub struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Ask the llm-router's gRPC address directly (default: $PINCER_LLM_ROUTER_URL, else the gateway).
+    /// Ask the llm-router at this gRPC address directly (default: $PINCER_LLM_ROUTER_URL, else the gateway).
     #[arg(long, global = true)]
     router: Option<String>,
     /// Gateway base URL (default: $PINCER_GATEWAY_URL or http://127.0.0.1:<gateway.port>).

@@ -148,19 +148,29 @@ struct Keyed {
     api: Api,
 }
 
+const OPENROUTER_KEYED: Keyed = Keyed {
+    id: "openrouter",
+    name: "OpenRouter",
+    variable: "OPENROUTER_API_KEY",
+    prefix: "sk-or-",
+    api: Api::OpenaiCompletions,
+};
+
+const ANTHROPIC_KEYED: Keyed = Keyed {
+    id: "anthropic",
+    name: "Anthropic",
+    variable: "ANTHROPIC_API_KEY",
+    prefix: "sk-ant-",
+    api: Api::AnthropicMessages,
+};
+
 async fn openrouter(
     args: &Args,
     ask: &mut Prompter,
     files: &Files,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
-    let spec = Keyed {
-        id: "openrouter",
-        name: "OpenRouter",
-        variable: "OPENROUTER_API_KEY",
-        prefix: "sk-or-",
-        api: Api::OpenaiCompletions,
-    };
+    let spec = OPENROUTER_KEYED;
     let base = args
         .openrouter_url
         .clone()
@@ -200,13 +210,7 @@ async fn anthropic(
     files: &Files,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
-    let spec = Keyed {
-        id: "anthropic",
-        name: "Anthropic",
-        variable: "ANTHROPIC_API_KEY",
-        prefix: "sk-ant-",
-        api: Api::AnthropicMessages,
-    };
+    let spec = ANTHROPIC_KEYED;
     let Some(key) = key_for(&spec, args.anthropic_key.clone(), ANTHROPIC, ask, files).await? else {
         return Ok(());
     };
@@ -406,13 +410,7 @@ mod tests {
             url_problem("http://127.0.0.1:11434", true).is_some_and(|p| p.contains("loopback"))
         );
         assert!(url_problem("http://fake-provider:8080", true).is_none());
-        let spec = Keyed {
-            id: "openrouter",
-            name: "OpenRouter",
-            variable: "OPENROUTER_API_KEY",
-            prefix: "sk-or-",
-            api: Api::OpenaiCompletions,
-        };
+        let spec = OPENROUTER_KEYED;
         assert!(key_problem(&spec, "sk-or-v1-0123456789abcdef").is_none());
         assert!(key_problem(&spec, "sk-ant-0123456789abcdefghij").is_some());
         assert!(key_problem(&spec, "sk-or-v1 0123456789abcdef").is_some());
