@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::output;
+use crate::sources::Sources;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -114,23 +115,21 @@ fn literal(value: &Value) -> Option<&str> {
         .filter(|s| !pincer_config::redact::is_reference(s) && !s.contains("${"))
 }
 
-/// Resolves `${VAR}` from the process environment, then `.env`.
-fn resolved(value: &Value, env_file: &Path) -> Option<String> {
+/// Resolves `${VAR}` from the process environment, then the `.env` files.
+fn resolved(value: &Value, sources: &Sources) -> Option<String> {
     let text = value.as_str()?;
     if let Some(name) = text
         .trim()
         .strip_prefix("${")
         .and_then(|r| r.strip_suffix('}'))
     {
-        return std::env::var(name)
-            .ok()
-            .or_else(|| crate::target::env_file_value(env_file, name));
+        return sources.lookup(name);
     }
     Some(text.to_owned())
 }
 
 /// Findings about the config document (`doc` as written in the file).
-pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
+pub fn config_findings(doc: &Value, sources: &Sources) -> Vec<Finding> {
     let mut out = Vec::new();
     let gateway = &doc["gateway"];
     let bind = gateway["bind"].as_str().unwrap_or("loopback");
@@ -162,10 +161,8 @@ pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
         let value = &gateway["auth"][key];
         // Token mode falls back to PINCER_GATEWAY_TOKEN when the file has none.
         let secret = match value {
-            Value::Null if kind == "token" => std::env::var("PINCER_GATEWAY_TOKEN")
-                .ok()
-                .or_else(|| crate::target::env_file_value(env_file, "PINCER_GATEWAY_TOKEN")),
-            _ => resolved(value, env_file),
+            Value::Null if kind == "token" => sources.lookup("PINCER_GATEWAY_TOKEN"),
+            _ => resolved(value, sources),
         };
         if mode == kind
             && let Some(secret) = secret
@@ -191,7 +188,7 @@ pub fn config_findings(doc: &Value, env_file: &Path) -> Vec<Finding> {
         }
     }
     for (path, value) in other_secrets(doc) {
-        if let Some(secret) = resolved(value, env_file)
+        if let Some(secret) = resolved(value, sources)
             && let Some(why) = weakness(&secret)
         {
             out.push(finding(
@@ -402,7 +399,7 @@ pub fn file_findings(
 
 /// Findings about the running Pincer containers (`docker inspect`), if Docker answers.
 pub fn container_findings() -> Vec<Finding> {
-    crate::docker::compose_containers()
+    crate::docker::compose_containers(None)
         .iter()
         .flat_map(inspect_findings)
         .collect()
@@ -506,9 +503,47 @@ pub fn inspect_findings(container: &Value) -> Vec<Finding> {
     out
 }
 
+/// `pincer security`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer security audit\n  pincer security audit --json && docker-compose up -d   # deploy only without critical/high findings"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Findings with severity; exit 2 on critical, 1 on high (gate a deploy with it).
+    Audit {
+        /// Config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The .env file (default: the config's own, then ./.env).
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `pincer security audit`.
+pub fn run(args: Args) -> ExitCode {
+    let Command::Audit {
+        config,
+        env_file,
+        json,
+    } = args.command;
+    let sources = Sources::find(config.as_deref()).with_env_file(env_file);
+    audit(&sources, json)
+}
+
 /// Runs the audit.
-pub fn run(config: Option<PathBuf>, env_file: &Path, json_out: bool) -> ExitCode {
-    let file = crate::target::config_file(config);
+fn audit(sources: &Sources, json_out: bool) -> ExitCode {
+    let file = sources.config.clone();
+    let env_file = sources.main_env_file();
     let doc: Value = match &file {
         Some(path) => match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
@@ -522,10 +557,10 @@ pub fn run(config: Option<PathBuf>, env_file: &Path, json_out: bool) -> ExitCode
         },
         None => json!({}),
     };
-    let mut findings = config_findings(&doc, env_file);
+    let mut findings = config_findings(&doc, sources);
     let inline = findings.iter().any(|f| f.id.ends_with(".inline"));
     if let Some(path) = &file {
-        findings.extend(file_findings(path, env_file, inline));
+        findings.extend(file_findings(path, &env_file, inline));
     }
     findings.extend(container_findings());
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -570,10 +605,16 @@ mod tests {
     use super::*;
 
     fn ids(doc: Value) -> Vec<&'static str> {
-        config_findings(&doc, Path::new("/nonexistent/.env"))
-            .iter()
-            .map(|f| f.id)
-            .collect()
+        config_findings(
+            &doc,
+            &Sources {
+                config: None,
+                env_files: Vec::new(),
+            },
+        )
+        .iter()
+        .map(|f| f.id)
+        .collect()
     }
 
     #[test]

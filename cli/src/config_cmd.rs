@@ -13,16 +13,90 @@ use serde_json::Value;
 use crate::output;
 use crate::target::exit;
 
-/// Validates every section of `file` with the process environment, then `./.env` (what compose
-/// gives the services).
-pub fn validate(file: PathBuf) -> ExitCode {
-    let lookup = |name: &str| {
-        pincer_config::process_env(name)
-            .or_else(|| crate::target::env_file_value(Path::new(".env"), name))
-    };
-    match pincer_config::load_file(&file, &lookup, pincer_config::Scope::All) {
+/// `pincer config`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer config get agents.defaults.model\n  pincer config set agents.defaults.timeout 120\n  pincer config unset channels.telegram.groups\n  pincer config validate config/pincer.json5\n  pincer config schema > pincer.schema.json"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Config file (default: $PINCER_CONFIG, ./config/pincer.json5, ~/.pincer/pincer.json5).
+    #[arg(long, global = true)]
+    file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Validate a config file: syntax, unknown keys, types and ${VAR}s (exit 78 when invalid).
+    Validate {
+        /// Path of the JSON5 config (default: $PINCER_CONFIG or ~/.pincer/pincer.json5).
+        path: Option<PathBuf>,
+    },
+    /// Print a value (secrets masked). Example: pincer config get agents.defaults.model
+    Get {
+        /// Dotted path (`a.b.0.c`, `a["key.with.dots"]`).
+        path: String,
+    },
+    /// Set a value (JSON5, else text), validated before it is written; comments stay.
+    #[command(
+        after_help = "Examples:\n  pincer config set agents.defaults.timeout 120\n  pincer config set channels.telegram.dmPolicy pairing\n  pincer config set gateway.controlUi.allowedOrigins '[\"https://box.tail1.ts.net\"]'"
+    )]
+    Set {
+        /// Dotted path.
+        path: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove a key.
+    Unset {
+        /// Dotted path.
+        path: String,
+    },
+    /// Print the JSON Schema of the config file.
+    Schema,
+}
+
+/// Runs `pincer config ...`.
+pub fn run(args: Args) -> ExitCode {
+    let Args {
+        command,
+        file: explicit,
+        json,
+    } = args;
+    let file = || crate::sources::config_file_or_default(explicit.as_deref());
+    match command {
+        Command::Validate { path } => validate(
+            path.or_else(|| explicit.clone())
+                .unwrap_or_else(pincer_lifecycle::env::config_path),
+        ),
+        Command::Get { path } => get(&file(), &path, json),
+        Command::Set { path, value } => set(&file(), &path, &value),
+        Command::Unset { path } => unset(&file(), &path),
+        Command::Schema => schema(),
+    }
+}
+
+/// Validates every section of `file` with the process environment, then the config's own `.env`
+/// and `./.env` (what the services are given).
+fn validate(file: PathBuf) -> ExitCode {
+    let sources = crate::sources::Sources::with_config(Some(file.clone()));
+    match sources.load(pincer_config::Scope::All) {
         Ok(_) => {
-            println!("config ok: {}", file.display());
+            let read: Vec<String> = sources
+                .env_files
+                .iter()
+                .filter(|(_, text)| text.is_some())
+                .map(|(path, _)| crate::sources::shown(path))
+                .collect();
+            if read.is_empty() {
+                println!("config ok: {}", file.display());
+            } else {
+                println!("config ok: {} (with {})", file.display(), read.join(", "));
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -51,7 +125,7 @@ fn path_of(path: &str) -> Result<Vec<edit::Step>, ExitCode> {
 }
 
 /// `pincer config get PATH`: the value (secrets masked), JSON with `--json`.
-pub fn get(file: &Path, path: &str, json_out: bool) -> ExitCode {
+fn get(file: &Path, path: &str, json_out: bool) -> ExitCode {
     let steps = match path_of(path) {
         Ok(steps) => steps,
         Err(code) => return code,
@@ -95,13 +169,13 @@ pub fn parse_value(raw: &str) -> Value {
 }
 
 /// `pincer config set PATH VALUE`.
-pub fn set(file: &Path, path: &str, raw: &str) -> ExitCode {
+fn set(file: &Path, path: &str, raw: &str) -> ExitCode {
     let value = parse_value(raw);
     apply(file, path, |text, steps| edit::set(text, steps, &value))
 }
 
 /// `pincer config unset PATH`.
-pub fn unset(file: &Path, path: &str) -> ExitCode {
+fn unset(file: &Path, path: &str) -> ExitCode {
     apply(file, path, edit::unset)
 }
 
@@ -174,7 +248,7 @@ pub fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// `pincer config schema`: the JSON Schema of the config file.
-pub fn schema() -> ExitCode {
+fn schema() -> ExitCode {
     output::json(&pincer_config::json_schema());
     ExitCode::SUCCESS
 }

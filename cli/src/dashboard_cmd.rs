@@ -7,20 +7,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Options.
-pub struct Options {
-    /// Explicit gateway URL.
-    pub url: Option<String>,
-    /// Config file.
-    pub config: Option<PathBuf>,
-    /// Leave the token out (the page asks for it).
-    pub no_token: bool,
-    /// Open the browser.
-    pub open: bool,
+/// `pincer dashboard`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer dashboard\n  pincer dashboard --open\n  pincer dashboard --url https://pincer.tail1234.ts.net --no-token"
+)]
+pub struct Args {
+    /// Gateway base URL (default: $PINCER_GATEWAY_URL or http://127.0.0.1:<gateway.port>).
+    #[arg(long)]
+    url: Option<String>,
+    /// Config file to read the port and token from.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print the URL without the token.
+    #[arg(long)]
+    no_token: bool,
+    /// Also open it in the default browser (xdg-open).
+    #[arg(long)]
+    open: bool,
 }
 
 /// Runs the command.
-pub async fn run(options: Options) -> ExitCode {
+pub async fn run(options: Args) -> ExitCode {
     let gateway = match crate::target::resolve(&crate::target::GatewayArgs {
         url: options.url,
         config: options.config,

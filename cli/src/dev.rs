@@ -1,5 +1,8 @@
 //! `pincer dev`: nats-server and the five services as child processes.
 //!
+//! The config's `${VAR}`s are filled as every command fills them: the environment, then the
+//! config's own `.env`, then `./.env` ([`Sources`]); the children get those variables too.
+//!
 //! Children get their own process group, so a terminal's Ctrl-C reaches only this process, which
 //! then stops them in order (gateway first, NATS last) with one SIGTERM each, and SIGKILL after a
 //! grace period.
@@ -14,8 +17,11 @@ use tokio::process::{Child, Command};
 
 use pincer_lifecycle::entry::EXIT_CONFIG;
 
+use crate::sources::Sources;
+
 /// Arguments of `pincer dev`.
 #[derive(clap::Args)]
+#[command(after_help = "Example: pincer dev --config config/pincer.json5 --state-dir /tmp/pincer")]
 pub struct Args {
     /// Path of the JSON5 config.
     #[arg(long, env = "PINCER_CONFIG")]
@@ -38,16 +44,13 @@ struct Proc {
 /// Runs the stack until a signal or until any process exits.
 pub async fn run(args: Args) -> ExitCode {
     let started = Instant::now();
-    if let Err(error) = pincer_config::load_file(
-        &args.config,
-        &pincer_config::process_env,
-        pincer_config::Scope::All,
-    ) {
+    let sources = Sources::with_config(Some(args.config.clone()));
+    if let Err(error) = sources.load(pincer_config::Scope::All) {
         eprintln!("pincer dev: invalid config: {error}");
         return ExitCode::from(EXIT_CONFIG);
     }
     let config_path = std::fs::canonicalize(&args.config).unwrap_or_else(|_| args.config.clone());
-    match start_all(&args, &config_path).await {
+    match start_all(&args, &config_path, &sources).await {
         Ok((mut procs, gateway_port)) => {
             eprintln!(
                 "pincer dev: started {} processes; waiting for http://127.0.0.1:{gateway_port}/readyz",
@@ -64,7 +67,11 @@ pub async fn run(args: Args) -> ExitCode {
     }
 }
 
-async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16)> {
+async fn start_all(
+    args: &Args,
+    config: &Path,
+    sources: &Sources,
+) -> anyhow::Result<(Vec<Proc>, u16)> {
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir)?;
     let nats_port = match args.nats_port {
@@ -189,6 +196,8 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
             [router_client, role(Role::Gateway)].concat(),
         ),
     ];
+    // What the `.env` files set and the environment does not, under what this run sets itself.
+    let from_files = sources.file_variables();
     let bin_dir = std::env::current_exe()?
         .parent()
         .map(Path::to_path_buf)
@@ -202,6 +211,7 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
         };
         let mut command = Command::new(&program);
         command
+            .envs(from_files.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(common.iter().map(|(k, v)| (*k, v.as_str())))
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         procs.push(
@@ -209,17 +219,15 @@ async fn start_all(args: &Args, config: &Path) -> anyhow::Result<(Vec<Proc>, u16
                 .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?,
         );
     }
-    let gateway_port = std::env::var("PINCER_GATEWAY_PORT")
-        .ok()
+    let gateway_port = sources
+        .lookup("PINCER_GATEWAY_PORT")
         .and_then(|p| p.parse().ok())
         .or_else(|| {
-            pincer_config::load_file(
-                config,
-                &pincer_config::process_env,
-                pincer_config::Scope::Sections(&["gateway"]),
-            )
-            .ok()
-            .map(|c| c.gateway.port)
+            sources
+                .load(pincer_config::Scope::Sections(&["gateway"]))
+                .ok()
+                .flatten()
+                .map(|c| c.gateway.port)
         })
         .unwrap_or(18789);
     Ok((procs, gateway_port))

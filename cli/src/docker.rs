@@ -5,10 +5,14 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Ids of the running containers that compose started.
-pub fn compose_container_ids() -> Vec<String> {
+/// Ids of the running containers that compose started (of `project` only, when given).
+pub fn compose_container_ids(project: Option<&str>) -> Vec<String> {
+    let label = match project {
+        Some(project) => format!("label=com.docker.compose.project={project}"),
+        None => "label=com.docker.compose.project".to_owned(),
+    };
     let Ok(ids) = Command::new("docker")
-        .args(["ps", "-q", "--filter", "label=com.docker.compose.project"])
+        .args(["ps", "-q", "--filter", &label])
         .output()
     else {
         return Vec::new();
@@ -19,9 +23,9 @@ pub fn compose_container_ids() -> Vec<String> {
         .collect()
 }
 
-/// `docker inspect` of the running compose containers.
-pub fn compose_containers() -> Vec<Value> {
-    let ids = compose_container_ids();
+/// `docker inspect` of the running compose containers (of `project` only, when given).
+pub fn compose_containers(project: Option<&str>) -> Vec<Value> {
+    let ids = compose_container_ids(project);
     if ids.is_empty() {
         return Vec::new();
     }

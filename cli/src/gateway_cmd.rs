@@ -1,88 +1,89 @@
-//! `pincer gateway status|start|stop|restart|logs`: the deployment, with docker compose underneath
-//! (the `compose.yml` in this directory; `docker compose` or `docker-compose`, whichever exists).
+//! `pincer gateway status|start|stop|restart|logs`: the deployment, from any directory: docker
+//! compose with the recorded checkout, or `pincer dev` in the background ([`crate::stack`]).
 //!
 //! `status` asks the gateway (`/readyz`, and the control plane's `status` for version and uptime)
 //! and Docker (each container's health and memory); without Docker it reports the `pincer dev`
 //! processes' memory from /proc.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::output;
-use crate::target::{Gateway, exit};
+use crate::stack::Stack;
+use crate::target::{self, Gateway, exit};
 
-/// The compose command line: `docker compose` (v2) when it works, else `docker-compose` (v1).
-fn compose() -> Vec<String> {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if v2 {
-        vec!["docker".to_owned(), "compose".to_owned()]
-    } else {
-        vec!["docker-compose".to_owned()]
-    }
+/// `pincer gateway`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer gateway status\n  pincer gateway restart agent-runner\n  pincer gateway logs channel-bridge -f"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    target: target::GatewayArgs,
+    /// Print JSON (status).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
-fn run_compose(args: &[&str]) -> ExitCode {
-    let command = compose();
-    let status = Command::new(&command[0])
-        .args(&command[1..])
-        .args(args)
-        .status();
-    match status {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)),
-        Err(error) => {
-            eprintln!(
-                "pincer: cannot run {}: {error} (install docker-compose, or use `pincer dev`)",
-                command.join(" ")
-            );
-            ExitCode::from(exit::UNAVAILABLE)
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Readiness, version, and each service's health and memory.
+    Status,
+    /// Start the stack and wait until it is ready (docker compose, or pincer dev in the background).
+    Start,
+    /// Stop the stack (data stays).
+    Stop,
+    /// Restart the stack or one service.
+    Restart {
+        /// gateway, agent-runner, llm-router, channel-bridge, tool-host, nats.
+        service: Option<String>,
+    },
+    /// Service logs.
+    Logs {
+        /// One service.
+        service: Option<String>,
+        /// Keep following.
+        #[arg(long, short)]
+        follow: bool,
+        /// Lines from the end.
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+    },
+}
+
+/// Runs `pincer gateway ...`.
+pub async fn run(args: Args) -> ExitCode {
+    match args.command {
+        Command::Status => match target::resolve_or_exit(&args.target) {
+            Ok(gateway) => status(&gateway, &args.target, args.json).await,
+            Err(code) => code,
+        },
+        command => {
+            let stack = match Stack::find(args.target.config.as_deref()) {
+                Ok(stack) => stack,
+                Err(code) => return code,
+            };
+            match command {
+                Command::Start => stack.start().await,
+                Command::Stop => stack.stop().await,
+                Command::Restart { service } => stack.restart(service.as_deref()).await,
+                Command::Logs {
+                    service,
+                    follow,
+                    tail,
+                } => stack.logs(service.as_deref(), follow, tail).await,
+                Command::Status => ExitCode::SUCCESS,
+            }
         }
     }
 }
 
-/// `pincer gateway start`: `scripts/up.sh` in a Pincer checkout (builds images, waits for health),
-/// else `compose up -d`.
-pub fn start() -> ExitCode {
-    if Path::new("scripts/up.sh").is_file() {
-        return match Command::new("bash").arg("scripts/up.sh").status() {
-            Ok(status) if status.success() => ExitCode::SUCCESS,
-            _ => ExitCode::FAILURE,
-        };
-    }
-    run_compose(&["up", "-d"])
-}
-
-/// `pincer gateway stop`.
-pub fn stop() -> ExitCode {
-    run_compose(&["stop"])
-}
-
-/// `pincer gateway restart [SERVICE]`.
-pub fn restart(service: Option<&str>) -> ExitCode {
-    let mut args = vec!["restart"];
-    args.extend(service);
-    run_compose(&args)
-}
-
-/// `pincer gateway logs [SERVICE] [--follow] [--tail N]`.
-pub fn logs(service: Option<&str>, follow: bool, tail: usize) -> ExitCode {
-    let tail = tail.to_string();
-    let mut args = vec!["logs", "--tail", tail.as_str()];
-    if follow {
-        args.push("--follow");
-    }
-    args.extend(service);
-    run_compose(&args)
-}
-
-fn containers() -> Vec<Value> {
-    let mut containers = crate::docker::compose_containers();
+fn containers(project: Option<&str>) -> Vec<Value> {
+    let mut containers = crate::docker::compose_containers(project);
     let ids: Vec<String> = containers
         .iter()
         .filter_map(|c| c["Id"].as_str().map(str::to_owned))
@@ -95,7 +96,7 @@ fn containers() -> Vec<Value> {
     if containers.is_empty() {
         return containers;
     }
-    let stats = Command::new("docker")
+    let stats = std::process::Command::new("docker")
         .args(["stats", "--no-stream", "--format", "{{.ID}} {{.MemUsage}}"])
         .args(&ids)
         .output();
@@ -144,13 +145,21 @@ fn local_processes() -> Vec<(String, u64)> {
 }
 
 /// `pincer gateway status`.
-pub async fn status(gateway: &Gateway, json_out: bool) -> ExitCode {
+async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool) -> ExitCode {
     let ready = fetch_json(&format!("{}/readyz", gateway.base)).await;
     let info = match gateway.connect().await {
         Ok(mut client) => client.call("status", json!({})).await.ok(),
         Err(_) => None,
     };
-    let containers = containers();
+    // Only this deployment's containers: other compose projects may run on the machine, and a
+    // native stack has none.
+    let containers = match Stack::find_quietly(target.config.as_deref()) {
+        Some(stack) => match stack.compose_project() {
+            Some(project) => containers(Some(&project)),
+            None => Vec::new(),
+        },
+        None => containers(None),
+    };
     let processes = if containers.is_empty() {
         local_processes()
     } else {

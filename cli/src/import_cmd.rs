@@ -15,18 +15,40 @@ use serde_json::{Value, json};
 use crate::output;
 use crate::target::exit;
 
-/// Options.
-pub struct Options {
-    /// OpenClaw config (default `~/.openclaw/openclaw.json`).
-    pub source: Option<PathBuf>,
+/// `pincer import`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer import openclaw\n  pincer import openclaw ~/backup/openclaw.json --out config/pincer.json5 --force"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Convert an OpenClaw config and copy its workspace files.
+    Openclaw(Options),
+}
+
+/// `pincer import openclaw`.
+#[derive(clap::Args)]
+struct Options {
+    /// The OpenClaw config (default ~/.openclaw/openclaw.json).
+    #[arg(value_name = "PATH")]
+    source: Option<PathBuf>,
     /// Where to write the Pincer config.
-    pub out: PathBuf,
-    /// Where to copy the workspace files (default `~/.pincer/workspace`).
-    pub workspace: Option<PathBuf>,
-    /// Overwrite an existing output file.
-    pub force: bool,
-    /// JSON report.
-    pub json: bool,
+    #[arg(long, default_value = "config/pincer.json5")]
+    out: PathBuf,
+    /// Where to copy the workspace files (default ~/.pincer/workspace).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn home() -> PathBuf {
@@ -96,8 +118,14 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<(usize, usize)> {
     Ok((copied, kept))
 }
 
+/// Runs `pincer import openclaw`.
+pub fn run(args: Args) -> ExitCode {
+    let Command::Openclaw(options) = args.command;
+    import(options)
+}
+
 /// Runs the import.
-pub fn run(options: Options) -> ExitCode {
+fn import(options: Options) -> ExitCode {
     let source = options
         .source
         .clone()

@@ -5,7 +5,7 @@
 //! terminal decides); `tools` marks which ones the config lets agents use.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -16,24 +16,91 @@ use tokio_util::sync::CancellationToken;
 use crate::output;
 use crate::target::exit;
 
+/// `pincer mcp`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer mcp add time --command mcp-server-time --allow '*'\n  pincer mcp tools time\n  pincer mcp call time get_current_time --args '{\"timezone\":\"UTC\"}'\n  pincer mcp remove time"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Config file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Add a server (stdio with --command, or streamable HTTP with --url).
+    #[command(
+        after_help = "Examples:\n  pincer mcp add time --command mcp-server-time --arg --local-timezone --arg UTC --allow '*'\n  pincer mcp add gh --url https://example.org/mcp --header 'Authorization=Bearer ${GH_TOKEN}' --allow 'search_*'"
+    )]
+    Add(AddOptions),
+    /// The configured servers.
+    List,
+    /// Start a server and list its tools (and which ones agents may use).
+    Tools {
+        /// Server name.
+        name: String,
+    },
+    /// Call a tool. Example: pincer mcp call time get_current_time --args '{"timezone":"UTC"}'
+    Call {
+        /// Server name.
+        name: String,
+        /// Tool name (the server's own).
+        tool: String,
+        /// Arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+    /// Remove a server.
+    Remove {
+        /// Server name.
+        name: String,
+    },
+}
+
 /// What `mcp add` writes.
-pub struct AddOptions {
-    /// Server name.
-    pub name: String,
-    /// stdio command.
-    pub command: Option<String>,
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// `KEY=VALUE` environment entries.
-    pub env: Vec<String>,
-    /// Streamable HTTP URL.
-    pub url: Option<String>,
-    /// `Name=Value` headers.
-    pub headers: Vec<String>,
-    /// Tools agents may use (`*`, `prefix*`, names).
-    pub allow: Vec<String>,
-    /// Call timeout.
-    pub timeout_seconds: Option<u64>,
+#[derive(clap::Args)]
+struct AddOptions {
+    /// Server name (prefixes its tools: name__tool).
+    name: String,
+    /// stdio: the command.
+    #[arg(long)]
+    command: Option<String>,
+    /// stdio: an argument (repeat).
+    #[arg(long = "arg", allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// stdio: KEY=VALUE environment (repeat; use ${VAR} for secrets).
+    #[arg(long)]
+    env: Vec<String>,
+    /// HTTP: the URL.
+    #[arg(long)]
+    url: Option<String>,
+    /// HTTP: Name=Value header (repeat).
+    #[arg(long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Tools agents may use (repeat; `*`, `prefix*` or names).
+    #[arg(long)]
+    allow: Vec<String>,
+    /// Seconds per call.
+    #[arg(long = "timeout", value_name = "TIMEOUT")]
+    timeout_seconds: Option<u64>,
+}
+
+/// Runs `pincer mcp ...`.
+pub async fn run(args: Args) -> ExitCode {
+    let file = crate::sources::config_file_or_default(args.config.as_deref());
+    match args.command {
+        Command::Add(options) => add(&file, options),
+        Command::List => list(&file, args.json),
+        Command::Tools { name } => tools(&file, &name, args.json).await,
+        Command::Call { name, tool, args } => call(&file, &name, &tool, &args).await,
+        Command::Remove { name } => remove(&file, &name),
+    }
 }
 
 fn pairs(entries: &[String], what: &str) -> Result<serde_json::Map<String, Value>, ExitCode> {
@@ -52,7 +119,7 @@ fn pairs(entries: &[String], what: &str) -> Result<serde_json::Map<String, Value
 }
 
 /// `pincer mcp add`.
-pub fn add(file: &Path, options: AddOptions) -> ExitCode {
+fn add(file: &Path, options: AddOptions) -> ExitCode {
     let mut server = serde_json::Map::new();
     match (&options.command, &options.url) {
         (Some(command), None) => {
@@ -106,7 +173,7 @@ pub fn add(file: &Path, options: AddOptions) -> ExitCode {
 }
 
 /// `pincer mcp remove NAME`.
-pub fn remove(file: &Path, name: &str) -> ExitCode {
+fn remove(file: &Path, name: &str) -> ExitCode {
     crate::config_cmd::apply(
         file,
         &format!("mcp.servers[\"{name}\"]"),
@@ -115,21 +182,21 @@ pub fn remove(file: &Path, name: &str) -> ExitCode {
 }
 
 fn load(file: &Path) -> Result<pincer_config::Mcp, ExitCode> {
-    let lookup = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .or_else(|| crate::target::env_file_value(Path::new(".env"), name))
-    };
-    pincer_config::load_file(file, &lookup, pincer_config::Scope::Sections(&["mcp"]))
-        .map(|config| config.mcp)
-        .map_err(|error| {
-            eprintln!("pincer: {error}");
-            ExitCode::from(exit::CONFIG)
-        })
+    let sources = crate::sources::Sources::with_config(Some(file.to_owned()));
+    pincer_config::load_file(
+        file,
+        &|name: &str| sources.lookup(name),
+        pincer_config::Scope::Sections(&["mcp"]),
+    )
+    .map(|config| config.mcp)
+    .map_err(|error| {
+        eprintln!("pincer: {error}");
+        ExitCode::from(exit::CONFIG)
+    })
 }
 
 /// `pincer mcp list`.
-pub fn list(file: &Path, json_out: bool) -> ExitCode {
+fn list(file: &Path, json_out: bool) -> ExitCode {
     let mcp = match load(file) {
         Ok(mcp) => mcp,
         Err(code) => return code,
@@ -235,7 +302,7 @@ async fn start_one(
 }
 
 /// `pincer mcp tools NAME`.
-pub async fn tools(file: &Path, name: &str, json_out: bool) -> ExitCode {
+async fn tools(file: &Path, name: &str, json_out: bool) -> ExitCode {
     let shutdown = CancellationToken::new();
     let (manager, server) = match start_one(file, name, &shutdown).await {
         Ok(started) => started,
@@ -280,7 +347,7 @@ pub async fn tools(file: &Path, name: &str, json_out: bool) -> ExitCode {
 }
 
 /// `pincer mcp call NAME TOOL [--args JSON]`.
-pub async fn call(file: &Path, name: &str, tool: &str, arguments: &str) -> ExitCode {
+async fn call(file: &Path, name: &str, tool: &str, arguments: &str) -> ExitCode {
     if !serde_json::from_str::<Value>(arguments).is_ok_and(|v| v.is_object()) {
         eprintln!("pincer: --args must be a JSON object, e.g. '{{\"query\": \"rust\"}}'");
         return ExitCode::from(exit::USAGE);

@@ -1,177 +1,190 @@
-//! `pincer models list|status`: what the llm-router knows and how healthy it is, for a person at a
-//! terminal or, with `--json`, for scripts.
+//! `pincer models list|status|set|fallbacks`: what the llm-router knows and how healthy it is (read
+//! through the gateway, [`crate::catalogue`]), for a person at a terminal or, with `--json`, for
+//! scripts; and the agent's primary and fallback models ([`crate::models_edit`]).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use pincer_proto::llm::v1 as pb;
-use pincer_proto::llm::v1::llm_router_client::LlmRouterClient;
+use serde_json::Value;
 
-/// Patience for the router to answer.
-const TIMEOUT: Duration = Duration::from_secs(15);
+use crate::catalogue::Catalogue;
 
-/// The router address: `--router`, else `PINCER_LLM_ROUTER_URL`, else the local default.
-pub fn router_url(explicit: Option<String>) -> String {
-    explicit.unwrap_or_else(|| {
-        pincer_lifecycle::env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051")
-    })
+/// `pincer models`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer models list\n  pincer models status --json\n  pincer models set ollama/qwen2.5:14b\n  pincer models fallbacks add openrouter/anthropic/claude-sonnet-4"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Ask the llm-router at this gRPC address directly (default: $PINCER_LLM_ROUTER_URL, else the gateway).
+    #[arg(long, global = true)]
+    router: Option<String>,
+    /// Gateway base URL (default: $PINCER_GATEWAY_URL or http://127.0.0.1:<gateway.port>).
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Config file (set/fallbacks edit it; list/status find the gateway with it).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Change this agent's entry instead of agents.defaults.
+    #[arg(long, global = true)]
+    agent: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
-type Client = LlmRouterClient<
-    tonic::service::interceptor::InterceptedService<
-        tonic::transport::Channel,
-        pincer_service_auth::Caller,
-    >,
->;
-
-/// `PINCER_LLM_ROUTER_TOKEN` from the environment, else from `./.env`.
-fn router_token() -> Option<pincer_config::Secret> {
-    std::env::var("PINCER_LLM_ROUTER_TOKEN")
-        .ok()
-        .filter(|token| !token.trim().is_empty())
-        .or_else(|| {
-            crate::target::env_file_value(std::path::Path::new(".env"), "PINCER_LLM_ROUTER_TOKEN")
-        })
-        .map(pincer_config::Secret::new)
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Configured and discovered (Ollama) models: context window, tool support, health, price.
+    List,
+    /// Health of every provider, API key and model: cooldowns, breakers, last errors, warnings.
+    Status,
+    /// Set the primary model. Example: pincer models set openrouter/anthropic/claude-sonnet-4
+    Set {
+        /// provider/model.
+        model: String,
+    },
+    /// The fallback chain: list, add, remove.
+    Fallbacks {
+        #[command(subcommand)]
+        command: FallbacksCommand,
+    },
 }
 
-async fn client(url: &str) -> anyhow::Result<Client> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(TIMEOUT);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the llm-router at {url}: {e} (is the stack up? `pincer gateway status`, or pass --router)"))?;
-    let caller = pincer_service_auth::Caller::new(router_token().as_ref())?;
-    Ok(LlmRouterClient::with_interceptor(channel, caller))
+#[derive(clap::Subcommand)]
+enum FallbacksCommand {
+    /// Primary and fallbacks, in order.
+    List,
+    /// Append a fallback.
+    Add {
+        /// provider/model.
+        model: String,
+    },
+    /// Remove a fallback.
+    Remove {
+        /// provider/model.
+        model: String,
+    },
 }
 
-/// `pincer models list`.
-pub async fn list(url: String, as_json: bool) -> ExitCode {
-    match list_inner(&url, as_json).await {
-        Ok(()) => ExitCode::SUCCESS,
+/// Runs `pincer models ...`.
+pub async fn run(args: Args) -> ExitCode {
+    let catalogue = match Catalogue::choose(args.router, args.url, args.config.as_deref()) {
+        Ok(catalogue) => catalogue,
         Err(error) => {
             eprintln!("pincer: {error}");
-            ExitCode::FAILURE
+            return ExitCode::from(crate::target::exit::CONFIG);
+        }
+    };
+    let file = crate::sources::config_file_or_default(args.config.as_deref());
+    let agent = args.agent.as_deref();
+    match args.command {
+        Command::List => done(catalogue.models().await, args.json, print_models),
+        Command::Status => done(catalogue.status().await, args.json, print_status),
+        Command::Set { model } => crate::models_edit::set(&file, agent, &model, &catalogue).await,
+        Command::Fallbacks { command } => {
+            let (action, model) = match &command {
+                FallbacksCommand::List => ("list", None),
+                FallbacksCommand::Add { model } => ("add", Some(model.as_str())),
+                FallbacksCommand::Remove { model } => ("remove", Some(model.as_str())),
+            };
+            crate::models_edit::fallbacks(&file, agent, action, model, &catalogue, args.json).await
         }
     }
 }
 
-/// The router's catalogue.
-pub async fn fetch_models(url: &str) -> anyhow::Result<Vec<pb::ModelInfo>> {
-    Ok(client(url)
-        .await?
-        .list_models(pb::ListModelsRequest {})
-        .await?
-        .into_inner()
-        .models)
+fn done(result: Result<Value, u8>, json_out: bool, human: fn(&Value)) -> ExitCode {
+    crate::output::print_result(result, json_out, human)
 }
 
-async fn list_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
-    let models = fetch_models(url).await?;
-    if as_json {
-        let out = pincer_proto::json::models(&models);
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
+fn print_models(models: &Value) {
+    let models = models.as_array().cloned().unwrap_or_default();
     println!(
         "{:<44} {:<10} {:>12} {:<5} {:<22} PRICE in/out per 1M",
         "MODEL", "SOURCE", "CONTEXT", "TOOLS", "HEALTH"
     );
     for m in &models {
-        let context = match m.context_window {
+        let small = m["belowMinimumContext"] == true;
+        let context = match m["contextWindow"].as_u64().unwrap_or(0) {
             0 => "?".to_owned(),
-            n if m.below_minimum_context => format!("{n} <64K!"),
+            n if small => format!("{n} <64K!"),
             n => n.to_string(),
         };
-        let price = match (m.input_cost_per_mtok, m.output_cost_per_mtok) {
+        let price = match (
+            m["inputCostPerMTok"].as_f64(),
+            m["outputCostPerMTok"].as_f64(),
+        ) {
             (Some(i), Some(o)) => format!("${i}/${o}"),
             _ => "-".to_owned(),
         };
         println!(
             "{:<44} {:<10} {:>12} {:<5} {:<22} {price}",
-            m.id,
-            m.source,
+            m["id"].as_str().unwrap_or("?"),
+            m["source"].as_str().unwrap_or("?"),
             context,
-            if m.supports_tools { "yes" } else { "no" },
-            health_text(m.health.as_ref())
+            if m["supportsTools"] == true {
+                "yes"
+            } else {
+                "no"
+            },
+            health_text(&m["health"])
         );
     }
-    if models.iter().any(|m| m.below_minimum_context) {
+    if models.iter().any(|m| m["belowMinimumContext"] == true) {
         println!(
             "\n<64K!: multi-step agent work needs a context window of at least 64K tokens; pick a larger model or raise contextWindow/num_ctx."
         );
     }
-    Ok(())
 }
 
-/// `pincer models status`.
-pub async fn status(url: String, as_json: bool) -> ExitCode {
-    match status_inner(&url, as_json).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("pincer: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn status_inner(url: &str, as_json: bool) -> anyhow::Result<()> {
-    let status = client(url)
-        .await?
-        .status(pb::StatusRequest {})
-        .await?
-        .into_inner();
-    if as_json {
-        let out = pincer_proto::json::status(&status);
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
+fn print_status(status: &Value) {
     println!("Providers");
-    for p in &status.providers {
+    for p in status["providers"].as_array().into_iter().flatten() {
         println!(
             "  {:<16} {:<20} {:<32} {}",
-            p.id,
-            p.api,
-            p.base_url,
-            health_text(p.health.as_ref())
+            p["id"].as_str().unwrap_or("?"),
+            p["api"].as_str().unwrap_or("?"),
+            p["baseUrl"].as_str().unwrap_or(""),
+            health_text(&p["health"])
         );
-        for (index, key) in p.keys.iter().enumerate() {
-            println!("      key #{}: {}", index + 1, health_text(Some(key)));
+        for (index, key) in p["keys"].as_array().into_iter().flatten().enumerate() {
+            println!("      key #{}: {}", index + 1, health_text(key));
         }
     }
     println!("Models");
-    for m in &status.models {
-        let served = match m.last_served_unix_ms {
+    for m in status["models"].as_array().into_iter().flatten() {
+        let served = match m["lastServedUnixMs"].as_u64().unwrap_or(0) {
             0 => String::new(),
             at => format!("  last served {}", crate::output::ago(at)),
         };
-        println!("  {:<44} {}{served}", m.id, health_text(m.health.as_ref()));
+        println!(
+            "  {:<44} {}{served}",
+            m["id"].as_str().unwrap_or("?"),
+            health_text(&m["health"])
+        );
     }
-    if !status.warnings.is_empty() {
+    let warnings = status["warnings"].as_array().cloned().unwrap_or_default();
+    if !warnings.is_empty() {
         println!("Warnings");
-        for warning in &status.warnings {
-            println!("  - {warning}");
+        for warning in &warnings {
+            println!("  - {}", warning.as_str().unwrap_or(""));
         }
     }
-    Ok(())
 }
 
-fn health_text(health: Option<&pb::Health>) -> String {
-    let Some(health) = health else {
-        return "healthy".to_owned();
-    };
-    match health.state() {
-        pb::BreakerState::Open => format!(
-            "cooling {}s ({})",
-            health
-                .cooldown_until_unix_ms
+fn health_text(health: &Value) -> String {
+    let last_error = short(health["lastError"].as_str().unwrap_or(""));
+    match health["state"].as_str() {
+        Some("open") => format!(
+            "cooling {}s ({last_error})",
+            health["cooldownUntilUnixMs"]
+                .as_u64()
+                .unwrap_or(0)
                 .saturating_sub(pincer_clock::now_ms())
-                .div_ceil(1000),
-            short(&health.last_error)
+                .div_ceil(1000)
         ),
-        pb::BreakerState::HalfOpen => format!("probing ({})", short(&health.last_error)),
+        Some("half-open") => format!("probing ({last_error})"),
         _ => "healthy".to_owned(),
     }
 }

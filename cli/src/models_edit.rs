@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use pincer_config::edit;
 use serde_json::{Value, json};
 
+use crate::catalogue::Catalogue;
 use crate::target::exit;
 
 fn model_path(agent: Option<&str>) -> String {
@@ -70,27 +71,32 @@ fn write(
 }
 
 /// Warns (does not fail) when the router does not list the model or its window is below 64K.
-async fn advise(router_url: &str, model: &str) {
-    let Ok(models) = crate::models_cmd::fetch_models(router_url).await else {
+async fn advise(catalogue: &Catalogue, model: &str) {
+    let Ok(models) = catalogue.models().await else {
         eprintln!(
             "pincer: note: the llm-router is not reachable, {model} was not checked against its catalogue"
         );
         return;
     };
-    match models.iter().find(|m| m.id == model) {
+    let listed = models
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == model);
+    match listed {
         None => eprintln!(
             "pincer: warning: the llm-router does not list {model} (yet); `pincer models list` shows what it knows"
         ),
-        Some(info) if info.below_minimum_context => eprintln!(
+        Some(info) if info["belowMinimumContext"] == true => eprintln!(
             "pincer: warning: {model} has a {}-token context window, below the 64K an agent with tools needs",
-            info.context_window
+            info["contextWindow"]
         ),
         Some(_) => {}
     }
 }
 
 /// `pincer models set REF`.
-pub async fn set(file: &Path, agent: Option<&str>, model: &str, router_url: &str) -> ExitCode {
+pub async fn set(file: &Path, agent: Option<&str>, model: &str, catalogue: &Catalogue) -> ExitCode {
     if let Err(code) = check_ref(model) {
         return code;
     }
@@ -99,7 +105,7 @@ pub async fn set(file: &Path, agent: Option<&str>, model: &str, router_url: &str
         Err(code) => return code,
     };
     let code = write(file, agent, Some(model.to_owned()), fallbacks);
-    advise(router_url, model).await;
+    advise(catalogue, model).await;
     code
 }
 
@@ -109,7 +115,7 @@ pub async fn fallbacks(
     agent: Option<&str>,
     action: &str,
     model: Option<&str>,
-    router_url: &str,
+    catalogue: &Catalogue,
     json_out: bool,
 ) -> ExitCode {
     let (primary, mut list) = match current(file, agent) {
@@ -138,7 +144,7 @@ pub async fn fallbacks(
             }
             list.push(model.to_owned());
             let code = write(file, agent, primary, list);
-            advise(router_url, model).await;
+            advise(catalogue, model).await;
             code
         }
         ("remove", Some(model)) => {

@@ -2,6 +2,9 @@
 //! `NO_COLOR`), JSON with `--json`.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use serde_json::Value;
 
 /// Whether stdout gets colours.
 pub fn colours() -> bool {
@@ -77,4 +80,29 @@ pub fn ago(unix_ms: u64) -> String {
         3600..=86_399 => format!("{} h ago", secs / 3600),
         _ => format!("{} d ago", secs / 86_400),
     }
+}
+
+/// Prints a control call's payload (JSON with `json_out`, else through `human`), or returns its
+/// failure's exit code.
+pub fn print_result(
+    result: Result<Value, u8>,
+    json_out: bool,
+    human: impl FnOnce(&Value),
+) -> ExitCode {
+    match result {
+        Ok(payload) if json_out => {
+            json(&payload);
+            ExitCode::SUCCESS
+        }
+        Ok(payload) => {
+            human(&payload);
+            ExitCode::SUCCESS
+        }
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Dollars with four decimals.
+pub fn usd(value: &Value) -> String {
+    format!("${:.4}", value.as_f64().unwrap_or(0.0))
 }

@@ -8,8 +8,52 @@ use serde_json::json;
 use crate::output;
 use crate::target::{self, Gateway};
 
+/// `pincer pairing`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer pairing list\n  pincer pairing approve AB3DE7GH\n  pincer pairing reject AB3DE7GH"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    target: target::GatewayArgs,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Pending requests: code, account, sender, username.
+    List,
+    /// Let the sender of CODE talk to the agent (the code works once).
+    Approve {
+        /// The 8-character code the sender got.
+        code: String,
+    },
+    /// Drop the request with CODE.
+    Reject {
+        /// The 8-character code.
+        code: String,
+    },
+}
+
+/// Runs `pincer pairing ...`.
+pub async fn run(args: Args) -> ExitCode {
+    let gateway = match target::resolve_or_exit(&args.target) {
+        Ok(gateway) => gateway,
+        Err(code) => return code,
+    };
+    match args.command {
+        Command::List => list(&gateway, args.json).await,
+        Command::Approve { code } => decide(&gateway, &code, true, args.json).await,
+        Command::Reject { code } => decide(&gateway, &code, false, args.json).await,
+    }
+}
+
 /// Lists pending requests.
-pub async fn list(gateway: &Gateway, json_out: bool) -> ExitCode {
+async fn list(gateway: &Gateway, json_out: bool) -> ExitCode {
     match target::call(gateway, "pairing.list", json!({})).await {
         Ok(payload) if json_out => {
             output::json(&payload["pending"]);
@@ -47,7 +91,7 @@ pub async fn list(gateway: &Gateway, json_out: bool) -> ExitCode {
 }
 
 /// Approves (`approve = true`) or rejects a code.
-pub async fn decide(gateway: &Gateway, code: &str, approve: bool, json_out: bool) -> ExitCode {
+async fn decide(gateway: &Gateway, code: &str, approve: bool, json_out: bool) -> ExitCode {
     let method = if approve {
         "pairing.approve"
     } else {

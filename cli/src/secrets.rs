@@ -96,7 +96,7 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn missing_lines(text: &str) -> Vec<String> {
     variables()
         .into_iter()
-        .filter(|name| crate::target::env_file_value_in(text, name).is_none())
+        .filter(|name| crate::sources::env_value_in(text, name).is_none())
         .map(|name| format!("{name}={}", random_token()))
         .collect()
 }

@@ -1,34 +1,67 @@
-//! `pincer sessions list|show|reset` and `pincer usage`, through the gateway's control plane.
+//! `pincer sessions list|show|reset`, through the gateway's control plane.
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::output;
 use crate::target::{self, Gateway};
 
-fn done(result: Result<Value, u8>, json_out: bool, human: impl FnOnce(&Value)) -> ExitCode {
-    match result {
-        Ok(payload) if json_out => {
-            output::json(&payload);
-            ExitCode::SUCCESS
-        }
-        Ok(payload) => {
-            human(&payload);
-            ExitCode::SUCCESS
-        }
-        Err(code) => ExitCode::from(code),
+/// `pincer sessions`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer sessions list\n  pincer sessions show agent:main:telegram:dm:42\n  pincer sessions reset agent:main:telegram:dm:42"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    target: target::GatewayArgs,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Sessions, most recent first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// A session's messages.
+    Show {
+        /// The session key (as `sessions list` shows it).
+        key: String,
+        /// The last this many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Start a session over (its history is cleared).
+    Reset {
+        /// The session key.
+        key: String,
+    },
+}
+
+/// Runs `pincer sessions ...`.
+pub async fn run(args: Args) -> ExitCode {
+    let gateway = match target::resolve_or_exit(&args.target) {
+        Ok(gateway) => gateway,
+        Err(code) => return code,
+    };
+    match args.command {
+        Command::List { limit } => list(&gateway, limit, args.json).await,
+        Command::Show { key, limit } => show(&gateway, &key, limit, args.json).await,
+        Command::Reset { key } => reset(&gateway, &key, args.json).await,
     }
 }
 
-fn usd(value: &Value) -> String {
-    format!("${:.4}", value.as_f64().unwrap_or(0.0))
-}
-
 /// `pincer sessions list`.
-pub async fn list(gateway: &Gateway, limit: usize, json_out: bool) -> ExitCode {
+async fn list(gateway: &Gateway, limit: usize, json_out: bool) -> ExitCode {
     let result = target::call(gateway, "sessions.list", json!({ "limit": limit })).await;
-    done(result, json_out, |payload| {
+    output::print_result(result, json_out, |payload| {
         let sessions = payload["sessions"].as_array().cloned().unwrap_or_default();
         if sessions.is_empty() {
             println!("no sessions yet");
@@ -46,7 +79,7 @@ pub async fn list(gateway: &Gateway, limit: usize, json_out: bool) -> ExitCode {
                         s["totals"]["promptTokens"].as_u64().unwrap_or(0)
                             + s["totals"]["completionTokens"].as_u64().unwrap_or(0)
                     ),
-                    usd(&s["totals"]["costUsd"]),
+                    output::usd(&s["totals"]["costUsd"]),
                     s["lastModel"].as_str().unwrap_or("-").to_owned(),
                 ]
             })
@@ -66,14 +99,14 @@ pub async fn list(gateway: &Gateway, limit: usize, json_out: bool) -> ExitCode {
 }
 
 /// `pincer sessions show KEY`.
-pub async fn show(gateway: &Gateway, key: &str, limit: usize, json_out: bool) -> ExitCode {
+async fn show(gateway: &Gateway, key: &str, limit: usize, json_out: bool) -> ExitCode {
     let result = target::call(
         gateway,
         "chat.history",
         json!({ "sessionKey": key, "limit": limit }),
     )
     .await;
-    done(result, json_out, |payload| {
+    output::print_result(result, json_out, |payload| {
         let messages = payload["messages"].as_array().cloned().unwrap_or_default();
         println!("{key}: {} messages", messages.len());
         for message in &messages {
@@ -97,37 +130,7 @@ pub async fn show(gateway: &Gateway, key: &str, limit: usize, json_out: bool) ->
 }
 
 /// `pincer sessions reset KEY`.
-pub async fn reset(gateway: &Gateway, key: &str, json_out: bool) -> ExitCode {
+async fn reset(gateway: &Gateway, key: &str, json_out: bool) -> ExitCode {
     let result = target::call(gateway, "sessions.reset", json!({ "sessionKey": key })).await;
-    done(result, json_out, |_| println!("session {key} starts over"))
-}
-
-/// `pincer usage`.
-pub async fn usage(gateway: &Gateway, days: u32, json_out: bool) -> ExitCode {
-    let result = target::call(gateway, "usage.cost", json!({ "days": days })).await;
-    done(result, json_out, |payload| {
-        let models = payload["models"].as_array().cloned().unwrap_or_default();
-        println!("Usage over the last {days} days (UTC)");
-        let mut rows: Vec<Vec<String>> = models
-            .iter()
-            .map(|m| {
-                vec![
-                    m["model"].as_str().unwrap_or("?").to_owned(),
-                    m["turns"].to_string(),
-                    m["promptTokens"].to_string(),
-                    m["completionTokens"].to_string(),
-                    usd(&m["costUsd"]),
-                ]
-            })
-            .collect();
-        let total = &payload["total"];
-        rows.push(vec![
-            "total".to_owned(),
-            total["turns"].to_string(),
-            total["promptTokens"].to_string(),
-            total["completionTokens"].to_string(),
-            usd(&total["costUsd"]),
-        ]);
-        output::table(&["MODEL", "TURNS", "PROMPT", "COMPLETION", "COST"], &rows);
-    })
+    output::print_result(result, json_out, |_| println!("session {key} starts over"))
 }

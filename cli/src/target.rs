@@ -1,13 +1,16 @@
 //! Where the gateway is and how to sign in to it, shared by every command that talks to it.
 //!
-//! The address: `--url`, else `$PINCER_GATEWAY_URL`, else `http://127.0.0.1:<port>` with the port
-//! from `$PINCER_GATEWAY_PORT` or the config's `gateway.port`. The token: `$PINCER_GATEWAY_TOKEN`,
-//! else `PINCER_GATEWAY_TOKEN=` in `./.env` (what `scripts/up.sh` writes), else the config's
-//! `gateway.auth.token`.
+//! The address: `--url`, else `PINCER_GATEWAY_URL`, else `http://127.0.0.1:<port>` with the port
+//! from `PINCER_GATEWAY_PORT` (the host port compose publishes) or the config's `gateway.port`.
+//! The token: `$PINCER_GATEWAY_TOKEN`, else the config's `gateway.auth.token` with its `${VAR}`s
+//! filled, else `PINCER_GATEWAY_TOKEN=` in a `.env`. Variables come from the environment, then
+//! the config's own `.env`, then `./.env` ([`Sources`]), so `--config` brings its own token.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pincer_control_client::{ControlClient, Refused};
+
+use crate::sources::{Sources, process_value};
 
 /// Exit codes (sysexits), so scripts can tell a bad call from a stack that is down.
 pub mod exit {
@@ -45,77 +48,65 @@ pub struct Gateway {
     pub token: Option<String>,
 }
 
-/// The config file to use, if one exists.
-pub fn config_file(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    if explicit.is_some() {
-        return explicit;
-    }
-    if std::env::var("PINCER_CONFIG").is_ok_and(|p| !p.trim().is_empty()) {
-        return Some(pincer_lifecycle::env::config_path());
-    }
-    [
-        PathBuf::from("config/pincer.json5"),
-        pincer_lifecycle::env::config_path(),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-}
-
-/// `NAME=` from an env file.
-pub fn env_file_value(path: &Path, name: &str) -> Option<String> {
-    env_file_value_in(&std::fs::read_to_string(path).ok()?, name)
-}
-
-/// `NAME=` from an env file's text.
-pub fn env_file_value_in(text: &str, name: &str) -> Option<String> {
-    let prefix = format!("{name}=");
-    text.lines().find_map(|line| {
-        let value = line.trim().strip_prefix(&prefix)?;
-        let value = value.trim().trim_matches('"').trim_matches('\'');
-        (!value.is_empty()).then(|| value.to_owned())
+/// [`resolve`], or the message printed and the config exit code.
+pub fn resolve_or_exit(args: &GatewayArgs) -> Result<Gateway, std::process::ExitCode> {
+    resolve(args).map_err(|error| {
+        eprintln!("pincer: {error}");
+        std::process::ExitCode::from(exit::CONFIG)
     })
 }
 
-fn nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// Resolves the gateway from flags, the environment, the `.env` files and the config file
+/// ([`Sources`]).
+pub fn resolve(args: &GatewayArgs) -> Result<Gateway, String> {
+    let sources = Sources::find(args.config.as_deref());
+    resolve_with(args.url.clone(), &sources)
 }
 
-/// Resolves the gateway from flags, environment, `.env` and the config file.
-pub fn resolve(args: &GatewayArgs) -> Result<Gateway, String> {
-    let file = config_file(args.config.clone());
-    let config = match &file {
-        Some(path) => Some(
-            pincer_config::load_file(
-                path,
-                &pincer_config::process_env,
-                pincer_config::Scope::Sections(&[]),
-            )
-            .map_err(|e| e.to_string())?,
-        ),
-        None => None,
-    };
-    let base = args
-        .url
-        .clone()
-        .or_else(|| nonempty("PINCER_GATEWAY_URL"))
+/// Resolves the gateway of `sources`, at `url` when given.
+pub fn resolve_with(url: Option<String>, sources: &Sources) -> Result<Gateway, String> {
+    // Structure only: a variable the gateway section needs may be missing here and still be
+    // known to the gateway (its own environment).
+    let config = sources
+        .load(pincer_config::Scope::Sections(&[]))
+        .map_err(|e| e.to_string())?;
+    let base = url
+        .or_else(|| sources.lookup("PINCER_GATEWAY_URL"))
         .unwrap_or_else(|| {
-            let port = nonempty("PINCER_GATEWAY_PORT")
+            let port = sources
+                .lookup("PINCER_GATEWAY_PORT")
                 .or_else(|| config.as_ref().map(|c| c.gateway.port.to_string()))
                 .unwrap_or_else(|| "18789".to_owned());
             format!("http://127.0.0.1:{port}")
         })
         .trim_end_matches('/')
         .to_owned();
-    let token = nonempty("PINCER_GATEWAY_TOKEN")
-        .or_else(|| env_file_value(Path::new(".env"), "PINCER_GATEWAY_TOKEN"))
-        .or_else(|| {
-            config
-                .as_ref()
-                .and_then(|c| c.gateway.auth.token.as_ref())
-                .map(|t| t.expose().to_owned())
-                .filter(|t| !t.is_empty() && !pincer_config::redact::is_reference(t))
-        });
+    let configured = config
+        .as_ref()
+        .and_then(|c| c.gateway.auth.token.as_ref())
+        .map(|t| t.expose().to_owned())
+        .filter(|t| !t.is_empty());
+    let token = process_value("PINCER_GATEWAY_TOKEN")
+        .or_else(|| configured.and_then(|written| expand(&written, sources)))
+        .or_else(|| sources.file_value("PINCER_GATEWAY_TOKEN"));
     Ok(Gateway { base, token })
+}
+
+/// A config value with its `${VAR}`s filled from `sources`; `None` when one is unknown.
+fn expand(written: &str, sources: &Sources) -> Option<String> {
+    if !written.contains("${") {
+        return Some(written.to_owned());
+    }
+    let mut out = String::new();
+    let mut rest = written;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}')? + start;
+        out.push_str(&sources.lookup(&rest[start + 2..end])?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 impl Gateway {

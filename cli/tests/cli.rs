@@ -1,5 +1,6 @@
-//! The `pincer` binary: `config validate` exit codes and messages, and `pincer dev` running the
-//! whole stack as processes and stopping every one of them on SIGTERM.
+//! The `pincer` binary: `config validate` exit codes and messages, `pincer dev` running the whole
+//! stack as processes and stopping every one of them on SIGTERM, and a new user's first ten
+//! minutes (onboard, doctor, gateway start, an answer) with the stack as processes.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -8,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pincer_fake_provider::{FakeProvider, Knobs};
-use pincer_test_support::{NatsServer, wait_http_ok};
+use pincer_test_support::{NatsServer, Terminal, wait_http_ok};
 
 fn pincer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pincer"))
@@ -109,7 +110,6 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         .unwrap();
     let pid = dev.id();
 
-    let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     wait_http_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
     let children = descendants(pid);
@@ -119,16 +119,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         "nats-server and five services: {children:?}"
     );
 
-    let answer: serde_json::Value = client
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth("dev-test-token")
-        .json(&serde_json::json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": "hi" }] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = pincer_test_support::ask_gateway(&base, "dev-test-token", "hi").await;
     assert_eq!(answer["choices"][0]["message"]["content"], "alpha bravo");
 
     let status = pincer_test_support::terminate(&mut dev, Duration::from_secs(30)).await;
@@ -277,12 +268,12 @@ fn dashboard_prints_the_signed_in_url_from_config_env_or_dotenv() {
         "pincer.json5",
         r#"{ gateway: { port: 19999, auth: { mode: "token", token: "from-config" } } }"#,
     );
-    let dashboard = |envs: &[(&str, &str)], args: &[&str]| {
+    let dashboard = |config: &Path, envs: &[(&str, &str)], args: &[&str]| {
         let mut command = pincer();
         command
             .arg("dashboard")
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .args(args)
             .current_dir(dir.path())
             .env_remove("PINCER_GATEWAY_TOKEN")
@@ -296,12 +287,16 @@ fn dashboard_prints_the_signed_in_url_from_config_env_or_dotenv() {
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
     assert_eq!(
-        dashboard(&[], &[]),
+        dashboard(&config, &[], &[]),
         "http://127.0.0.1:19999/#token=from-config"
     );
-    assert_eq!(dashboard(&[], &["--no-token"]), "http://127.0.0.1:19999/");
+    assert_eq!(
+        dashboard(&config, &[], &["--no-token"]),
+        "http://127.0.0.1:19999/"
+    );
     assert_eq!(
         dashboard(
+            &config,
             &[
                 ("PINCER_GATEWAY_TOKEN", "from-env"),
                 ("PINCER_GATEWAY_URL", "https://box.tail.ts.net/")
@@ -310,14 +305,257 @@ fn dashboard_prints_the_signed_in_url_from_config_env_or_dotenv() {
         ),
         "https://box.tail.ts.net/#token=from-env"
     );
-    // scripts/up.sh keeps the token in ./.env.
+    // The token the gateway takes: a literal one in the config beats a .env's.
     write(
         dir.path(),
         ".env",
         "OTHER=1\nPINCER_GATEWAY_TOKEN=from-dotenv\n",
     );
     assert_eq!(
-        dashboard(&[], &[]),
-        "http://127.0.0.1:19999/#token=from-dotenv"
+        dashboard(&config, &[], &[]),
+        "http://127.0.0.1:19999/#token=from-config"
     );
+    // A config that names ${PINCER_GATEWAY_TOKEN} takes it from its own .env (and its port),
+    // before the working directory's.
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    let referring = write(
+        &own,
+        "pincer.json5",
+        r#"{ gateway: { auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } } }"#,
+    );
+    write(
+        &own,
+        ".env",
+        "PINCER_GATEWAY_TOKEN=from-own-env\nPINCER_GATEWAY_PORT=19998\n",
+    );
+    assert_eq!(
+        dashboard(&referring, &[], &[]),
+        "http://127.0.0.1:19998/#token=from-own-env"
+    );
+    std::fs::remove_file(own.join(".env")).unwrap();
+    assert_eq!(
+        dashboard(&referring, &[], &[]),
+        "http://127.0.0.1:18789/#token=from-dotenv",
+        "then ./.env"
+    );
+}
+
+/// `pincer` from the directory of the service binaries (what `gateway start` runs natively), with
+/// `home` as HOME, run from `cwd`.
+fn pincer_for(home: &Path, cwd: &Path) -> Command {
+    let bin_dir = pincer_test_support::workspace_binary("pincer-gateway")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut command = Command::new(bin_dir.join("pincer"));
+    command
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env("NATS_SERVER_BIN", NatsServer::binary())
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn")
+        .env_remove("PINCER_CONFIG")
+        .env_remove("PINCER_GATEWAY_TOKEN")
+        .env_remove("PINCER_GATEWAY_URL")
+        .env_remove("PINCER_GATEWAY_PORT")
+        .env_remove("PINCER_LLM_ROUTER_URL");
+    command
+}
+
+/// Runs `pincer gateway stop` when dropped, so a failing test leaves no stack behind.
+struct StopsTheStack(PathBuf);
+
+impl Drop for StopsTheStack {
+    fn drop(&mut self) {
+        let _ = pincer_for(&self.0, &self.0)
+            .args(["gateway", "stop"])
+            .output();
+    }
+}
+
+fn doctor_json(home: &Path, cwd: &Path) -> serde_json::Value {
+    let output = pincer_for(home, cwd)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
+}
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report}"))
+}
+
+/// The first ten minutes of a new user, natively: `pincer onboard` on a terminal from an empty
+/// home (Ollama through the fake provider, an OpenRouter key against a fake OpenRouter, a wrong
+/// answer at every step), `doctor` without a FAIL, `gateway start` from another directory, one
+/// answer through the gateway, `models list` through it, `doctor` asking the providers through
+/// the router, `gateway stop`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_ten_minutes_natively() {
+    const KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef";
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ollama = FakeProvider::start(
+        Knobs {
+            model: "llama3.2:3b".into(),
+            listed_models: vec!["qwen2.5:7b".into()],
+            tokens: 3,
+            ..Knobs::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let openrouter = FakeProvider::start(
+        Knobs {
+            model: "openrouter/auto".into(),
+            listed_models: vec!["openai/gpt-4o-mini".into()],
+            api_key: Some(KEY.into()),
+            ..Knobs::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let port = pincer_test_support::free_port();
+    let (h, ollama_url) = (home.path().to_owned(), ollama.base_url());
+    let openrouter_url = format!("{}/v1", openrouter.base_url());
+    let (status, transcript) = tokio::task::spawn_blocking(move || {
+        let mut onboard = pincer_for(&h, &h);
+        onboard.args(["onboard", "--openrouter-url", &openrouter_url]);
+        onboard.args(["--gateway-port", &port.to_string()]);
+        let mut terminal = Terminal::spawn(&mut onboard);
+        terminal.answer("Run with", "2");
+        terminal.answer("Ollama URL", "http://127.0.0.1:9");
+        terminal.expect("not reachable");
+        terminal.answer("Ollama URL: another one", &ollama_url);
+        terminal.expect("lists 2 model(s)");
+        terminal.answer("OpenRouter API key", "not-a-key");
+        terminal.expect("does not look like a key for OpenRouter");
+        terminal.answer("OpenRouter API key", "sk-or-v1-well-formed-but-wrong");
+        terminal.expect("OpenRouter refuses this key");
+        terminal.answer("OpenRouter API key", KEY);
+        terminal.expect("OpenRouter accepts the key");
+        terminal.answer("Anthropic API key", "");
+        terminal.answer("OpenAI-compatible API", "none");
+        terminal.expect("3) openrouter/auto");
+        terminal.answer("Primary model", "ollama/mistral");
+        terminal.expect("ollama does not list \"mistral\"");
+        terminal.answer("Primary model", "");
+        terminal.answer("Try ollama/llama3.2:3b now", "");
+        terminal.expect("ollama/llama3.2:3b answered");
+        terminal.answer("Fallback models", "3");
+        terminal.expect("Telegram bot token");
+        terminal.send(b"\x04");
+        terminal.expect("Ctrl-D again quits");
+        terminal.answer("Telegram bot token", "");
+        terminal.answer("Start the stack now?", "n");
+        terminal.finish(Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{transcript}");
+    assert!(
+        !transcript.contains(KEY),
+        "keys are not echoed:\n{transcript}"
+    );
+    assert!(transcript.contains("next: pincer doctor, then pincer gateway start"));
+    let (home, cwd) = (home.path(), elsewhere.path());
+    let config = std::fs::read_to_string(home.join(".pincer/pincer.json5")).unwrap();
+    assert!(
+        config.contains(r#"primary: "ollama/llama3.2:3b", fallbacks: ["openrouter/auto"]"#),
+        "{config}"
+    );
+
+    // doctor, from another directory, reads what onboarding wrote, and finds nothing broken.
+    let report = doctor_json(home, cwd);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert!(
+        report["read"].to_string().contains("~/.pincer/.env"),
+        "{report}"
+    );
+    assert_eq!(
+        check(&report, "provider ollama")["state"],
+        "ok",
+        "{report:#}"
+    );
+    assert_eq!(
+        check(&report, "provider openrouter")["state"],
+        "ok",
+        "{report:#}"
+    );
+
+    let _stop = StopsTheStack(home.to_owned());
+    let started = tokio::task::spawn_blocking({
+        let (home, cwd) = (home.to_owned(), cwd.to_owned());
+        move || {
+            pincer_for(&home, &cwd)
+                .args(["gateway", "start"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(started.status.success(), "{started:?}");
+    assert!(
+        String::from_utf8_lossy(&started.stdout).contains("ready in"),
+        "{started:?}"
+    );
+
+    let env = std::fs::read_to_string(home.join(".pincer/.env")).unwrap();
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("PINCER_GATEWAY_TOKEN="))
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let answer = pincer_test_support::ask_gateway(&base, token, "hi").await;
+    assert_eq!(
+        answer["choices"][0]["message"]["content"], "alpha bravo charlie",
+        "{answer}"
+    );
+
+    let models = pincer_for(home, cwd)
+        .args(["models", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(models.status.success(), "through the gateway: {models:?}");
+    assert!(String::from_utf8_lossy(&models.stdout).contains("ollama/llama3.2:3b"));
+
+    // With the stack up, the router asks the providers.
+    let report = doctor_json(home, cwd);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let provider = check(&report, "provider openrouter");
+    assert!(
+        provider["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answers the llm-router"),
+        "{provider}"
+    );
+
+    let stopped = pincer_for(home, cwd)
+        .args(["gateway", "stop"])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let down = pincer_test_support::eventually(
+        "the gateway to stop answering",
+        Duration::from_secs(10),
+        || async move {
+            reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+                .await
+                .is_err()
+                .then_some(true)
+        },
+    )
+    .await;
+    assert!(down);
 }

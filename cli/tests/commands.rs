@@ -292,6 +292,8 @@ fn security_audit_grades_findings_and_gates_on_critical_ones() {
 fn doctor_reports_and_repairs_the_safe_things() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // A checkout: compose runs the stack, so compose's internal secrets belong in its .env.
+    std::fs::write(d.join("compose.yml"), "services: {}\n").unwrap();
     std::fs::create_dir_all(d.join("config")).unwrap();
     std::fs::write(d.join("config/pincer.json5"), r#"{ gateway: { port: 1, auth: { mode: "token", token: "${PINCER_GATEWAY_TOKEN}" } }, models: { providers: { ollama: { baseUrl: "http://127.0.0.1:9", api: "ollama", models: [{ id: "tiny", contextWindow: 8192 }] } } } }"#).unwrap();
     std::fs::write(
@@ -468,11 +470,30 @@ async fn mcp_servers_are_added_tried_and_removed() {
     let _ = server.await;
 }
 
+/// A gateway that answers every request with 200 (what `gateway start` waits for).
+fn ready_gateway() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    port
+}
+
 #[test]
-fn gateway_start_stop_restart_and_logs_run_compose() {
+fn gateway_start_stop_restart_and_logs_run_compose_from_any_directory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // A `docker-compose` (v1) that records its arguments; `docker compose version` fails here.
+    // A `docker-compose` (v1) that records its arguments; `docker compose version` fails here,
+    // every other docker call (image inspect) succeeds.
     let bin = d.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let record = d.join("calls");
@@ -481,17 +502,42 @@ fn gateway_start_stop_restart_and_logs_run_compose() {
             "docker-compose",
             format!("#!/bin/sh\necho \"$@\" >> {}\n", record.display()),
         ),
-        ("docker", "#!/bin/sh\nexit 1\n".to_owned()),
+        (
+            "docker",
+            "#!/bin/sh\n[ \"$1\" = compose ] && exit 1\nexit 0\n".to_owned(),
+        ),
     ] {
         std::fs::write(bin.join(name), body).unwrap();
         std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // What onboarding records: the checkout, and the settings beside the config.
+    let checkout = d.join("checkout");
+    std::fs::create_dir_all(&checkout).unwrap();
+    std::fs::write(checkout.join("compose.yml"), "services: {}\n").unwrap();
+    let home = d.join(".pincer");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("pincer.json5"), "{}\n").unwrap();
+    let env_file = home.join(".env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "PINCER_DEPLOY=compose\nPINCER_COMPOSE_DIR={}\nPINCER_GATEWAY_PORT={}\n",
+            checkout.display(),
+            ready_gateway()
+        ),
+    )
+    .unwrap();
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_pincer"))
             .args(args)
-            .current_dir(d)
+            .current_dir(&elsewhere)
+            .env("HOME", d)
             .env("PATH", &path)
+            .env_remove("PINCER_CONFIG")
+            .env_remove("PINCER_GATEWAY_PORT")
             .output()
             .unwrap()
     };
@@ -504,10 +550,33 @@ fn gateway_start_stop_restart_and_logs_run_compose() {
         let output = run(args);
         assert!(output.status.success(), "{args:?}: {output:?}");
     }
+    assert!(out(&run(&["gateway", "start"])).contains("ready in"));
     let calls = std::fs::read_to_string(&record).unwrap();
+    let project = format!(
+        "--project-directory {} -f {}/compose.yml --env-file {}",
+        checkout.display(),
+        checkout.display(),
+        env_file.display()
+    );
     assert_eq!(
         calls,
-        "up -d\nstop\nrestart agent-runner\nlogs --tail 20 --follow gateway\n"
+        format!(
+            "{project} up -d\n{project} stop\n{project} restart agent-runner\n{project} logs --tail 20 --follow gateway\n{project} up -d\n"
+        )
+    );
+    // What compose needs and does not make: the tool host's env file and the internal secrets.
+    assert!(checkout.join("config/tool-host.env").is_file());
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("PINCER_NATS_PASSWORD_GATEWAY="), "{env}");
+
+    // Without a record or a checkout here, the error says what to do.
+    std::fs::remove_dir_all(&home).unwrap();
+    let nothing = run(&["gateway", "start"]);
+    assert_eq!(nothing.status.code(), Some(78), "{nothing:?}");
+    assert!(
+        err(&nothing).contains("pincer onboard"),
+        "{}",
+        err(&nothing)
     );
 }
 
@@ -551,6 +620,8 @@ fn onboard_flags(d: &Path, ollama: &str) -> Output {
             ".env",
             "--workspace",
             "ws",
+            "--deploy",
+            "native",
             "--ollama-url",
             ollama,
             "--primary",
@@ -567,14 +638,22 @@ fn onboard_flags(d: &Path, ollama: &str) -> Output {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun() {
-    let fake = pincer_fake_provider::FakeProvider::start(
-        Default::default(),
+/// A fake Ollama listing `fake-model` and `other`.
+async fn fake_ollama() -> pincer_fake_provider::RunningFake {
+    pincer_fake_provider::FakeProvider::start(
+        pincer_fake_provider::Knobs {
+            listed_models: vec!["other".into()],
+            ..Default::default()
+        },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun() {
+    let fake = fake_ollama().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_owned();
     let url = fake.base_url();
@@ -604,6 +683,7 @@ async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun()
     assert!(
         env.contains("TELEGRAM_BOT_TOKEN=123:abc")
             && env.contains(&format!("OLLAMA_BASE_URL={url}"))
+            && env.contains("PINCER_DEPLOY=native")
     );
     assert!(env.contains("OLLAMA_MODELS=fake-model other"), "{env}");
     let config = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
@@ -611,7 +691,37 @@ async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun()
         !config.contains("123:abc") && config.contains("${TELEGRAM_BOT_TOKEN}"),
         "secrets stay in .env: {config}"
     );
+    // Pretty, commented JSON5: a person can edit it.
+    assert!(config.starts_with("// Pincer's configuration"), "{config}");
+    assert!(
+        config
+            .contains("model: { primary: \"ollama/fake-model\", fallbacks: [\"ollama/other\"] },"),
+        "{config}"
+    );
+    for line in config.lines() {
+        assert!(line.len() <= 100, "{line:?}");
+    }
     assert!(d.join("ws/AGENTS.md").is_file() && d.join("ws/memory").is_dir());
+
+    // `config set` keeps it readable: a long value opens up, one member per line.
+    let set = pincer_in(
+        &d,
+        &[
+            "config",
+            "set",
+            "--file",
+            "pincer.json5",
+            "models.providers.openrouter",
+            r#"{ apiKey: "${OPENROUTER_API_KEY}", baseUrl: "https://openrouter.ai/api/v1", models: [{ id: "openai/gpt-4o-mini" }] }"#,
+        ],
+    );
+    assert!(set.status.success(), "{set:?}");
+    let edited = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
+    assert!(
+        edited.contains("      openrouter: {\n        apiKey: \"${OPENROUTER_API_KEY}\",\n"),
+        "{edited}"
+    );
+    assert!(edited.contains("// The agent:"), "comments stay: {edited}");
 
     // Re-running edits: a comment added by hand and the token survive.
     std::fs::write(d.join("pincer.json5"), format!("// mine\n{config}")).unwrap();
@@ -635,87 +745,136 @@ async fn onboard_from_flags_writes_config_env_and_workspace_and_edits_on_rerun()
         "the gateway token is kept"
     );
     let validate = pincer_in(&d, &["config", "validate", "pincer.json5"]);
-    let _ = validate;
+    assert!(validate.status.success(), "{validate:?}");
+    assert!(
+        out(&validate).contains(".env"),
+        "it says which .env it read: {}",
+        out(&validate)
+    );
+
+    // Without a primary model and nothing listed to default to, nothing is written.
+    let empty = tempfile::tempdir().unwrap();
+    let refused = pincer_in(
+        empty.path(),
+        &["onboard", "--non-interactive", "--deploy", "native"],
+    );
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+    assert!(
+        err(&refused).contains("no primary model"),
+        "{}",
+        err(&refused)
+    );
+    assert!(!empty.path().join(".pincer/pincer.json5").exists());
+    assert!(!empty.path().join(".pincer/.env").exists());
+}
+
+fn onboard_on_a_terminal(home: &Path, args: &[&str]) -> pincer_test_support::Terminal {
+    pincer_test_support::Terminal::spawn(
+        Command::new(env!("CARGO_BIN_EXE_pincer"))
+            .arg("onboard")
+            .args(args)
+            .current_dir(home)
+            .env("HOME", home)
+            .env("NO_COLOR", "1")
+            .env_remove("PINCER_GATEWAY_TOKEN")
+            .env_remove("PINCER_CONFIG"),
+    )
 }
 
 /// Drives `pincer onboard` through a pseudo-terminal: prompts are answered as a person would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onboard_interactively_through_a_terminal() {
-    use std::io::{Read, Write};
-    let fake = pincer_fake_provider::FakeProvider::start(
-        Default::default(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let fake = fake_ollama().await;
     let url = fake.base_url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let slave = std::fs::File::from(pty.slave);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pincer"))
-            .args([
-                "onboard",
+    let (status, transcript) = tokio::task::spawn_blocking(move || {
+        let mut terminal = onboard_on_a_terminal(
+            &d,
+            &[
                 "--config",
                 "pincer.json5",
                 "--env-file",
                 ".env",
                 "--workspace",
                 "ws",
-            ])
-            .current_dir(&d)
-            .env("HOME", &d)
-            .env_remove("PINCER_GATEWAY_TOKEN")
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave)
-            .spawn()
-            .unwrap();
-        let mut master = std::fs::File::from(pty.master);
-        let mut seen = String::new();
-        let mut expect = |master: &mut std::fs::File, text: &str| {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            let mut buffer = [0u8; 4096];
-            while !seen.contains(text) {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "no {text:?} in:\n{seen}"
-                );
-                let n = master.read(&mut buffer).unwrap();
-                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-            seen = seen
-                .split_once(text)
-                .map(|(_, rest)| rest.to_owned())
-                .unwrap_or_default();
-        };
-        let mut answer = |master: &mut std::fs::File, prompt: &str, reply: &str| {
-            expect(master, prompt);
-            master.write_all(format!("{reply}\n").as_bytes()).unwrap();
-        };
-        answer(&mut master, "Ollama URL", &url);
-        answer(&mut master, "OpenRouter API key", "");
-        answer(&mut master, "Anthropic API key", "");
-        answer(&mut master, "OpenAI-compatible API", "none");
-        answer(&mut master, "Primary model", "1");
-        answer(&mut master, "Fallback models", "");
-        answer(&mut master, "Telegram bot token", "777:secret-token");
-        answer(&mut master, "Who may message the bot", "pairing");
-        answer(&mut master, "Start the stack now?", "n");
-        let status = child.wait().unwrap();
-        (status, d)
+            ],
+        );
+        terminal.answer("Run with", "2");
+        terminal.answer("Ollama URL", &url);
+        terminal.answer("OpenRouter API key", "");
+        terminal.answer("Anthropic API key", "");
+        terminal.answer("OpenAI-compatible API", "none");
+        terminal.expect("1) ollama/fake-model");
+        terminal.expect("2) ollama/other");
+        terminal.answer(
+            "Primary model (number, provider/model, or a word to search) [1]",
+            "2",
+        );
+        terminal.answer("Try ollama/other now", "y");
+        terminal.expect("ollama/other answered");
+        terminal.answer("Fallback models", "1");
+        terminal.answer("Telegram bot token", "bot-token-without-id");
+        terminal.expect("that is not a bot token");
+        terminal.answer("Telegram bot token", "777:secret-token");
+        terminal.answer("Who may message the bot", "friends");
+        terminal.expect("is not one of pairing, allowlist, open, disabled");
+        terminal.answer("Who may message the bot", "pairing");
+        terminal.answer("Start the stack now?", "n");
+        terminal.finish(std::time::Duration::from_secs(30))
     })
     .await
     .unwrap();
-    let (status, d) = result;
-    assert!(status.success());
+    assert!(status.success(), "{transcript}");
+    assert!(
+        !transcript.contains("777:secret-token"),
+        "secrets are not echoed:\n{transcript}"
+    );
+    let d = dir.path();
     let config = std::fs::read_to_string(d.join("pincer.json5")).unwrap();
     assert!(
-        config.contains("ollama/fake-model"),
-        "the listed model was offered and picked: {config}"
+        config.contains(r#"model: { primary: "ollama/other", fallbacks: ["ollama/fake-model"] }"#),
+        "the listed models were offered and picked by number: {config}"
     );
     assert!(config.contains(r#"dmPolicy: "pairing""#), "{config}");
     let env = std::fs::read_to_string(d.join(".env")).unwrap();
     assert!(env.contains("TELEGRAM_BOT_TOKEN=777:secret-token"));
+}
+
+/// Ctrl-D gets a second chance; a second Ctrl-D quits, and nothing is written (a config that
+/// exists stays as it was).
+#[test]
+fn onboarding_quit_with_ctrl_d_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut terminal = onboard_on_a_terminal(d, &["--deploy", "native"]);
+    terminal.expect("Ollama URL");
+    terminal.send(b"\x04");
+    terminal.expect("Ctrl-D again quits without writing anything");
+    terminal.answer("Ollama URL", "none");
+    terminal.expect("OpenRouter API key");
+    terminal.send(b"\x04");
+    terminal.expect("OpenRouter API key");
+    terminal.send(b"\x04");
+    let (status, transcript) = terminal.finish(std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{transcript}");
+    assert!(
+        transcript.contains("onboarding cancelled: nothing was written"),
+        "{transcript}"
+    );
+    assert!(!d.join(".pincer").exists(), "nothing half-written");
+
+    // Editing: Ctrl-C while a secret is typed quits too, and the files stay as they were.
+    std::fs::create_dir_all(d.join(".pincer")).unwrap();
+    std::fs::write(d.join(".pincer/pincer.json5"), "// mine\n{}\n").unwrap();
+    let mut terminal = onboard_on_a_terminal(d, &["--deploy", "native", "--ollama-url", "none"]);
+    terminal.expect("OpenRouter API key");
+    terminal.send(b"sk-or-v1-half\x03");
+    let (status, transcript) = terminal.finish(std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{transcript}");
+    assert_eq!(
+        std::fs::read_to_string(d.join(".pincer/pincer.json5")).unwrap(),
+        "// mine\n{}\n"
+    );
+    assert!(!d.join(".pincer/.env").exists());
 }

@@ -11,6 +11,17 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The tag of the built images the container tests run (`pincer/<image>:<tag>`):
+/// `$PINCER_IMAGE_TAG`, else `local`.
+pub fn image_tag() -> String {
+    std::env::var("PINCER_IMAGE_TAG").unwrap_or_else(|_| "local".to_owned())
+}
+
+/// The checkout these tests belong to (where `compose.yml` is).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The bearer token every test stack uses.
 pub const TOKEN: &str = "test-token-0123456789";
 

@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pincer_system_tests::last_tool_result;
+use pincer_system_tests::{image_tag as tag, last_tool_result, repo_root as repo};
 use pincer_test_support::eventually;
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -31,14 +31,6 @@ const INTERNAL_SECRETS: [&str; 6] = [
     "PINCER_LLM_ROUTER_TOKEN",
     "PINCER_TOOL_HOST_TOKEN",
 ];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tag() -> String {
-    std::env::var("PINCER_IMAGE_TAG").unwrap_or_else(|_| "local".to_owned())
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pincer_system_tests::image_tag as tag;
 use pincer_test_support::wait_http_ok;
 use serde_json::{Value, json};
 use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
@@ -29,10 +30,6 @@ const CONFIG: &str = r#"{
   agents: { defaults: { model: { primary: "ollama/fake-model" }, timeout: 30 } },
   channels: { telegram: { enabled: false } },
 }"#;
-
-fn tag() -> String {
-    std::env::var("PINCER_IMAGE_TAG").unwrap_or_else(|_| "local".to_owned())
-}
 
 struct Names {
     network: String,

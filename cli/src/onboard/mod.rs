@@ -1,14 +1,20 @@
 //! `pincer onboard`: a first config, interactively or entirely from flags (`--non-interactive`).
 //!
-//! Asks for providers (Ollama local or remote, OpenRouter, an OpenAI-compatible API, Anthropic),
-//! offers the models each one lists for the primary and fallback models, a Telegram bot and its DM
-//! policy; writes the JSON5 config (secrets as `${VAR}` references) and `.env` (mode 0600, with a
-//! 64-hex gateway token unless one exists), creates the agent's workspace files, and can start the
-//! stack. Re-running it edits both files in place: other settings and comments stay.
+//! Asks how the stack will run (docker compose from a checkout, or processes on this machine),
+//! for providers (Ollama local or remote, OpenRouter, Anthropic, an OpenAI-compatible API), each
+//! checked as it is entered, then offers the models they list, numbered, for the primary model
+//! (tried with one short request) and the fallbacks, then a Telegram bot. It writes a commented
+//! JSON5 config (secrets as `${VAR}` references) and the `.env` beside it (mode 0600, with a
+//! 64-hex gateway token unless one exists, and the deployment), and creates the agent's
+//! workspace. Re-running it edits both files in place: other settings and comments stay.
 //!
-//! One step per file: [`providers`], [`models`], [`telegram`], then [`write`]; each adds to a
-//! [`Plan`] of config edits and `.env` values, which is applied only once every step has passed.
+//! A wrong answer (an unreachable URL, a malformed or refused key, an unknown model) is said and
+//! asked again; Ctrl-D twice quits. Nothing is written until every step has passed.
+//!
+//! One step per file: [`deployment`], [`providers`], [`models`], [`telegram`], then [`write`];
+//! each adds to a [`Plan`] of config edits and `.env` values.
 
+mod deployment;
 mod models;
 mod prompter;
 mod providers;
@@ -21,11 +27,18 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use crate::sources::shown;
 use crate::target::exit;
-use prompter::Prompter;
+use prompter::{Prompter, Quit};
+
+/// The exit code when the person quits (as a shell reports an interrupted command).
+const CANCELLED: u8 = 130;
 
 /// Flags (each answers one question; `--non-interactive` asks none).
 #[derive(clap::Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  pincer onboard\n  pincer onboard --non-interactive --ollama-url http://100.64.0.7:11434 --primary ollama/llama3.1:8b --telegram-token $TOKEN --dm-policy pairing"
+)]
 pub struct Args {
     /// Ask nothing: use the flags and defaults.
     #[arg(long)]
@@ -33,18 +46,30 @@ pub struct Args {
     /// Config file to create or edit (default: ./config/pincer.json5 in a Pincer checkout, else ~/.pincer/pincer.json5).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The .env file for secrets (default: next to compose.yml, else ~/.pincer/.env).
+    /// The .env file for secrets (default: beside the config; a checkout's own .env for its config).
     #[arg(long)]
     pub env_file: Option<PathBuf>,
     /// The agent's workspace directory (default: ~/.pincer/workspace).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
+    /// How the stack runs: compose (docker compose from a checkout) or native (pincer dev).
+    #[arg(long, value_parser = ["compose", "native"])]
+    pub deploy: Option<String>,
+    /// The Pincer checkout whose compose.yml runs the stack (default: this directory or the one pincer was built in).
+    #[arg(long)]
+    pub compose_dir: Option<PathBuf>,
+    /// Host port of the gateway (default 18789).
+    #[arg(long)]
+    pub gateway_port: Option<u16>,
     /// Ollama base URL (local http://127.0.0.1:11434, or the 8 GB host's tailnet address).
     #[arg(long)]
     pub ollama_url: Option<String>,
     /// OpenRouter API key.
     #[arg(long)]
     pub openrouter_key: Option<String>,
+    /// OpenRouter's API base URL (default https://openrouter.ai/api/v1; a proxy or a test double).
+    #[arg(long)]
+    pub openrouter_url: Option<String>,
     /// Base URL of an OpenAI-compatible API.
     #[arg(long)]
     pub openai_base_url: Option<String>,
@@ -60,6 +85,9 @@ pub struct Args {
     /// Fallback models, in order (repeat the flag).
     #[arg(long = "fallback")]
     pub fallbacks: Vec<String>,
+    /// Try the primary model with one short request before writing anything.
+    #[arg(long)]
+    pub test_model: bool,
     /// Telegram bot token (from @BotFather).
     #[arg(long)]
     pub telegram_token: Option<String>,
@@ -99,36 +127,49 @@ impl Files {
 
     /// A variable's value in the `.env` file, if set there.
     fn existing(&self, name: &str) -> Option<String> {
-        crate::target::env_file_value(&self.env_path, name)
+        crate::sources::env_value_in(&self.env, name)
     }
 }
 
-/// What the answers add up to: config edits, `.env` values, and the models on offer.
+/// A provider configured in this run: how to ask it, and what it listed.
+struct Provider {
+    id: String,
+    api: pincer_config::Api,
+    base: String,
+    key: Option<String>,
+    /// `provider/model` references it lists; `None` when it could not be asked from here.
+    models: Option<Vec<String>>,
+}
+
+/// What the answers add up to: config edits, `.env` values, and the providers on offer.
 #[derive(Default)]
 struct Plan {
     /// `.env` lines to set, in order.
     env_values: Vec<(String, String)>,
     /// Config paths to set, in order.
-    sets: Vec<(&'static str, Value)>,
-    /// `provider/model` references the providers listed.
-    offered: Vec<String>,
+    sets: Vec<(String, Value)>,
+    /// The providers configured in this run.
+    providers: Vec<Provider>,
+    /// Compose (with its checkout) or native.
+    compose_dir: Option<PathBuf>,
 }
 
 impl Plan {
     fn env(&mut self, name: &str, value: &str) {
+        self.env_values.retain(|(known, _)| known != name);
         self.env_values.push((name.to_owned(), value.to_owned()));
     }
 
-    fn set(&mut self, path: &'static str, value: Value) {
-        self.sets.push((path, value));
+    fn set(&mut self, path: impl Into<String>, value: Value) {
+        self.sets.push((path.into(), value));
     }
 
-    fn offer(&mut self, provider: &str, models: Vec<String>) {
-        self.offered.extend(
-            models
-                .into_iter()
-                .map(|model| format!("{provider}/{model}")),
-        );
+    /// Every `provider/model` the providers listed, in the order they were asked.
+    fn offered(&self) -> Vec<String> {
+        self.providers
+            .iter()
+            .flat_map(|p| p.models.iter().flatten().cloned())
+            .collect()
     }
 }
 
@@ -147,6 +188,12 @@ impl Stop {
     }
 }
 
+impl From<Quit> for Stop {
+    fn from(_: Quit) -> Self {
+        Stop::new(CANCELLED, "onboarding cancelled: nothing was written")
+    }
+}
+
 fn default_paths(args: &Args) -> (PathBuf, PathBuf, PathBuf) {
     let home = std::env::var_os("HOME")
         .map_or_else(|| PathBuf::from("."), PathBuf::from)
@@ -159,13 +206,10 @@ fn default_paths(args: &Args) -> (PathBuf, PathBuf, PathBuf) {
             home.join("pincer.json5")
         }
     });
-    let env_file = args.env_file.clone().unwrap_or_else(|| {
-        if checkout {
-            PathBuf::from(".env")
-        } else {
-            home.join(".env")
-        }
-    });
+    let env_file = args
+        .env_file
+        .clone()
+        .unwrap_or_else(|| crate::sources::own_env_file(&config));
     let workspace = args
         .workspace
         .clone()
@@ -182,45 +226,56 @@ pub async fn run(args: Args) -> ExitCode {
         );
         return ExitCode::from(exit::USAGE);
     }
-    let mut ask = Prompter {
-        interactive,
-        input: std::io::stdin().lock(),
-    };
+    let mut ask = Prompter::new(interactive);
     let files = Files::read(&args);
     if interactive {
         println!(
             "Pincer onboarding: {} and {}{}",
-            files.config_path.display(),
-            files.env_path.display(),
+            shown(&files.config_path),
+            shown(&files.env_path),
             if files.config.is_empty() {
                 " (new)"
             } else {
                 " (editing)"
             }
         );
+        println!(
+            "Secrets go to the .env (mode 600); the config names them as ${{VAR}}. Nothing is written before the end; Ctrl-D twice quits.\n"
+        );
     }
     let mut plan = Plan::default();
-    providers::choose(&args, &mut ask, &files, &mut plan).await;
-    let steps = models::choose(&args, &mut ask, &mut plan)
-        .and_then(|()| telegram::choose(&args, &mut ask, &files, &mut plan))
-        .and_then(|()| {
-            write::gateway(&files, &mut plan);
-            write::write(&files, &plan)
-        });
-    if let Err(stop) = steps {
+    if let Err(stop) = steps(&args, &mut ask, &files, &mut plan).await {
         eprintln!("pincer: {}", stop.message);
         return ExitCode::from(stop.code);
     }
     println!(
-        "wrote {} and {} (mode 600)",
-        files.config_path.display(),
-        files.env_path.display()
+        "\nwrote {}, and the secrets to {} (mode 600)",
+        shown(&files.config_path),
+        shown(&files.env_path)
     );
-    println!("workspace: {}", files.workspace.display());
-    println!("next: pincer doctor, then pincer gateway start and pincer dashboard");
-    let start = args.start || (interactive && ask.yes("Start the stack now?", false));
+    println!("workspace: {}", shown(&files.workspace));
+    println!("next: pincer doctor, then pincer gateway start, then pincer dashboard --open");
+    let start =
+        args.start || (interactive && ask.yes("Start the stack now?", false).unwrap_or(false));
     if start {
-        return crate::gateway_cmd::start();
+        return match crate::stack::Stack::find(Some(&files.config_path)) {
+            Ok(stack) => stack.start().await,
+            Err(code) => code,
+        };
     }
     ExitCode::SUCCESS
+}
+
+async fn steps(
+    args: &Args,
+    ask: &mut Prompter,
+    files: &Files,
+    plan: &mut Plan,
+) -> Result<(), Stop> {
+    deployment::choose(args, ask, files, plan)?;
+    providers::choose(args, ask, files, plan).await?;
+    models::choose(args, ask, files, plan).await?;
+    telegram::choose(args, ask, files, plan)?;
+    write::gateway(args, files, plan);
+    write::write(files, plan)
 }

@@ -6,6 +6,10 @@
 //! before an object's closing brace, or cuts one member out. The result is parsed again and must
 //! equal the expected document, else the edit falls back to rewriting the whole file as JSON
 //! ([`Edited::rewritten`] tells the caller that comments were lost).
+//!
+//! New values are written as a person would: unquoted keys (in alphabetical order: the document
+//! model keeps no other), on one line when that fits in [`WIDTH`] columns, else one member per
+//! line indented like their neighbours, each with a trailing comma.
 
 use serde_json::{Map, Value};
 
@@ -519,6 +523,49 @@ fn render_key(key: &str) -> String {
     }
 }
 
+/// The line width new values are kept within (where their nesting allows).
+pub const WIDTH: usize = 100;
+
+/// JSON5 for a value that starts at `column` on a line indented by `indent`: on one line when it
+/// fits in [`WIDTH`], else one member (or element) per line, two spaces deeper than `indent`.
+fn render_at(value: &Value, indent: &str, column: usize) -> String {
+    let inline = render(value);
+    let nested = match value {
+        Value::Object(map) => !map.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        _ => false,
+    };
+    // One more column for the comma that follows a member.
+    if !nested || column + inline.len() < WIDTH {
+        return inline;
+    }
+    let inner = format!("{indent}  ");
+    let mut out = String::new();
+    match value {
+        Value::Object(map) => {
+            out.push_str("{\n");
+            for (key, child) in map {
+                let key = render_key(key);
+                let child = render_at(child, &inner, inner.len() + key.len() + 2);
+                out.push_str(&format!("{inner}{key}: {child},\n"));
+            }
+            out.push_str(indent);
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for item in items {
+                let item = render_at(item, &inner, inner.len());
+                out.push_str(&format!("{inner}{item},\n"));
+            }
+            out.push_str(indent);
+            out.push(']');
+        }
+        _ => {}
+    }
+    out
+}
+
 /// JSON5 for a value: keys unquoted where possible, one line.
 fn render(value: &Value) -> String {
     match value {
@@ -571,14 +618,24 @@ fn splice(text: &str, start: usize, end: usize, with: &str) -> String {
 
 fn splice_set(text: &str, node: &Node, path: &[Step], value: &Value) -> Option<String> {
     let Some((first, rest)) = path.split_first() else {
-        return Some(splice(text, node.start, node.end, &render(value)));
+        let indent = indent_of(text, node.start);
+        let column = node.start - line_start(text, node.start);
+        return Some(splice(
+            text,
+            node.start,
+            node.end,
+            &render_at(value, indent, column),
+        ));
     };
     match (&node.kind, first) {
         (Kind::Object { members, close }, Step::Key(key)) => {
             if let Some(member) = members.iter().rev().find(|m| &m.key == key) {
                 return splice_set(text, &member.value, rest, value);
             }
-            let entry = format!("{}: {}", render_key(key), render(&nested(rest, value)));
+            let entry = Entry {
+                key: Some(render_key(key)),
+                value: nested(rest, value),
+            };
             Some(insert(
                 text,
                 node.start,
@@ -594,7 +651,10 @@ fn splice_set(text: &str, node: &Node, path: &[Step], value: &Value) -> Option<S
             if *index != items.len() {
                 return None;
             }
-            let entry = render(&nested(rest, value));
+            let entry = Entry {
+                key: None,
+                value: nested(rest, value),
+            };
             Some(insert(
                 text,
                 node.start,
@@ -609,6 +669,32 @@ fn splice_set(text: &str, node: &Node, path: &[Step], value: &Value) -> Option<S
     }
 }
 
+/// A member (with its key) or an array element to insert, rendered once its place is known.
+struct Entry {
+    key: Option<String>,
+    value: Value,
+}
+
+impl Entry {
+    fn prefix(&self) -> String {
+        self.key
+            .as_ref()
+            .map_or_else(String::new, |key| format!("{key}: "))
+    }
+
+    /// On its own line, indented by `indent`.
+    fn at(&self, indent: &str) -> String {
+        let prefix = self.prefix();
+        let column = indent.len() + prefix.len();
+        format!("{prefix}{}", render_at(&self.value, indent, column))
+    }
+
+    /// On one line, whatever its length.
+    fn inline(&self) -> String {
+        format!("{}{}", self.prefix(), render(&self.value))
+    }
+}
+
 /// Inserts `entry` as the last member of the container opened at `open` and closed at `close`.
 /// `last` is the current last entry's (value end, comma end, start).
 fn insert(
@@ -616,17 +702,28 @@ fn insert(
     open: usize,
     close: usize,
     last: Option<(usize, Option<usize>, usize)>,
-    entry: &str,
+    entry: &Entry,
 ) -> String {
     let Some((value_end, comma_end, last_start)) = last else {
-        // Empty container: `{}` becomes `{ entry }`; a multi-line empty one gets an indented line.
-        let inner = &text[open + 1..close];
-        if inner.contains('\n') {
-            let indent = format!("{}  ", indent_of(text, open));
+        // Empty container: `{}` becomes `{ entry }` when that fits on the line; otherwise, and
+        // for a multi-line empty one, the entry gets its own indented line.
+        let outer = indent_of(text, open);
+        let indent = format!("{outer}  ");
+        if text[open + 1..close].contains('\n') {
             let at = line_start(text, close);
-            return splice(text, at, at, &format!("{indent}{entry}\n"));
+            return splice(text, at, at, &format!("{indent}{},\n", entry.at(&indent)));
         }
-        return splice(text, open + 1, close, &format!(" {entry} "));
+        let inline = entry.inline();
+        let column = open - line_start(text, open);
+        if column + inline.len() + 4 < WIDTH {
+            return splice(text, open + 1, close, &format!(" {inline} "));
+        }
+        return splice(
+            text,
+            open + 1,
+            close,
+            &format!("\n{indent}{},\n{outer}", entry.at(&indent)),
+        );
     };
     let multi_line = text[last_start..close].contains('\n');
     if multi_line {
@@ -635,8 +732,14 @@ fn insert(
             Some(end) => (end, String::new()),
             None => (value_end, ",".to_owned()),
         };
-        splice(text, at, at, &format!("{prefix}\n{indent}{entry},"))
+        splice(
+            text,
+            at,
+            at,
+            &format!("{prefix}\n{indent}{},", entry.at(&indent)),
+        )
     } else {
+        let entry = entry.inline();
         match comma_end {
             Some(end) => splice(text, end, end, &format!(" {entry}")),
             None => splice(text, value_end, value_end, &format!(", {entry}")),
@@ -816,6 +919,43 @@ mod tests {
         )
         .unwrap();
         kept(&edited);
+    }
+
+    #[test]
+    fn long_values_are_written_one_member_per_line() {
+        let template =
+            "// mine\n{\n  models: {\n    providers: {\n    },\n  },\n  agents: {},\n}\n";
+        let provider = json!({ "baseUrl": "https://openrouter.ai/api/v1", "apiKey": "${OPENROUTER_API_KEY}", "api": "openai-completions" });
+        let edited = set(template, &path("models.providers.openrouter"), &provider).unwrap();
+        assert!(!edited.rewritten);
+        assert_eq!(
+            edited.text,
+            "// mine\n{\n  models: {\n    providers: {\n      openrouter: {\n        api: \"openai-completions\",\n        apiKey: \"${OPENROUTER_API_KEY}\",\n        baseUrl: \"https://openrouter.ai/api/v1\",\n      },\n    },\n  },\n  agents: {},\n}\n"
+        );
+        let short = json!({ "baseUrl": "${OLLAMA_BASE_URL}", "api": "ollama" });
+        let edited = set(&edited.text, &path("models.providers.ollama"), &short).unwrap();
+        assert!(
+            edited
+                .text
+                .contains("      },\n      ollama: { api: \"ollama\", baseUrl: \"${OLLAMA_BASE_URL}\" },\n    },"),
+            "{}",
+            edited.text
+        );
+        // An empty one-line object that cannot hold the value on its line opens up.
+        let model = json!({ "primary": "openrouter/anthropic/claude-sonnet-4", "fallbacks": ["ollama/llama3.1:8b", "openrouter/auto"] });
+        let edited = set(&edited.text, &path("agents.defaults.model"), &model).unwrap();
+        assert!(
+            edited.text.contains("  agents: {\n    defaults: {\n      model: {\n        fallbacks: [\"ollama/llama3.1:8b\", \"openrouter/auto\"],\n        primary: \"openrouter/anthropic/claude-sonnet-4\",\n      },\n"),
+            "{}",
+            edited.text
+        );
+        for line in edited.text.lines() {
+            assert!(line.len() <= WIDTH, "{line:?} is longer than {WIDTH}");
+        }
+        assert_eq!(
+            get(&edited.text, &path("agents.defaults.model")).unwrap(),
+            Some(model)
+        );
     }
 
     #[test]

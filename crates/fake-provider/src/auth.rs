@@ -13,6 +13,11 @@ pub(crate) fn authorized(expected: Option<&str>, dialect: Dialect, headers: &Hea
     expected.is_none_or(|expected| presented_key(dialect, headers) == Some(expected))
 }
 
+/// Whether the request presents any key at all.
+pub(crate) fn presents_key(dialect: Dialect, headers: &HeaderMap) -> bool {
+    presented_key(dialect, headers).is_some_and(|key| !key.is_empty())
+}
+
 /// The key a request presents. Anthropic prefers `x-api-key` when both headers are present;
 /// the others prefer the bearer token.
 fn presented_key(dialect: Dialect, headers: &HeaderMap) -> Option<&str> {

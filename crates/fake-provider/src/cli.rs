@@ -75,6 +75,9 @@ pub struct KnobArgs {
     /// Model name advertised by the model lists.
     #[arg(long, default_value = "fake-model")]
     pub model: String,
+    /// Another model id the model lists show (repeat the flag).
+    #[arg(long = "list-model")]
+    pub listed_models: Vec<String>,
     /// Context window advertised by /api/show and /v1/models.
     #[arg(long, alias = "context", default_value_t = 131_072)]
     pub context_window: u32,
@@ -150,6 +153,7 @@ impl KnobArgs {
             tokens: self.tokens,
             chunk_delay_ms: self.chunk_delay_ms,
             model: self.model,
+            listed_models: self.listed_models,
             context_window: self.context_window,
             tool_mode: self.tool_mode,
             tool_marker: self.tool_marker,

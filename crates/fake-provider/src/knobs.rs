@@ -21,6 +21,9 @@ pub struct Knobs {
     pub chunk_delay_ms: u64,
     /// Model name advertised by `/api/tags`, `/v1/models` and used when a request names none.
     pub model: String,
+    /// More model ids the model lists show after `model` (an Ollama host's pulled models,
+    /// OpenRouter's catalogue, `openrouter/auto` among them). Chats with any name are answered.
+    pub listed_models: Vec<String>,
     /// Context window advertised by `/api/show` and `/v1/models`.
     pub context_window: u32,
     /// When to answer with a tool call instead of text.
@@ -42,7 +45,8 @@ pub struct Knobs {
     /// Both close the connection. Injected failures take precedence.
     pub truncate: bool,
     /// Key chat requests must present (`Authorization: Bearer` or `x-api-key`); others get a
-    /// 401 in the wire's error shape that never repeats the presented key. `None` = no check.
+    /// 401 in the wire's error shape that never repeats the presented key. OpenAI's `/v1/models`
+    /// and OpenRouter's `/v1/key` ask for it too, as the real ones do. `None` = no check.
     pub api_key: Option<String>,
     /// Prompt tokens reported as served from cache: OpenAI
     /// `usage.prompt_tokens_details.cached_tokens` (and counted in `prompt_tokens`), Anthropic
@@ -88,6 +92,7 @@ impl Default for Knobs {
             tokens: 16,
             chunk_delay_ms: 0,
             model: "fake-model".to_owned(),
+            listed_models: Vec::new(),
             context_window: 131_072,
             tool_mode: ToolMode::Off,
             tool_marker: "USE_TOOL".to_owned(),
@@ -173,6 +178,11 @@ pub enum KnobError {
 }
 
 impl Knobs {
+    /// Every model id the model lists show: `model`, then `listed_models`.
+    pub fn listed(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.model.as_str()).chain(self.listed_models.iter().map(String::as_str))
+    }
+
     /// Checks values serde cannot: the failure status must be an HTTP error status.
     pub fn validate(&self) -> Result<(), KnobError> {
         match &self.fail {

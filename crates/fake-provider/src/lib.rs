@@ -13,7 +13,9 @@
 //! - Ollama: `POST /api/chat` (NDJSON stream unless `"stream": false`), `GET /api/tags`,
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`.
 //! - OpenAI: `POST /v1/chat/completions` (SSE with `"stream": true`), `GET /v1/models`,
-//!   `GET /v1/models/{id}`; also without the `/v1` prefix.
+//!   `GET /v1/models/{id}`; also without the `/v1` prefix. The model list shows `model` and
+//!   `listed_models`, in cards that also carry OpenRouter's fields.
+//! - OpenRouter: `GET /v1/key` (and `/key`), which checks the key as OpenRouter's does.
 //! - Anthropic: `POST /v1/messages` and `POST /messages` (SSE with named events with
 //!   `"stream": true`). Requires `anthropic-version`, and checks the body as the API does
 //!   (`max_tokens`, roles, block shapes, `tool_use`/`tool_result` pairing, no sampling

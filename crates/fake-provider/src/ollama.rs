@@ -123,14 +123,20 @@ fn final_object(turn: &Turn, message: Value, load: bool) -> Value {
 /// `GET /api/tags`.
 pub(crate) async fn tags(State(state): State<FakeState>) -> Json<Value> {
     let knobs = state.knobs();
-    Json(json!({"models": [{
-        "name": knobs.model,
-        "model": knobs.model,
-        "modified_at": "2026-01-01T00:00:00Z",
-        "size": 1,
-        "digest": "0".repeat(64),
-        "details": details(),
-    }]}))
+    let models: Vec<Value> = knobs
+        .listed()
+        .map(|name| {
+            json!({
+                "name": name,
+                "model": name,
+                "modified_at": "2026-01-01T00:00:00Z",
+                "size": 1,
+                "digest": "0".repeat(64),
+                "details": details(),
+            })
+        })
+        .collect();
+    Json(json!({ "models": models }))
 }
 
 /// `POST /api/show`: any model name is known; reports the context window (in `model_info`

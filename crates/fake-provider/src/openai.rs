@@ -184,9 +184,39 @@ fn event_stream(frames: Vec<Bytes>, turn: &Turn) -> Response {
     close_if_truncated(turn, response)
 }
 
-/// `GET /v1/models` (also `/models`).
-pub(crate) async fn models(State(state): State<FakeState>) -> Json<Value> {
-    Json(json!({"object": "list", "data": [model_card(&state.knobs(), None)]}))
+/// `GET /v1/models` (also `/models`): OpenAI's list, whose cards also carry the fields
+/// OpenRouter's have (`name`, `context_length`, `pricing`). With the `api_key` knob set, a
+/// request without that key gets OpenAI's 401.
+pub(crate) async fn models(State(state): State<FakeState>, headers: HeaderMap) -> Response {
+    let knobs = state.knobs();
+    if !crate::auth::authorized(knobs.api_key.as_deref(), Dialect::OpenAi, &headers) {
+        return crate::wire_error::unauthorized_response(Dialect::OpenAi);
+    }
+    let cards: Vec<Value> = knobs
+        .listed()
+        .map(|id| model_card(&knobs, Some(id.to_owned())))
+        .collect();
+    Json(json!({"object": "list", "data": cards})).into_response()
+}
+
+/// OpenRouter's `GET /api/v1/key` (served at `/v1/key` and `/key`): what the presented key may
+/// spend; 401 without a key, or with another key than the `api_key` knob's.
+pub(crate) async fn key(State(state): State<FakeState>, headers: HeaderMap) -> Response {
+    let knobs = state.knobs();
+    let accepted = crate::auth::presents_key(Dialect::OpenAi, &headers)
+        && crate::auth::authorized(knobs.api_key.as_deref(), Dialect::OpenAi, &headers);
+    if !accepted {
+        return crate::wire_error::error_response(
+            Dialect::OpenAi,
+            axum::http::StatusCode::UNAUTHORIZED,
+            "No auth credentials found",
+        );
+    }
+    Json(json!({"data": {
+        "label": "sk-or-v1-fak...key", "limit": null, "usage": 0, "limit_remaining": null,
+        "is_free_tier": false, "rate_limit": {"requests": 20, "interval": "10s"},
+    }}))
+    .into_response()
 }
 
 /// `GET /v1/models/{id}`: any id is known.
@@ -196,8 +226,10 @@ pub(crate) async fn model(State(state): State<FakeState>, Path(id): Path<String>
 
 fn model_card(knobs: &Knobs, id: Option<String>) -> Value {
     json!({
-        "id": id.unwrap_or_else(|| knobs.model.clone()),
+        "id": id.as_deref().unwrap_or(knobs.model.as_str()),
+        "name": id.as_deref().unwrap_or(knobs.model.as_str()),
         "object": "model", "created": 0, "owned_by": "pincer-fake-provider",
         "context_length": knobs.context_window, "max_model_len": knobs.context_window,
+        "pricing": {"prompt": "0", "completion": "0"},
     })
 }

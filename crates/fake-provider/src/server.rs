@@ -38,6 +38,8 @@ pub fn router(state: FakeState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
+        .route("/v1/key", get(openai::key))
+        .route("/key", get(openai::key))
         .route("/v1/messages", post(anthropic::messages))
         .route("/messages", post(anthropic::messages))
         .fallback(not_found)

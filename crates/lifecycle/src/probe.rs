@@ -1,5 +1,7 @@
 //! Self-probes for container HEALTHCHECKs: each binary's `healthcheck` subcommand calls one of these
-//! against its own listener and exits 0 (healthy) or 1.
+//! against its own listener and exits 0 (healthy) or 1. Also how a failed probe of another server
+//! is told (the llm-router's and the CLI's provider probes): its innermost cause, and the message
+//! in an error body.
 
 use std::time::Duration;
 
@@ -23,6 +25,33 @@ pub enum Error {
     /// The gRPC health call failed.
     #[error("grpc health check failed: {0}")]
     Grpc(String),
+}
+
+/// The innermost cause of `error` ("Connection refused", "failed to lookup address"): what a
+/// person needs, without the wrappers (or a URL that may carry credentials).
+pub fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut innermost = None;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        innermost = Some(cause.to_string());
+        source = cause.source();
+    }
+    innermost
+}
+
+/// The message of an HTTP error body (`error.message`, `error`, `message`, else its first 160
+/// characters), with `secret` masked should the server echo it.
+pub fn error_message(body: &str, secret: Option<&str>) -> String {
+    let parsed: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let message = parsed["error"]["message"]
+        .as_str()
+        .or_else(|| parsed["error"].as_str())
+        .or_else(|| parsed["message"].as_str())
+        .map_or_else(|| body.chars().take(160).collect(), str::to_owned);
+    match secret.filter(|s| !s.is_empty()) {
+        Some(secret) => message.replace(secret, "••••"),
+        None => message,
+    }
 }
 
 /// GETs `url` (plain HTTP/1.1) and succeeds on a 2xx status.
@@ -147,5 +176,28 @@ mod tests {
             .unwrap();
         let result = runtime.block_on(http_get_ok("https://x/", Duration::from_secs(1)));
         assert!(matches!(result, Err(Error::Url(_))));
+    }
+
+    #[test]
+    fn failures_are_told_by_their_cause_and_the_servers_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let wrapped = Error::Io(io);
+        assert_eq!(
+            innermost_cause(&wrapped).as_deref(),
+            Some("Connection refused")
+        );
+        assert_eq!(innermost_cause(&Error::Url("x".into())), None);
+        assert_eq!(
+            error_message(
+                r#"{"error":{"message":"Incorrect key sk-123"}}"#,
+                Some("sk-123")
+            ),
+            "Incorrect key ••••"
+        );
+        assert_eq!(
+            error_message(r#"{"error":"unauthorized"}"#, None),
+            "unauthorized"
+        );
+        assert_eq!(error_message("plain text", Some("")), "plain text");
     }
 }

@@ -30,6 +30,10 @@ pub fn status(status: &pb::StatusResponse) -> Value {
             "id": p.id, "api": p.api, "baseUrl": p.base_url,
             "health": p.health.as_ref().map(health),
             "keys": p.keys.iter().map(health).collect::<Vec<_>>(),
+            "probe": p.probe.as_ref().map(|probe| json!({
+                "reachable": probe.reachable, "httpStatus": probe.http_status,
+                "error": probe.error, "latencyMs": probe.latency_ms,
+            })),
         })).collect::<Vec<_>>(),
         "models": status.models.iter().map(|m| json!({
             "id": m.id, "health": m.health.as_ref().map(health),

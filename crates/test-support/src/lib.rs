@@ -4,13 +4,17 @@
 //!   own store directory, killed on drop, restartable on the same store.
 //! - [`eventually`], [`wait_http_ok`]: poll until a deadline instead of sleeping.
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
+//! - [`Terminal`]: a program on a pseudo-terminal, answered prompt by prompt.
+//! - [`ask_gateway`]: one question through a running gateway's OpenAI-compatible API.
 
 mod nats;
 mod poll;
+mod terminal;
 pub mod webdriver;
 
 pub use nats::NatsServer;
 pub use poll::{eventually, wait_http_ok};
+pub use terminal::Terminal;
 
 /// Installs a test subscriber writing to the test harness when `TEST_LOG` is set; silent otherwise.
 pub fn init_tracing() {
@@ -41,6 +45,23 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
         "{name} not found under {}/{{release,debug}}: run `cargo build --release` first",
         target.display()
     )
+}
+
+/// Asks the gateway at `base` (`http://host:port`) one question for the default agent, as any
+/// OpenAI client would, and returns the answer's JSON.
+pub async fn ask_gateway(base: &str, token: &str, question: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_secs(60))
+        .json(&serde_json::json!({
+            "model": "pincer/default",
+            "messages": [{ "role": "user", "content": question }],
+        }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    response.json().await.expect("an OpenAI-shaped answer")
 }
 
 /// Sends SIGTERM to `child` and waits (polling, at most `patience`) for it to exit.

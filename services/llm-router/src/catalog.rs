@@ -77,11 +77,20 @@ impl Catalog {
             DEFAULT_FIRST_TOKEN_TIMEOUT
         };
         let keys = provider.keys();
+        let builtin = pincer_config::BuiltinProvider::of(provider_id);
+        // OpenRouter's own routers have ids under `openrouter/` (`openrouter/auto`); a reference
+        // names them without the repeat, as OpenClaw does (`openrouter/auto`).
+        let wire_model = match builtin {
+            Some(pincer_config::BuiltinProvider::OpenRouter) if !model.contains('/') => {
+                format!("openrouter/{model}")
+            }
+            _ => model.to_owned(),
+        };
         Ok(Deployment {
             reference: reference.to_owned(),
             provider_id: provider_id.to_owned(),
-            builtin: pincer_config::BuiltinProvider::of(provider_id),
-            model: model.to_owned(),
+            builtin,
+            model: wire_model,
             api,
             base_url,
             api_key: keys.first().cloned(),
@@ -188,6 +197,9 @@ mod tests {
         assert_eq!(deployment.base_url, "https://openrouter.ai/api/v1");
         assert_eq!(deployment.context_window, Some(131_072));
         assert_eq!(deployment.api, Api::OpenaiCompletions);
+        let auto = catalog.resolve("openrouter/auto").expect("resolves");
+        assert_eq!(auto.model, "openrouter/auto", "OpenRouter's auto router");
+        assert_eq!(auto.reference, "openrouter/auto");
     }
 
     #[test]

@@ -115,9 +115,10 @@ impl pb::llm_router_server::LlmRouter for Router {
 
     async fn status(
         &self,
-        _request: Request<pb::StatusRequest>,
+        request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        Ok(Response::new(status::status(&self.engine).await))
+        let probe = request.into_inner().probe;
+        Ok(Response::new(status::status(&self.engine, probe).await))
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`health`]: cooldowns and circuit breakers per provider, key and model, shared over NATS KV.
 //! - [`discovery`]: Ollama `/api/tags` and `/api/show` (context length → `num_ctx`, tool support).
 //! - [`guard`], [`cost`]: the context-window guard and per-call cost.
-//! - [`grpc`], [`status`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`.
+//! - [`grpc`], [`status`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`;
+//!   [`probe`]: each provider asked whether it answers, from where the router runs.
 
 pub mod catalog;
 pub mod cost;
@@ -18,6 +19,7 @@ pub mod failover;
 pub mod grpc;
 pub mod guard;
 pub mod health;
+pub mod probe;
 pub mod providers;
 pub mod status;
 

@@ -70,9 +70,11 @@ async fn model_info(
     }
 }
 
-/// Health of every provider, key and model, with warnings.
-pub async fn status(engine: &Engine) -> pb::StatusResponse {
+/// Health of every provider, key and model, with warnings; with `probe`, each provider asked now
+/// (all at once, so the answer takes as long as the slowest one).
+pub async fn status(engine: &Engine, probe: bool) -> pb::StatusResponse {
     let mut providers = Vec::new();
+    let mut probes = Vec::new();
     let mut warnings = startup_warnings(engine);
     for (provider_id, provider) in engine.catalog.providers() {
         let api = provider.api_for(provider_id);
@@ -93,7 +95,21 @@ pub async fn status(engine: &Engine) -> pb::StatusResponse {
                 .iter()
                 .map(|key| health(&engine.book.get(&Target::key(provider_id, key))))
                 .collect(),
+            probe: None,
         });
+        let deployment = engine.catalog.resolve(&format!("{provider_id}/-")).ok();
+        probes.push(async move {
+            match deployment {
+                Some(deployment) if probe => Some(crate::probe::probe(&deployment).await),
+                _ => None,
+            }
+        });
+    }
+    for (provider, probe) in providers
+        .iter_mut()
+        .zip(futures::future::join_all(probes).await)
+    {
+        provider.probe = probe;
     }
     let mut model_ids: Vec<String> = engine
         .catalog

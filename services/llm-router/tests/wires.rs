@@ -294,3 +294,40 @@ async fn servers_that_ignore_stream_true_still_answer_with_text_tools_and_usage(
     assert!(sent.iter().all(|r| r.body["stream"] == true));
     router.stop().await;
 }
+
+#[tokio::test]
+async fn status_probes_every_provider_from_where_the_router_runs() {
+    let provider = fake(Knobs {
+        api_key: Some("sk-right".into()),
+        ..Knobs::default()
+    })
+    .await;
+    let base = format!("{}/v1", provider.base_url());
+    let router = Router::start(json!({"providers": {
+        "good": {"baseUrl": base, "apiKey": "sk-right", "api": "openai-completions"},
+        "badkey": {"baseUrl": base, "apiKey": "sk-wrong", "api": "openai-completions"},
+        "local": {"baseUrl": provider.base_url(), "api": "ollama"},
+        "down": {"baseUrl": "http://127.0.0.1:9", "api": "ollama"}}}))
+    .await;
+    let unprobed = router.status().await;
+    assert!(unprobed.providers.iter().all(|p| p.probe.is_none()));
+
+    let status = router.status_probed(true).await;
+    let probe = |id: &str| {
+        status
+            .providers
+            .iter()
+            .find(|p| p.id == id)
+            .and_then(|p| p.probe.clone())
+            .unwrap_or_else(|| panic!("no probe for {id}: {status:?}"))
+    };
+    assert!(probe("good").reachable && probe("good").http_status == 200);
+    assert!(probe("local").reachable, "ollama's /api/tags needs no key");
+    let refused = probe("badkey");
+    assert_eq!((refused.reachable, refused.http_status), (false, 401));
+    assert!(!refused.error.contains("sk-wrong"), "{}", refused.error);
+    let down = probe("down");
+    assert_eq!((down.reachable, down.http_status), (false, 0));
+    assert!(down.error.contains("connect"), "{}", down.error);
+    router.stop().await;
+}

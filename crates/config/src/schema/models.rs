@@ -208,6 +208,17 @@ impl Api {
             Api::GoogleGenerativeAi => "google-generative-ai",
         }
     }
+
+    /// The path under the base URL that lists the provider's models: a cheap request that shows
+    /// whether the provider answers (and, with a key, whether it takes the key).
+    #[must_use]
+    pub fn models_path(self) -> &'static str {
+        match self {
+            Api::Ollama => "/api/tags",
+            Api::AnthropicMessages => "/v1/models",
+            Api::OpenaiCompletions | Api::OpenaiResponses | Api::GoogleGenerativeAi => "/models",
+        }
+    }
 }
 
 /// `models.providers.<id>.models[]`.

@@ -240,3 +240,60 @@ async fn models_list_and_unknown_paths() {
     let error: Value = missing.json().await.unwrap();
     assert_eq!(error["error"]["message"], "not found: /v1/nope");
 }
+
+#[tokio::test]
+async fn openrouter_lists_its_catalogue_and_checks_keys() {
+    let fake = start(Knobs {
+        model: "openrouter/auto".into(),
+        listed_models: vec![
+            "openai/gpt-4o-mini".into(),
+            "meta-llama/llama-3.3-70b".into(),
+        ],
+        api_key: Some("sk-or-v1-right".into()),
+        ..Knobs::default()
+    })
+    .await;
+    let base = format!("{}/v1", fake.base_url());
+    let get = |path: &str, key: Option<&str>| {
+        let request = client().get(format!("{base}{path}"));
+        let request = match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, models) = get("/models", Some("sk-or-v1-right")).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "openrouter/auto",
+            "openai/gpt-4o-mini",
+            "meta-llama/llama-3.3-70b"
+        ]
+    );
+    assert_eq!(models["data"][1]["pricing"]["prompt"], "0");
+    assert_eq!(get("/models", Some("sk-or-v1-wrong")).await.0, 401);
+
+    let (status, key) = get("/key", Some("sk-or-v1-right")).await;
+    assert_eq!(status, 200);
+    assert!(key["data"]["label"].is_string(), "{key}");
+    let (status, refused) = get("/key", Some("sk-or-v1-wrong")).await;
+    assert_eq!(status, 401);
+    assert!(!refused.to_string().contains("sk-or-v1-wrong"));
+    assert_eq!(get("/key", None).await.0, 401);
+
+    // Ollama's list shows the same names.
+    let tags: Value = get_json(&format!("{}/api/tags", fake.base_url())).await;
+    assert_eq!(tags["models"][2]["name"], "meta-llama/llama-3.3-70b");
+}

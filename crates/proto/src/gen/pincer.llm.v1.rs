@@ -218,7 +218,12 @@ pub struct Health {
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
-pub struct StatusRequest {}
+pub struct StatusRequest {
+    /// Also ask every provider, now, whether it answers: one cheap model-list request each, with its
+    /// first key (Ollama /api/tags, OpenAI-compatible /models, Anthropic /v1/models).
+    #[prost(bool, tag = "1")]
+    pub probe: bool,
+}
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StatusResponse {
@@ -249,6 +254,25 @@ pub struct ProviderStatus {
     /// Configured API keys and the health of each, in order (identified by position, never by value).
     #[prost(message, repeated, tag = "5")]
     pub keys: ::prost::alloc::vec::Vec<Health>,
+    /// What asking the provider just now gave (only when the request asked to probe).
+    #[prost(message, optional, tag = "6")]
+    pub probe: ::core::option::Option<Probe>,
+}
+/// One provider asked by the router, from where the router runs.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Probe {
+    /// It answered with a 2xx status.
+    #[prost(bool, tag = "1")]
+    pub reachable: bool,
+    /// The HTTP status of its answer (0 = no answer).
+    #[prost(uint32, tag = "2")]
+    pub http_status: u32,
+    /// Why it did not answer well, without the URL or the key.
+    #[prost(string, tag = "3")]
+    pub error: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "4")]
+    pub latency_ms: u32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -556,7 +580,8 @@ pub mod llm_router_client {
                 .insert(GrpcMethod::new("pincer.llm.v1.LlmRouter", "ListModels"));
             self.inner.unary(req, path, codec).await
         }
-        /// Health of every provider, key and model: cooling down until when, breaker state, last error.
+        /// Health of every provider, key and model: cooling down until when, breaker state, last error;
+        /// with `probe`, whether each provider answers right now.
         pub async fn status(
             &mut self,
             request: impl tonic::IntoRequest<super::StatusRequest>,
@@ -615,7 +640,8 @@ pub mod llm_router_server {
             tonic::Response<super::ListModelsResponse>,
             tonic::Status,
         >;
-        /// Health of every provider, key and model: cooling down until when, breaker state, last error.
+        /// Health of every provider, key and model: cooling down until when, breaker state, last error;
+        /// with `probe`, whether each provider answers right now.
         async fn status(
             &self,
             request: tonic::Request<super::StatusRequest>,

@@ -113,7 +113,7 @@ pub async fn call(
         Method::SessionsList => super::sessions::list(services, params).await,
         Method::SessionsReset => super::sessions::reset(services, params).await,
         Method::ModelsList => models_list(services).await,
-        Method::ModelsStatus => models_status(services).await,
+        Method::ModelsStatus => models_status(services, params).await,
         Method::ChannelsStatus => Ok(channels_status(services).await),
         Method::PairingList => super::pairing::list(services).await,
         Method::PairingApprove => super::pairing::decide(services, params, true).await,
@@ -200,11 +200,14 @@ async fn models_list(services: &Services) -> Result<Value, ErrorShape> {
     Ok(json!({ "models": pincer_proto::json::models(&response.into_inner().models) }))
 }
 
-async fn models_status(services: &Services) -> Result<Value, ErrorShape> {
+/// `models.status {probe?}`: with `probe`, the router also asks every provider now (what
+/// `pincer doctor` wants: reachability from where the router runs, not from the operator's host).
+async fn models_status(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+    let probe = params["probe"].as_bool().unwrap_or(false);
     let response = services
         .router
         .clone()
-        .status(pb::StatusRequest {})
+        .status(pb::StatusRequest { probe })
         .await
         .map_err(|e| router_error(&e))?;
     Ok(pincer_proto::json::status(&response.into_inner()))

@@ -127,9 +127,14 @@ impl Router {
 
     /// The router's status.
     pub async fn status(&self) -> pb::StatusResponse {
+        self.status_probed(false).await
+    }
+
+    /// The router's status, with every provider asked now when `probe`.
+    pub async fn status_probed(&self, probe: bool) -> pb::StatusResponse {
         self.client
             .clone()
-            .status(pb::StatusRequest {})
+            .status(pb::StatusRequest { probe })
             .await
             .expect("status")
             .into_inner()
