@@ -130,7 +130,12 @@ impl SlackEvents {
         let now = i64::try_from(pincer_clock::now_secs()).unwrap_or(i64::MAX);
         let app = self.check_headers(path, timestamp, signature, now)?;
         let timestamp = timestamp.unwrap_or_default().trim();
-        if !signature_matches(&app.signing_secret, timestamp, body, signature.unwrap_or_default()) {
+        if !signature_matches(
+            &app.signing_secret,
+            timestamp,
+            body,
+            signature.unwrap_or_default(),
+        ) {
             tracing::warn!(account = %app.account, "slack event with a bad signature refused");
             return Err(SlackEventsError::BadSignature);
         }
@@ -153,7 +158,9 @@ impl SlackEvents {
                     .js
                     .as_ref()
                     .ok_or_else(|| SlackEventsError::Bus("not connected".to_owned()))?;
-                let subject = self.namespace.channel_inbound_account("slack", &app.account);
+                let subject = self
+                    .namespace
+                    .channel_inbound_account("slack", &app.account);
                 let id = format!("slack-{}-{event_id}", app.account);
                 pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
                     .await
@@ -288,16 +295,24 @@ mod tests {
         let body = br#"{"type":"url_verification","challenge":"c"}"#;
         let now = pincer_clock::now_secs().to_string();
         let wrong = sign("another-secret", &now, body);
-        let refused = events().receive("/slack/events", Some(&now), Some(&wrong), body).await;
+        let refused = events()
+            .receive("/slack/events", Some(&now), Some(&wrong), body)
+            .await;
         assert_eq!(refused, Err(SlackEventsError::BadSignature));
         let old = (pincer_clock::now_secs() - 600).to_string();
         let stale = sign("8f742231b10e8888abcd99yyyzzz85a5", &old, body);
-        let refused = events().receive("/slack/events", Some(&old), Some(&stale), body).await;
+        let refused = events()
+            .receive("/slack/events", Some(&old), Some(&stale), body)
+            .await;
         assert_eq!(refused, Err(SlackEventsError::Stale));
-        let refused = events().receive("/other", Some(&now), Some(&wrong), body).await;
+        let refused = events()
+            .receive("/other", Some(&now), Some(&wrong), body)
+            .await;
         assert!(matches!(refused, Err(SlackEventsError::UnknownPath(_))));
         assert!(matches!(
-            events().receive("/slack/events", None, Some(&wrong), body).await,
+            events()
+                .receive("/slack/events", None, Some(&wrong), body)
+                .await,
             Err(SlackEventsError::Stale)
         ));
     }
@@ -313,8 +328,16 @@ mod tests {
                          "sock": {"botToken": "xoxb-3", "appToken": "xapp-3", "mode": "socket"}}
         }})))
         .expect("apps");
-        assert_eq!(apps.keys().collect::<Vec<_>>(), ["/slack/events", "/slack/ops"]);
-        assert!(apps_from_config(&channels(serde_json::json!({"slack": {"botToken": "x", "mode": "http"}}))).is_err());
+        assert_eq!(
+            apps.keys().collect::<Vec<_>>(),
+            ["/slack/events", "/slack/ops"]
+        );
+        assert!(
+            apps_from_config(&channels(
+                serde_json::json!({"slack": {"botToken": "x", "mode": "http"}})
+            ))
+            .is_err()
+        );
         assert!(
             apps_from_config(&channels(serde_json::json!({"slack": {
                 "botToken": "x", "mode": "http", "signingSecret": "s",

@@ -252,7 +252,9 @@ async fn channels_status(services: &Services) -> Value {
                     .await
                 {
                     Ok(Some(health)) => serde_json::to_value(health).unwrap_or_default(),
-                    Ok(None) => json!({ "state": "unknown", "detail": "the channel-bridge has not reported this account" }),
+                    Ok(None) => {
+                        json!({ "state": "unknown", "detail": "the channel-bridge has not reported this account" })
+                    }
                     Err(error) => json!({ "state": "unknown", "detail": error.to_string() }),
                 }
             }

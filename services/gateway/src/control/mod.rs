@@ -197,8 +197,15 @@ pub fn channel_accounts(channels: &pincer_config::Channels) -> Vec<ChannelAccoun
                 mode(telegram.webhook_url.as_ref()),
             );
         }
-        for (name, account) in telegram.accounts.iter().filter(|(_, a)| a.enabled != Some(false)) {
-            let url = account.webhook_url.as_ref().or(telegram.webhook_url.as_ref());
+        for (name, account) in telegram
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.enabled != Some(false))
+        {
+            let url = account
+                .webhook_url
+                .as_ref()
+                .or(telegram.webhook_url.as_ref());
             push("telegram", name, mode(url));
         }
     }
@@ -223,7 +230,11 @@ pub fn channel_accounts(channels: &pincer_config::Channels) -> Vec<ChannelAccoun
         if slack.bot_token.is_some() || slack.accounts.is_empty() {
             push("slack", pincer_config::DEFAULT_ACCOUNT, mode(slack.mode()));
         }
-        for (name, account) in slack.accounts.iter().filter(|(_, a)| a.enabled != Some(false)) {
+        for (name, account) in slack
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.enabled != Some(false))
+        {
             push("slack", name, mode(account.mode.unwrap_or(slack.mode())));
         }
     }
