@@ -227,18 +227,23 @@ mod tests {
           models: { providers: { openrouter: { baseUrl: "https://openrouter.ai/api/v1", apiKey: "${OPENROUTER_API_KEY}", api: "openai-completions" } } },
           agents: { defaults: { model: { primary: "openrouter/anthropic/claude-sonnet-4", fallbacks: [] }, thinkingDefault: "low" },
                     list: [{ id: "main", default: true }] },
-          channels: { telegram: { botToken: "${TELEGRAM_BOT_TOKEN}", dmPolicy: "pairing" }, discord: { token: "x" } },
+          channels: { telegram: { botToken: "${TELEGRAM_BOT_TOKEN}", dmPolicy: "pairing" }, discord: { token: "x" },
+                      whatsapp: { dmPolicy: "pairing" } },
           cron: { enabled: true },
         }"#;
         let (text, dropped) = convert(openclaw).unwrap();
         let paths: Vec<&str> = dropped.iter().map(|(p, _)| p.as_str()).collect();
-        for gone in ["channels.discord", "cron"] {
+        for gone in ["channels.whatsapp", "cron"] {
             assert!(paths.contains(&gone), "{gone} not reported: {paths:?}");
         }
         let kept: Value = json5::from_str(&text).unwrap();
         assert_eq!(
             kept["channels"]["telegram"]["botToken"],
             "${TELEGRAM_BOT_TOKEN}"
+        );
+        assert_eq!(
+            kept["channels"]["discord"]["token"], "x",
+            "Discord is read now"
         );
         assert_eq!(kept["agents"]["list"][0]["id"], "main");
         assert_eq!(

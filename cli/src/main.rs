@@ -8,6 +8,7 @@
 mod audit;
 mod bus_cmd;
 mod catalogue;
+mod channels_cmd;
 mod compose;
 mod config_cmd;
 mod dashboard_cmd;
@@ -60,6 +61,8 @@ enum Command {
     Gateway(gateway_cmd::Args),
     /// DM pairing requests of every channel account, through the gateway.
     Pairing(pairing_cmd::Args),
+    /// Channel accounts (Telegram, Discord, Slack): connection state and queues.
+    Channels(channels_cmd::Args),
     /// Conversations: list them, show one, start one over.
     Sessions(sessions_cmd::Args),
     /// Tokens and cost per model over the last days.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Models(args) => block_on(models_cmd::run(args)),
         Command::Gateway(args) => block_on(gateway_cmd::run(args)),
         Command::Pairing(args) => block_on(pairing_cmd::run(args)),
+        Command::Channels(args) => block_on(channels_cmd::run(args)),
         Command::Sessions(args) => block_on(sessions_cmd::run(args)),
         Command::Usage(args) => block_on(usage_cmd::run(args)),
         Command::Doctor(args) => block_on(doctor::run(args)),

@@ -11,7 +11,7 @@ use crate::target::{self, Gateway};
 /// `pincer pairing`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pincer pairing list\n  pincer pairing approve AB3DE7GH\n  pincer pairing reject AB3DE7GH"
+    after_help = "Examples:\n  pincer pairing list\n  pincer pairing approve discord AB3DE7GH\n  pincer pairing approve AB3DE7GH\n  pincer pairing reject slack AB3DE7GH --account ops"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -27,16 +27,41 @@ pub struct Args {
 enum Command {
     /// Pending requests: code, account, sender, username.
     List,
-    /// Let the sender of CODE talk to the agent (the code works once).
-    Approve {
-        /// The 8-character code the sender got.
-        code: String,
-    },
-    /// Drop the request with CODE.
-    Reject {
-        /// The 8-character code.
-        code: String,
-    },
+    /// Let the sender of CODE talk to the agent (the code works once): [CHANNEL] CODE.
+    Approve(Decision),
+    /// Drop the request with CODE: [CHANNEL] CODE.
+    Reject(Decision),
+}
+
+/// `[CHANNEL] CODE [--account NAME]`: the channel and account narrow the search; the code alone
+/// finds its request on any channel.
+#[derive(clap::Args)]
+struct Decision {
+    /// `telegram`, `discord` or `slack` (optional), then the 8-character code the sender got.
+    #[arg(value_name = "[CHANNEL] CODE", num_args = 1..=2, required = true)]
+    words: Vec<String>,
+    /// The channel account (bot) that issued the code.
+    #[arg(long)]
+    account: Option<String>,
+}
+
+impl Decision {
+    /// The request's parameters for the control plane.
+    fn params(&self) -> serde_json::Value {
+        let (channel, code) = match self.words.as_slice() {
+            [channel, code] => (Some(channel.as_str()), code.as_str()),
+            [code] => (None, code.as_str()),
+            _ => (None, ""),
+        };
+        let mut params = json!({ "code": code });
+        if let Some(channel) = channel {
+            params["channel"] = json!(channel.to_ascii_lowercase());
+        }
+        if let Some(account) = &self.account {
+            params["account"] = json!(account);
+        }
+        params
+    }
 }
 
 /// Runs `pincer pairing ...`.
@@ -47,8 +72,8 @@ pub async fn run(args: Args) -> ExitCode {
     };
     match args.command {
         Command::List => list(&gateway, args.json).await,
-        Command::Approve { code } => decide(&gateway, &code, true, args.json).await,
-        Command::Reject { code } => decide(&gateway, &code, false, args.json).await,
+        Command::Approve(decision) => decide(&gateway, &decision, true, args.json).await,
+        Command::Reject(decision) => decide(&gateway, &decision, false, args.json).await,
     }
 }
 
@@ -91,23 +116,24 @@ async fn list(gateway: &Gateway, json_out: bool) -> ExitCode {
 }
 
 /// Approves (`approve = true`) or rejects a code.
-async fn decide(gateway: &Gateway, code: &str, approve: bool, json_out: bool) -> ExitCode {
+async fn decide(gateway: &Gateway, decision: &Decision, approve: bool, json_out: bool) -> ExitCode {
     let method = if approve {
         "pairing.approve"
     } else {
         "pairing.reject"
     };
-    match target::call(gateway, method, json!({ "code": code })).await {
+    match target::call(gateway, method, decision.params()).await {
         Ok(payload) if json_out => {
             output::json(&payload);
             ExitCode::SUCCESS
         }
         Ok(payload) => {
             let sender = payload["senderId"].as_str().unwrap_or("?");
+            let channel = payload["channel"].as_str().unwrap_or("?");
             if approve {
-                println!("approved sender {sender}: they can talk to the agent now");
+                println!("approved {channel} sender {sender}: they can talk to the agent now");
             } else {
-                println!("rejected the request of sender {sender}");
+                println!("rejected the request of {channel} sender {sender}");
             }
             ExitCode::SUCCESS
         }

@@ -456,6 +456,8 @@ async fn the_first_ten_minutes_natively() {
         terminal.send(b"\x04");
         terminal.expect("Ctrl-D again quits");
         terminal.answer("Telegram bot token", "");
+        terminal.answer("Discord bot token", "");
+        terminal.answer("Slack bot token", "");
         terminal.answer("Start the stack now?", "n");
         terminal.finish(Duration::from_secs(30))
     })

@@ -820,6 +820,14 @@ async fn onboard_interactively_through_a_terminal() {
         terminal.answer("Who may message the bot", "friends");
         terminal.expect("is not one of pairing, allowlist, open, disabled");
         terminal.answer("Who may message the bot", "pairing");
+        terminal.answer("Discord bot token", "not-a-discord-token");
+        terminal.expect("that is not a Discord bot token");
+        terminal.answer(
+            "Discord bot token",
+            "MTExMjM0NTY3ODkw.GhIjKl.discord-secret_part",
+        );
+        terminal.answer("Slack bot token", "xoxb-1111-2222-slacksecret");
+        terminal.answer("Slack app-level token", "xapp-1-A111-222-appsecret");
         terminal.answer("Start the stack now?", "n");
         terminal.finish(std::time::Duration::from_secs(30))
     })
@@ -839,6 +847,21 @@ async fn onboard_interactively_through_a_terminal() {
     assert!(config.contains(r#"dmPolicy: "pairing""#), "{config}");
     let env = std::fs::read_to_string(d.join(".env")).unwrap();
     assert!(env.contains("TELEGRAM_BOT_TOKEN=777:secret-token"));
+    assert!(env.contains("DISCORD_BOT_TOKEN=MTExMjM0NTY3ODkw.GhIjKl.discord-secret_part"));
+    assert!(env.contains("SLACK_BOT_TOKEN=xoxb-1111-2222-slacksecret"));
+    assert!(env.contains("SLACK_APP_TOKEN=xapp-1-A111-222-appsecret"));
+    assert!(
+        config.contains(r#"token: "${DISCORD_BOT_TOKEN}""#),
+        "{config}"
+    );
+    assert!(
+        config.contains(r#"appToken: "${SLACK_APP_TOKEN}""#),
+        "{config}"
+    );
+    assert!(
+        !transcript.contains("discord-secret_part") && !transcript.contains("slacksecret"),
+        "secrets are not echoed"
+    );
 }
 
 /// Ctrl-D gets a second chance; a second Ctrl-D quits, and nothing is written (a config that

@@ -34,14 +34,16 @@ async fn pairing_list_approve_and_reject_go_through_the_gateway() {
     let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
         .await
         .unwrap();
-    let pairing = pincer_store::pairing::Pairing::new(bucket, "telegram", "default");
+    let pairing = pincer_store::pairing::Pairing::new(bucket.clone(), "telegram", "default");
     let (first, _) = pairing.request("501", Some("eve")).await.unwrap();
     let (second, _) = pairing.request("502", None).await.unwrap();
+    let discord = pincer_store::pairing::Pairing::new(bucket, "discord", "default");
+    let (third, _) = discord.request("4242", Some("dee")).await.unwrap();
 
     let listed = pincer(&stack, &["pairing", "list", "--json"]);
     assert!(listed.status.success(), "{listed:?}");
     let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert_eq!(rows.as_array().unwrap().len(), 3);
     let table = stdout(&pincer(&stack, &["pairing", "list"]));
     assert!(
         table.contains(&first.code) && table.contains("@eve"),
@@ -50,7 +52,7 @@ async fn pairing_list_approve_and_reject_go_through_the_gateway() {
 
     let approved = pincer(&stack, &["pairing", "approve", &first.code.to_lowercase()]);
     assert!(approved.status.success(), "{approved:?}");
-    assert!(stdout(&approved).contains("approved sender 501"));
+    assert!(stdout(&approved).contains("approved telegram sender 501"));
     assert!(pairing.is_approved("501").await.unwrap());
     let again = pincer(&stack, &["pairing", "approve", &first.code]);
     assert_eq!(again.status.code(), Some(65), "a code works once");
@@ -62,6 +64,14 @@ async fn pairing_list_approve_and_reject_go_through_the_gateway() {
             .success()
     );
     assert!(!pairing.is_approved("502").await.unwrap());
+
+    // Naming the channel: a code of another channel is not found there.
+    let wrong = pincer(&stack, &["pairing", "approve", "telegram", &third.code]);
+    assert_eq!(wrong.status.code(), Some(65), "{wrong:?}");
+    let right = pincer(&stack, &["pairing", "approve", "discord", &third.code]);
+    assert!(right.status.success(), "{right:?}");
+    assert!(stdout(&right).contains("approved discord sender 4242"));
+    assert!(discord.is_approved("4242").await.unwrap());
     assert!(stdout(&pincer(&stack, &["pairing", "list"])).contains("no pending pairing requests"));
 
     // A wrong token is a permission error, an unreachable gateway "unavailable".
@@ -126,5 +136,62 @@ async fn sessions_usage_and_gateway_status_show_the_stack() {
     assert!(
         human.contains("ready") && human.contains("agent-runner"),
         "{human}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_status_shows_each_accounts_connection_and_why_it_failed() {
+    let discord = pincer_fake_discord::RunningDiscord::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    discord.add_bot("cli-discord-token").unwrap();
+    let config = r#"{
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "${GATEWAY_TOKEN}" } },
+  models: { providers: { ollama: { baseUrl: "${FAKE_URL}", api: "ollama", models: [{ id: "fake-model" }] } } },
+  agents: { defaults: { model: "ollama/fake-model", timeout: 30 } },
+  channels: { discord: { token: "cli-discord-token", apiBaseUrl: "${DC_URL}" } },
+}"#;
+    let stack = Stack::start_with_env(
+        config,
+        Knobs::default(),
+        vec![("DC_URL", discord.api_base_url())],
+    )
+    .await;
+    let connected = pincer_test_support::eventually(
+        "the discord account connected",
+        std::time::Duration::from_secs(30),
+        || async {
+            let out = pincer(&stack, &["channels", "status", "--json"]);
+            let status: Value = serde_json::from_slice(&out.stdout).ok()?;
+            let account = status["channels"]
+                .as_array()?
+                .iter()
+                .find(|c| c["channel"] == "discord")?
+                .clone();
+            (account["connection"]["state"] == "connected").then_some(account)
+        },
+    )
+    .await;
+    assert_eq!(connected["account"], "default");
+    assert_eq!(connected["mode"], "gateway");
+    assert!(
+        stdout(&pincer(&stack, &["channels", "status"])).contains("connected as pincer-test-bot")
+    );
+
+    discord.revoke_token("cli-discord-token").unwrap();
+    discord.close("cli-discord-token", 4000);
+    let failed = pincer_test_support::eventually(
+        "the account failed",
+        std::time::Duration::from_secs(30),
+        || async {
+            let out = pincer(&stack, &["channels", "status"]);
+            (out.status.code() == Some(69)).then_some(out)
+        },
+    )
+    .await;
+    let table = stdout(&failed);
+    assert!(
+        table.contains("failed") && table.contains("token"),
+        "{table}"
     );
 }

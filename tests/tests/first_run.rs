@@ -161,6 +161,8 @@ async fn the_first_ten_minutes_with_compose() {
         terminal.expect("cannot be reached from here");
         terminal.answer("Fallback models", "1");
         terminal.answer("Telegram bot token", "");
+        terminal.answer("Discord bot token", "");
+        terminal.answer("Slack bot token", "");
         terminal.answer("Start the stack now?", "n");
         terminal.finish(Duration::from_secs(30))
     })

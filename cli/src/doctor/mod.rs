@@ -8,6 +8,7 @@
 //! [`host`] (Docker and images, or nats-server and the binaries; memory, disk, port),
 //! [`providers`] (from where the services run) and [`services`] (what the config asks of them).
 
+mod channels;
 mod files;
 mod host;
 mod providers;
@@ -147,6 +148,7 @@ pub async fn run(options: Args) -> ExitCode {
         providers::provider_checks(config, client.as_mut(), compose, &mut checks).await;
         services::window_checks(config, &mut checks);
         services::telegram_checks(config, &mut checks);
+        channels::channel_checks(config, &context.sources, client.as_mut(), &mut checks).await;
         services::exec_check(config, &mut checks);
         if let Some(gateway) = &gateway {
             host::port_check(&gateway.base, &mut checks).await;

@@ -11,9 +11,11 @@
 //! A wrong answer (an unreachable URL, a malformed or refused key, an unknown model) is said and
 //! asked again; Ctrl-D twice quits. Nothing is written until every step has passed.
 //!
-//! One step per file: [`deployment`], [`providers`], [`models`], [`telegram`], then [`write`];
+//! One step per file: [`deployment`], [`providers`], [`models`], [`telegram`], [`chat_apps`]
+//! (Discord, Slack), then [`write`];
 //! each adds to a [`Plan`] of config edits and `.env` values.
 
+mod chat_apps;
 mod deployment;
 mod models;
 mod prompter;
@@ -97,6 +99,15 @@ pub struct Args {
     /// Telegram user ids or @names allowed to talk (allowlist policy; repeat the flag).
     #[arg(long = "allow-from")]
     pub allow_from: Vec<String>,
+    /// Discord bot token (developer portal > Bot).
+    #[arg(long)]
+    pub discord_token: Option<String>,
+    /// Slack bot token (xoxb-...).
+    #[arg(long)]
+    pub slack_bot_token: Option<String>,
+    /// Slack app-level token for Socket Mode (xapp-...).
+    #[arg(long)]
+    pub slack_app_token: Option<String>,
     /// Start the stack when done (`pincer gateway start`).
     #[arg(long)]
     pub start: bool,
@@ -276,6 +287,8 @@ async fn steps(
     providers::choose(args, ask, files, plan).await?;
     models::choose(args, ask, files, plan).await?;
     telegram::choose(args, ask, files, plan)?;
+    chat_apps::discord(args, ask, files, plan)?;
+    chat_apps::slack(args, ask, files, plan)?;
     write::gateway(args, files, plan);
     write::write(files, plan)
 }
