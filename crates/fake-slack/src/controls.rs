@@ -125,6 +125,22 @@ impl World {
         Ok(envelope_id)
     }
 
+    /// An envelope of another type (`slash_commands`, `interactive`) with `payload` as given;
+    /// returns the envelope id.
+    pub fn send_envelope(
+        &self,
+        app_token: &str,
+        kind: &str,
+        payload: Value,
+    ) -> Result<String, FakeError> {
+        let envelope_id = self
+            .lock()
+            .enqueue_envelope(app_token, kind, "", payload)
+            .ok_or(FakeError::UnknownApp)?;
+        self.wake.notify_one();
+        Ok(envelope_id)
+    }
+
     /// Reads an app.
     pub fn read_app<T>(
         &self,

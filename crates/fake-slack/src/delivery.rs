@@ -14,14 +14,28 @@ use crate::state::{Envelope, Inner, SocketCommand, World};
 impl Inner {
     /// Queues an `events_api` envelope for `payload`; returns its `envelope_id`.
     pub fn enqueue(&mut self, app_token: &str, event_id: &str, payload: Value) -> Option<String> {
+        self.enqueue_envelope(app_token, "events_api", event_id, payload)
+    }
+
+    /// Queues an envelope of any type (`events_api`, `slash_commands`, `interactive`); only
+    /// `events_api` ones say they accept no response payload.
+    pub fn enqueue_envelope(
+        &mut self,
+        app_token: &str,
+        kind: &str,
+        event_id: &str,
+        payload: Value,
+    ) -> Option<String> {
         let app = self.apps.get_mut(app_token)?;
         let envelope_id = uuid::Uuid::new_v4().to_string();
         let event_type = payload["event"]["type"]
             .as_str()
+            .or_else(|| payload["type"].as_str())
+            .or_else(|| payload["command"].as_str())
             .unwrap_or_default()
             .to_owned();
-        let body = json!({ "envelope_id": envelope_id, "type": "events_api",
-                           "accepts_response_payload": false, "payload": payload });
+        let body = json!({ "envelope_id": envelope_id, "type": kind,
+                           "accepts_response_payload": kind != "events_api", "payload": payload });
         app.envelopes.push(Envelope {
             body,
             due: Some(Instant::now()),

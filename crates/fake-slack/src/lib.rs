@@ -124,6 +124,17 @@ impl RunningSlack {
         self.world.send_event(app_token, event)
     }
 
+    /// An envelope of another type (`slash_commands`, `interactive`, which accept a response
+    /// payload in the ack); returns its id.
+    pub fn send_envelope(
+        &self,
+        app_token: &str,
+        kind: &str,
+        payload: Value,
+    ) -> Result<String, FakeError> {
+        self.world.send_envelope(app_token, kind, payload)
+    }
+
     /// A user's message as the `event_callback` payloads HTTP mode posts (stored, not sent).
     pub fn http_payloads(
         &self,
