@@ -5,6 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// An error answer on its way out (boxed: a `Response` is large for an `Err`).
+pub type Refusal = Box<Response>;
+
 /// 401 for a missing, unknown or revoked token.
 pub fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized")

@@ -232,17 +232,16 @@ impl Inner {
         let reply = incoming.reply_to.as_ref().map(|message_id| Reply {
             message_id: message_id.clone(),
         });
+        // A reply pings the replied-to author unless the user turned the ping off.
         if let Some(replied) = incoming
             .reply_to
             .as_ref()
             .and_then(|id| self.messages.get(id))
+            && !incoming.reply_without_ping
+            && replied.author_id != author_id
+            && !mentions.contains(&replied.author_id)
         {
-            if !incoming.reply_without_ping
-                && replied.author_id != author_id
-                && !mentions.contains(&replied.author_id)
-            {
-                mentions.push(replied.author_id.clone());
-            }
+            mentions.push(replied.author_id.clone());
         }
         let attachments = self.store_attachments(incoming);
         let id = next_id();

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::errors;
+use crate::errors::{self, Refusal};
 use crate::knobs::TooManyShape;
 use crate::snowflake::now_ms;
 use crate::state::Bot;
@@ -21,7 +21,7 @@ fn bucket_name(route: &str) -> String {
 
 /// Counts one request against the bot's bucket for (`route`, `channel`): the headers to answer
 /// with, or the 429.
-pub fn take(bot: &mut Bot, route: &'static str, channel: &str) -> Result<HeaderMap, Response> {
+pub fn take(bot: &mut Bot, route: &'static str, channel: &str) -> Result<HeaderMap, Refusal> {
     let limit = bot.knobs.bucket_limit;
     if limit == 0 {
         return Ok(HeaderMap::new());
@@ -48,7 +48,8 @@ pub fn take(bot: &mut Bot, route: &'static str, channel: &str) -> Result<HeaderM
             TooManyShape::Full,
             limit,
             &bucket_name(route),
-        ));
+        )
+        .into());
     }
     times.push_back(now);
     let remaining = limit as usize - times.len();

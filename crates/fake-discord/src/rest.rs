@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
-use crate::errors;
+use crate::errors::{self, Refusal};
 use crate::message::{Draft, Reply, bot_user_json, parse_mentions};
 use crate::ratelimit;
 use crate::records::{Edit, SentMessage};
@@ -176,30 +176,30 @@ fn admit(
     token: &str,
     route: &'static str,
     channel_id: &str,
-) -> Result<HeaderMap, Response> {
+) -> Result<HeaderMap, Refusal> {
     let Some(bot) = inner.bots.get_mut(token) else {
-        return Err(errors::unauthorized());
+        return Err(errors::unauthorized().into());
     };
     if bot.knobs.forbidden_channels.iter().any(|c| c == channel_id) {
         bot.rejected_sends += 1;
-        return Err(errors::missing_permissions());
+        return Err(errors::missing_permissions().into());
     }
     if let Some(refusal) = ratelimit::forced(bot, route) {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     ratelimit::take(bot, route, channel_id)
 }
 
 /// A JSON object body, or Discord's 50109.
-fn json_body(body: &[u8]) -> Result<Value, Response> {
+fn json_body(body: &[u8]) -> Result<Value, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(value @ Value::Object(_)) => Ok(value),
-        _ => Err(errors::invalid_json()),
+        _ => Err(errors::invalid_json().into()),
     }
 }
 
 /// The `content` of a request, checked for length.
-fn content_of(request: &Value) -> Result<Option<String>, Response> {
+fn content_of(request: &Value) -> Result<Option<String>, Refusal> {
     let Some(content) = request.get("content").and_then(Value::as_str) else {
         return Ok(None);
     };
@@ -208,7 +208,8 @@ fn content_of(request: &Value) -> Result<Option<String>, Response> {
             "content",
             "BASE_TYPE_MAX_LENGTH",
             "Must be 2000 or fewer in length.",
-        ));
+        )
+        .into());
     }
     Ok(Some(content.to_owned()))
 }
@@ -225,14 +226,15 @@ fn has_non_text(request: &Value) -> bool {
 }
 
 /// A nonce as a string (Discord accepts integers and strings).
-fn nonce_of(request: &Value) -> Result<Option<String>, Response> {
+fn nonce_of(request: &Value) -> Result<Option<String>, Refusal> {
     match request.get("nonce") {
         Some(Value::String(nonce)) if nonce.chars().count() > MAX_NONCE_CHARS => {
             Err(errors::invalid_field(
                 "nonce",
                 "BASE_TYPE_MAX_LENGTH",
                 "Must be 25 or fewer in length.",
-            ))
+            )
+            .into())
         }
         Some(Value::String(nonce)) => Ok(Some(nonce.clone())),
         Some(Value::Number(nonce)) => Ok(Some(nonce.to_string())),
@@ -241,7 +243,7 @@ fn nonce_of(request: &Value) -> Result<Option<String>, Response> {
 }
 
 /// User ids the message really mentions: those in the content that `allowed_mentions` lets ping.
-fn pinged_users(content: &str, allowed: Option<&Value>) -> Result<Vec<String>, Response> {
+fn pinged_users(content: &str, allowed: Option<&Value>) -> Result<Vec<String>, Refusal> {
     let (users, _) = parse_mentions(content);
     let Some(allowed) = allowed.filter(|a| a.is_object()) else {
         return Ok(users);
@@ -259,7 +261,8 @@ fn pinged_users(content: &str, allowed: Option<&Value>) -> Result<Vec<String>, R
             "allowed_mentions",
             "ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
             &format!("Value \"{bad}\" is not a valid enum value."),
-        ));
+        )
+        .into());
     }
     let listed: Vec<&str> = allowed
         .get("users")
@@ -284,7 +287,7 @@ async fn create_message(
     };
     let limit_headers = match admit(&mut inner, &token, "messages", &channel_id) {
         Ok(limit_headers) => limit_headers,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     match create(&mut inner, &token, &channel_id, &body) {
         Ok(message) => (StatusCode::OK, limit_headers, Json(message)).into_response(),
@@ -292,28 +295,23 @@ async fn create_message(
             if let Some(bot) = inner.bots.get_mut(&token) {
                 bot.rejected_sends += 1;
             }
-            refusal
+            *refusal
         }
     }
 }
 
 /// Validates and creates a message (or finds the one its enforced nonce already made).
-fn create(
-    inner: &mut Inner,
-    token: &str,
-    channel_id: &str,
-    body: &[u8],
-) -> Result<Value, Response> {
+fn create(inner: &mut Inner, token: &str, channel_id: &str, body: &[u8]) -> Result<Value, Refusal> {
     let request = json_body(body)?;
     let content = content_of(&request)?.unwrap_or_default();
     if content.is_empty() && !has_non_text(&request) {
-        return Err(errors::empty_message());
+        return Err(errors::empty_message().into());
     }
     let nonce = nonce_of(&request)?;
     let enforce_nonce = request.get("enforce_nonce").and_then(Value::as_bool) == Some(true);
     let mentions = pinged_users(&content, request.get("allowed_mentions"))?;
     let Some(bot) = inner.bots.get_mut(token) else {
-        return Err(errors::unauthorized());
+        return Err(errors::unauthorized().into());
     };
     let window = Duration::from_secs(bot.knobs.nonce_window_secs);
     bot.nonces.retain(|_, (_, at)| at.elapsed() <= window);
@@ -326,7 +324,7 @@ fn create(
             .messages
             .get(&existing)
             .map(|m| m.body.clone())
-            .ok_or_else(errors::server_error);
+            .ok_or_else(|| errors::server_error().into());
     }
     let bot_id = bot.user.id.clone();
     let echo = bot.knobs.echo_own_messages;
@@ -349,7 +347,8 @@ fn create(
                 "message_reference",
                 "REPLIES_UNKNOWN_MESSAGE",
                 "Unknown message",
-            ));
+            )
+            .into());
         }
         _ => None,
     };
@@ -422,7 +421,7 @@ async fn edit_message(
     };
     let limit_headers = match admit(&mut inner, &token, "edits", &channel_id) {
         Ok(limit_headers) => limit_headers,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     match edit(&mut inner, &token, &channel_id, &message_id, &body) {
         Ok(message) => (StatusCode::OK, limit_headers, Json(message)).into_response(),
@@ -430,7 +429,7 @@ async fn edit_message(
             if let Some(bot) = inner.bots.get_mut(&token) {
                 bot.rejected_sends += 1;
             }
-            refusal
+            *refusal
         }
     }
 }
@@ -442,26 +441,26 @@ fn edit(
     channel_id: &str,
     message_id: &str,
     body: &[u8],
-) -> Result<Value, Response> {
+) -> Result<Value, Refusal> {
     let request = json_body(body)?;
     let content = content_of(&request)?;
     if content.as_deref() == Some("") && !has_non_text(&request) {
-        return Err(errors::empty_message());
+        return Err(errors::empty_message().into());
     }
     let (bot_id, echo) = inner
         .bots
         .get(token)
         .map(|bot| (bot.user.id.clone(), bot.knobs.echo_own_messages))
-        .ok_or_else(errors::unauthorized)?;
+        .ok_or_else(|| Refusal::from(errors::unauthorized()))?;
     let Some(stored) = inner
         .messages
         .get_mut(message_id)
         .filter(|m| m.channel_id == channel_id)
     else {
-        return Err(errors::unknown_message());
+        return Err(errors::unknown_message().into());
     };
     if stored.author_id != bot_id {
-        return Err(errors::not_your_message());
+        return Err(errors::not_your_message().into());
     }
     if let Some(content) = &content {
         stored.body["content"] = json!(content);

@@ -95,9 +95,19 @@ impl World {
     }
 
     /// Notes the close code the fake is sending.
+    /// Notes the close code the fake is sending; 4007 (invalid seq) and 4009 (session timed
+    /// out) end the session, as their meaning is "identify anew".
     pub fn closing(&self, conn: u64, code: u16) {
-        if let Some(record) = self.lock().connections.get_mut(&conn) {
+        let mut inner = self.lock();
+        if let Some(record) = inner.connections.get_mut(&conn) {
             record.close_sent = Some(code);
+        }
+        if !matches!(code, 4007 | 4009) {
+            return;
+        }
+        let session_id = inner.live.get(&conn).and_then(|live| live.session.clone());
+        if let Some(session) = session_id.and_then(|id| inner.sessions.get_mut(&id)) {
+            session.invalid = true;
         }
     }
 

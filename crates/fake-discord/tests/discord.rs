@@ -576,3 +576,70 @@ async fn replies_edits_typing_channels_and_attachments() {
         (Some(11), Some(GENERAL))
     );
 }
+
+#[tokio::test]
+async fn stopped_acks_and_a_silent_connection_leave_resume_working() {
+    let discord = fake().await;
+    let mut socket = connect(&discord.gateway_url()).await;
+    frame(&mut socket).await;
+    identify(&mut socket, TOKEN, INTENTS).await;
+    let ready = frame(&mut socket).await;
+    let session_id = ready["d"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let seq = until(&mut socket, 0, "GUILD_CREATE").await["s"]
+        .as_u64()
+        .expect("seq");
+
+    assert_eq!(discord.stop_heartbeat_acks(TOKEN), 1);
+    send(&mut socket, json!({ "op": 1, "d": seq })).await;
+    eventually("the heartbeat", || {
+        (discord.heartbeats(TOKEN) == 1).then_some(())
+    })
+    .await;
+    let first = discord
+        .user_says(TOKEN, &Incoming::dm(ALICE, "one"))
+        .expect("inject");
+    let next_frame = frame(&mut socket).await;
+    assert_eq!(
+        next_frame["d"]["id"],
+        first.id.as_str(),
+        "no op 11 came before it"
+    );
+
+    assert_eq!(discord.go_silent(TOKEN), 1);
+    let second = discord
+        .user_says(TOKEN, &Incoming::dm(ALICE, "two"))
+        .expect("inject");
+    let mut resumed = connect(&discord.resume_gateway_url()).await;
+    frame(&mut resumed).await;
+    send(
+        &mut resumed,
+        json!({ "op": 6, "d": { "token": TOKEN, "session_id": session_id, "seq": seq + 1 } }),
+    )
+    .await;
+    assert_eq!(frame(&mut resumed).await["d"]["id"], second.id.as_str());
+    assert_eq!(frame(&mut resumed).await["t"], "RESUMED");
+    let silent = eventually("the silent connection to be dropped", || {
+        discord
+            .connections(TOKEN)
+            .into_iter()
+            .find(|c| c.id == 1 && !c.is_open())
+    })
+    .await;
+    assert_eq!(silent.ending, Some(Ending::ServerDropped));
+    assert_eq!(discord.open_connections(TOKEN), 1);
+
+    // 4009 ends the session: resuming it afterwards is refused.
+    assert_eq!(discord.close(TOKEN, 4009), 1);
+    assert_eq!(next(&mut resumed).await, Err(Some(4009)));
+    let mut again = connect(&discord.resume_gateway_url()).await;
+    frame(&mut again).await;
+    send(
+        &mut again,
+        json!({ "op": 6, "d": { "token": TOKEN, "session_id": session_id, "seq": seq + 3 } }),
+    )
+    .await;
+    assert_eq!(frame(&mut again).await["d"], false);
+}
