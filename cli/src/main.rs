@@ -52,7 +52,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create or edit the config and .env, step by step (or all from flags with --non-interactive).
-    Onboard(onboard::Args),
+    Onboard(Box<onboard::Args>),
     /// Work with the config file.
     Config(config_cmd::Args),
     /// Models the llm-router knows and their health; the agent's primary and fallback models.
@@ -91,7 +91,7 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Onboard(args) => block_on(onboard::run(args)),
+        Command::Onboard(args) => block_on(onboard::run(*args)),
         Command::Config(args) => config_cmd::run(args),
         Command::Models(args) => block_on(models_cmd::run(args)),
         Command::Gateway(args) => block_on(gateway_cmd::run(args)),
