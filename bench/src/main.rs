@@ -33,6 +33,7 @@
 //! target/release/pincer-bench router --phases 1:500,8:1000,32:2000 --channels 4
 //! ```
 
+mod chat_apps;
 mod control;
 mod load;
 mod procs;
@@ -74,6 +75,12 @@ enum Command {
     Telegram(telegram::Args),
     /// Tool calls through the tool host: exec and MCP round trips, its idle memory.
     Tools(tools::Args),
+    /// Messages through the Discord side (fake gateway and REST) to an instant agent.
+    Discord(chat_apps::Args),
+    /// Messages through the Slack side (fake Socket Mode and Web API) to an instant agent.
+    Slack(chat_apps::Args),
+    /// Telegram, Discord and Slack connected at once: the channel-bridge's memory and throughput.
+    Channels(chat_apps::Args),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +121,9 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Control(args)) => control::run(args).await,
         Some(Command::Load(args)) => load_running(args).await,
         Some(Command::Tools(args)) => tools::run(args).await,
+        Some(Command::Discord(args)) => chat_apps::run(chat_apps::Which::Discord, args).await,
+        Some(Command::Slack(args)) => chat_apps::run(chat_apps::Which::Slack, args).await,
+        Some(Command::Channels(args)) => chat_apps::run(chat_apps::Which::All, args).await,
     }
 }
 

@@ -1,0 +1,250 @@
+//! `pincer-bench discord` and `pincer-bench slack`: messages per second through one channel with
+//! an instant agent; `pincer-bench channels`: the channel-bridge's memory with Telegram, Discord
+//! and Slack connected at once. The fakes run in this process and feed DMs (each from its own
+//! user) into `pincer dev`; the clock stops when every answer is final on the fake.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::{procs, round, stack};
+
+const TELEGRAM_TOKEN: &str = "424242:bench";
+const DISCORD_TOKEN: &str = "discord-bench-token";
+const SLACK_APP: &str = "xapp-1-ABENCH-1-bench";
+const SLACK_BOT: &str = "xoxb-1-bench-bot";
+
+/// Flags of `pincer-bench discord|slack|channels`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Messages to send, each from its own user.
+    #[arg(long, default_value_t = 500)]
+    messages: usize,
+    /// Words per fake model reply.
+    #[arg(long, default_value_t = 16)]
+    tokens: u32,
+    /// Seconds allowed for all answers.
+    #[arg(long, default_value_t = 180)]
+    patience_secs: u64,
+}
+
+/// Which channel a run measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Discord only.
+    Discord,
+    /// Slack only.
+    Slack,
+    /// Telegram, Discord and Slack together (memory).
+    All,
+}
+
+/// The fakes of a run.
+struct Fakes {
+    telegram: Option<pincer_fake_telegram::RunningTelegram>,
+    discord: Option<pincer_fake_discord::RunningDiscord>,
+    slack: Option<pincer_fake_slack::RunningSlack>,
+}
+
+impl Fakes {
+    async fn start(which: Which) -> anyhow::Result<Self> {
+        let any = || "127.0.0.1:0".parse::<std::net::SocketAddr>();
+        let telegram = match which {
+            Which::All => Some(pincer_fake_telegram::RunningTelegram::start(any()?).await?),
+            _ => None,
+        };
+        let discord = match which {
+            Which::Discord | Which::All => {
+                let discord = pincer_fake_discord::RunningDiscord::start(any()?).await?;
+                discord
+                    .add_bot(DISCORD_TOKEN)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // Each DM is its own channel; no bucket is ever full here, but keep it off.
+                discord
+                    .update_knobs(DISCORD_TOKEN, |knobs| {
+                        knobs.bucket_limit = 0;
+                        knobs.echo_own_messages = false;
+                    })
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(discord)
+            }
+            _ => None,
+        };
+        let slack = match which {
+            Which::Slack | Which::All => {
+                let slack = pincer_fake_slack::RunningSlack::start(any()?).await?;
+                slack
+                    .add_app(SLACK_APP, SLACK_BOT)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(slack)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            telegram,
+            discord,
+            slack,
+        })
+    }
+
+    fn channels_config(&self) -> String {
+        let mut blocks = Vec::new();
+        let open = r#"dmPolicy: "open", allowFrom: ["*"]"#;
+        if let Some(telegram) = &self.telegram {
+            blocks.push(format!(
+                r#"telegram: {{ botToken: "{TELEGRAM_TOKEN}", apiRoot: "{}", {open} }}"#,
+                telegram.api_root()
+            ));
+        }
+        if let Some(discord) = &self.discord {
+            blocks.push(format!(
+                r#"discord: {{ token: "{DISCORD_TOKEN}", apiBaseUrl: "{}", {open} }}"#,
+                discord.api_base_url()
+            ));
+        }
+        if let Some(slack) = &self.slack {
+            blocks.push(format!(
+                r#"slack: {{ botToken: "{SLACK_BOT}", appToken: "{SLACK_APP}", apiBaseUrl: "{}", {open} }}"#,
+                slack.api_base_url()
+            ));
+        }
+        blocks.join(", ")
+    }
+
+    /// Whether every platform's bot is connected.
+    fn connected(&self) -> bool {
+        self.discord
+            .as_ref()
+            .is_none_or(|d| d.open_connections(DISCORD_TOKEN) > 0)
+            && self
+                .slack
+                .as_ref()
+                .is_none_or(|s| s.open_sockets(SLACK_APP) > 0)
+    }
+
+    /// A DM from user `n` on every platform of the run.
+    fn user_says(&self, n: usize) -> anyhow::Result<()> {
+        let text = "Reply with a short greeting.";
+        if let Some(telegram) = &self.telegram {
+            telegram.user_says(
+                TELEGRAM_TOKEN,
+                &pincer_fake_telegram::Incoming {
+                    from_id: 10_000 + n as i64,
+                    text: text.to_owned(),
+                    ..Default::default()
+                },
+            );
+        }
+        if let Some(discord) = &self.discord {
+            discord
+                .user_says(
+                    DISCORD_TOKEN,
+                    &pincer_fake_discord::Incoming::dm(&format!("{}", 700_000 + n), text),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if let Some(slack) = &self.slack {
+            slack
+                .user_says(
+                    SLACK_APP,
+                    &pincer_fake_slack::Incoming::dm(&format!("U{n:08}"), text),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Final answers so far, over every platform of the run.
+    fn answered(&self) -> usize {
+        let telegram = self
+            .telegram
+            .as_ref()
+            .map_or(0, |t| t.sent(TELEGRAM_TOKEN).len());
+        let discord = self
+            .discord
+            .as_ref()
+            .map_or(0, |d| d.sent(DISCORD_TOKEN).len());
+        let slack = self.slack.as_ref().map_or(0, |s| {
+            s.posted(SLACK_APP)
+                .iter()
+                .filter(|p| !p.text.contains("Working on it") && !p.text.ends_with(" …"))
+                .count()
+        });
+        telegram + discord + slack
+    }
+
+    fn platforms(&self) -> usize {
+        usize::from(self.telegram.is_some())
+            + usize::from(self.discord.is_some())
+            + usize::from(self.slack.is_some())
+    }
+}
+
+pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
+    let bin_dir = crate::bin_dir()?;
+    let fake = stack::Fake::start(&bin_dir, args.tokens).await?;
+    let fakes = Fakes::start(which).await?;
+    let work = tempfile::tempdir()?;
+    let mut dev = stack::Dev::start_with_channels(
+        &bin_dir,
+        work.path(),
+        fake.addr,
+        32,
+        &fakes.channels_config(),
+    )
+    .await?;
+    dev.wait_ready(Duration::from_secs(30)).await?;
+    wait(Duration::from_secs(30), || fakes.connected())
+        .await
+        .map_err(|()| anyhow::anyhow!("the bots did not connect within 30 s"))?;
+    // One message first on every platform: every path is warm.
+    fakes.user_says(0)?;
+    let per_round = fakes.platforms();
+    wait(Duration::from_secs(30), || fakes.answered() >= per_round)
+        .await
+        .map_err(|()| anyhow::anyhow!("the first messages were not answered within 30 s"))?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bridge_idle_kib = procs::tree_memory_of(dev.pid(), "pincer-channel-");
+
+    let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
+    let started = Instant::now();
+    for n in 1..=args.messages {
+        fakes.user_says(n)?;
+    }
+    let expected = per_round * (args.messages + 1);
+    let finished = wait(Duration::from_secs(args.patience_secs), || {
+        fakes.answered() >= expected
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let stack_peak_kib = sampler.stop().await;
+    let bridge_after_kib = procs::tree_memory_of(dev.pid(), "pincer-channel-");
+    let delivered = fakes.answered().saturating_sub(per_round);
+    dev.stop().await;
+
+    let report = json!({
+        "machine": procs::machine(),
+        "channels": match which { Which::Discord => "discord", Which::Slack => "slack", Which::All => "telegram+discord+slack" },
+        "messages": args.messages * per_round,
+        "answers": delivered,
+        "complete": finished.is_ok(),
+        "seconds": round(elapsed.as_secs_f64()),
+        "messages_per_s": round(delivered as f64 / elapsed.as_secs_f64()),
+        "channel_bridge_rss_mib": { "idle_connected": round(bridge_idle_kib as f64 / 1024.0), "after_load": round(bridge_after_kib as f64 / 1024.0) },
+        "stack_peak_rss_mib": round(stack_peak_kib as f64 / 1024.0),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Polls `done` every 20 ms until it holds or `patience` passes.
+async fn wait(patience: Duration, done: impl Fn() -> bool) -> Result<(), ()> {
+    let deadline = Instant::now() + patience;
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
