@@ -417,6 +417,38 @@ impl Stack {
         self.start_services().await;
     }
 
+    /// The pairing store of `channel`'s `account`, as an operator would approve a code.
+    pub async fn pairing(&self, channel: &str, account: &str) -> pincer_store::pairing::Pairing {
+        let js = async_nats::jetstream::new(self.nats_admin().await);
+        let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
+            .await
+            .expect("pairing bucket");
+        pincer_store::pairing::Pairing::new(bucket, channel, account)
+    }
+
+    /// Waits until the channel-bridge reports `account` of `channel` in `state`; returns its record.
+    pub async fn channel_health(
+        &self,
+        channel: &str,
+        account: &str,
+        state: pincer_store::channel_health::State,
+    ) -> pincer_store::channel_health::Health {
+        let js = async_nats::jetstream::new(self.nats_admin().await);
+        let bucket =
+            pincer_bus::setup::channel_state_bucket(&js, &pincer_bus::Namespace::default())
+                .await
+                .expect("channel state bucket");
+        let what = format!("{channel} {account} {state:?}");
+        pincer_test_support::eventually(&what, std::time::Duration::from_secs(30), || async {
+            let health = pincer_store::channel_health::get(&bucket, channel, account)
+                .await
+                .ok()
+                .flatten()?;
+            (health.state == state).then_some(health)
+        })
+        .await
+    }
+
     /// A bus client with every right, for tests that look at what the services stored.
     pub async fn nats_admin(&self) -> async_nats::Client {
         let (user, password) = NATS_ADMIN;

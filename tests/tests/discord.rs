@@ -153,12 +153,7 @@ async fn an_unknown_dm_sender_pairs_with_a_code_then_is_answered() {
         "nothing reaches the agent before approval"
     );
 
-    let client = stack.nats_admin().await;
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("pairing bucket");
-    let pairing = pincer_store::pairing::Pairing::new(bucket, "discord", "default");
+    let pairing = stack.pairing("discord", "default").await;
     let approved = pairing.approve(&code).await.expect("approve");
     assert_eq!(approved.sender_id, "501");
 
@@ -485,19 +480,13 @@ async fn a_revoked_token_stops_the_account_with_a_visible_reason() {
     let (stack, discord) = stack(r#"dmPolicy: "open", allowFrom: ["*"]"#, "", echo()).await;
     discord.revoke_token(TOKEN).expect("revoke");
     discord.close(TOKEN, 4000);
-    let client = stack.nats_admin().await;
-    let js = async_nats::jetstream::new(client);
-    let state = pincer_bus::setup::channel_state_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("state bucket");
-    let health = eventually("the account marked failed", PATIENCE, || async {
-        let health = pincer_store::channel_health::get(&state, "discord", "default")
-            .await
-            .ok()
-            .flatten()?;
-        (health.state == pincer_store::channel_health::State::Failed).then_some(health)
-    })
-    .await;
+    let health = stack
+        .channel_health(
+            "discord",
+            "default",
+            pincer_store::channel_health::State::Failed,
+        )
+        .await;
     assert!(health.detail.contains("token"), "{}", health.detail);
     assert_eq!(discord.open_connections(TOKEN), 0);
 }

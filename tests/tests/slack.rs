@@ -138,12 +138,7 @@ async fn an_unknown_dm_sender_pairs_with_a_code_then_is_answered() {
     );
     assert_eq!(world.model_calls(), 0);
 
-    let client = world.stack.nats_admin().await;
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::pairing_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("pairing bucket");
-    let pairing = pincer_store::pairing::Pairing::new(bucket, "slack", "default");
+    let pairing = world.stack.pairing("slack", "default").await;
     assert_eq!(
         pairing.approve(&code).await.expect("approve").sender_id,
         "U0ANA"
@@ -493,18 +488,13 @@ async fn a_revoked_token_stops_the_account_with_a_visible_reason() {
     let world = world(r#"dmPolicy: "open", allowFrom: ["*"]"#, "", echo()).await;
     world.slack.revoke_token(APP);
     world.slack.drop_sockets(APP);
-    let client = world.stack.nats_admin().await;
-    let js = async_nats::jetstream::new(client);
-    let state = pincer_bus::setup::channel_state_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("state bucket");
-    let health = eventually("the account marked failed", PATIENCE, || async {
-        let health = pincer_store::channel_health::get(&state, "slack", "default")
-            .await
-            .ok()
-            .flatten()?;
-        (health.state == pincer_store::channel_health::State::Failed).then_some(health)
-    })
-    .await;
+    let health = world
+        .stack
+        .channel_health(
+            "slack",
+            "default",
+            pincer_store::channel_health::State::Failed,
+        )
+        .await;
     assert!(health.detail.contains("token"), "{}", health.detail);
 }

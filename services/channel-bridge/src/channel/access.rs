@@ -94,13 +94,11 @@ impl Rules {
                     GuildChannels::Rules(rules) => rules
                         .iter()
                         .map(|(id, rule)| {
-                            let space = Space {
-                                enabled: rule.enabled.or(rule.allow) != Some(false),
-                                require_mention: rule.require_mention,
-                                users: normalised(&rule.users),
-                                ..Space::default()
-                            };
-                            (id.clone(), space)
+                            let switch = (rule.enabled, rule.allow);
+                            (
+                                id.clone(),
+                                channel_space(switch, rule.require_mention, &rule.users),
+                            )
                         })
                         .collect(),
                 });
@@ -114,14 +112,12 @@ impl Rules {
                 (id.clone(), space)
             })
             .collect();
-        Self::new(
+        Self::gated(
             config.dm_policy(),
             &config.allow_from(),
-            config.allow_bots.unwrap_or(false),
-            config.group_policy.unwrap_or(GroupPolicy::Allowlist),
-            &[],
+            config.allow_bots,
+            config.group_policy,
             spaces,
-            true,
             &config.mention_patterns,
         )
     }
@@ -132,24 +128,42 @@ impl Rules {
             .channels
             .iter()
             .map(|(id, rule)| {
-                let space = Space {
-                    enabled: rule.enabled.or(rule.allow) != Some(false),
-                    require_mention: rule.require_mention,
-                    users: normalised(&rule.users),
-                    ..Space::default()
-                };
-                (id.clone(), space)
+                let switch = (rule.enabled, rule.allow);
+                (
+                    id.clone(),
+                    channel_space(switch, rule.require_mention, &rule.users),
+                )
             })
             .collect();
-        Self::new(
+        Self::gated(
             config.dm_policy(),
             &config.allow_from(),
-            config.allow_bots.unwrap_or(false),
-            config.group_policy.unwrap_or(GroupPolicy::Allowlist),
+            config.allow_bots,
+            config.group_policy,
+            spaces,
+            &config.mention_patterns,
+        )
+    }
+
+    /// Discord's and Slack's rules: bots off unless allowed, groups listed and mention-gated by
+    /// default.
+    fn gated(
+        dm: DmPolicy,
+        allow_from: &[String],
+        allow_bots: Option<bool>,
+        group_policy: Option<GroupPolicy>,
+        spaces: BTreeMap<String, Space>,
+        mention_patterns: &[String],
+    ) -> Self {
+        Self::new(
+            dm,
+            allow_from,
+            allow_bots.unwrap_or(false),
+            group_policy.unwrap_or(GroupPolicy::Allowlist),
             &[],
             spaces,
             true,
-            &config.mention_patterns,
+            mention_patterns,
         )
     }
 
@@ -270,6 +284,21 @@ impl Rules {
         self.mention_patterns
             .iter()
             .any(|pattern| contains_word(&text, pattern))
+    }
+}
+
+/// A Discord guild channel's or a Slack channel's rule: `enabled` (or the legacy `allow`),
+/// `requireMention`, `users`.
+fn channel_space(
+    (enabled, allow): (Option<bool>, Option<bool>),
+    require_mention: Option<bool>,
+    users: &[String],
+) -> Space {
+    Space {
+        enabled: enabled.or(allow) != Some(false),
+        require_mention,
+        users: normalised(users),
+        ..Space::default()
     }
 }
 

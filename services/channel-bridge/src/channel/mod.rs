@@ -21,3 +21,32 @@ pub mod routing;
 pub mod typing;
 
 pub use pincer_bus::key_token;
+
+/// The buckets every channel works with.
+pub struct Stores {
+    /// Channel state: offsets, sessions, markers, leases, health.
+    pub state: async_nats::jetstream::kv::Store,
+    /// Pairing codes and approved senders.
+    pub pairing: async_nats::jetstream::kv::Store,
+    /// Attachments on their way to the agent.
+    pub media: async_nats::jetstream::object_store::ObjectStore,
+}
+
+impl Stores {
+    /// Opens (creating if needed) the channel buckets.
+    pub async fn open(
+        js: &async_nats::jetstream::Context,
+        ns: &pincer_bus::Namespace,
+    ) -> Result<Self, pincer_bus::Error> {
+        let (state, pairing, media) = tokio::try_join!(
+            pincer_bus::setup::channel_state_bucket(js, ns),
+            pincer_bus::setup::pairing_bucket(js, ns),
+            pincer_bus::setup::media_store(js, ns)
+        )?;
+        Ok(Self {
+            state,
+            pairing,
+            media,
+        })
+    }
+}

@@ -32,12 +32,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let ns = bridge.namespace.clone();
-    let stores = tokio::try_join!(
-        pincer_bus::setup::channel_state_bucket(&js, &ns),
-        pincer_bus::setup::pairing_bucket(&js, &ns),
-        pincer_bus::setup::media_store(&js, &ns)
-    );
-    let (state, pairing, media) = match stores {
+    let crate::channel::Stores {
+        state,
+        pairing,
+        media,
+    } = match crate::channel::Stores::open(&js, &ns).await {
         Ok(stores) => stores,
         Err(error) => {
             tracing::error!(%error, "cannot open the channel buckets");
