@@ -173,6 +173,32 @@ impl Fakes {
         telegram + discord + slack
     }
 
+    /// What the fakes saw, when answers are missing.
+    fn explain_missing(&self) {
+        if let Some(slack) = &self.slack {
+            let posted = slack.posted(SLACK_APP);
+            let placeholders = posted
+                .iter()
+                .filter(|p| p.text.contains("Working on it"))
+                .count();
+            let previews = posted.iter().filter(|p| p.text.ends_with(" …")).count();
+            eprintln!(
+                "slack: {} posted ({placeholders} placeholders, {previews} previews), {} envelopes delivered, {} redelivered, {} acks",
+                posted.len(),
+                slack.delivered(SLACK_APP),
+                slack.redelivered(SLACK_APP),
+                slack.acks(SLACK_APP).len()
+            );
+        }
+        if let Some(discord) = &self.discord {
+            eprintln!(
+                "discord: {} sent, {} rejected",
+                discord.sent(DISCORD_TOKEN).len(),
+                discord.rejected_sends(DISCORD_TOKEN)
+            );
+        }
+    }
+
     fn platforms(&self) -> usize {
         usize::from(self.telegram.is_some())
             + usize::from(self.discord.is_some())
@@ -220,6 +246,9 @@ pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
     let stack_peak_kib = sampler.stop().await;
     let bridge_after_kib = procs::tree_memory_of(dev.pid(), "pincer-channel-");
     let delivered = fakes.answered().saturating_sub(per_round);
+    if finished.is_err() {
+        fakes.explain_missing();
+    }
     dev.stop().await;
 
     let report = json!({

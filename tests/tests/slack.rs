@@ -498,3 +498,46 @@ async fn a_revoked_token_stops_the_account_with_a_visible_reason() {
         .await;
     assert!(health.detail.contains("token"), "{}", health.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_messages_is_answered_whole_while_envelopes_wait_for_their_acks() {
+    // More envelopes at once than the socket's queue and its pending acks hold together: the
+    // acks must still go out while the bridge works through the queue.
+    let world = world(
+        r#"dmPolicy: "open", allowFrom: ["*"]"#,
+        "",
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    // Slack's three seconds, scaled to a debug build: late acks bring redeliveries, which must
+    // not snowball.
+    world
+        .slack
+        .update_knobs(APP, |knobs| knobs.ack_timeout_ms = 400)
+        .expect("knobs");
+    const BURST: usize = 400;
+    for n in 0..BURST {
+        world
+            .slack
+            .user_says(APP, &Incoming::dm(&format!("U0B{n:04}"), "hi"))
+            .expect("dm");
+    }
+    eventually(
+        "every message of the burst answered",
+        Duration::from_secs(90),
+        || async {
+            let answered = world
+                .slack
+                .posted(APP)
+                .iter()
+                .filter(|p| !p.text.contains("Working on it") && !p.text.ends_with(" …"))
+                .count();
+            (answered == BURST).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(world.model_calls(), BURST, "each message ran once");
+}

@@ -138,6 +138,15 @@ pub fn preview_key(channel: &str, account: &str, turn_id: &str) -> String {
     )
 }
 
+/// The KV key a preview's follower sets once it will edit the preview no more: the answer may
+/// replace the preview then without a late progress edit landing over it.
+pub fn preview_done_key(preview_key: &str) -> String {
+    format!("{preview_key}.done")
+}
+
+/// Longest wait for a preview's follower to finish (one that died never says so).
+const PREVIEW_SETTLE: Duration = Duration::from_secs(5);
+
 impl<T: Transport> Sender<T> {
     /// Consumes the channel's outbound replies until `shutdown`. One replica sends at a time (a
     /// KV lease), so the pacing here is the whole bridge's and the platform's limits hold with any
@@ -321,6 +330,9 @@ impl<T: Transport> Sender<T> {
             } else {
                 None
             };
+            if preview.is_some() {
+                self.preview_settled(&to.account, &reply.turn_id).await;
+            }
             let outcome = loop {
                 if let Some(at) = pacing.last_send.get(&to.chat_id) {
                     tokio::time::sleep_until(*at + transport.spacing(&to)).await;
@@ -463,6 +475,23 @@ impl<T: Transport> Sender<T> {
             }
             Some(_) => Ok(Claim::Busy),
         }
+    }
+
+    /// Waits (at most [`PREVIEW_SETTLE`]) until the follower of the turn's preview stopped editing
+    /// it; its edits are sequential, so once it says so none is in flight.
+    async fn preview_settled(&self, account: &str, turn_id: &str) {
+        let key = preview_done_key(&preview_key(self.channel, account, turn_id));
+        let deadline = tokio::time::Instant::now() + PREVIEW_SETTLE;
+        while tokio::time::Instant::now() < deadline {
+            if self.state.get(&key).await.ok().flatten().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        tracing::debug!(
+            turn_id,
+            "preview follower never finished; replacing the preview anyway"
+        );
     }
 
     /// The message id of the turn's preview (or placeholder), if one was shown.

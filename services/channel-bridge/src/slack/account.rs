@@ -100,9 +100,21 @@ impl Platform for Slack {
         Some((ts, events))
     }
 
-    fn working(&self, message: &Inbound, _turn: &TurnRequest, watch: Self::Watch) {
+    fn working(&self, message: &Inbound, turn: &TurnRequest, watch: Self::Watch) {
         let Some((ts, events)) = watch else { return };
-        tokio::spawn(follow(self.web.clone(), message.chat.clone(), ts, events));
+        let (web, state, chat) = (self.web.clone(), self.state.clone(), message.chat.clone());
+        let done = crate::channel::outbound::preview_done_key(&preview_key(
+            "slack",
+            &self.account,
+            &turn.turn_id,
+        ));
+        tokio::spawn(async move {
+            follow(web, chat, ts, events).await;
+            // Sequential edits: none is in flight now, the answer may replace the placeholder.
+            if let Err(error) = state.put(done, "1".into()).await {
+                tracing::debug!(%error, "placeholder end not recorded");
+            }
+        });
     }
 }
 

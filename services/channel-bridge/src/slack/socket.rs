@@ -55,7 +55,8 @@ enum Control {
 
 struct Socket {
     id: u64,
-    control: mpsc::Sender<Control>,
+    /// Unbounded: the supervisor must never wait on a socket that waits on the supervisor.
+    control: mpsc::UnboundedSender<Control>,
     /// Slack asked for it to be replaced.
     retiring: bool,
 }
@@ -77,7 +78,7 @@ pub async fn run(
     health: &AccountHealth,
     shutdown: &CancellationToken,
 ) -> Stopped {
-    let (events, mut inbox) = mpsc::channel::<SocketEvent>(256);
+    let (events, mut inbox) = mpsc::channel::<SocketEvent>(32);
     let mut sockets: Vec<Socket> = Vec::new();
     let mut next_id = 0u64;
     let mut failures = 0u32;
@@ -130,7 +131,7 @@ pub async fn run(
                 for socket in &sockets {
                     if socket.id != id && socket.retiring {
                         // The replacement is up: the old one may go now.
-                        let _ = socket.control.send(Control::Close).await;
+                        let _ = socket.control.send(Control::Close);
                     }
                 }
                 health.connected("", "socket mode connected").await;
@@ -149,10 +150,7 @@ pub async fn run(
                     _ => true,
                 };
                 if handled && let Some(target) = sockets.iter().find(|s| s.id == socket) {
-                    let _ = target
-                        .control
-                        .send(Control::Ack(envelope_id.to_owned()))
-                        .await;
+                    let _ = target.control.send(Control::Ack(envelope_id.to_owned()));
                 }
             }
             SocketEvent::Disconnect { socket, reason } => {
@@ -189,7 +187,7 @@ pub async fn run(
 
 async fn close_all(sockets: &[Socket]) {
     for socket in sockets {
-        let _ = socket.control.send(Control::Close).await;
+        let _ = socket.control.send(Control::Close);
     }
 }
 
@@ -200,7 +198,7 @@ fn spawn(
     events: mpsc::Sender<SocketEvent>,
     shutdown: CancellationToken,
 ) -> Socket {
-    let (control, commands) = mpsc::channel(64);
+    let (control, commands) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let reason = serve(id, &url, &events, commands, &shutdown).await;
         let _ = events
@@ -219,7 +217,7 @@ async fn serve(
     id: u64,
     url: &str,
     events: &mpsc::Sender<SocketEvent>,
-    mut commands: mpsc::Receiver<Control>,
+    mut commands: mpsc::UnboundedReceiver<Control>,
     shutdown: &CancellationToken,
 ) -> String {
     let opened = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(url)).await;

@@ -25,8 +25,24 @@ pub fn key(account: &str, turn_id: &str) -> String {
     crate::channel::outbound::preview_key("telegram", account, turn_id)
 }
 
-/// Follows the run events of a turn on `events` and keeps the preview message in `chat` up to date.
+/// Follows the run events of a turn on `events` and keeps the preview message in `chat` up to date;
+/// then says it is done, so the answer replaces the preview after its last edit.
 pub async fn follow(
+    api: BotApi,
+    state: kv::Store,
+    key: String,
+    chat: i64,
+    events: async_nats::Subscriber,
+) {
+    edit_until_done(api, state.clone(), key.clone(), chat, events).await;
+    let done = crate::channel::outbound::preview_done_key(&key);
+    if let Err(error) = state.put(done, "1".into()).await {
+        tracing::debug!(%error, "preview end not recorded");
+    }
+}
+
+/// The edits of [`follow`].
+async fn edit_until_done(
     api: BotApi,
     state: kv::Store,
     key: String,
