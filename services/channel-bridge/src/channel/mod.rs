@@ -8,6 +8,7 @@
 //! - [`outbound`]: replies from JetStream to the platform exactly once (claim, send, mark),
 //!   chunked under each platform's limit, paced, with `retry_after` handling.
 //! - [`pushed`]: events a platform pushes through the gateway (webhooks), off JetStream.
+//! - [`lease`]: one replica at a time per connection or sender.
 //! - [`typing`]: the typing indicator while a turn runs.
 //! - [`health`]: each account's connection state, for `channels.status`, the UI and doctor.
 
@@ -15,6 +16,7 @@ pub mod access;
 pub mod health;
 pub mod inbound;
 pub mod ingest;
+pub mod lease;
 pub mod outbound;
 pub mod pushed;
 pub mod routing;

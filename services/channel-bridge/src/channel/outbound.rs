@@ -180,29 +180,17 @@ impl<T: Transport> Sender<T> {
         let holder = format!("{instance}/sender");
         let lease_key = format!("{}.sender", self.channel);
         while !shutdown.is_cancelled() {
-            let mut lease = match pincer_bus::lease::acquire(
+            let what = format!("{} sender", self.channel);
+            let acquired = super::lease::acquire(
                 &self.state,
                 &lease_key,
                 &holder,
                 SENDER_LEASE_TTL,
+                &what,
+                &shutdown,
             )
-            .await
-            {
-                Ok(Some(lease)) => lease,
-                Ok(None) => {
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(SENDER_LEASE_TTL / 3) => continue,
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, channel = self.channel, "cannot take the sender lease");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    }
-                }
-            };
+            .await;
+            let Some(mut lease) = acquired else { break };
             tracing::info!(channel = self.channel, "sending replies");
             let mut refreshed = tokio::time::Instant::now();
             'sending: while !shutdown.is_cancelled() {

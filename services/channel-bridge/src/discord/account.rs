@@ -19,8 +19,8 @@ use super::rest::{Rest, RestError};
 use crate::channel::health::AccountHealth;
 use crate::channel::inbound::{Inbound, MediaRef};
 use crate::channel::ingest::{self, Platform};
-use crate::channel::key_token;
 use crate::channel::typing::Typing;
+use crate::channel::{key_token, lease};
 
 /// Lease life of a bot's gateway connection; refreshed every third of it.
 const LEASE_TTL: Duration = Duration::from_secs(30);
@@ -95,31 +95,13 @@ pub async fn run(
     let lease_key = format!("discord.{}.gateway", key_token(&ingest.account));
     let session_key = format!("discord.{}.session", key_token(&ingest.account));
     while !shutdown.is_cancelled() {
-        let lease = match pincer_bus::lease::acquire(&state, &lease_key, &holder, LEASE_TTL).await {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
-                // Another replica holds the connection; check when its lease could have lapsed.
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(LEASE_TTL / 3) => continue,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot take the discord gateway lease");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                }
-            }
+        let what = "discord gateway";
+        let Some(lease) =
+            lease::acquire(&state, &lease_key, &holder, LEASE_TTL, what, &shutdown).await
+        else {
+            return;
         };
         let connection = shutdown.child_token();
-        let keeper = tokio::spawn(keep_lease(
-            state.clone(),
-            lease,
-            lease_key.clone(),
-            holder.clone(),
-            connection.clone(),
-        ));
         let stored = load_session(&state, &session_key).await;
         let (dispatches, inbox) = mpsc::channel(1024);
         let bot = Bot {
@@ -136,39 +118,19 @@ pub async fn run(
             channels: Channels::default(),
             stored: stored.clone(),
         };
-        tokio::join!(
-            gateway::run(&rest, &token, stored, dispatches, &health, &connection),
-            handler.run(inbox, &connection),
-        );
+        let work = async {
+            tokio::join!(
+                gateway::run(&rest, &token, stored, dispatches, &health, &connection),
+                handler.run(inbox, &connection),
+            )
+        };
+        lease::while_held(&state, lease, &holder, LEASE_TTL, what, &connection, work).await;
         connection.cancel();
-        let _ = keeper.await;
         if health.is_failed() {
             return;
         }
     }
     health.stopped().await;
-}
-
-/// Refreshes the lease until `connection` ends or the lease is lost (which ends the connection).
-async fn keep_lease(
-    state: kv::Store,
-    mut lease: pincer_bus::lease::Lease,
-    key: String,
-    holder: String,
-    connection: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = connection.cancelled() => break,
-            () = tokio::time::sleep(LEASE_TTL / 3) => {}
-        }
-        if let Err(error) = lease.refresh(&state, &holder, LEASE_TTL).await {
-            tracing::warn!(%error, %key, "discord gateway lease lost; another replica connects now");
-            connection.cancel();
-            return;
-        }
-    }
-    lease.release(&state).await;
 }
 
 async fn load_session(state: &kv::Store, key: &str) -> Option<Session> {

@@ -18,8 +18,8 @@ use super::web::{Identity, Web, WebError};
 use crate::channel::health::AccountHealth;
 use crate::channel::inbound::{Inbound, MediaRef};
 use crate::channel::ingest::{self, Platform};
-use crate::channel::key_token;
 use crate::channel::outbound::preview_key;
+use crate::channel::{key_token, lease};
 use crate::render;
 
 /// Lease life of an app's Socket Mode connection; refreshed every third of it.
@@ -241,39 +241,30 @@ pub async fn run(
     }
     let lease_key = format!("slack.{}.socket", key_token(&ingest.account));
     while !shutdown.is_cancelled() {
-        let mut lease =
-            match pincer_bus::lease::acquire(&state, &lease_key, &setup.holder, LEASE_TTL).await {
-                Ok(Some(lease)) => lease,
-                Ok(None) => {
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(LEASE_TTL / 3) => continue,
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot take the slack socket lease");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    }
-                }
-            };
+        let what = "slack socket";
+        let Some(lease) = lease::acquire(
+            &state,
+            &lease_key,
+            &setup.holder,
+            LEASE_TTL,
+            what,
+            &shutdown,
+        )
+        .await
+        else {
+            return;
+        };
         let connection = shutdown.child_token();
-        let refresh = async {
-            loop {
-                tokio::time::sleep(LEASE_TTL / 3).await;
-                if let Err(error) = lease.refresh(&state, &setup.holder, LEASE_TTL).await {
-                    tracing::warn!(%error, "slack socket lease lost; another replica connects now");
-                    connection.cancel();
-                    return;
-                }
-            }
-        };
-        let stopped = tokio::select! {
-            stopped = socket::run(&web, &events, &health, &connection) => stopped,
-            () = refresh => Stopped::Shutdown,
-        };
-        lease.release(&state).await;
+        let stopped = lease::while_held(
+            &state,
+            lease,
+            &setup.holder,
+            LEASE_TTL,
+            what,
+            &connection,
+            socket::run(&web, &events, &health, &connection),
+        )
+        .await;
         if let Stopped::Fatal(reason) = stopped {
             health.failed(&reason).await;
             return;
