@@ -87,13 +87,6 @@ impl SlackEvents {
         self.apps.keys()
     }
 
-    /// Every signing secret with its app, for the strength audit.
-    pub fn secrets(&self) -> impl Iterator<Item = (&str, &pincer_config::Secret)> {
-        self.apps
-            .values()
-            .map(|app| (app.account.as_str(), &app.signing_secret))
-    }
-
     /// Checks what can be checked from the headers alone, before the body is read: the path has
     /// an app, and the timestamp is fresh and a signature is present.
     pub fn check_headers(

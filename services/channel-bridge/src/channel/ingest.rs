@@ -272,7 +272,7 @@ impl<P: Platform> Ingest<P> {
     }
 
     /// Where the answer to `message` goes.
-    pub fn delivery(&self, message: &Inbound) -> Delivery {
+    fn delivery(&self, message: &Inbound) -> Delivery {
         Delivery {
             channel: self.channel.to_owned(),
             account: self.account.clone(),

@@ -1,6 +1,7 @@
 //! What every channel shares; each platform is an adapter over it.
 //!
 //! - [`inbound`]: a message to a bot as every adapter describes it.
+//! - [`body`]: attachment downloads read with a ceiling.
 //! - [`access`]: DM and group policies, pairing, mention gating: who may reach the agent.
 //! - [`routing`]: bindings to agents and session keys.
 //! - [`ingest`]: accepted messages to JetStream exactly once (turns with their delivery target,
@@ -13,6 +14,7 @@
 //! - [`health`]: each account's connection state, for `channels.status`, the UI and doctor.
 
 pub mod access;
+pub mod body;
 pub mod health;
 pub mod inbound;
 pub mod ingest;

@@ -233,7 +233,7 @@ impl Handler<'_> {
         }
         match self.ingest.platform.rest.channel(channel).await {
             Ok(info) => {
-                let parent = [10, 11, 12]
+                let parent = event::THREAD_TYPES
                     .contains(&info.kind)
                     .then_some(info.parent_id)
                     .flatten();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::channel::inbound::{Inbound, MediaRef, Sender};
 
 /// Channel types that are threads (announcement, public and private threads).
-const THREAD_TYPES: [u64; 3] = [10, 11, 12];
+pub const THREAD_TYPES: [u64; 3] = [10, 11, 12];
 
 /// The bot, as the parser needs it.
 #[derive(Clone, Debug, Default)]

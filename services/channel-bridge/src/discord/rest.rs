@@ -8,6 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::channel::body::{BodyError, read_capped};
+
 /// What went wrong with a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestError {
@@ -261,7 +263,7 @@ impl Rest {
 
     /// Downloads an attachment from its (signed) CDN URL, without the token, at most `max_bytes`.
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, RestError> {
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .timeout(Duration::from_secs(60))
@@ -274,20 +276,12 @@ impl Rest {
                 "attachment download refused".into(),
             ));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        read_capped(response, max_bytes)
             .await
-            .map_err(|e| RestError::Transport(e.without_url().to_string()))?
-        {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > max_bytes {
-                return Err(RestError::BadRequest(format!(
-                    "attachment over {max_bytes} bytes"
-                )));
-            }
-        }
-        Ok(bytes)
+            .map_err(|error| match error {
+                BodyError::TooLarge(_) => RestError::BadRequest(format!("attachment {error}")),
+                BodyError::Transport(reason) => RestError::Transport(reason),
+            })
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::channel::body::{BodyError, read_capped};
+
 /// The metadata event type of the bridge's replies.
 pub const REPLY_EVENT: &str = "pincer_reply";
 
@@ -271,7 +273,7 @@ impl Web {
         if trusted {
             request = request.header(reqwest::header::AUTHORIZATION, &self.bot);
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| WebError::Transport(e.without_url().to_string()))?;
@@ -281,18 +283,12 @@ impl Web {
                 "file download refused".into(),
             ));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        read_capped(response, max_bytes)
             .await
-            .map_err(|e| WebError::Transport(e.without_url().to_string()))?
-        {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > max_bytes {
-                return Err(WebError::Refused(format!("file over {max_bytes} bytes")));
-            }
-        }
-        Ok(bytes)
+            .map_err(|error| match error {
+                BodyError::TooLarge(_) => WebError::Refused(format!("file {error}")),
+                BodyError::Transport(reason) => WebError::Transport(reason),
+            })
     }
 }
 

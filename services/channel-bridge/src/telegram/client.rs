@@ -218,7 +218,6 @@ impl BotApi {
 
     /// Downloads the file `file_id` (via `getFile`), refusing more than `max_bytes`.
     pub async fn download(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
-        use futures::StreamExt as _;
         let file = self
             .call("getFile", &json!({ "file_id": file_id }), CALL_TIMEOUT)
             .await?;
@@ -237,18 +236,14 @@ impl BotApi {
         if !response.status().is_success() {
             return Err(ApiError::Server(status, "file download failed".to_owned()));
         }
-        let mut bytes = Vec::new();
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > max_bytes {
-                return Err(ApiError::BadRequest(format!(
-                    "file larger than {max_bytes} bytes"
-                )));
-            }
-        }
-        Ok(bytes)
+        crate::channel::body::read_capped(response, max_bytes)
+            .await
+            .map_err(|error| match error {
+                crate::channel::body::BodyError::TooLarge(_) => {
+                    ApiError::BadRequest(format!("file {error}"))
+                }
+                crate::channel::body::BodyError::Transport(reason) => ApiError::Transport(reason),
+            })
     }
 
     /// `sendChatAction` typing (best effort, errors ignored by callers).
