@@ -220,32 +220,52 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
+    let telegram = config.channels.telegram.as_ref().filter(|t| t.enabled);
+    let discord = config.channels.discord.as_ref().filter(|d| d.enabled);
+    let slack = config.channels.slack.as_ref().filter(|s| s.enabled);
     let mut channels = Vec::new();
-    if let Some(telegram) = config.channels.telegram.as_ref().filter(|t| t.enabled) {
-        channels.push(tokio::spawn(run_telegram(
-            js.clone(),
-            config.clone(),
-            telegram.clone(),
-            shutdown.clone(),
-        )));
+    // The buckets every channel uses, opened once; without them no channel can run.
+    let stores = if telegram.is_some() || discord.is_some() || slack.is_some() {
+        match channel::Stores::open(&js, &config.namespace).await {
+            Ok(stores) => Some(stores),
+            Err(error) => {
+                tracing::error!(%error, "cannot open the channel buckets");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(stores) = &stores {
+        if let Some(telegram) = telegram {
+            channels.push(tokio::spawn(run_telegram(
+                js.clone(),
+                config.clone(),
+                telegram.clone(),
+                stores.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if let Some(discord) = discord {
+            channels.push(tokio::spawn(discord::run(
+                js.clone(),
+                config.clone(),
+                discord.clone(),
+                stores.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if let Some(slack) = slack {
+            channels.push(tokio::spawn(slack::run(
+                js.clone(),
+                config.clone(),
+                slack.clone(),
+                stores.clone(),
+                shutdown.clone(),
+            )));
+        }
     }
-    if let Some(discord) = config.channels.discord.as_ref().filter(|d| d.enabled) {
-        channels.push(tokio::spawn(discord::run(
-            js.clone(),
-            config.clone(),
-            discord.clone(),
-            shutdown.clone(),
-        )));
-    }
-    if let Some(slack) = config.channels.slack.as_ref().filter(|s| s.enabled) {
-        channels.push(tokio::spawn(slack::run(
-            js.clone(),
-            config.clone(),
-            slack.clone(),
-            shutdown.clone(),
-        )));
-    }
-    if channels.is_empty() {
+    if telegram.is_none() && discord.is_none() && slack.is_none() {
         tracing::info!("no channel enabled");
     }
 
@@ -277,6 +297,7 @@ async fn run_telegram(
     js: async_nats::jetstream::Context,
     bridge: Config,
     config: pincer_config::Telegram,
+    stores: channel::Stores,
     shutdown: CancellationToken,
 ) {
     use channel::typing::Typing;
@@ -290,13 +311,7 @@ async fn run_telegram(
         state,
         pairing,
         media,
-    } = match crate::channel::Stores::open(&js, &ns).await {
-        Ok(stores) => stores,
-        Err(error) => {
-            tracing::error!(%error, "cannot open the channel buckets");
-            return;
-        }
-    };
+    } = stores;
     let api_root = config
         .api_root
         .clone()

@@ -27,6 +27,7 @@ pub mod typing;
 pub use pincer_bus::key_token;
 
 /// The buckets every channel works with.
+#[derive(Clone)]
 pub struct Stores {
     /// Channel state: offsets, sessions, markers, leases, health.
     pub state: async_nats::jetstream::kv::Store,

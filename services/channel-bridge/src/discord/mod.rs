@@ -29,6 +29,7 @@ pub async fn run(
     js: async_nats::jetstream::Context,
     bridge: crate::Config,
     config: pincer_config::Discord,
+    stores: crate::channel::Stores,
     shutdown: CancellationToken,
 ) {
     let ns = bridge.namespace.clone();
@@ -36,13 +37,7 @@ pub async fn run(
         state,
         pairing,
         media,
-    } = match crate::channel::Stores::open(&js, &ns).await {
-        Ok(stores) => stores,
-        Err(error) => {
-            tracing::error!(%error, "cannot open the channel buckets");
-            return;
-        }
-    };
+    } = stores;
     let mut senders = HashMap::new();
     let mut bots = Vec::new();
     for (name, settings) in config.resolved_accounts(bridge.env_tokens.discord.as_ref()) {

@@ -32,6 +32,7 @@ pub async fn run(
     js: async_nats::jetstream::Context,
     bridge: crate::Config,
     config: pincer_config::Slack,
+    stores: crate::channel::Stores,
     shutdown: CancellationToken,
 ) {
     let ns = bridge.namespace.clone();
@@ -39,13 +40,7 @@ pub async fn run(
         state,
         pairing,
         media,
-    } = match crate::channel::Stores::open(&js, &ns).await {
-        Ok(stores) => stores,
-        Err(error) => {
-            tracing::error!(%error, "cannot open the channel buckets");
-            return;
-        }
-    };
+    } = stores;
     let mut senders = HashMap::new();
     let mut apps = Vec::new();
     for (name, settings) in config.resolved_accounts(&bridge.env_tokens.slack) {
