@@ -33,10 +33,13 @@
 //! target/release/pincer-bench router --phases 1:500,8:1000,32:2000 --channels 4
 //! ```
 
+mod bus_counts;
 mod chat_apps;
 mod control;
+mod http_json;
 mod load;
 mod procs;
+mod report;
 mod router;
 mod stack;
 mod telegram;
@@ -81,9 +84,11 @@ enum Command {
     Slack(chat_apps::Args),
     /// Telegram, Discord and Slack connected at once: the channel-bridge's memory and throughput.
     Channels(chat_apps::Args),
+    /// Every figure of the footprint targets in one run, written as a Markdown table.
+    Report(report::Args),
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct StackArgs {
     /// Load phases as concurrency:requests, comma separated.
     #[arg(long, default_value = "1:200,8:400,32:400")]
@@ -124,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Discord(args)) => chat_apps::run(chat_apps::Which::Discord, args).await,
         Some(Command::Slack(args)) => chat_apps::run(chat_apps::Which::Slack, args).await,
         Some(Command::Channels(args)) => chat_apps::run(chat_apps::Which::All, args).await,
+        Some(Command::Report(args)) => report::run(args).await,
     }
 }
 
@@ -181,24 +187,25 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 async fn stack(args: StackArgs) -> anyhow::Result<()> {
+    let report = stack_report(&args).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Runs the `stack` benchmark and returns its JSON report.
+async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
     let phases = parse_phases(&args.phases)?;
     let bin_dir = bin_dir()?;
 
     let fake = stack::Fake::start(&bin_dir, args.tokens).await?;
-    let floor = load::run_phase(
-        &load::Target::ollama_direct(fake.addr),
-        1,
-        args.floor_requests,
-        false,
-    )
-    .await?;
+    let direct = load::Target::ollama_direct(fake.addr);
+    let floor = load::run_phase(&direct, 1, args.floor_requests, false).await?;
 
     let work = tempfile::tempdir()?;
     let cold_start = Instant::now();
     let mut dev = stack::Dev::start(&bin_dir, work.path(), fake.addr, args.max_concurrent).await?;
-    let ready_after = dev.wait_ready(Duration::from_secs(30)).await?;
+    dev.wait_ready(Duration::from_secs(30)).await?;
     let cold_start_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
-    let _ = ready_after;
 
     let target = load::Target::gateway(dev.gateway_addr, stack::TOKEN).with_sessions(args.sessions);
     // Warm connections, pools and caches before measuring.
@@ -209,17 +216,40 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     let mut peak_rss_kb = idle.rss_kb;
     for (concurrency, requests) in &phases {
+        // The floor: the same load on the fake alone, while the stack idles.
+        let floor_phase = if args.floor_requests > 0 {
+            let outcome =
+                load::run_phase(&direct, *concurrency, args.floor_requests, args.stream).await?;
+            json!({
+                "turns_per_s": round(outcome.rps()),
+                "latency_ms": outcome.summary(),
+            })
+        } else {
+            serde_json::Value::Null
+        };
+        let bus_before = bus_counts::Counters::read(dev.nats_monitor).await?;
         let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
-        let cpu_before = procs::tree_cpu_ticks(dev.pid());
-        let runner_before = runner_ticks(dev.pid());
+        let cpu_before = procs::cpu_ticks_by_name(dev.pid());
         let outcome = load::run_phase(&target, *concurrency, *requests, args.stream).await?;
-        let cpu_after = procs::tree_cpu_ticks(dev.pid());
-        let runner_cpu =
-            procs::ticks_to_seconds(runner_ticks(dev.pid()).saturating_sub(runner_before));
+        let cpu_after = procs::cpu_ticks_by_name(dev.pid());
+        let bus_after = bus_counts::Counters::read(dev.nats_monitor).await?;
         let after = procs::tree_memory(dev.pid());
         let peak = sampler.stop().await;
         peak_rss_kb = peak_rss_kb.max(peak);
-        let cpu_seconds = procs::ticks_to_seconds(cpu_after.saturating_sub(cpu_before));
+        let turns = outcome.ok.max(1);
+        let per_turn_ms =
+            |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
+        let by_process: serde_json::Map<String, serde_json::Value> = cpu_after
+            .iter()
+            .map(|(name, ticks)| {
+                let before = cpu_before.get(name).copied().unwrap_or(0);
+                (
+                    name.clone(),
+                    json!(per_turn_ms(ticks.saturating_sub(before))),
+                )
+            })
+            .collect();
+        let total_ticks = cpu_after.values().sum::<u64>() - cpu_before.values().sum::<u64>();
         results.push(json!({
             "concurrency": concurrency,
             "requests": requests,
@@ -227,40 +257,36 @@ async fn stack(args: StackArgs) -> anyhow::Result<()> {
             "errors": outcome.errors,
             "turns_per_s": round(outcome.ok as f64 / outcome.wall.as_secs_f64()),
             "latency_ms": outcome.summary(),
-            "stack_cpu_ms_per_turn": round(cpu_seconds * 1000.0 / outcome.ok.max(1) as f64),
+            "floor": floor_phase,
+            "stack_cpu_ms_per_turn": per_turn_ms(total_ticks),
+            "cpu_ms_per_turn_by_process": by_process,
+            "bus_messages_per_turn": bus_before.per_turn(&bus_after, turns),
             "peak_rss_mib": round(peak as f64 / 1024.0),
-            "agent_runner_cpu_ms_per_turn": round(runner_cpu * 1000.0 / outcome.ok.max(1) as f64),
             "rss_after_mib_by_process": after.by_name(),
         }));
     }
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let idle_after = procs::tree_memory(dev.pid());
     let fake_stats = fake.stats().await.unwrap_or_default();
     let stop_started = Instant::now();
     dev.stop().await;
     let stop_ms = stop_started.elapsed().as_secs_f64() * 1000.0;
 
-    let report = json!({
+    Ok(json!({
         "machine": procs::machine(),
         "stream": args.stream,
         "sessions": args.sessions,
         "max_concurrent": args.max_concurrent,
         "cold_start_to_ready_ms": round(cold_start_ms),
         "idle": { "rss_mib": round(idle.rss_kb as f64 / 1024.0), "processes": idle.processes, "by_process_mib": idle.by_name() },
+        "idle_after_load": { "rss_mib": round(idle_after.rss_kb as f64 / 1024.0), "by_process_mib": idle_after.by_name() },
         "peak_rss_mib": round(peak_rss_kb as f64 / 1024.0),
         "floor_fake_direct_latency_ms": floor.summary(),
         "phases": results,
         "provider_request_bytes_max": fake_stats.get("req_bytes_max"),
         "provider_chat_calls": fake_stats.get("chat"),
         "stop_ms": round(stop_ms),
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
-}
-
-fn runner_ticks(root: u32) -> u64 {
-    procs::cpu_ticks_by_name(root)
-        .get("pincer-agent-ru")
-        .copied()
-        .unwrap_or(0)
+    }))
 }
 
 fn parse_phases(spec: &str) -> anyhow::Result<Vec<(usize, usize)>> {

@@ -60,26 +60,8 @@ impl Fake {
 
     /// The fake's counters.
     pub async fn stats(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(
-                format!(
-                    "GET /stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                    self.addr
-                )
-                .as_bytes(),
-            )
-            .await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        let text = String::from_utf8_lossy(&raw);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        // The fake answers with a fixed Content-Length, so the body is the JSON itself.
-        Ok(serde_json::from_str::<serde_json::Value>(body.trim())?
+        Ok(crate::http_json::get(self.addr, "/stats")
+            .await?
             .as_object()
             .cloned()
             .unwrap_or_default())
@@ -90,6 +72,8 @@ impl Fake {
 pub struct Dev {
     child: Child,
     pub gateway_addr: SocketAddr,
+    /// nats-server's monitoring endpoint (`/varz`, `/connz`).
+    pub nats_monitor: SocketAddr,
 }
 
 impl Dev {
@@ -111,9 +95,8 @@ impl Dev {
         max_concurrent: u32,
         channels: &str,
     ) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
+        let monitor_port = free_port()?;
         let config = work.join("pincer.json5");
         std::fs::write(
             &config,
@@ -132,6 +115,8 @@ impl Dev {
             .arg(&config)
             .arg("--state-dir")
             .arg(work.join("state"))
+            .arg("--nats-monitor-port")
+            .arg(monitor_port.to_string())
             .env("RUST_LOG", "warn")
             .env("PINCER_WORKSPACE", work.join("workspace"))
             .stdout(Stdio::null())
@@ -141,6 +126,7 @@ impl Dev {
         Ok(Self {
             child,
             gateway_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            nats_monitor: SocketAddr::from(([127, 0, 0, 1], monitor_port)),
         })
     }
 
@@ -186,4 +172,10 @@ impl Dev {
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
     }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -32,6 +32,10 @@ pub struct Args {
     /// NATS client port (default: a free port).
     #[arg(long, env = "PINCER_NATS_PORT")]
     nats_port: Option<u16>,
+    /// NATS HTTP monitoring port on 127.0.0.1 (`/varz`, `/connz`, `/jsz`; default: none). The
+    /// benchmark reads it to count the bus messages a turn costs.
+    #[arg(long, env = "PINCER_NATS_MONITOR_PORT")]
+    nats_monitor_port: Option<u16>,
 }
 
 const STOP_GRACE: Duration = Duration::from_secs(12);
@@ -103,6 +107,9 @@ async fn start_all(
         ])
         .arg(state_dir.join("nats"))
         .envs(secrets.nats_server_env());
+    if let Some(port) = args.nats_monitor_port {
+        nats.args(["-m", &port.to_string()]);
+    }
     procs.push(spawn("nats-server", nats).map_err(|e| {
         anyhow::anyhow!(
             "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",

@@ -1,7 +1,8 @@
 //! Token and cost totals per UTC day and model, one KV value per day (`day.YYYY-MM-DD`).
 //!
-//! The agent-runner adds each answered turn after its outcome is stored; updates use the value's
-//! revision, so concurrent replicas never overwrite each other's counts. A runner that crashes
+//! The agent-runner adds each answered turn after its outcome is stored (turns that finish while a
+//! write is under way are added together by the next one); updates use the value's revision, so
+//! concurrent replicas never overwrite each other's counts. A runner that crashes
 //! between storing the outcome and adding the usage loses that turn's figures (it undercounts,
 //! never counts twice: a redelivered turn is answered from its record and not added again).
 
@@ -68,15 +69,10 @@ fn store_error(error: impl std::fmt::Display) -> UsageError {
     UsageError::Store(error.to_string())
 }
 
-/// Adds one answered turn of `model` at `unix_ms` to its day's totals.
-pub async fn record(
-    store: &kv::Store,
-    unix_ms: u64,
-    model: &str,
-    usage: &Usage,
-) -> Result<(), UsageError> {
-    let date = pincer_clock::Date::of_unix_ms(unix_ms).to_string();
-    let key = day_key(&date);
+/// Adds `totals` (by model) to the day `date` (`YYYY-MM-DD`): one read and one conditional write,
+/// however many turns `totals` holds.
+pub async fn add(store: &kv::Store, date: &str, totals: &Day) -> Result<(), UsageError> {
+    let key = day_key(date);
     for _ in 0..UPDATE_ATTEMPTS {
         let entry = store.entry(&key).await.map_err(store_error)?;
         let (mut day, revision) = match entry {
@@ -88,7 +84,9 @@ pub async fn record(
             Some(entry) => (Day::new(), entry.revision),
             None => (Day::new(), 0),
         };
-        day.entry(model.to_owned()).or_default().add_turn(usage);
+        for (model, added) in totals {
+            day.entry(model.clone()).or_default().merge(added);
+        }
         let value = serde_json::to_vec(&day).map_err(store_error)?;
         let lost_race = if revision == 0 {
             match store.create(&key, value.into()).await {
@@ -108,7 +106,7 @@ pub async fn record(
         }
         // Another replica wrote the day in between: read it again.
     }
-    Err(UsageError::Contended(date))
+    Err(UsageError::Contended(date.to_owned()))
 }
 
 /// The totals of the `days` UTC days ending with the day of `today_ms`, oldest first; days without

@@ -6,6 +6,10 @@
 //! session (so a session never runs two turns at once and keeps its order). Acks happen only after
 //! the turn's outcome is stored; on shutdown, turns not yet started are handed back with a NAK so
 //! another replica (or this one after restart) runs them.
+//!
+//! `ack_wait` is short (6 s by default) so a dead runner's turns come back within seconds: from
+//! the moment a turn is pulled until it is acked, a keepalive reports progress three times per
+//! `ack_wait`, whether the turn is running or queued behind another turn of its session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,8 +33,40 @@ const MAX_DELIVER: i64 = 10;
 /// connection is noticed soon; each pull is one small request, so an idle replica costs little.
 const PULL_WAIT: Duration = Duration::from_secs(5);
 
-/// A delivered turn with its payload decoded once, at dispatch, and the slot it holds.
-type Queued = (jetstream::Message, TurnRequest, OwnedSemaphorePermit);
+/// A delivered turn with its payload decoded once, at dispatch, the slot it holds, and its
+/// keepalive.
+type Queued = (
+    jetstream::Message,
+    TurnRequest,
+    OwnedSemaphorePermit,
+    Keepalive,
+);
+
+/// Reports progress on a pulled turn every `every` until dropped, so JetStream redelivers it only
+/// when this process stops doing so (it died, or lost the bus for a whole `ack_wait`).
+struct Keepalive(tokio::task::JoinHandle<()>);
+
+impl Keepalive {
+    fn start(message: &jetstream::Message, every: Duration) -> Self {
+        let message = message.clone();
+        Self(tokio::spawn(async move {
+            let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                progress.tick().await;
+                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(%error, "progress ack failed; retrying at the next tick");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Keepalive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>>;
 
@@ -52,18 +88,17 @@ pub async fn consume(
         .await
         .map_err(|e| Error::Consumer(e.to_string()))?;
     let consumer = stream
-        .get_or_create_consumer(
-            &ns.turns_consumer(),
-            pull::Config {
-                durable_name: Some(ns.turns_consumer()),
-                filter_subject: ns.turns_filter(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait,
-                max_deliver: MAX_DELIVER,
-                max_ack_pending: 4096,
-                ..Default::default()
-            },
-        )
+        // Create or update: an `ack_wait` changed in the environment takes effect on the durable
+        // consumer an earlier version made.
+        .create_consumer(pull::Config {
+            durable_name: Some(ns.turns_consumer()),
+            filter_subject: ns.turns_filter(),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait,
+            max_deliver: MAX_DELIVER,
+            max_ack_pending: 4096,
+            ..Default::default()
+        })
         .await
         .map_err(|e| Error::Consumer(e.to_string()))?;
 
@@ -160,7 +195,8 @@ fn dispatch(
         }
     };
     let session_key = request.session_key.clone();
-    let mut queued = (message, request, slot);
+    let keepalive = Keepalive::start(&message, progress_every);
+    let mut queued = (message, request, slot, keepalive);
     let mut map = workers
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -179,7 +215,6 @@ fn dispatch(
         inbox,
         Arc::clone(workers),
         Arc::clone(context),
-        progress_every,
         shutdown.clone(),
     ));
 }
@@ -190,11 +225,10 @@ async fn session_worker(
     mut inbox: mpsc::UnboundedReceiver<Queued>,
     workers: Workers,
     context: Arc<TurnContext>,
-    progress_every: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
-        let (message, request, _slot) = {
+        let (message, request, _slot, _keepalive) = {
             // The same lock guards dispatch, so no message can arrive between "empty" and "removed".
             let mut map = workers
                 .lock()
@@ -211,7 +245,7 @@ async fn session_worker(
             hand_back(&message).await;
             continue;
         }
-        run_one(&context, message, request, progress_every).await;
+        run_one(&context, message, request).await;
     }
 }
 
@@ -221,12 +255,7 @@ async fn hand_back(message: &jetstream::Message) {
     }
 }
 
-async fn run_one(
-    context: &TurnContext,
-    message: jetstream::Message,
-    request: TurnRequest,
-    progress_every: Duration,
-) {
+async fn run_one(context: &TurnContext, message: jetstream::Message, request: TurnRequest) {
     let span = tracing::info_span!(
         "turn",
         turn_id = %request.turn_id,
@@ -235,20 +264,7 @@ async fn run_one(
     );
     pincer_bus::headers::set_parent_from(&span, message.headers.as_ref());
     async {
-        let disposition = {
-            let work = turn::execute(context, &request);
-            tokio::pin!(work);
-            let mut progress = tokio::time::interval(progress_every);
-            progress.tick().await;
-            loop {
-                tokio::select! {
-                    disposition = &mut work => break disposition,
-                    _ = progress.tick() => {
-                        let _ = message.ack_with(AckKind::Progress).await;
-                    }
-                }
-            }
-        };
+        let disposition = turn::execute(context, &request).await;
         let acked = match disposition {
             Disposition::Finished => message.ack().await,
             Disposition::RetryLater(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
@@ -274,6 +290,15 @@ mod tests {
 
     /// Runs a replica with `slots` until the returned token is cancelled.
     fn replica(bus: &TestBus, slots: usize) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        replica_waiting(bus, slots, Duration::from_secs(30))
+    }
+
+    /// A replica whose turns come back after `ack_wait` if it stops reporting progress.
+    fn replica_waiting(
+        bus: &TestBus,
+        slots: usize,
+        ack_wait: Duration,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let (js, context, shutdown) = (bus.js.clone(), bus.context.clone(), shutdown.clone());
@@ -282,7 +307,7 @@ mod tests {
                     &js,
                     context,
                     slots,
-                    Duration::from_secs(30),
+                    ack_wait,
                     Duration::from_millis(200),
                     shutdown,
                 )
@@ -355,6 +380,39 @@ mod tests {
             last_request.messages
         );
         every_turn_acked(&bus).await;
+        shutdown.cancel();
+        task.await.expect("replica");
+    }
+
+    #[tokio::test]
+    async fn a_turn_queued_behind_a_long_one_is_not_redelivered_while_its_runner_lives() {
+        // The first turn runs for three ack waits; the second waits behind it in its session's
+        // queue. Both report progress, so JetStream delivers each exactly once.
+        let ack_wait = Duration::from_secs(1);
+        let bus = TestBus::start(vec![
+            Answer::Slow {
+                after: ack_wait * 3,
+                text: "slow".to_owned(),
+            },
+            Answer::text("quick"),
+        ])
+        .await;
+        let session = "agent:main:test:long";
+        enqueue(&bus, &bus.turn("long-1", session, "first")).await;
+        enqueue(&bus, &bus.turn("long-2", session, "second")).await;
+        let (shutdown, task) = replica_waiting(&bus, 4, ack_wait);
+
+        eventually("both turns answered", PATIENCE, || async {
+            (bus.transcript(session).await.messages.len() == 4).then_some(())
+        })
+        .await;
+        every_turn_acked(&bus).await;
+        let info = consumer_info(&bus).await;
+        assert_eq!(
+            info.delivered.consumer_sequence, 2,
+            "each turn delivered once: {info:?}"
+        );
+        assert_eq!(bus.router.requests().len(), 2);
         shutdown.cancel();
         task.await.expect("replica");
     }

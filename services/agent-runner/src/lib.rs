@@ -36,6 +36,7 @@ mod test_bus;
 pub mod tool_host;
 pub mod tools;
 pub mod turn;
+pub mod usage_recorder;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -146,7 +147,7 @@ pub async fn run(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let context = turn_context(&config, &client, &js, agents).await?;
+    let (context, usage_writer) = turn_context(&config, &client, &js, agents).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_shutdown = shutdown.clone();
@@ -187,6 +188,10 @@ pub async fn run(
         .await;
     ping.abort();
     shutdown.cancel();
+    // The turns are over (the consumer dropped their context): write the usage they recorded.
+    if let Some(writer) = usage_writer {
+        writer.finish(Duration::from_secs(5)).await;
+    }
     if let Ok(Err(error)) = health_server.await {
         tracing::warn!(%error, "health server ended with an error");
     }
@@ -197,14 +202,15 @@ pub async fn run(
     consumed
 }
 
-/// The state every turn of this replica shares. The media store and the usage bucket are optional:
-/// without them turns still run (attachments are not saved, usage is not counted).
+/// The state every turn of this replica shares, and the task writing their usage. The media store
+/// and the usage bucket are optional: without them turns still run (attachments are not saved,
+/// usage is not counted).
 async fn turn_context(
     config: &Config,
     client: &async_nats::Client,
     js: &async_nats::jetstream::Context,
     agents: Arc<agents::AgentSet>,
-) -> Result<turn::TurnContext, Error> {
+) -> Result<(turn::TurnContext, Option<usage_recorder::UsageWriter>), Error> {
     let ns = &config.namespace;
     let sessions = sessions::SessionStore::open(js, ns, config.ack_wait / 2).await?;
     let router =
@@ -220,14 +226,17 @@ async fn turn_context(
             None
         }
     };
-    let usage = match pincer_bus::setup::usage_bucket(js, ns).await {
-        Ok(store) => Some(store),
+    let (usage, usage_writer) = match pincer_bus::setup::usage_bucket(js, ns).await {
+        Ok(store) => {
+            let (recorder, writer) = usage_recorder::UsageRecorder::start(store);
+            (Some(recorder), Some(writer))
+        }
         Err(error) => {
             tracing::warn!(%error, "usage bucket unavailable: usage will not be recorded");
-            None
+            (None, None)
         }
     };
-    Ok(turn::TurnContext {
+    let context = turn::TurnContext {
         client: client.clone(),
         namespace: ns.clone(),
         agents,
@@ -237,7 +246,8 @@ async fn turn_context(
         media,
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
         usage,
-    })
+    };
+    Ok((context, usage_writer))
 }
 
 /// Waits until the tool host knows its tools (every MCP server connected or failed once), at most

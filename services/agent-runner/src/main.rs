@@ -11,21 +11,22 @@ use pincer_lifecycle::{env, probe};
 const SERVICE: &str = "agent-runner";
 const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:50061";
 
-/// `PINCER_AGENT_ACK_WAIT_SECS` (default 60, at least 5: running turns report progress every
-/// third of it).
+/// `PINCER_AGENT_ACK_WAIT_SECS` (default 6, at least 3): how long a turn pulled by a runner that
+/// died waits before another runner takes it. Pulled turns report progress every third of it, so a
+/// long turn is never taken while its runner lives.
 fn ack_wait_secs() -> Result<u64, InvalidConfig> {
     match std::env::var("PINCER_AGENT_ACK_WAIT_SECS") {
         Ok(raw) if !raw.trim().is_empty() => raw
             .trim()
             .parse::<u64>()
             .ok()
-            .filter(|secs| *secs >= 5)
+            .filter(|secs| *secs >= 3)
             .ok_or_else(|| {
                 InvalidConfig(anyhow::anyhow!(
-                    "PINCER_AGENT_ACK_WAIT_SECS={raw:?} is not a number of seconds >= 5"
+                    "PINCER_AGENT_ACK_WAIT_SECS={raw:?} is not a number of seconds >= 3"
                 ))
             }),
-        _ => Ok(60),
+        _ => Ok(6),
     }
 }
 

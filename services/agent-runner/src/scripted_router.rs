@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures::StreamExt as _;
 use pincer_proto::llm::v1 as pb;
 use pincer_proto::llm::v1::llm_router_server::{LlmRouter, LlmRouterServer};
 use tokio::net::TcpListener;
@@ -26,6 +27,13 @@ pub enum Answer {
     Fail(pb::ErrorKind),
     /// Never answers (the call's deadline decides).
     Hang,
+    /// A model that thinks for `after`, then replies with `text`.
+    Slow {
+        /// How long before the first delta.
+        after: std::time::Duration,
+        /// The reply's text.
+        text: String,
+    },
 }
 
 impl Answer {
@@ -137,6 +145,12 @@ impl LlmRouter for Service {
                 return Ok(tonic::Response::new(Box::pin(pending)));
             }
             Some(Answer::Reply { text, calls }) => reply_events(&model, &text, &calls),
+            Some(Answer::Slow { after, text }) => {
+                let events = reply_events(&model, &text, &[]);
+                let delayed = futures::stream::once(tokio::time::sleep(after))
+                    .flat_map(move |()| futures::stream::iter(events.clone().into_iter().map(Ok)));
+                return Ok(tonic::Response::new(Box::pin(delayed)));
+            }
         };
         Ok(tonic::Response::new(Box::pin(futures::stream::iter(
             events.into_iter().map(Ok),

@@ -56,7 +56,10 @@ impl TestBus {
             windows: Arc::default(),
             media: None,
             runner_id: "runner-under-test".to_owned(),
-            usage: pincer_bus::setup::usage_bucket(&js, &namespace).await.ok(),
+            usage: pincer_bus::setup::usage_bucket(&js, &namespace)
+                .await
+                .ok()
+                .map(|store| crate::usage_recorder::UsageRecorder::start(store).0),
         };
         Self {
             _nats: nats,

@@ -43,7 +43,7 @@ pub struct TurnContext {
     /// This replica's identity, written into leases.
     pub runner_id: String,
     /// Daily usage totals (`None` when the bucket could not be opened: turns still run).
-    pub usage: Option<async_nats::jetstream::kv::Store>,
+    pub usage: Option<crate::usage_recorder::UsageRecorder>,
 }
 
 /// What the consumer should do with the message.
@@ -122,7 +122,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     if stored {
         // The outcome is durable: answer first, then give the lease back (off the client's path).
         announce(context, request, &outcome).await;
-        record_usage(context, &outcome).await;
+        record_usage(context, &outcome);
     }
     context.sessions.release_lease(lease).await;
     if stored {
@@ -162,7 +162,7 @@ async fn one_off(
 ) -> Disposition {
     let work = run_agent(context, request, &[], None, live);
     let result = abortable(context, request, work).await;
-    record_usage(context, &result.outcome).await;
+    record_usage(context, &result.outcome);
     announce(context, request, &result.outcome).await;
     delivered(context, request, &result.outcome).await
 }
@@ -194,8 +194,10 @@ async fn holding_lease(
     work: impl std::future::Future<Output = LoopResult>,
 ) -> LoopResult {
     tokio::pin!(work);
-    let mut refresh = tokio::time::interval(context.sessions.lease_refresh_interval());
-    refresh.tick().await;
+    // The first refresh is one period away. (`interval`'s immediate first tick is not immediate:
+    // it waits for the timer's next millisecond, which was a third of a turn's overhead.)
+    let every = context.sessions.lease_refresh_interval();
+    let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             result = &mut work => return result,
@@ -273,15 +275,11 @@ async fn abortable(
     }
 }
 
-/// Adds an answered turn to the day's usage totals (best effort: a failure is logged).
-async fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
-    let (Some(store), TurnOutcome::Answered { model, usage, .. }) = (&context.usage, outcome)
-    else {
-        return;
-    };
-    let now = pincer_clock::now_ms();
-    if let Err(error) = pincer_store::usage::record(store, now, model, usage).await {
-        tracing::warn!(%error, "usage not recorded");
+/// Adds an answered turn to the day's usage totals (written off the turn's path, best effort).
+fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
+    if let (Some(recorder), TurnOutcome::Answered { model, usage, .. }) = (&context.usage, outcome)
+    {
+        recorder.add(pincer_clock::now_ms(), model, usage);
     }
 }
 

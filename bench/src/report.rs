@@ -1,0 +1,341 @@
+//! `pincer-bench report`: every footprint figure in one run, written as a Markdown table beside its
+//! target and the floor (the fake model answering the same load directly).
+//!
+//! ```text
+//! cargo build --release --workspace --bins && scripts/build-images.sh --no-cargo
+//! target/release/pincer-bench report --compose --build --out BENCHMARKS.md
+//! ```
+//!
+//! Runs, in order: the whole stack under `pincer dev` (idle and peak memory, latency at one client,
+//! turns/s at 8 and 32 clients twice, CPU and bus messages per turn by process); a second stack run
+//! of 10,000 turns over 1,000 sessions (is memory flat afterwards?); with `--compose`,
+//! `scripts/measure-compose.sh` (the compose deployment from `up` to ready, its memory); with
+//! `--build`, a clean release build of the images' binaries in a fresh target directory (wall
+//! time and the largest compiler process).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::{StackArgs, round};
+
+/// Flags of `pincer-bench report`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the table goes.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// Turns per throughput phase.
+    #[arg(long, default_value_t = 2000)]
+    turns: usize,
+    /// Turns of the memory-flatness run (spread over `--flat-sessions`).
+    #[arg(long, default_value_t = 10_000)]
+    flat_turns: usize,
+    /// Sessions of the memory-flatness run.
+    #[arg(long, default_value_t = 1000)]
+    flat_sessions: usize,
+    /// Also measure the compose deployment (needs the images: scripts/build-images.sh).
+    #[arg(long)]
+    compose: bool,
+    /// Also time a clean release build of the images' binaries (minutes).
+    #[arg(long)]
+    build: bool,
+}
+
+/// The binaries the images are made of (scripts/build-images.sh).
+const IMAGE_PACKAGES: [&str; 10] = [
+    "pincer-gateway",
+    "pincer-llm-router",
+    "pincer-agent-runner",
+    "pincer-channel-bridge",
+    "pincer-tool-host",
+    "pincer-fake-provider",
+    "pincer-fake-telegram",
+    "pincer-mcp-test-server",
+    "pincer-probe",
+    "pincer",
+];
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let turns = args.turns;
+    let stack_args = StackArgs {
+        phases: format!("1:{},8:{turns},32:{turns},8:{turns},32:{turns}", turns / 4),
+        tokens: 16,
+        idle_secs: 5,
+        stream: false,
+        max_concurrent: 16,
+        floor_requests: turns / 4,
+        sessions: 0,
+    };
+    eprintln!("report: the stack under load");
+    let stack = crate::stack_report(&stack_args).await?;
+    eprintln!(
+        "report: {} turns over {} sessions",
+        args.flat_turns, args.flat_sessions
+    );
+    let flat = crate::stack_report(&StackArgs {
+        phases: format!("32:{}", args.flat_turns),
+        floor_requests: 0,
+        sessions: args.flat_sessions,
+        ..stack_args
+    })
+    .await?;
+    let compose = if args.compose {
+        eprintln!("report: the compose deployment");
+        Some(measure_compose().await?)
+    } else {
+        None
+    };
+    let build = if args.build {
+        eprintln!("report: a clean release build");
+        Some(clean_build().await?)
+    } else {
+        None
+    };
+    let raw = json!({ "stack": stack, "flat": flat, "compose": compose, "build": build });
+    let markdown = render(&raw);
+    std::fs::write(&args.out, &markdown)?;
+    eprintln!("report: wrote {}", args.out.display());
+    println!("{}", serde_json::to_string_pretty(&raw)?);
+    Ok(())
+}
+
+async fn measure_compose() -> anyhow::Result<Value> {
+    let output = tokio::process::Command::new("scripts/measure-compose.sh")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(
+        output.status.success(),
+        "scripts/measure-compose.sh failed ({})",
+        output.status
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// A release build of the image binaries in a fresh target directory.
+async fn clean_build() -> anyhow::Result<Value> {
+    let target = tempfile::tempdir()?;
+    let mut command = tokio::process::Command::new("cargo");
+    command
+        .args(["build", "--release", "--locked", "--quiet"])
+        .env("CARGO_TARGET_DIR", target.path());
+    for package in IMAGE_PACKAGES {
+        command.args(["-p", package]);
+    }
+    let started = Instant::now();
+    let status = command.status().await?;
+    let wall = started.elapsed();
+    anyhow::ensure!(status.success(), "cargo build failed ({status})");
+    // The largest process among the finished children: the biggest rustc (or the linker).
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+    Ok(json!({
+        "wall_s": round(wall.as_secs_f64()),
+        "largest_process_mib": round(usage.max_rss() as f64 / 1024.0),
+    }))
+}
+
+/// The Markdown page.
+fn render(raw: &Value) -> String {
+    let stack = &raw["stack"];
+    let phases = stack["phases"].as_array().cloned().unwrap_or_default();
+    let at = |concurrency: u64| -> Vec<&Value> {
+        phases
+            .iter()
+            .filter(|p| p["concurrency"].as_u64() == Some(concurrency))
+            .collect()
+    };
+    let one = at(1);
+    let eight = at(8);
+    let many = at(32);
+    let join = |values: Vec<String>| values.join(" / ");
+    let each = |phases: &[&Value], pick: &dyn Fn(&Value) -> String| {
+        join(phases.iter().map(|p| pick(p)).collect())
+    };
+    let num = |v: &Value| v.as_f64().map_or("?".to_owned(), |n| format!("{n}"));
+
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    rows.push([
+        "idle memory, NATS + services (RSS, `pincer dev`)".into(),
+        format!("{} MiB", num(&stack["idle"]["rss_mib"])),
+        "≤ 32 MiB".into(),
+        String::new(),
+    ]);
+    rows.push([
+        "peak memory under load (RSS)".into(),
+        format!("{} MiB", num(&stack["peak_rss_mib"])),
+        "≤ 64 MiB".into(),
+        String::new(),
+    ]);
+    if let Some(phase) = one.first() {
+        rows.push([
+            "per-turn latency p50 / p99, one client".into(),
+            format!(
+                "{} / {} ms",
+                num(&phase["latency_ms"]["p50"]),
+                num(&phase["latency_ms"]["p99"])
+            ),
+            "≤ 2 / ≤ 5 ms".into(),
+            format!(
+                "{} / {} ms",
+                num(&phase["floor"]["latency_ms"]["p50"]),
+                num(&phase["floor"]["latency_ms"]["p99"])
+            ),
+        ]);
+    }
+    rows.push([
+        "turns/s at 8 clients (two runs)".into(),
+        each(&eight, &|p| num(&p["turns_per_s"])),
+        "≥ 1,000".into(),
+        each(&eight, &|p| num(&p["floor"]["turns_per_s"])),
+    ]);
+    rows.push([
+        "turns/s at 32 clients (two runs), p99".into(),
+        format!(
+            "{}; p99 {} ms",
+            each(&many, &|p| num(&p["turns_per_s"])),
+            each(&many, &|p| num(&p["latency_ms"]["p99"]))
+        ),
+        "≥ 1,000, p99 ≤ 50 ms".into(),
+        each(&many, &|p| num(&p["floor"]["turns_per_s"])),
+    ]);
+    rows.push([
+        "CPU per turn, whole stack, 8 clients".into(),
+        format!("{} ms", each(&eight, &|p| num(&p["stack_cpu_ms_per_turn"]))),
+        "≤ 1 ms".into(),
+        String::new(),
+    ]);
+    rows.push([
+        "cold start of `pincer dev` to ready".into(),
+        format!("{} ms", num(&stack["cold_start_to_ready_ms"])),
+        String::new(),
+        String::new(),
+    ]);
+    let flat = &raw["flat"];
+    rows.push([
+        format!(
+            "memory before / after {} turns over {} sessions (idle RSS)",
+            flat["phases"][0]["requests"], flat["sessions"]
+        ),
+        format!(
+            "{} / {} MiB",
+            num(&flat["idle"]["rss_mib"]),
+            num(&flat["idle_after_load"]["rss_mib"])
+        ),
+        "flat".into(),
+        String::new(),
+    ]);
+    if let Some(compose) = raw["compose"].as_object() {
+        rows.push([
+            "`docker-compose up` to ready (images built)".into(),
+            format!("{} ms", num(&compose["up_to_ready_ms"])),
+            "≤ 3 s".into(),
+            String::new(),
+        ]);
+        rows.push([
+            "compose idle / peak under 32 clients (cgroup memory)".into(),
+            format!(
+                "{} / {} MiB",
+                num(&compose["idle_total_mib"]),
+                num(&compose["peak_total_mib_under_load"])
+            ),
+            "≤ 32 / ≤ 64 MiB".into(),
+            String::new(),
+        ]);
+    }
+    if let Some(build) = raw["build"].as_object() {
+        rows.push([
+            "clean release build of the images' binaries".into(),
+            format!(
+                "{} s; largest compiler process {} MiB",
+                num(&build["wall_s"]),
+                num(&build["largest_process_mib"])
+            ),
+            "≤ 240 s".into(),
+            String::new(),
+        ]);
+    }
+
+    let mut page = String::new();
+    let _ = writeln!(page, "# Benchmarks\n");
+    let _ = writeln!(
+        page,
+        "Written by `target/release/pincer-bench report{}{}` (fake model answering at once, {} words \
+         per answer). Machine: {}.\n",
+        if raw["compose"].is_null() {
+            ""
+        } else {
+            " --compose"
+        },
+        if raw["build"].is_null() {
+            ""
+        } else {
+            " --build"
+        },
+        16,
+        machine_line(&stack["machine"]),
+    );
+    let _ = writeln!(page, "| figure | measured | target | floor (fake alone) |");
+    let _ = writeln!(page, "|---|---|---|---|");
+    for [figure, measured, target, floor] in &rows {
+        let _ = writeln!(page, "| {figure} | {measured} | {target} | {floor} |");
+    }
+    let _ = writeln!(page, "\n## Where a turn goes (8 clients, first run)\n");
+    if let Some(phase) = eight.first() {
+        let _ = writeln!(
+            page,
+            "| process | CPU ms per turn | bus messages in / out per turn | idle RSS MiB |"
+        );
+        let _ = writeln!(page, "|---|---|---|---|");
+        let cpu = phase["cpu_ms_per_turn_by_process"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let bus = &phase["bus_messages_per_turn"]["by_connection"];
+        let idle = &stack["idle"]["by_process_mib"];
+        for (name, ms) in &cpu {
+            let messages = connection_of(bus, name)
+                .map(|c| format!("{} / {}", num(&c["in"]), num(&c["out"])))
+                .unwrap_or_default();
+            let _ = writeln!(
+                page,
+                "| {name} | {} | {messages} | {} |",
+                num(ms),
+                num(&idle[name])
+            );
+        }
+        let _ = writeln!(
+            page,
+            "\nBus messages per turn, all clients: {} published, {} delivered.",
+            num(&phase["bus_messages_per_turn"]["published_by_clients"]),
+            num(&phase["bus_messages_per_turn"]["delivered_to_clients"]),
+        );
+    }
+    page
+}
+
+/// The bus figures of a process (as /proc names it: 15 characters) by its NATS connection name
+/// (`gateway` or `pincer-llm-router`).
+fn connection_of<'a>(bus: &'a Value, process: &str) -> Option<&'a Value> {
+    if !process.starts_with("pincer-") {
+        return None;
+    }
+    bus.as_object()?.iter().find_map(|(name, figures)| {
+        let full = format!("pincer-{}", name.trim_start_matches("pincer-"));
+        full.starts_with(process).then_some(figures)
+    })
+}
+
+fn machine_line(machine: &Value) -> String {
+    machine
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_owned)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}

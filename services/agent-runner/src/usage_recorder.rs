@@ -1,0 +1,130 @@
+//! Usage totals written off the turn's path, coalesced under load.
+//!
+//! Every answered turn's usage goes to one task per replica, which writes whatever has arrived
+//! since its last write in one read-and-update of the day's value: one turn per write at low load
+//! (visible a moment after the answer), many under load, where a write per turn made concurrent
+//! turns race for the same key, retry, and cost the bus two messages a turn more.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use pincer_bus::messages::Usage;
+use pincer_store::usage::{self, Day};
+use tokio::sync::mpsc;
+
+/// One answered turn's figures.
+#[derive(Debug)]
+struct Answered {
+    date: String,
+    model: String,
+    usage: Usage,
+}
+
+/// The sending side: cheap to call from a turn, never waits on the bus.
+#[derive(Clone, Debug)]
+pub struct UsageRecorder {
+    queue: mpsc::UnboundedSender<Answered>,
+}
+
+/// The writing task; [`UsageWriter::finish`] waits for what was recorded to be written.
+pub struct UsageWriter(tokio::task::JoinHandle<()>);
+
+impl UsageRecorder {
+    /// Starts the task writing to `store`.
+    pub fn start(store: kv::Store) -> (Self, UsageWriter) {
+        let (queue, pending) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_as_they_come(store, pending));
+        (Self { queue }, UsageWriter(task))
+    }
+
+    /// Adds a turn of `model` answered at `unix_ms`.
+    pub fn add(&self, unix_ms: u64, model: &str, usage: &Usage) {
+        let answered = Answered {
+            date: pincer_clock::Date::of_unix_ms(unix_ms).to_string(),
+            model: model.to_owned(),
+            usage: *usage,
+        };
+        if self.queue.send(answered).is_err() {
+            tracing::warn!("usage not recorded: the writer has stopped");
+        }
+    }
+}
+
+impl UsageWriter {
+    /// Waits (at most `patience`) until every recorder is dropped and the rest is written.
+    pub async fn finish(self, patience: Duration) {
+        if tokio::time::timeout(patience, self.0).await.is_err() {
+            tracing::warn!(?patience, "usage of the last turns not written in time");
+        }
+    }
+}
+
+/// Ends when every [`UsageRecorder`] is dropped and the queue is written.
+async fn write_as_they_come(store: kv::Store, mut pending: mpsc::UnboundedReceiver<Answered>) {
+    while let Some(first) = pending.recv().await {
+        let mut days: BTreeMap<String, Day> = BTreeMap::new();
+        let mut next = Some(first);
+        while let Some(answered) = next {
+            days.entry(answered.date)
+                .or_default()
+                .entry(answered.model)
+                .or_default()
+                .add_turn(&answered.usage);
+            next = pending.try_recv().ok();
+        }
+        for (date, totals) in &days {
+            if let Err(error) = usage::add(&store, date, totals).await {
+                tracing::warn!(%error, "usage not recorded");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use pincer_test_support::{NatsServer, eventually};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn turns_that_arrive_together_are_written_once_and_all_counted() {
+        let nats = NatsServer::start();
+        let client = async_nats::connect(nats.url()).await.expect("nats");
+        let js = async_nats::jetstream::new(client);
+        let ns = pincer_bus::Namespace::default();
+        pincer_bus::setup::ensure_all(&js, &ns)
+            .await
+            .expect("setup");
+        let store = pincer_bus::setup::usage_bucket(&js, &ns)
+            .await
+            .expect("bucket");
+        let (recorder, writer) = UsageRecorder::start(store.clone());
+        let noon = 1_780_000_000_000; // 2026-05-28
+        let turn = Usage {
+            prompt_tokens: Some(10),
+            completion_tokens: Some(2),
+            cost_micro_usd: None,
+        };
+        // Recorded before the writer runs (this runtime has one thread): one write for all.
+        for _ in 0..50 {
+            recorder.add(noon, "fake/m", &turn);
+        }
+        recorder.add(noon, "fake/other", &turn);
+        drop(recorder);
+        writer.finish(Duration::from_secs(10)).await;
+
+        let day = usage::last_days(&store, noon, 1).await.expect("read");
+        let totals = &day[0].1;
+        assert_eq!(totals["fake/m"].turns, 50);
+        assert_eq!(totals["fake/m"].prompt_tokens, 500);
+        assert_eq!(totals["fake/other"].turns, 1);
+        let writes = eventually("the day's history", Duration::from_secs(5), || async {
+            let history = store.history(format!("day.{}", day[0].0)).await.ok()?;
+            Some(history.count().await)
+        })
+        .await;
+        assert_eq!(writes, 1, "51 turns in one write");
+    }
+}
