@@ -278,8 +278,8 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         "sessions": args.sessions,
         "max_concurrent": args.max_concurrent,
         "cold_start_to_ready_ms": round(cold_start_ms),
-        "idle": { "rss_mib": round(idle.rss_kb as f64 / 1024.0), "processes": idle.processes, "by_process_mib": idle.by_name() },
-        "idle_after_load": { "rss_mib": round(idle_after.rss_kb as f64 / 1024.0), "by_process_mib": idle_after.by_name() },
+        "idle": memory_json(&idle),
+        "idle_after_load": memory_json(&idle_after),
         "peak_rss_mib": round(peak_rss_kb as f64 / 1024.0),
         "floor_fake_direct_latency_ms": floor.summary(),
         "phases": results,
@@ -287,6 +287,18 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         "provider_chat_calls": fake_stats.get("chat"),
         "stop_ms": round(stop_ms),
     }))
+}
+
+/// A tree's memory: RSS with and without the `pincer dev` supervisor (not part of a deployment),
+/// anonymous memory, and RSS by process.
+fn memory_json(memory: &procs::TreeMemory) -> serde_json::Value {
+    json!({
+        "rss_mib": round(memory.rss_kb as f64 / 1024.0),
+        "stack_rss_mib": memory.rss_mib_without("pincer"),
+        "anon_mib": round(memory.anon_kb as f64 / 1024.0),
+        "processes": memory.processes,
+        "by_process_mib": memory.by_name(),
+    })
 }
 
 fn parse_phases(spec: &str) -> anyhow::Result<Vec<(usize, usize)>> {

@@ -8,11 +8,20 @@ use std::time::Duration;
 /// Memory of a process tree at one moment.
 pub struct TreeMemory {
     pub rss_kb: u64,
+    /// Anonymous resident memory (heap, stacks): what the processes cost beyond the pages of
+    /// their binaries, which the kernel shares and can drop.
+    pub anon_kb: u64,
     pub processes: usize,
     by_name: BTreeMap<String, u64>,
 }
 
 impl TreeMemory {
+    /// RSS in MiB without the processes called `name` (the `pincer dev` supervisor).
+    pub fn rss_mib_without(&self, name: &str) -> f64 {
+        let kb = self.rss_kb - self.by_name.get(name).copied().unwrap_or(0);
+        (kb as f64 / 1024.0 * 10.0).round() / 10.0
+    }
+
     /// RSS per process name in MiB.
     pub fn by_name(&self) -> serde_json::Value {
         self.by_name
@@ -96,12 +105,14 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
 pub fn tree_memory(root: u32) -> TreeMemory {
     let mut memory = TreeMemory {
         rss_kb: 0,
+        anon_kb: 0,
         processes: 0,
         by_name: BTreeMap::new(),
     };
     for pid in descendants(root) {
         if let Some((name, kb)) = rss_kb(pid) {
             memory.rss_kb += kb;
+            memory.anon_kb += status_kib(pid, "RssAnon").unwrap_or(0);
             memory.processes += 1;
             *memory.by_name.entry(name).or_default() += kb;
         }

@@ -146,7 +146,7 @@ pub async fn run(
 }
 
 /// `grpc.health.v1` says SERVING once every enabled MCP server has connected or failed its first
-/// attempt, so `depends_on: service_healthy` and the runner wait for the tools to be known.
+/// attempt: the agent-runner waits for it before taking turns, so the tools are known.
 fn report_readiness(
     mcp: Arc<pincer_mcp::McpManager>,
     reporter: tonic_health::server::HealthReporter,

@@ -2,12 +2,10 @@
 //! Anthropic Messages (tool_use/tool_result, version rules), Ollama native (num_ctx from /api/show,
 //! keep_alive, tool capability, discovery), OpenAI-compatible/OpenRouter (headers, cached usage, cost).
 
-mod support;
-
+use crate::support::{Router, fake, request, user};
 use pincer_fake_provider::{Knobs, ToolMode};
 use pincer_proto::llm::v1 as pb;
 use serde_json::json;
-use support::{Router, fake, request, user};
 
 fn read_tool() -> pb::ToolSpec {
     pb::ToolSpec {
@@ -118,7 +116,7 @@ async fn anthropic_529_overloaded_falls_back_to_another_provider() {
     let done = outcome.done();
     assert_eq!(done.model, "ollama/llama3.2:3b");
     assert_eq!(
-        support::attempt_kind(&done.failed_attempts[0]),
+        crate::support::attempt_kind(&done.failed_attempts[0]),
         pb::ErrorKind::Overloaded
     );
     router.stop().await;

@@ -1,8 +1,6 @@
 //! A real router on a loopback port, fake providers that speak the real wire formats, and a gRPC
 //! client that collects what a call produced.
 
-#![allow(dead_code)] // Each test binary uses a different subset.
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

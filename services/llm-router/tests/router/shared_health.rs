@@ -1,15 +1,13 @@
 //! Cooldowns and breakers live in NATS KV: every router replica sees them, a restarted router keeps
 //! them, and only one replica probes a half-open model.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Router, attempt_kind, chats, failing, fake, quick_policy, request};
 use pincer_fake_provider::Knobs;
 use pincer_proto::llm::v1 as pb;
 use pincer_test_support::{NatsServer, eventually};
 use serde_json::{Value, json};
-use support::{Router, attempt_kind, chats, failing, fake, quick_policy, request};
 
 fn models(primary: &str, backup: &str) -> Value {
     json!({"providers": {

@@ -1,15 +1,13 @@
 //! The provider keys stay where they belong: a redirect is never followed with a key, and a
 //! router with a token answers nobody without it.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{Router, request};
 use axum::http::HeaderMap;
 use axum::response::Redirect;
 use axum::routing::{any, post};
 use serde_json::json;
-use support::{Router, request};
 
 #[tokio::test]
 async fn a_redirect_is_not_followed_with_the_key() {

@@ -1,7 +1,5 @@
 //! A tool host in-process on a loopback port, its gRPC client, and the test MCP server.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,13 +1,11 @@
 //! Every child of the tool host is confined: exec runs and MCP servers can do their job in their
 //! own directories and nothing else. Each escape is refused, and the host keeps serving.
 
-mod support;
-
 use std::io::Read as _;
 use std::time::Duration;
 
+use crate::support::{Host, SECRET, mcp_server};
 use serde_json::json;
-use support::{Host, SECRET, mcp_server};
 
 /// Debian's interpreter (a `python3` earlier on PATH may be a shim that lives elsewhere).
 const PYTHON: &str = "/usr/bin/python3";

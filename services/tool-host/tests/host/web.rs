@@ -2,14 +2,12 @@
 //! resolution (and after every redirect) unless `ssrfPolicy` lists the host; pages become text;
 //! searches go to the configured provider.
 
-mod support;
-
+use crate::support::Host;
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde_json::{Value, json};
-use support::Host;
 
 /// A local site: a page, a redirect to loopback by name, a redirect to 10/8, a JSON search API.
 async fn site() -> String {

@@ -1,14 +1,12 @@
 //! Failover against fake providers: one test per row of the failure classification, and the rules
 //! that keep users' trust (no replay after output, terminal errors, key rotation, cooldowns).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Router, attempt_kind, chats, failing, fake, request};
 use pincer_fake_provider::{Failure, Knobs, RunningFake};
 use pincer_proto::llm::v1 as pb;
 use serde_json::{Value, json};
-use support::{Router, attempt_kind, chats, failing, fake, request};
 
 fn ollama(fake: &RunningFake) -> Value {
     json!({"api": "ollama", "baseUrl": fake.base_url(), "models": [{"id": "m", "contextWindow": 131072}]})

@@ -1,0 +1,20 @@
+//! The whole-stack tests, one binary for all of them: a test binary links every service, the
+//! fakes and testcontainers, and fifteen of them cost more build time than every test they held.
+//! nextest still runs each test in its own process; `.config/nextest.toml` selects the compose
+//! tests by module.
+
+mod agent;
+mod compose;
+mod containers;
+mod control;
+mod control_ui;
+mod discord;
+mod first_run;
+mod gateway_auth;
+mod gateway_limits;
+mod otlp;
+mod replicas;
+mod slack;
+mod stack;
+mod telegram;
+mod tools;
