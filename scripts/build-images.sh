@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds every Pincer image from binaries compiled on the host; needs no image registry.
 #
-#   scripts/build-images.sh [--no-cargo] [--force-base] [IMAGE...]
+#   scripts/build-images.sh [--no-cargo | --cargo-only] [--force-base] [IMAGE...]
 #
 #   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge tool-host fake-provider
 #                 fake-telegram mcp-test-server
 #                 (default: all)
 #   --no-cargo    do not run `cargo build --release --locked`; use the binaries already in target/release
+#   --cargo-only  only build the release binaries (scripts/test.sh then makes the images in the
+#                 background while it compiles the tests)
 #   --force-base  remake the distroless look-alike base (docker/base/make-base.sh --force)
 #
 # Images are tagged pincer/<image>:${PINCER_TAG:-local}. Steps: ensure docker, make the base image,
@@ -45,13 +47,14 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-run_cargo=1 force_base=()
+run_cargo=1 cargo_only=0 force_base=()
 images=()
 for arg in "$@"; do
     case "$arg" in
         --no-cargo) run_cargo=0 ;;
+        --cargo-only) cargo_only=1 ;;
         --force-base) force_base=(--force) ;;
-        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $arg (see --help)" ;;
         *)
             [[ " ${ALL_IMAGES[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${ALL_IMAGES[*]})"
@@ -63,6 +66,22 @@ done
 
 t_all=$(date +%s%N)
 
+cargo_build() {
+    log "cargo build --release --locked"
+    local t
+    t=$(date +%s%N)
+    cargo build --release --locked \
+        -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner -p pincer-channel-bridge \
+        -p pincer-tool-host -p pincer-fake-provider -p pincer-fake-telegram -p pincer-mcp-test-server \
+        -p pincer-probe -p pincer
+    echo "cargo build: $(ms_since "$t") ms" >&2
+}
+if ((cargo_only)); then
+    ((run_cargo)) || die "--cargo-only and --no-cargo exclude each other"
+    cargo_build
+    exit 0
+fi
+
 log "docker"
 scripts/ensure-docker.sh
 
@@ -70,13 +89,7 @@ log "base image"
 docker/base/make-base.sh "${force_base[@]}"
 
 if ((run_cargo)); then
-    log "cargo build --release --locked"
-    t=$(date +%s%N)
-    cargo build --release --locked \
-        -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner -p pincer-channel-bridge \
-        -p pincer-tool-host -p pincer-fake-provider -p pincer-fake-telegram -p pincer-mcp-test-server \
-        -p pincer-probe -p pincer
-    echo "cargo build: $(ms_since "$t") ms" >&2
+    cargo_build
 fi
 
 version="$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)"

@@ -5,8 +5,9 @@
 #
 # 0. protoc, and chromium + chromium-driver for the Control UI browser test (apt-get when missing)
 # 1. a nats-server >= 2.10 for the tests that start their own (exported as NATS_SERVER_BIN)
-# 2. docker, and every image built from release binaries (scripts/build-images.sh), for the
-#    testcontainers tests, which use pincer/<image>:$PINCER_IMAGE_TAG and never pull
+# 2. docker, and every image built from release binaries (scripts/build-images.sh; the images are
+#    made in the background while the tests compile), for the testcontainers tests, which use
+#    pincer/<image>:$PINCER_IMAGE_TAG and never pull
 # 3. the workspace's tests: `cargo nextest run --workspace --locked` when cargo-nextest is
 #    installed (its summary is easy for CI to read), else `cargo test --workspace --locked`
 #
@@ -41,15 +42,35 @@ echo "NATS_SERVER_BIN=$NATS_SERVER_BIN" >&2
 
 export PINCER_TAG="${PINCER_TAG:-local}"
 export PINCER_IMAGE_TAG="$PINCER_TAG"
+images_pid=""
+images_log="$(mktemp)"
+# A failed compile must not leave image builds running behind it.
+trap 'rm -f "$images_log"; [[ -z "$images_pid" ]] || kill "$images_pid" 2>/dev/null || true' EXIT
 if [[ -z "${PINCER_SKIP_IMAGES:-}" ]]; then
-    scripts/build-images.sh # starts docker itself
+    scripts/build-images.sh --cargo-only
+    # The images are mostly waiting (docker, the tool host's packages): made while the tests compile.
+    log "images (in the background: $images_log)"
+    scripts/build-images.sh --no-cargo >"$images_log" 2>&1 &
+    images_pid=$!
 else
     log "docker (PINCER_SKIP_IMAGES set: using the existing pincer/*:$PINCER_TAG images)"
     scripts/ensure-docker.sh
 fi
+images_built() {
+    [[ -n "$images_pid" ]] || return 0
+    if ! wait "$images_pid"; then
+        cat "$images_log" >&2
+        echo "scripts/build-images.sh failed" >&2
+        exit 1
+    fi
+    tail -n 3 "$images_log" >&2
+    images_pid=""
+}
 
 if cargo nextest --version >/dev/null 2>&1; then
     log "cargo nextest run --workspace --locked $*"
+    cargo nextest run --workspace --locked --no-run
+    images_built
     # --no-fail-fast: one report with every failure. nextest skips doctests: run them after
     # (only for a full run, not when ARGS select tests).
     cargo nextest run --workspace --locked --no-fail-fast "$@"
@@ -59,5 +80,7 @@ if cargo nextest --version >/dev/null 2>&1; then
     fi
 else
     log "cargo test --workspace --locked $*"
+    cargo test --workspace --locked --no-run
+    images_built
     cargo test --workspace --locked --no-fail-fast "$@"
 fi

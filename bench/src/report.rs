@@ -244,7 +244,7 @@ fn render(raw: &Value) -> String {
             String::new(),
         ]);
         rows.push([
-            "compose idle / peak under 32 clients (cgroup memory)".into(),
+            "compose idle / peak under 32 clients (working set: cgroup usage without inactive page cache; the demo's fake model excluded)".into(),
             format!(
                 "{} / {} MiB",
                 num(&compose["idle_total_mib"]),

@@ -110,6 +110,11 @@ async fn start_all(
     if let Some(port) = args.nats_monitor_port {
         nats.args(["-m", &port.to_string()]);
     }
+    // As in the NATS image (docker/nats/Dockerfile): a soft heap limit, or the Go runtime keeps
+    // what a busy hour grew to.
+    if std::env::var_os("GOMEMLIMIT").is_none() {
+        nats.env("GOMEMLIMIT", "48MiB");
+    }
     procs.push(spawn("nats-server", nats).map_err(|e| {
         anyhow::anyhow!(
             "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",
