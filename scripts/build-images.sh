@@ -66,14 +66,16 @@ done
 
 t_all=$(date +%s%N)
 
+# Only the binaries of the images asked for (up.sh asks for what compose.yml runs, so a user's
+# build skips the test servers): the NATS image takes pincer-probe and `pincer bus config`.
 cargo_build() {
-    log "cargo build --release --locked"
-    local t
+    local packages=(-p pincer-probe -p pincer) image t
+    for image in "${images[@]}"; do
+        [[ -z "${BIN_OF[$image]:-}" ]] || packages+=(-p "${BIN_OF[$image]}")
+    done
+    log "cargo build --release --locked ${packages[*]}"
     t=$(date +%s%N)
-    cargo build --release --locked \
-        -p pincer-gateway -p pincer-llm-router -p pincer-agent-runner -p pincer-channel-bridge \
-        -p pincer-tool-host -p pincer-fake-provider -p pincer-fake-telegram -p pincer-mcp-test-server \
-        -p pincer-probe -p pincer
+    cargo build --release --locked "${packages[@]}"
     echo "cargo build: $(ms_since "$t") ms" >&2
 }
 if ((cargo_only)); then

@@ -99,8 +99,13 @@ impl Compose {
                 "pincer: building the images (scripts/build-images.sh, a few minutes the first time): {} missing",
                 missing.join(", ")
             );
+            // Only the missing images: a user's first start does not build the test servers.
+            let names = missing
+                .iter()
+                .filter_map(|image| image.strip_prefix("pincer/")?.split(':').next());
             let built = Command::new("bash")
                 .arg(&script)
+                .args(names)
                 .current_dir(&self.dir)
                 .env("PINCER_TAG", &tag)
                 .status();

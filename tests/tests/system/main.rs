@@ -14,6 +14,7 @@ mod gateway_auth;
 mod gateway_limits;
 mod otlp;
 mod replicas;
+mod shipping;
 mod slack;
 mod stack;
 mod telegram;
