@@ -45,31 +45,44 @@ compose=(docker-compose --project-name pincer-measure --project-directory . --en
 cleanup() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Memory of each running container of the project, "name MiB" lines: what `docker stats` shows
-# (the cgroup's usage without inactive page cache), read from the cgroup files directly, which takes
-# milliseconds where `docker stats --no-stream` takes two seconds (cgroup v1 or v2).
-memory() {
-    "$DOCKER" inspect -f '{{.Name}} {{.Id}}' $("${compose[@]}" ps -q) | python3 -c '
-import glob, sys
+# Memory of the project's containers, read from their cgroups: what `docker stats` means by usage
+# (the working set: usage without inactive page cache), in milliseconds where `docker stats
+# --no-stream` takes two seconds. Reads "name id" lines; prints "name MiB" lines, or with --peak FILE
+# samples the total (the demo's fake model left out: not part of a deployment) ten times a second
+# and keeps the largest in FILE until killed. cgroup v1 or v2.
+cat >"$work/memory.py" <<'PY'
+import glob, sys, time
 def read(path):
     with open(path) as f:
         return f.read()
-for line in sys.stdin:
-    name, cid = line.split()
+def usage(cid):
     v1 = glob.glob(f"/sys/fs/cgroup/memory/docker/{cid}") + glob.glob(f"/sys/fs/cgroup/memory/system.slice/docker-{cid}.scope")
     v2 = glob.glob(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope") + glob.glob(f"/sys/fs/cgroup/docker/{cid}")
     if v1:
-        usage = int(read(v1[0] + "/memory.usage_in_bytes"))
-        stat = dict(l.split() for l in read(v1[0] + "/memory.stat").splitlines())
-        inactive = int(stat.get("total_inactive_file", 0))
+        total, key, base = int(read(v1[0] + "/memory.usage_in_bytes")), "total_inactive_file", v1[0]
     elif v2:
-        usage = int(read(v2[0] + "/memory.current"))
-        stat = dict(l.split() for l in read(v2[0] + "/memory.stat").splitlines())
-        inactive = int(stat.get("inactive_file", 0))
+        total, key, base = int(read(v2[0] + "/memory.current")), "inactive_file", v2[0]
     else:
-        continue
-    print(name.lstrip("/"), round(max(usage - inactive, 0) / 2**20, 1))'
-}
+        return None
+    stat = dict(line.split() for line in read(base + "/memory.stat").splitlines())
+    return max(total - int(stat.get(key, 0)), 0) / 2**20
+containers = [line.split() for line in sys.stdin if line.strip()]
+if sys.argv[1:2] == ["--peak"]:
+    peak = 0.0
+    while True:
+        total = sum(usage(cid) or 0 for name, cid in containers if "fake-provider" not in name)
+        if total > peak:
+            peak = total
+            with open(sys.argv[2], "w") as f:
+                f.write(f"{peak:.1f}\n")
+        time.sleep(0.1)
+for name, cid in containers:
+    mib = usage(cid)
+    if mib is not None:
+        print(name.lstrip("/"), round(mib, 1))
+PY
+containers=""
+memory() { python3 "$work/memory.py" <<<"$containers"; }
 
 ready() {
     python3 - "$port" <<'PY'
@@ -83,27 +96,25 @@ PY
 
 t0=$(date +%s%N)
 "${compose[@]}" up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
-until ready; do sleep 0.05; done
+deadline=$((SECONDS + 120))
+until ready; do
+    ((SECONDS < deadline)) || { "${compose[@]}" logs --tail=30 >&2; echo "measure-compose: not ready after 120 s" >&2; exit 1; }
+    sleep 0.05
+done
 up_ms=$((($(date +%s%N) - t0) / 1000000))
+containers="$("$DOCKER" inspect -f '{{.Name}} {{.Id}}' $("${compose[@]}" ps -q))"
 
 sleep 10
 idle=$(memory)
 
-# Load while sampling the total five times a second.
-samples="$work/samples"
-: >"$samples"
-(
-    while true; do
-        # The stack alone: the demo's fake model is not part of a deployment.
-        memory | awk '$1 !~ /fake-provider/ {s += $2} END {print s}' >>"$samples"
-        sleep 0.2
-    done
-) &
+# Load while the peak is sampled.
+peak_file="$work/peak"
+python3 "$work/memory.py" --peak "$peak_file" <<<"$containers" &
 sampler=$!
 load=$(PINCER_GATEWAY_TOKEN=$token "$BENCH" load --url "http://127.0.0.1:$port" --phases "32:$REQUESTS")
 kill "$sampler" 2>/dev/null || true
-peak=$(sort -n "$samples" | tail -1)
-peak=${peak:-0}
+wait "$sampler" 2>/dev/null || true
+peak=$(cat "$peak_file" 2>/dev/null || echo 0)
 after=$(memory)
 
 sizes=$(for image in nats gateway llm-router agent-runner channel-bridge; do

@@ -44,16 +44,14 @@ pub struct Args {
     build: bool,
 }
 
-/// The binaries the images are made of (scripts/build-images.sh).
-const IMAGE_PACKAGES: [&str; 10] = [
+/// The binaries of the images compose.yml runs: what `scripts/up.sh` builds on a user's machine.
+const IMAGE_PACKAGES: [&str; 8] = [
     "pincer-gateway",
     "pincer-llm-router",
     "pincer-agent-runner",
     "pincer-channel-bridge",
     "pincer-tool-host",
     "pincer-fake-provider",
-    "pincer-fake-telegram",
-    "pincer-mcp-test-server",
     "pincer-probe",
     "pincer",
 ];
@@ -115,7 +113,7 @@ async fn measure_compose() -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-/// A release build of the image binaries in a fresh target directory.
+/// A release build of the compose images' binaries in a fresh target directory.
 async fn clean_build() -> anyhow::Result<Value> {
     let target = tempfile::tempdir()?;
     let mut command = tokio::process::Command::new("cargo");
@@ -256,7 +254,7 @@ fn render(raw: &Value) -> String {
     }
     if let Some(build) = raw["build"].as_object() {
         rows.push([
-            "clean release build of the images' binaries".into(),
+            "clean release build of what compose runs (`scripts/up.sh`), 2 cores".into(),
             format!(
                 "{} s; largest compiler process {} MiB",
                 num(&build["wall_s"]),
