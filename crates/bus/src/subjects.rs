@@ -71,6 +71,11 @@ impl Namespace {
         format!("{}.abort.{}", self.prefix, token(turn_id))
     }
 
+    /// Every turn's [`Self::run_abort`] subject (a runner hears them all on one subscription).
+    pub fn run_abort_any(&self) -> String {
+        format!("{}.abort.*", self.prefix)
+    }
+
     /// Request/reply subject the agent-runner answers while its consumer loop is running (readiness).
     pub fn agent_runner_ping(&self) -> String {
         format!("{}.health.agent-runner", self.prefix)

@@ -16,6 +16,7 @@
 //! - [`prompt`]: assembly of what is sent to the model.
 //! - [`health`]: `grpc.health.v1` for the container probe and the NATS readiness ping.
 
+pub mod aborts;
 pub mod agent_loop;
 pub mod agents;
 pub mod attachments;
@@ -85,6 +86,9 @@ pub enum Error {
     /// The JetStream consumer could not be created or read.
     #[error("jetstream consumer failed: {0}")]
     Consumer(String),
+    /// The subscription to `chat.abort` requests failed.
+    #[error("cannot listen for aborts: {0}")]
+    Aborts(#[from] async_nats::SubscribeError),
     /// The llm-router endpoint is malformed.
     #[error("invalid llm-router url {url:?}: {reason}")]
     RouterUrl {
@@ -246,6 +250,7 @@ async fn turn_context(
         media,
         runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
         usage,
+        aborts: aborts::Aborts::listen(client, ns).await?,
     };
     Ok((context, usage_writer))
 }

@@ -47,6 +47,9 @@ impl TestBus {
         let agents = AgentSet::open(&agents, &Default::default(), None, workspaces.path())
             .expect("workspace");
         let router = ScriptedRouter::start(answers, 0).await;
+        let aborts = crate::aborts::Aborts::listen(&client, &namespace)
+            .await
+            .expect("abort subscription");
         let context = TurnContext {
             client,
             namespace: namespace.clone(),
@@ -60,6 +63,7 @@ impl TestBus {
                 .await
                 .ok()
                 .map(|store| crate::usage_recorder::UsageRecorder::start(store).0),
+            aborts,
         };
         Self {
             _nats: nats,

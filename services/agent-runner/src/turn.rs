@@ -44,6 +44,8 @@ pub struct TurnContext {
     pub runner_id: String,
     /// Daily usage totals (`None` when the bucket could not be opened: turns still run).
     pub usage: Option<crate::usage_recorder::UsageRecorder>,
+    /// The aborts this runner hears (`chat.abort`).
+    pub aborts: crate::aborts::Aborts,
 }
 
 /// What the consumer should do with the message.
@@ -258,17 +260,12 @@ async fn abortable(
     request: &TurnRequest,
     work: impl std::future::Future<Output = LoopResult>,
 ) -> LoopResult {
-    let subject = context.namespace.run_abort(&request.turn_id);
-    let mut aborts = match context.client.subscribe(subject).await {
-        Ok(subscriber) => subscriber,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for aborts; the run cannot be stopped");
-            return work.await;
-        }
-    };
+    let watch = context
+        .aborts
+        .watch(context.namespace.run_abort(&request.turn_id));
     tokio::select! {
         result = work => result,
-        Some(_) = futures::StreamExt::next(&mut aborts) => {
+        () = watch.aborted() => {
             tracing::info!("run aborted by an operator");
             LoopResult::of(TurnOutcome::failed(ErrorCode::Aborted, "the run was aborted"))
         }
