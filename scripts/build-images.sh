@@ -4,8 +4,8 @@
 #   scripts/build-images.sh [--no-cargo | --cargo-only] [--force-base] [IMAGE...]
 #
 #   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge tool-host fake-provider
-#                 fake-telegram mcp-test-server
-#                 (default: all)
+#                 fake-telegram mcp-test-server; or `compose`: the ones compose.yml runs
+#                 (scripts/compose-images.sh) (default: all)
 #   --no-cargo    do not run `cargo build --release --locked`; use the binaries already in target/release
 #   --cargo-only  only build the release binaries (scripts/test.sh then makes the images in the
 #                 background while it compiles the tests)
@@ -56,8 +56,12 @@ for arg in "$@"; do
         --force-base) force_base=(--force) ;;
         -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $arg (see --help)" ;;
+        compose)
+            mapfile -t -O "${#images[@]}" images < <(scripts/compose-images.sh)
+            ((${#images[@]})) || die "compose.yml names no pincer/ images"
+            ;;
         *)
-            [[ " ${ALL_IMAGES[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${ALL_IMAGES[*]})"
+            [[ " ${ALL_IMAGES[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${ALL_IMAGES[*]}, compose)"
             images+=("$arg")
             ;;
     esac
@@ -66,8 +70,8 @@ done
 
 t_all=$(date +%s%N)
 
-# Only the binaries of the images asked for (up.sh asks for what compose.yml runs, so a user's
-# build skips the test servers): the NATS image takes pincer-probe and `pincer bus config`.
+# Only the binaries of the images asked for (up.sh asks for `compose`, so a user's build skips the
+# test servers): the NATS image takes pincer-probe and `pincer bus config`.
 cargo_build() {
     local packages=(-p pincer-probe -p pincer) image t
     for image in "${images[@]}"; do

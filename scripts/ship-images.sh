@@ -16,7 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DOCKER=/usr/bin/docker
 TAG="${PINCER_TAG:-local}"
 # What compose.yml runs (fake-provider: the demo profile's model).
-IMAGES=(nats gateway llm-router agent-runner channel-bridge tool-host fake-provider)
+mapfile -t IMAGES < <(scripts/compose-images.sh)
+((${#IMAGES[@]})) || die "compose.yml names no pincer/ images"
 
 log() { printf 'ship-images: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -74,8 +74,7 @@ fi
 tag="$(setting PINCER_TAG local)"
 if ((build)); then
     # What compose.yml runs (the test servers' images are for scripts/test.sh).
-    PINCER_TAG="$tag" scripts/build-images.sh "${build_args[@]}" \
-        nats gateway llm-router agent-runner channel-bridge tool-host fake-provider
+    PINCER_TAG="$tag" scripts/build-images.sh "${build_args[@]}" compose
 fi
 
 log "docker-compose up -d (profiles: $(setting COMPOSE_PROFILES '<none>'))"

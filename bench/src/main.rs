@@ -88,7 +88,7 @@ enum Command {
     Report(report::Args),
 }
 
-#[derive(clap::Args, Clone)]
+#[derive(clap::Args)]
 struct StackArgs {
     /// Load phases as concurrency:requests, comma separated.
     #[arg(long, default_value = "1:200,8:400,32:400")]

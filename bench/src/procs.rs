@@ -18,20 +18,14 @@ pub struct TreeMemory {
 impl TreeMemory {
     /// RSS in MiB without the processes called `name` (the `pincer dev` supervisor).
     pub fn rss_mib_without(&self, name: &str) -> f64 {
-        let kb = self.rss_kb - self.by_name.get(name).copied().unwrap_or(0);
-        (kb as f64 / 1024.0 * 10.0).round() / 10.0
+        mib(self.rss_kb - self.by_name.get(name).copied().unwrap_or(0))
     }
 
     /// RSS per process name in MiB.
     pub fn by_name(&self) -> serde_json::Value {
         self.by_name
             .iter()
-            .map(|(name, kb)| {
-                (
-                    name.clone(),
-                    serde_json::json!((*kb as f64 / 1024.0 * 10.0).round() / 10.0),
-                )
-            })
+            .map(|(name, kb)| (name.clone(), serde_json::json!(mib(*kb))))
             .collect::<serde_json::Map<_, _>>()
             .into()
     }
@@ -73,6 +67,11 @@ fn descendants(root: u32) -> Vec<u32> {
         index += 1;
     }
     tree
+}
+
+/// KiB as MiB, to a tenth.
+fn mib(kb: u64) -> f64 {
+    (kb as f64 / 1024.0 * 10.0).round() / 10.0
 }
 
 fn rss_kb(pid: u32) -> Option<(String, u64)> {

@@ -10,7 +10,7 @@
 //! turns/s at 8 and 32 clients twice, CPU and bus messages per turn by process); a second stack run
 //! of 10,000 turns over 1,000 sessions (is memory flat afterwards?); with `--compose`,
 //! `scripts/measure-compose.sh` (the compose deployment from `up` to ready, its memory); with
-//! `--build`, a clean release build of the images' binaries in a fresh target directory (wall
+//! `--build`, a clean release build of what `scripts/up.sh` builds in a fresh target directory (wall
 //! time and the largest compiler process).
 
 use std::fmt::Write as _;
@@ -39,22 +39,10 @@ pub struct Args {
     /// Also measure the compose deployment (needs the images: scripts/build-images.sh).
     #[arg(long)]
     compose: bool,
-    /// Also time a clean release build of the images' binaries (minutes).
+    /// Also time a clean release build of what `scripts/up.sh` builds (minutes).
     #[arg(long)]
     build: bool,
 }
-
-/// The binaries of the images compose.yml runs: what `scripts/up.sh` builds on a user's machine.
-const IMAGE_PACKAGES: [&str; 8] = [
-    "pincer-gateway",
-    "pincer-llm-router",
-    "pincer-agent-runner",
-    "pincer-channel-bridge",
-    "pincer-tool-host",
-    "pincer-fake-provider",
-    "pincer-probe",
-    "pincer",
-];
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let turns = args.turns;
@@ -113,20 +101,21 @@ async fn measure_compose() -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-/// A release build of the compose images' binaries in a fresh target directory.
+/// What `scripts/up.sh` builds (the binaries of the images compose.yml runs), in a fresh target
+/// directory.
 async fn clean_build() -> anyhow::Result<Value> {
     let target = tempfile::tempdir()?;
-    let mut command = tokio::process::Command::new("cargo");
+    let mut command = tokio::process::Command::new("scripts/build-images.sh");
     command
-        .args(["build", "--release", "--locked", "--quiet"])
+        .args(["--cargo-only", "compose"])
         .env("CARGO_TARGET_DIR", target.path());
-    for package in IMAGE_PACKAGES {
-        command.args(["-p", package]);
-    }
     let started = Instant::now();
     let status = command.status().await?;
     let wall = started.elapsed();
-    anyhow::ensure!(status.success(), "cargo build failed ({status})");
+    anyhow::ensure!(
+        status.success(),
+        "scripts/build-images.sh --cargo-only compose failed ({status})"
+    );
     // The largest process among the finished children: the biggest rustc (or the linker).
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
     Ok(json!({

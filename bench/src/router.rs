@@ -155,9 +155,7 @@ impl Router {
     /// Writes a `models` config pointing an Ollama provider at the fake and starts the router with
     /// NATS off.
     async fn start(bin_dir: &Path, work: &Path, fake: SocketAddr) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::stack::free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let config = work.join("router.json5");
         std::fs::write(

@@ -174,7 +174,8 @@ impl Dev {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A port free on loopback right now (for a child process to listen on).
+pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

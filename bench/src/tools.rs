@@ -78,9 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             server.display()
         ),
     )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = crate::stack::free_port()?;
     let mut host = Command::new(bin_dir.join("pincer-tool-host"))
         .env("PINCER_CONFIG", &config)
         .env("PINCER_TOOL_HOST_LISTEN", format!("127.0.0.1:{port}"))
