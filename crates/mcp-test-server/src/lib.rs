@@ -51,7 +51,16 @@ pub enum Error {
 }
 
 /// Serves one session on stdin/stdout until the client closes stdin.
-pub async fn serve_stdio(options: Options) -> Result<(), Error> {
+///
+/// Boxed so the server is compiled once, in this crate, rather than again by the binary that
+/// awaits it (release builds don't share an `async fn`'s instances between crates).
+pub fn serve_stdio(
+    options: Options,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>> {
+    Box::pin(serve_stdio_until_closed(options))
+}
+
+async fn serve_stdio_until_closed(options: Options) -> Result<(), Error> {
     let server = TestServer::new(options, true)
         .serve(rmcp::transport::stdio())
         .await
@@ -71,11 +80,26 @@ pub async fn serve_http(
 }
 
 /// Like [`serve_http`], also answering requests whose `Host` is one of `hosts` (the server's name
-/// on a container network; rmcp refuses other hosts, against DNS rebinding).
-pub async fn serve_http_as(
+/// on a container network; rmcp refuses other hosts, against DNS rebinding). Boxed like
+/// [`serve_stdio`].
+pub fn serve_http_as(
     listener: TcpListener,
     options: Options,
     hosts: &[String],
+    shutdown: CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>> {
+    Box::pin(serve_http_until(
+        listener,
+        options,
+        hosts.to_vec(),
+        shutdown,
+    ))
+}
+
+async fn serve_http_until(
+    listener: TcpListener,
+    options: Options,
+    hosts: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let mut allowed = vec![
@@ -83,7 +107,7 @@ pub async fn serve_http_as(
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    allowed.extend(hosts.iter().cloned());
+    allowed.extend(hosts);
     let cancelled = std::sync::Arc::default();
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
         StreamableHttpService::new(
