@@ -66,6 +66,17 @@ impl Namespace {
         format!("{}.run.{}", self.prefix, token(turn_id))
     }
 
+    /// Like [`Self::run_events`], for a listener that hears all its turns on one subscription
+    /// ([`Self::run_events_any_of`]): `listener` is that listener's own id (a gateway instance).
+    pub fn run_events_of(&self, listener: &str, turn_id: &str) -> String {
+        format!("{}.run.{}.{}", self.prefix, token(listener), token(turn_id))
+    }
+
+    /// Every turn's [`Self::run_events_of`] subject for `listener`.
+    pub fn run_events_any_of(&self, listener: &str) -> String {
+        format!("{}.run.{}.*", self.prefix, token(listener))
+    }
+
     /// Core-NATS subject asking the runner of a turn to stop it (`chat.abort`).
     pub fn run_abort(&self, turn_id: &str) -> String {
         format!("{}.abort.{}", self.prefix, token(turn_id))
@@ -217,6 +228,8 @@ mod tests {
         assert_eq!(ns.turns_filter(), "pincer.turn.>");
         assert_eq!(ns.turns_stream(), "PINCER_TURNS");
         assert_eq!(ns.run_events("abc"), "pincer.run.abc");
+        assert_eq!(ns.run_events_of("g1", "abc"), "pincer.run.g1.abc");
+        assert_eq!(ns.run_events_any_of("g1"), "pincer.run.g1.*");
         assert_eq!(ns.sessions_bucket(), "pincer_sessions");
     }
 

@@ -16,6 +16,7 @@ pub mod control;
 pub mod hooks;
 pub mod http;
 pub mod readiness;
+pub mod run_events;
 pub mod serve;
 pub mod slack_events;
 pub mod turns;
@@ -234,6 +235,9 @@ pub enum Error {
     /// NATS connection or setup failed.
     #[error(transparent)]
     Bus(#[from] pincer_bus::Error),
+    /// The run-event subscription could not be made.
+    #[error(transparent)]
+    Turns(#[from] turns::Error),
     /// The llm-router URL is malformed.
     #[error("invalid llm-router url {0:?}")]
     RouterUrl(String),
@@ -279,12 +283,13 @@ async fn serve_until(
     let slack_events =
         slack_events::SlackEvents::new(config.slack_apps.clone(), config.namespace.clone())
             .with_jetstream(js.clone());
-    let turns = turns::Turns::new(
+    let turns = turns::Turns::start(
         client.clone(),
         js.clone(),
         config.namespace.clone(),
         config.pickup_timeout,
-    );
+    )
+    .await?;
     let guard = std::sync::Arc::new(auth::guard::Guard::new(&config));
     let control = control::Services::open(
         &config,

@@ -1,16 +1,17 @@
 //! Handing a turn to the agent-runners and following it.
 //!
-//! The gateway subscribes to the turn's event subject *before* publishing the turn, so no event can
-//! be missed; the publish waits for JetStream's ack, so an accepted turn is durable even if every
+//! The gateway registers for the turn's events (on its one run-event subscription, see
+//! [`crate::run_events`]) *before* publishing the turn, so no event can be missed; the publish waits for JetStream's ack, so an accepted turn is durable even if every
 //! agent-runner is down (it runs when one comes back).
 
 use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
-use futures::StreamExt;
 use pincer_bus::Namespace;
 use pincer_bus::messages::{RunEvent, TurnRequest};
+
+use crate::run_events::{Registration, RunEvents};
 
 /// Publish and subscribe plumbing for turns.
 #[derive(Clone, Debug)]
@@ -18,6 +19,7 @@ pub struct Turns {
     client: async_nats::Client,
     js: jetstream::Context,
     namespace: Namespace,
+    events: RunEvents,
     pickup_timeout: Duration,
 }
 
@@ -31,7 +33,7 @@ pub enum Error {
 
 /// A submitted turn's live events.
 pub struct Submitted {
-    events: async_nats::Subscriber,
+    events: Registration,
     pickup_timeout: Duration,
     started: bool,
     /// Whether the runner announces `started` (only for turns with live events).
@@ -122,33 +124,33 @@ impl Turns {
             .map_err(|e| Error::Bus(e.to_string()))
     }
 
-    /// Creates the plumbing.
-    pub fn new(
+    /// Creates the plumbing and subscribes to this gateway's run events.
+    pub async fn start(
         client: async_nats::Client,
         js: jetstream::Context,
         namespace: Namespace,
         pickup_timeout: Duration,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Error> {
+        let events = RunEvents::start(&client, namespace.clone())
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        Ok(Self {
             client,
             js,
             namespace,
+            events,
             pickup_timeout,
-        }
+        })
     }
 
     /// The subject a turn's events arrive on.
     pub fn reply_subject(&self, turn_id: &str) -> String {
-        self.namespace.run_events(turn_id)
+        self.events.reply_subject(turn_id)
     }
 
-    /// Subscribes to the turn's events, then enqueues it durably.
+    /// Registers for the turn's events, then enqueues it durably.
     pub async fn submit(&self, turn: &TurnRequest) -> Result<Submitted, Error> {
-        let events = self
-            .client
-            .subscribe(turn.reply_subject.clone())
-            .await
-            .map_err(|e| Error::Bus(e.to_string()))?;
+        let events = self.events.register(&turn.reply_subject);
         // Each HTTP request is its own delivery: a client retrying with the same Idempotency-Key gets
         // the same turn id, and the runner answers it from the stored outcome instead of re-running.
         // (JetStream de-duplication by id would swallow the retry and leave it waiting for nothing.)
@@ -183,13 +185,13 @@ impl Submitted {
             (false, _) => self.pickup_timeout + turn_timeout,
         };
         loop {
-            let message = match tokio::time::timeout(patience, self.events.next()).await {
-                Ok(Some(message)) => message,
+            let payload = match tokio::time::timeout(patience, self.events.next()).await {
+                Ok(Some(payload)) => payload,
                 Ok(None) | Err(_) if !self.announces_start => return Next::NoAnswer(patience),
                 Ok(None) | Err(_) if self.started => return Next::Stalled(patience),
                 Ok(None) | Err(_) => return Next::NotPickedUp(patience),
             };
-            match serde_json::from_slice::<RunEvent>(&message.payload) {
+            match serde_json::from_slice::<RunEvent>(&payload) {
                 Ok(event) => {
                     self.started = true;
                     return Next::Event(event);

@@ -388,7 +388,9 @@ mod tests {
         pincer_bus::setup::ensure_all(&js, &namespace)
             .await
             .expect("streams");
-        let turns = Turns::new(client.clone(), js, namespace, Duration::from_secs(10));
+        let turns = Turns::start(client.clone(), js, namespace, Duration::from_secs(10))
+            .await
+            .expect("turns");
         let turn = TurnRequest {
             live_deltas: live,
             ..turns.new_turn(crate::turns::TurnSpec {
