@@ -111,9 +111,12 @@ async fn start_all(
         nats.args(["-m", &port.to_string()]);
     }
     // As in the NATS image (docker/nats/Dockerfile): a soft heap limit, or the Go runtime keeps
-    // what a busy hour grew to.
-    if std::env::var_os("GOMEMLIMIT").is_none() {
-        nats.env("GOMEMLIMIT", "48MiB");
+    // what a busy hour grew to; and one thread running Go code, which costs less CPU per turn
+    // beside the services.
+    for (name, value) in [("GOMEMLIMIT", "48MiB"), ("GOMAXPROCS", "1")] {
+        if std::env::var_os(name).is_none() {
+            nats.env(name, value);
+        }
     }
     procs.push(spawn("nats-server", nats).map_err(|e| {
         anyhow::anyhow!(

@@ -26,14 +26,17 @@ pub fn load_config(
     .map_err(|error| InvalidConfig(error.into()))
 }
 
-/// The service runtime. `PINCER_WORKER_THREADS` (default 2) sets the worker count; 1 selects a
-/// current-thread runtime. Measured with pincer-bench on 2 cores: one thread per service gives the
-/// same single-turn latency but ~20 % less throughput at concurrency 8 and 32, so two is the default.
+/// The service runtime. `PINCER_WORKER_THREADS` (default 1) sets the worker count; 1 selects a
+/// current-thread runtime. A turn crosses four processes, so on a small machine the processes
+/// already keep the cores busy, and two workers in each mostly woke each other up (futex wakes were
+/// a tenth of the agent-runner's CPU). Measured with pincer-bench on 2 cores, one worker against
+/// two: CPU per turn 1.10-1.16 vs 1.35-1.37 ms at 8 clients and 0.88-0.97 vs 1.28-1.31 ms at 32,
+/// with more turns per second at both. On a bigger host raise it for the busiest service.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let workers = std::env::var("PINCER_WORKER_THREADS")
         .ok()
         .and_then(|value| value.trim().parse::<usize>().ok())
-        .unwrap_or(2);
+        .unwrap_or(1);
     if workers <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
