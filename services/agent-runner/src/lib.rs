@@ -123,16 +123,12 @@ pub(crate) fn scratch_workspace() -> (tempfile::TempDir, pincer_workspace::Works
 
 /// Consumes turns until `shutdown`, then stops pulling, lets running turns finish within the grace
 /// period and leaves unfinished ones unacknowledged for redelivery.
-///
-/// Returns a boxed future so that the whole service is compiled once, here: an `async fn`'s state
-/// machine is instantiated by the crate that awaits it, and release builds don't share those
-/// instances, so each thin `main` used to compile its service a second time (11.8 of the
-/// gateway's 33.5 s).
+/// (Boxed: see [`pincer_lifecycle::Serving`].)
 pub fn run(
     config: Config,
     health_listener: TcpListener,
     shutdown: CancellationToken,
-) -> futures::future::BoxFuture<'static, Result<(), Error>> {
+) -> pincer_lifecycle::Serving<Error> {
     Box::pin(serve_until(config, health_listener, shutdown))
 }
 

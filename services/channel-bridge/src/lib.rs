@@ -205,16 +205,12 @@ fn validate_telegram(
 }
 
 /// Runs until `shutdown`.
-///
-/// Returns a boxed future so that the whole service is compiled once, here: an `async fn`'s state
-/// machine is instantiated by the crate that awaits it, and release builds don't share those
-/// instances, so each thin `main` used to compile its service a second time (11.8 of the
-/// gateway's 33.5 s).
+/// (Boxed: see [`pincer_lifecycle::Serving`].)
 pub fn run(
     config: Config,
     health_listener: TcpListener,
     shutdown: CancellationToken,
-) -> futures::future::BoxFuture<'static, Result<(), Error>> {
+) -> pincer_lifecycle::Serving<Error> {
     Box::pin(serve_until(config, health_listener, shutdown))
 }
 

@@ -83,16 +83,12 @@ pub enum Error {
 const MCP_STOP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown`, then stops every MCP server and running command.
-///
-/// Returns a boxed future so that the whole service is compiled once, here: an `async fn`'s state
-/// machine is instantiated by the crate that awaits it, and release builds don't share those
-/// instances, so each thin `main` used to compile its service a second time (11.8 of the
-/// gateway's 33.5 s).
+/// (Boxed: see [`pincer_lifecycle::Serving`].)
 pub fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> futures::future::BoxFuture<'static, Result<(), Error>> {
+) -> pincer_lifecycle::Serving<Error> {
     Box::pin(serve_until(config, listener, shutdown))
 }
 
