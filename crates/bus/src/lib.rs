@@ -9,11 +9,13 @@
 //! - [`connect`]: connecting with retry and sane timeouts, as one of the [`access`] roles.
 //! - [`access`]: each service's user and subject permissions; the server's authorization block.
 //! - [`lease`]: one holder at a time for a KV key (e.g. one Telegram poller per bot token).
+//! - [`demux`]: one wildcard subscription whose messages go to whoever registered their subject.
 //!
 //! What goes into the KV buckets (pairing, transcripts, usage) lives in `pincer-store`.
 
 pub mod access;
 pub mod connect;
+pub mod demux;
 pub mod headers;
 pub mod lease;
 pub mod messages;

@@ -260,9 +260,9 @@ async fn abortable(
     request: &TurnRequest,
     work: impl std::future::Future<Output = LoopResult>,
 ) -> LoopResult {
-    let watch = context
+    let mut watch = context
         .aborts
-        .watch(context.namespace.run_abort(&request.turn_id));
+        .watch(&context.namespace.run_abort(&request.turn_id));
     tokio::select! {
         result = work => result,
         () = watch.aborted() => {

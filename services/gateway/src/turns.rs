@@ -1,17 +1,19 @@
 //! Handing a turn to the agent-runners and following it.
 //!
 //! The gateway registers for the turn's events (on its one run-event subscription, see
-//! [`crate::run_events`]) *before* publishing the turn, so no event can be missed; the publish waits for JetStream's ack, so an accepted turn is durable even if every
-//! agent-runner is down (it runs when one comes back).
+//! [`crate::run_events`]) *before* publishing the turn, so no event can be missed; the publish
+//! waits for JetStream's ack, so an accepted turn is durable even if every agent-runner is down (it
+//! runs when one comes back).
 
 use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
 use pincer_bus::Namespace;
+use pincer_bus::demux::Registration;
 use pincer_bus::messages::{RunEvent, TurnRequest};
 
-use crate::run_events::{Registration, RunEvents};
+use crate::run_events::RunEvents;
 
 /// Publish and subscribe plumbing for turns.
 #[derive(Clone, Debug)]
