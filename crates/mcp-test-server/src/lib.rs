@@ -50,13 +50,12 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// A server run, boxed so the server is compiled once, in this crate, rather than again by the
+/// binary that awaits it (release builds don't share an `async fn`'s instances between crates).
+pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>>;
+
 /// Serves one session on stdin/stdout until the client closes stdin.
-///
-/// Boxed so the server is compiled once, in this crate, rather than again by the binary that
-/// awaits it (release builds don't share an `async fn`'s instances between crates).
-pub fn serve_stdio(
-    options: Options,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>> {
+pub fn serve_stdio(options: Options) -> Serving {
     Box::pin(serve_stdio_until_closed(options))
 }
 
@@ -80,14 +79,13 @@ pub async fn serve_http(
 }
 
 /// Like [`serve_http`], also answering requests whose `Host` is one of `hosts` (the server's name
-/// on a container network; rmcp refuses other hosts, against DNS rebinding). Boxed like
-/// [`serve_stdio`].
+/// on a container network; rmcp refuses other hosts, against DNS rebinding).
 pub fn serve_http_as(
     listener: TcpListener,
     options: Options,
     hosts: &[String],
     shutdown: CancellationToken,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>> {
+) -> Serving {
     Box::pin(serve_http_until(
         listener,
         options,
