@@ -39,6 +39,7 @@ pub(crate) fn substitute(
     let mut walk = Walk {
         env,
         origin,
+        scope,
         out: Substitution::default(),
     };
     match value {
@@ -60,6 +61,7 @@ pub(crate) fn substitute(
 struct Walk<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     origin: &'a str,
+    scope: Scope,
     out: Substitution,
 }
 
@@ -102,6 +104,7 @@ impl Walk<'_> {
             Value::Object(map) => {
                 for (key, child) in map.iter_mut() {
                     let secret = SECRET_KEYS.contains(&&**key);
+                    let in_scope = in_scope && !self.scope.unread(key);
                     self.visit(child, join(&path, key), in_scope, secret)?;
                 }
             }
@@ -255,6 +258,28 @@ mod tests {
         let mut doc = json!({"gateway": {"trustedProxies": ["ok", "${NOPE}"]}});
         let err = substitute(&mut doc, &env, Scope::All, "p").expect_err("missing var");
         assert_eq!(err.path(), Some("gateway.trustedProxies[1]"));
+    }
+
+    #[test]
+    fn keys_a_service_never_reads_may_stay_unresolved() {
+        let mut doc = serde_json::json!({"channels": {"whatsapp": {
+            "accessToken": "${WA_TOKEN}", "appSecret": "${WA_SECRET}"
+        }}});
+        let env = |name: &str| (name == "WA_TOKEN").then(|| "t".to_owned());
+        let scope = Scope::SectionsExcept {
+            sections: &["channels"],
+            unread: &["appSecret"],
+        };
+        let out = substitute(&mut doc, &env, scope, "p").expect("appSecret is not read");
+        assert_eq!(doc["channels"]["whatsapp"]["accessToken"], "t");
+        assert_eq!(doc["channels"]["whatsapp"]["appSecret"], "${WA_SECRET}");
+        assert_eq!(out.unresolved.len(), 1);
+        let env = |_: &str| None;
+        let mut doc = serde_json::json!({"channels": {"whatsapp": {"accessToken": "${WA_TOKEN}"}}});
+        assert!(
+            substitute(&mut doc, &env, scope, "p").is_err(),
+            "the rest is checked"
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub use schema::agents::{
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{
+    BlueBubbles, BlueBubblesAccount, DEFAULT_SIGNAL_HTTP_URL, DEFAULT_WHATSAPP_API, GroupRule,
+    Signal, SignalAccount, WhatsApp, WhatsAppAccount, WhatsAppTransport,
+};
+pub use schema::channels::{
     Channels, DEFAULT_ACCOUNT, DEFAULT_DISCORD_API, DEFAULT_SLACK_API, DEFAULT_SLACK_WEBHOOK_PATH,
     DEFAULT_TELEGRAM_ACCOUNT, Discord, DiscordAccount, DiscordChannel, DiscordGuild, DmPolicy,
     GroupPolicy, GuildChannels, LegacyDm, ReplyToMode, Slack, SlackAccount, SlackChannel,

@@ -11,6 +11,15 @@ pub enum Scope {
     All,
     /// Only these top-level keys.
     Sections(&'static [&'static str]),
+    /// These top-level keys, except values under the keys named in `unread` (anywhere inside):
+    /// secrets another service checks (the channel-bridge never reads `appSecret`), which need not
+    /// be in this service's environment.
+    SectionsExcept {
+        /// The top-level keys validated.
+        sections: &'static [&'static str],
+        /// Keys this service never reads.
+        unread: &'static [&'static str],
+    },
 }
 
 impl Scope {
@@ -19,7 +28,18 @@ impl Scope {
     pub fn includes(&self, section: &str) -> bool {
         match self {
             Scope::All => true,
-            Scope::Sections(sections) => sections.contains(&section),
+            Scope::Sections(sections) | Scope::SectionsExcept { sections, .. } => {
+                sections.contains(&section)
+            }
+        }
+    }
+
+    /// Whether values under `key` are left unchecked (a secret only another service reads).
+    #[must_use]
+    pub fn unread(&self, key: &str) -> bool {
+        match self {
+            Scope::SectionsExcept { unread, .. } => unread.contains(&key),
+            Scope::All | Scope::Sections(_) => false,
         }
     }
 }

@@ -26,6 +26,20 @@ pub fn load_config(
     .map_err(|error| InvalidConfig(error.into()))
 }
 
+/// [`load_config`], except values under the keys named in `unread`, which this service never
+/// reads (another service's secrets): they need not be set in its environment.
+pub fn load_config_except(
+    sections: &'static [&'static str],
+    unread: &'static [&'static str],
+) -> Result<pincer_config::Config, InvalidConfig> {
+    pincer_config::load_file(
+        &crate::env::config_path(),
+        &pincer_config::process_env,
+        pincer_config::Scope::SectionsExcept { sections, unread },
+    )
+    .map_err(|error| InvalidConfig(error.into()))
+}
+
 /// The service runtime. `PINCER_WORKER_THREADS` (default 1) sets the worker count; 1 selects a
 /// current-thread runtime. A turn crosses four processes, so on a small machine the processes
 /// already keep the cores busy, and two workers in each mostly woke each other up (futex wakes were

@@ -5,14 +5,20 @@
 //! - [`telegram`]: long polling (one poller per bot across replicas) or a webhook.
 //! - [`discord`]: the gateway (one connection per bot across replicas) and REST.
 //! - [`slack`]: Socket Mode (one connection per app across replicas) or the Events API, and the Web API.
+//! - [`whatsapp`]: the Cloud API (webhooks through the gateway, the Graph API out).
+//! - [`signal`]: a signal-cli daemon (its SSE event stream in, JSON-RPC out).
+//! - [`bluebubbles`]: iMessage through a BlueBubbles server (webhooks through the gateway, REST out).
 //! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
+pub mod bluebubbles;
 pub mod channel;
 pub mod chunk;
 pub mod discord;
 pub mod render;
+pub mod signal;
 pub mod slack;
 pub mod telegram;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -153,10 +159,20 @@ pub fn validate(channels: &pincer_config::Channels, env: &EnvTokens) -> Result<(
             }
         }
     }
+    if let Some(whatsapp) = channels.whatsapp.as_ref().filter(|w| w.enabled) {
+        whatsapp::validate(whatsapp).map_err(Error::Channel)?;
+    }
+    if let Some(signal) = channels.signal.as_ref().filter(|s| s.enabled) {
+        signal::validate(signal).map_err(Error::Channel)?;
+    }
+    if let Some(bluebubbles) = channels.bluebubbles.as_ref().filter(|b| b.enabled) {
+        bluebubbles::validate(bluebubbles).map_err(Error::Channel)?;
+    }
     Ok(())
 }
 
-fn open_needs_star(
+/// `dmPolicy: "open"` must be confirmed with `allowFrom: ["*"]`.
+pub(crate) fn open_needs_star(
     channel: &str,
     account: &str,
     policy: pincer_config::DmPolicy,
@@ -229,55 +245,7 @@ async fn serve_until(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let telegram = config.channels.telegram.as_ref().filter(|t| t.enabled);
-    let discord = config.channels.discord.as_ref().filter(|d| d.enabled);
-    let slack = config.channels.slack.as_ref().filter(|s| s.enabled);
-    let mut channels = Vec::new();
-    // The buckets every channel uses, opened once; without them no channel can run.
-    let stores = if telegram.is_some() || discord.is_some() || slack.is_some() {
-        match channel::Stores::open(&js, &config.namespace).await {
-            Ok(stores) => Some(stores),
-            Err(error) => {
-                tracing::error!(%error, "cannot open the channel buckets");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    if let Some(stores) = &stores {
-        if let Some(telegram) = telegram {
-            channels.push(tokio::spawn(run_telegram(
-                js.clone(),
-                config.clone(),
-                telegram.clone(),
-                stores.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if let Some(discord) = discord {
-            channels.push(tokio::spawn(discord::run(
-                js.clone(),
-                config.clone(),
-                discord.clone(),
-                stores.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if let Some(slack) = slack {
-            channels.push(tokio::spawn(slack::run(
-                js.clone(),
-                config.clone(),
-                slack.clone(),
-                stores.clone(),
-                shutdown.clone(),
-            )));
-        }
-    }
-    if telegram.is_none() && discord.is_none() && slack.is_none() {
-        tracing::info!("no channel enabled");
-    }
-
+    let channels = spawn_channels(&js, &config, &shutdown).await;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -299,6 +267,96 @@ async fn serve_until(
     }
     tracing::info!("channel-bridge stopped");
     Ok(())
+}
+
+/// Starts every enabled channel; each runs until `shutdown`.
+async fn spawn_channels(
+    js: &async_nats::jetstream::Context,
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let enabled = &config.channels;
+    let telegram = enabled.telegram.as_ref().filter(|t| t.enabled);
+    let discord = enabled.discord.as_ref().filter(|d| d.enabled);
+    let slack = enabled.slack.as_ref().filter(|s| s.enabled);
+    let whatsapp = enabled.whatsapp.as_ref().filter(|w| w.enabled);
+    let signal = enabled.signal.as_ref().filter(|s| s.enabled);
+    let bluebubbles = enabled.bluebubbles.as_ref().filter(|b| b.enabled);
+    let any = telegram.is_some()
+        || discord.is_some()
+        || slack.is_some()
+        || whatsapp.is_some()
+        || signal.is_some()
+        || bluebubbles.is_some();
+    if !any {
+        tracing::info!("no channel enabled");
+        return Vec::new();
+    }
+    // The buckets every channel uses, opened once; without them no channel can run.
+    let stores = match channel::Stores::open(js, &config.namespace).await {
+        Ok(stores) => stores,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the channel buckets");
+            return Vec::new();
+        }
+    };
+    let stores = &stores;
+    let mut tasks = Vec::new();
+    if let Some(telegram) = telegram {
+        tasks.push(tokio::spawn(run_telegram(
+            js.clone(),
+            config.clone(),
+            telegram.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(discord) = discord {
+        tasks.push(tokio::spawn(discord::run(
+            js.clone(),
+            config.clone(),
+            discord.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(slack) = slack {
+        tasks.push(tokio::spawn(slack::run(
+            js.clone(),
+            config.clone(),
+            slack.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(whatsapp) = whatsapp {
+        tasks.push(tokio::spawn(whatsapp::run(
+            js.clone(),
+            config.clone(),
+            whatsapp.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(signal) = signal {
+        tasks.push(tokio::spawn(signal::run(
+            js.clone(),
+            config.clone(),
+            signal.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(bluebubbles) = bluebubbles {
+        tasks.push(tokio::spawn(bluebubbles::run(
+            js.clone(),
+            config.clone(),
+            bluebubbles.clone(),
+            stores.clone(),
+            shutdown.clone(),
+        )));
+    }
+    tasks
 }
 
 /// Runs the Telegram side until `shutdown`: one poller per bot account, one sender for all.

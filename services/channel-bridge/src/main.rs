@@ -33,7 +33,11 @@ fn instance_name() -> String {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["channels", "session", "bindings"])?;
+    // The gateway checks webhook signatures: their secrets need not reach the bridge.
+    let file = entry::load_config_except(
+        &["channels", "session", "bindings"],
+        &["appSecret", "verifyToken", "signingSecret"],
+    )?;
     let env_tokens = pincer_channel_bridge::EnvTokens::from_env();
     pincer_channel_bridge::validate(&file.channels, &env_tokens)
         .map_err(|error| InvalidConfig(error.into()))?;

@@ -5,9 +5,44 @@
 
 use std::collections::BTreeMap;
 
-use pincer_config::{Discord, DmPolicy, GroupPolicy, GuildChannels, Slack, Telegram};
+use pincer_config::{Discord, DmPolicy, GroupPolicy, GroupRule, GuildChannels, Slack, Telegram};
 
 use super::inbound::Inbound;
+
+/// The access keys of a channel whose people have addresses (see [`Rules::addressed`]).
+pub struct Addressed<'a> {
+    /// `dmPolicy`.
+    pub dm: DmPolicy,
+    /// `allowFrom`.
+    pub allow_from: &'a [String],
+    /// `groupPolicy` (default `allowlist`).
+    pub group_policy: Option<GroupPolicy>,
+    /// `groupAllowFrom`.
+    pub group_allow_from: &'a [String],
+    /// `groups`.
+    pub groups: &'a BTreeMap<String, GroupRule>,
+    /// `mentionPatterns`.
+    pub mention_patterns: &'a [String],
+}
+
+/// A person's address as the access rules compare it: a phone number as `+` and its digits
+/// (spaces, dashes, dots and brackets dropped), a Signal ACI without its `uuid:` prefix, anything
+/// else (an email, `*`) trimmed and lowercased. Adapters give senders' ids the same form.
+pub fn address(entry: &str) -> String {
+    let entry = entry.trim();
+    let entry = entry.strip_prefix("uuid:").unwrap_or(entry);
+    let phone_like = entry.starts_with('+') || entry.starts_with(|c: char| c.is_ascii_digit());
+    if phone_like
+        && entry.chars().any(|c| c.is_ascii_digit())
+        && entry
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')'))
+    {
+        let digits: String = entry.chars().filter(char::is_ascii_digit).collect();
+        return format!("+{digits}");
+    }
+    entry.to_lowercase()
+}
 
 /// What to do with a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +177,38 @@ impl Rules {
             config.group_policy,
             spaces,
             &config.mention_patterns,
+        )
+    }
+
+    /// The rules of a channel whose people are addressed by phone number, email or account id and
+    /// whose groups are listed by id (WhatsApp, Signal, iMessage): no bots, groups listed and
+    /// mention-gated by default. Entries are compared as [`address`]es, so `+1 555-123-4567`
+    /// in the config matches `15551234567` from the platform.
+    pub fn addressed(access: &Addressed<'_>) -> Self {
+        let addresses =
+            |list: &[String]| list.iter().map(|entry| address(entry)).collect::<Vec<_>>();
+        let spaces = access
+            .groups
+            .iter()
+            .map(|(id, rule)| {
+                let space = Space {
+                    enabled: rule.enabled != Some(false),
+                    require_mention: rule.require_mention,
+                    users: addresses(&rule.users),
+                    ..Space::default()
+                };
+                (id.clone(), space)
+            })
+            .collect();
+        Self::new(
+            access.dm,
+            &addresses(access.allow_from),
+            false,
+            access.group_policy.unwrap_or(GroupPolicy::Allowlist),
+            &addresses(access.group_allow_from),
+            spaces,
+            true,
+            access.mention_patterns,
         )
     }
 
@@ -394,6 +461,45 @@ mod tests {
             room: Some(channel.into()),
             ..group(guild, "hello", mentioned)
         }
+    }
+
+    #[test]
+    fn addresses_compare_phone_numbers_by_their_digits() {
+        assert_eq!(address("+1 (555) 123-4567"), "+15551234567");
+        assert_eq!(address("15551234567"), "+15551234567");
+        assert_eq!(address("uuid:CB3C2BD0-5C34"), "cb3c2bd0-5c34");
+        assert_eq!(address(" Ana@Example.com "), "ana@example.com");
+        assert_eq!(address("*"), "*");
+        let groups = BTreeMap::from([(
+            "G1".to_owned(),
+            GroupRule {
+                require_mention: Some(false),
+                ..GroupRule::default()
+            },
+        )]);
+        let rules = Rules::addressed(&Addressed {
+            dm: DmPolicy::Allowlist,
+            allow_from: &["+1 555 000 1111".to_owned()],
+            group_policy: None,
+            group_allow_from: &[],
+            groups: &groups,
+            mention_patterns: &[],
+        });
+        let mut message = dm(&address("15550001111"), "x");
+        assert_eq!(rules.decide(&message, false), Decision::Accept);
+        message.sender.id = address("+15550002222");
+        assert_eq!(
+            rules.decide(&message, false),
+            Decision::Ignore("sender not in allowFrom")
+        );
+        assert_eq!(
+            rules.decide(&group("G1", "hi", false), false),
+            Decision::Accept
+        );
+        assert!(matches!(
+            rules.decide(&group("G2", "hi", true), false),
+            Decision::Ignore(_)
+        ));
     }
 
     #[test]

@@ -1,23 +1,29 @@
 //! `channels`: messaging platforms. Each platform's block is OpenClaw's shape; what the platforms
 //! share (DM policy, id lists) lives here.
 
+mod bluebubbles;
 mod discord;
+mod signal;
 mod slack;
 mod telegram;
+mod whatsapp;
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+pub use bluebubbles::{BlueBubbles, BlueBubblesAccount};
 pub use discord::{
     DEFAULT_DISCORD_API, Discord, DiscordAccount, DiscordChannel, DiscordGuild, GuildChannels,
 };
+pub use signal::{DEFAULT_SIGNAL_HTTP_URL, Signal, SignalAccount};
 pub use slack::{
     DEFAULT_SLACK_API, DEFAULT_SLACK_WEBHOOK_PATH, ReplyToMode, Slack, SlackAccount, SlackChannel,
     SlackEnvTokens, SlackMode,
 };
 pub use telegram::{DEFAULT_TELEGRAM_ACCOUNT, Telegram, TelegramAccount};
+pub use whatsapp::{DEFAULT_WHATSAPP_API, WhatsApp, WhatsAppAccount, WhatsAppTransport};
 
 /// The account name of a platform's top-level credentials.
 pub const DEFAULT_ACCOUNT: &str = "default";
@@ -35,6 +41,34 @@ pub struct Channels {
     /// Slack apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<Slack>,
+    /// WhatsApp Business numbers (Cloud API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<WhatsApp>,
+    /// Signal numbers through signal-cli.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
+    /// iMessage through BlueBubbles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bluebubbles: Option<BlueBubbles>,
+}
+
+/// One group's rules (`groups.<id>`) on WhatsApp, Signal and iMessage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GroupRule {
+    /// `false`: never answer here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Answer only when mentioned (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_mention: Option<bool>,
+    /// Only these senders may address the bot here; anyone when empty.
+    #[serde(
+        default,
+        deserialize_with = "strings_or_numbers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub users: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -79,6 +113,13 @@ pub(crate) fn strings_or_numbers<'de, D: Deserializer<'de>>(
         }
     }
     deserializer.deserialize_seq(ListVisitor)
+}
+
+/// Deserializes an optional id written as a string or an integer into its text.
+pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<StringOrNumber>::deserialize(deserializer)?.map(|id| id.0))
 }
 
 /// A string, or an integer kept as its decimal text.
