@@ -18,9 +18,11 @@ pub mod http;
 pub mod readiness;
 pub mod run_events;
 pub mod serve;
+pub mod signature;
 pub mod slack_events;
 pub mod turns;
 pub mod webhooks;
+pub mod whatsapp_webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub struct Config {
     pub telegram_webhooks: std::collections::BTreeMap<String, pincer_config::Secret>,
     /// Slack apps that take their events over HTTP, by path.
     pub slack_apps: std::collections::BTreeMap<String, slack_events::App>,
+    /// WhatsApp numbers' webhook secrets by account.
+    pub whatsapp_numbers: std::collections::BTreeMap<String, whatsapp_webhook::Number>,
     /// `/hooks` when enabled.
     pub hooks: Option<hooks::Settings>,
     /// The config file, for `config.get` / `config.patch` (none: those methods are unavailable).
@@ -178,6 +182,8 @@ impl Config {
                 .map_err(ConfigError::Webhooks)?,
             slack_apps: slack_events::apps_from_config(&file.channels)
                 .map_err(ConfigError::Webhooks)?,
+            whatsapp_numbers: whatsapp_webhook::numbers_from_config(&file.channels)
+                .map_err(ConfigError::Webhooks)?,
             hooks,
             config_path: None,
             bind: gateway.bind.to_string(),
@@ -218,6 +224,16 @@ impl Config {
             secrets.push((
                 format!("channels.slack signingSecret (account {})", app.account),
                 &app.signing_secret,
+            ));
+        }
+        for (account, number) in &self.whatsapp_numbers {
+            secrets.push((
+                format!("channels.whatsapp appSecret (account {account})"),
+                &number.app_secret,
+            ));
+            secrets.push((
+                format!("channels.whatsapp verifyToken (account {account})"),
+                &number.verify_token,
             ));
         }
         secrets
@@ -279,6 +295,11 @@ async fn serve_until(
     let slack_events =
         slack_events::SlackEvents::new(config.slack_apps.clone(), config.namespace.clone())
             .with_jetstream(js.clone());
+    let whatsapp = whatsapp_webhook::WhatsAppWebhooks::new(
+        config.whatsapp_numbers.clone(),
+        config.namespace.clone(),
+    )
+    .with_jetstream(js.clone());
     let turns = turns::Turns::start(
         client.clone(),
         js.clone(),
@@ -308,6 +329,7 @@ async fn serve_until(
         http::Ingress {
             telegram: webhooks,
             slack: slack_events,
+            whatsapp,
         },
         control,
     );

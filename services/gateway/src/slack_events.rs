@@ -176,24 +176,9 @@ pub fn signature_matches(
     let Some(hex) = signature.strip_prefix("v0=") else {
         return false;
     };
-    let Some(presented) = decode_hex(hex) else {
-        return false;
-    };
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose().as_bytes());
     let mut message = format!("v0:{timestamp}:").into_bytes();
     message.extend_from_slice(body);
-    // Constant time, in ring.
-    ring::hmac::verify(&key, &message, &presented).is_ok()
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
-        .collect()
+    crate::signature::hmac_sha256_hex_matches(secret.expose().as_bytes(), &message, hex)
 }
 
 /// The apps in `mode: "http"` by their path. A signing secret that is missing, or whose variable

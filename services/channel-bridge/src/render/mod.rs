@@ -1,11 +1,13 @@
 //! The model's Markdown in a platform's own markup: Telegram HTML ([`to_html`], the parse mode
 //! that needs the least escaping) and Slack mrkdwn ([`to_mrkdwn`]). One walker reads the Markdown;
-//! a [`Dialect`] says how each construct is written. Only balanced constructs become markup;
+//! a [`Dialect`] says how each construct is written. WhatsApp's own marks ([`to_whatsapp`]) and
+//! plain text ([`to_plain`]) for platforms without markup. Only balanced constructs become markup;
 //! anything else stays literal text, escaped, so a stray `*` or `_` never breaks a message (and
 //! model output cannot inject platform markup such as Slack's `<!channel>`).
 
 mod html;
 mod mrkdwn;
+mod whatsapp;
 
 /// How one platform writes each construct. Text handed to it is already escaped.
 trait Dialect {
@@ -43,6 +45,16 @@ pub fn to_html(markdown: &str) -> String {
 /// Renders `markdown` to Slack mrkdwn.
 pub fn to_mrkdwn(markdown: &str) -> String {
     render(&mrkdwn::Mrkdwn, markdown)
+}
+
+/// Renders `markdown` as WhatsApp text.
+pub fn to_whatsapp(markdown: &str) -> String {
+    render(&whatsapp::WhatsApp, markdown)
+}
+
+/// Renders `markdown` as plain text (Signal, iMessage).
+pub fn to_plain(markdown: &str) -> String {
+    render(&whatsapp::Plain, markdown)
 }
 
 fn render(dialect: &impl Dialect, markdown: &str) -> String {

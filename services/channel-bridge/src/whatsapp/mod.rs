@@ -1,19 +1,147 @@
-//! WhatsApp: SCAFFOLD, being written.
+//! WhatsApp through Meta's Cloud API: notifications come through the gateway's webhook
+//! (`/whatsapp-webhook/<account>`, signature checked there) and JetStream; replies go out through
+//! the Graph API. An adapter over [`crate::channel`].
+//!
+//! - [`graph`]: the Graph API calls (number info, text to a person or group, read + typing,
+//!   media) with Meta's error codes typed.
+//! - [`notification`]: a webhook body as messages and statuses.
+//! - [`window`]: the 24-hour customer service window and delivery statuses, in channel state.
+//! - [`account`]: one number: its token checked, its notifications consumed.
+//! - [`outbound`]: WhatsApp's way to send for the channel core.
 
+pub mod account;
+pub mod graph;
+pub mod notification;
+pub mod outbound;
+pub mod window;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pincer_config::WhatsApp;
 use tokio_util::sync::CancellationToken;
 
-/// Checks an enabled `channels.whatsapp` has what it needs.
-pub fn validate(_config: &pincer_config::WhatsApp) -> Result<(), String> {
+use crate::channel::access::{Addressed, Rules};
+use crate::channel::health::AccountHealth;
+use crate::channel::{ingest, outbound as core_outbound};
+
+/// Checks an enabled `channels.whatsapp` has what the bridge needs (the gateway checks the
+/// webhook secrets it needs itself).
+pub fn validate(config: &WhatsApp) -> Result<(), String> {
+    let accounts = config.resolved_accounts();
+    if accounts.is_empty() {
+        return Err(
+            "channels.whatsapp is enabled but has no number: set channels.whatsapp.phoneNumberId (Pincer speaks Meta's Cloud API; WhatsApp Web linking is not supported)"
+                .to_owned(),
+        );
+    }
+    for (account, settings) in &accounts {
+        if settings
+            .access_token
+            .as_ref()
+            .is_none_or(pincer_config::Secret::is_empty)
+        {
+            return Err(format!(
+                "channels.whatsapp ({account}) has no accessToken: set it (e.g. \"${{WHATSAPP_ACCESS_TOKEN}}\")"
+            ));
+        }
+        crate::open_needs_star(
+            "whatsapp",
+            account,
+            settings.dm_policy(),
+            &settings.allow_from,
+        )
+        .map_err(|error| error.to_string())?;
+    }
     Ok(())
 }
 
-/// Runs every account of `config` until `shutdown`.
+/// Runs every number of `config` until `shutdown`, and one sender for all.
 pub async fn run(
-    _js: async_nats::jetstream::Context,
-    _bridge: crate::Config,
-    _config: pincer_config::WhatsApp,
-    _stores: crate::channel::Stores,
+    js: async_nats::jetstream::Context,
+    bridge: crate::Config,
+    config: WhatsApp,
+    stores: crate::channel::Stores,
     shutdown: CancellationToken,
 ) {
-    shutdown.cancelled().await;
+    let ns = bridge.namespace.clone();
+    let crate::channel::Stores {
+        state,
+        pairing,
+        media,
+    } = stores;
+    let mut senders = HashMap::new();
+    let mut numbers = Vec::new();
+    for (name, settings) in config.resolved_accounts() {
+        let (Some(token), Some(phone_number_id)) = (
+            settings.access_token.clone(),
+            settings.phone_number_id.clone(),
+        ) else {
+            continue;
+        };
+        let graph = match graph::Graph::new(&settings.api_base(), &phone_number_id, token.expose())
+        {
+            Ok(graph) => graph,
+            Err(error) => {
+                tracing::error!(account = %name, %error, "cannot build the whatsapp client");
+                continue;
+            }
+        };
+        let windows = window::Windows::new(state.clone(), &name);
+        senders.insert(
+            name.clone(),
+            outbound::Account {
+                graph: graph.clone(),
+                windows: windows.clone(),
+                chunk_limit: outbound::chunk_limit(settings.text_chunk_limit),
+            },
+        );
+        let rules = Rules::addressed(&Addressed {
+            dm: settings.dm_policy(),
+            allow_from: &settings.allow_from,
+            group_policy: settings.group_policy,
+            group_allow_from: &settings.group_allow_from,
+            groups: &settings.groups,
+            mention_patterns: &settings.mention_patterns,
+        });
+        let ingest = ingest::Ingest {
+            js: js.clone(),
+            ns: ns.clone(),
+            channel: "whatsapp",
+            tag: "wa",
+            account: name.clone(),
+            rules,
+            pairing: pincer_store::pairing::Pairing::new(pairing.clone(), "whatsapp", &name),
+            shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
+            bindings: bridge.bindings.clone(),
+            media_max_bytes: u64::from(settings.media_max_mb.unwrap_or(20)) * 1024 * 1024,
+            media: media.clone(),
+            streaming: false,
+            // Meta retries a notification for days; JetStream's duplicate window is minutes.
+            seen: Some(state.clone()),
+            platform: account::WhatsApp { graph },
+        };
+        let health = AccountHealth::new(state.clone(), "whatsapp", &name);
+        numbers.push(tokio::spawn(account::run(
+            ingest,
+            phone_number_id,
+            windows,
+            health,
+            shutdown.clone(),
+        )));
+    }
+    let sender = core_outbound::Sender {
+        channel: "whatsapp",
+        accounts: senders,
+        state,
+        // No idempotent send and no way to look a sent message up: take a claim over only once
+        // its sender is surely gone.
+        stale_claim: Duration::from_secs(120),
+    };
+    if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
+        tracing::error!(%error, "whatsapp sending stopped");
+    }
+    for number in numbers {
+        let _ = number.await;
+    }
 }

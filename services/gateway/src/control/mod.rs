@@ -238,5 +238,20 @@ pub fn channel_accounts(channels: &pincer_config::Channels) -> Vec<ChannelAccoun
             push("slack", name, mode(account.mode.unwrap_or(slack.mode())));
         }
     }
+    if let Some(whatsapp) = channels.whatsapp.as_ref().filter(|w| w.enabled) {
+        for (name, _) in whatsapp.resolved_accounts() {
+            push("whatsapp", &name, "cloud");
+        }
+    }
+    if let Some(signal) = channels.signal.as_ref().filter(|s| s.enabled) {
+        for (name, _) in signal.resolved_accounts() {
+            push("signal", &name, "signal-cli");
+        }
+    }
+    if let Some(bluebubbles) = channels.bluebubbles.as_ref().filter(|b| b.enabled) {
+        for (name, _) in bluebubbles.resolved_accounts() {
+            push("bluebubbles", &name, "webhook");
+        }
+    }
     out
 }

@@ -135,3 +135,59 @@ pub(super) async fn slack_events(
         Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
     }
 }
+
+/// WhatsApp's webhook: for a verification (`GET`) the verify token, for a notification (`POST`)
+/// a signature of the right shape, the body's HMAC being checked once it is read. Failures count
+/// in the lockout; an unknown account is a plain 404.
+pub(super) async fn whatsapp_webhook(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use crate::whatsapp_webhook::{SIGNATURE_HEADER, WhatsAppWebhookError};
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    let whatsapp = &state.inner.whatsapp;
+    let checked = if request.method() == http::Method::GET {
+        let query =
+            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
+                request.uri(),
+            )
+            .map(|query| query.0)
+            .unwrap_or_default();
+        let param = |name: &str| query.get(name).map(String::as_str);
+        whatsapp
+            .verify(
+                &account,
+                param("hub.mode"),
+                param("hub.verify_token"),
+                param("hub.challenge"),
+            )
+            .map(|_| ())
+    } else {
+        let signature = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|value| value.to_str().ok());
+        whatsapp.check_headers(&account, signature)
+    };
+    if let Err(WhatsAppWebhookError::UnknownAccount(_)) = checked {
+        return http::StatusCode::NOT_FOUND.into_response();
+    }
+    let admitted = state
+        .inner
+        .guard
+        .admit_other(&client, "whatsapp-webhook", || checked.is_ok());
+    match admitted {
+        Ok(()) => next.run(request).await,
+        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
+            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
+        }
+        Err(_) if request.method() == http::Method::GET => {
+            http::StatusCode::FORBIDDEN.into_response()
+        }
+        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
+    }
+}

@@ -35,6 +35,8 @@ pub struct Ingress {
     pub telegram: Webhooks,
     /// Slack apps in `http` mode.
     pub slack: crate::slack_events::SlackEvents,
+    /// WhatsApp Cloud API numbers.
+    pub whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
 }
 
 /// Shared request state.
@@ -51,6 +53,7 @@ struct Inner {
     max_body_bytes: usize,
     webhooks: Webhooks,
     slack: crate::slack_events::SlackEvents,
+    whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
     hooks: Option<crate::hooks::Settings>,
     control: Arc<crate::control::Services>,
     control_ui: bool,
@@ -75,6 +78,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 webhooks: ingress.telegram,
                 slack: ingress.slack,
+                whatsapp: ingress.whatsapp,
                 hooks: config.hooks.clone(),
                 control,
                 control_ui: config.control_ui,
@@ -128,10 +132,20 @@ pub fn app(state: AppState) -> Router {
             admit::slack_events,
         ));
     }
+    let whatsapp = Router::new()
+        .route(
+            "/whatsapp-webhook/{account}",
+            get(whatsapp_verify).post(whatsapp_notification),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admit::whatsapp_webhook,
+        ));
     let mut router = Router::new()
         .merge(api)
         .merge(webhook)
         .merge(slack)
+        .merge(whatsapp)
         .route("/healthz", get(health::live))
         .route("/health", get(health::live))
         .route("/readyz", get(health::ready))
@@ -236,6 +250,69 @@ async fn slack_events(
         }
         Err(SlackEventsError::Bus(reason)) => {
             tracing::warn!(%reason, "slack event not stored; slack will retry");
+            http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Meta's verification request: the challenge echoed as text when the verify token is right.
+async fn whatsapp_verify(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(account): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    use crate::whatsapp_webhook::WhatsAppWebhookError;
+    use axum::response::IntoResponse;
+    let param = |name: &str| query.get(name).map(String::as_str);
+    match state.inner.whatsapp.verify(
+        &account,
+        param("hub.mode"),
+        param("hub.verify_token"),
+        param("hub.challenge"),
+    ) {
+        Ok(challenge) => (
+            http::StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain")],
+            challenge,
+        )
+            .into_response(),
+        Err(WhatsAppWebhookError::UnknownAccount(_)) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(_) => http::StatusCode::FORBIDDEN.into_response(),
+    }
+}
+
+/// WhatsApp notifications: 200 once the body is on JetStream; Meta retries anything else.
+async fn whatsapp_notification(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(account): axum::extract::Path<String>,
+    client: axum::Extension<ClientAddr>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    use crate::whatsapp_webhook::{SIGNATURE_HEADER, WhatsAppWebhookError};
+    use axum::response::IntoResponse;
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    match state
+        .inner
+        .whatsapp
+        .receive(&account, signature, &body)
+        .await
+    {
+        Ok(()) => http::StatusCode::OK.into_response(),
+        Err(WhatsAppWebhookError::UnknownAccount(_)) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(WhatsAppWebhookError::BadSignature | WhatsAppWebhookError::NotVerified) => {
+            // A forged body counts in the caller's lockout like any failed credential.
+            let _ = state
+                .inner
+                .guard
+                .admit_other(&client.0, "whatsapp-webhook", || false);
+            http::StatusCode::UNAUTHORIZED.into_response()
+        }
+        Err(WhatsAppWebhookError::NotANotification(reason)) => {
+            (http::StatusCode::BAD_REQUEST, reason).into_response()
+        }
+        Err(WhatsAppWebhookError::Bus(reason)) => {
+            tracing::warn!(%reason, "whatsapp notification not stored; meta will retry");
             http::StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
