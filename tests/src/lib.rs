@@ -71,6 +71,10 @@ pub struct Stack {
     bridge_config: Option<pincer_channel_bridge::Config>,
     tool_host_slot: usize,
     tool_host: Option<(pincer_tool_host::Config, SocketAddr)>,
+    gateway_slot: usize,
+    /// The gateway's config and address: kept across restarts, so webhooks pointed at it stay
+    /// right.
+    gateway: Option<(pincer_gateway::Config, SocketAddr)>,
     connection_limits: Option<pincer_gateway::serve::Limits>,
 }
 
@@ -167,6 +171,8 @@ impl Stack {
             bridge_config: None,
             tool_host_slot: 0,
             tool_host: None,
+            gateway_slot: 0,
+            gateway: None,
             connection_limits: None,
         };
         stack.start_services().await;
@@ -296,8 +302,13 @@ impl Stack {
         if let Some(limits) = self.connection_limits {
             gateway.connection_limits = limits;
         }
-        let gateway_listener = bind().await;
+        let gateway_listener = match self.gateway.as_ref().map(|(_, addr)| *addr) {
+            Some(addr) => rebind(addr, "the gateway's port").await,
+            None => bind().await,
+        };
         self.gateway_url = format!("http://{}", local(&gateway_listener));
+        self.gateway_slot = self.services.len();
+        self.gateway = Some((gateway.clone(), local(&gateway_listener)));
         self.spawn(|token| async move {
             pincer_gateway::run(gateway, gateway_listener, token)
                 .await
@@ -370,15 +381,34 @@ impl Stack {
         }
     }
 
+    /// Kills the gateway the way SIGKILL would: its runtime shut down with every request in it.
+    pub async fn crash_gateway(&mut self) {
+        let service = &mut self.services[self.gateway_slot];
+        if let Some(runtime) = service.runtime.take() {
+            runtime.shutdown_background();
+        }
+        if let Some(handle) = service.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// Starts the gateway again on its port (after [`Stack::crash_gateway`]) and waits until it
+    /// is ready.
+    pub async fn start_gateway(&mut self) {
+        let (config, addr) = self.gateway.clone().expect("services were started");
+        let listener = rebind(addr, "the gateway's port").await;
+        self.services[self.gateway_slot] = Service::start(|token| async move {
+            pincer_gateway::run(config, listener, token)
+                .await
+                .expect("gateway runs");
+        });
+        self.wait_ready().await;
+    }
+
     /// Starts the tool host again on its port (after [`Stack::crash_tool_host`]).
     pub async fn start_tool_host(&mut self) {
         let (config, addr) = self.tool_host.clone().expect("services were started");
-        let listener = pincer_test_support::eventually(
-            "the tool host's port to be free again",
-            Duration::from_secs(10),
-            || async move { TcpListener::bind(addr).await.ok() },
-        )
-        .await;
+        let listener = rebind(addr, "the tool host's port").await;
         self.services[self.tool_host_slot] = Service::start(|token| async move {
             pincer_tool_host::run(config, listener, token)
                 .await
@@ -479,6 +509,16 @@ impl Stack {
     {
         self.services.push(Service::start(start));
     }
+}
+
+/// A listener on `addr` again, once the process that had it let it go.
+async fn rebind(addr: SocketAddr, what: &str) -> TcpListener {
+    pincer_test_support::eventually(
+        &format!("{what} to be free again"),
+        Duration::from_secs(10),
+        || async move { TcpListener::bind(addr).await.ok() },
+    )
+    .await
 }
 
 /// A service running on its own runtime, so that it can be crashed as a whole.

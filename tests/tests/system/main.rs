@@ -19,3 +19,4 @@ mod slack;
 mod stack;
 mod telegram;
 mod tools;
+mod whatsapp;

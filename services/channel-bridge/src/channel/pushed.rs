@@ -2,7 +2,9 @@
 //! checks the caller and puts each event on JetStream before it answers; here they are taken off
 //! a durable consumer per account, one at a time across replicas (a sender's messages stay in
 //! order), and handled like the events of a connection. An event is acked once handled; one that
-//! cannot be handled yet comes back.
+//! cannot be handled yet comes back. The ack wait is short, with progress acks while an event is
+//! handled, so the event a killed bridge was holding comes back to the next one within seconds
+//! (one at a time per account: until it does, nothing after it moves).
 
 use std::time::Duration;
 
@@ -50,7 +52,7 @@ pub async fn consume<F, Fut>(
         };
         while let Some(Ok(message)) = messages.next().await {
             let handled = match serde_json::from_slice::<Value>(&message.payload) {
-                Ok(event) => handle(event).await,
+                Ok(event) => with_progress(&message, handle(event)).await,
                 Err(error) => {
                     tracing::error!(%error, channel, "unreadable pushed event dropped");
                     Ok(())
@@ -72,6 +74,26 @@ pub async fn consume<F, Fut>(
     }
 }
 
+/// How long a fetched event stays with this bridge without word from it.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `handling`, telling JetStream every few seconds that `message` is still in hand.
+async fn with_progress<T>(message: &jetstream::Message, handling: impl Future<Output = T>) -> T {
+    let mut handling = std::pin::pin!(handling);
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + ACK_WAIT / 3, ACK_WAIT / 3);
+    loop {
+        tokio::select! {
+            done = &mut handling => return done,
+            _ = ticks.tick() => {
+                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(%error, "progress ack failed");
+                }
+            }
+        }
+    }
+}
+
 async fn open(
     js: &jetstream::Context,
     ns: &Namespace,
@@ -83,17 +105,15 @@ async fn open(
         .await
         .map_err(|e| e.to_string())?;
     let name = format!("channel-bridge-{channel}-{}", key_token(account));
+    // Create or update: a consumer made by an earlier version gets today's ack wait.
     stream
-        .get_or_create_consumer(
-            &name,
-            consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: ns.channel_inbound_account(channel, account),
-                ack_wait: Duration::from_secs(60),
-                max_ack_pending: 1,
-                ..Default::default()
-            },
-        )
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: ns.channel_inbound_account(channel, account),
+            ack_wait: ACK_WAIT,
+            max_ack_pending: 1,
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())
 }
