@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod bind;
+pub mod bluebubbles_webhook;
 pub mod control;
 pub mod hooks;
 pub mod http;
@@ -79,6 +80,8 @@ pub struct Config {
     pub slack_apps: std::collections::BTreeMap<String, slack_events::App>,
     /// WhatsApp numbers' webhook secrets by account.
     pub whatsapp_numbers: std::collections::BTreeMap<String, whatsapp_webhook::Number>,
+    /// BlueBubbles servers' passwords by account.
+    pub bluebubbles_passwords: std::collections::BTreeMap<String, pincer_config::Secret>,
     /// `/hooks` when enabled.
     pub hooks: Option<hooks::Settings>,
     /// The config file, for `config.get` / `config.patch` (none: those methods are unavailable).
@@ -184,6 +187,8 @@ impl Config {
                 .map_err(ConfigError::Webhooks)?,
             whatsapp_numbers: whatsapp_webhook::numbers_from_config(&file.channels)
                 .map_err(ConfigError::Webhooks)?,
+            bluebubbles_passwords: bluebubbles_webhook::passwords_from_config(&file.channels)
+                .map_err(ConfigError::Webhooks)?,
             hooks,
             config_path: None,
             bind: gateway.bind.to_string(),
@@ -234,6 +239,12 @@ impl Config {
             secrets.push((
                 format!("channels.whatsapp verifyToken (account {account})"),
                 &number.verify_token,
+            ));
+        }
+        for (account, password) in &self.bluebubbles_passwords {
+            secrets.push((
+                format!("channels.bluebubbles password (account {account})"),
+                password,
             ));
         }
         secrets
@@ -300,6 +311,11 @@ async fn serve_until(
         config.namespace.clone(),
     )
     .with_jetstream(js.clone());
+    let bluebubbles = bluebubbles_webhook::BlueBubblesWebhooks::new(
+        config.bluebubbles_passwords.clone(),
+        config.namespace.clone(),
+    )
+    .with_jetstream(js.clone());
     let turns = turns::Turns::start(
         client.clone(),
         js.clone(),
@@ -330,6 +346,7 @@ async fn serve_until(
             telegram: webhooks,
             slack: slack_events,
             whatsapp,
+            bluebubbles,
         },
         control,
     );

@@ -4,6 +4,7 @@
 //! tests by module.
 
 mod agent;
+mod bluebubbles;
 mod compose;
 mod containers;
 mod control;

@@ -191,3 +191,36 @@ pub(super) async fn whatsapp_webhook(
         Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
     }
 }
+
+/// BlueBubbles' webhook: the server password, from the URL or a header. Failures count in the
+/// lockout; an unknown account is a plain 404.
+pub(super) async fn bluebubbles_webhook(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use crate::bluebubbles_webhook::{BlueBubblesWebhookError, presented};
+    let Some(client) = client_of(&request) else {
+        return ApiError::Internal("no client address".into()).into_response();
+    };
+    let password = presented(request.uri(), request.headers());
+    let checked = state
+        .inner
+        .bluebubbles
+        .check_password(&account, password.as_deref());
+    if let Err(BlueBubblesWebhookError::UnknownAccount(_)) = checked {
+        return http::StatusCode::NOT_FOUND.into_response();
+    }
+    let admitted = state
+        .inner
+        .guard
+        .admit_other(&client, "bluebubbles-webhook", || checked.is_ok());
+    match admitted {
+        Ok(()) => next.run(request).await,
+        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
+            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
+        }
+        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
+    }
+}

@@ -37,6 +37,8 @@ pub struct Ingress {
     pub slack: crate::slack_events::SlackEvents,
     /// WhatsApp Cloud API numbers.
     pub whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
+    /// BlueBubbles servers.
+    pub bluebubbles: crate::bluebubbles_webhook::BlueBubblesWebhooks,
 }
 
 /// Shared request state.
@@ -54,6 +56,7 @@ struct Inner {
     webhooks: Webhooks,
     slack: crate::slack_events::SlackEvents,
     whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
+    bluebubbles: crate::bluebubbles_webhook::BlueBubblesWebhooks,
     hooks: Option<crate::hooks::Settings>,
     control: Arc<crate::control::Services>,
     control_ui: bool,
@@ -79,6 +82,7 @@ impl AppState {
                 webhooks: ingress.telegram,
                 slack: ingress.slack,
                 whatsapp: ingress.whatsapp,
+                bluebubbles: ingress.bluebubbles,
                 hooks: config.hooks.clone(),
                 control,
                 control_ui: config.control_ui,
@@ -141,11 +145,18 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             admit::whatsapp_webhook,
         ));
+    let bluebubbles = Router::new()
+        .route("/bluebubbles-webhook/{account}", post(bluebubbles_event))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admit::bluebubbles_webhook,
+        ));
     let mut router = Router::new()
         .merge(api)
         .merge(webhook)
         .merge(slack)
         .merge(whatsapp)
+        .merge(bluebubbles)
         .route("/healthz", get(health::live))
         .route("/health", get(health::live))
         .route("/readyz", get(health::ready))
@@ -313,6 +324,38 @@ async fn whatsapp_notification(
         }
         Err(WhatsAppWebhookError::Bus(reason)) => {
             tracing::warn!(%reason, "whatsapp notification not stored; meta will retry");
+            http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// BlueBubbles' webhook calls: 200 once the event is on JetStream.
+async fn bluebubbles_event(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(account): axum::extract::Path<String>,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    use crate::bluebubbles_webhook::{BlueBubblesWebhookError, presented};
+    use axum::response::IntoResponse;
+    let password = presented(&uri, &headers);
+    match state
+        .inner
+        .bluebubbles
+        .receive(&account, password.as_deref(), &body)
+        .await
+    {
+        Ok(()) => http::StatusCode::OK.into_response(),
+        Err(BlueBubblesWebhookError::UnknownAccount(_)) => {
+            http::StatusCode::NOT_FOUND.into_response()
+        }
+        Err(BlueBubblesWebhookError::BadPassword) => http::StatusCode::UNAUTHORIZED.into_response(),
+        Err(BlueBubblesWebhookError::NotAnEvent(reason)) => {
+            (http::StatusCode::BAD_REQUEST, reason).into_response()
+        }
+        Err(BlueBubblesWebhookError::Bus(reason)) => {
+            tracing::warn!(%reason, "bluebubbles event not stored; the catch-up query will bring it");
             http::StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
