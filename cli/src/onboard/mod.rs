@@ -18,6 +18,7 @@
 mod chat_apps;
 mod deployment;
 mod models;
+mod phone_apps;
 mod prompter;
 mod providers;
 mod telegram;
@@ -108,6 +109,27 @@ pub struct Args {
     /// Slack app-level token for Socket Mode (xapp-...).
     #[arg(long)]
     pub slack_app_token: Option<String>,
+    /// WhatsApp Cloud API phone number id (digits; Meta app > WhatsApp > API Setup).
+    #[arg(long)]
+    pub whatsapp_phone_number_id: Option<String>,
+    /// WhatsApp Cloud API access token.
+    #[arg(long)]
+    pub whatsapp_access_token: Option<String>,
+    /// The Meta app secret that signs WhatsApp's webhook calls.
+    #[arg(long)]
+    pub whatsapp_app_secret: Option<String>,
+    /// Signal number registered in a signal-cli daemon (+15551234567).
+    #[arg(long)]
+    pub signal_account: Option<String>,
+    /// The signal-cli daemon's HTTP address.
+    #[arg(long)]
+    pub signal_http_url: Option<String>,
+    /// BlueBubbles server URL (iMessage through a Mac).
+    #[arg(long)]
+    pub bluebubbles_url: Option<String>,
+    /// BlueBubbles server password.
+    #[arg(long)]
+    pub bluebubbles_password: Option<String>,
     /// Start the stack when done (`pincer gateway start`).
     #[arg(long)]
     pub start: bool,
@@ -289,6 +311,9 @@ async fn steps(
     telegram::choose(args, ask, files, plan)?;
     chat_apps::discord(args, ask, files, plan)?;
     chat_apps::slack(args, ask, files, plan)?;
+    phone_apps::whatsapp(args, ask, files, plan)?;
+    phone_apps::signal(args, ask, plan)?;
+    phone_apps::bluebubbles(args, ask, files, plan)?;
     write::gateway(args, files, plan);
     write::write(files, plan)
 }
