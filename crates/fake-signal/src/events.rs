@@ -37,7 +37,7 @@ pub async fn events(State(daemon): State<Daemon>, RawQuery(query): RawQuery) -> 
         });
         id
     };
-    tokio::spawn(keep_alive(world.clone(), frames, daemon.shutdown.clone()));
+    tokio::spawn(keep_alive(world.clone(), frames, daemon.shutdown));
     let body = FrameStream {
         receiver,
         ending: false,

@@ -175,7 +175,11 @@ async fn follow(
             Err(error) => error,
         };
         // The health check tells "the daemon is down" from "the stream broke".
-        let detail = match rpc.check().await {
+        let checked = tokio::select! {
+            () = connection.cancelled() => return Stopped::Cancelled,
+            checked = rpc.check() => checked,
+        };
+        let detail = match checked {
             Ok(()) => problem.to_string(),
             Err(down) => format!("signal-cli at {} is not reachable: {down}", rpc.base()),
         };

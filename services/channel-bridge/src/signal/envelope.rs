@@ -134,7 +134,7 @@ pub fn message(event: &Value, me: &Me) -> Option<Inbound> {
             bot: false,
             roles: Vec::new(),
         },
-        text: readable(body, &mentions, me),
+        text: readable(body, mentions, me),
         mentioned: mentions_me || quotes_me,
         quoted: quote
             .and_then(|q| text(q, "text"))
@@ -169,7 +169,7 @@ fn readable(body: &str, mentions: &[Value], me: &Me) -> String {
         return body.to_owned();
     }
     // From the end, so earlier ranges keep their offsets.
-    ranges.sort_by(|a, b| b.0.cmp(&a.0));
+    ranges.sort_by_key(|range| std::cmp::Reverse(range.0));
     let mut units: Vec<u16> = body.encode_utf16().collect();
     let mut previous_start = usize::MAX;
     for (start, length, who) in ranges {
