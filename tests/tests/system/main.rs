@@ -15,6 +15,7 @@ mod gateway_limits;
 mod otlp;
 mod replicas;
 mod shipping;
+mod signal;
 mod slack;
 mod stack;
 mod telegram;
