@@ -470,6 +470,8 @@ async fn a_killed_bridge_and_a_restart_of_everything_lose_and_repeat_nothing() {
     })
     .await;
     world.stack.crash_channel_bridge().await;
+    // Like signal-cli, the fake learns a client is gone when a keep-alive write fails; a message
+    // before that would be written into the dead connection (the loss the README describes).
     eventually(
         "the daemon noticing the stream is gone",
         PATIENCE,
@@ -511,4 +513,88 @@ async fn a_number_the_daemon_does_not_have_stops_with_a_visible_reason() {
         "{}",
         health.detail
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bridge_replica_waits_for_the_stream_lease_and_takes_over() {
+    let mut world = daemon().await.with_stack(OPEN, "", echo()).await;
+    let (second, second_health) = second_bridge(&world).await;
+    let ana = Person::new("+15552223333", "Ana");
+    world.say(BOT, &Incoming::dm(&ana, "one"));
+    world.answered(BOT, &ana.uuid, 1).await;
+    assert_eq!(
+        world.signal.max_concurrent_streams(BOT),
+        1,
+        "one event stream per number, whatever the replicas"
+    );
+
+    world.stack.crash_channel_bridge().await;
+    // The second replica takes the lease once the dead one's lapses (30 s).
+    eventually(
+        "the second replica's stream",
+        Duration::from_secs(60),
+        || async {
+            (world.signal.open_streams(BOT) == 1 && world.signal.streams().len() == 2).then_some(())
+        },
+    )
+    .await;
+    world.say(BOT, &Incoming::dm(&ana, "two"));
+    let sent = eventually(
+        "the second replica's answer",
+        Duration::from_secs(60),
+        || async {
+            let sent = world.signal.sent(BOT);
+            (sent.len() >= 2).then_some(sent)
+        },
+    )
+    .await;
+    assert_eq!(answers(&sent), ["one", "two"]);
+    assert_eq!(world.model_calls(), 2);
+    assert_eq!(world.signal.max_concurrent_streams(BOT), 1);
+    second.cancel();
+    let _ = second_health.await;
+}
+
+/// Another channel-bridge on the same bus and config, as a second container would run.
+async fn second_bridge(
+    world: &World,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let signal_url = world.signal.base_url();
+    let env = move |name: &str| match name {
+        "SIGNAL_URL" => Some(signal_url.clone()),
+        _ => Some("unused".to_owned()),
+    };
+    let parsed = pincer_config::parse_str(
+        &config(OPEN, ""),
+        "second.json5",
+        &env,
+        pincer_config::Scope::All,
+    )
+    .expect("config");
+    let config = pincer_channel_bridge::Config {
+        nats_url: world.stack.nats.url(),
+        nats_credentials: Some(pincer_system_tests::nats_credentials(
+            pincer_bus::access::Role::ChannelBridge,
+        )),
+        namespace: pincer_bus::Namespace::default(),
+        channels: parsed.channels,
+        env_tokens: Default::default(),
+        dm_scope: None,
+        bindings: Vec::new(),
+        instance: "second-bridge".to_owned(),
+    };
+    let health = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let token = tokio_util::sync::CancellationToken::new();
+    let stop = token.clone();
+    let task = tokio::spawn(async move {
+        if let Err(error) = pincer_channel_bridge::run(config, health, stop).await {
+            panic!("the second bridge failed: {error}");
+        }
+    });
+    (token, task)
 }
