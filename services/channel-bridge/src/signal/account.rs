@@ -96,16 +96,16 @@ pub async fn run(
         number: ingest.platform.rpc.account().to_owned(),
         uuid: None,
     };
-    health
-        .connecting("waiting for the event stream's lease")
-        .await;
+    // The health record is the number's, whichever replica reads it: only the lease holder
+    // writes it, so a replica waiting for the lease never hides the reader's state.
     while !shutdown.is_cancelled() {
         let what = "signal event stream";
         let Some(lease) =
             lease::acquire(&state, &lease_key, &holder, LEASE_TTL, what, &shutdown).await
         else {
-            break;
+            return;
         };
+        health.connecting("opening the event stream").await;
         let connection = shutdown.child_token();
         let stopped = lease::while_held(
             &state,
@@ -121,8 +121,12 @@ pub async fn run(
             health.failed(&reason).await;
             return;
         }
+        if shutdown.is_cancelled() {
+            health.stopped().await;
+            return;
+        }
+        // The lease was lost: another replica reads the stream now; wait for it to lapse again.
     }
-    health.stopped().await;
 }
 
 /// Keeps the number's stream open and its messages handed on until `connection` is cancelled.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::rpc::Rpc;
 use super::sse::{Event, Parser, SseError};
 
-/// Time allowed for the daemon to answer the stream's request with its headers.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time allowed for the daemon to answer the stream's request with its headers. signal-cli
+/// before 0.14.4 held them back until its first keep-alive, 15 s in: well past that.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the stream could not be opened or read on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -94,7 +94,7 @@ pub async fn run(
         media,
     } = stores;
     let mut senders = HashMap::new();
-    let mut numbers = Vec::new();
+    let mut readers = Vec::new();
     for (name, settings) in config.resolved_accounts() {
         let Some(number) = settings.account.as_deref().map(address) else {
             continue;
@@ -143,7 +143,7 @@ pub async fn run(
         };
         let health = AccountHealth::new(state.clone(), "signal", &name);
         let holder = format!("{}/{}", bridge.instance, key_token(&name));
-        numbers.push(tokio::spawn(account::run(
+        readers.push(tokio::spawn(account::run(
             ingest,
             state.clone(),
             holder,
@@ -162,8 +162,8 @@ pub async fn run(
     if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
         tracing::error!(%error, "signal sending stopped");
     }
-    for number in numbers {
-        let _ = number.await;
+    for reader in readers {
+        let _ = reader.await;
     }
 }
 
