@@ -199,9 +199,32 @@ fn media(attachment: &Value, chat: &str) -> Option<MediaRef> {
     Some(MediaRef {
         kind,
         locator: locator(chat, &id),
-        file_name,
+        file_name: Some(safe_file_name(file_name.as_deref(), &id)),
         size: attachment.get("size").and_then(Value::as_u64),
     })
+}
+
+/// The name the agent's copy gets: the sender's, as one plain file name, else signal-cli's id
+/// for it (`<random>.<ext>`). Always set, because the core's fallback is made from the chat id,
+/// and a group's (base64) may hold a `/`.
+fn safe_file_name(given: Option<&str>, id: &str) -> String {
+    let plain = |name: &str| -> String {
+        let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+        let cleaned: String = last
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ' | '(' | ')') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(120)
+            .collect();
+        cleaned.trim().trim_start_matches('.').to_owned()
+    };
+    let name = given.map(plain).unwrap_or_default();
+    if name.is_empty() { plain(id) } else { name }
 }
 
 /// A [`MediaRef::locator`]: the chat and the attachment id (neither contains a space).
@@ -357,6 +380,14 @@ mod tests {
         assert_eq!(message.media[0].file_name.as_deref(), Some("cat.jpg"));
         assert_eq!(message.media[0].size, Some(5120));
         assert_eq!(message.media[1].kind, "voice");
+        assert_eq!(
+            message.media[1].file_name.as_deref(),
+            Some("v0ice.aac"),
+            "named after its id, not the chat"
+        );
+        assert_eq!(safe_file_name(Some("../../SOUL.md"), "x.bin"), "SOUL.md");
+        assert_eq!(safe_file_name(Some("a/b\\c:d.txt"), "x.bin"), "c_d.txt");
+        assert_eq!(safe_file_name(Some(".."), "x.bin"), "x.bin");
         assert_eq!(
             parse_locator(&message.media[0].locator),
             Some((message.chat.as_str(), "Xk3j2.jpg"))
