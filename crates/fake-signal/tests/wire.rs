@@ -390,3 +390,53 @@ async fn drops_cuts_and_replays() {
     assert_eq!(signal.max_concurrent_streams(BOT), 1);
     assert!(signal.streams().iter().all(|s| s.closed_ms.is_some()));
 }
+
+#[tokio::test]
+async fn the_control_api_plays_people_and_reads_records() {
+    let signal = fake().await;
+    let http = reqwest::Client::new();
+    let control = |path: &str| format!("{}/control{path}", signal.base_url());
+    let added: Value = http
+        .post(control("/accounts"))
+        .json(&json!({"number": OTHER_BOT}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(added["number"], OTHER_BOT);
+    let ana = Person::new("+15552223333", "Ana");
+    let said: Value = http
+        .post(control(&format!("/accounts/{OTHER_BOT}/messages")))
+        .json(&Incoming::dm(&ana, "over http"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert!(said["timestamp"].is_u64(), "{said}");
+    assert_eq!(signal.queued(OTHER_BOT), 1);
+    call(
+        &signal,
+        "send",
+        json!({"account": OTHER_BOT, "recipient": [ana.uuid], "message": "hi"}),
+    )
+    .await;
+    let sent: Value = http
+        .get(control(&format!("/accounts/{OTHER_BOT}/sent")))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(sent[0]["text"], "hi");
+    let unknown = http
+        .get(control("/accounts/+19999999999/sent"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), 404);
+}
