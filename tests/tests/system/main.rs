@@ -16,6 +16,7 @@ mod gateway_limits;
 mod otlp;
 mod replicas;
 mod shipping;
+mod signal;
 mod slack;
 mod stack;
 mod telegram;
