@@ -96,8 +96,10 @@ impl Transport for Account {
     ) -> Result<String, SendError> {
         let target = Target::of(&to.chat_id);
         let quote = reply_to.and_then(quoted);
+        // Signal shows Markdown's marks as typed: they are dropped, links kept.
+        let text = crate::render::to_plain(text);
         self.rpc
-            .send(target, text, quote)
+            .send(target, &text, quote)
             .await
             .map(|timestamp| timestamp.to_string())
             .map_err(|error| send_error(&error, target))
