@@ -51,7 +51,7 @@ async fn status(gateway: &Gateway, json_out: bool) -> ExitCode {
         let channels = payload["channels"].as_array().cloned().unwrap_or_default();
         if channels.is_empty() {
             println!(
-                "no channel is configured (channels.telegram, channels.discord, channels.slack)"
+                "no channel is configured (channels.telegram, discord, slack, whatsapp, signal, bluebubbles)"
             );
             return;
         }

@@ -57,9 +57,20 @@ fn home() -> PathBuf {
 
 /// Drops what Pincer refuses, one key at a time; returns the kept text and the dropped paths.
 pub fn convert(text: &str) -> Result<(String, Vec<(String, String)>), String> {
-    let document: Value = json5::from_str(text).map_err(|e| format!("not JSON5: {e}"))?;
-    let mut current = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
+    let mut document: Value = json5::from_str(text).map_err(|e| format!("not JSON5: {e}"))?;
     let mut dropped = Vec::new();
+    // OpenClaw's WhatsApp is a linked device (WhatsApp Web); Pincer's is the Cloud API, which
+    // names a phone number id. A linked-device block would stop the bridge at startup.
+    if let Some(channels) = document.get_mut("channels").and_then(Value::as_object_mut)
+        && channels.get("whatsapp").is_some_and(|w| !cloud_api(w))
+    {
+        channels.remove("whatsapp");
+        dropped.push((
+            "channels.whatsapp".to_owned(),
+            "WhatsApp Web (a linked device) is not supported: set up the Cloud API (transport \"cloud\", phoneNumberId, accessToken) instead".to_owned(),
+        ));
+    }
+    let mut current = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
     let lenient = |_: &str| Some("imported".to_owned());
     for _ in 0..1000 {
         match pincer_config::parse_str(
@@ -87,6 +98,17 @@ pub fn convert(text: &str) -> Result<(String, Vec<(String, String)>), String> {
         }
     }
     Err("too many unsupported keys".to_owned())
+}
+
+/// Whether a `channels.whatsapp` block is for the Cloud API (a phone number id, at the top or in
+/// an account).
+fn cloud_api(whatsapp: &Value) -> bool {
+    let has_id = |block: &Value| block.get("phoneNumberId").is_some();
+    has_id(whatsapp)
+        || whatsapp
+            .get("accounts")
+            .and_then(Value::as_object)
+            .is_some_and(|accounts| accounts.values().any(has_id))
 }
 
 /// Copies `from` into `to` recursively, never overwriting; returns (copied, kept existing).

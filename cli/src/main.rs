@@ -61,7 +61,8 @@ enum Command {
     Gateway(gateway_cmd::Args),
     /// DM pairing requests of every channel account, through the gateway.
     Pairing(pairing_cmd::Args),
-    /// Channel accounts (Telegram, Discord, Slack): connection state and queues.
+    /// Channel accounts (Telegram, Discord, Slack, WhatsApp, Signal, iMessage): connection state and
+    /// queues.
     Channels(channels_cmd::Args),
     /// Conversations: list them, show one, start one over.
     Sessions(sessions_cmd::Args),

@@ -37,7 +37,8 @@ enum Command {
 /// finds its request on any channel.
 #[derive(clap::Args)]
 struct Decision {
-    /// `telegram`, `discord` or `slack` (optional), then the 8-character code the sender got.
+    /// `telegram`, `discord`, `slack`, `whatsapp`, `signal` or `bluebubbles` (optional), then the
+    /// 8-character code the sender got.
     #[arg(value_name = "[CHANNEL] CODE", num_args = 1..=2, required = true)]
     words: Vec<String>,
     /// The channel account (bot) that issued the code.

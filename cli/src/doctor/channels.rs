@@ -1,4 +1,4 @@
-//! Discord bots and Slack apps: with the stack up, as the channel-bridge reports each account's
+//! Discord bots and Slack apps (WhatsApp, Signal and iMessage in `phone_channels.rs`): with the stack up, as the channel-bridge reports each account's
 //! connection (through the gateway's `channels.status`, so a refused token or an intent Discord
 //! did not grant shows with the bridge's own words); with it down, asked from this machine
 //! (Discord `users/@me` and the application's Message Content flag, Slack `auth.test` and, for
@@ -23,13 +23,15 @@ pub(super) async fn channel_checks(
     config: &pincer_config::Config,
     sources: &Sources,
     client: Option<&mut ControlClient>,
+    gateway: Option<&str>,
     out: &mut Vec<Check>,
 ) {
     let discord = config.channels.discord.as_ref().filter(|d| d.enabled);
     let slack = config.channels.slack.as_ref().filter(|s| s.enabled);
-    if discord.is_none() && slack.is_none() {
+    if discord.is_none() && slack.is_none() && !super::phone_channels::any(config) {
         return;
     }
+    let Some(http) = http() else { return };
     if let Some(client) = client
         && let Ok(status) = client.call("channels.status", json!({})).await
     {
@@ -38,10 +40,13 @@ pub(super) async fn channel_checks(
                 out.push(from_bridge(account));
             }
         }
+        if let Some(gateway) = gateway {
+            super::phone_channels::webhook_checks(config, gateway, &http, out).await;
+        }
         return;
     }
+    super::phone_channels::direct_checks(config, &http, out).await;
     let secret = |name: &str| sources.lookup(name).map(pincer_config::Secret::new);
-    let Some(http) = http() else { return };
     if let Some(discord) = discord {
         for (name, account) in discord.resolved_accounts(secret("DISCORD_BOT_TOKEN").as_ref()) {
             let Some(token) = &account.token else {

@@ -11,6 +11,7 @@
 mod channels;
 mod files;
 mod host;
+mod phone_channels;
 mod providers;
 mod services;
 
@@ -148,7 +149,15 @@ pub async fn run(options: Args) -> ExitCode {
         providers::provider_checks(config, client.as_mut(), compose, &mut checks).await;
         services::window_checks(config, &mut checks);
         services::telegram_checks(config, &mut checks);
-        channels::channel_checks(config, &context.sources, client.as_mut(), &mut checks).await;
+        let gateway_base = gateway.as_ref().map(|g| g.base.as_str());
+        channels::channel_checks(
+            config,
+            &context.sources,
+            client.as_mut(),
+            gateway_base,
+            &mut checks,
+        )
+        .await;
         services::exec_check(config, &mut checks);
         if let Some(gateway) = &gateway {
             host::port_check(&gateway.base, &mut checks).await;

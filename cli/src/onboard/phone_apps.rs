@@ -17,21 +17,19 @@ pub(super) fn whatsapp(
     files: &Files,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
-    let id = match &args.whatsapp_phone_number_id {
-        Some(id) => id.trim().to_owned(),
-        None => ask.ask(
-            "WhatsApp Cloud API phone number id (Meta app > WhatsApp > API Setup; Enter skips)",
-            "",
-        )?,
-    };
+    let id = answer(
+        ask,
+        args.whatsapp_phone_number_id.as_deref(),
+        "--whatsapp-phone-number-id",
+        "WhatsApp Cloud API phone number id (Meta app > WhatsApp > API Setup; Enter skips)",
+        "",
+        |id| {
+            (!id.chars().all(|c| c.is_ascii_digit()))
+                .then(|| "the phone number id is digits (not the phone number itself)".to_owned())
+        },
+    )?;
     if id.is_empty() {
         return Ok(());
-    }
-    if !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Stop::new(
-            exit::USAGE,
-            "--whatsapp-phone-number-id: the phone number id is digits (not the phone number itself)",
-        ));
     }
     let token = secret(
         ask,
@@ -66,38 +64,29 @@ pub(super) fn whatsapp(
 
 /// Asks for a Signal number served by a signal-cli daemon.
 pub(super) fn signal(args: &Args, ask: &mut Prompter, plan: &mut Plan) -> Result<(), Stop> {
-    let number = match &args.signal_account {
-        Some(number) => number.trim().to_owned(),
-        None => ask.ask(
-            "Signal number registered in signal-cli, e.g. +15551234567 (Enter skips)",
-            "",
-        )?,
-    };
+    let number = answer(
+        ask,
+        args.signal_account.as_deref(),
+        "--signal-account",
+        "Signal number registered in signal-cli, e.g. +15551234567 (Enter skips)",
+        "",
+        |number| {
+            let digits = number.strip_prefix('+').unwrap_or_default();
+            (digits.len() < 7 || !digits.chars().all(|c| c.is_ascii_digit()))
+                .then(|| "the number in international form: + and digits (+15551234567)".to_owned())
+        },
+    )?;
     if number.is_empty() {
         return Ok(());
     }
-    if !number.starts_with('+')
-        || number.len() < 8
-        || !number[1..].chars().all(|c| c.is_ascii_digit())
-    {
-        return Err(Stop::new(
-            exit::USAGE,
-            "--signal-account: the number in international form, + and digits (+15551234567)",
-        ));
-    }
-    let url = match &args.signal_http_url {
-        Some(url) => url.trim().to_owned(),
-        None => ask.ask(
-            "signal-cli daemon HTTP address",
-            pincer_config::DEFAULT_SIGNAL_HTTP_URL,
-        )?,
-    };
-    if reqwest::Url::parse(&url).is_err() {
-        return Err(Stop::new(
-            exit::USAGE,
-            format!("--signal-http-url: {url:?} is not a URL"),
-        ));
-    }
+    let url = answer(
+        ask,
+        args.signal_http_url.as_deref(),
+        "--signal-http-url",
+        "signal-cli daemon HTTP address",
+        pincer_config::DEFAULT_SIGNAL_HTTP_URL,
+        not_a_url,
+    )?;
     plan.set(
         "channels.signal",
         json!({ "enabled": true, "account": number, "httpUrl": url, "dmPolicy": "pairing" }),
@@ -115,21 +104,16 @@ pub(super) fn bluebubbles(
     files: &Files,
     plan: &mut Plan,
 ) -> Result<(), Stop> {
-    let url = match &args.bluebubbles_url {
-        Some(url) => url.trim().to_owned(),
-        None => ask.ask(
-            "BlueBubbles server URL for iMessage, e.g. http://mac.local:1234 (Enter skips)",
-            "",
-        )?,
-    };
+    let url = answer(
+        ask,
+        args.bluebubbles_url.as_deref(),
+        "--bluebubbles-url",
+        "BlueBubbles server URL for iMessage, e.g. http://mac.local:1234 (Enter skips)",
+        "",
+        not_a_url,
+    )?;
     if url.is_empty() {
         return Ok(());
-    }
-    if reqwest::Url::parse(&url).is_err() {
-        return Err(Stop::new(
-            exit::USAGE,
-            format!("--bluebubbles-url: {url:?} is not a URL"),
-        ));
     }
     let password = secret(
         ask,
@@ -148,6 +132,40 @@ pub(super) fn bluebubbles(
         "  In BlueBubbles > API & Webhooks, add a webhook to https://<this host>/bluebubbles-webhook/default?password=<the password>, for new and updated messages."
     );
     Ok(())
+}
+
+/// A value from its flag, or asked (Enter takes `default`); asked again while `problem` finds
+/// one in a non-empty answer (a flag's problem stops onboarding).
+fn answer(
+    ask: &mut Prompter,
+    flag_value: Option<&str>,
+    flag: &str,
+    question: &str,
+    default: &str,
+    problem: impl Fn(&str) -> Option<String>,
+) -> Result<String, Stop> {
+    loop {
+        let value = match flag_value {
+            Some(value) => value.trim().to_owned(),
+            None => ask.ask(question, default)?,
+        };
+        let Some(why) = Some(value.as_str())
+            .filter(|v| !v.is_empty())
+            .and_then(&problem)
+        else {
+            return Ok(value);
+        };
+        if flag_value.is_some() || !ask.interactive {
+            return Err(Stop::new(exit::USAGE, format!("{flag}: {why}")));
+        }
+        println!("  {why}; try again, or Enter to skip");
+    }
+}
+
+fn not_a_url(value: &str) -> Option<String> {
+    let url = reqwest::Url::parse(value).ok();
+    (!url.is_some_and(|u| matches!(u.scheme(), "http" | "https")))
+        .then(|| format!("{value:?} is not an http(s) URL"))
 }
 
 /// A secret from its flag, or asked; required once the channel was chosen unless `.env` has it

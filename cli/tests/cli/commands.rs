@@ -828,6 +828,15 @@ async fn onboard_interactively_through_a_terminal() {
         );
         terminal.answer("Slack bot token", "xoxb-1111-2222-slacksecret");
         terminal.answer("Slack app-level token", "xapp-1-A111-222-appsecret");
+        terminal.answer("WhatsApp Cloud API phone number id", "+1 555 0100");
+        terminal.expect("the phone number id is digits");
+        terminal.answer("WhatsApp Cloud API phone number id", "106540352242922");
+        terminal.answer("WhatsApp access token", "EAAG-whatsapp-secret-token");
+        terminal.answer("Meta app secret", "meta-app-secret-0123456789");
+        terminal.answer("Signal number", "+15550001111");
+        terminal.answer("signal-cli daemon HTTP address", "");
+        terminal.answer("BlueBubbles server URL", "http://mac.local:1234");
+        terminal.answer("BlueBubbles server password", "bb-secret-password");
         terminal.answer("Start the stack now?", "n");
         terminal.finish(std::time::Duration::from_secs(30))
     })
@@ -850,6 +859,26 @@ async fn onboard_interactively_through_a_terminal() {
     assert!(env.contains("DISCORD_BOT_TOKEN=MTExMjM0NTY3ODkw.GhIjKl.discord-secret_part"));
     assert!(env.contains("SLACK_BOT_TOKEN=xoxb-1111-2222-slacksecret"));
     assert!(env.contains("SLACK_APP_TOKEN=xapp-1-A111-222-appsecret"));
+    assert!(env.contains("WHATSAPP_ACCESS_TOKEN=EAAG-whatsapp-secret-token"));
+    assert!(env.contains("WHATSAPP_APP_SECRET=meta-app-secret-0123456789"));
+    assert!(
+        env.contains("WHATSAPP_VERIFY_TOKEN="),
+        "a verify token is generated"
+    );
+    assert!(env.contains("BLUEBUBBLES_PASSWORD=bb-secret-password"));
+    assert!(
+        config.contains(r#"phoneNumberId: "106540352242922""#),
+        "{config}"
+    );
+    assert!(config.contains(r#"account: "+15550001111""#), "{config}");
+    assert!(
+        config.contains(r#"serverUrl: "http://mac.local:1234""#),
+        "{config}"
+    );
+    assert!(
+        !transcript.contains("whatsapp-secret") && !transcript.contains("bb-secret"),
+        "secrets are not echoed"
+    );
     assert!(
         config.contains(r#"token: "${DISCORD_BOT_TOKEN}""#),
         "{config}"

@@ -227,6 +227,12 @@ pub fn guarded(path: &str, value: &Value) -> Option<Guarded> {
         }
         ["channels", "discord", .., "apiBaseUrl"] => Some(secret_beside("token")),
         ["channels", "slack", .., "apiBaseUrl"] => Some(secret_beside("botToken")),
+        // Where the access token or the server password would be sent.
+        ["channels", "whatsapp", .., "apiBaseUrl"] => Some(secret_beside("accessToken")),
+        ["channels", "bluebubbles", .., "serverUrl"] => Some(secret_beside("password")),
+        ["channels", "signal", .., field] if matches!(*field, "httpUrl" | "account") => Some(
+            Guarded::Admin("the signal-cli daemon and number decide where messages go"),
+        ),
         ["channels", "slack", .., field] if matches!(*field, "mode" | "webhookPath") => Some(
             Guarded::Admin("the Slack transport decides where events come from"),
         ),
@@ -471,7 +477,22 @@ mod tests {
                 "channels.telegram.accounts.work.botToken".into()
             ))
         );
+        assert_eq!(
+            guarded(
+                "channels.whatsapp.accounts.shop.apiBaseUrl",
+                &text("https://x")
+            ),
+            Some(Guarded::Secret(
+                "channels.whatsapp.accounts.shop.accessToken".into()
+            ))
+        );
+        assert_eq!(
+            guarded("channels.bluebubbles.serverUrl", &text("https://x")),
+            Some(Guarded::Secret("channels.bluebubbles.password".into()))
+        );
         for path in [
+            "channels.signal.httpUrl",
+            "channels.whatsapp.groups",
             "mcp.servers.x.command",
             "tools.exec.allowlist",
             "agents.defaults.workspace",
