@@ -1,6 +1,6 @@
-//! `pincer-bench discord` and `pincer-bench slack`: messages per second through one channel with
-//! an instant agent; `pincer-bench channels`: the channel-bridge's memory with Telegram, Discord
-//! and Slack connected at once. The fakes run in this process and feed DMs (each from its own
+//! `pincer-bench discord|slack|whatsapp|signal|imessage`: messages per second through one channel
+//! with an instant agent; `pincer-bench channels`: the channel-bridge's memory with all six
+//! channels connected at once. The fakes run in this process and feed DMs (each from its own
 //! user) into `pincer dev`; the clock stops when every answer is final on the fake.
 
 use std::time::{Duration, Instant};
@@ -13,6 +13,11 @@ const TELEGRAM_TOKEN: &str = "424242:bench";
 const DISCORD_TOKEN: &str = "discord-bench-token";
 const SLACK_APP: &str = "xapp-1-ABENCH-1-bench";
 const SLACK_BOT: &str = "xoxb-1-bench-bot";
+const WHATSAPP_NUMBER: &str = "106540352242922";
+const WHATSAPP_TOKEN: &str = "EAAG-bench-token";
+const WHATSAPP_SECRET: &str = "bench-app-secret-0123456789abcdef";
+const SIGNAL_NUMBER: &str = "+15550001111";
+const BLUEBUBBLES_PASSWORD: &str = "bench-bluebubbles-password";
 
 /// Flags of `pincer-bench discord|slack|channels`.
 #[derive(clap::Args)]
@@ -35,8 +40,20 @@ pub enum Which {
     Discord,
     /// Slack only.
     Slack,
-    /// Telegram, Discord and Slack together (memory).
+    /// WhatsApp (Cloud API) only.
+    WhatsApp,
+    /// Signal only.
+    Signal,
+    /// iMessage (BlueBubbles) only.
+    IMessage,
+    /// All six together (memory).
     All,
+}
+
+impl Which {
+    fn includes(self, one: Which) -> bool {
+        self == one || self == Which::All
+    }
 }
 
 /// The fakes of a run.
@@ -44,6 +61,9 @@ struct Fakes {
     telegram: Option<pincer_fake_telegram::RunningTelegram>,
     discord: Option<pincer_fake_discord::RunningDiscord>,
     slack: Option<pincer_fake_slack::RunningSlack>,
+    whatsapp: Option<pincer_fake_whatsapp::RunningWhatsApp>,
+    signal: Option<pincer_fake_signal::RunningSignal>,
+    imessage: Option<pincer_fake_bluebubbles::RunningBlueBubbles>,
 }
 
 impl Fakes {
@@ -80,11 +100,62 @@ impl Fakes {
             }
             _ => None,
         };
+        let whatsapp = if which.includes(Which::WhatsApp) {
+            let whatsapp = pincer_fake_whatsapp::RunningWhatsApp::start(any()?).await?;
+            whatsapp.add_number(pincer_fake_whatsapp::NumberSpec {
+                phone_number_id: WHATSAPP_NUMBER.to_owned(),
+                display_phone_number: "+1 555-078-3881".to_owned(),
+                verified_name: "Bench".to_owned(),
+                access_token: WHATSAPP_TOKEN.to_owned(),
+                app_secret: WHATSAPP_SECRET.to_owned(),
+                webhook_url: None,
+            });
+            // Statuses are notifications too: keep the run about messages.
+            whatsapp.update_knobs(|knobs| knobs.statuses = false);
+            Some(whatsapp)
+        } else {
+            None
+        };
+        let signal = if which.includes(Which::Signal) {
+            let signal = pincer_fake_signal::RunningSignal::start(any()?).await?;
+            signal
+                .add_account(SIGNAL_NUMBER)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(signal)
+        } else {
+            None
+        };
+        let imessage = if which.includes(Which::IMessage) {
+            Some(
+                pincer_fake_bluebubbles::RunningBlueBubbles::start(any()?, BLUEBUBBLES_PASSWORD)
+                    .await?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             telegram,
             discord,
             slack,
+            whatsapp,
+            signal,
+            imessage,
         })
+    }
+
+    /// Points the webhook platforms at the gateway.
+    fn point_webhooks(&self, gateway: std::net::SocketAddr) {
+        if let Some(whatsapp) = &self.whatsapp {
+            whatsapp.set_webhook(
+                WHATSAPP_NUMBER,
+                &format!("http://{gateway}/whatsapp-webhook/default"),
+            );
+        }
+        if let Some(imessage) = &self.imessage {
+            imessage.set_webhook(&format!(
+                "http://{gateway}/bluebubbles-webhook/default?password={BLUEBUBBLES_PASSWORD}"
+            ));
+        }
     }
 
     fn channels_config(&self) -> String {
@@ -108,6 +179,24 @@ impl Fakes {
                 slack.api_base_url()
             ));
         }
+        if let Some(whatsapp) = &self.whatsapp {
+            blocks.push(format!(
+                r#"whatsapp: {{ phoneNumberId: "{WHATSAPP_NUMBER}", accessToken: "{WHATSAPP_TOKEN}", appSecret: "{WHATSAPP_SECRET}", verifyToken: "bench-verify", apiBaseUrl: "{}", {open} }}"#,
+                whatsapp.api_base_url()
+            ));
+        }
+        if let Some(signal) = &self.signal {
+            blocks.push(format!(
+                r#"signal: {{ account: "{SIGNAL_NUMBER}", httpUrl: "{}", {open} }}"#,
+                signal.base_url()
+            ));
+        }
+        if let Some(imessage) = &self.imessage {
+            blocks.push(format!(
+                r#"bluebubbles: {{ serverUrl: "{}", password: "{BLUEBUBBLES_PASSWORD}", {open} }}"#,
+                imessage.server_url()
+            ));
+        }
         blocks.join(", ")
     }
 
@@ -120,10 +209,14 @@ impl Fakes {
                 .slack
                 .as_ref()
                 .is_none_or(|s| s.open_sockets(SLACK_APP) > 0)
+            && self
+                .signal
+                .as_ref()
+                .is_none_or(|s| s.open_streams(SIGNAL_NUMBER) > 0)
     }
 
     /// A DM from user `n` on every platform of the run.
-    fn user_says(&self, n: usize) -> anyhow::Result<()> {
+    async fn user_says(&self, n: usize) -> anyhow::Result<()> {
         let text = "Reply with a short greeting.";
         if let Some(telegram) = &self.telegram {
             telegram.user_says(
@@ -151,6 +244,36 @@ impl Fakes {
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        let phone = format!("1555{:07}", 1_000_000 + n);
+        if let Some(whatsapp) = &self.whatsapp {
+            whatsapp
+                .user_says(
+                    WHATSAPP_NUMBER,
+                    &pincer_fake_whatsapp::Incoming::dm(&phone, text),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if let Some(signal) = &self.signal {
+            let person = pincer_fake_signal::Person::new(&format!("+{phone}"), "Bench");
+            signal
+                .say(
+                    SIGNAL_NUMBER,
+                    &pincer_fake_signal::Incoming::dm(&person, text),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if let Some(imessage) = &self.imessage {
+            let (_, status) = imessage
+                .user_says(&pincer_fake_bluebubbles::Incoming::dm(
+                    &format!("+{phone}"),
+                    text,
+                ))
+                .await;
+            if status != 200 {
+                anyhow::bail!("the gateway answered BlueBubbles' webhook with {status}");
+            }
+        }
         Ok(())
     }
 
@@ -170,7 +293,13 @@ impl Fakes {
                 .filter(|p| !p.text.contains("Working on it") && !p.text.ends_with(" …"))
                 .count()
         });
-        telegram + discord + slack
+        let whatsapp = self.whatsapp.as_ref().map_or(0, |w| w.sent().len());
+        let signal = self
+            .signal
+            .as_ref()
+            .map_or(0, |s| s.sent(SIGNAL_NUMBER).len());
+        let imessage = self.imessage.as_ref().map_or(0, |i| i.sent().len());
+        telegram + discord + slack + whatsapp + signal + imessage
     }
 
     /// What the fakes saw, when answers are missing.
@@ -203,6 +332,9 @@ impl Fakes {
         usize::from(self.telegram.is_some())
             + usize::from(self.discord.is_some())
             + usize::from(self.slack.is_some())
+            + usize::from(self.whatsapp.is_some())
+            + usize::from(self.signal.is_some())
+            + usize::from(self.imessage.is_some())
     }
 }
 
@@ -220,11 +352,12 @@ pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
     )
     .await?;
     dev.wait_ready(Duration::from_secs(30)).await?;
+    fakes.point_webhooks(dev.gateway_addr);
     wait(Duration::from_secs(30), || fakes.connected())
         .await
         .map_err(|()| anyhow::anyhow!("the bots did not connect within 30 s"))?;
     // One message first on every platform: every path is warm.
-    fakes.user_says(0)?;
+    fakes.user_says(0).await?;
     let per_round = fakes.platforms();
     wait(Duration::from_secs(30), || fakes.answered() >= per_round)
         .await
@@ -235,7 +368,7 @@ pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
     let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
     let started = Instant::now();
     for n in 1..=args.messages {
-        fakes.user_says(n)?;
+        fakes.user_says(n).await?;
     }
     let expected = per_round * (args.messages + 1);
     let finished = wait(Duration::from_secs(args.patience_secs), || {
@@ -253,7 +386,14 @@ pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
 
     let report = json!({
         "machine": procs::machine(),
-        "channels": match which { Which::Discord => "discord", Which::Slack => "slack", Which::All => "telegram+discord+slack" },
+        "channels": match which {
+            Which::Discord => "discord",
+            Which::Slack => "slack",
+            Which::WhatsApp => "whatsapp",
+            Which::Signal => "signal",
+            Which::IMessage => "imessage",
+            Which::All => "telegram+discord+slack+whatsapp+signal+imessage",
+        },
         "messages": args.messages * per_round,
         "answers": delivered,
         "complete": finished.is_ok(),

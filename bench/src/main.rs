@@ -82,7 +82,13 @@ enum Command {
     Discord(chat_apps::Args),
     /// Messages through the Slack side (fake Socket Mode and Web API) to an instant agent.
     Slack(chat_apps::Args),
-    /// Telegram, Discord and Slack connected at once: the channel-bridge's memory and throughput.
+    /// Messages through WhatsApp (fake Cloud API, signed webhooks through the gateway).
+    Whatsapp(chat_apps::Args),
+    /// Messages through Signal (fake signal-cli daemon: SSE events, JSON-RPC sends).
+    Signal(chat_apps::Args),
+    /// Messages through iMessage (fake BlueBubbles server, webhooks through the gateway).
+    Imessage(chat_apps::Args),
+    /// All six channels connected at once: the channel-bridge's memory and throughput.
     Channels(chat_apps::Args),
     /// Every figure of the footprint targets in one run, written as a Markdown table.
     Report(report::Args),
@@ -128,6 +134,9 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Tools(args)) => tools::run(args).await,
         Some(Command::Discord(args)) => chat_apps::run(chat_apps::Which::Discord, args).await,
         Some(Command::Slack(args)) => chat_apps::run(chat_apps::Which::Slack, args).await,
+        Some(Command::Whatsapp(args)) => chat_apps::run(chat_apps::Which::WhatsApp, args).await,
+        Some(Command::Signal(args)) => chat_apps::run(chat_apps::Which::Signal, args).await,
+        Some(Command::Imessage(args)) => chat_apps::run(chat_apps::Which::IMessage, args).await,
         Some(Command::Channels(args)) => chat_apps::run(chat_apps::Which::All, args).await,
         Some(Command::Report(args)) => report::run(args).await,
     }
