@@ -300,59 +300,47 @@ async fn spawn_channels(
             return Vec::new();
         }
     };
-    let stores = &stores;
+    let context = channel::Context::new(js.clone(), config, stores);
     let mut tasks = Vec::new();
     if let Some(telegram) = telegram {
         tasks.push(tokio::spawn(run_telegram(
-            js.clone(),
-            config.clone(),
+            context.clone(),
             telegram.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
     if let Some(discord) = discord {
         tasks.push(tokio::spawn(discord::run(
-            js.clone(),
-            config.clone(),
+            context.clone(),
             discord.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
     if let Some(slack) = slack {
         tasks.push(tokio::spawn(slack::run(
-            js.clone(),
-            config.clone(),
+            context.clone(),
             slack.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
     if let Some(whatsapp) = whatsapp {
         tasks.push(tokio::spawn(whatsapp::run(
-            js.clone(),
-            config.clone(),
+            context.clone(),
             whatsapp.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
     if let Some(signal) = signal {
         tasks.push(tokio::spawn(signal::run(
-            js.clone(),
-            config.clone(),
+            context.clone(),
             signal.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
     if let Some(bluebubbles) = bluebubbles {
         tasks.push(tokio::spawn(bluebubbles::run(
-            js.clone(),
-            config.clone(),
+            context,
             bluebubbles.clone(),
-            stores.clone(),
             shutdown.clone(),
         )));
     }
@@ -361,24 +349,23 @@ async fn spawn_channels(
 
 /// Runs the Telegram side until `shutdown`: one poller per bot account, one sender for all.
 async fn run_telegram(
-    js: async_nats::jetstream::Context,
-    bridge: Config,
+    context: channel::Context,
     config: pincer_config::Telegram,
-    stores: channel::Stores,
     shutdown: CancellationToken,
 ) {
     use channel::typing::Typing;
     use telegram::{account, client, outbound};
-    let ns = bridge.namespace.clone();
-    let env_token = bridge.env_tokens.telegram.clone();
-    let shared_dm_session = bridge.dm_scope.as_deref() == Some("main");
-    let bindings = bridge.bindings.clone();
-    let instance = bridge.instance.clone();
+    let js = context.js.clone();
+    let ns = context.ns.clone();
+    let env_token = context.env_tokens.telegram.clone();
+    let shared_dm_session = context.shared_dm_session;
+    let bindings = context.bindings.clone();
+    let instance = context.instance.clone();
     let crate::channel::Stores {
         state,
         pairing,
         media,
-    } = stores;
+    } = context.stores.clone();
     let api_root = config
         .api_root
         .clone()
@@ -424,19 +411,16 @@ async fn run_telegram(
             shutdown.clone(),
         )));
     }
-    let sender = channel::outbound::Sender {
-        channel: "telegram",
-        accounts: senders,
-        state,
-        // Telegram has no idempotent send: a claim is taken over only once its sender is surely gone.
-        stale_claim: Duration::from_secs(120),
-    };
-    if let Err(error) = sender.run(js, ns, &instance, shutdown.clone()).await {
-        tracing::error!(%error, "telegram sending stopped");
-    }
-    for poller in pollers {
-        let _ = poller.await;
-    }
+    // Telegram has no idempotent send: a claim is taken over only once its sender is surely gone.
+    context
+        .send_until(
+            "telegram",
+            senders,
+            Duration::from_secs(120),
+            pollers,
+            shutdown,
+        )
+        .await;
 }
 
 #[cfg(test)]

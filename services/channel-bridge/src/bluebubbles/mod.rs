@@ -24,8 +24,8 @@ use pincer_config::BlueBubbles;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::access::{Addressed, Rules};
+use crate::channel::context::Context;
 use crate::channel::health::AccountHealth;
-use crate::channel::{ingest, outbound as core_outbound};
 
 /// Checks an enabled `channels.bluebubbles` has what the bridge needs.
 pub fn validate(config: &BlueBubbles) -> Result<(), String> {
@@ -64,19 +64,8 @@ pub fn validate(config: &BlueBubbles) -> Result<(), String> {
 }
 
 /// Runs every server of `config` until `shutdown`, and one sender for all.
-pub async fn run(
-    js: async_nats::jetstream::Context,
-    bridge: crate::Config,
-    config: BlueBubbles,
-    stores: crate::channel::Stores,
-    shutdown: CancellationToken,
-) {
-    let ns = bridge.namespace.clone();
-    let crate::channel::Stores {
-        state,
-        pairing,
-        media,
-    } = stores;
+pub async fn run(context: Context, config: BlueBubbles, shutdown: CancellationToken) {
+    let state = &context.stores.state;
     let mut senders = HashMap::new();
     let mut servers = Vec::new();
     for (name, settings) in config.resolved_accounts() {
@@ -109,23 +98,14 @@ pub async fn run(
             groups: &settings.groups,
             mention_patterns: &settings.mention_patterns,
         });
-        let ingest = ingest::Ingest {
-            js: js.clone(),
-            ns: ns.clone(),
-            channel: "bluebubbles",
-            tag: "bb",
-            account: name.clone(),
+        // Seen markers matter here: a message comes both by webhook and by catch-up.
+        let ingest = context.ingest(
+            ("bluebubbles", "bb"),
+            &name,
             rules,
-            pairing: pincer_store::pairing::Pairing::new(pairing.clone(), "bluebubbles", &name),
-            shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
-            bindings: bridge.bindings.clone(),
-            media_max_bytes: u64::from(settings.media_max_mb.unwrap_or(20)) * 1024 * 1024,
-            media: media.clone(),
-            streaming: false,
-            // A message comes both by webhook and by catch-up.
-            seen: Some(state.clone()),
-            platform: account::BlueBubbles { api, private_api },
-        };
+            settings.media_max_mb.unwrap_or(20),
+            account::BlueBubbles { api, private_api },
+        );
         let health = AccountHealth::new(state.clone(), "bluebubbles", &name);
         servers.push(tokio::spawn(account::run(
             ingest,
@@ -134,16 +114,13 @@ pub async fn run(
             shutdown.clone(),
         )));
     }
-    let sender = core_outbound::Sender {
-        channel: "bluebubbles",
-        accounts: senders,
-        state,
-        stale_claim: Duration::from_secs(120),
-    };
-    if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
-        tracing::error!(%error, "imessage sending stopped");
-    }
-    for server in servers {
-        let _ = server.await;
-    }
+    context
+        .send_until(
+            "bluebubbles",
+            senders,
+            Duration::from_secs(120),
+            servers,
+            shutdown,
+        )
+        .await;
 }

@@ -12,9 +12,11 @@
 //! - [`lease`]: one replica at a time per connection or sender.
 //! - [`typing`]: the typing indicator while a turn runs.
 //! - [`health`]: each account's connection state, for `channels.status`, the UI and doctor.
+//! - [`context`]: what every adapter gets from the bridge; makes ingests and runs the sender.
 
 pub mod access;
 pub mod body;
+pub mod context;
 pub mod health;
 pub mod inbound;
 pub mod ingest;
@@ -24,6 +26,7 @@ pub mod pushed;
 pub mod routing;
 pub mod typing;
 
+pub use context::Context;
 pub use pincer_bus::key_token;
 
 /// The buckets every channel works with.

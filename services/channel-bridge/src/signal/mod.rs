@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::channel::Context;
 use crate::channel::access::{Addressed, Rules, address};
 use crate::channel::health::AccountHealth;
-use crate::channel::{ingest, key_token, outbound as core_outbound};
 
 /// Largest attachment handed to the agent unless `mediaMaxMb` says otherwise.
 const DEFAULT_MEDIA_MAX_MB: u32 = 20;
@@ -80,19 +80,8 @@ fn is_e164(number: &str) -> bool {
 
 /// Runs every number of `config` until `shutdown`: one event stream per number, one sender for
 /// all.
-pub async fn run(
-    js: async_nats::jetstream::Context,
-    bridge: crate::Config,
-    config: pincer_config::Signal,
-    stores: crate::channel::Stores,
-    shutdown: CancellationToken,
-) {
-    let ns = bridge.namespace.clone();
-    let crate::channel::Stores {
-        state,
-        pairing,
-        media,
-    } = stores;
+pub async fn run(context: Context, config: pincer_config::Signal, shutdown: CancellationToken) {
+    let state = &context.stores.state;
     let mut senders = HashMap::new();
     let mut readers = Vec::new();
     for (name, settings) in config.resolved_accounts() {
@@ -123,48 +112,35 @@ pub async fn run(
             groups: &settings.groups,
             mention_patterns: &settings.mention_patterns,
         });
-        let media_max_mb = settings.media_max_mb.unwrap_or(DEFAULT_MEDIA_MAX_MB);
-        let ingest = ingest::Ingest {
-            js: js.clone(),
-            ns: ns.clone(),
-            channel: "signal",
-            tag: "sg",
-            account: name.clone(),
+        // Seen markers matter here: signal-cli delivers an envelope again after its own crash, at
+        // any later time.
+        let ingest = context.ingest(
+            ("signal", "sg"),
+            &name,
             rules,
-            pairing: pincer_store::pairing::Pairing::new(pairing.clone(), "signal", &name),
-            shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
-            bindings: bridge.bindings.clone(),
-            media_max_bytes: u64::from(media_max_mb) * 1024 * 1024,
-            media: media.clone(),
-            streaming: false,
-            // signal-cli delivers an envelope again after its own crash, at any later time.
-            seen: Some(state.clone()),
-            platform: account::Signal { rpc, typing },
-        };
+            settings.media_max_mb.unwrap_or(DEFAULT_MEDIA_MAX_MB),
+            account::Signal { rpc, typing },
+        );
         let health = AccountHealth::new(state.clone(), "signal", &name);
-        let holder = format!("{}/{}", bridge.instance, key_token(&name));
         readers.push(tokio::spawn(account::run(
             ingest,
             state.clone(),
-            holder,
+            context.holder(&name),
             health,
             shutdown.clone(),
         )));
     }
-    let sender = core_outbound::Sender {
-        channel: "signal",
-        accounts: senders,
-        state,
-        // `send` is not idempotent and nothing lists what was sent: a claim is taken over (and its
-        // chunk sent again) only once its sender is surely gone.
-        stale_claim: Duration::from_secs(120),
-    };
-    if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
-        tracing::error!(%error, "signal sending stopped");
-    }
-    for reader in readers {
-        let _ = reader.await;
-    }
+    // `send` is not idempotent and nothing lists what was sent: a claim is taken over (and its
+    // chunk sent again) only once its sender is surely gone.
+    context
+        .send_until(
+            "signal",
+            senders,
+            Duration::from_secs(120),
+            readers,
+            shutdown,
+        )
+        .await;
 }
 
 #[cfg(test)]

@@ -23,27 +23,16 @@ use std::time::Duration;
 use pincer_config::{ReplyToMode, SlackMode};
 use tokio_util::sync::CancellationToken;
 
+use crate::channel::Context;
 use crate::channel::access::Rules;
 use crate::channel::health::AccountHealth;
-use crate::channel::{ingest, key_token, outbound as core_outbound};
 
 /// Runs every Slack app of `config` until `shutdown`, and one sender for all.
-pub async fn run(
-    js: async_nats::jetstream::Context,
-    bridge: crate::Config,
-    config: pincer_config::Slack,
-    stores: crate::channel::Stores,
-    shutdown: CancellationToken,
-) {
-    let ns = bridge.namespace.clone();
-    let crate::channel::Stores {
-        state,
-        pairing,
-        media,
-    } = stores;
+pub async fn run(context: Context, config: pincer_config::Slack, shutdown: CancellationToken) {
+    let state = &context.stores.state;
     let mut senders = HashMap::new();
     let mut apps = Vec::new();
-    for (name, settings) in config.resolved_accounts(&bridge.env_tokens.slack) {
+    for (name, settings) in config.resolved_accounts(&context.env_tokens.slack) {
         let Some(bot_token) = settings.bot_token.clone() else {
             continue;
         };
@@ -66,34 +55,26 @@ pub async fn run(
                 chunk_limit: outbound::chunk_limit(settings.text_chunk_limit),
             },
         );
-        let ingest = ingest::Ingest {
-            js: js.clone(),
-            ns: ns.clone(),
-            channel: "slack",
-            tag: "sl",
-            account: name.clone(),
-            rules: Rules::slack(&settings),
-            pairing: pincer_store::pairing::Pairing::new(pairing.clone(), "slack", &name),
-            shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
-            bindings: bridge.bindings.clone(),
-            media_max_bytes: 20 * 1024 * 1024,
-            media: media.clone(),
-            // The placeholder shows the answer as it is written.
-            streaming: true,
-            seen: Some(state.clone()),
-            platform: account::Slack {
+        let mut ingest = context.ingest(
+            ("slack", "sl"),
+            &name,
+            Rules::slack(&settings),
+            20,
+            account::Slack {
                 web,
                 state: state.clone(),
                 account: name.clone(),
             },
-        };
+        );
+        // The placeholder shows the answer as it is written.
+        ingest.streaming = true;
         let setup = account::AppSetup {
             socket_mode: settings.mode() == SlackMode::Socket,
             start_threads: matches!(
                 settings.reply_to_mode,
                 Some(ReplyToMode::First | ReplyToMode::All)
             ),
-            holder: format!("{}/{}", bridge.instance, key_token(&name)),
+            holder: context.holder(&name),
         };
         let health = AccountHealth::new(state.clone(), "slack", &name);
         apps.push(tokio::spawn(account::run(
@@ -103,17 +84,8 @@ pub async fn run(
             shutdown.clone(),
         )));
     }
-    let sender = core_outbound::Sender {
-        channel: "slack",
-        accounts: senders,
-        state,
-        // A dead sender's chunk is looked up in the conversation before it is posted again.
-        stale_claim: Duration::from_secs(30),
-    };
-    if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
-        tracing::error!(%error, "slack sending stopped");
-    }
-    for app in apps {
-        let _ = app.await;
-    }
+    // A dead sender's chunk is looked up in the conversation before it is posted again.
+    context
+        .send_until("slack", senders, Duration::from_secs(30), apps, shutdown)
+        .await;
 }

@@ -22,8 +22,8 @@ use pincer_config::WhatsApp;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::access::{Addressed, Rules};
+use crate::channel::context::Context;
 use crate::channel::health::AccountHealth;
-use crate::channel::{ingest, outbound as core_outbound};
 
 /// Checks an enabled `channels.whatsapp` has what the bridge needs (the gateway checks the
 /// webhook secrets it needs itself).
@@ -57,19 +57,8 @@ pub fn validate(config: &WhatsApp) -> Result<(), String> {
 }
 
 /// Runs every number of `config` until `shutdown`, and one sender for all.
-pub async fn run(
-    js: async_nats::jetstream::Context,
-    bridge: crate::Config,
-    config: WhatsApp,
-    stores: crate::channel::Stores,
-    shutdown: CancellationToken,
-) {
-    let ns = bridge.namespace.clone();
-    let crate::channel::Stores {
-        state,
-        pairing,
-        media,
-    } = stores;
+pub async fn run(context: Context, config: WhatsApp, shutdown: CancellationToken) {
+    let state = &context.stores.state;
     let mut senders = HashMap::new();
     let mut numbers = Vec::new();
     for (name, settings) in config.resolved_accounts() {
@@ -104,23 +93,14 @@ pub async fn run(
             groups: &settings.groups,
             mention_patterns: &settings.mention_patterns,
         });
-        let ingest = ingest::Ingest {
-            js: js.clone(),
-            ns: ns.clone(),
-            channel: "whatsapp",
-            tag: "wa",
-            account: name.clone(),
+        // Seen markers matter here: Meta retries a notification for days.
+        let ingest = context.ingest(
+            ("whatsapp", "wa"),
+            &name,
             rules,
-            pairing: pincer_store::pairing::Pairing::new(pairing.clone(), "whatsapp", &name),
-            shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
-            bindings: bridge.bindings.clone(),
-            media_max_bytes: u64::from(settings.media_max_mb.unwrap_or(20)) * 1024 * 1024,
-            media: media.clone(),
-            streaming: false,
-            // Meta retries a notification for days; JetStream's duplicate window is minutes.
-            seen: Some(state.clone()),
-            platform: account::WhatsApp { graph },
-        };
+            settings.media_max_mb.unwrap_or(20),
+            account::WhatsApp { graph },
+        );
         let health = AccountHealth::new(state.clone(), "whatsapp", &name);
         numbers.push(tokio::spawn(account::run(
             ingest,
@@ -130,18 +110,15 @@ pub async fn run(
             shutdown.clone(),
         )));
     }
-    let sender = core_outbound::Sender {
-        channel: "whatsapp",
-        accounts: senders,
-        state,
-        // No idempotent send and no way to look a sent message up: take a claim over only once
-        // its sender is surely gone.
-        stale_claim: Duration::from_secs(120),
-    };
-    if let Err(error) = sender.run(js, ns, &bridge.instance, shutdown.clone()).await {
-        tracing::error!(%error, "whatsapp sending stopped");
-    }
-    for number in numbers {
-        let _ = number.await;
-    }
+    // No idempotent send and no way to look a sent message up: a claim is taken over only once
+    // its sender is surely gone.
+    context
+        .send_until(
+            "whatsapp",
+            senders,
+            Duration::from_secs(120),
+            numbers,
+            shutdown,
+        )
+        .await;
 }
