@@ -14,6 +14,26 @@ fn client_of(request: &Request) -> Option<ClientAddr> {
     request.extensions().get::<ClientAddr>().cloned()
 }
 
+/// A platform's call whose headers were checked (`checked`): counted in the caller's lockout, then
+/// let through, or refused with `refused` (429 while the caller is locked out).
+async fn admit_checked(
+    state: &AppState,
+    client: &ClientAddr,
+    what: &'static str,
+    checked: bool,
+    refused: http::StatusCode,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.inner.guard.admit_other(client, what, || checked) {
+        Ok(()) => next.run(request).await,
+        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
+            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
+        }
+        Err(_) => refused.into_response(),
+    }
+}
+
 /// The OpenAI-compatible API: the gateway's token, password or trusted proxy.
 pub(super) async fn api(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(client) = client_of(&request) else {
@@ -70,27 +90,21 @@ pub(super) async fn telegram_webhook(
         .headers()
         .get(SECRET_HEADER)
         .and_then(|value| value.to_str().ok());
-    let webhooks = &state.inner.webhooks;
-    match webhooks.check_secret(&account, secret) {
-        Err(WebhookError::UnknownAccount(_)) => {
-            return http::StatusCode::NOT_FOUND.into_response();
-        }
-        checked => {
-            let admitted = state
-                .inner
-                .guard
-                .admit_other(&client, "telegram-webhook", || checked.is_ok());
-            match admitted {
-                Ok(()) => {}
-                Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
-                    return super::refusal(crate::auth::guard::Refusal::RateLimited(wait))
-                        .into_response();
-                }
-                Err(_) => return http::StatusCode::UNAUTHORIZED.into_response(),
-            }
-        }
+    let checked = state.inner.webhooks.check_secret(&account, secret);
+    if let Err(WebhookError::UnknownAccount(_)) = checked {
+        return http::StatusCode::NOT_FOUND.into_response();
     }
-    next.run(request).await
+    let unauthorized = http::StatusCode::UNAUTHORIZED;
+    admit_checked(
+        &state,
+        &client,
+        "telegram-webhook",
+        checked.is_ok(),
+        unauthorized,
+        request,
+        next,
+    )
+    .await
 }
 
 /// Slack's Events API calls: a known path, a fresh timestamp and a signature present (the
@@ -123,17 +137,17 @@ pub(super) async fn slack_events(
     if let Err(SlackEventsError::UnknownPath(_)) = checked {
         return http::StatusCode::NOT_FOUND.into_response();
     }
-    let admitted = state
-        .inner
-        .guard
-        .admit_other(&client, "slack-events", || checked.is_ok());
-    match admitted {
-        Ok(()) => next.run(request).await,
-        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
-            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
-        }
-        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
-    }
+    let unauthorized = http::StatusCode::UNAUTHORIZED;
+    admit_checked(
+        &state,
+        &client,
+        "slack-events",
+        checked.is_ok(),
+        unauthorized,
+        request,
+        next,
+    )
+    .await
 }
 
 /// WhatsApp's webhook: for a verification (`GET`) the verify token, for a notification (`POST`)
@@ -176,20 +190,22 @@ pub(super) async fn whatsapp_webhook(
     if let Err(WhatsAppWebhookError::UnknownAccount(_)) = checked {
         return http::StatusCode::NOT_FOUND.into_response();
     }
-    let admitted = state
-        .inner
-        .guard
-        .admit_other(&client, "whatsapp-webhook", || checked.is_ok());
-    match admitted {
-        Ok(()) => next.run(request).await,
-        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
-            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
-        }
-        Err(_) if request.method() == http::Method::GET => {
-            http::StatusCode::FORBIDDEN.into_response()
-        }
-        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
-    }
+    // A refused verification is Meta's 403; a refused notification 401.
+    let refused = if request.method() == http::Method::GET {
+        http::StatusCode::FORBIDDEN
+    } else {
+        http::StatusCode::UNAUTHORIZED
+    };
+    admit_checked(
+        &state,
+        &client,
+        "whatsapp-webhook",
+        checked.is_ok(),
+        refused,
+        request,
+        next,
+    )
+    .await
 }
 
 /// BlueBubbles' webhook: the server password, from the URL or a header. Failures count in the
@@ -212,15 +228,15 @@ pub(super) async fn bluebubbles_webhook(
     if let Err(BlueBubblesWebhookError::UnknownAccount(_)) = checked {
         return http::StatusCode::NOT_FOUND.into_response();
     }
-    let admitted = state
-        .inner
-        .guard
-        .admit_other(&client, "bluebubbles-webhook", || checked.is_ok());
-    match admitted {
-        Ok(()) => next.run(request).await,
-        Err(crate::auth::guard::Refusal::RateLimited(wait)) => {
-            super::refusal(crate::auth::guard::Refusal::RateLimited(wait)).into_response()
-        }
-        Err(_) => http::StatusCode::UNAUTHORIZED.into_response(),
-    }
+    let unauthorized = http::StatusCode::UNAUTHORIZED;
+    admit_checked(
+        &state,
+        &client,
+        "bluebubbles-webhook",
+        checked.is_ok(),
+        unauthorized,
+        request,
+        next,
+    )
+    .await
 }
