@@ -288,6 +288,99 @@ fn security_audit_grades_findings_and_gates_on_critical_ones() {
     assert!(out(&critical).contains("CRITICAL"));
 }
 
+/// With the stack down, doctor asks WhatsApp, the signal-cli daemon and the BlueBubbles server
+/// from this machine: a token Meta takes, a daemon that is not running, a password the Mac refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_asks_whatsapp_signal_and_the_bluebubbles_server() {
+    let whatsapp = pincer_fake_whatsapp::RunningWhatsApp::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    whatsapp.add_number(pincer_fake_whatsapp::NumberSpec {
+        phone_number_id: "106540352242922".into(),
+        display_phone_number: "+1 555-078-3881".into(),
+        verified_name: "Pincer".into(),
+        access_token: "EAAG-doctor-token".into(),
+        app_secret: "s".into(),
+        webhook_url: None,
+    });
+    let mac = pincer_fake_bluebubbles::RunningBlueBubbles::start(
+        "127.0.0.1:0".parse().unwrap(),
+        "the-real-password",
+    )
+    .await
+    .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let no_daemon = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let config = format!(
+        r#"{{ gateway: {{ port: 1, auth: {{ mode: "token", token: "${{PINCER_GATEWAY_TOKEN}}" }} }},
+  channels: {{
+    whatsapp: {{ phoneNumberId: "106540352242922", accessToken: "${{WHATSAPP_ACCESS_TOKEN}}", appSecret: "s",
+                 verifyToken: "v", apiBaseUrl: "{}" }},
+    signal: {{ account: "+15550001111", httpUrl: "{no_daemon}" }},
+    bluebubbles: {{ serverUrl: "{}", password: "${{BLUEBUBBLES_PASSWORD}}" }} }} }}"#,
+        whatsapp.api_base_url(),
+        mac.server_url()
+    );
+    std::fs::write(d.join("pincer.json5"), config).unwrap();
+    let env = "PINCER_GATEWAY_TOKEN=0f3a9c21b7d84e6f5a2c1b0e9d8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f\n\
+               WHATSAPP_ACCESS_TOKEN=EAAG-doctor-token\nBLUEBUBBLES_PASSWORD=a-wrong-password\n";
+    std::fs::write(d.join(".env"), env).unwrap();
+    std::fs::set_permissions(d.join(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let report = tokio::task::spawn_blocking(move || {
+        pincer_in(
+            &d,
+            &[
+                "doctor",
+                "--json",
+                "--config",
+                "pincer.json5",
+                "--env-file",
+                ".env",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let report: Value =
+        serde_json::from_slice(&report.stdout).unwrap_or_else(|e| panic!("{e}: {}", err(&report)));
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {report}"))
+            .clone()
+    };
+    let whatsapp_check = check("whatsapp default");
+    assert_eq!(whatsapp_check["state"], "ok", "{whatsapp_check}");
+    assert!(
+        whatsapp_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("+1 555-078-3881")
+    );
+    let signal = check("signal default");
+    assert_eq!(signal["state"], "fail", "{signal}");
+    assert!(
+        signal["fix"]
+            .as_str()
+            .unwrap()
+            .contains("signal-cli -a +15550001111 daemon")
+    );
+    let bluebubbles = check("bluebubbles default");
+    assert_eq!(bluebubbles["state"], "fail", "{bluebubbles}");
+    assert!(
+        bluebubbles["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused the password")
+    );
+}
+
 #[test]
 fn doctor_reports_and_repairs_the_safe_things() {
     let dir = tempfile::tempdir().unwrap();

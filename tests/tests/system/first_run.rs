@@ -163,6 +163,9 @@ async fn the_first_ten_minutes_with_compose() {
         terminal.answer("Telegram bot token", "");
         terminal.answer("Discord bot token", "");
         terminal.answer("Slack bot token", "");
+        terminal.answer("WhatsApp Cloud API phone number id", "");
+        terminal.answer("Signal number", "");
+        terminal.answer("BlueBubbles server URL", "");
         terminal.answer("Start the stack now?", "n");
         terminal.finish(Duration::from_secs(30))
     })
