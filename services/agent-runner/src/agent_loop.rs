@@ -15,6 +15,7 @@ use pincer_proto::llm::v1 as pb;
 
 use crate::agents::Agent;
 use crate::compaction::{self, Windows};
+use crate::loop_guard::{LoopGuard, Verdict};
 use crate::model_call::{self, Failure, LiveSink, Reply};
 use crate::prompt;
 use crate::router::RouterClient;
@@ -90,7 +91,9 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         if reply.tool_calls.is_empty() {
             return run.answered(reply);
         }
-        run.run_tools(reply.content, reply.tool_calls).await;
+        if let Some(stop) = run.run_tools(reply.content, reply.tool_calls).await {
+            return run.stopped_looping(stop);
+        }
     }
     run.out_of_iterations()
 }
@@ -122,6 +125,8 @@ struct Run<'a> {
     overflow_compacted: bool,
     /// Model calls that answered.
     iteration: u32,
+    /// Failed calls, so a repeated one is not run blindly.
+    loops: LoopGuard,
 }
 
 impl<'a> Run<'a> {
@@ -154,6 +159,7 @@ impl<'a> Run<'a> {
             usage: Usage::default(),
             overflow_compacted: false,
             iteration: 0,
+            loops: LoopGuard::default(),
         }
     }
 
@@ -268,32 +274,71 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the reply's tool calls in order; each result (or error, which the model can correct)
-    /// becomes a step of the turn.
-    async fn run_tools(&mut self, content: String, calls: Vec<ToolCall>) {
+    /// becomes a step of the turn. A call that repeats a failed one is not run (see
+    /// [`LoopGuard`]); returns the message that ends the run when the model keeps repeating it.
+    async fn run_tools(&mut self, content: String, calls: Vec<ToolCall>) -> Option<String> {
         self.steps.push(ChatMessage {
             tool_calls: calls.clone(),
             ..ChatMessage::text(Role::Assistant, content)
         });
+        let mut stop = None;
         for (index, call) in calls.into_iter().enumerate() {
             let id = if call.id.is_empty() {
                 format!("call_{}_{index}", self.iteration)
             } else {
                 call.id
             };
-            let started = Instant::now();
-            let result = self.agent.tools.call(&call.name, &call.arguments).await;
-            tracing::info!(
-                tool = %call.name,
-                ok = result.is_ok(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "tool call"
-            );
-            let content = match result {
-                Ok(text) => text,
-                Err(error) => format!("error: {error}"),
+            let content = match (&stop, self.loops.before(&call.name, &call.arguments)) {
+                // Every call gets a result, even after the run was stopped.
+                (Some(_), _) => "error: not run: the run stopped".to_owned(),
+                (None, Verdict::Repeated(text)) => {
+                    tracing::info!(tool = %call.name, "repeated failing call not run");
+                    text
+                }
+                (None, Verdict::Stop(message)) => {
+                    tracing::warn!(tool = %call.name, "the model keeps repeating a failing call; run stopped");
+                    stop = Some(message);
+                    "error: not run: the run stopped".to_owned()
+                }
+                (None, Verdict::Run) => {
+                    let started = Instant::now();
+                    let result = self.agent.tools.call(&call.name, &call.arguments).await;
+                    tracing::info!(
+                        tool = %call.name,
+                        ok = result.is_ok(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "tool call"
+                    );
+                    let result = result.map_err(|error| error.to_string());
+                    match self.loops.after(&call.name, &call.arguments, result) {
+                        Ok(content) => content,
+                        Err(message) => {
+                            tracing::warn!(tool = %call.name, "a call failed the same way again; run stopped");
+                            let content = "error: failed again the same way".to_owned();
+                            stop = Some(message);
+                            content
+                        }
+                    }
+                }
             };
             self.steps
                 .push(ChatMessage::tool_result(id, call.name, content));
+        }
+        stop
+    }
+
+    /// Ends the run because the model kept repeating a failing call.
+    fn stopped_looping(self, message: String) -> LoopResult {
+        LoopResult {
+            outcome: TurnOutcome::Answered {
+                content: message,
+                tool_calls: Vec::new(),
+                model: self.input.model.to_owned(),
+                finish_reason: "tool_loop".to_owned(),
+                usage: self.usage,
+                steps: self.steps,
+            },
+            compacted: self.compacted,
         }
     }
 
@@ -549,6 +594,38 @@ mod tests {
         assert!(content.contains("maxIterations = 2"), "{content}");
         assert_eq!(steps.len(), 4);
         assert_eq!(router.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_model_repeating_a_failing_call_is_warned_then_stopped_with_the_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({"maxIterations": 10}));
+        let missing = r#"{"path":"missing.txt"}"#;
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::call("read", missing),
+                Answer::call("read", missing),
+                Answer::call("read", missing),
+                Answer::text("never asked"),
+            ],
+            0,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &[]).await;
+
+        let (content, finish, steps, _) = answered(&result);
+        assert_eq!(finish, "tool_loop");
+        assert!(content.contains("`read`"), "{content}");
+        assert!(
+            content.contains("missing.txt"),
+            "names the error: {content}"
+        );
+        assert_eq!(router.requests().len(), 3, "the third repeat never goes back to the model");
+        let requests = router.requests();
+        let warned = &requests[2].messages.last().expect("result").content;
+        assert!(warned.contains("not run again"), "{warned}");
+        assert_eq!(steps.len(), 6, "every call has its result");
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@
 //!   `maxConcurrent` limit; acks only after a turn's outcome is stored.
 //! - [`turn`]: one turn: lease the session, load the transcript, run a command or the agent loop,
 //!   persist, answer.
-//! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout.
+//! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout;
+//!   [`loop_guard`] keeps a model from repeating a failing call.
 //! - [`agents`], [`skills`], [`tools`]: each agent's prompt files, skills and tools (files,
 //!   memory); its workspace is [`pincer_workspace`].
 //! - [`tool_host`]: the tools that run programs or reach the network (exec, web, MCP servers),
@@ -24,6 +25,7 @@ pub mod commands;
 pub mod compaction;
 pub mod consumer;
 pub mod health;
+pub mod loop_guard;
 pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;

@@ -346,3 +346,32 @@ async fn an_unreadable_transcript_is_set_aside_and_the_session_goes_on() {
     assert_eq!(status, 200);
     assert_eq!(answer(&body), "alpha bravo");
 }
+
+/// A small model that prints the same failing `list` call as text over and over (what SmolLM2-135M
+/// did through this stack) is told it repeats itself, then stopped with the tool and its error,
+/// instead of burning every iteration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_repeating_a_failing_call_is_stopped_with_the_tool_and_its_error() {
+    let printed = r#"{"name": "list", "arguments": {"path": "no/such/dir"}}"#;
+    let stack = Stack::start_with(
+        &config("timeout: 30, maxIterations: 10", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: vec![say(printed); 10],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("ana", "what is in there?")).await;
+    assert_eq!(status, 200, "{body}");
+    let text = answer(&body);
+    assert!(text.contains("`list`"), "names the tool: {text}");
+    assert!(text.contains("no/such/dir"), "and its error: {text}");
+    let calls = chats(&stack);
+    assert_eq!(calls.len(), 3, "three model calls, not ten");
+    let told = calls[2]["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .map(|m| m["content"].to_string())
+        .unwrap_or_default();
+    assert!(told.contains("not run again"), "{told}");
+}
