@@ -120,6 +120,10 @@ pub struct TurnRequest {
     /// the outcome on the channel's outbound stream before it acks the turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliver: Option<Delivery>,
+    /// How hard the model thinks for this turn (`off`, `minimal`, `low`, `medium`, `high`,
+    /// `xhigh`), over the session's `/think` and the agent's `thinkingDefault`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
 }
 
 /// A chat on a messaging channel that a turn's answer is sent to.

@@ -57,7 +57,7 @@ pub use model_ref::parse_model_ref;
 pub use schema::Config;
 pub use schema::agents::{
     AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent, Sandbox,
-    SandboxMode, WorkspaceAccess,
+    SandboxMode, ThinkingLevel, WorkspaceAccess,
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{

@@ -29,6 +29,12 @@ pub(crate) enum AnthropicRequestError {
     BadMaxTokens,
     #[error("system: Input should be a valid string or a list of text blocks")]
     BadSystem,
+    #[error("thinking.type: Input should be 'enabled' or 'disabled'")]
+    BadThinkingType,
+    #[error("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")]
+    SmallThinkingBudget,
+    #[error("`max_tokens` must be greater than `thinking.budget_tokens`")]
+    BudgetOverMaxTokens,
     #[error("messages: at least one message is required")]
     NoMessages,
     #[error(
@@ -85,6 +91,10 @@ fn check_body(version: &str, body: &Map<String, Value>) -> Checked<()> {
         }
         Some(_) => {}
     }
+    if let Some(thinking) = body.get("thinking") {
+        let max_tokens = body.get("max_tokens").and_then(Value::as_u64).unwrap_or(0);
+        check_thinking(thinking, max_tokens)?;
+    }
     check_system(body.get("system"))?;
     let messages = body
         .get("messages")
@@ -99,6 +109,28 @@ fn check_body(version: &str, body: &Map<String, Value>) -> Checked<()> {
         .map(|(index, message)| checked_message(index, message))
         .collect::<Checked<Vec<_>>>()?;
     check_tool_pairing(&tools)
+}
+
+/// Extended thinking: `{"type": "enabled", "budget_tokens": >= 1024 and < max_tokens}` or
+/// `{"type": "disabled"}`.
+fn check_thinking(thinking: &Value, max_tokens: u64) -> Checked<()> {
+    match thinking.get("type").and_then(Value::as_str) {
+        Some("disabled") => Ok(()),
+        Some("enabled") => {
+            let budget = thinking
+                .get("budget_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if budget < 1024 {
+                return Err(AnthropicRequestError::SmallThinkingBudget);
+            }
+            if max_tokens <= budget {
+                return Err(AnthropicRequestError::BudgetOverMaxTokens);
+            }
+            Ok(())
+        }
+        _ => Err(AnthropicRequestError::BadThinkingType),
+    }
 }
 
 /// `system` is absent, a string, or a list of text blocks.
@@ -295,6 +327,22 @@ mod tests {
             check("2027-01-01", body),
             Err("top_k: Extra inputs are not permitted".to_owned())
         );
+    }
+
+    #[test]
+    fn thinking_needs_a_budget_of_1024_under_max_tokens() {
+        let mut body = with(json!([user(json!("hi"))]));
+        body["thinking"] = json!({"type": "enabled", "budget_tokens": 2048});
+        assert_eq!(
+            check("2023-06-01", body.clone()),
+            Err("`max_tokens` must be greater than `thinking.budget_tokens`".to_owned())
+        );
+        body["max_tokens"] = json!(8192);
+        assert_eq!(check("2023-06-01", body.clone()), Ok(()));
+        body["thinking"]["budget_tokens"] = json!(100);
+        assert!(check("2023-06-01", body.clone()).is_err_and(|e| e.contains("1024")));
+        body["thinking"] = json!({"type": "adaptive"});
+        assert!(check("2023-06-01", body).is_err());
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct Transcript {
     /// Model chosen for this session with `/model`, instead of the agent's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_override: Option<String>,
+    /// Thinking level chosen for this session with `/think`, instead of the agent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_override: Option<String>,
     /// Tokens and cost of every turn since the session started (or was reset).
     #[serde(default)]
     pub totals: Usage,

@@ -38,6 +38,8 @@ pub struct LoopInput<'a> {
     pub new_messages: &'a [ChatMessage],
     /// The model to call first (the session's `/model`, else the agent's).
     pub model: &'a str,
+    /// How hard the model thinks (the turn's, the session's `/think` or the agent's).
+    pub thinking: Option<pincer_config::ThinkingLevel>,
     /// Conversation id for the router's logs.
     pub session_key: &'a str,
 }
@@ -241,6 +243,7 @@ impl<'a> Run<'a> {
             max_tokens: 0,
             session_key: self.input.session_key.to_owned(),
             timeout_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
+            thinking: thinking_wire(self.input.thinking) as i32,
         };
         let call = model_call::call(self.input.router, request, self.input.live);
         match tokio::time::timeout(remaining, call).await {
@@ -397,6 +400,20 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A thinking level as the router's request carries it.
+fn thinking_wire(level: Option<pincer_config::ThinkingLevel>) -> pb::Thinking {
+    use pincer_config::ThinkingLevel as Level;
+    match level {
+        None => pb::Thinking::Unspecified,
+        Some(Level::Off) => pb::Thinking::Off,
+        Some(Level::Minimal) => pb::Thinking::Minimal,
+        Some(Level::Low) => pb::Thinking::Low,
+        Some(Level::Medium) => pb::Thinking::Medium,
+        Some(Level::High) => pb::Thinking::High,
+        Some(Level::Xhigh) => pb::Thinking::Xhigh,
+    }
+}
+
 /// A window guess from a history the provider said is too long for it.
 fn estimate_window(history: &[ChatMessage]) -> u32 {
     let chars: usize = history.iter().map(|m| m.content.len()).sum();
@@ -440,6 +457,7 @@ mod tests {
                 history,
                 new_messages: &new_messages,
                 model: "fake/m",
+                thinking: None,
                 session_key: "agent:main:test",
             },
         )
@@ -621,7 +639,11 @@ mod tests {
             content.contains("missing.txt"),
             "names the error: {content}"
         );
-        assert_eq!(router.requests().len(), 3, "the third repeat never goes back to the model");
+        assert_eq!(
+            router.requests().len(),
+            3,
+            "the third repeat never goes back to the model"
+        );
         let requests = router.requests();
         let warned = &requests[2].messages.last().expect("result").content;
         assert!(warned.contains("not run again"), "{warned}");

@@ -1,8 +1,8 @@
-//! Session commands typed as a message: `/new` and `/reset` (start over), `/status`, `/model [ref]`
-//! and `/usage`. They are answered without calling the model and never enter the history.
+//! Session commands typed as a message: `/new` and `/reset` (start over), `/status`, `/model [ref]`,
+//! `/think [level]` and `/usage`. They are answered without calling the model and never enter the history.
 
 use pincer_bus::messages::{ChatMessage, Role};
-use pincer_config::ResolvedAgent;
+use pincer_config::{ResolvedAgent, ThinkingLevel};
 
 use crate::sessions::Transcript;
 
@@ -17,6 +17,8 @@ pub enum Command {
     Model(Option<String>),
     /// `/usage`.
     Usage,
+    /// `/think` (show) or `/think <level>` (set; `default` goes back to the agent's).
+    Think(Option<String>),
 }
 
 /// The command in a turn: its only user message, when that is exactly a command.
@@ -39,6 +41,7 @@ pub fn parse(messages: &[ChatMessage]) -> Option<Command> {
         ("/status", None) => Some(Command::Status),
         ("/usage", None) => Some(Command::Usage),
         ("/model", argument) => Some(Command::Model(argument)),
+        ("/think" | "/thinking", argument) => Some(Command::Think(argument)),
         _ => None,
     }
 }
@@ -51,6 +54,7 @@ pub fn apply(command: &Command, transcript: &mut Transcript, agent: &ResolvedAge
             transcript.messages.clear();
             transcript.totals = Default::default();
             transcript.model_override = None;
+            transcript.thinking_override = None;
             transcript.compactions = 0;
             format!("Started a new session ({dropped} earlier messages cleared).")
         }
@@ -62,8 +66,9 @@ pub fn apply(command: &Command, transcript: &mut Transcript, agent: &ResolvedAge
                 agent.fallbacks.join(", ")
             };
             format!(
-                "Agent: {}\nModel: {model} (fallbacks: {fallbacks})\nMessages in session: {}\nCompactions: {}\nLimits: {} steps, {}s per run\n{}",
+                "Agent: {}\nModel: {model} (fallbacks: {fallbacks})\nThinking: {}\nMessages in session: {}\nCompactions: {}\nLimits: {} steps, {}s per run\n{}",
                 agent.id,
+                thinking_name(current_thinking(transcript, agent)),
                 transcript.messages.len(),
                 transcript.compactions,
                 agent.max_iterations,
@@ -72,6 +77,26 @@ pub fn apply(command: &Command, transcript: &mut Transcript, agent: &ResolvedAge
             )
         }
         Command::Usage => usage_line(transcript),
+        Command::Think(None) => format!(
+            "Thinking: {}. Set it with /think off|minimal|low|medium|high|xhigh, or /think default.",
+            thinking_name(current_thinking(transcript, agent))
+        ),
+        Command::Think(Some(wanted)) if wanted == "default" => {
+            transcript.thinking_override = None;
+            format!(
+                "Back to the agent's thinking level ({}).",
+                thinking_name(agent.thinking)
+            )
+        }
+        Command::Think(Some(wanted)) => match ThinkingLevel::parse(wanted) {
+            Some(level) => {
+                transcript.thinking_override = Some(level.as_str().to_owned());
+                format!("This session now thinks at {}.", level.as_str())
+            }
+            None => format!(
+                "Not a thinking level: {wanted:?}. Use off, minimal, low, medium, high or xhigh."
+            ),
+        },
         Command::Model(None) => format!(
             "Model: {}. Switch with /model provider/model, or /model default.",
             current_model(transcript, agent)
@@ -90,6 +115,19 @@ pub fn apply(command: &Command, transcript: &mut Transcript, agent: &ResolvedAge
             }
         },
     }
+}
+
+/// The thinking level of this session: its `/think`, else the agent's `thinkingDefault`.
+pub fn current_thinking(transcript: &Transcript, agent: &ResolvedAgent) -> Option<ThinkingLevel> {
+    transcript
+        .thinking_override
+        .as_deref()
+        .and_then(ThinkingLevel::parse)
+        .or(agent.thinking)
+}
+
+fn thinking_name(level: Option<ThinkingLevel>) -> &'static str {
+    level.map_or("the provider's default", ThinkingLevel::as_str)
 }
 
 /// The model this session calls first.
@@ -127,6 +165,7 @@ mod tests {
             max_iterations: 20,
             timeout: Duration::from_secs(600),
             workspace: None,
+            thinking: None,
         }
     }
 
@@ -190,5 +229,53 @@ mod tests {
         assert!(reply.contains("1 earlier messages"));
         assert!(transcript.messages.is_empty() && transcript.model_override.is_none());
         assert_eq!(transcript.totals, Default::default());
+    }
+
+    #[test]
+    fn think_sets_shows_and_resets_the_sessions_level() {
+        let agent = ResolvedAgent {
+            thinking: Some(ThinkingLevel::Low),
+            ..agent()
+        };
+        let mut transcript = Transcript::default();
+        assert_eq!(
+            parse(&user("/think high")),
+            Some(Command::Think(Some("high".into())))
+        );
+        assert!(apply(&Command::Think(None), &mut transcript, &agent).contains("Thinking: low"));
+        let reply = apply(
+            &Command::Think(Some("High".into())),
+            &mut transcript,
+            &agent,
+        );
+        assert!(reply.contains("high"), "{reply}");
+        assert_eq!(
+            current_thinking(&transcript, &agent),
+            Some(ThinkingLevel::High)
+        );
+        assert!(
+            apply(
+                &Command::Think(Some("very".into())),
+                &mut transcript,
+                &agent
+            )
+            .starts_with("Not a thinking level")
+        );
+        assert!(apply(&Command::Status, &mut transcript, &agent).contains("Thinking: high"));
+        apply(
+            &Command::Think(Some("default".into())),
+            &mut transcript,
+            &agent,
+        );
+        assert_eq!(
+            current_thinking(&transcript, &agent),
+            Some(ThinkingLevel::Low)
+        );
+        apply(&Command::Think(Some("off".into())), &mut transcript, &agent);
+        apply(&Command::Reset, &mut transcript, &agent);
+        assert_eq!(
+            transcript.thinking_override, None,
+            "a new session starts from the default"
+        );
     }
 }

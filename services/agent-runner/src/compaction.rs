@@ -126,6 +126,8 @@ pub async fn compact(
         max_tokens: 1024,
         session_key: String::new(),
         timeout_ms: 180_000,
+        // A summary needs no deliberation: the provider's default.
+        thinking: pb::Thinking::Unspecified as i32,
     };
     let reply = model_call::call(router, request, None)
         .await

@@ -87,6 +87,7 @@ impl TestBus {
             source: "test".to_owned(),
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: None,
+            thinking: None,
         }
     }
 

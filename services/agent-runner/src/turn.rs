@@ -105,7 +105,10 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
             context,
             request,
             &loaded.transcript.messages,
-            loaded.transcript.model_override.clone(),
+            SessionChoices {
+                model: loaded.transcript.model_override.clone(),
+                thinking: loaded.transcript.thinking_override.clone(),
+            },
             live.as_ref(),
         );
         holding_lease(context, &mut lease, abortable(context, request, work)).await
@@ -162,7 +165,7 @@ async fn one_off(
     request: &TurnRequest,
     live: Option<&LiveSink>,
 ) -> Disposition {
-    let work = run_agent(context, request, &[], None, live);
+    let work = run_agent(context, request, &[], SessionChoices::default(), live);
     let result = abortable(context, request, work).await;
     record_usage(context, &result.outcome);
     announce(context, request, &result.outcome).await;
@@ -280,11 +283,18 @@ fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
     }
 }
 
+/// What a session chose for itself (`/model`, `/think`).
+#[derive(Default)]
+struct SessionChoices {
+    model: Option<String>,
+    thinking: Option<String>,
+}
+
 async fn run_agent(
     context: &TurnContext,
     request: &TurnRequest,
     history: &[ChatMessage],
-    model_override: Option<String>,
+    session: SessionChoices,
     live: Option<&LiveSink>,
 ) -> LoopResult {
     let agent = match context.agents.get(&request.agent_id) {
@@ -296,7 +306,15 @@ async fn run_agent(
             ));
         }
     };
-    let model = model_override.unwrap_or_else(|| agent.resolved.primary.clone());
+    let model = session
+        .model
+        .unwrap_or_else(|| agent.resolved.primary.clone());
+    // The message's own level, then the session's `/think`, then the agent's default.
+    let thinking = [request.thinking.as_deref(), session.thinking.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(pincer_config::ThinkingLevel::parse)
+        .or(agent.resolved.thinking);
     agent_loop::run(
         &agent,
         LoopInput {
@@ -306,6 +324,7 @@ async fn run_agent(
             history,
             new_messages: &request.messages,
             model: &model,
+            thinking,
             session_key: &request.session_key,
         },
     )

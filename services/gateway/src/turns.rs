@@ -111,6 +111,7 @@ impl Turns {
             source: spec.source.to_owned(),
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: None,
+            thinking: None,
         }
     }
 

@@ -112,6 +112,7 @@ impl Catalog {
                 .unwrap_or(DEFAULT_IDLE_TIMEOUT),
             max_tokens: entry.and_then(|e| e.max_tokens).or(provider.max_tokens),
             context_window: entry.and_then(|e| e.context_window),
+            reasoning: entry.and_then(|e| e.reasoning),
             cost: entry.and_then(|e| e.cost),
             keep_alive: provider.keep_alive.clone(),
             num_ctx: provider.num_ctx,

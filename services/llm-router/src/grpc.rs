@@ -1,5 +1,6 @@
 //! The `pincer.llm.v1.LlmRouter` gRPC service.
 
+use pincer_config::ThinkingLevel;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,10 +157,20 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
             parameters: tool.parameters_json,
         })
         .collect();
+    let thinking = match pb::Thinking::try_from(request.thinking).unwrap_or_default() {
+        pb::Thinking::Unspecified => None,
+        pb::Thinking::Off => Some(ThinkingLevel::Off),
+        pb::Thinking::Minimal => Some(ThinkingLevel::Minimal),
+        pb::Thinking::Low => Some(ThinkingLevel::Low),
+        pb::Thinking::Medium => Some(ThinkingLevel::Medium),
+        pb::Thinking::High => Some(ThinkingLevel::High),
+        pb::Thinking::Xhigh => Some(ThinkingLevel::Xhigh),
+    };
     CallRequest {
         messages,
         tools,
         max_tokens: request.max_tokens,
+        thinking,
     }
 }
 

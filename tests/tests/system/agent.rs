@@ -375,3 +375,38 @@ async fn a_model_repeating_a_failing_call_is_stopped_with_the_tool_and_its_error
         .unwrap_or_default();
     assert!(told.contains("not run again"), "{told}");
 }
+
+/// Thinking levels: the agent's `thinkingDefault`, a session's `/think`, and a request's
+/// `reasoning_effort` reach a reasoning model as Ollama's `think`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thinking_levels_come_from_the_default_the_session_and_the_request() {
+    let stack = Stack::start_with(
+        &config(
+            r#"timeout: 30, thinkingDefault: "low""#,
+            r#"{ id: "fake-model", reasoning: true }"#,
+        ),
+        Knobs::default(),
+    )
+    .await;
+    let think = |stack: &Stack| {
+        chats(stack)
+            .last()
+            .map(|body| body.get("think").cloned())
+            .unwrap_or_default()
+    };
+    let (status, body) = send(&stack, &turn("ana", "hello")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(think(&stack), Some(json!(true)), "thinkingDefault low");
+    let (_, body) = send(&stack, &turn("ana", "/think off")).await;
+    assert!(answer(&body).contains("off"), "{body}");
+    send(&stack, &turn("ana", "and now?")).await;
+    assert_eq!(think(&stack), Some(json!(false)), "the session's /think");
+    let mut with_effort = turn("ana", "think hard");
+    with_effort["reasoning_effort"] = json!("high");
+    send(&stack, &with_effort).await;
+    assert_eq!(think(&stack), Some(json!(true)), "the request's own level");
+    let mut bad = turn("ana", "x");
+    bad["reasoning_effort"] = json!("enormous");
+    let (status, body) = send(&stack, &bad).await;
+    assert_eq!(status, 400, "{body}");
+}

@@ -112,6 +112,10 @@ pub struct AgentDefaults {
     /// Runs executing at once across all sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// How hard models think before answering, unless a session (`/think`) or a message says
+    /// otherwise (default: the provider's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_default: Option<ThinkingLevel>,
     /// Agent workspace directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
@@ -315,6 +319,63 @@ impl<'de> Deserialize<'de> for ModelSelection {
     }
 }
 
+/// `thinkingDefault`, `/think` and `chat.send`'s `thinking`: how hard a reasoning model thinks.
+/// Each provider gets its own form (Anthropic a thinking budget, OpenAI a reasoning effort,
+/// OpenRouter its `reasoning.effort`, Ollama `think`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ThinkingLevel {
+    /// No thinking.
+    Off,
+    /// The least.
+    Minimal,
+    /// Some.
+    Low,
+    /// More.
+    Medium,
+    /// Much.
+    High,
+    /// The most the model allows.
+    Xhigh,
+}
+
+impl ThinkingLevel {
+    /// Every level, weakest first.
+    pub const ALL: [ThinkingLevel; 6] = [
+        ThinkingLevel::Off,
+        ThinkingLevel::Minimal,
+        ThinkingLevel::Low,
+        ThinkingLevel::Medium,
+        ThinkingLevel::High,
+        ThinkingLevel::Xhigh,
+    ];
+
+    /// Its name in the config and in `/think`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThinkingLevel::Off => "off",
+            ThinkingLevel::Minimal => "minimal",
+            ThinkingLevel::Low => "low",
+            ThinkingLevel::Medium => "medium",
+            ThinkingLevel::High => "high",
+            ThinkingLevel::Xhigh => "xhigh",
+        }
+    }
+
+    /// The level named `name` (OpenClaw's spellings: `think`/`on` for low, `max` for xhigh).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "think" | "on" => Some(ThinkingLevel::Low),
+            "max" | "highest" => Some(ThinkingLevel::Xhigh),
+            "none" => Some(ThinkingLevel::Off),
+            _ => Self::ALL.into_iter().find(|level| level.as_str() == name),
+        }
+    }
+}
+
 /// An agent id resolved against the config: everything a run needs, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedAgent {
@@ -330,6 +391,8 @@ pub struct ResolvedAgent {
     pub timeout: Duration,
     /// Workspace directory, if configured.
     pub workspace: Option<String>,
+    /// `thinkingDefault`, if configured.
+    pub thinking: Option<ThinkingLevel>,
 }
 
 /// Why an agent id could not be resolved.
@@ -414,6 +477,7 @@ impl Agents {
                 .unwrap_or(DEFAULT_MAX_ITERATIONS),
             timeout,
             workspace: self.configured_workspace(entry),
+            thinking: defaults.thinking_default,
             id: agent_id,
         })
     }

@@ -43,6 +43,10 @@ pub struct ChatRequest {
     /// Whole-call deadline in milliseconds, across every attempt; 0 = the router's default.
     #[prost(uint64, tag = "7")]
     pub timeout_ms: u64,
+    /// How hard a reasoning model thinks; each provider gets its own form. Unspecified = the
+    /// provider's default (nothing is sent).
+    #[prost(enumeration = "Thinking", tag = "8")]
+    pub thinking: i32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -396,6 +400,48 @@ impl Role {
             "ROLE_USER" => Some(Self::User),
             "ROLE_ASSISTANT" => Some(Self::Assistant),
             "ROLE_TOOL" => Some(Self::Tool),
+            _ => None,
+        }
+    }
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Thinking {
+    Unspecified = 0,
+    Off = 1,
+    Minimal = 2,
+    Low = 3,
+    Medium = 4,
+    High = 5,
+    Xhigh = 6,
+}
+impl Thinking {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "THINKING_UNSPECIFIED",
+            Self::Off => "THINKING_OFF",
+            Self::Minimal => "THINKING_MINIMAL",
+            Self::Low => "THINKING_LOW",
+            Self::Medium => "THINKING_MEDIUM",
+            Self::High => "THINKING_HIGH",
+            Self::Xhigh => "THINKING_XHIGH",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "THINKING_UNSPECIFIED" => Some(Self::Unspecified),
+            "THINKING_OFF" => Some(Self::Off),
+            "THINKING_MINIMAL" => Some(Self::Minimal),
+            "THINKING_LOW" => Some(Self::Low),
+            "THINKING_MEDIUM" => Some(Self::Medium),
+            "THINKING_HIGH" => Some(Self::High),
+            "THINKING_XHIGH" => Some(Self::Xhigh),
             _ => None,
         }
     }

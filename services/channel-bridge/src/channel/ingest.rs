@@ -223,6 +223,7 @@ impl<P: Platform> Ingest<P> {
             source: self.channel.to_owned(),
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: Some(self.delivery(message)),
+            thinking: None,
         };
         let watch = self
             .platform

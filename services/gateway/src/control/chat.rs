@@ -27,9 +27,9 @@ struct SendParams {
     #[serde(default)]
     agent_id: Option<String>,
     idempotency_key: String,
-    /// Accepted for OpenClaw clients; Pincer has no thinking levels.
+    /// This message's thinking level (`off` … `xhigh`), over the session's `/think`.
     #[serde(default)]
-    thinking: Option<Value>,
+    thinking: Option<String>,
     /// Accepted for OpenClaw clients; control-plane runs are not delivered to channels.
     #[serde(default)]
     deliver: Option<Value>,
@@ -43,7 +43,13 @@ pub(super) async fn send(
     params: &Value,
 ) -> Result<Value, ErrorShape> {
     let params: SendParams = frame::params(params)?;
-    let _ = (&params.thinking, &params.deliver, params.timeout_ms);
+    let _ = (&params.deliver, params.timeout_ms);
+    let thinking = match params.thinking.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(pincer_config::ThinkingLevel::parse(name).ok_or_else(|| {
+            ErrorShape::invalid("thinking must be one of off, minimal, low, medium, high, xhigh")
+        })?),
+    };
     if params.message.trim().is_empty() {
         return Err(ErrorShape::invalid("message is empty"));
     }
@@ -65,7 +71,7 @@ pub(super) async fn send(
         .and_then(|rest| rest.split(':').next());
     let agent = agent_id(services, params.agent_id.as_deref().or(named))?;
     let session_key = session_key(&agent, params.session_key.as_deref())?;
-    let turn = services.turns.new_turn(TurnSpec {
+    let mut turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
         session_key: session_key.clone(),
         text: &params.message,
@@ -73,6 +79,7 @@ pub(super) async fn send(
         idempotency_key: Some(&params.idempotency_key),
         live: true,
     });
+    turn.thinking = thinking.map(|level| level.as_str().to_owned());
     let submitted = services
         .turns
         .submit(&turn)

@@ -123,6 +123,7 @@ fn build_turn(
         source: "http".to_owned(),
         accepted_at_ms: pincer_clock::now_ms(),
         deliver: None,
+        thinking: call.thinking.map(|level| level.as_str().to_owned()),
     })
 }
 

@@ -20,6 +20,9 @@ pub struct ChatCall {
     pub include_usage: bool,
     /// `user`, the session selector.
     pub user: Option<String>,
+    /// `reasoning_effort` (`none`, `minimal`, `low`, `medium`, `high`, `xhigh`): this turn's
+    /// thinking level.
+    pub thinking: Option<pincer_config::ThinkingLevel>,
 }
 
 /// Parses and validates a request body.
@@ -83,6 +86,18 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         Some(Value::String(user)) => Some(user.clone()),
         Some(other) => return Err(type_error("user", "a string", other)),
     };
+    let thinking = match object.get("reasoning_effort") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(effort)) => {
+            Some(pincer_config::ThinkingLevel::parse(effort).ok_or_else(|| {
+                ApiError::bad_request(
+                    "reasoning_effort",
+                    "`reasoning_effort` must be one of none, minimal, low, medium, high, xhigh",
+                )
+            })?)
+        }
+        Some(other) => return Err(type_error("reasoning_effort", "a string", other)),
+    };
     let agent_id = agent_of(&model).ok_or_else(|| ApiError::ModelNotFound {
         message: format!("model {model:?} is not of the form pincer/<agentId>"),
     })?;
@@ -93,6 +108,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         stream,
         include_usage,
         user,
+        thinking,
     })
 }
 

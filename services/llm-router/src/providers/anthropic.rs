@@ -19,6 +19,20 @@ use super::{
 
 /// The API version sent unless the provider's headers say otherwise.
 pub const API_VERSION: &str = "2026-10-21";
+/// Extended thinking's token budget for `level` (`None`: no thinking block; Anthropic's minimum
+/// budget is 1,024).
+fn thinking_budget(level: pincer_config::ThinkingLevel) -> Option<u32> {
+    use pincer_config::ThinkingLevel as Level;
+    match level {
+        Level::Off => None,
+        Level::Minimal => Some(1_024),
+        Level::Low => Some(4_096),
+        Level::Medium => Some(10_000),
+        Level::High => Some(20_000),
+        Level::Xhigh => Some(32_000),
+    }
+}
+
 /// Anthropic requires `max_tokens`; used when neither the caller nor the config sets one.
 const DEFAULT_MAX_TOKENS: u32 = 4096;
 
@@ -30,12 +44,23 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
         .filter(|m| m.role == Role::System && !m.content.is_empty())
         .map(|m| m.content.as_str())
         .collect();
+    let mut max_tokens = super::output_cap(deployment, request).unwrap_or(DEFAULT_MAX_TOKENS);
+    let budget = request
+        .thinking_for(deployment, false)
+        .and_then(thinking_budget);
+    if let Some(budget) = budget {
+        // Anthropic wants max_tokens above the budget, with room for the answer itself.
+        max_tokens = max_tokens.max(budget + DEFAULT_MAX_TOKENS);
+    }
     let mut body = json!({
         "model": deployment.model,
-        "max_tokens": super::output_cap(deployment, request).unwrap_or(DEFAULT_MAX_TOKENS),
+        "max_tokens": max_tokens,
         "messages": messages(&request.messages),
         "stream": true,
     });
+    if let Some(budget) = budget {
+        body["thinking"] = json!({ "type": "enabled", "budget_tokens": budget });
+    }
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
@@ -439,6 +464,7 @@ mod tests {
                 parameters: r#"{"type":"object","properties":{"path":{"type":"string"}}}"#.into(),
             }],
             max_tokens: 0,
+            thinking: None,
         };
         let body = request_body(&deployment, &request);
         assert_eq!(body["system"], "Be brief.");

@@ -34,6 +34,8 @@ pub struct Deployment {
     pub max_tokens: Option<u32>,
     /// Configured context window.
     pub context_window: Option<u32>,
+    /// The model entry's `reasoning`: whether thinking levels reach it (see each adapter).
+    pub reasoning: Option<bool>,
     /// Configured prices (USD per million tokens).
     pub cost: Option<Cost>,
     /// Ollama `keep_alive`.

@@ -28,6 +28,26 @@ pub struct CallRequest {
     pub tools: Vec<Tool>,
     /// Output cap requested by the caller (0 = none).
     pub max_tokens: u32,
+    /// How hard the model thinks (`None`: the provider's default, nothing sent).
+    pub thinking: Option<pincer_config::ThinkingLevel>,
+}
+
+impl CallRequest {
+    /// The thinking level to send to `deployment`: none for a model whose entry says
+    /// `reasoning: false`, and, where `needs_declared` (Ollama refuses `think` for models that
+    /// cannot), none unless the entry says `reasoning: true`.
+    #[must_use]
+    pub fn thinking_for(
+        &self,
+        deployment: &Deployment,
+        needs_declared: bool,
+    ) -> Option<pincer_config::ThinkingLevel> {
+        match deployment.reasoning {
+            Some(false) => None,
+            None if needs_declared => None,
+            _ => self.thinking,
+        }
+    }
 }
 
 /// Who wrote a message.
@@ -327,5 +347,77 @@ mod tests {
         assert_eq!(out[1], Ok(ProviderEvent::ToolCall(ToolCall::default())));
         assert_eq!(out[2], Ok(ProviderEvent::Text("c".into())));
         assert!(out[3].is_err());
+    }
+}
+
+#[cfg(test)]
+mod thinking_tests {
+    use pincer_config::ThinkingLevel;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn body(models: &str, reference: &str, level: ThinkingLevel) -> Value {
+        let catalog =
+            crate::catalog::Catalog::new(serde_json::from_str(models).expect("models"), None)
+                .expect("catalog");
+        let deployment = catalog.resolve(reference).expect("resolves");
+        let request = CallRequest {
+            messages: vec![Message {
+                content: "hi".into(),
+                ..Message::default()
+            }],
+            thinking: Some(level),
+            ..CallRequest::default()
+        };
+        match deployment.api {
+            Api::AnthropicMessages => anthropic::request_body(&deployment, &request),
+            Api::Ollama => ollama::request_body(&deployment, &request, Tuning::default()),
+            _ => openai::request_body(&deployment, &request),
+        }
+    }
+
+    const ANTHROPIC: &str = r#"{"providers": {"anthropic": {"apiKey": "k"}}}"#;
+    const OPENAI: &str = r#"{"providers": {"openai": {"apiKey": "k"}}}"#;
+
+    #[test]
+    fn each_provider_gets_its_own_form_of_a_thinking_level() {
+        let anthropic = body(ANTHROPIC, "anthropic/claude-x", ThinkingLevel::Medium);
+        assert_eq!(anthropic["thinking"]["type"], "enabled");
+        let budget = anthropic["thinking"]["budget_tokens"]
+            .as_u64()
+            .expect("budget");
+        assert!(budget >= 1024 && anthropic["max_tokens"].as_u64().expect("cap") > budget);
+        let off = body(ANTHROPIC, "anthropic/claude-x", ThinkingLevel::Off);
+        assert!(off.get("thinking").is_none());
+
+        assert_eq!(
+            body(OPENAI, "openai/o4-mini", ThinkingLevel::High)["reasoning_effort"],
+            "high"
+        );
+        let openai_off = body(OPENAI, "openai/o4-mini", ThinkingLevel::Off);
+        assert!(openai_off.get("reasoning_effort").is_none());
+
+        let openrouter = r#"{"providers": {"openrouter": {"apiKey": "k"}}}"#;
+        let off = body(openrouter, "openrouter/openai/gpt-5", ThinkingLevel::Off);
+        assert_eq!(off["reasoning"]["effort"], "none");
+
+        let declared = r#"{"providers": {"ollama": {"models": [{"id": "qwen3:4b", "reasoning": true}, {"id": "llama3.2:3b"}]}}}"#;
+        assert_eq!(
+            body(declared, "ollama/qwen3:4b", ThinkingLevel::Low)["think"],
+            true
+        );
+        assert_eq!(
+            body(declared, "ollama/qwen3:4b", ThinkingLevel::Off)["think"],
+            false
+        );
+        let undeclared = body(declared, "ollama/llama3.2:3b", ThinkingLevel::Low);
+        assert!(
+            undeclared.get("think").is_none(),
+            "Ollama refuses think for models that cannot"
+        );
+        let not_reasoning = r#"{"providers": {"openai": {"apiKey": "k", "models": [{"id": "gpt-4o", "reasoning": false}]}}}"#;
+        let refused = body(not_reasoning, "openai/gpt-4o", ThinkingLevel::High);
+        assert!(refused.get("reasoning_effort").is_none());
     }
 }

@@ -37,6 +37,10 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
         })
         .collect();
     let mut body = json!({ "model": deployment.model, "messages": messages, "stream": true });
+    if let Some(level) = request.thinking_for(deployment, true) {
+        // Ollama's `think` is on or off for thinking models (gpt-oss also takes a level).
+        body["think"] = json!(level != pincer_config::ThinkingLevel::Off);
+    }
     if !request.tools.is_empty() && tuning.tools_supported {
         body["tools"] = super::tools_json(&request.tools);
     }
@@ -244,6 +248,7 @@ mod tests {
                 ..Default::default()
             }],
             max_tokens: 0,
+            thinking: None,
         };
         let body = request_body(
             &deployment,

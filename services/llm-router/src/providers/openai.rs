@@ -1,6 +1,7 @@
 //! OpenAI-compatible Chat Completions (OpenAI, OpenRouter, vLLM, LM Studio, Ollama's `/v1`).
 //! Always streams upstream (SSE) so failures surface early and deltas flow through.
 
+use pincer_config::ThinkingLevel;
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
@@ -53,6 +54,20 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     if let Some(cap) = super::output_cap(deployment, request) {
         // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
         body["max_completion_tokens"] = json!(cap);
+    }
+    if let Some(level) = request.thinking_for(deployment, false) {
+        if deployment.builtin == Some(pincer_config::BuiltinProvider::OpenRouter) {
+            // OpenRouter normalises every model's reasoning behind one field.
+            let effort = match level {
+                ThinkingLevel::Off => "none",
+                other => other.as_str(),
+            };
+            body["reasoning"] = json!({ "effort": effort });
+        } else if level != ThinkingLevel::Off {
+            // `off` sends nothing: older reasoning models refuse "none", and the others do not
+            // reason unless asked.
+            body["reasoning_effort"] = json!(level.as_str());
+        }
     }
     body
 }

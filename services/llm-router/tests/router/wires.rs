@@ -329,3 +329,28 @@ async fn status_probes_every_provider_from_where_the_router_runs() {
     assert!(down.error.contains("connect"), "{}", down.error);
     router.stop().await;
 }
+
+/// A thinking level reaches Anthropic as a budget the API accepts (at least 1,024 tokens, under
+/// `max_tokens`, which the router raises to make room) even when the model's cap is small.
+#[tokio::test]
+async fn anthropic_thinking_is_a_budget_the_api_accepts() {
+    let provider = fake(Knobs {
+        api_key: Some("sk-ant-test".into()),
+        ..Knobs::default()
+    })
+    .await;
+    let router = Router::start(json!({"providers": {"anthropic": {
+        "baseUrl": provider.base_url(), "apiKey": "sk-ant-test",
+        "models": [{"id": "claude-sonnet-4-6", "maxTokens": 1024}]}}}))
+    .await;
+    let mut request = request("anthropic/claude-sonnet-4-6", &[]);
+    request.thinking = pb::Thinking::High.into();
+    let outcome = router.chat(request).await;
+    assert_eq!(outcome.done().finish_reason, "stop");
+    let sent = provider.requests().pop().expect("recorded");
+    let budget = sent.body["thinking"]["budget_tokens"]
+        .as_u64()
+        .expect("budget");
+    assert!(budget >= 1024, "{}", sent.body);
+    assert!(sent.body["max_tokens"].as_u64().expect("cap") > budget);
+}
