@@ -101,9 +101,82 @@ pub struct AgentHook {
     /// Same key → same run, once.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Send the answer to `channel`/`to` (default true when they are given).
+    #[serde(default)]
+    pub deliver: Option<bool>,
+    /// The channel the answer goes to (`telegram`, `discord`, `slack`, `whatsapp`, `signal`,
+    /// `bluebubbles`).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The chat there (a Telegram chat id, a Discord or Slack channel id, a phone number...).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The channel account that sends it (default `default`).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// This run's thinking level.
+    #[serde(default)]
+    pub thinking: Option<String>,
+    /// Accepted for OpenClaw callers: Pincer runs every hook at once.
+    #[serde(default)]
+    pub wake_mode: Option<String>,
+}
+
+/// Why a hook's delivery target was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// `channel: "last"` (OpenClaw's "wherever the main session last talked").
+    #[error("channel \"last\" is not supported: name the channel and `to`")]
+    Last,
+    /// A channel without `to`, or `to` without a channel.
+    #[error("`channel` and `to` go together")]
+    Incomplete,
+    /// No such channel account is configured.
+    #[error("no {channel} account {account:?} is configured")]
+    Unknown {
+        /// The channel named.
+        channel: String,
+        /// The account named.
+        account: String,
+    },
 }
 
 impl AgentHook {
+    /// Where the answer goes: `None` when not delivered; an error for a target that is not
+    /// configured (the call is refused, nothing runs).
+    pub fn delivery(
+        &self,
+        accounts: &[crate::control::ChannelAccount],
+    ) -> Result<Option<pincer_bus::messages::Delivery>, TargetError> {
+        if self.deliver == Some(false) {
+            return Ok(None);
+        }
+        let (channel, to) = match (self.channel.as_deref(), self.to.as_deref()) {
+            (None, None) => return Ok(None),
+            (Some("last"), _) => return Err(TargetError::Last),
+            (Some(channel), Some(to)) if !to.trim().is_empty() => (channel, to.trim()),
+            _ => return Err(TargetError::Incomplete),
+        };
+        let channel = channel.trim().to_ascii_lowercase();
+        let account = self
+            .account_id
+            .clone()
+            .unwrap_or_else(|| pincer_config::DEFAULT_ACCOUNT.to_owned());
+        if !accounts
+            .iter()
+            .any(|a| a.channel == channel && a.account == account)
+        {
+            return Err(TargetError::Unknown { channel, account });
+        }
+        Ok(Some(pincer_bus::messages::Delivery {
+            channel,
+            account,
+            chat_id: to.to_owned(),
+            thread_id: None,
+            reply_to_message_id: None,
+        }))
+    }
+
     /// The session the run goes to: always under the agent's `hook:` namespace, so that the hooks
     /// token cannot reach into a channel's or the dashboard's sessions. Without a `sessionKey`,
     /// each call gets a new session.
@@ -143,12 +216,24 @@ pub enum Admission {
     Failed(String),
 }
 
+/// What a hook adds to its run.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// Where the answer is sent.
+    pub deliver: Option<pincer_bus::messages::Delivery>,
+    /// The thinking level.
+    pub thinking: Option<String>,
+}
+
 /// Submits a run and waits until a runner admits it.
 pub async fn start(
     turns: &Turns,
     spec: TurnSpec<'_>,
+    extras: Extras,
 ) -> Result<(String, Admission), crate::turns::Error> {
-    let turn = turns.new_turn(spec);
+    let mut turn = turns.new_turn(spec);
+    turn.deliver = extras.deliver;
+    turn.thinking = extras.thinking;
     let mut submitted = turns.submit(&turn).await?;
     let admission = match submitted.next(std::time::Duration::from_secs(1)).await {
         Next::Event(RunEvent::Started | RunEvent::Delta { .. }) => Admission::Started,
@@ -196,6 +281,44 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ok.path, "/in");
+    }
+
+    #[test]
+    fn a_hook_delivers_only_to_a_configured_channel_account() {
+        let accounts = vec![crate::control::ChannelAccount {
+            channel: "telegram".into(),
+            account: "default".into(),
+            mode: "polling",
+        }];
+        let hook =
+            |json: serde_json::Value| -> AgentHook { serde_json::from_value(json).expect("hook") };
+        let to_telegram =
+            hook(serde_json::json!({"message": "m", "channel": "telegram", "to": "42"}));
+        let target = to_telegram
+            .delivery(&accounts)
+            .expect("ok")
+            .expect("delivered");
+        assert_eq!(
+            (target.channel.as_str(), target.chat_id.as_str()),
+            ("telegram", "42")
+        );
+        let off = hook(
+            serde_json::json!({"message": "m", "channel": "telegram", "to": "42", "deliver": false}),
+        );
+        assert_eq!(off.delivery(&accounts), Ok(None));
+        assert_eq!(
+            hook(serde_json::json!({"message": "m"})).delivery(&accounts),
+            Ok(None)
+        );
+        let last = hook(serde_json::json!({"message": "m", "channel": "last"}));
+        assert_eq!(last.delivery(&accounts), Err(TargetError::Last));
+        let half = hook(serde_json::json!({"message": "m", "channel": "telegram"}));
+        assert_eq!(half.delivery(&accounts), Err(TargetError::Incomplete));
+        let other = hook(serde_json::json!({"message": "m", "channel": "slack", "to": "C1"}));
+        assert!(matches!(
+            other.delivery(&accounts),
+            Err(TargetError::Unknown { .. })
+        ));
     }
 
     #[test]

@@ -640,3 +640,52 @@ async fn a_killed_bridge_loses_and_repeats_nothing_after_it_comes_back() {
         .collect();
     assert_eq!(answered, ["one", "two", "three", "four"], "{sent:?}");
 }
+
+/// A hook run with `channel` and `to` sends its answer to that chat, as OpenClaw's hooks do; an
+/// unconfigured target is refused before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_delivers_its_answer_to_a_telegram_chat() {
+    let telegram = RunningTelegram::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fake telegram");
+    let config = config(r#"dmPolicy: "open", allowFrom: ["*"]"#).replacen(
+        "\n}",
+        "\n  hooks: { enabled: true, token: \"hook-token-for-delivery-7f3a\" },\n}",
+        1,
+    );
+    let stack = Stack::start_with_env(
+        &config,
+        Knobs {
+            echo: true,
+            ..Knobs::default()
+        },
+        vec![("TG_URL", telegram.api_root())],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/hooks/agent", stack.gateway_url);
+    let post = |body: serde_json::Value| {
+        http.post(&url)
+            .bearer_auth("hook-token-for-delivery-7f3a")
+            .json(&body)
+            .send()
+    };
+    let refused = post(serde_json::json!({"message": "x", "channel": "slack", "to": "C1"}))
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+    let accepted = post(serde_json::json!({
+        "message": "the nightly backup finished", "name": "backup",
+        "deliver": true, "channel": "telegram", "to": "4242"
+    }))
+    .await
+    .expect("answers");
+    assert_eq!(accepted.status(), 200);
+    let sent = sent_to(&telegram, 4242, 1).await;
+    assert!(
+        sent[0].text.ends_with("the nightly backup finished"),
+        "{}",
+        sent[0].text
+    );
+    assert_eq!(model_calls(&stack), 1, "the refused hook ran nothing");
+}

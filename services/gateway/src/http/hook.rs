@@ -20,10 +20,24 @@ pub(super) async fn handle(
         message: format!("invalid hook body: {e}"),
         param: None,
     };
+    let mut deliver = None;
+    let mut thinking = None;
     let (agent, session_key, text, idempotency_key) = match kind.as_str() {
         "agent" => {
             let hook: AgentHook = serde_json::from_slice(&body).map_err(parse_error)?;
             let agent = agent_of(&state, hook.agent_id.as_deref())?;
+            deliver = hook
+                .delivery(&state.inner.channel_accounts)
+                .map_err(|error| ApiError::bad_request("channel", &error.to_string()))?;
+            thinking = match hook.thinking.as_deref() {
+                None => None,
+                Some(name) => Some(pincer_config::ThinkingLevel::parse(name).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "thinking",
+                        "thinking must be one of off, minimal, low, medium, high, xhigh",
+                    )
+                })?),
+            };
             let session = hook.session_key(&agent);
             (agent, session, hook.message, hook.idempotency_key)
         }
@@ -51,6 +65,10 @@ pub(super) async fn handle(
             source: "hook",
             idempotency_key: idempotency_key.as_deref(),
             live: true,
+        },
+        crate::hooks::Extras {
+            deliver,
+            thinking: thinking.map(|level| level.as_str().to_owned()),
         },
     )
     .await

@@ -58,6 +58,8 @@ struct Inner {
     whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
     bluebubbles: crate::bluebubbles_webhook::BlueBubblesWebhooks,
     hooks: Option<crate::hooks::Settings>,
+    /// The configured channel accounts (where a hook may deliver).
+    channel_accounts: Vec<crate::control::ChannelAccount>,
     control: Arc<crate::control::Services>,
     control_ui: bool,
 }
@@ -84,6 +86,7 @@ impl AppState {
                 whatsapp: ingress.whatsapp,
                 bluebubbles: ingress.bluebubbles,
                 hooks: config.hooks.clone(),
+                channel_accounts: config.channel_accounts.clone(),
                 control,
                 control_ui: config.control_ui,
             }),
