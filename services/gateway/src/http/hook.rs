@@ -28,7 +28,7 @@ pub(super) async fn handle(
             let agent = agent_of(&state, hook.agent_id.as_deref())?;
             deliver = hook
                 .delivery(&state.inner.channel_accounts)
-                .map_err(|error| ApiError::bad_request("channel", &error.to_string()))?;
+                .map_err(|error| ApiError::bad_request("channel", error.to_string()))?;
             thinking = match hook.thinking.as_deref() {
                 None => None,
                 Some(name) => Some(pincer_config::ThinkingLevel::parse(name).ok_or_else(|| {
