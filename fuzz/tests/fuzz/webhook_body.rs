@@ -1,5 +1,5 @@
 //! Bodies the gateway takes from outside callers after their token or secret: Telegram webhook
-//! updates and `/hooks/agent` / `/hooks/wake` calls.
+//! updates and `/hooks/agent` / `/hooks/wake` calls (with their delivery targets).
 
 use std::sync::LazyLock;
 
@@ -19,6 +19,9 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
             "\"agentId\"",
             "\"name\"",
             "\"idempotencyKey\"",
+            "\"channel\"",
+            "\"to\"",
+            "\"deliver\"",
             "\":\"",
             "\"agent:other:main\"",
             "\"../\"",
@@ -32,6 +35,8 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
 fn check(body: &[u8]) -> Result<(), String> {
     let _ = update_id_of(body);
     if let Ok(hook) = serde_json::from_slice::<AgentHook>(body) {
+        // A delivery target is read or refused, never trusted blindly.
+        let _ = hook.delivery(&[]);
         let key = hook.session_key("main");
         if !key.starts_with("agent:main:hook:") {
             return Err(format!("{hook:?} runs in {key:?}"));
