@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use async_nats::jetstream;
-use pincer_bus::Namespace;
+use crate::pushed::PushedEvents;
 use serde_json::Value;
 
 /// The headers a password may come in, besides the URL.
@@ -18,8 +17,7 @@ pub const PASSWORD_HEADERS: [&str; 3] = ["x-password", "x-guid", "x-bluebubbles-
 #[derive(Clone, Default)]
 pub struct BlueBubblesWebhooks {
     passwords: BTreeMap<String, pincer_config::Secret>,
-    js: Option<jetstream::Context>,
-    namespace: Namespace,
+    pushed: PushedEvents,
 }
 
 /// Why a call was refused.
@@ -57,19 +55,8 @@ pub fn presented(uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
 
 impl BlueBubblesWebhooks {
     /// `passwords` by account; nothing is accepted for an account without one.
-    pub fn new(passwords: BTreeMap<String, pincer_config::Secret>, namespace: Namespace) -> Self {
-        Self {
-            passwords,
-            js: None,
-            namespace,
-        }
-    }
-
-    /// Attaches the JetStream context (once connected).
-    #[must_use]
-    pub fn with_jetstream(mut self, js: jetstream::Context) -> Self {
-        self.js = Some(js);
-        self
+    pub fn new(passwords: BTreeMap<String, pincer_config::Secret>, pushed: PushedEvents) -> Self {
+        Self { passwords, pushed }
     }
 
     /// Checks the password a call for `account` presents (before the body is read).
@@ -103,18 +90,11 @@ impl BlueBubblesWebhooks {
         if event.get("type").and_then(Value::as_str).is_none() {
             return Err(BlueBubblesWebhookError::NotAnEvent("no type".to_owned()));
         }
-        let js = self
-            .js
-            .as_ref()
-            .ok_or_else(|| BlueBubblesWebhookError::Bus("not connected".to_owned()))?;
-        let subject = self
-            .namespace
-            .channel_inbound_account("bluebubbles", account);
         let id = format!("bb-{account}-{}", crate::signature::sha256_hex(body));
-        pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
+        self.pushed
+            .store("bluebubbles", account, &id, body)
             .await
-            .map(|_| ())
-            .map_err(|e| BlueBubblesWebhookError::Bus(e.to_string()))
+            .map_err(BlueBubblesWebhookError::Bus)
     }
 }
 
@@ -152,7 +132,7 @@ mod tests {
                 "default".to_owned(),
                 pincer_config::Secret::new("bb-pass word&1"),
             )]),
-            Namespace::default(),
+            PushedEvents::new(pincer_bus::Namespace::default()),
         )
     }
 

@@ -16,6 +16,7 @@ pub mod bluebubbles_webhook;
 pub mod control;
 pub mod hooks;
 pub mod http;
+pub mod pushed;
 pub mod readiness;
 pub mod run_events;
 pub mod serve;
@@ -300,22 +301,14 @@ async fn serve_until(
     let readiness =
         readiness::Readiness::new(client.clone(), config.namespace.clone(), &config.router_url)
             .map_err(|_| Error::RouterUrl(config.router_url.clone()))?;
-    let webhooks =
-        webhooks::Webhooks::new(config.telegram_webhooks.clone(), config.namespace.clone())
-            .with_jetstream(js.clone());
-    let slack_events =
-        slack_events::SlackEvents::new(config.slack_apps.clone(), config.namespace.clone())
-            .with_jetstream(js.clone());
-    let whatsapp = whatsapp_webhook::WhatsAppWebhooks::new(
-        config.whatsapp_numbers.clone(),
-        config.namespace.clone(),
-    )
-    .with_jetstream(js.clone());
-    let bluebubbles = bluebubbles_webhook::BlueBubblesWebhooks::new(
-        config.bluebubbles_passwords.clone(),
-        config.namespace.clone(),
-    )
-    .with_jetstream(js.clone());
+    // Every platform's webhook stores through one handle on the inbound stream.
+    let pushed = pushed::PushedEvents::new(config.namespace.clone()).with_jetstream(js.clone());
+    let webhooks = webhooks::Webhooks::new(config.telegram_webhooks.clone(), pushed.clone());
+    let slack_events = slack_events::SlackEvents::new(config.slack_apps.clone(), pushed.clone());
+    let whatsapp =
+        whatsapp_webhook::WhatsAppWebhooks::new(config.whatsapp_numbers.clone(), pushed.clone());
+    let bluebubbles =
+        bluebubbles_webhook::BlueBubblesWebhooks::new(config.bluebubbles_passwords.clone(), pushed);
     let turns = turns::Turns::start(
         client.clone(),
         js.clone(),

@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use async_nats::jetstream;
-use pincer_bus::Namespace;
+use crate::pushed::PushedEvents;
 use serde_json::Value;
 
 /// The header with the request's Unix time.
@@ -32,8 +31,7 @@ pub struct App {
 #[derive(Clone, Default)]
 pub struct SlackEvents {
     apps: BTreeMap<String, App>,
-    js: Option<jetstream::Context>,
-    namespace: Namespace,
+    pushed: PushedEvents,
 }
 
 /// Why a call was refused.
@@ -67,19 +65,8 @@ pub enum Answer {
 
 impl SlackEvents {
     /// `apps` by path; nothing is accepted on a path without one.
-    pub fn new(apps: BTreeMap<String, App>, namespace: Namespace) -> Self {
-        Self {
-            apps,
-            js: None,
-            namespace,
-        }
-    }
-
-    /// Attaches the JetStream context (once connected).
-    #[must_use]
-    pub fn with_jetstream(mut self, js: jetstream::Context) -> Self {
-        self.js = Some(js);
-        self
+    pub fn new(apps: BTreeMap<String, App>, pushed: PushedEvents) -> Self {
+        Self { apps, pushed }
     }
 
     /// The paths that take events.
@@ -147,18 +134,12 @@ impl SlackEvents {
                     .get("event_id")
                     .and_then(Value::as_str)
                     .ok_or_else(|| SlackEventsError::NotAnEvent("no event_id".into()))?;
-                let js = self
-                    .js
-                    .as_ref()
-                    .ok_or_else(|| SlackEventsError::Bus("not connected".to_owned()))?;
-                let subject = self
-                    .namespace
-                    .channel_inbound_account("slack", &app.account);
                 let id = format!("slack-{}-{event_id}", app.account);
-                pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
+                self.pushed
+                    .store("slack", &app.account, &id, body)
                     .await
-                    .map(|_| Answer::Accepted)
-                    .map_err(|e| SlackEventsError::Bus(e.to_string()))
+                    .map(|()| Answer::Accepted)
+                    .map_err(SlackEventsError::Bus)
             }
             // `app_rate_limited` and the like: nothing to do, and nothing to retry.
             _ => Ok(Answer::Accepted),
@@ -250,7 +231,7 @@ mod tests {
                 signing_secret: pincer_config::Secret::new("8f742231b10e8888abcd99yyyzzz85a5"),
             },
         );
-        SlackEvents::new(apps, Namespace::default())
+        SlackEvents::new(apps, PushedEvents::new(pincer_bus::Namespace::default()))
     }
 
     #[tokio::test]

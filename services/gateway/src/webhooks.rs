@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use async_nats::jetstream;
-use pincer_bus::Namespace;
+use crate::pushed::PushedEvents;
 
 /// The header Telegram sends the webhook secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -15,8 +14,7 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 #[derive(Clone)]
 pub struct Webhooks {
     secrets: BTreeMap<String, pincer_config::Secret>,
-    js: Option<jetstream::Context>,
-    namespace: Namespace,
+    pushed: PushedEvents,
 }
 
 /// Why an update was refused.
@@ -38,18 +36,8 @@ pub enum WebhookError {
 
 impl Webhooks {
     /// `secrets` by account; nothing is accepted for an account without one.
-    pub fn new(secrets: BTreeMap<String, pincer_config::Secret>, namespace: Namespace) -> Self {
-        Self {
-            secrets,
-            js: None,
-            namespace,
-        }
-    }
-
-    /// Attaches the JetStream context (once connected).
-    pub fn with_jetstream(mut self, js: jetstream::Context) -> Self {
-        self.js = Some(js);
-        self
+    pub fn new(secrets: BTreeMap<String, pincer_config::Secret>, pushed: PushedEvents) -> Self {
+        Self { secrets, pushed }
     }
 
     /// Checks the secret header of a call for `account` (from the headers alone, before the body is
@@ -76,16 +64,11 @@ impl Webhooks {
     ) -> Result<(), WebhookError> {
         self.check_secret(account, secret)?;
         let update_id = update_id_of(body)?;
-        let js = self
-            .js
-            .as_ref()
-            .ok_or_else(|| WebhookError::Bus("not connected".to_owned()))?;
-        let subject = self.namespace.channel_inbound_account("telegram", account);
         let id = format!("tgu-{account}-{update_id}");
-        pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
+        self.pushed
+            .store("telegram", account, &id, body)
             .await
-            .map(|_| ())
-            .map_err(|e| WebhookError::Bus(e.to_string()))
+            .map_err(WebhookError::Bus)
     }
 }
 

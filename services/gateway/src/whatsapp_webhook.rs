@@ -12,8 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use async_nats::jetstream;
-use pincer_bus::Namespace;
+use crate::pushed::PushedEvents;
 use serde_json::Value;
 
 /// The header with the body's signature.
@@ -32,8 +31,7 @@ pub struct Number {
 #[derive(Clone, Default)]
 pub struct WhatsAppWebhooks {
     numbers: BTreeMap<String, Number>,
-    js: Option<jetstream::Context>,
-    namespace: Namespace,
+    pushed: PushedEvents,
 }
 
 /// Why a call was refused.
@@ -58,19 +56,8 @@ pub enum WhatsAppWebhookError {
 
 impl WhatsAppWebhooks {
     /// `numbers` by account; nothing is accepted for an account without one.
-    pub fn new(numbers: BTreeMap<String, Number>, namespace: Namespace) -> Self {
-        Self {
-            numbers,
-            js: None,
-            namespace,
-        }
-    }
-
-    /// Attaches the JetStream context (once connected).
-    #[must_use]
-    pub fn with_jetstream(mut self, js: jetstream::Context) -> Self {
-        self.js = Some(js);
-        self
+    pub fn new(numbers: BTreeMap<String, Number>, pushed: PushedEvents) -> Self {
+        Self { numbers, pushed }
     }
 
     fn number(&self, account: &str) -> Result<&Number, WhatsAppWebhookError> {
@@ -145,16 +132,11 @@ impl WhatsAppWebhooks {
                 "object is not whatsapp_business_account".to_owned(),
             ));
         }
-        let js = self
-            .js
-            .as_ref()
-            .ok_or_else(|| WhatsAppWebhookError::Bus("not connected".to_owned()))?;
-        let subject = self.namespace.channel_inbound_account("whatsapp", account);
         let id = format!("wa-{account}-{}", crate::signature::sha256_hex(body));
-        pincer_bus::publish::durable(js, subject, &id, body.to_vec().into())
+        self.pushed
+            .store("whatsapp", account, &id, body)
             .await
-            .map(|_| ())
-            .map_err(|e| WhatsAppWebhookError::Bus(e.to_string()))
+            .map_err(WhatsAppWebhookError::Bus)
     }
 }
 
@@ -213,7 +195,7 @@ mod tests {
                 verify_token: pincer_config::Secret::new("meta-verify-1"),
             },
         )]);
-        WhatsAppWebhooks::new(numbers, Namespace::default())
+        WhatsAppWebhooks::new(numbers, PushedEvents::new(pincer_bus::Namespace::default()))
     }
 
     #[test]
