@@ -11,6 +11,7 @@ mod catalogue;
 mod channels_cmd;
 mod compose;
 mod config_cmd;
+mod cron_cmd;
 mod dashboard_cmd;
 mod deploy;
 mod dev;
@@ -66,6 +67,8 @@ enum Command {
     Channels(channels_cmd::Args),
     /// Conversations: list them, show one, start one over.
     Sessions(sessions_cmd::Args),
+    /// Scheduled jobs: reminders and recurring turns, delivered to a chat.
+    Cron(cron_cmd::Args),
     /// Tokens and cost per model over the last days.
     Usage(usage_cmd::Args),
     /// Check the deployment and say how to fix what is wrong; --repair applies the safe fixes.
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Pairing(args) => block_on(pairing_cmd::run(args)),
         Command::Channels(args) => block_on(channels_cmd::run(args)),
         Command::Sessions(args) => block_on(sessions_cmd::run(args)),
+        Command::Cron(args) => block_on(cron_cmd::run(args)),
         Command::Usage(args) => block_on(usage_cmd::run(args)),
         Command::Doctor(args) => block_on(doctor::run(args)),
         Command::Security(args) => audit::run(args),

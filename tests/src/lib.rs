@@ -405,6 +405,29 @@ impl Stack {
         self.wait_ready().await;
     }
 
+    /// Starts another gateway on the same bus and config (its own port and scheduler), as a
+    /// second container would run; its URL once it answers `/healthz`.
+    pub async fn add_gateway(&mut self) -> String {
+        let (config, _) = self.gateway.clone().expect("services were started");
+        let listener = bind().await;
+        let url = format!("http://{}", local(&listener));
+        self.spawn(|token| async move {
+            pincer_gateway::run(config, listener, token)
+                .await
+                .expect("gateway runs");
+        });
+        let health = format!("{url}/healthz");
+        pincer_test_support::eventually("the second gateway", Duration::from_secs(20), || async {
+            reqwest::get(&health)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(drop)
+        })
+        .await;
+        url
+    }
+
     /// Starts the tool host again on its port (after [`Stack::crash_tool_host`]).
     pub async fn start_tool_host(&mut self) {
         let (config, addr) = self.tool_host.clone().expect("services were started");

@@ -195,3 +195,101 @@ async fn channels_status_shows_each_accounts_connection_and_why_it_failed() {
         "{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_add_list_run_disable_and_remove_go_through_the_gateway() {
+    let stack = Stack::start(Knobs::default()).await;
+    let refused = pincer(
+        &stack,
+        &[
+            "cron",
+            "add",
+            "--at",
+            "+10m",
+            "--message",
+            "m",
+            "--to",
+            "telegram",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("CHANNEL:CHAT"));
+    let unknown = pincer(
+        &stack,
+        &[
+            "cron",
+            "add",
+            "--at",
+            "+10m",
+            "--message",
+            "m",
+            "--to",
+            "telegram:42",
+        ],
+    );
+    assert!(
+        !unknown.status.success(),
+        "no telegram account is configured"
+    );
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no telegram account"));
+
+    let added = pincer(
+        &stack,
+        &[
+            "cron",
+            "add",
+            "--at",
+            "+10m",
+            "--message",
+            "stand up",
+            "--name",
+            "standup",
+            "--json",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let job: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let id = job["job"]["id"].as_str().unwrap().to_owned();
+    let every = pincer(
+        &stack,
+        &[
+            "cron",
+            "add",
+            "--cron",
+            "0 7 * * 1-5",
+            "--tz",
+            "Europe/Berlin",
+            "--message",
+            "brief",
+        ],
+    );
+    assert!(
+        stdout(&every).contains("cron 0 7 * * 1-5 (Europe/Berlin)"),
+        "{every:?}"
+    );
+
+    let table = stdout(&pincer(&stack, &["cron", "list"]));
+    assert!(table.contains(&id) && table.contains("standup"), "{table}");
+    let ran = pincer(&stack, &["cron", "run", &id]);
+    assert!(stdout(&ran).contains("is running"), "{ran:?}");
+    pincer_test_support::eventually(
+        "the manual run answered",
+        std::time::Duration::from_secs(20),
+        || async {
+            let listed = pincer(&stack, &["cron", "list", "--json"]);
+            let jobs: Value = serde_json::from_slice(&listed.stdout).ok()?;
+            jobs.as_array()?
+                .iter()
+                .any(|j| j["id"] == id.as_str() && j["state"]["lastStatus"] == "ok")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(stack.fake.requests().len(), 1);
+    let disabled = pincer(&stack, &["cron", "disable", &id]);
+    assert!(stdout(&disabled).contains("disabled"), "{disabled:?}");
+    assert!(pincer(&stack, &["cron", "remove", &id]).status.success());
+    let gone = pincer(&stack, &["cron", "remove", &id]);
+    assert!(!gone.status.success());
+    assert!(!stdout(&pincer(&stack, &["cron", "list"])).contains(&id));
+}

@@ -202,6 +202,8 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
             // Each channel account's connection state, for `channels.status`.
             grants.bucket(&ns.channel_state_bucket(), false);
             grants.bucket(&ns.pairing_bucket(), true);
+            // The scheduler and `cron.*`.
+            grants.bucket(&ns.cron_bucket(), true);
             for stream in [
                 ns.turns_stream(),
                 ns.channel_inbound_stream(),
@@ -238,6 +240,8 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
             grants.bucket(&ns.sessions_bucket(), true);
             grants.bucket(&ns.leases_bucket(), true);
             grants.bucket(&ns.usage_bucket(), true);
+            // The agent's `cron` tool.
+            grants.bucket(&ns.cron_bucket(), true);
             grants.objects(&ns.media_bucket());
             // Readiness pings are answered on the asker's inbox.
             allow_responses = true;

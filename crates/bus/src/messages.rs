@@ -244,6 +244,10 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// `RunEvent::Done::finish_reason` of a heartbeat the agent-runner did not run: the agent's
+/// `HEARTBEAT.md` is missing or has nothing in it.
+pub const HEARTBEAT_SKIPPED: &str = "heartbeat_skipped";
+
 /// Live events of one run, published on core NATS to [`TurnRequest::reply_subject`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -188,6 +188,12 @@ pub async fn usage_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv:
     one_value_bucket(js, ns.usage_bucket(), USAGE_MAX_AGE).await
 }
 
+/// Opens (creating if needed) the cron bucket (gateway and agent-runner). Jobs never expire on
+/// their own: they are removed by a person, the agent, or after a one-shot ran.
+pub async fn cron_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
+    one_value_bucket(js, ns.cron_bucket(), Duration::ZERO).await
+}
+
 /// A bucket keeping one value per key on disk, forgotten after `max_age` (zero: never).
 async fn one_value_bucket(
     js: &jetstream::Context,

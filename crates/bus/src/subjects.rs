@@ -165,6 +165,12 @@ impl Namespace {
         format!("{}_usage", self.prefix.replace('-', "_"))
     }
 
+    /// KV bucket of scheduled jobs and their run state (gateway's scheduler and `cron.*` methods,
+    /// agent-runner's `cron` tool).
+    pub fn cron_bucket(&self) -> String {
+        format!("{}_cron", self.prefix.replace('-', "_"))
+    }
+
     /// KV bucket of provider, key and model health (cooldowns, circuit breakers), shared by every
     /// llm-router replica and kept across restarts.
     pub fn model_health_bucket(&self) -> String {

@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+mod duration;
 mod env;
 mod error;
 mod invalid;
@@ -44,6 +45,7 @@ pub mod redact;
 pub mod schema;
 pub mod strength;
 
+pub use duration::{DurationError, parse_duration};
 pub use env::process_env;
 
 /// The JSON Schema of the config file (`pincer config schema`; editors take it through `$schema`).
@@ -56,8 +58,8 @@ pub use load::{load_file, parse_str};
 pub use model_ref::parse_model_ref;
 pub use schema::Config;
 pub use schema::agents::{
-    AgentDefaults, AgentEntry, AgentError, Agents, ModelSelection, ResolvedAgent, Sandbox,
-    SandboxMode, ThinkingLevel, WorkspaceAccess,
+    ActiveHours, AgentDefaults, AgentEntry, AgentError, Agents, Heartbeat, ModelSelection,
+    ResolvedAgent, Sandbox, SandboxMode, ThinkingLevel, WorkspaceAccess, minute_of_day,
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{
@@ -81,6 +83,6 @@ pub use schema::mcp::{
 pub use schema::models::{Api, BuiltinProvider, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::tools::{Exec, ExecMode, RUNS_OTHER_PROGRAMS, Tools, runs_other_programs};
 pub use schema::web::{Endpoint, SearchProvider, SsrfPolicy, Web, WebFetch, WebSearch};
-pub use schema::{Hooks, Session, Tailscale};
+pub use schema::{Cron, Hooks, Session, Tailscale};
 pub use scope::Scope;
 pub use secret::Secret;

@@ -20,6 +20,9 @@ pub(crate) fn check(config: &Config, scope: Scope, origin: &str) -> Result<(), E
     if scope.includes("agents") {
         check_agents(config).map_err(|(path, message)| fail(path, message))?;
     }
+    if scope.includes("cron") {
+        check_cron(config).map_err(|(path, message)| fail(path, message))?;
+    }
     if scope.includes("mcp") {
         config
             .mcp
@@ -50,8 +53,74 @@ fn check_gateway(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
+fn check_cron(config: &Config) -> Result<(), Failure> {
+    if let Some(grace) = &config.cron.missed_grace {
+        crate::parse_duration(grace).map_err(|e| ("cron.missedGrace".into(), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The channels a heartbeat can deliver to.
+const HEARTBEAT_TARGETS: &[&str] = &[
+    "none",
+    "telegram",
+    "discord",
+    "slack",
+    "whatsapp",
+    "signal",
+    "bluebubbles",
+];
+
+fn check_heartbeat(heartbeat: &crate::Heartbeat) -> Result<(), Failure> {
+    let path = |key: &str| format!("agents.defaults.heartbeat.{key}");
+    if let Some(every) = &heartbeat.every {
+        let every_value =
+            crate::parse_duration(every).map_err(|e| (path("every"), e.to_string()))?;
+        if !every_value.is_zero() && every_value < std::time::Duration::from_secs(1) {
+            return Err((
+                path("every"),
+                "a heartbeat needs at least 1s between turns".into(),
+            ));
+        }
+    }
+    if let Some(hours) = &heartbeat.active_hours {
+        for (key, value) in [("start", &hours.start), ("end", &hours.end)] {
+            if crate::minute_of_day(value).is_none() {
+                return Err((
+                    path(&format!("activeHours.{key}")),
+                    format!("{value:?} is not a time of day \"HH:MM\" (00:00 to 24:00)"),
+                ));
+            }
+        }
+    }
+    let target = heartbeat.target.as_deref().unwrap_or("none");
+    if !HEARTBEAT_TARGETS.contains(&target) {
+        return Err((
+            path("target"),
+            format!(
+                "{target:?} is not one of: {} (\"last\" is not supported: name the channel and `to`)",
+                HEARTBEAT_TARGETS.join(", ")
+            ),
+        ));
+    }
+    let has_to = heartbeat
+        .to
+        .as_deref()
+        .is_some_and(|to| !to.trim().is_empty());
+    if target != "none" && !has_to {
+        return Err((
+            path("to"),
+            format!("target {target:?} needs `to` (the chat)"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_agents(config: &Config) -> Result<(), Failure> {
     let agents = &config.agents;
+    if let Some(heartbeat) = &agents.defaults.heartbeat {
+        check_heartbeat(heartbeat)?;
+    }
     if let Some(model) = &agents.defaults.model {
         check_selection(model, "agents.defaults.model")?;
     }
@@ -162,6 +231,50 @@ mod tests {
             error(r#"{"gateway": {"auth": {"mode": "token"}}}"#, Scope::All),
             None
         );
+    }
+
+    #[test]
+    fn heartbeats_and_cron_are_checked_by_key() {
+        let bad = [
+            (
+                r#"{"agents": {"defaults": {"heartbeat": {"every": "10x"}}}}"#,
+                "agents.defaults.heartbeat.every",
+            ),
+            (
+                r#"{"agents": {"defaults": {"heartbeat": {"every": "30m", "activeHours": {"start": "8", "end": "22:00"}}}}}"#,
+                "agents.defaults.heartbeat.activeHours.start",
+            ),
+            (
+                r#"{"agents": {"defaults": {"heartbeat": {"every": "30m", "target": "last"}}}}"#,
+                "agents.defaults.heartbeat.target",
+            ),
+            (
+                r#"{"agents": {"defaults": {"heartbeat": {"every": "30m", "target": "telegram"}}}}"#,
+                "agents.defaults.heartbeat.to",
+            ),
+            (r#"{"cron": {"missedGrace": "soon"}}"#, "cron.missedGrace"),
+        ];
+        for (json, path) in bad {
+            assert_eq!(
+                error(json, Scope::All).map(|e| e.0),
+                Some(path.to_owned()),
+                "{json}"
+            );
+        }
+        let good = r#"{"cron": {"missedGrace": "2h"}, "agents": {"defaults": {"heartbeat": {"every": "30m", "activeHours": {"start": "08:00", "end": "24:00", "timezone": "Europe/Berlin"}, "target": "telegram", "to": "42"}}}}"#;
+        assert_eq!(error(good, Scope::All), None);
+        let parsed = config(good);
+        assert_eq!(
+            parsed.cron.missed_grace(),
+            std::time::Duration::from_secs(7200)
+        );
+        let heartbeat = parsed.agents.defaults.heartbeat.expect("heartbeat");
+        assert_eq!(
+            heartbeat.every(),
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert_eq!(crate::minute_of_day("24:00"), Some(1440));
+        assert_eq!(crate::minute_of_day("24:01"), None);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct LoopInput<'a> {
     pub thinking: Option<pincer_config::ThinkingLevel>,
     /// Conversation id for the router's logs.
     pub session_key: &'a str,
+    /// What tool calls know of the turn (the scheduler's store, the chat it came from).
+    pub tools: crate::tools::CallContext<'a>,
 }
 
 /// The loop's result: the outcome, and the history replaced by compaction if it happened.
@@ -305,7 +307,11 @@ impl<'a> Run<'a> {
                 }
                 (None, Verdict::Run) => {
                     let started = Instant::now();
-                    let result = self.agent.tools.call(&call.name, &call.arguments).await;
+                    let result = self
+                        .agent
+                        .tools
+                        .call_in(&call.name, &call.arguments, self.input.tools)
+                        .await;
                     tracing::info!(
                         tool = %call.name,
                         ok = result.is_ok(),
@@ -459,6 +465,7 @@ mod tests {
                 model: "fake/m",
                 thinking: None,
                 session_key: "agent:main:test",
+                tools: crate::tools::CallContext::default(),
             },
         )
         .await

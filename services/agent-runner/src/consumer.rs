@@ -1,5 +1,7 @@
 //! The JetStream consumer loop.
 //!
+//! `maxConcurrent` is global: the durable consumer all replicas share lets at most that many turns
+//! be unacknowledged at once, so two replicas together run no more than one would.
 //! A replica pulls only as many turns as it has free slots (`maxConcurrent`): a turn pulled but
 //! left waiting here is one another replica could be running, and its `ack_wait` would be ticking.
 //! Each pulled turn holds its slot until it is acked. Turns are dispatched to one FIFO worker per
@@ -96,7 +98,9 @@ pub async fn consume(
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
             ack_wait,
             max_deliver: MAX_DELIVER,
-            max_ack_pending: 4096,
+            // `maxConcurrent` holds across replicas: the consumer is shared, and JetStream hands
+            // out no more unacknowledged turns than this to all of them together.
+            max_ack_pending: i64::try_from(max_concurrent.max(1)).unwrap_or(i64::MAX),
             ..Default::default()
         })
         .await

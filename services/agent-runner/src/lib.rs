@@ -25,6 +25,7 @@ pub mod commands;
 pub mod compaction;
 pub mod consumer;
 pub mod health;
+pub mod heartbeat;
 pub mod loop_guard;
 pub mod model_call;
 pub mod prompt;
@@ -251,7 +252,15 @@ async fn turn_context(
             (None, None)
         }
     };
+    let cron = match pincer_cron::JobStore::open(js, ns).await {
+        Ok(store) => Some(store),
+        Err(error) => {
+            tracing::warn!(%error, "cron bucket unavailable: the cron tool will say so");
+            None
+        }
+    };
     let context = turn::TurnContext {
+        cron,
         client: client.clone(),
         namespace: ns.clone(),
         agents,

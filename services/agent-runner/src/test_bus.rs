@@ -64,6 +64,7 @@ impl TestBus {
                 .ok()
                 .map(|store| crate::usage_recorder::UsageRecorder::start(store).0),
             aborts,
+            cron: pincer_cron::JobStore::open(&js, &namespace).await.ok(),
         };
         Self {
             _nats: nats,

@@ -19,6 +19,7 @@ use crate::agent_loop::{self, LoopInput, LoopResult};
 use crate::agents::AgentSet;
 use crate::commands;
 use crate::compaction::Windows;
+use crate::heartbeat;
 use crate::model_call::LiveSink;
 use crate::router::RouterClient;
 use crate::sessions::{Lease, Loaded, SessionStore, TurnOutcome};
@@ -46,6 +47,8 @@ pub struct TurnContext {
     pub usage: Option<crate::usage_recorder::UsageRecorder>,
     /// The aborts this runner hears (`chat.abort`).
     pub aborts: crate::aborts::Aborts,
+    /// Scheduled jobs, for the `cron` tool (`None` when the bucket could not be opened).
+    pub cron: Option<pincer_cron::JobStore>,
 }
 
 /// What the consumer should do with the message.
@@ -63,6 +66,10 @@ const SAVE_ATTEMPTS: usize = 5;
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
     let request = with_attachments_saved(context, request).await;
+    let request = match with_heartbeat_tasks(context, request) {
+        Ok(request) => request,
+        Err(skipped) => return heartbeat_skipped(context, &skipped).await,
+    };
     let request = request.as_ref();
     let live = request.live_deltas.then(|| LiveSink {
         client: context.client.clone(),
@@ -159,6 +166,48 @@ async fn with_attachments_saved<'r>(
     })
 }
 
+/// A heartbeat with the agent's `HEARTBEAT.md` in its message; `Err` (the request back) when the
+/// file asks for nothing and the turn is not run. Other turns as they are.
+#[allow(clippy::result_large_err)]
+fn with_heartbeat_tasks<'r>(
+    context: &TurnContext,
+    request: Cow<'r, TurnRequest>,
+) -> Result<Cow<'r, TurnRequest>, Cow<'r, TurnRequest>> {
+    if request.source != heartbeat::SOURCE {
+        return Ok(request);
+    }
+    // An unknown agent is run as usual, to fail with the reason.
+    let Ok(agent) = context.agents.get(&request.agent_id) else {
+        return Ok(request);
+    };
+    let Some(tasks) = heartbeat::tasks(agent.tools.workspace()) else {
+        return Err(request);
+    };
+    let mut with_tasks = request.into_owned();
+    for message in &mut with_tasks.messages {
+        message.content = heartbeat::message(&message.content, &tasks);
+    }
+    Ok(Cow::Owned(with_tasks))
+}
+
+/// A heartbeat not run: the scheduler hears why; nothing is stored or delivered.
+async fn heartbeat_skipped(context: &TurnContext, request: &TurnRequest) -> Disposition {
+    tracing::info!(agent = %request.agent_id, "heartbeat skipped: HEARTBEAT.md asks for nothing");
+    LiveSink {
+        client: context.client.clone(),
+        subject: request.reply_subject.clone(),
+    }
+    .publish(&RunEvent::Done {
+        content: String::new(),
+        tool_calls: Vec::new(),
+        model: "pincer/heartbeat".to_owned(),
+        finish_reason: pincer_bus::messages::HEARTBEAT_SKIPPED.to_owned(),
+        usage: Default::default(),
+    })
+    .await;
+    Disposition::Finished
+}
+
 /// A turn that keeps no history (an OpenAI request without a session): run, count, answer.
 async fn one_off(
     context: &TurnContext,
@@ -226,6 +275,16 @@ async fn delivered(
     let Some(to) = &request.deliver else {
         return Disposition::Finished;
     };
+    // A heartbeat speaks up only when something needs attention.
+    if request.source == heartbeat::SOURCE
+        && match outcome {
+            TurnOutcome::Answered { content, .. } => heartbeat::is_ack(content),
+            TurnOutcome::Failed { .. } => true,
+            TurnOutcome::Command { .. } => false,
+        }
+    {
+        return Disposition::Finished;
+    }
     let (text, failed) = match outcome {
         TurnOutcome::Answered { content, .. } => (content.clone(), false),
         TurnOutcome::Command { reply } => (reply.clone(), false),
@@ -326,6 +385,10 @@ async fn run_agent(
             model: &model,
             thinking,
             session_key: &request.session_key,
+            tools: crate::tools::CallContext {
+                cron: context.cron.as_ref(),
+                reply_to: request.deliver.as_ref(),
+            },
         },
     )
     .await

@@ -157,24 +157,7 @@ impl AgentHook {
             (Some(channel), Some(to)) if !to.trim().is_empty() => (channel, to.trim()),
             _ => return Err(TargetError::Incomplete),
         };
-        let channel = channel.trim().to_ascii_lowercase();
-        let account = self
-            .account_id
-            .clone()
-            .unwrap_or_else(|| pincer_config::DEFAULT_ACCOUNT.to_owned());
-        if !accounts
-            .iter()
-            .any(|a| a.channel == channel && a.account == account)
-        {
-            return Err(TargetError::Unknown { channel, account });
-        }
-        Ok(Some(pincer_bus::messages::Delivery {
-            channel,
-            account,
-            chat_id: to.to_owned(),
-            thread_id: None,
-            reply_to_message_id: None,
-        }))
+        deliver_to(accounts, channel, to, self.account_id.as_deref()).map(Some)
     }
 
     /// The session the run goes to: always under the agent's `hook:` namespace, so that the hooks
@@ -190,6 +173,35 @@ impl AgentHook {
             ),
         }
     }
+}
+
+/// The delivery of an answer to `to` on `channel` through `account` (default `default`), when
+/// that channel account is configured (hooks, cron jobs and heartbeats).
+pub fn deliver_to(
+    accounts: &[crate::control::ChannelAccount],
+    channel: &str,
+    to: &str,
+    account: Option<&str>,
+) -> Result<pincer_bus::messages::Delivery, TargetError> {
+    let channel = channel.trim().to_ascii_lowercase();
+    let account = account
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or(pincer_config::DEFAULT_ACCOUNT)
+        .to_owned();
+    if !accounts
+        .iter()
+        .any(|a| a.channel == channel && a.account == account)
+    {
+        return Err(TargetError::Unknown { channel, account });
+    }
+    Ok(pincer_bus::messages::Delivery {
+        channel,
+        account,
+        chat_id: to.trim().to_owned(),
+        thread_id: None,
+        reply_to_message_id: None,
+    })
 }
 
 /// `POST /hooks/wake` body.

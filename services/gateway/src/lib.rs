@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bind;
 pub mod bluebubbles_webhook;
 pub mod control;
+pub mod cron;
 pub mod hooks;
 pub mod http;
 pub mod pushed;
@@ -91,6 +92,10 @@ pub struct Config {
     pub bind: String,
     /// Channel accounts, for `channels.status`.
     pub channel_accounts: Vec<control::ChannelAccount>,
+    /// Whether the scheduler fires jobs (`cron.enabled`).
+    pub cron_enabled: bool,
+    /// How late a missed firing may still happen (`cron.missedGrace`).
+    pub cron_grace: Duration,
 }
 
 /// The config cannot be served as written.
@@ -113,6 +118,31 @@ pub enum ConfigError {
         "gateway.http.maxBodyBytes is {0}; at most {MAX_BODY_CEILING} fits in one NATS message"
     )]
     BodyCap(usize),
+    /// The heartbeat names a time zone or a channel account that does not exist.
+    #[error("{0}")]
+    Heartbeat(String),
+}
+
+/// What the config file cannot say about `agents.defaults.heartbeat`: whether its time zone
+/// exists and its channel account is configured.
+fn check_heartbeat(
+    agents: &pincer_config::Agents,
+    accounts: &[control::ChannelAccount],
+) -> Result<(), String> {
+    let Some(heartbeat) = &agents.defaults.heartbeat else {
+        return Ok(());
+    };
+    if let Some(hours) = &heartbeat.active_hours {
+        pincer_cron::schedule::time_zone(hours.timezone.as_deref())
+            .map_err(|e| format!("agents.defaults.heartbeat.activeHours.timezone: {e}"))?;
+    }
+    if let (Some(channel), Some(to)) = (heartbeat.target.as_deref(), heartbeat.to.as_deref())
+        && channel != "none"
+    {
+        hooks::deliver_to(accounts, channel, to, heartbeat.account_id.as_deref())
+            .map_err(|e| format!("agents.defaults.heartbeat.target: {e}"))?;
+    }
+    Ok(())
 }
 
 impl Config {
@@ -149,6 +179,8 @@ impl Config {
                 );
             }
         }
+        let channel_accounts = control::channel_accounts(&file.channels);
+        check_heartbeat(&file.agents, &channel_accounts).map_err(ConfigError::Heartbeat)?;
         let ui = &gateway.control_ui;
         if ui.allow_insecure_auth {
             tracing::warn!(
@@ -193,7 +225,9 @@ impl Config {
             hooks,
             config_path: None,
             bind: gateway.bind.to_string(),
-            channel_accounts: control::channel_accounts(&file.channels),
+            channel_accounts,
+            cron_enabled: file.cron.enabled(),
+            cron_grace: file.cron.missed_grace(),
         })
     }
 }
@@ -269,6 +303,9 @@ pub enum Error {
     /// The llm-router URL is malformed.
     #[error("invalid llm-router url {0:?}")]
     RouterUrl(String),
+    /// The cron bucket cannot be used.
+    #[error(transparent)]
+    Cron(#[from] pincer_cron::StoreError),
     /// The HTTP server failed.
     #[error("http server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -329,7 +366,14 @@ async fn serve_until(
     .map_err(|error| match error {
         control::SetupError::Bus(bus) => Error::Bus(bus),
         control::SetupError::RouterUrl(url) => Error::RouterUrl(url),
+        control::SetupError::Cron(cron) => Error::Cron(cron),
     })?;
+    if config.cron_enabled {
+        if let Err(error) = cron::heartbeat::sync(&control.cron, &config.agents).await {
+            tracing::warn!(%error, "cannot write the heartbeat jobs; they keep their last definition");
+        }
+        tokio::spawn(control.scheduler.clone().run(shutdown.clone()));
+    }
     let state = http::AppState::new(
         &config,
         guard,

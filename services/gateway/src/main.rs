@@ -24,7 +24,7 @@ async fn healthcheck() -> Result<(), probe::Error> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["gateway", "agents", "hooks"])?;
+    let file = entry::load_config(&["gateway", "agents", "hooks", "cron"])?;
     let telemetry = pincer_telemetry::init(SERVICE)?;
     let mut config =
         pincer_gateway::Config::from_file(&file, std::env::var("PINCER_GATEWAY_TOKEN").ok())

@@ -112,6 +112,7 @@ async fn multi_step_tool_use_works_in_the_workspace_and_is_kept_in_the_history()
             "list",
             "memory_search",
             "memory_write",
+            "cron",
             "exec",
             "web_fetch"
         ]

@@ -9,6 +9,7 @@ mod compose;
 mod containers;
 mod control;
 mod control_ui;
+mod cron;
 mod discord;
 mod first_run;
 mod gateway_auth;

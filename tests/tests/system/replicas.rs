@@ -37,7 +37,7 @@ async fn answers(stack: &Stack, turns: Vec<Value>) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_replica_serves_twice_the_sessions_at_once() {
+async fn max_concurrent_holds_across_replicas() {
     let mut stack = Stack::start_with(
         ONE_AT_A_TIME,
         Knobs {
@@ -58,8 +58,8 @@ async fn a_second_replica_serves_twice_the_sessions_at_once() {
     answers(&stack, four("duo")).await;
     assert_eq!(
         stack.fake.stats().delayed_max,
-        2,
-        "two replicas run two sessions at once"
+        1,
+        "maxConcurrent is global (the seed's concurrency queue): a second replica adds no slot"
     );
 }
 

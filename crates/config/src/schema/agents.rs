@@ -132,6 +132,74 @@ pub struct AgentDefaults {
     /// OpenClaw's sandbox settings, as they apply to `exec` (which Pincer always confines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// A periodic turn in each agent's main session that reads `HEARTBEAT.md` (off unless
+    /// `every` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// `agents.defaults.heartbeat`: every `every`, within `activeHours`, each agent gets a turn in its
+/// main session asking it to follow `HEARTBEAT.md`. An answer of `HEARTBEAT_OK` means nothing
+/// needs attention and is not delivered; anything else goes to `target`/`to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// How often, e.g. `"30m"` (`"0m"` or unset: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// Only between these local times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_hours: Option<ActiveHours>,
+    /// Where a non-OK answer goes: `none` (default) or a channel (`telegram`, `discord`, `slack`,
+    /// `whatsapp`, `signal`, `bluebubbles`) with `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The chat on `target` (a Telegram chat id, a Slack channel id, a phone number...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The channel account that sends (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The instruction sent each time (default: read HEARTBEAT.md, answer HEARTBEAT_OK when
+    /// nothing needs attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// `agents.defaults.heartbeat.activeHours`: `start` to `end` (`"HH:MM"`, `end` may be `"24:00"`)
+/// in `timezone` (an IANA name such as `"Europe/Berlin"`; default UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ActiveHours {
+    /// First minute of the window, `"08:00"`.
+    pub start: String,
+    /// End of the window (exclusive), `"22:00"` or `"24:00"`.
+    pub end: String,
+    /// IANA time zone of `start` and `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// Minutes since midnight of `"HH:MM"` (`"24:00"` is 1440).
+pub fn minute_of_day(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.trim().split_once(':')?;
+    if hours.is_empty() || hours.len() > 2 || minutes.len() != 2 {
+        return None;
+    }
+    let hours: u32 = hours.parse().ok()?;
+    let minutes: u32 = minutes.parse().ok()?;
+    let total = hours * 60 + minutes;
+    (minutes < 60 && total <= 24 * 60).then_some(total)
+}
+
+impl Heartbeat {
+    /// How often; `None` when off.
+    pub fn every(&self) -> Option<std::time::Duration> {
+        self.every
+            .as_deref()
+            .and_then(|text| crate::parse_duration(text).ok())
+            .filter(|every| !every.is_zero())
+    }
 }
 
 /// `agents.defaults.sandbox`. OpenClaw runs tools in a Docker sandbox when `mode` asks for it;

@@ -48,6 +48,9 @@ pub struct Config {
     /// Token-protected `/hooks/...` endpoints that start agent runs.
     #[serde(default)]
     pub hooks: Hooks,
+    /// The scheduler of jobs (`pincer cron`, the agent's `cron` tool) and heartbeats.
+    #[serde(default)]
+    pub cron: Cron,
 }
 
 /// `hooks`: external triggers (`POST /hooks/agent`, `POST /hooks/wake`).
@@ -63,6 +66,38 @@ pub struct Hooks {
     /// URL prefix (default `/hooks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+}
+
+/// `cron`: the gateway's scheduler (jobs made with `pincer cron`, the Control UI or the agent's
+/// `cron` tool, and `agents.defaults.heartbeat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cron {
+    /// Run the scheduler (default true). Off: jobs are kept but nothing fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// How late a firing may still happen after the stack was down, e.g. `"1h"` (the default).
+    /// A firing missed by more is recorded as skipped and the job waits for its next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_grace: Option<String>,
+}
+
+/// Missed firings within this still happen when `cron.missedGrace` is unset.
+pub const DEFAULT_MISSED_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Cron {
+    /// Whether the scheduler runs.
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// `missedGrace`, checked at load.
+    pub fn missed_grace(&self) -> std::time::Duration {
+        self.missed_grace
+            .as_deref()
+            .and_then(|text| crate::parse_duration(text).ok())
+            .unwrap_or(DEFAULT_MISSED_GRACE)
+    }
 }
 
 /// `tailscale`: expose the gateway on the tailnet.

@@ -4,11 +4,13 @@
 //!
 //! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
 //! - [`memory`]: `memory_search`, `memory_write`.
+//! - [`cron`]: `cron`, the agent's scheduled jobs.
 //!
 //! The tools that run programs or reach the network (`exec`, `web_fetch`, `web_search`, MCP
 //! tools `<server>__<tool>`) live in the tool host ([`crate::tool_host`]); they are offered and
 //! called through the same box, under the same `tools.allow`/`tools.deny` policy.
 
+pub mod cron;
 pub mod files;
 pub mod memory;
 
@@ -100,7 +102,17 @@ const BUILT_IN: &[&str] = &[
     "list",
     "memory_search",
     "memory_write",
+    "cron",
 ];
+
+/// What a tool call knows of its turn.
+#[derive(Clone, Copy, Default)]
+pub struct CallContext<'a> {
+    /// The cron bucket (for `cron`).
+    pub cron: Option<&'a pincer_cron::JobStore>,
+    /// The chat the turn came from.
+    pub reply_to: Option<&'a pincer_bus::messages::Delivery>,
+}
 
 /// The tools of one agent.
 #[derive(Clone, Debug)]
@@ -176,6 +188,24 @@ impl ToolBox {
                 "Save a note to memory: target daily (default) or long_term.",
                 json!({"type":"object","properties":{"text":{"type":"string"},"target":{"type":"string","enum":["daily","long_term"]}},"required":["text"]}),
             ),
+            spec(
+                "cron",
+                "Schedule work for yourself: reminders, recurring checks. action: list | add | update | remove | run. add takes: message, and one of at (RFC 3339 time or +10m/+2h from now), every (30m, 1h) or cron (\"0 7 * * *\" with tz like Europe/Berlin); the answer goes to this chat unless channel/to name another. update takes id and enabled or name; remove and run take id.",
+                json!({"type":"object","properties":{
+                    "action":{"type":"string","enum":["list","add","update","remove","run"]},
+                    "id":{"type":"string"},
+                    "message":{"type":"string"},
+                    "at":{"type":"string"},
+                    "every":{"type":"string"},
+                    "cron":{"type":"string"},
+                    "tz":{"type":"string"},
+                    "name":{"type":"string"},
+                    "sessionTarget":{"type":"string","enum":["isolated","main"]},
+                    "channel":{"type":"string"},
+                    "to":{"type":"string"},
+                    "enabled":{"type":"boolean"}
+                },"required":["action"]}),
+            ),
         ];
         if let Some(host) = &self.host {
             specs.extend(
@@ -194,8 +224,18 @@ impl ToolBox {
         specs
     }
 
-    /// Runs one call; the result (or the error message) is the tool result for the model.
+    /// Runs one call outside a turn (no scheduler, no chat).
     pub async fn call(&self, name: &str, arguments: &str) -> Result<String, ToolError> {
+        self.call_in(name, arguments, CallContext::default()).await
+    }
+
+    /// Runs one call; the result (or the error message) is the tool result for the model.
+    pub async fn call_in(
+        &self,
+        name: &str,
+        arguments: &str,
+        context: CallContext<'_>,
+    ) -> Result<String, ToolError> {
         // The tool host's tools go there, MCP names even while their server (or the tool host)
         // is down, so the model learns why.
         if let Some(host) = &self.host
@@ -218,6 +258,16 @@ impl ToolBox {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
+        }
+        if name == "cron" {
+            let call = cron::CronCall {
+                store: context.cron,
+                agent: &self.agent,
+                reply_to: context.reply_to,
+            };
+            return tokio::time::timeout(TOOL_TIMEOUT, cron::call(&call, arguments))
+                .await
+                .unwrap_or_else(|_| Err(ToolError::TimedOut(name.to_owned())));
         }
         // The file tools block: run them off the async workers, bounded in time.
         let workspace = self.workspace.clone();

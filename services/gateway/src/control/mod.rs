@@ -13,10 +13,12 @@
 //! - [`sessions`]: `sessions.list`, `chat.history`, `sessions.reset`.
 //! - [`pairing`]: `pairing.list`, `pairing.approve`, `pairing.reject`.
 //! - [`settings`]: `config.get` (secrets masked) and `config.patch`.
+//! - [`cron`]: `cron.list`, `cron.status`, `cron.add`, `cron.update`, `cron.remove`, `cron.run`.
 
 pub mod chat;
 pub mod conn;
 pub mod connection;
+pub mod cron;
 pub mod frame;
 pub mod handshake;
 pub mod limits;
@@ -78,6 +80,14 @@ pub struct Services {
     pub usage: kv::Store,
     /// The channel accounts' connection states (`None` while the bucket cannot be opened).
     pub channel_state: Option<kv::Store>,
+    /// Scheduled jobs.
+    pub cron: pincer_cron::JobStore,
+    /// Fires jobs (`cron.run` uses it even when the scheduler is off).
+    pub scheduler: crate::cron::Scheduler,
+    /// Whether the scheduler runs (`cron.enabled`).
+    pub cron_enabled: bool,
+    /// `cron.missedGrace`.
+    pub cron_grace: Duration,
     /// The agents.
     pub agents: pincer_config::Agents,
     /// Configured channel accounts.
@@ -113,6 +123,9 @@ pub enum SetupError {
     /// A bucket could not be opened.
     #[error(transparent)]
     Bus(#[from] pincer_bus::Error),
+    /// The cron bucket could not be opened.
+    #[error(transparent)]
+    Cron(#[from] pincer_cron::StoreError),
 }
 
 impl Services {
@@ -142,9 +155,20 @@ impl Services {
                 None
             }
         };
+        let cron = pincer_cron::JobStore::open(js, ns).await?;
+        let scheduler = crate::cron::Scheduler::new(
+            cron.clone(),
+            turns.clone(),
+            config.channel_accounts.clone(),
+            config.cron_grace,
+        );
         Ok(Arc::new(Self {
             readiness,
             channel_state,
+            cron,
+            scheduler,
+            cron_enabled: config.cron_enabled,
+            cron_grace: config.cron_grace,
             turns,
             router: LlmRouterClient::with_interceptor(
                 endpoint.connect_lazy(),
