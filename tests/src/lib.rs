@@ -452,7 +452,17 @@ impl Stack {
 
     /// Starts one more agent-runner replica with the same config; returns its replica number.
     pub async fn add_agent_runner(&mut self) -> usize {
-        let runner = self.runner_config.clone().expect("services were started");
+        self.add_agent_runner_with(|_| {}).await
+    }
+
+    /// Starts one more agent-runner replica with its config changed by `edit` (a replica that
+    /// runs only sub-agents, say); returns its replica number.
+    pub async fn add_agent_runner_with(
+        &mut self,
+        edit: impl FnOnce(&mut pincer_agent_runner::Config),
+    ) -> usize {
+        let mut runner = self.runner_config.clone().expect("services were started");
+        edit(&mut runner);
         let runner_health = bind().await;
         self.runner_slots.push(self.services.len());
         self.spawn(|token| async move {

@@ -230,12 +230,19 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
         }
         Role::AgentRunner => {
             grants.shared_setup();
-            grants
-                .publish
-                .extend([format!("{prefix}.run.>"), ns.channel_outbound_filter()]);
-            grants
-                .subscribe
-                .extend([format!("{prefix}.abort.>"), ns.agent_runner_ping()]);
+            // Sub-agents: a parent publishes its child's turn, follows the child's events and
+            // aborts it with the parent.
+            grants.publish.extend([
+                format!("{prefix}.run.>"),
+                ns.channel_outbound_filter(),
+                ns.subagent_turns_filter(),
+                format!("{prefix}.abort.>"),
+            ]);
+            grants.subscribe.extend([
+                format!("{prefix}.abort.>"),
+                ns.agent_runner_ping(),
+                format!("{prefix}.run.>"),
+            ]);
             grants.stream(&ns.turns_stream()).read();
             grants.bucket(&ns.sessions_bucket(), true);
             grants.bucket(&ns.leases_bucket(), true);

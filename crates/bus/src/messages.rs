@@ -124,6 +124,19 @@ pub struct TurnRequest {
     /// `xhigh`), over the session's `/think` and the agent's `thinkingDefault`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
+    /// The model to call first instead of the agent's (a sub-agent spawned with `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// How deep in a chain of sub-agents this turn is (0: asked by a person or a job).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spawn_depth: u32,
+    /// The turn that spawned this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_turn_id: Option<String>,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// A chat on a messaging channel that a turn's answer is sent to.

@@ -32,7 +32,7 @@ pub async fn ensure_all(js: &jetstream::Context, ns: &Namespace) -> Result<(), E
         js,
         stream::Config {
             name: ns.turns_stream(),
-            subjects: vec![ns.turns_filter()],
+            subjects: vec![ns.turns_filter(), ns.subagent_turns_filter()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             duplicate_window: DUPLICATE_WINDOW,

@@ -60,6 +60,23 @@ impl Namespace {
         "agent-runner".to_owned()
     }
 
+    /// Subject of a sub-agent's turn for `agent_id` (`sessions_spawn`), in [`Self::turns_stream`]
+    /// but outside [`Self::turns_filter`]: children run in their own lane, so a parent waiting
+    /// for its child never holds the slot the child needs.
+    pub fn subagent_turn(&self, agent_id: &str) -> String {
+        format!("{}.subturn.{}", self.prefix, token(agent_id))
+    }
+
+    /// Filter matching every sub-agent turn subject.
+    pub fn subagent_turns_filter(&self) -> String {
+        format!("{}.subturn.>", self.prefix)
+    }
+
+    /// Durable consumer the agent-runner replicas share for sub-agent turns.
+    pub fn subagent_turns_consumer(&self) -> String {
+        "agent-runner-subagents".to_owned()
+    }
+
     /// Core-NATS subject carrying a run's live events (deltas, done, error) to whoever waits for it.
     /// Published by agent-runner; subscribed by the gateway (and channel-bridge for drafts).
     pub fn run_events(&self, turn_id: &str) -> String {

@@ -59,7 +59,7 @@ pub use model_ref::parse_model_ref;
 pub use schema::Config;
 pub use schema::agents::{
     ActiveHours, AgentDefaults, AgentEntry, AgentError, Agents, Heartbeat, ModelSelection,
-    ResolvedAgent, Sandbox, SandboxMode, ThinkingLevel, WorkspaceAccess, minute_of_day,
+    ResolvedAgent, Sandbox, SandboxMode, Subagents, ThinkingLevel, WorkspaceAccess, minute_of_day,
 };
 pub use schema::bindings::{Binding, BindingMatch, Peer, PeerKind};
 pub use schema::channels::{

@@ -121,6 +121,14 @@ fn check_agents(config: &Config) -> Result<(), Failure> {
     if let Some(heartbeat) = &agents.defaults.heartbeat {
         check_heartbeat(heartbeat)?;
     }
+    if let Some(model) = agents
+        .defaults
+        .subagents
+        .as_ref()
+        .and_then(|s| s.model.as_deref())
+    {
+        check_ref(model, "agents.defaults.subagents.model".into())?;
+    }
     if let Some(model) = &agents.defaults.model {
         check_selection(model, "agents.defaults.model")?;
     }

@@ -111,14 +111,7 @@ pub fn skipped(job: &Job, scheduled_ms: u64, now_ms: u64, why: &str) -> Job {
 
 /// The turn id of the run of `job_id` scheduled at `scheduled_ms` (32 hex digits).
 pub fn turn_id(job_id: &str, scheduled_ms: u64) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("cron\n{job_id}\n{scheduled_ms}").as_bytes(),
-    );
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    pincer_store::ids::derived(&format!("cron\n{job_id}\n{scheduled_ms}"))
 }
 
 /// The session a run goes to.

@@ -125,6 +125,8 @@ struct Run<'a> {
     /// This turn's tool steps: assistant messages with calls, and their results.
     steps: Vec<ChatMessage>,
     usage: Usage,
+    /// Sub-agents started so far (`subagents.maxChildrenPerAgent`).
+    children: std::sync::atomic::AtomicUsize,
     /// Whether the provider's "context overflow" already led to a compaction.
     overflow_compacted: bool,
     /// Model calls that answered.
@@ -161,6 +163,7 @@ impl<'a> Run<'a> {
             compacted: None,
             steps: Vec::new(),
             usage: Usage::default(),
+            children: std::sync::atomic::AtomicUsize::new(0),
             overflow_compacted: false,
             iteration: 0,
             loops: LoopGuard::default(),
@@ -307,11 +310,21 @@ impl<'a> Run<'a> {
                 }
                 (None, Verdict::Run) => {
                     let started = Instant::now();
+                    let children_usage = std::sync::Mutex::new(Usage::default());
+                    let context = crate::tools::CallContext {
+                        children: Some(&self.children),
+                        child_usage: Some(&children_usage),
+                        ..self.input.tools
+                    };
                     let result = self
                         .agent
                         .tools
-                        .call_in(&call.name, &call.arguments, self.input.tools)
+                        .call_in(&call.name, &call.arguments, context)
                         .await;
+                    // A sub-agent's tokens and cost count toward this run's.
+                    if let Ok(children) = children_usage.into_inner() {
+                        self.usage.add(&children);
+                    }
                     tracing::info!(
                         tool = %call.name,
                         ok = result.is_ok(),

@@ -94,6 +94,18 @@ impl AgentSet {
         })
     }
 
+    /// The `agents` section.
+    pub fn config(&self) -> &pincer_config::Agents {
+        &self.config
+    }
+
+    /// The agents that can run, by id.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.by_id.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// The agent a turn names (`default`, `main` or an entry id).
     pub fn get(&self, id: &str) -> Result<Arc<Agent>, AgentError> {
         let resolved = self.config.resolve(id)?;

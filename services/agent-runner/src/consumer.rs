@@ -72,13 +72,42 @@ impl Drop for Keepalive {
 
 type Workers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>>;
 
-/// Consumes turns until `shutdown`, then drains for at most `grace`.
+/// Which turns a consumer takes: people's and jobs' (`maxConcurrent`), or sub-agents'
+/// (`subagents.maxConcurrent`), each through its own durable consumer.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    /// The durable consumer's name.
+    pub durable: String,
+    /// The subjects it takes.
+    pub filter: String,
+}
+
+impl Lane {
+    /// Turns asked by people, hooks and jobs.
+    pub fn main(ns: &pincer_bus::Namespace) -> Self {
+        Self {
+            durable: ns.turns_consumer(),
+            filter: ns.turns_filter(),
+        }
+    }
+
+    /// Turns of sub-agents.
+    pub fn subagents(ns: &pincer_bus::Namespace) -> Self {
+        Self {
+            durable: ns.subagent_turns_consumer(),
+            filter: ns.subagent_turns_filter(),
+        }
+    }
+}
+
+/// Consumes `lane`'s turns until `shutdown`, then drains for at most `grace`.
 ///
 /// `ack_wait` is how long an unacknowledged turn waits before redelivery (a crashed runner's turns
 /// come back after it); running turns report progress three times per `ack_wait`.
 pub async fn consume(
     js: &jetstream::Context,
-    context: TurnContext,
+    context: Arc<TurnContext>,
+    lane: Lane,
     max_concurrent: usize,
     ack_wait: Duration,
     grace: Duration,
@@ -93,8 +122,8 @@ pub async fn consume(
         // Create or update: an `ack_wait` changed in the environment takes effect on the durable
         // consumer an earlier version made.
         .create_consumer(pull::Config {
-            durable_name: Some(ns.turns_consumer()),
-            filter_subject: ns.turns_filter(),
+            durable_name: Some(lane.durable.clone()),
+            filter_subject: lane.filter.clone(),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
             ack_wait,
             max_deliver: MAX_DELIVER,
@@ -109,8 +138,7 @@ pub async fn consume(
     let slots = Arc::new(Semaphore::new(max_concurrent.max(1)));
     let workers: Workers = Arc::default();
     let tracker = TaskTracker::new();
-    let context = Arc::new(context);
-    tracing::info!(max_concurrent, "consuming turns");
+    tracing::info!(max_concurrent, lane = %lane.durable, "consuming turns");
 
     'outer: while !shutdown.is_cancelled() {
         let first = tokio::select! {
@@ -306,10 +334,12 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let (js, context, shutdown) = (bus.js.clone(), bus.context.clone(), shutdown.clone());
+            let lane = Lane::main(&context.namespace);
             async move {
                 consume(
                     &js,
-                    context,
+                    Arc::new(context),
+                    lane,
                     slots,
                     ack_wait,
                     Duration::from_millis(200),

@@ -35,6 +35,7 @@ pub mod router;
 mod scripted_router;
 pub mod sessions;
 pub mod skills;
+pub mod subagents;
 #[cfg(test)]
 mod test_bus;
 pub mod tool_host;
@@ -72,7 +73,8 @@ pub struct Config {
     pub tool_host: Option<tool_host::Settings>,
     /// The default agent's workspace when the config names none (`PINCER_WORKSPACE`).
     pub workspace_base: PathBuf,
-    /// Turns running at once in this replica (`agents.defaults.maxConcurrent`).
+    /// Turns running at once (`agents.defaults.maxConcurrent`, across replicas; 0: this replica
+    /// runs only sub-agents).
     pub max_concurrent: usize,
     /// How long in-flight turns may take to finish after shutdown was requested.
     pub drain_grace: Duration,
@@ -190,15 +192,37 @@ async fn serve_until(
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let consumed = consumer::consume(
-        &js,
-        context,
-        config.max_concurrent,
-        config.ack_wait,
-        config.drain_grace,
-        shutdown.clone(),
-    )
-    .await;
+    let context = Arc::new(context);
+    let subagent_slots = config
+        .agents
+        .defaults
+        .subagents
+        .as_ref()
+        .map_or(8, pincer_config::Subagents::max_concurrent) as usize;
+    // Two lanes, so a parent waiting for its child never holds the slot the child needs. A lane
+    // with no slots is left to other replicas (a replica can be given to sub-agents only).
+    let lane = |lane: consumer::Lane, slots: usize| {
+        let (js, context, shutdown) = (js.clone(), Arc::clone(&context), shutdown.clone());
+        let (ack_wait, grace) = (config.ack_wait, config.drain_grace);
+        async move {
+            if slots == 0 {
+                shutdown.cancelled().await;
+                return Ok(());
+            }
+            consumer::consume(&js, context, lane, slots, ack_wait, grace, shutdown).await
+        }
+    };
+    let (main, children) = tokio::join!(
+        lane(
+            consumer::Lane::main(&config.namespace),
+            config.max_concurrent
+        ),
+        lane(consumer::Lane::subagents(&config.namespace), subagent_slots),
+    );
+    if main.is_err() || children.is_err() {
+        shutdown.cancel();
+    }
+    let consumed = main.and(children);
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;

@@ -41,6 +41,17 @@ pub struct SessionStore {
     lease_ttl: Duration,
 }
 
+/// A session in brief.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// Its key.
+    pub session_key: String,
+    /// Messages in its history.
+    pub messages: usize,
+    /// Last written (unix ms).
+    pub updated_ms: u64,
+}
+
 /// A transcript with the revision it was read at (0 = not stored yet).
 #[derive(Debug)]
 pub struct Loaded {
@@ -115,6 +126,50 @@ impl SessionStore {
                 damaged: None,
             }),
         }
+    }
+
+    /// Every stored session in brief (`sessions_list`). Reads each transcript: fine for a
+    /// personal gateway's hundreds of sessions, and only when the agent asks.
+    pub async fn list(&self) -> Result<Vec<SessionSummary>, Error> {
+        use futures::StreamExt;
+        let kv_error = |op: &'static str| {
+            move |e: &dyn std::fmt::Display| Error::Kv {
+                op,
+                reason: e.to_string(),
+            }
+        };
+        let mut keys = self
+            .transcripts
+            .keys()
+            .await
+            .map_err(|e| kv_error("keys")(&e))?;
+        let mut out = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(|e| kv_error("keys")(&e))?;
+            if key.contains('.') {
+                // `<hash>.unreadable` and other side entries.
+                continue;
+            }
+            let Some(entry) = self
+                .transcripts
+                .get(&key)
+                .await
+                .map_err(|e| kv_error("get")(&e))?
+            else {
+                continue;
+            };
+            if let Ok(transcript) = serde_json::from_slice::<Transcript>(&entry) {
+                if transcript.session_key.is_empty() {
+                    continue;
+                }
+                out.push(SessionSummary {
+                    session_key: transcript.session_key,
+                    messages: transcript.messages.len(),
+                    updated_ms: transcript.updated_ms,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Writes `transcript` if the stored revision is still `revision`.

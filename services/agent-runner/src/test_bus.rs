@@ -89,6 +89,9 @@ impl TestBus {
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: None,
             thinking: None,
+            model: None,
+            spawn_depth: 0,
+            parent_turn_id: None,
         }
     }
 

@@ -365,8 +365,10 @@ async fn run_agent(
             ));
         }
     };
-    let model = session
+    let model = request
         .model
+        .clone()
+        .or(session.model)
         .unwrap_or_else(|| agent.resolved.primary.clone());
     // The message's own level, then the session's `/think`, then the agent's default.
     let thinking = [request.thinking.as_deref(), session.thinking.as_deref()]
@@ -386,8 +388,8 @@ async fn run_agent(
             thinking,
             session_key: &request.session_key,
             tools: crate::tools::CallContext {
-                cron: context.cron.as_ref(),
-                reply_to: request.deliver.as_ref(),
+                turn: Some((context, request)),
+                ..Default::default()
             },
         },
     )

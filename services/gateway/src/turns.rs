@@ -83,14 +83,7 @@ pub fn turn_id(session_key: &str, idempotency_key: Option<&str>) -> String {
 }
 
 fn stable_turn_id(session_key: &str, idempotency_key: &str) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("{session_key}\n{idempotency_key}").as_bytes(),
-    );
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    pincer_store::ids::derived(&format!("{session_key}\n{idempotency_key}"))
 }
 
 impl Turns {
@@ -112,6 +105,9 @@ impl Turns {
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: None,
             thinking: None,
+            model: None,
+            spawn_depth: 0,
+            parent_turn_id: None,
         }
     }
 

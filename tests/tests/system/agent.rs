@@ -113,6 +113,11 @@ async fn multi_step_tool_use_works_in_the_workspace_and_is_kept_in_the_history()
             "memory_search",
             "memory_write",
             "cron",
+            "sessions_spawn",
+            "sessions_send",
+            "sessions_list",
+            "sessions_history",
+            "agents_list",
             "exec",
             "web_fetch"
         ]

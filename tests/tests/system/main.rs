@@ -20,6 +20,7 @@ mod shipping;
 mod signal;
 mod slack;
 mod stack;
+mod subagents;
 mod telegram;
 mod tools;
 mod whatsapp;

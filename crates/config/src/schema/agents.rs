@@ -136,6 +136,60 @@ pub struct AgentDefaults {
     /// `every` is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<Heartbeat>,
+    /// Delegation to sub-agents (`sessions_spawn`): depth, children, concurrency, who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subagents: Option<Subagents>,
+}
+
+/// `agents.defaults.subagents` (OpenClaw's keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Subagents {
+    /// How deep children may spawn children (default 1: a child cannot spawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_spawn_depth: Option<u32>,
+    /// Children one run may spawn (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_children_per_agent: Option<u32>,
+    /// Sub-agent turns running at once across all replicas, in their own lane (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// Agents a run may delegate to besides its own (`["*"]`: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_agents: Vec<String>,
+    /// The model children use unless the call names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// How long a parent waits for a child's answer, in seconds (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_seconds: Option<u64>,
+}
+
+impl Subagents {
+    /// `maxSpawnDepth`.
+    pub fn max_spawn_depth(&self) -> u32 {
+        self.max_spawn_depth.unwrap_or(1)
+    }
+
+    /// `maxChildrenPerAgent`.
+    pub fn max_children(&self) -> u32 {
+        self.max_children_per_agent.unwrap_or(5)
+    }
+
+    /// `maxConcurrent`.
+    pub fn max_concurrent(&self) -> u32 {
+        self.max_concurrent.unwrap_or(8)
+    }
+
+    /// `runTimeoutSeconds`.
+    pub fn run_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.run_timeout_seconds.unwrap_or(300).max(1))
+    }
+
+    /// Whether a run of `own` may delegate to `target`.
+    pub fn allows(&self, own: &str, target: &str) -> bool {
+        own == target || self.allow_agents.iter().any(|a| a == "*" || a == target)
+    }
 }
 
 /// `agents.defaults.heartbeat`: every `every`, within `activeHours`, each agent gets a turn in its

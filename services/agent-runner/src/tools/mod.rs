@@ -5,6 +5,8 @@
 //! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
 //! - [`memory`]: `memory_search`, `memory_write`.
 //! - [`cron`]: `cron`, the agent's scheduled jobs.
+//! - [`sessions`]: delegation: `sessions_spawn`, `sessions_send`, `sessions_list`,
+//!   `sessions_history`, `agents_list`.
 //!
 //! The tools that run programs or reach the network (`exec`, `web_fetch`, `web_search`, MCP
 //! tools `<server>__<tool>`) live in the tool host ([`crate::tool_host`]); they are offered and
@@ -13,6 +15,7 @@
 pub mod cron;
 pub mod files;
 pub mod memory;
+pub mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,15 +106,35 @@ const BUILT_IN: &[&str] = &[
     "memory_search",
     "memory_write",
     "cron",
+    "sessions_spawn",
+    "sessions_send",
+    "sessions_list",
+    "sessions_history",
+    "agents_list",
 ];
 
 /// What a tool call knows of its turn.
 #[derive(Clone, Copy, Default)]
 pub struct CallContext<'a> {
-    /// The cron bucket (for `cron`).
-    pub cron: Option<&'a pincer_cron::JobStore>,
-    /// The chat the turn came from.
-    pub reply_to: Option<&'a pincer_bus::messages::Delivery>,
+    /// The replica's shared state and the turn (`None` outside a turn).
+    pub turn: Option<(
+        &'a crate::turn::TurnContext,
+        &'a pincer_bus::messages::TurnRequest,
+    )>,
+    /// Children started by this run so far (`sessions_spawn`, `sessions_send`).
+    pub children: Option<&'a std::sync::atomic::AtomicUsize>,
+    /// Where the children's usage is added, to count toward the run's.
+    pub child_usage: Option<&'a std::sync::Mutex<pincer_bus::messages::Usage>>,
+}
+
+impl CallContext<'_> {
+    fn cron(&self) -> Option<&pincer_cron::JobStore> {
+        self.turn.and_then(|(turn, _)| turn.cron.as_ref())
+    }
+
+    fn reply_to(&self) -> Option<&pincer_bus::messages::Delivery> {
+        self.turn.and_then(|(_, request)| request.deliver.as_ref())
+    }
 }
 
 /// The tools of one agent.
@@ -206,6 +229,31 @@ impl ToolBox {
                     "enabled":{"type":"boolean"}
                 },"required":["action"]}),
             ),
+            spec(
+                "sessions_spawn",
+                "Delegate a task to a sub-agent (a fresh session of yourself or of an allowed agent, see agents_list) and get its answer. Give it everything it needs in task.",
+                json!({"type":"object","properties":{"task":{"type":"string"},"agentId":{"type":"string"},"label":{"type":"string"},"model":{"type":"string"},"runTimeoutSeconds":{"type":"integer"}},"required":["task"]}),
+            ),
+            spec(
+                "sessions_send",
+                "Send a message to another session (sessions_list) and get its answer.",
+                json!({"type":"object","properties":{"sessionKey":{"type":"string"},"message":{"type":"string"},"timeoutSeconds":{"type":"integer"}},"required":["sessionKey","message"]}),
+            ),
+            spec(
+                "sessions_list",
+                "List recent sessions you may reach.",
+                json!({"type":"object","properties":{"limit":{"type":"integer"}}}),
+            ),
+            spec(
+                "sessions_history",
+                "Read the last messages of a session.",
+                json!({"type":"object","properties":{"sessionKey":{"type":"string"},"limit":{"type":"integer"}},"required":["sessionKey"]}),
+            ),
+            spec(
+                "agents_list",
+                "List the agents you may delegate to.",
+                json!({"type":"object","properties":{}}),
+            ),
         ];
         if let Some(host) = &self.host {
             specs.extend(
@@ -261,13 +309,32 @@ impl ToolBox {
         }
         if name == "cron" {
             let call = cron::CronCall {
-                store: context.cron,
+                store: context.cron(),
                 agent: &self.agent,
-                reply_to: context.reply_to,
+                reply_to: context.reply_to(),
             };
             return tokio::time::timeout(TOOL_TIMEOUT, cron::call(&call, arguments))
                 .await
                 .unwrap_or_else(|_| Err(ToolError::TimedOut(name.to_owned())));
+        }
+        match name {
+            // Bounded by their own wait (`runTimeoutSeconds`), not the built-ins' limit.
+            "sessions_spawn" => return sessions::spawn(&context, &self.agent, arguments).await,
+            "sessions_send" => return sessions::send(&context, &self.agent, arguments).await,
+            "sessions_list" | "sessions_history" => {
+                let work = async {
+                    if name == "sessions_list" {
+                        sessions::list(&context, &self.agent, arguments).await
+                    } else {
+                        sessions::history(&context, &self.agent, arguments).await
+                    }
+                };
+                return tokio::time::timeout(TOOL_TIMEOUT, work)
+                    .await
+                    .unwrap_or_else(|_| Err(ToolError::TimedOut(name.to_owned())));
+            }
+            "agents_list" => return sessions::agents(&context, &self.agent),
+            _ => {}
         }
         // The file tools block: run them off the async workers, bounded in time.
         let workspace = self.workspace.clone();

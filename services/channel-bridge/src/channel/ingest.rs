@@ -224,6 +224,9 @@ impl<P: Platform> Ingest<P> {
             accepted_at_ms: pincer_clock::now_ms(),
             deliver: Some(self.delivery(message)),
             thinking: None,
+            model: None,
+            spawn_depth: 0,
+            parent_turn_id: None,
         };
         let watch = self
             .platform

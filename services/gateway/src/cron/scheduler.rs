@@ -214,6 +214,9 @@ impl Scheduler {
             accepted_at_ms: now,
             deliver,
             thinking: job.payload.thinking().map(str::to_owned),
+            model: None,
+            spawn_depth: 0,
+            parent_turn_id: None,
         }
     }
 

@@ -124,6 +124,9 @@ fn build_turn(
         accepted_at_ms: pincer_clock::now_ms(),
         deliver: None,
         thinking: call.thinking.map(|level| level.as_str().to_owned()),
+        model: None,
+        spawn_depth: 0,
+        parent_turn_id: None,
     })
 }
 
