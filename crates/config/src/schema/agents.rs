@@ -132,6 +132,9 @@ pub struct AgentDefaults {
     /// OpenClaw's sandbox settings, as they apply to `exec` (which Pincer always confines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// Where `memory_search` gets embeddings (`provider`, `model`); unset: full-text only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_search: Option<super::memory_search::MemorySearch>,
 }
 
 /// `agents.defaults.sandbox`. OpenClaw runs tools in a Docker sandbox when `mode` asks for it;
