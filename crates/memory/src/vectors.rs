@@ -45,8 +45,9 @@ impl Index {
         Ok(out)
     }
 
-    /// Stores vectors of `model` by chunk hash (normalised; a vector that cannot be, or whose
-    /// chunk is gone meanwhile, is skipped). Returns how many were stored.
+    /// Stores vectors of `model` by chunk hash, normalised; one whose chunk is gone meanwhile is
+    /// skipped. A vector that cannot be normalised (all zeros, not finite) is stored as zeros:
+    /// it matches nothing, and the chunk is not asked for again. Returns how many were stored.
     pub fn store_vectors(
         &mut self,
         model: &str,
@@ -60,9 +61,7 @@ impl Index {
                  SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)",
             )?;
             for (hash, values) in vectors {
-                let Some(unit) = vector::normalised(values) else {
-                    continue;
-                };
+                let unit = vector::normalised(values).unwrap_or_else(|| vec![0.0; values.len()]);
                 stored += statement.execute(params![hash, model, vector::to_blob(&unit)])?;
             }
         }
