@@ -58,7 +58,7 @@ pub struct Args {
 enum Embedder {
     Fake(usize),
     Router {
-        client: LlmRouterClient<tonic::transport::Channel>,
+        client: Box<LlmRouterClient<tonic::transport::Channel>>,
         model: String,
         token: Option<String>,
     },
@@ -111,7 +111,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut embedder = match &args.router {
         None => Embedder::Fake(args.dims),
         Some(url) => Embedder::Router {
-            client: LlmRouterClient::connect(url.clone()).await?,
+            client: Box::new(LlmRouterClient::connect(url.clone()).await?),
             model: args.model.clone(),
             token: args.token.clone(),
         },
