@@ -23,7 +23,7 @@ pub const DIR: &str = ".pincer";
 pub const FILE: &str = "memory.sqlite";
 
 /// Bumped when the schema changes: an index of another version is dropped and rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
