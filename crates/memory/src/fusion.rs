@@ -9,7 +9,10 @@
 //! - [`Fusion::Reciprocal`]: reciprocal rank fusion, `Σ weight / (k + rank)`. Scale-free, but a
 //!   list's first place is worth the same whether it is a close match or the least bad one.
 //!
-//! `pincer-bench memory` measures both on the labelled set in `bench/data/memory`.
+//! `pincer-bench memory` measures both on the labelled set in `bench/data/memory`. With the fake
+//! provider's embedding both find every note in the top 5 (full text alone: 40 %), so the set
+//! does not decide between them; the weighted sum is the default because it is OpenClaw's and
+//! because a chunk not embedded yet keeps a fair place by its words.
 
 /// How text and vector rankings are combined.
 #[derive(Debug, Clone, Copy, PartialEq)]
