@@ -21,6 +21,10 @@
 //! `pincer-bench tools` measures tool calls through the tool host: a confined `exec` round trip and
 //! an MCP (stdio) round trip, against spawning the program directly; and its idle memory.
 //!
+//! `pincer-bench memory` measures `memory_search`: recall@5 on the labelled set in
+//! `bench/data/memory` by full text and by full text plus embeddings, and search latency at
+//! 10,000 chunks (see `memory.rs`).
+//!
 //! `pincer-bench router` measures the llm-router's own overhead: the fake provider (no delays) and
 //! `pincer-llm-router` alone (NATS off), closed-loop streaming `LlmRouter/Chat` calls over one
 //! shared HTTP/2 channel (`--channels N` to spread them), compared with the same number of
@@ -38,6 +42,7 @@ mod chat_apps;
 mod control;
 mod http_json;
 mod load;
+mod memory;
 mod procs;
 mod report;
 mod router;
@@ -92,6 +97,8 @@ enum Command {
     Channels(chat_apps::Args),
     /// Every figure of the footprint targets in one run, written as a Markdown table.
     Report(report::Args),
+    /// memory_search: recall@5 on the labelled set (full text, hybrid) and latency at 10k chunks.
+    Memory(memory::Args),
 }
 
 #[derive(clap::Args)]
@@ -139,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Imessage(args)) => chat_apps::run(chat_apps::Which::IMessage, args).await,
         Some(Command::Channels(args)) => chat_apps::run(chat_apps::Which::All, args).await,
         Some(Command::Report(args)) => report::run(args).await,
+        Some(Command::Memory(args)) => memory::run(args).await,
     }
 }
 

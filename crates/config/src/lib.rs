@@ -80,6 +80,7 @@ pub use schema::mcp::{
     DEFAULT_MCP_PORTS, DEFAULT_MCP_TIMEOUT_SECONDS, Mcp, McpSandbox, McpServer, McpTransport,
     ServerProblem, ToolFilter, valid_server_name,
 };
+pub use schema::memory_search::MemorySearch;
 pub use schema::models::{Api, BuiltinProvider, Cost, KeepAlive, ModelEntry, Models, Provider};
 pub use schema::tools::{Exec, ExecMode, RUNS_OTHER_PROGRAMS, Tools, runs_other_programs};
 pub use schema::web::{Endpoint, SearchProvider, SsrfPolicy, Web, WebFetch, WebSearch};

@@ -168,6 +168,11 @@ mod tests {
         );
         assert_eq!(path, "models.providers.o.models[1].contextWindw");
         assert_eq!(suggestion.as_deref(), Some("contextWindow"));
+        let (path, _, suggestion, _) = invalid(
+            r#"{agents: {defaults: {memorySearch: {provider: "ollama", modle: "nomic-embed-text"}}}}"#,
+        );
+        assert_eq!(path, "agents.defaults.memorySearch.modle");
+        assert_eq!(suggestion.as_deref(), Some("model"));
     }
 
     #[test]

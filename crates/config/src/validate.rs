@@ -132,6 +132,11 @@ fn check_agents(config: &Config) -> Result<(), Failure> {
     if let Some(model) = &agents.defaults.model {
         check_selection(model, "agents.defaults.model")?;
     }
+    if let Some(memory) = &agents.defaults.memory_search {
+        memory
+            .check(&config.models)
+            .map_err(|(key, message)| (format!("agents.defaults.memorySearch.{key}"), message))?;
+    }
     let mut default_entry: Option<&str> = None;
     for (id, entry) in &agents.entries {
         if let Some(model) = &entry.model {
@@ -189,6 +194,24 @@ mod tests {
             Err(Error::Semantic { path, message, .. }) => Some((path, message)),
             Err(other) => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_memory_search_provider_must_offer_embeddings() {
+        let (path, message) = error(
+            r#"{"agents": {"defaults": {"memorySearch": {"provider": "anthropic"}}}}"#,
+            Scope::All,
+        )
+        .expect("no embeddings at anthropic");
+        assert_eq!(path, "agents.defaults.memorySearch.provider");
+        assert!(message.contains("embeddings"), "{message}");
+        assert_eq!(
+            error(
+                r#"{"agents": {"defaults": {"memorySearch": {"provider": "ollama", "model": "nomic-embed-text"}}}}"#,
+                Scope::All,
+            ),
+            None
+        );
     }
 
     #[test]

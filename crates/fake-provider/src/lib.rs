@@ -11,10 +11,10 @@
 //!
 //! Routes:
 //! - Ollama: `POST /api/chat` (NDJSON stream unless `"stream": false`), `GET /api/tags`,
-//!   `POST /api/show`, `GET /api/ps`, `GET /api/version`.
+//!   `POST /api/show`, `GET /api/ps`, `GET /api/version`, `POST /api/embed`.
 //! - OpenAI: `POST /v1/chat/completions` (SSE with `"stream": true`), `GET /v1/models`,
-//!   `GET /v1/models/{id}`; also without the `/v1` prefix. The model list shows `model` and
-//!   `listed_models`, in cards that also carry OpenRouter's fields.
+//!   `GET /v1/models/{id}`, `POST /v1/embeddings`; also without the `/v1` prefix. The model
+//!   list shows `model` and `listed_models`, in cards that also carry OpenRouter's fields.
 //! - OpenRouter: `GET /v1/key` (and `/key`), which checks the key as OpenRouter's does.
 //! - Anthropic: `POST /v1/messages` and `POST /messages` (SSE with named events with
 //!   `"stream": true`). Requires `anthropic-version`, and checks the body as the API does
@@ -22,7 +22,10 @@
 //!   parameters from version `2026-10-21`); the key may come as `x-api-key` or `Bearer`.
 //! - Fake: `GET /health`, `GET /stats`, `POST /stats/reset`, `GET|POST /control`.
 //!
-//! Layout: [`knobs`] (behaviour), `request` (body checks), `anthropic_request` (Anthropic's
+//! Embeddings come from [`embedding`]: a hashed bag of words over everyday synonym groups, so
+//! paraphrases land close together (deterministic, no model).
+//!
+//! Layout: [`knobs`] (behaviour), `embed` (the embedding routes), `request` (body checks), `anthropic_request` (Anthropic's
 //! extra checks), `auth` (the `api_key` check), `reply` (what to answer), `chat` (shared
 //! pipeline), `ollama`, `openai` and `anthropic` (wire formats), `wire_error` (error bodies),
 //! [`record`] (recorder), `state`, `server` (router), `running` (in-process server),
@@ -41,6 +44,8 @@ mod anthropic;
 mod anthropic_request;
 mod auth;
 mod chat;
+mod embed;
+pub mod embedding;
 pub mod health;
 pub mod knobs;
 mod ollama;

@@ -159,6 +159,20 @@ fn create_dirs(root: &OwnedFd, relative: &Path) -> Result<OwnedFd, BeneathError>
     )
 }
 
+/// Opens the directory `relative` beneath `root` (`O_PATH`), creating every missing level.
+pub fn create_dir_all(root: &Path, relative: &Path) -> Result<OwnedFd, BeneathError> {
+    create_dirs(&open_root(root)?, relative)
+}
+
+/// Removes the file `name` from the directory `dir` (from [`create_dir_all`]); a missing file is
+/// not an error.
+pub fn remove_file_at(dir: &OwnedFd, name: &str) -> Result<(), BeneathError> {
+    match nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
 /// Replaces (or creates) the file `relative` beneath `root` with `bytes`, atomically: a fresh
 /// temporary file (`O_EXCL`, never a planted symlink) in the same directory, then a rename. A
 /// symlink at the target is replaced, not followed.
@@ -280,5 +294,16 @@ mod tests {
             .collect();
         assert!(names.contains(&"a".to_owned()) && names.contains(&"memory".to_owned()));
         assert!(!names.iter().any(|n| n.contains("pincer-tmp")), "{names:?}");
+        // Directories are created beneath the root only, and files removed from them.
+        assert!(matches!(
+            create_dir_all(&root, Path::new("up/made")),
+            Err(BeneathError::Escapes)
+        ));
+        assert!(!dir.path().join("made").exists());
+        let state = create_dir_all(&root, Path::new(".state/deep")).expect("created");
+        std::fs::write(root.join(".state/deep/f"), "x").expect("file");
+        remove_file_at(&state, "f").expect("removed");
+        remove_file_at(&state, "f").expect("already gone is fine");
+        assert!(!root.join(".state/deep/f").exists());
     }
 }

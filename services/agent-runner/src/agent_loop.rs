@@ -455,7 +455,7 @@ mod tests {
         defaults["model"] = "fake/m".into();
         let config: pincer_config::Agents =
             serde_json::from_value(serde_json::json!({ "defaults": defaults })).expect("agents");
-        let set = AgentSet::open(&config, &pincer_config::Tools::default(), None, dir)
+        let set = AgentSet::open(&config, &pincer_config::Tools::default(), None, dir, None)
             .expect("workspace");
         set.get("main").expect("the default agent")
     }

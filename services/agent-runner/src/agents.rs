@@ -8,6 +8,8 @@ use std::sync::Arc;
 use pincer_config::{AgentError, ResolvedAgent};
 use pincer_workspace::{self as workspace, Workspace, bootstrap::Caps};
 
+use crate::memory::{Embedder, MemoryIndex};
+use crate::router::RouterClient;
 use crate::tool_host::ToolHost;
 use crate::tools::ToolBox;
 
@@ -34,13 +36,20 @@ pub struct AgentSet {
 impl AgentSet {
     /// Opens the workspace of every agent that resolves. `base` is the default agent's workspace
     /// when the config names none (others get `<base>-<id>`). Every agent gets the tools of the
-    /// tool host, when there is one.
+    /// tool host, when there is one, and embeddings for memory search through `router` when
+    /// `agents.defaults.memorySearch` names a provider.
     pub fn open(
         config: &pincer_config::Agents,
         tools: &pincer_config::Tools,
         host: Option<&Arc<ToolHost>>,
         base: &Path,
+        router: Option<&RouterClient>,
     ) -> Result<Self, workspace::Error> {
+        let embedding_model = config
+            .defaults
+            .memory_search
+            .as_ref()
+            .and_then(pincer_config::MemorySearch::embedding_model);
         let default_id = config.default_id().to_owned();
         let mut ids = vec![default_id.clone()];
         ids.extend(
@@ -74,7 +83,11 @@ impl AgentSet {
             );
             let ws = Workspace::open(&dir)?;
             tracing::info!(agent = %resolved.id, workspace = %ws.root().display(), "agent ready");
-            let mut toolbox = ToolBox::new(&resolved.id, ws, tools);
+            let embedder = router
+                .zip(embedding_model.clone())
+                .map(|(router, model)| Embedder::new(router.clone(), model));
+            let memory = MemoryIndex::new(ws.root(), embedder);
+            let mut toolbox = ToolBox::new(&resolved.id, ws, tools).with_memory(memory);
             if let Some(host) = host {
                 toolbox = toolbox.with_host(host.clone());
             }
@@ -106,6 +119,17 @@ impl AgentSet {
         ids
     }
 
+    /// Starts each agent's memory indexer (index built from the files, embeddings computed in
+    /// the background) until `shutdown`.
+    pub fn start_memory_indexers(&self, shutdown: &tokio_util::sync::CancellationToken) {
+        for agent in self.by_id.values() {
+            tokio::spawn(crate::memory::indexer::run(
+                agent.tools.memory().clone(),
+                shutdown.clone(),
+            ));
+        }
+    }
+
     /// The agent a turn names (`default`, `main` or an entry id).
     pub fn get(&self, id: &str) -> Result<Arc<Agent>, AgentError> {
         let resolved = self.config.resolve(id)?;
@@ -133,7 +157,7 @@ mod tests {
         }))
         .expect("agents");
         let base = dir.path().join("workspace");
-        let set = AgentSet::open(&config, &Default::default(), None, &base).expect("open");
+        let set = AgentSet::open(&config, &Default::default(), None, &base, None).expect("open");
         let root = |id: &str| {
             set.get(id)
                 .expect(id)

@@ -7,7 +7,8 @@
 //! - [`agent_loop`]: model calls and tool calls until an answer, `maxIterations` or the timeout;
 //!   [`loop_guard`] keeps a model from repeating a failing call.
 //! - [`agents`], [`skills`], [`tools`]: each agent's prompt files, skills and tools (files,
-//!   memory); its workspace is [`pincer_workspace`].
+//!   memory); its workspace is [`pincer_workspace`]; [`memory`]: its memory index, embedded in
+//!   the background.
 //! - [`tool_host`]: the tools that run programs or reach the network (exec, web, MCP servers),
 //!   which run in the tool host, not here.
 //! - [`commands`]: `/new`, `/reset`, `/status`, `/model`, `/usage`.
@@ -27,6 +28,7 @@ pub mod consumer;
 pub mod health;
 pub mod heartbeat;
 pub mod loop_guard;
+pub mod memory;
 pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;
@@ -150,12 +152,20 @@ async fn serve_until(
         .as_ref()
         .map(|settings| tool_host::ToolHost::start(settings, host_shutdown.clone()))
         .transpose()?;
+    let router =
+        router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref())
+            .map_err(|reason| Error::RouterUrl {
+                url: config.router_url.clone(),
+                reason,
+            })?;
     let agents = Arc::new(agents::AgentSet::open(
         &config.agents,
         &config.tools,
         host.as_ref(),
         &config.workspace_base,
+        Some(&router),
     )?);
+    agents.start_memory_indexers(&shutdown);
     let client = pincer_bus::connect::connect(
         &config.nats_url,
         "agent-runner",
@@ -165,7 +175,7 @@ async fn serve_until(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let (context, usage_writer) = turn_context(&config, &client, &js, agents).await?;
+    let (context, usage_writer) = turn_context(&config, &client, &js, agents, router).await?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_shutdown = shutdown.clone();
@@ -250,15 +260,10 @@ async fn turn_context(
     client: &async_nats::Client,
     js: &async_nats::jetstream::Context,
     agents: Arc<agents::AgentSet>,
+    router: router::RouterClient,
 ) -> Result<(turn::TurnContext, Option<usage_recorder::UsageWriter>), Error> {
     let ns = &config.namespace;
     let sessions = sessions::SessionStore::open(js, ns, config.ack_wait / 2).await?;
-    let router =
-        router::RouterClient::connect_lazy(&config.router_url, config.router_token.as_ref())
-            .map_err(|reason| Error::RouterUrl {
-                url: config.router_url.clone(),
-                reason,
-            })?;
     let media = match pincer_bus::setup::media_store(js, ns).await {
         Ok(store) => Some(attachments::Media(store)),
         Err(error) => {

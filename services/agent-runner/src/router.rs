@@ -41,6 +41,18 @@ impl RouterClient {
         Ok(client.chat(request).await?.into_inner())
     }
 
+    /// Embeddings (memory search), waiting at most `timeout` (plus a second for the hop).
+    pub async fn embed(
+        &self,
+        request: pb::EmbedRequest,
+        timeout: Duration,
+    ) -> Result<pb::EmbedResponse, tonic::Status> {
+        let mut client = self.inner.clone();
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(timeout + Duration::from_secs(1));
+        Ok(client.embed(request).await?.into_inner())
+    }
+
     /// The router's model catalogue (context windows for compaction).
     pub async fn list_models(&self) -> Result<Vec<pb::ModelInfo>, tonic::Status> {
         let mut client = self.inner.clone();

@@ -58,6 +58,8 @@ impl Answer {
 struct Script {
     answers: VecDeque<Answer>,
     requests: Vec<pb::ChatRequest>,
+    /// Texts embedded so far.
+    embedded: usize,
 }
 
 /// The running fake; stops when dropped.
@@ -81,6 +83,7 @@ impl ScriptedRouter {
         let script = Arc::new(Mutex::new(Script {
             answers: answers.into(),
             requests: Vec::new(),
+            embedded: 0,
         }));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -106,6 +109,11 @@ impl ScriptedRouter {
     /// The `Chat` requests received so far.
     pub fn requests(&self) -> Vec<pb::ChatRequest> {
         self.lock().requests.clone()
+    }
+
+    /// How many texts `Embed` was asked for so far.
+    pub fn embedded(&self) -> usize {
+        self.lock().embedded
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
@@ -177,6 +185,35 @@ impl LlmRouter for Service {
         _request: tonic::Request<pb::StatusRequest>,
     ) -> Result<tonic::Response<pb::StatusResponse>, tonic::Status> {
         Ok(tonic::Response::new(pb::StatusResponse::default()))
+    }
+
+    /// Embeds with the fake provider's embedding (paraphrases land close), counting the calls;
+    /// the model `fake/down` fails as an unreachable provider would.
+    async fn embed(
+        &self,
+        request: tonic::Request<pb::EmbedRequest>,
+    ) -> Result<tonic::Response<pb::EmbedResponse>, tonic::Status> {
+        let request = request.into_inner();
+        self.script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .embedded += request.inputs.len();
+        if request.model == "fake/down" {
+            return Err(failure(pb::ErrorKind::Transport, "connection refused"));
+        }
+        let dims = pincer_fake_provider::embedding::DEFAULT_DIMS;
+        let embeddings = request
+            .inputs
+            .iter()
+            .map(|text| pb::Embedding {
+                values: pincer_fake_provider::embedding::embed(text, dims),
+            })
+            .collect();
+        Ok(tonic::Response::new(pb::EmbedResponse {
+            embeddings,
+            model: request.model,
+            dims: u32::try_from(dims).unwrap_or(u32::MAX),
+        }))
     }
 }
 

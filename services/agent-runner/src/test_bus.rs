@@ -44,7 +44,7 @@ impl TestBus {
         let agents: pincer_config::Agents =
             serde_json::from_value(serde_json::json!({"defaults": {"model": "fake/m"}}))
                 .expect("agents");
-        let agents = AgentSet::open(&agents, &Default::default(), None, workspaces.path())
+        let agents = AgentSet::open(&agents, &Default::default(), None, workspaces.path(), None)
             .expect("workspace");
         let router = ScriptedRouter::start(answers, 0).await;
         let aborts = crate::aborts::Aborts::listen(&client, &namespace)

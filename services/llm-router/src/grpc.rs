@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::failover::events::{Attempt, CallFailure, Done, Event};
 use crate::failover::{self, Call, Engine};
 use crate::providers::{CallRequest, ErrorKind, Message, Role, Tool, ToolCall, Usage};
-use crate::status;
+use crate::{embeddings, status};
 
 /// What the engine reports, as it goes out on the wire.
 type Item = Result<Event, CallFailure>;
@@ -120,6 +120,44 @@ impl pb::llm_router_server::LlmRouter for Router {
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let probe = request.into_inner().probe;
         Ok(Response::new(status::status(&self.engine, probe).await))
+    }
+
+    async fn embed(
+        &self,
+        request: Request<pb::EmbedRequest>,
+    ) -> Result<Response<pb::EmbedResponse>, Status> {
+        let span = tracing::info_span!(
+            "llm.embed",
+            model = tracing::field::Empty,
+            inputs = tracing::field::Empty
+        );
+        pincer_telemetry::propagation::set_parent(
+            &span,
+            &pincer_telemetry::propagation::GrpcMetadataRef(request.metadata()),
+        );
+        let request = request.into_inner();
+        span.record("model", request.model.as_str());
+        span.record("inputs", request.inputs.len());
+        let timeout = if request.timeout_ms == 0 {
+            self.default_timeout
+        } else {
+            Duration::from_millis(request.timeout_ms)
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let embedded = embeddings::run(&self.engine, &request.model, &request.inputs, deadline)
+            .instrument(span)
+            .await
+            .map_err(status_of)?;
+        let dims = embedded.vectors.first().map_or(0, Vec::len);
+        Ok(Response::new(pb::EmbedResponse {
+            embeddings: embedded
+                .vectors
+                .into_iter()
+                .map(|values| pb::Embedding { values })
+                .collect(),
+            model: request.model,
+            dims: u32::try_from(dims).unwrap_or(u32::MAX),
+        }))
     }
 }
 

@@ -9,12 +9,14 @@
 //! - [`health`]: cooldowns and circuit breakers per provider, key and model, shared over NATS KV.
 //! - [`discovery`]: Ollama `/api/tags` and `/api/show` (context length → `num_ctx`, tool support).
 //! - [`guard`], [`cost`]: the context-window guard and per-call cost.
+//! - [`embeddings`]: `Embed`, texts to vectors with one embedding model (memory search).
 //! - [`grpc`], [`status`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`;
 //!   [`probe`]: each provider asked whether it answers, from where the router runs.
 
 pub mod catalog;
 pub mod cost;
 pub mod discovery;
+pub mod embeddings;
 pub mod failover;
 pub mod grpc;
 pub mod guard;

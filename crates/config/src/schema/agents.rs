@@ -139,6 +139,9 @@ pub struct AgentDefaults {
     /// Delegation to sub-agents (`sessions_spawn`): depth, children, concurrency, who.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subagents: Option<Subagents>,
+    /// Where `memory_search` gets embeddings (`provider`, `model`); unset: full-text only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_search: Option<super::memory_search::MemorySearch>,
 }
 
 /// `agents.defaults.subagents` (OpenClaw's keys).

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod channels;
 pub mod gateway;
 pub mod mcp;
+pub mod memory_search;
 pub mod models;
 pub mod tools;
 pub mod web;

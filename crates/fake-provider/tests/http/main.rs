@@ -3,6 +3,7 @@
 mod anthropic;
 mod binary;
 mod control;
+mod embeddings;
 mod knobs;
 mod ollama;
 mod openai;

@@ -290,6 +290,38 @@ pub struct ModelStatus {
     #[prost(uint64, tag = "3")]
     pub last_served_unix_ms: u64,
 }
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EmbedRequest {
+    /// The embedding model, as "provider/model" (e.g. "ollama/nomic-embed-text").
+    #[prost(string, tag = "1")]
+    pub model: ::prost::alloc::string::String,
+    /// The texts, at most 128 per call (2 MiB in all); one vector comes back for each, in order.
+    #[prost(string, repeated, tag = "2")]
+    pub inputs: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Whole-call deadline in milliseconds; 0 = the router's default.
+    #[prost(uint64, tag = "3")]
+    pub timeout_ms: u64,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct EmbedResponse {
+    /// One per input, in the order of the inputs.
+    #[prost(message, repeated, tag = "1")]
+    pub embeddings: ::prost::alloc::vec::Vec<Embedding>,
+    /// The model that made them, "provider/model" as requested.
+    #[prost(string, tag = "2")]
+    pub model: ::prost::alloc::string::String,
+    /// Length of every vector.
+    #[prost(uint32, tag = "3")]
+    pub dims: u32,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Embedding {
+    #[prost(float, repeated, tag = "1")]
+    pub values: ::prost::alloc::vec::Vec<f32>,
+}
 /// Why a call failed. Every non-OK status of Chat carries a ChatFailure (encoded) as its details,
 /// so callers act on the kind and never parse messages.
 #[allow(clippy::all)]
@@ -649,6 +681,30 @@ pub mod llm_router_client {
                 .insert(GrpcMethod::new("pincer.llm.v1.LlmRouter", "Status"));
             self.inner.unary(req, path, codec).await
         }
+        /// Turns texts into embedding vectors with one embedding model (memory search). No fallbacks:
+        /// vectors of different models are not comparable. A failure is a status carrying a ChatFailure,
+        /// as for Chat.
+        pub async fn embed(
+            &mut self,
+            request: impl tonic::IntoRequest<super::EmbedRequest>,
+        ) -> std::result::Result<tonic::Response<super::EmbedResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/pincer.llm.v1.LlmRouter/Embed",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("pincer.llm.v1.LlmRouter", "Embed"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -692,6 +748,13 @@ pub mod llm_router_server {
             &self,
             request: tonic::Request<super::StatusRequest>,
         ) -> std::result::Result<tonic::Response<super::StatusResponse>, tonic::Status>;
+        /// Turns texts into embedding vectors with one embedding model (memory search). No fallbacks:
+        /// vectors of different models are not comparable. A failure is a status carrying a ChatFailure,
+        /// as for Chat.
+        async fn embed(
+            &self,
+            request: tonic::Request<super::EmbedRequest>,
+        ) -> std::result::Result<tonic::Response<super::EmbedResponse>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct LlmRouterServer<T> {
@@ -888,6 +951,49 @@ pub mod llm_router_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = StatusSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/pincer.llm.v1.LlmRouter/Embed" => {
+                    #[allow(non_camel_case_types)]
+                    struct EmbedSvc<T: LlmRouter>(pub Arc<T>);
+                    impl<T: LlmRouter> tonic::server::UnaryService<super::EmbedRequest>
+                    for EmbedSvc<T> {
+                        type Response = super::EmbedResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::EmbedRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as LlmRouter>::embed(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = EmbedSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

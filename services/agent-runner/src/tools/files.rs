@@ -231,8 +231,8 @@ mod tests {
         assert_eq!(list(&ws, r#"{"path":"notes"}"#).expect("list"), "a.md");
     }
 
-    #[test]
-    fn links_planted_by_others_lead_nowhere() {
+    #[tokio::test]
+    async fn links_planted_by_others_lead_nowhere() {
         let (_dir, ws) = ws();
         let outside = tempfile::tempdir().expect("outside");
         let secret = outside.path().join("config.json5");
@@ -247,7 +247,10 @@ mod tests {
             matches!(read_hard, Err(ToolError::Invalid(ref m)) if m.contains("hard links")),
             "{read_hard:?}"
         );
-        let found = crate::tools::memory::search(&ws, r#"{"query":"TOKEN"}"#).expect("search");
+        let memory = crate::memory::MemoryIndex::new(ws.root(), None);
+        let found = crate::tools::memory::search(&memory, r#"{"query":"TOKEN"}"#)
+            .await
+            .expect("search");
         assert!(found.starts_with("no memory matches"), "{found}");
         // Writing through a link that leads out is refused; the file it points at is untouched.
         let through = write(&ws, r#"{"path":"MEMORY.md.tmp","content":"x"}"#);

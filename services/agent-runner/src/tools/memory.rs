@@ -1,23 +1,17 @@
 //! `memory_search` and `memory_write` over `MEMORY.md` and `memory/*.md`.
 //!
-//! Search is ranked full-text (BM25 over paragraph chunks), computed on the files as they are at
-//! the time of the call: no index to go stale, and for a personal memory of a few hundred KiB it
-//! is a millisecond of work. Embeddings can be layered on later where a provider offers them.
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+//! Search goes through the agent's memory index ([`crate::memory`]): full text (BM25), and
+//! meaning too when `agents.defaults.memorySearch` names an embedding provider. Each result is
+//! `file:line (score)` and a snippet of the chunk, so the model can `read` around it.
 
 use serde::Deserialize;
 
 use super::{ToolError, args};
+use crate::memory::MemoryIndex;
 use pincer_workspace::Workspace;
 
-/// Chunks of this many characters at most (long paragraphs are split).
-const CHUNK_CHARS: usize = 800;
 /// Results returned unless the model asks for fewer.
 const DEFAULT_RESULTS: usize = 5;
-/// Bytes of memory files read at most (the oldest daily files beyond it are skipped).
-const MAX_MEMORY_BYTES: u64 = 8 * 1024 * 1024;
 /// Largest single note accepted by `memory_write`.
 const MAX_NOTE: usize = 16 * 1024;
 
@@ -29,38 +23,36 @@ struct SearchArgs {
     limit: Option<usize>,
 }
 
-/// A piece of a memory file.
-#[derive(Debug, Clone, PartialEq)]
-struct Chunk {
-    file: String,
-    line: usize,
-    text: String,
-}
-
 /// `memory_search`.
-pub fn search(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
+pub async fn search(memory: &MemoryIndex, arguments: &str) -> Result<String, ToolError> {
     let SearchArgs { query, limit } = args(arguments)?;
-    let terms = tokens(&query);
-    if terms.is_empty() {
+    if pincer_memory::fts_query::terms(&query).is_empty() {
         return Err(ToolError::Invalid("query has no searchable words".into()));
     }
-    let chunks = load_chunks(ws);
-    let ranked = rank(&chunks, &terms);
-    if ranked.is_empty() {
+    let limit = limit.unwrap_or(DEFAULT_RESULTS).clamp(1, 20);
+    let found = memory
+        .search(&query, limit)
+        .await
+        .map_err(|error| ToolError::Io(format!("memory search failed: {error}")))?;
+    if found.hits.is_empty() {
         return Ok(format!("no memory matches {query:?}"));
     }
-    let limit = limit.unwrap_or(DEFAULT_RESULTS).clamp(1, 20);
-    Ok(ranked
-        .into_iter()
-        .take(limit)
-        .map(|(score, chunk)| {
+    let mut sections: Vec<String> = found
+        .hits
+        .iter()
+        .map(|hit| {
             format!(
-                "{}:{} (score {score:.2})\n{}",
-                chunk.file, chunk.line, chunk.text
+                "{}:{} (score {:.2})\n{}",
+                hit.path, hit.line, hit.score, hit.snippet
             )
         })
-        .collect::<Vec<_>>()
-        .join("\n---\n"))
+        .collect();
+    if let Some(reason) = found.words_only {
+        sections.push(format!(
+            "(searched by words only: the embedding provider did not answer: {reason})"
+        ));
+    }
+    Ok(sections.join("\n---\n"))
 }
 
 #[derive(Deserialize)]
@@ -99,175 +91,81 @@ pub fn write(ws: &Workspace, arguments: &str, today: &str) -> Result<String, Too
     Ok(format!("saved to {relative}"))
 }
 
-/// `MEMORY.md`, then the daily files newest first (relative to the root).
-fn memory_files(root: &Path) -> Vec<PathBuf> {
-    use pincer_workspace::beneath::{EntryKind, list};
-    let mut files = vec![PathBuf::from("MEMORY.md")];
-    let mut daily: Vec<PathBuf> = list(root, Path::new("memory"))
-        .into_iter()
-        .flatten()
-        .filter(|(name, kind)| *kind == EntryKind::File && name.ends_with(".md"))
-        .map(|(name, _)| Path::new("memory").join(name))
-        .collect();
-    daily.sort();
-    daily.reverse();
-    files.extend(daily);
-    files
-}
-
-/// The memory files' paragraphs, within [`MAX_MEMORY_BYTES`]; read beneath the root like every
-/// file tool (a symlink in `memory/` leads nowhere).
-fn load_chunks(ws: &Workspace) -> Vec<Chunk> {
-    use std::io::Read as _;
-    let mut budget = MAX_MEMORY_BYTES;
-    let mut chunks = Vec::new();
-    for relative in memory_files(ws.root()) {
-        let Ok(file) = pincer_workspace::beneath::open_read(ws.root(), &relative) else {
-            continue;
-        };
-        let Ok(meta) = file.metadata() else {
-            continue;
-        };
-        if !meta.is_file() || meta.len() > budget {
-            continue;
-        }
-        budget -= meta.len();
-        let mut text = String::new();
-        if file.take(meta.len()).read_to_string(&mut text).is_err() {
-            continue;
-        }
-        chunks.extend(chunk(&ws.display(&ws.root().join(&relative)), &text));
-    }
-    chunks
-}
-
-/// Paragraphs (blank-line separated), long ones split at [`CHUNK_CHARS`].
-fn chunk(file: &str, text: &str) -> Vec<Chunk> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut start = 1;
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || current.chars().count() + line.chars().count() > CHUNK_CHARS {
-            if !current.trim().is_empty() {
-                out.push(Chunk {
-                    file: file.to_owned(),
-                    line: start,
-                    text: current.trim().to_owned(),
-                });
-            }
-            current.clear();
-            start = index + 1;
-            if line.trim().is_empty() {
-                start = index + 2;
-                continue;
-            }
-        }
-        current.push_str(line);
-        current.push('\n');
-    }
-    if !current.trim().is_empty() {
-        out.push(Chunk {
-            file: file.to_owned(),
-            line: start,
-            text: current.trim().to_owned(),
-        });
-    }
-    out
-}
-
-/// Lowercased words of letters and digits (any script).
-fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// BM25 (k1 = 1.2, b = 0.75), best first; chunks matching no term are left out.
-fn rank<'a>(chunks: &'a [Chunk], terms: &[String]) -> Vec<(f64, &'a Chunk)> {
-    const K1: f64 = 1.2;
-    const B: f64 = 0.75;
-    let docs: Vec<Vec<String>> = chunks.iter().map(|c| tokens(&c.text)).collect();
-    let n = docs.len() as f64;
-    if docs.is_empty() {
-        return Vec::new();
-    }
-    let average = docs.iter().map(Vec::len).sum::<usize>() as f64 / n;
-    let mut frequency: HashMap<&str, usize> = HashMap::new();
-    for term in terms {
-        let containing = docs.iter().filter(|d| d.contains(term)).count();
-        frequency.insert(term, containing);
-    }
-    let mut scored: Vec<(f64, &Chunk)> = docs
-        .iter()
-        .zip(chunks)
-        .filter_map(|(doc, chunk)| {
-            let length = doc.len() as f64;
-            let score: f64 = terms
-                .iter()
-                .map(|term| {
-                    let tf = doc.iter().filter(|w| *w == term).count() as f64;
-                    if tf == 0.0 {
-                        return 0.0;
-                    }
-                    let df = frequency.get(term.as_str()).copied().unwrap_or(0) as f64;
-                    let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
-                    idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * length / average.max(1.0)))
-                })
-                .sum();
-            (score > 0.0).then_some((score, chunk))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
+    use crate::memory::{Embedder, MemoryIndex, indexer};
     use crate::scratch_workspace as ws;
+    use crate::scripted_router::ScriptedRouter;
 
-    #[test]
-    fn written_notes_are_found_best_match_first() {
+    fn words_only(ws: &Workspace) -> MemoryIndex {
+        MemoryIndex::new(ws.root(), None)
+    }
+
+    /// Runs the background task until every chunk has a vector of `model`.
+    async fn embedded(memory: &MemoryIndex, model: &str) -> tokio_util::sync::CancellationToken {
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(indexer::run(memory.clone(), stop.clone()));
+        let model = model.to_owned();
+        pincer_test_support::eventually("every chunk embedded", Duration::from_secs(10), || {
+            let (memory, model) = (memory.clone(), model.clone());
+            async move {
+                let counts = memory
+                    .run(move |index, _| index.counts(&model))
+                    .await
+                    .ok()?;
+                (counts.chunks > 0 && counts.embedded == counts.chunks).then_some(())
+            }
+        })
+        .await;
+        stop
+    }
+
+    #[tokio::test]
+    async fn written_notes_are_found_best_match_first() {
         let (_dir, ws) = ws();
-        write(
-            &ws,
-            r#"{"text":"The user's cat is called Miso and likes tuna."}"#,
-            "2026-11-29",
-        )
-        .expect("write");
-        write(
-            &ws,
-            r#"{"text":"Dentist appointment on Friday.","target":"long_term"}"#,
-            "2026-11-29",
-        )
-        .expect("write");
-        write(
-            &ws,
-            r#"{"text":"Bought cat food; the cat Miso refused it."}"#,
-            "2026-11-30",
-        )
-        .expect("write");
-        let out = search(&ws, r#"{"query":"what is the cat called? Miso"}"#).expect("search");
+        let memory = words_only(&ws);
+        for (note, day) in [
+            (
+                r#"{"text":"The user's cat is called Miso and likes tuna."}"#,
+                "2026-11-29",
+            ),
+            (
+                r#"{"text":"Dentist appointment on Friday.","target":"long_term"}"#,
+                "2026-11-29",
+            ),
+            (
+                r#"{"text":"Bought cat food; the cat Miso refused it."}"#,
+                "2026-11-30",
+            ),
+        ] {
+            write(&ws, note, day).expect("write");
+        }
+        let out = search(&memory, r#"{"query":"what is the cat called? Miso"}"#)
+            .await
+            .expect("search");
         let first = out.split("\n---\n").next().expect("a result");
         assert!(first.contains("Miso"), "{out}");
         assert!(!out.contains("Dentist"), "{out}");
-        assert!(out.contains("memory/2026-11-29.md:"), "{out}");
-        let out = search(&ws, r#"{"query":"dentist"}"#).expect("search");
+        assert!(out.contains("memory/2026-11-29.md:2 (score "), "{out}");
+        let out = search(&memory, r#"{"query":"dentist"}"#)
+            .await
+            .expect("search");
         assert!(out.starts_with("MEMORY.md:"), "{out}");
-        assert!(
-            search(&ws, r#"{"query":"zebra"}"#)
-                .expect("search")
-                .starts_with("no memory")
-        );
+        let out = search(&memory, r#"{"query":"zebra"}"#)
+            .await
+            .expect("search");
+        assert!(out.starts_with("no memory"), "{out}");
     }
 
-    #[test]
-    fn bad_input_is_explained() {
+    #[tokio::test]
+    async fn bad_input_is_explained() {
         let (_dir, ws) = ws();
         assert!(matches!(
-            search(&ws, r#"{"query":"!!!"}"#),
+            search(&words_only(&ws), r#"{"query":"!!!"}"#).await,
             Err(ToolError::Invalid(_))
         ));
         assert!(matches!(
@@ -280,12 +178,64 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn long_paragraphs_are_split_and_lines_are_counted() {
-        let text = format!("# T\n\nfirst para\n\n{}", "word\n".repeat(400));
-        let chunks = chunk("f.md", &text);
-        assert_eq!(chunks[0].line, 1);
-        assert_eq!(chunks[1].line, 3);
-        assert!(chunks.len() >= 4, "{}", chunks.len());
+    const NOTES: &str = "The Peugeot 208 failed its contrôle technique: the rear brake pads are worn.\n\n\
+        Léa started piano lessons on Wednesdays.\n\n\
+        The bakery ran out of bread.\n";
+    const PARAPHRASE: &str = r#"{"query":"what happened with the automobile inspection?"}"#;
+
+    #[tokio::test]
+    async fn with_a_provider_a_paraphrase_finds_the_note_that_full_text_misses() {
+        let (_dir, ws) = ws();
+        std::fs::write(ws.root().join("memory/2026-10-05.md"), NOTES).expect("notes");
+        let out = search(&words_only(&ws), PARAPHRASE).await.expect("search");
+        assert!(
+            !out.contains("Peugeot"),
+            "full text has no word in common: {out}"
+        );
+
+        let router = ScriptedRouter::start(Vec::new(), 0).await;
+        let embedder = Embedder::new(router.client.clone(), "fake/embed".into());
+        let memory = MemoryIndex::new(ws.root(), Some(embedder));
+        let _stop = embedded(&memory, "fake/embed").await;
+        let out = search(&memory, PARAPHRASE).await.expect("search");
+        assert!(out.starts_with("memory/2026-10-05.md:1 (score "), "{out}");
+        assert!(out.contains("Peugeot 208 failed"), "{out}");
+        assert!(!out.contains("searched by words only"), "{out}");
+
+        // A note written later is embedded in the background and found by meaning.
+        let before = router.embedded();
+        write(
+            &ws,
+            r#"{"text":"Pixel the kitten had her vaccines at the vet."}"#,
+            "2026-10-06",
+        )
+        .expect("write");
+        memory.changed();
+        pincer_test_support::eventually("the new note embedded", Duration::from_secs(10), || {
+            let router = &router;
+            async move { (router.embedded() > before).then_some(()) }
+        })
+        .await;
+        let out = search(&memory, r#"{"query":"how is my pet cat?","limit":1}"#)
+            .await
+            .expect("search");
+        assert!(out.starts_with("memory/2026-10-06.md:2"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_provider_leaves_full_text_and_says_so() {
+        let (_dir, ws) = ws();
+        std::fs::write(ws.root().join("MEMORY.md"), NOTES).expect("notes");
+        let router = ScriptedRouter::start(Vec::new(), 0).await;
+        let embedder = Embedder::new(router.client.clone(), "fake/down".into());
+        let memory = MemoryIndex::new(ws.root(), Some(embedder));
+        let out = search(&memory, r#"{"query":"piano"}"#)
+            .await
+            .expect("search");
+        assert!(out.starts_with("MEMORY.md:3 (score "), "{out}");
+        assert!(
+            out.contains("searched by words only") && out.contains("connection refused"),
+            "{out}"
+        );
     }
 }

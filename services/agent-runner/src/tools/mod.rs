@@ -3,7 +3,7 @@
 //! so a bad call is something the model can correct, never a failed turn.
 //!
 //! - [`files`]: `read`, `write`, `edit`, `list`, confined to the workspace.
-//! - [`memory`]: `memory_search`, `memory_write`.
+//! - [`memory`]: `memory_search` (over the agent's [`crate::memory`] index), `memory_write`.
 //! - [`cron`]: `cron`, the agent's scheduled jobs.
 //! - [`sessions`]: delegation: `sessions_spawn`, `sessions_send`, `sessions_list`,
 //!   `sessions_history`, `agents_list`.
@@ -26,6 +26,7 @@ use serde_json::json;
 
 use pincer_workspace::{PathError, Workspace};
 
+use crate::memory::MemoryIndex;
 use crate::tool_host::ToolHost;
 
 /// Why a tool call failed; the message is what the model sees.
@@ -144,17 +145,32 @@ pub struct ToolBox {
     workspace: Workspace,
     policy: pincer_config::Tools,
     host: Option<Arc<ToolHost>>,
+    memory: MemoryIndex,
 }
 
 impl ToolBox {
-    /// Tools of `agent` over `workspace` under `policy` (`tools` in the config).
+    /// Tools of `agent` over `workspace` under `policy` (`tools` in the config); memory is
+    /// searched by words until [`ToolBox::with_memory`] gives it embeddings.
     pub fn new(agent: &str, workspace: Workspace, policy: &pincer_config::Tools) -> Self {
         Self {
             agent: agent.to_owned(),
+            memory: MemoryIndex::new(workspace.root(), None),
             workspace,
             policy: policy.clone(),
             host: None,
         }
+    }
+
+    /// Uses `memory` (the workspace's index, with its embedder) for the memory tools.
+    #[must_use]
+    pub fn with_memory(mut self, memory: MemoryIndex) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// The memory index of the workspace.
+    pub fn memory(&self) -> &MemoryIndex {
+        &self.memory
     }
 
     /// Adds the tools of the tool host.
@@ -307,6 +323,11 @@ impl ToolBox {
                     .join(", "),
             });
         }
+        if name == "memory_search" {
+            return tokio::time::timeout(TOOL_TIMEOUT, memory::search(&self.memory, arguments))
+                .await
+                .unwrap_or_else(|_| Err(ToolError::TimedOut(name.to_owned())));
+        }
         if name == "cron" {
             let call = cron::CronCall {
                 store: context.cron(),
@@ -338,18 +359,24 @@ impl ToolBox {
         }
         // The file tools block: run them off the async workers, bounded in time.
         let workspace = self.workspace.clone();
+        let memory = self.memory.clone();
         let (tool, arguments) = (name.to_owned(), arguments.to_owned());
         let work = tokio::task::spawn_blocking(move || match tool.as_str() {
             "read" => files::read(&workspace, &arguments),
             "write" => files::write(&workspace, &arguments),
             "edit" => files::edit(&workspace, &arguments),
             "list" => files::list(&workspace, &arguments),
-            "memory_search" => memory::search(&workspace, &arguments),
-            "memory_write" => memory::write(
-                &workspace,
-                &arguments,
-                &pincer_clock::Date::today().to_string(),
-            ),
+            "memory_write" => {
+                let saved = memory::write(
+                    &workspace,
+                    &arguments,
+                    &pincer_clock::Date::today().to_string(),
+                );
+                if saved.is_ok() {
+                    memory.changed();
+                }
+                saved
+            }
             other => Err(ToolError::Invalid(format!(
                 "`{other}` has no implementation"
             ))),

@@ -249,6 +249,9 @@ pub fn guarded(path: &str, value: &Value) -> Option<Guarded> {
         ["agents", .., "workspace"] | ["agents", "list", ..] => Some(Guarded::Admin(
             "a workspace decides what the file tools can reach",
         )),
+        ["agents", "defaults", "memorySearch", ..] => Some(Guarded::Admin(
+            "the memory search provider receives the text of every memory file",
+        )),
         ["hooks", ..] | ["bindings", ..] => Some(Guarded::Admin(
             "hooks and bindings decide who reaches the agent",
         )),
@@ -497,6 +500,8 @@ mod tests {
             "tools.exec.allowlist",
             "agents.defaults.workspace",
             "agents.entries.a.workspace",
+            "agents.defaults.memorySearch.provider",
+            "agents.defaults.memorySearch",
             "channels.telegram.dmPolicy",
             "channels.telegram.accounts.w.allowFrom",
             "hooks.token",

@@ -3,6 +3,7 @@
 
 pub mod anthropic;
 mod deployment;
+pub mod embed;
 mod error;
 pub mod lines;
 pub mod ollama;

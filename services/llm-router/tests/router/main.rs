@@ -2,6 +2,7 @@
 //! links the router and the fakes; one link instead of five).
 
 mod credentials;
+mod embeddings;
 mod failover;
 mod parser_properties;
 mod shared_health;
