@@ -251,14 +251,15 @@ mod tests {
                     list: [{ id: "main", default: true }] },
           channels: { telegram: { botToken: "${TELEGRAM_BOT_TOKEN}", dmPolicy: "pairing" }, discord: { token: "x" },
                       whatsapp: { dmPolicy: "pairing" } },
-          cron: { enabled: true },
+          cron: { enabled: true, sessionRetention: "24h" },
         }"#;
         let (text, dropped) = convert(openclaw).unwrap();
         let paths: Vec<&str> = dropped.iter().map(|(p, _)| p.as_str()).collect();
-        for gone in ["channels.whatsapp", "cron"] {
+        for gone in ["channels.whatsapp", "cron.sessionRetention"] {
             assert!(paths.contains(&gone), "{gone} not reported: {paths:?}");
         }
         let kept: Value = json5::from_str(&text).unwrap();
+        assert_eq!(kept["cron"]["enabled"], true, "the scheduler is read now");
         assert_eq!(
             kept["channels"]["telegram"]["botToken"],
             "${TELEGRAM_BOT_TOKEN}"

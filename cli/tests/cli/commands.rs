@@ -463,7 +463,7 @@ fn import_openclaw_converts_the_config_and_copies_the_workspace() {
       agents: { defaults: { model: { primary: "openrouter/anthropic/claude-sonnet-4" } }, list: [{ id: "main", default: true }] },
       models: { providers: { openrouter: { baseUrl: "https://openrouter.ai/api/v1", apiKey: "${OPENROUTER_API_KEY}" } } },
       channels: { telegram: { botToken: "${TELEGRAM_BOT_TOKEN}" }, whatsapp: { enabled: true } },
-      cron: { enabled: true },
+      cron: { enabled: true, sessionRetention: "24h" },
     }"#).unwrap();
     let imported = pincer_in(d, &["import", "openclaw", "--json"]);
     assert!(imported.status.success(), "{imported:?}");
@@ -475,7 +475,7 @@ fn import_openclaw_converts_the_config_and_copies_the_workspace() {
         .filter_map(|x| x["path"].as_str())
         .collect();
     assert!(
-        dropped.contains(&"channels.whatsapp") && dropped.contains(&"cron"),
+        dropped.contains(&"channels.whatsapp") && dropped.contains(&"cron.sessionRetention"),
         "{dropped:?}"
     );
     assert_eq!(report["workspace"]["copied"], 2);

@@ -94,6 +94,22 @@ impl Namespace {
         format!("{}.run.{}.*", self.prefix, token(listener))
     }
 
+    /// Where a scheduled job's run reports its outcome: every gateway's scheduler hears it
+    /// ([`Self::cron_run_events_all`]), whichever gateway published the turn.
+    pub fn cron_run_events(&self, job_id: &str, turn_id: &str) -> String {
+        format!(
+            "{}.run.cron.{}.{}",
+            self.prefix,
+            token(job_id),
+            token(turn_id)
+        )
+    }
+
+    /// Every [`Self::cron_run_events`] subject.
+    pub fn cron_run_events_all(&self) -> String {
+        format!("{}.run.cron.*.*", self.prefix)
+    }
+
     /// Core-NATS subject asking the runner of a turn to stop it (`chat.abort`).
     pub fn run_abort(&self, turn_id: &str) -> String {
         format!("{}.abort.{}", self.prefix, token(turn_id))

@@ -390,6 +390,44 @@ impl NewJob {
     }
 }
 
+/// What may change in a job once made (`cron.update`, the tool's `update`): to change the
+/// schedule or the message, remove the job and add another.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobPatch {
+    /// Fire again, or stop firing (the job is kept).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A new label (empty: none).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl JobPatch {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.enabled.is_none() && self.name.is_none()
+    }
+
+    /// Applies it at `now_ms`. A job enabled again fires next from now, not from when it was
+    /// paused (no burst of the runs missed meanwhile).
+    pub fn apply(&self, job: &mut Job, now_ms: u64) {
+        if let Some(enabled) = self.enabled {
+            if enabled && !job.enabled {
+                job.state.next_run_at_ms = job
+                    .schedule
+                    .next_after(now_ms, job.created_at_ms)
+                    .or(job.state.next_run_at_ms);
+            }
+            job.enabled = enabled;
+        }
+        if let Some(name) = &self.name {
+            job.name = Some(name.clone()).filter(|n| !n.trim().is_empty());
+        }
+        job.updated_at_ms = now_ms;
+    }
+}
+
 /// A new job id: 12 hex digits, short enough to type.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
@@ -434,6 +472,25 @@ mod tests {
         assert_eq!(every.state.next_run_at_ms, Some(NOW + 1_800_000));
         assert!(!every.delete_after_run);
         assert_eq!(every.agent_id, "ops");
+    }
+
+    #[test]
+    fn a_job_enabled_again_fires_from_now() {
+        let mut job = new(serde_json::json!({"every": "1m", "message": "m"})).expect("job");
+        let off = JobPatch {
+            enabled: Some(false),
+            name: Some("paused".into()),
+        };
+        off.apply(&mut job, NOW + 10 * 60_000);
+        assert!(!job.enabled);
+        assert_eq!(job.name.as_deref(), Some("paused"));
+        let on = JobPatch {
+            enabled: Some(true),
+            name: None,
+        };
+        on.apply(&mut job, NOW + 30 * 60_000 + 1);
+        assert_eq!(job.state.next_run_at_ms, Some(NOW + 31 * 60_000));
+        assert!(JobPatch::default().is_empty());
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub mod store;
 pub use expr::{CronExpr, ExprError};
 pub use firing::Decision;
 pub use job::{
-    DeliveryMode, Job, JobDelivery, JobError, JobState, NewJob, Payload, RunStatus, SessionTarget,
+    DeliveryMode, Job, JobDelivery, JobError, JobPatch, JobState, NewJob, Payload, RunStatus,
+    SessionTarget,
 };
 pub use schedule::{Schedule, ScheduleError};
 pub use store::{JobStore, StoreError, Stored};

@@ -149,22 +149,24 @@ impl Turns {
 
     /// Registers for the turn's events, then enqueues it durably.
     pub async fn submit(&self, turn: &TurnRequest) -> Result<Submitted, Error> {
+        let events = self.events.register(&turn.reply_subject);
         // Each HTTP request is its own delivery: a client retrying with the same Idempotency-Key gets
         // the same turn id, and the runner answers it from the stored outcome instead of re-running.
         // (JetStream de-duplication by id would swallow the retry and leave it waiting for nothing.)
         let delivery_id = format!("{}.{}", turn.turn_id, uuid::Uuid::new_v4().simple());
-        self.submit_as(turn, &delivery_id).await
+        self.publish_as(turn, &delivery_id).await?;
+        Ok(Submitted {
+            events,
+            pickup_timeout: self.pickup_timeout,
+            started: false,
+            announces_start: turn.live_deltas,
+        })
     }
 
-    /// Like [`Self::submit`], under a message id of the caller's: the same id published twice
-    /// within JetStream's duplicate window is stored once (a scheduled firing raced by two
-    /// gateways).
-    pub async fn submit_as(
-        &self,
-        turn: &TurnRequest,
-        delivery_id: &str,
-    ) -> Result<Submitted, Error> {
-        let events = self.events.register(&turn.reply_subject);
+    /// Enqueues `turn` durably under `delivery_id` without following it: the same id published
+    /// twice within JetStream's duplicate window is stored once (a scheduled firing raced by two
+    /// gateways, whose outcome every gateway hears on the turn's own `reply_subject`).
+    pub async fn publish_as(&self, turn: &TurnRequest, delivery_id: &str) -> Result<(), Error> {
         let stored = pincer_bus::publish::durable_json(
             &self.js,
             self.namespace.turn(&turn.agent_id),
@@ -176,12 +178,7 @@ impl Turns {
         if stored.duplicate {
             tracing::info!(turn_id = %turn.turn_id, "jetstream already had this delivery id");
         }
-        Ok(Submitted {
-            events,
-            pickup_timeout: self.pickup_timeout,
-            started: false,
-            announces_start: turn.live_deltas,
-        })
+        Ok(())
     }
 }
 

@@ -272,3 +272,59 @@ async fn a_child_cannot_spawn_past_the_depth_limit() {
         "sub-agent main (helper) answered:\nfound it myself"
     );
 }
+
+fn call(name: &str, arguments: Value) -> ScriptStep {
+    ScriptStep {
+        text: String::new(),
+        tool: Some(ScriptedTool {
+            name: name.to_owned(),
+            arguments,
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_lists_reads_and_asks_another_session() {
+    let bob = "agent:main:openai-user:bob";
+    let stack = Stack::start_with(
+        CONFIG,
+        Knobs {
+            script: vec![
+                say("noted"),
+                call("agents_list", json!({})),
+                call("sessions_list", json!({})),
+                call("sessions_history", json!({ "sessionKey": bob })),
+                call(
+                    "sessions_send",
+                    json!({ "sessionKey": bob, "message": "what was the word?" }),
+                ),
+                say("kiwi"),
+                say("bob says kiwi"),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    ask(&stack, "bob", "remember the word kiwi").await;
+    let answer = ask(&stack, "amy", "what did bob tell you?").await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "bob says kiwi");
+    let requests = stack.fake.requests();
+    assert_eq!(requests.len(), 7);
+    assert_eq!(last_tool_result(&requests[2].body), "main (you)");
+    assert!(last_tool_result(&requests[3].body).contains(bob));
+    let history = last_tool_result(&requests[4].body);
+    assert!(
+        history.contains("user: remember the word kiwi") && history.contains("assistant: noted"),
+        "{history}"
+    );
+    // Bob's session answered with its own history.
+    let in_bob = requests[5].body.to_string();
+    assert!(
+        in_bob.contains("remember the word kiwi") && in_bob.contains("what was the word?"),
+        "{in_bob}"
+    );
+    assert_eq!(
+        last_tool_result(&requests[6].body),
+        format!("{bob} answered:\nkiwi")
+    );
+}

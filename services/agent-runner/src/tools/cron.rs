@@ -164,13 +164,12 @@ async fn update(
 ) -> Result<String, ToolError> {
     let id = job_id(&args)?;
     own(store, agent, &id).await?;
-    let patch = match args.remove("patch") {
-        Some(Value::Object(patch)) => patch,
-        _ => args,
-    };
-    let enabled = patch.get("enabled").and_then(Value::as_bool);
-    let name = patch.get("name").and_then(Value::as_str).map(str::to_owned);
-    if enabled.is_none() && name.is_none() {
+    args.remove("id");
+    args.remove("jobId");
+    let patch = args.remove("patch").unwrap_or(Value::Object(args));
+    let patch: pincer_cron::JobPatch =
+        serde_json::from_value(patch).map_err(|e| ToolError::Arguments(e.to_string()))?;
+    if patch.is_empty() {
         return Err(ToolError::Arguments(
             "update changes `enabled` or `name`; to change the schedule, remove the job and add a new one".into(),
         ));
@@ -178,19 +177,7 @@ async fn update(
     let now = pincer_clock::now_ms();
     let job = store
         .modify(&id, |job| {
-            if let Some(enabled) = enabled {
-                if enabled && !job.enabled {
-                    job.state.next_run_at_ms = job
-                        .schedule
-                        .next_after(now, job.created_at_ms)
-                        .or(job.state.next_run_at_ms);
-                }
-                job.enabled = enabled;
-            }
-            if let Some(name) = &name {
-                job.name = Some(name.clone());
-            }
-            job.updated_at_ms = now;
+            patch.apply(job, now);
             true
         })
         .await

@@ -81,6 +81,15 @@ fn next_child(context: &CallContext<'_>) -> Result<usize, ToolError> {
     Ok(index)
 }
 
+/// Adds a child's tokens and cost to the run's.
+fn count_usage(context: &CallContext<'_>, answer: &subagents::ChildAnswer) {
+    if let Some(sink) = context.child_usage
+        && let Ok(mut usage) = sink.lock()
+    {
+        usage.add(&answer.usage);
+    }
+}
+
 fn timeout(context: &CallContext<'_>, asked: Option<u64>) -> Duration {
     asked
         .filter(|s| *s > 0)
@@ -129,11 +138,7 @@ pub async fn spawn(
     )
     .await
     .map_err(|e| ToolError::Host(e.to_string()))?;
-    if let Some(sink) = context.child_usage
-        && let Ok(mut usage) = sink.lock()
-    {
-        usage.add(&answer.usage);
-    }
+    count_usage(context, &answer);
     let label = label.map(|l| format!(" ({l})")).unwrap_or_default();
     Ok(format!(
         "sub-agent {agent}{label} answered:\n{}",
@@ -192,11 +197,7 @@ pub async fn send(
     )
     .await
     .map_err(|e| ToolError::Host(e.to_string()))?;
-    if let Some(sink) = context.child_usage
-        && let Ok(mut usage) = sink.lock()
-    {
-        usage.add(&answer.usage);
-    }
+    count_usage(context, &answer);
     Ok(format!("{session_key} answered:\n{}", answer.content))
 }
 

@@ -1,7 +1,7 @@
 //! `cron.list`, `cron.status`, `cron.add`, `cron.update`, `cron.remove`, `cron.run`: the jobs in
 //! the cron bucket (the same the scheduler fires and the agent's `cron` tool manages).
 
-use pincer_cron::{Job, NewJob, StoreError};
+use pincer_cron::{Job, JobPatch, NewJob, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -85,17 +85,7 @@ struct IdParams {
 #[serde(deny_unknown_fields)]
 struct UpdateParams {
     id: String,
-    patch: Patch,
-}
-
-/// What `cron.update` may change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Patch {
-    #[serde(default)]
-    enabled: Option<bool>,
-    #[serde(default)]
-    name: Option<String>,
+    patch: JobPatch,
 }
 
 pub(super) async fn update(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
@@ -104,20 +94,7 @@ pub(super) async fn update(services: &Services, params: &Value) -> Result<Value,
     let job = services
         .cron
         .modify(&id, |job| {
-            if let Some(enabled) = patch.enabled {
-                if enabled && !job.enabled {
-                    // Re-enabled: the next firing counts from now, not from when it was paused.
-                    job.state.next_run_at_ms = job
-                        .schedule
-                        .next_after(now, job.created_at_ms)
-                        .or(job.state.next_run_at_ms);
-                }
-                job.enabled = enabled;
-            }
-            if let Some(name) = &patch.name {
-                job.name = Some(name.clone()).filter(|n| !n.trim().is_empty());
-            }
-            job.updated_at_ms = now;
+            patch.apply(job, now);
             true
         })
         .await

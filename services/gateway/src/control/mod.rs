@@ -159,6 +159,8 @@ impl Services {
         let scheduler = crate::cron::Scheduler::new(
             cron.clone(),
             turns.clone(),
+            js.client(),
+            ns.clone(),
             config.channel_accounts.clone(),
             config.cron_grace,
         );

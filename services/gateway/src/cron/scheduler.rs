@@ -8,6 +8,10 @@
 //! between publishing and recording leaves the job due, and whoever fires it next publishes the
 //! same turn again, which the agent-runner answers from its record. A pass runs when a job
 //! changes (a KV watch), when the next firing is due, and at least every [`MAX_SLEEP`].
+//!
+//! A run's outcome goes to a subject every gateway's scheduler hears (not to the publisher's
+//! own), so it is recorded on the job whichever gateway's publish JetStream kept, and even if
+//! that gateway died meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,19 +23,22 @@ use pincer_cron::{Job, JobStore, Payload, RunStatus, Stored};
 use tokio_util::sync::CancellationToken;
 
 use crate::control::ChannelAccount;
-use crate::turns::{Next, Turns};
+use crate::turns::Turns;
 
 /// Longest wait between two passes (a missed watch event costs at most this).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// How long the outcome of a fired turn is waited for before the job is left as `started`.
-const OUTCOME_PATIENCE: Duration = Duration::from_secs(15 * 60);
+/// How long an outcome may wait for its firing to be recorded (the outcome of a very fast run
+/// can arrive before the compare-and-set that records the firing).
+const RECORD_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The scheduler's settings and handles.
 #[derive(Clone)]
 pub struct Scheduler {
     store: JobStore,
     turns: Turns,
+    client: async_nats::Client,
+    namespace: pincer_bus::Namespace,
     accounts: Arc<Vec<ChannelAccount>>,
     grace: Duration,
 }
@@ -41,12 +48,16 @@ impl Scheduler {
     pub fn new(
         store: JobStore,
         turns: Turns,
+        client: async_nats::Client,
+        namespace: pincer_bus::Namespace,
         accounts: Vec<ChannelAccount>,
         grace: Duration,
     ) -> Self {
         Self {
             store,
             turns,
+            client,
+            namespace,
             accounts: Arc::new(accounts),
             grace,
         }
@@ -55,6 +66,12 @@ impl Scheduler {
     /// Runs passes until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(grace = ?self.grace, "cron scheduler running");
+        tokio::spawn(outcomes(
+            self.store.clone(),
+            self.client.clone(),
+            self.namespace.cron_run_events_all(),
+            shutdown.clone(),
+        ));
         while !shutdown.is_cancelled() {
             let mut watch = match self.store.watch().await {
                 Ok(watch) => Some(watch),
@@ -137,23 +154,18 @@ impl Scheduler {
         let turn = self.turn(&job, scheduled, &turn_id, now, deliver);
         let span = tracing::info_span!("cron.fire", job = %job.id, turn_id = %turn_id, scheduled);
         let _entered = span.enter();
-        let submitted = match self
+        if let Err(error) = self
             .turns
-            .submit_as(&turn, &format!("cron-{turn_id}"))
+            .publish_as(&turn, &format!("cron-{turn_id}"))
             .await
         {
-            Ok(submitted) => submitted,
-            Err(error) => {
-                tracing::warn!(%error, "cannot hand the job's turn over; retrying");
-                return true;
-            }
-        };
+            tracing::warn!(%error, "cannot hand the job's turn over; retrying");
+            return true;
+        }
         let fired = firing::fired(&job, scheduled, now, &turn_id);
         match self.store.update(&fired, revision).await {
             Ok(Some(_)) => {
                 tracing::info!(next = ?fired.state.next_run_at_ms, "cron job fired");
-                let store = self.store.clone();
-                tokio::spawn(follow(store, submitted, fired, turn_id));
                 false
             }
             // Another replica recorded the same firing: its turn is the one just published.
@@ -208,7 +220,7 @@ impl Scheduler {
             session_key: firing::session_key(job, scheduled),
             persist: true,
             messages: vec![ChatMessage::text(Role::User, job.payload.text())],
-            reply_subject: self.turns.reply_subject(turn_id),
+            reply_subject: self.namespace.cron_run_events(&job.id, turn_id),
             live_deltas: false,
             source: source.to_owned(),
             accepted_at_ms: now,
@@ -232,16 +244,14 @@ impl Scheduler {
             .delivery(&job)
             .map_err(|reason| pincer_cron::StoreError::Bus { op: "run", reason })?;
         let turn = self.turn(&job, now, &turn_id, now, deliver);
-        let submitted = self
-            .turns
-            .submit_as(&turn, &format!("cron-{turn_id}"))
+        self.turns
+            .publish_as(&turn, &format!("cron-{turn_id}"))
             .await
             .map_err(|e| pincer_cron::StoreError::Bus {
                 op: "run",
                 reason: e.to_string(),
             })?;
-        let started = self
-            .store
+        self.store
             .modify(id, |job| {
                 job.state.last_run_at_ms = Some(now);
                 job.state.last_status = Some(RunStatus::Started);
@@ -251,12 +261,6 @@ impl Scheduler {
                 true
             })
             .await?;
-        tokio::spawn(follow(
-            self.store.clone(),
-            submitted,
-            started,
-            turn_id.clone(),
-        ));
         Ok(turn_id)
     }
 }
@@ -272,50 +276,97 @@ async fn next_change(watch: &mut Option<async_nats::jetstream::kv::Watch>) -> Op
     }
 }
 
-/// Waits for the outcome of a fired turn and records it on the job (if the job's last turn is
-/// still this one); removes a one-shot job that asked for it once it ran well.
-async fn follow(
+/// Records the outcomes of every gateway's firings: each arrives on
+/// `<prefix>.run.cron.<job>.<turn>`, and is written to the job if its last firing is that turn.
+async fn outcomes(
     store: JobStore,
-    mut submitted: crate::turns::Submitted,
-    job: Job,
-    turn_id: String,
+    client: async_nats::Client,
+    subject: String,
+    shutdown: CancellationToken,
 ) {
-    let (status, error) = match submitted.next(OUTCOME_PATIENCE).await {
-        Next::Event(RunEvent::Done { finish_reason, .. })
-            if finish_reason == pincer_bus::messages::HEARTBEAT_SKIPPED =>
-        {
-            (
-                RunStatus::Skipped,
-                Some("HEARTBEAT.md is missing or empty".to_owned()),
-            )
+    let mut events = match client.subscribe(subject).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(%error, "cannot hear cron outcomes: jobs will show `started`");
+            return;
         }
-        Next::Event(RunEvent::Done { .. }) => (RunStatus::Ok, None),
-        Next::Event(RunEvent::Error { message, .. }) => (RunStatus::Error, Some(message)),
-        Next::Event(_) | Next::NotPickedUp(_) | Next::Stalled(_) | Next::NoAnswer(_) => return,
     };
-    let recorded = store
-        .modify(&job.id, |stored| {
-            if stored.state.last_turn_id.as_deref() != Some(turn_id.as_str()) {
-                return false;
-            }
-            stored.state.last_status = Some(status);
-            stored.state.last_error.clone_from(&error);
-            true
-        })
-        .await;
-    match recorded {
-        Ok(stored)
-            if status == RunStatus::Ok
-                && stored.delete_after_run
-                && stored.state.next_run_at_ms.is_none() =>
-        {
-            if let Ok(Some(current)) = store.get(&stored.id).await
-                && let Err(error) = store.remove_at(&stored.id, current.revision).await
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = events.next() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        let mut tokens = message.subject.rsplitn(3, '.');
+        let (Some(turn_id), Some(job_id)) = (tokens.next(), tokens.next()) else {
+            continue;
+        };
+        let outcome = match serde_json::from_slice::<RunEvent>(&message.payload) {
+            Ok(RunEvent::Done { finish_reason, .. })
+                if finish_reason == pincer_bus::messages::HEARTBEAT_SKIPPED =>
             {
-                tracing::warn!(%error, job = %stored.id, "cannot remove a finished one-shot job");
+                (
+                    RunStatus::Skipped,
+                    Some("HEARTBEAT.md is missing or empty".to_owned()),
+                )
+            }
+            Ok(RunEvent::Done { .. }) => (RunStatus::Ok, None),
+            Ok(RunEvent::Error { message, .. }) => (RunStatus::Error, Some(message)),
+            Ok(_) | Err(_) => continue,
+        };
+        let (store, job_id, turn_id) = (store.clone(), job_id.to_owned(), turn_id.to_owned());
+        tokio::spawn(async move { record(&store, &job_id, &turn_id, outcome).await });
+    }
+}
+
+/// Writes `outcome` on job `job_id` once its last firing is `turn_id`; removes a one-shot job
+/// that asked for it once it ran well.
+async fn record(
+    store: &JobStore,
+    job_id: &str,
+    turn_id: &str,
+    outcome: (RunStatus, Option<String>),
+) {
+    let (status, error) = outcome;
+    let deadline = tokio::time::Instant::now() + RECORD_PATIENCE;
+    loop {
+        let mut seen = false;
+        let recorded = store
+            .modify(job_id, |job| {
+                seen = job.state.last_turn_id.as_deref() == Some(turn_id);
+                if !seen || (job.state.last_status == Some(status) && job.state.last_error == error)
+                {
+                    return false;
+                }
+                job.state.last_status = Some(status);
+                job.state.last_error.clone_from(&error);
+                true
+            })
+            .await;
+        match recorded {
+            Ok(job) if seen => {
+                let finished = status == RunStatus::Ok
+                    && job.delete_after_run
+                    && job.state.next_run_at_ms.is_none();
+                if finished
+                    && let Ok(Some(current)) = store.get(job_id).await
+                    && let Err(error) = store.remove_at(job_id, current.revision).await
+                {
+                    tracing::debug!(%error, job = %job_id, "one-shot job not removed here");
+                }
+                return;
+            }
+            // Not recorded as fired yet: the outcome beat the compare-and-set.
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(_) | Err(pincer_cron::StoreError::NotFound(_)) => return,
+            Err(error) => {
+                tracing::warn!(%error, job = %job_id, "cannot record a cron run's outcome");
+                return;
             }
         }
-        Ok(_) | Err(pincer_cron::StoreError::NotFound(_)) => {}
-        Err(error) => tracing::warn!(%error, job = %job.id, "cannot record a cron run's outcome"),
     }
 }
