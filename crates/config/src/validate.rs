@@ -118,6 +118,23 @@ fn check_heartbeat(heartbeat: &crate::Heartbeat) -> Result<(), Failure> {
 
 fn check_agents(config: &Config) -> Result<(), Failure> {
     let agents = &config.agents;
+    if agents.defaults.max_concurrent == Some(0) {
+        return Err((
+            "agents.defaults.maxConcurrent".into(),
+            "0 would run no turn at all; use 1 or more (a replica for sub-agents only is started with PINCER_AGENT_RUNNER_LANES=subagents)".into(),
+        ));
+    }
+    if agents
+        .defaults
+        .subagents
+        .as_ref()
+        .is_some_and(|s| s.max_concurrent == Some(0))
+    {
+        return Err((
+            "agents.defaults.subagents.maxConcurrent".into(),
+            "0 would leave every sub-agent waiting forever; use 1 or more (or deny sessions_spawn in tools.deny)".into(),
+        ));
+    }
     if let Some(heartbeat) = &agents.defaults.heartbeat {
         check_heartbeat(heartbeat)?;
     }
@@ -292,6 +309,14 @@ mod tests {
                 "{json}"
             );
         }
+        assert_eq!(
+            error(
+                r#"{"agents": {"defaults": {"maxConcurrent": 0}}}"#,
+                Scope::All
+            )
+            .map(|e| e.0),
+            Some("agents.defaults.maxConcurrent".to_owned())
+        );
         let good = r#"{"cron": {"missedGrace": "2h"}, "agents": {"defaults": {"heartbeat": {"every": "30m", "activeHours": {"start": "08:00", "end": "24:00", "timezone": "Europe/Berlin"}, "target": "telegram", "to": "42"}}}}"#;
         assert_eq!(error(good, Scope::All), None);
         let parsed = config(good);

@@ -14,6 +14,23 @@ const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:50061";
 /// `PINCER_AGENT_ACK_WAIT_SECS` (default 6, at least 3): how long a turn pulled by a runner that
 /// died waits before another runner takes it. Pulled turns report progress every third of it, so a
 /// long turn is never taken while its runner lives.
+/// Which turns this replica takes (`PINCER_AGENT_RUNNER_LANES`): `all` (default), `main`
+/// (people's, hooks' and jobs' turns only) or `subagents` (sub-agents only, a replica kept for
+/// delegated work).
+fn lanes() -> Result<(bool, bool), InvalidConfig> {
+    match std::env::var("PINCER_AGENT_RUNNER_LANES")
+        .unwrap_or_default()
+        .trim()
+    {
+        "" | "all" => Ok((true, true)),
+        "main" => Ok((true, false)),
+        "subagents" => Ok((false, true)),
+        other => Err(InvalidConfig(anyhow::anyhow!(
+            "PINCER_AGENT_RUNNER_LANES={other:?} is not one of: all, main, subagents"
+        ))),
+    }
+}
+
 fn ack_wait_secs() -> Result<u64, InvalidConfig> {
     match std::env::var("PINCER_AGENT_ACK_WAIT_SECS") {
         Ok(raw) if !raw.trim().is_empty() => raw
@@ -84,15 +101,30 @@ async fn serve() -> anyhow::Result<()> {
             .map_err(|error| InvalidConfig(error.into()))?;
     let ack_wait = Duration::from_secs(ack_wait_secs()?);
     let telemetry = pincer_telemetry::init(SERVICE)?;
+    let (main_lane, subagent_lane) = lanes()?;
+    let tool_host = tool_host(&file);
+    let mut agents = file.agents;
+    if !subagent_lane {
+        agents
+            .defaults
+            .subagents
+            .get_or_insert_default()
+            .max_concurrent = Some(0);
+    }
     let config = pincer_agent_runner::Config {
-        tool_host: tool_host(&file),
+        tool_host,
         nats_url: env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"),
         nats_credentials: pincer_bus::connect::Credentials::from_env(),
         router_url: env::string_or("PINCER_LLM_ROUTER_URL", "http://127.0.0.1:50051"),
         router_token: secret_var("PINCER_LLM_ROUTER_TOKEN"),
         namespace: pincer_bus::Namespace::default(),
-        max_concurrent: file.agents.defaults.max_concurrent() as usize,
-        agents: file.agents,
+        // 0: the main lane is left to other replicas.
+        max_concurrent: if main_lane {
+            agents.defaults.max_concurrent() as usize
+        } else {
+            0
+        },
+        agents,
         tools: file.tools,
         workspace_base: workspace_base(),
         drain_grace: Duration::from_secs(10),
