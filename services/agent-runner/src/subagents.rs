@@ -5,7 +5,8 @@
 //!   session from the child's turn id: a parent redelivered after a crash asks for the same child,
 //!   which is answered from its record instead of run again.
 //! - The parent listens on the child's event subject before publishing, so no outcome is missed.
-//! - If the parent stops waiting (aborted, timed out, crashed), the child is told to stop.
+//! - If the parent stops waiting (aborted, timed out), the child is told to stop. If the parent's
+//!   replica dies, the child finishes; the parent, run again, reads its recorded answer.
 //! - The trace context travels with the published turn, so the child's spans sit under the
 //!   parent's; its usage is added to the parent's.
 
