@@ -95,22 +95,24 @@ impl Compose {
                 );
                 return Err(ExitCode::from(exit::UNAVAILABLE));
             }
-            eprintln!(
-                "pincer: building the images (scripts/build-images.sh, a few minutes the first time): {} missing",
+            let progress = crate::progress::Progress::start(&format!(
+                "building the images (scripts/build-images.sh, a few minutes the first time): {} missing",
                 missing.join(", ")
-            );
+            ));
             // Only the missing images: a user's first start does not build the test servers.
             let names = missing
                 .iter()
                 .filter_map(|image| image.strip_prefix("pincer/")?.split(':').next());
-            let built = Command::new("bash")
+            let mut build = Command::new("bash");
+            build
                 .arg(&script)
                 .args(names)
                 .current_dir(&self.dir)
-                .env("PINCER_TAG", &tag)
-                .status();
-            if !built.is_ok_and(|status| status.success()) {
-                eprintln!("pincer: scripts/build-images.sh failed (see above)");
+                .env("PINCER_TAG", &tag);
+            let built = crate::build_log::run(&mut build, &progress);
+            progress.finish();
+            if let Err(why) = built {
+                eprintln!("pincer: scripts/build-images.sh failed: {why}");
                 return Err(ExitCode::from(exit::UNAVAILABLE));
             }
         }
@@ -132,19 +134,11 @@ impl Compose {
             );
         }
         if let Some(env_file) = &self.env_file {
-            let text = std::fs::read_to_string(env_file).unwrap_or_default();
-            let lines = crate::secrets::missing_lines(&text);
-            if !lines.is_empty() {
-                let mut text = text;
-                if !text.is_empty() && !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                text.push_str(&lines.join("\n"));
-                text.push('\n');
-                crate::config_cmd::write_atomically(env_file, &text).map_err(|error| {
-                    eprintln!("pincer: cannot write {}: {error}", env_file.display());
-                    ExitCode::from(exit::IO)
-                })?;
+            let added = crate::secrets::add_missing(env_file).map_err(|error| {
+                eprintln!("pincer: cannot write {}: {error}", env_file.display());
+                ExitCode::from(exit::IO)
+            })?;
+            if added {
                 eprintln!(
                     "pincer: generated the internal secrets {} lacked",
                     shown(env_file)

@@ -113,7 +113,7 @@ async fn start_all(
     // As in the NATS image (docker/nats/Dockerfile): a soft heap limit, or the Go runtime keeps
     // what a busy hour grew to; and one thread running Go code, which costs less CPU per turn
     // beside the services.
-    for (name, value) in [("GOMEMLIMIT", "48MiB"), ("GOMAXPROCS", "1")] {
+    for (name, value) in [("GOMEMLIMIT", "32MiB"), ("GOMAXPROCS", "1")] {
         if std::env::var_os(name).is_none() {
             nats.env(name, value);
         }

@@ -1,10 +1,12 @@
-//! `pincer gateway status|start|stop|restart|logs`: the deployment, from any directory: docker
-//! compose with the recorded checkout, or `pincer dev` in the background ([`crate::stack`]).
+//! `pincer gateway status|start|stop|restart|logs|install|uninstall`: the deployment, from any
+//! directory: systemd units, docker compose with the recorded checkout, or `pincer dev` in the
+//! background ([`crate::stack`]); `install` writes the systemd units ([`crate::systemd`]).
 //!
 //! `status` asks the gateway (`/readyz`, and the control plane's `status` for version and uptime)
-//! and Docker (each container's health and memory); without Docker it reports the `pincer dev`
-//! processes' memory from /proc.
+//! and systemd (each unit's state and memory) or Docker (each container's health and memory);
+//! without either it reports the `pincer dev` processes' memory from /proc.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,12 +14,13 @@ use serde_json::{Value, json};
 
 use crate::output;
 use crate::stack::Stack;
+use crate::systemd::{Scope, install};
 use crate::target::{self, Gateway, exit};
 
 /// `pincer gateway`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pincer gateway status\n  pincer gateway restart agent-runner\n  pincer gateway logs channel-bridge -f"
+    after_help = "Examples:\n  pincer gateway status\n  pincer gateway restart agent-runner\n  pincer gateway logs channel-bridge -f\n  pincer gateway install --user"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -53,6 +56,60 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         tail: usize,
     },
+    /// Write hardened systemd units for NATS and the services (and pincer.target), then
+    /// daemon-reload and enable them: the stack without Docker.
+    Install(InstallArgs),
+    /// Stop, disable and remove the systemd units (the data, config and .env stay).
+    Uninstall {
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pincer gateway install --user\n  sudo pincer gateway install --system --bin-dir /usr/local/bin --config /etc/pincer/pincer.json5"
+)]
+struct InstallArgs {
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// Where pincer-gateway and the other service binaries are (default: beside this pincer).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// The nats-server (>= 2.10) to run (default: in --bin-dir, $NATS_SERVER_BIN, or on PATH).
+    #[arg(long)]
+    nats_bin: Option<PathBuf>,
+    /// NATS's client port on 127.0.0.1.
+    #[arg(long, default_value_t = 4222)]
+    nats_port: u16,
+    /// The user system units run as (--system).
+    #[arg(long, default_value = "pincer")]
+    run_as: String,
+    /// Only write the files: no daemon-reload, no enable.
+    #[arg(long)]
+    no_enable: bool,
+}
+
+#[derive(clap::Args)]
+struct ScopeArgs {
+    /// Your own systemd (systemctl --user; units in ~/.config/systemd/user). The default.
+    #[arg(long, conflicts_with = "system")]
+    user: bool,
+    /// The machine's systemd (units in /etc/systemd/system, run as --run-as); needs root.
+    #[arg(long)]
+    system: bool,
+}
+
+impl ScopeArgs {
+    fn chosen(&self) -> Option<Scope> {
+        if self.system {
+            Some(Scope::System)
+        } else if self.user {
+            Some(Scope::User)
+        } else {
+            None
+        }
+    }
 }
 
 /// Runs `pincer gateway ...`.
@@ -62,6 +119,16 @@ pub async fn run(args: Args) -> ExitCode {
             Ok(gateway) => status(&gateway, &args.target, args.json).await,
             Err(code) => code,
         },
+        Command::Install(install_args) => install::install(&install::Request {
+            scope: install_args.scope.chosen().unwrap_or(Scope::User),
+            bin_dir: install_args.bin_dir,
+            nats_bin: install_args.nats_bin,
+            nats_port: install_args.nats_port,
+            config: args.target.config,
+            run_as: install_args.run_as,
+            no_enable: install_args.no_enable,
+        }),
+        Command::Uninstall { scope } => install::uninstall(scope.chosen()),
         command => {
             let stack = match Stack::find(args.target.config.as_deref()) {
                 Ok(stack) => stack,
@@ -76,7 +143,9 @@ pub async fn run(args: Args) -> ExitCode {
                     follow,
                     tail,
                 } => stack.logs(service.as_deref(), follow, tail).await,
-                Command::Status => ExitCode::SUCCESS,
+                Command::Status | Command::Install(_) | Command::Uninstall { .. } => {
+                    ExitCode::SUCCESS
+                }
             }
         }
     }
@@ -153,14 +222,20 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
     };
     // Only this deployment's containers: other compose projects may run on the machine, and a
     // native stack has none.
-    let containers = match Stack::find_quietly(target.config.as_deref()) {
+    let stack = Stack::find_quietly(target.config.as_deref());
+    let units = stack
+        .as_ref()
+        .and_then(Stack::unit_states)
+        .unwrap_or_default();
+    let containers = match &stack {
+        Some(_) if !units.is_empty() => Vec::new(),
         Some(stack) => match stack.compose_project() {
             Some(project) => containers(Some(&project)),
             None => Vec::new(),
         },
         None => containers(None),
     };
-    let processes = if containers.is_empty() {
+    let processes = if containers.is_empty() && units.is_empty() {
         local_processes()
     } else {
         Vec::new()
@@ -179,6 +254,7 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
                 "image": c["Config"]["Image"],
             })).collect::<Vec<_>>(),
             "processes": processes.iter().map(|(name, kib)| json!({ "name": name, "rssKib": kib })).collect::<Vec<_>>(),
+            "units": units.iter().map(|u| json!({ "unit": u.unit, "state": u.state, "memoryBytes": u.memory })).collect::<Vec<_>>(),
         }));
     } else {
         match &ready {
@@ -213,7 +289,20 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
                 info["connections"]
             );
         }
-        if !containers.is_empty() {
+        if !units.is_empty() {
+            let rows: Vec<Vec<String>> = units
+                .iter()
+                .map(|u| {
+                    let memory = u.memory.map_or_else(
+                        || "-".to_owned(),
+                        |bytes| format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+                    );
+                    vec![u.unit.clone(), u.state.clone(), memory]
+                })
+                .collect();
+            println!();
+            output::table(&["UNIT", "STATE", "MEMORY"], &rows);
+        } else if !containers.is_empty() {
             let rows: Vec<Vec<String>> = containers
                 .iter()
                 .map(|c| {

@@ -77,7 +77,8 @@ pub fn convert(text: &str) -> Result<(String, Vec<(String, String)>), String> {
             &current,
             "openclaw.json",
             &lenient,
-            pincer_config::Scope::Sections(&[]),
+            // Every section's checks, so what a service would refuse at start is left out here.
+            pincer_config::Scope::All,
         ) {
             Ok(_) => return Ok((current, dropped)),
             Err(error) => {
@@ -245,7 +246,7 @@ mod tests {
         let openclaw = r#"{
           // OpenClaw
           gateway: { mode: "local", port: 18789, bind: "loopback", auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" },
-                     tailscale: { mode: "serve" } },
+                     tailscale: { mode: "serve" }, controlUi: { dangerouslyDisableDeviceAuth: true } },
           models: { providers: { openrouter: { baseUrl: "https://openrouter.ai/api/v1", apiKey: "${OPENROUTER_API_KEY}", api: "openai-completions" } } },
           agents: { defaults: { model: { primary: "openrouter/anthropic/claude-sonnet-4", fallbacks: [] }, thinkingDefault: "low" },
                     list: [{ id: "main", default: true }] },
@@ -255,7 +256,11 @@ mod tests {
         }"#;
         let (text, dropped) = convert(openclaw).unwrap();
         let paths: Vec<&str> = dropped.iter().map(|(p, _)| p.as_str()).collect();
-        for gone in ["channels.whatsapp", "cron.sessionRetention"] {
+        for gone in [
+            "channels.whatsapp",
+            "cron.sessionRetention",
+            "gateway.controlUi.dangerouslyDisableDeviceAuth",
+        ] {
             assert!(paths.contains(&gone), "{gone} not reported: {paths:?}");
         }
         let kept: Value = json5::from_str(&text).unwrap();

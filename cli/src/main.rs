@@ -6,6 +6,7 @@
 //! file only dispatches. Settings are found the same way by every command ([`sources`]).
 
 mod audit;
+mod build_log;
 mod bus_cmd;
 mod catalogue;
 mod channels_cmd;
@@ -22,15 +23,18 @@ mod import_cmd;
 mod mcp_cmd;
 mod models_cmd;
 mod models_edit;
+mod models_pull;
 mod native;
 mod onboard;
 mod output;
 mod pairing_cmd;
+mod progress;
 mod provider_http;
 mod secrets;
 mod sessions_cmd;
 mod sources;
 mod stack;
+mod systemd;
 mod target;
 mod usage_cmd;
 
@@ -54,6 +58,8 @@ struct Cli {
 enum Command {
     /// Create or edit the config and .env, step by step (or all from flags with --non-interactive).
     Onboard(Box<onboard::Args>),
+    /// Edit one section (models, telegram, ...) with the onboarding questions.
+    Configure(onboard::configure::Args),
     /// Work with the config file.
     Config(config_cmd::Args),
     /// Models the llm-router knows and their health; the agent's primary and fallback models.
@@ -96,6 +102,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Onboard(args) => block_on(onboard::run(*args)),
+        Command::Configure(args) => block_on(onboard::configure::run(args)),
         Command::Config(args) => config_cmd::run(args),
         Command::Models(args) => block_on(models_cmd::run(args)),
         Command::Gateway(args) => block_on(gateway_cmd::run(args)),

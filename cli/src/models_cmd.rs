@@ -12,7 +12,7 @@ use crate::catalogue::Catalogue;
 /// `pincer models`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pincer models list\n  pincer models status --json\n  pincer models set ollama/qwen2.5:14b\n  pincer models fallbacks add openrouter/anthropic/claude-sonnet-4"
+    after_help = "Examples:\n  pincer models list\n  pincer models status --json\n  pincer models pull ollama/llama3.2:3b\n  pincer models set ollama/qwen2.5:14b\n  pincer models fallbacks add openrouter/anthropic/claude-sonnet-4"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -40,6 +40,14 @@ enum Command {
     List,
     /// Health of every provider, API key and model: cooldowns, breakers, last errors, warnings.
     Status,
+    /// Download a model on the Ollama host of a provider. Example: pincer models pull ollama/llama3.2:3b
+    Pull {
+        /// provider/model (the provider must use Ollama's API).
+        model: String,
+        /// The Ollama base URL to use instead of the provider's baseUrl.
+        #[arg(long = "ollama-url")]
+        ollama_url: Option<String>,
+    },
     /// Set the primary model. Example: pincer models set openrouter/anthropic/claude-sonnet-4
     Set {
         /// provider/model.
@@ -70,6 +78,18 @@ enum FallbacksCommand {
 
 /// Runs `pincer models ...`.
 pub async fn run(args: Args) -> ExitCode {
+    if let Command::Pull { model, ollama_url } = &args.command {
+        let sources = crate::sources::Sources::find(args.config.as_deref());
+        let pulled =
+            crate::models_pull::pull(&sources, model, ollama_url.as_deref(), args.json).await;
+        return done(pulled, args.json, |result| {
+            println!(
+                "pulled {} at {}",
+                result["model"].as_str().unwrap_or(""),
+                result["url"].as_str().unwrap_or("")
+            );
+        });
+    }
     let catalogue = match Catalogue::choose(args.router, args.url, args.config.as_deref()) {
         Ok(catalogue) => catalogue,
         Err(error) => {
@@ -80,6 +100,7 @@ pub async fn run(args: Args) -> ExitCode {
     let file = crate::sources::config_file_or_default(args.config.as_deref());
     let agent = args.agent.as_deref();
     match args.command {
+        Command::Pull { .. } => ExitCode::SUCCESS,
         Command::List => done(catalogue.models().await, args.json, print_models),
         Command::Status => done(catalogue.status().await, args.json, print_status),
         Command::Set { model } => crate::models_edit::set(&file, agent, &model, &catalogue).await,

@@ -91,6 +91,28 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
 }
 
+/// Adds the internal secrets `env_file` lacks, creating it (mode 0600) when it does not exist;
+/// whether any was added.
+pub fn add_missing(env_file: &Path) -> std::io::Result<bool> {
+    let text = match std::fs::read_to_string(env_file) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error),
+    };
+    let lines = missing_lines(&text);
+    if lines.is_empty() {
+        return Ok(false);
+    }
+    let mut text = text;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&lines.join("\n"));
+    text.push('\n');
+    crate::config_cmd::write_atomically(env_file, &text)?;
+    Ok(true)
+}
+
 /// The `NAME=value` lines of the internal secrets `text` (an env file) lacks, with new values.
 #[must_use]
 pub fn missing_lines(text: &str) -> Vec<String> {

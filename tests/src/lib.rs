@@ -76,6 +76,8 @@ pub struct Stack {
     /// right.
     gateway: Option<(pincer_gateway::Config, SocketAddr)>,
     connection_limits: Option<pincer_gateway::serve::Limits>,
+    /// The gateway's `tailscale` CLI (a fake that records its calls), when a test sets one.
+    tailscale_program: Option<std::path::PathBuf>,
 }
 
 /// The user every test may sign in to the bus as, to look at what the services stored.
@@ -174,6 +176,7 @@ impl Stack {
             gateway_slot: 0,
             gateway: None,
             connection_limits: None,
+            tailscale_program: None,
         };
         stack.start_services().await;
         stack
@@ -189,6 +192,19 @@ impl Stack {
         let mut stack = Self::start_with_env(config_text, knobs, extra_env).await;
         stack.stop_services().await;
         stack.connection_limits = Some(limits);
+        stack.start_services().await;
+        stack
+    }
+
+    /// Like [`Stack::start_with`], with `program` as the gateway's `tailscale` CLI.
+    pub async fn start_with_tailscale(
+        config_text: &str,
+        knobs: Knobs,
+        program: std::path::PathBuf,
+    ) -> Self {
+        let mut stack = Self::start_with_env(config_text, knobs, Vec::new()).await;
+        stack.stop_services().await;
+        stack.tailscale_program = Some(program);
         stack.start_services().await;
         stack
     }
@@ -301,6 +317,11 @@ impl Stack {
         gateway.config_path = Some(self.config_path());
         if let Some(limits) = self.connection_limits {
             gateway.connection_limits = limits;
+        }
+        if let (Some(tailscale), Some(program)) =
+            (gateway.tailscale.as_mut(), &self.tailscale_program)
+        {
+            tailscale.program = program.clone();
         }
         let gateway_listener = match self.gateway.as_ref().map(|(_, addr)| *addr) {
             Some(addr) => rebind(addr, "the gateway's port").await,

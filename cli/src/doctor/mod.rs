@@ -6,7 +6,8 @@
 //! It first says which files it read (the config and its `.env` files, found as every command
 //! finds them) and how the stack runs; the checks follow from that: [`files`] (the `.env`),
 //! [`host`] (Docker and images, or nats-server and the binaries; memory, disk, port),
-//! [`providers`] (from where the services run) and [`services`] (what the config asks of them).
+//! [`system`] (swap, the firewall), [`providers`] (from where the services run), [`services`]
+//! (what the config asks of them) and [`telegram`] (each bot's webhook as Telegram sees it).
 
 mod channels;
 mod files;
@@ -14,6 +15,9 @@ mod host;
 mod phone_channels;
 mod providers;
 mod services;
+mod system;
+mod systemd_units;
+mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -122,6 +126,9 @@ pub async fn run(options: Args) -> ExitCode {
         repair: options.repair,
         sources,
     };
+    // Asking providers and bots can take seconds each; the report comes at the end.
+    let progress =
+        (!options.json).then(|| crate::progress::Progress::start("checking the deployment"));
     let mut checks = Vec::new();
     match &deployment {
         Ok(Deployment::Compose { dir, .. }) => {
@@ -134,6 +141,9 @@ pub async fn run(options: Args) -> ExitCode {
             error.to_string(),
             "pincer onboard records it",
         )),
+    }
+    if let Some(installed) = crate::systemd::Installed::find() {
+        systemd_units::unit_checks(&installed, &mut checks);
     }
     files::env_file_checks(&context, &mut checks);
     files::config_readable_check(&context, &mut checks);
@@ -149,6 +159,7 @@ pub async fn run(options: Args) -> ExitCode {
         providers::provider_checks(config, client.as_mut(), compose, &mut checks).await;
         services::window_checks(config, &mut checks);
         services::telegram_checks(config, &mut checks);
+        telegram::webhook_checks(config, &context.sources, client.is_some(), &mut checks).await;
         let gateway_base = gateway.as_ref().map(|g| g.base.as_str());
         channels::channel_checks(
             config,
@@ -162,6 +173,8 @@ pub async fn run(options: Args) -> ExitCode {
         if let Some(gateway) = &gateway {
             host::port_check(&gateway.base, &mut checks).await;
         }
+        let exposed = !matches!(config.gateway.bind, pincer_config::Bind::Loopback);
+        system::firewall_check(config.gateway.port, exposed, &mut checks);
         services::tool_checks(client.as_mut(), &mut checks).await;
     }
     let data_dir = context
@@ -173,6 +186,10 @@ pub async fn run(options: Args) -> ExitCode {
         .unwrap_or(Path::new("."));
     host::disk_check(data_dir, &mut checks);
     host::memory_check(context.compose_dir(), &mut checks);
+    system::swap_check(&mut checks);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
     report(
         &context,
         deployment.as_ref().ok(),

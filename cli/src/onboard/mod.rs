@@ -16,6 +16,7 @@
 //! each adds to a [`Plan`] of config edits and `.env` values.
 
 mod chat_apps;
+pub mod configure;
 mod deployment;
 mod models;
 mod phone_apps;

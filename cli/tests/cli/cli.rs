@@ -391,6 +391,58 @@ fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no {name} check in {report}"))
 }
 
+/// `pincer configure telegram` on a terminal edits the Telegram section of an onboarded config and
+/// leaves the rest (the models, the comments) as it was; an unknown section is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_edits_one_section_on_a_terminal() {
+    let ollama = FakeProvider::start(Knobs::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (h, url) = (home.path().to_owned(), ollama.base_url());
+    let (status, transcript) = tokio::task::spawn_blocking(move || {
+        let onboarded = pincer_for(&h, &h)
+            .args(["onboard", "--non-interactive", "--deploy", "native"])
+            .args(["--ollama-url", &url, "--primary", "ollama/fake-model"])
+            .output()
+            .unwrap();
+        assert!(onboarded.status.success(), "{onboarded:?}");
+        let mut configure = pincer_for(&h, &h);
+        configure.arg("configure");
+        let mut terminal = Terminal::spawn(&mut configure);
+        terminal.expect("8) imessage");
+        terminal.answer("Section to configure", "gateway");
+        terminal.expect("not a section");
+        terminal.answer("Section to configure", "3");
+        terminal.answer("Telegram bot token", "123:abc");
+        terminal.answer("Who may message the bot", "open");
+        terminal.finish(Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{transcript}");
+    let config = std::fs::read_to_string(home.path().join(".pincer/pincer.json5")).unwrap();
+    let parsed: serde_json::Value = json5::from_str(&config).unwrap();
+    assert_eq!(parsed["channels"]["telegram"]["dmPolicy"], "open");
+    assert_eq!(
+        parsed["channels"]["telegram"]["botToken"],
+        "${TELEGRAM_BOT_TOKEN}"
+    );
+    assert_eq!(
+        parsed["agents"]["defaults"]["model"], "ollama/fake-model",
+        "the models section stayed: {config}"
+    );
+    assert!(config.contains("//"), "comments stay");
+    let env = std::fs::read_to_string(home.path().join(".pincer/.env")).unwrap();
+    assert!(env.contains("TELEGRAM_BOT_TOKEN=123:abc"), "{env}");
+
+    let unknown = pincer_for(home.path(), home.path())
+        .args(["configure", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(64), "{unknown:?}");
+}
+
 /// The first ten minutes of a new user, natively: `pincer onboard` on a terminal from an empty
 /// home (Ollama through the fake provider, an OpenRouter key against a fake OpenRouter, a wrong
 /// answer at every step), `doctor` without a FAIL, `gateway start` from another directory, one

@@ -288,10 +288,22 @@ fn security_audit_grades_findings_and_gates_on_critical_ones() {
     assert!(out(&critical).contains("CRITICAL"));
 }
 
-/// With the stack down, doctor asks WhatsApp, the signal-cli daemon and the BlueBubbles server
-/// from this machine: a token Meta takes, a daemon that is not running, a password the Mac refuses.
+/// With the stack down, doctor asks WhatsApp, the signal-cli daemon, the BlueBubbles server and
+/// Telegram from this machine: a token Meta takes, a daemon that is not running, a password the
+/// Mac refuses, a webhook left at Telegram while the config polls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_asks_whatsapp_signal_and_the_bluebubbles_server() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let telegram = pincer_fake_telegram::RunningTelegram::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let set = reqwest::Client::new()
+        .post(format!("{}/bot123:abc/setWebhook", telegram.api_root()))
+        .json(&serde_json::json!({ "url": "https://old.example/hook" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
     let whatsapp = pincer_fake_whatsapp::RunningWhatsApp::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -320,9 +332,11 @@ async fn doctor_asks_whatsapp_signal_and_the_bluebubbles_server() {
     whatsapp: {{ phoneNumberId: "106540352242922", accessToken: "${{WHATSAPP_ACCESS_TOKEN}}", appSecret: "s",
                  verifyToken: "v", apiBaseUrl: "{}" }},
     signal: {{ account: "+15550001111", httpUrl: "{no_daemon}" }},
-    bluebubbles: {{ serverUrl: "{}", password: "${{BLUEBUBBLES_PASSWORD}}" }} }} }}"#,
+    bluebubbles: {{ serverUrl: "{}", password: "${{BLUEBUBBLES_PASSWORD}}" }},
+    telegram: {{ botToken: "123:abc", apiRoot: "{}" }} }} }}"#,
         whatsapp.api_base_url(),
-        mac.server_url()
+        mac.server_url(),
+        telegram.api_root()
     );
     std::fs::write(d.join("pincer.json5"), config).unwrap();
     let env = "PINCER_GATEWAY_TOKEN=0f3a9c21b7d84e6f5a2c1b0e9d8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f\n\
@@ -371,6 +385,19 @@ async fn doctor_asks_whatsapp_signal_and_the_bluebubbles_server() {
             .unwrap()
             .contains("signal-cli -a +15550001111 daemon")
     );
+    let webhook = check("telegram default at Telegram");
+    assert_eq!(webhook["state"], "warn", "{webhook}");
+    assert!(
+        webhook["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https://old.example/hook"),
+        "{webhook}"
+    );
+    let swap = check("swap");
+    assert_ne!(swap["state"], "fail", "{swap}");
+    let firewall = check("firewall");
+    assert!(firewall["detail"].as_str().is_some_and(|d| !d.is_empty()));
     let bluebubbles = check("bluebubbles default");
     assert_eq!(bluebubbles["state"], "fail", "{bluebubbles}");
     assert!(
@@ -693,6 +720,7 @@ fn completions_and_help_for_every_command() {
         "mcp",
         "dashboard",
         "dev",
+        "configure",
     ] {
         let help = pincer_in(dir.path(), &[command, "--help"]);
         assert!(help.status.success(), "{command}");
@@ -1022,4 +1050,76 @@ fn onboarding_quit_with_ctrl_d_writes_nothing() {
         "// mine\n{}\n"
     );
     assert!(!d.join(".pincer/.env").exists());
+}
+
+/// `pincer models pull` asks the provider's Ollama host for the model and follows its stream to
+/// `success`; the model is then listed; a model Ollama does not have fails with Ollama's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_pull_downloads_on_the_providers_ollama_host() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ollama = fake_ollama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    std::fs::write(
+        d.join("pincer.json5"),
+        format!(
+            r#"{{ models: {{ providers: {{ local: {{ baseUrl: "{}", api: "ollama" }} }} }} }}"#,
+            ollama.base_url()
+        ),
+    )
+    .unwrap();
+    let (pulled, missing, hosted) = tokio::task::spawn_blocking(move || {
+        let args = |model: &str| {
+            vec![
+                "models".to_owned(),
+                "pull".to_owned(),
+                model.to_owned(),
+                "--config".to_owned(),
+                "pincer.json5".to_owned(),
+            ]
+        };
+        let run = |args: Vec<String>| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            pincer_in(&d, &args)
+        };
+        (
+            run(args("local/qwen3:8b")),
+            run(args("local/does-not-exist:1b")),
+            run(args("openai/gpt-x")),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(pulled.status.success(), "{pulled:?}");
+    assert!(
+        out(&pulled).contains("pulled local/qwen3:8b"),
+        "{}",
+        out(&pulled)
+    );
+    assert!(
+        err(&pulled).contains("100%"),
+        "a line per quarter when not on a terminal: {}",
+        err(&pulled)
+    );
+    let tags: Value = reqwest::get(format!("{}/api/tags", ollama.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        tags["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "qwen3:8b"),
+        "{tags}"
+    );
+    assert_eq!(missing.status.code(), Some(69), "{missing:?}");
+    assert!(
+        err(&missing).contains("file does not exist"),
+        "{}",
+        err(&missing)
+    );
+    assert_eq!(hosted.status.code(), Some(64), "{hosted:?}");
 }

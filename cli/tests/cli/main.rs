@@ -3,3 +3,4 @@
 mod cli;
 mod commands;
 mod stack;
+mod systemd;

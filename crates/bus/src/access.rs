@@ -195,6 +195,8 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
                 ns.channel_inbound_filter(),
                 format!("{prefix}.abort.>"),
                 ns.agent_runner_ping(),
+                // `GET /metrics` asks every service for its figures.
+                format!("{prefix}.metrics.>"),
             ]);
             grants.subscribe.push(format!("{prefix}.run.>"));
             grants.bucket(&ns.sessions_bucket(), false);
@@ -204,6 +206,8 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
             grants.bucket(&ns.pairing_bucket(), true);
             // The scheduler and `cron.*`.
             grants.bucket(&ns.cron_bucket(), true);
+            // Pictures sent to the OpenAI API, handed to the agent-runner like a channel's.
+            grants.objects(&ns.media_bucket());
             for stream in [
                 ns.turns_stream(),
                 ns.channel_inbound_stream(),
@@ -256,6 +260,11 @@ pub fn permissions(ns: &Namespace, role: Role) -> Permissions {
         Role::LlmRouter => {
             grants.bucket(&ns.model_health_bucket(), true);
         }
+    }
+    // Every service but the gateway answers the gateway's metrics scrape on a subject of its own.
+    if role != Role::Gateway {
+        grants.subscribe.push(ns.metrics(role.user()));
+        allow_responses = true;
     }
     grants.publish.sort();
     grants.publish.dedup();
@@ -356,6 +365,28 @@ mod tests {
                 "{role:?}"
             );
             assert_eq!(Role::from_user(role.user()), Some(role));
+        }
+    }
+
+    #[test]
+    fn the_gateway_asks_for_metrics_and_each_service_answers_only_its_own() {
+        let ns = Namespace::default();
+        let gateway = permissions(&ns, Role::Gateway);
+        assert!(gateway.publish.contains(&"pincer.metrics.>".to_owned()));
+        assert!(!gateway.subscribe.iter().any(|s| s.contains(".metrics.")));
+        for role in [Role::AgentRunner, Role::LlmRouter, Role::ChannelBridge] {
+            let rights = permissions(&ns, role);
+            let metrics: Vec<_> = rights
+                .subscribe
+                .iter()
+                .filter(|s| s.contains(".metrics."))
+                .collect();
+            assert_eq!(
+                metrics,
+                [&format!("pincer.metrics.{}", role.user())],
+                "{role:?}"
+            );
+            assert!(rights.allow_responses, "{role:?}");
         }
     }
 

@@ -48,6 +48,10 @@ pub struct ChatMessage {
     /// saves them in the workspace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The message's images as saved in the agent's workspace (paths relative to it): shown to
+    /// models whose entry says `input: ["text", "image"]` in the turn they came with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 /// A file attached to a message.
@@ -73,6 +77,7 @@ impl ChatMessage {
             tool_call_id: None,
             name: None,
             attachments: Vec::new(),
+            images: Vec::new(),
         }
     }
 
@@ -89,12 +94,13 @@ impl ChatMessage {
             tool_call_id: Some(id.into()),
             name: Some(name.into()),
             attachments: Vec::new(),
+            images: Vec::new(),
         }
     }
 }
 
 /// A unit of work for the agent-runner: one user turn in one session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TurnRequest {
     /// Unique id; also the JetStream `Nats-Msg-Id`, so a retried publish never runs twice.
     pub turn_id: String,
@@ -133,6 +139,27 @@ pub struct TurnRequest {
     /// The turn that spawned this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_turn_id: Option<String>,
+    /// The caller's sampling choices (an OpenAI client's `temperature`, `max_tokens`).
+    #[serde(default, skip_serializing_if = "Sampling::is_unset")]
+    pub sampling: Sampling,
+}
+
+/// How the model samples this turn's answers, where the caller chose; unset means the model's
+/// configured defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// 0 (focused) to 2 (varied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Upper bound on each answer's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+}
+
+impl Sampling {
+    fn is_unset(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -257,6 +284,21 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// The code as it is spelled on the wire (`provider_unavailable`), e.g. for a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::ContextOverflow => "context_overflow",
+            Self::ProviderUnavailable => "provider_unavailable",
+            Self::ProviderRejected => "provider_rejected",
+            Self::Timeout => "timeout",
+            Self::Aborted => "aborted",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 /// `RunEvent::Done::finish_reason` of a heartbeat the agent-runner did not run: the agent's
 /// `HEARTBEAT.md` is missing or has nothing in it.
 pub const HEARTBEAT_SKIPPED: &str = "heartbeat_skipped";
@@ -298,6 +340,22 @@ pub enum RunEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_are_spelled_as_on_the_wire() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::ContextOverflow,
+            ErrorCode::ProviderUnavailable,
+            ErrorCode::ProviderRejected,
+            ErrorCode::Timeout,
+            ErrorCode::Aborted,
+            ErrorCode::Internal,
+        ] {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+        }
+    }
 
     #[test]
     fn run_events_are_tagged_json() {

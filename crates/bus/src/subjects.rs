@@ -125,6 +125,12 @@ impl Namespace {
         format!("{}.health.agent-runner", self.prefix)
     }
 
+    /// Request/reply subject on which `service` (`agent-runner`, `llm-router`, ...) answers a
+    /// metrics scrape with its Prometheus text. Asked by the gateway for `GET /metrics`.
+    pub fn metrics(&self, service: &str) -> String {
+        format!("{}.metrics.{}", self.prefix, token(service))
+    }
+
     /// JetStream stream of inbound channel messages (Telegram updates), keyed by platform ids.
     pub fn channel_inbound_stream(&self) -> String {
         format!("{}_CHANNEL_IN", self.upper())

@@ -81,9 +81,11 @@ pub use schema::mcp::{
     ServerProblem, ToolFilter, valid_server_name,
 };
 pub use schema::memory_search::MemorySearch;
-pub use schema::models::{Api, BuiltinProvider, Cost, KeepAlive, ModelEntry, Models, Provider};
+pub use schema::models::{
+    Api, BuiltinProvider, Cost, KeepAlive, ModelEntry, Models, ModelsMode, Provider,
+};
 pub use schema::tools::{Exec, ExecMode, RUNS_OTHER_PROGRAMS, Tools, runs_other_programs};
 pub use schema::web::{Endpoint, SearchProvider, SsrfPolicy, Web, WebFetch, WebSearch};
-pub use schema::{Cron, Hooks, Session, Tailscale};
+pub use schema::{Cron, Hooks, Session, Tailscale, TailscaleMode};
 pub use scope::Scope;
 pub use secret::Secret;

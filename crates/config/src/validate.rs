@@ -50,6 +50,107 @@ fn check_gateway(config: &Config) -> Result<(), Failure> {
             "both gateway.auth.token and gateway.auth.password are set; set gateway.auth.mode to \"token\" or \"password\"".into(),
         ));
     }
+    if let Some(mode) = gateway.mode.as_deref().filter(|mode| *mode != "local") {
+        return Err((
+            "gateway.mode".into(),
+            format!(
+                "{mode:?}: a Pincer gateway runs where it is started, so the only mode is \"local\"; to use a gateway on another machine, point the CLI at it with --url or PINCER_GATEWAY_URL"
+            ),
+        ));
+    }
+    if gateway.control_ui.dangerously_disable_device_auth {
+        return Err((
+            "gateway.controlUi.dangerouslyDisableDeviceAuth".into(),
+            "Pincer's Control UI has no device pairing to turn off: a browser signs in with the gateway token or password (or a Tailscale identity) alone, so `true` would change nothing; remove the key".into(),
+        ));
+    }
+    if let Some(base) = &gateway.control_ui.base_path {
+        check_base_path(base)?;
+    }
+    check_tailscale(config)
+}
+
+/// URL prefixes the gateway serves itself, which the Control UI cannot take.
+const RESERVED_PREFIXES: [&str; 10] = [
+    "v1",
+    "ws",
+    "hooks",
+    "health",
+    "healthz",
+    "ready",
+    "readyz",
+    "telegram-webhook",
+    "whatsapp-webhook",
+    "bluebubbles-webhook",
+];
+
+fn check_base_path(base: &str) -> Result<(), Failure> {
+    let path = "gateway.controlUi.basePath".to_owned();
+    let trimmed = base.trim_end_matches('/');
+    if !base.starts_with('/') {
+        return Err((
+            path,
+            format!("{base:?} must start with `/` (e.g. \"/pincer\")"),
+        ));
+    }
+    if let Some(bad) = trimmed
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/-._~".contains(*c)))
+    {
+        return Err((
+            path,
+            format!("{base:?} contains {bad:?}; use letters, digits, `-`, `.`, `_`, `~` and `/`"),
+        ));
+    }
+    let first = trimmed
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if RESERVED_PREFIXES.contains(&first) || trimmed.contains("//") {
+        return Err((
+            path,
+            format!(
+                "{base:?} overlaps the gateway's own routes (/{first}); choose another prefix such as \"/pincer\""
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_tailscale(config: &Config) -> Result<(), Failure> {
+    use crate::schema::TailscaleMode;
+    if let Some(inner) = &config.gateway.tailscale
+        && config.tailscale != crate::schema::Tailscale::default()
+        && *inner != config.tailscale
+    {
+        return Err((
+            "gateway.tailscale".into(),
+            "set both here and in the top-level `tailscale` with different values; keep one".into(),
+        ));
+    }
+    let mode = config.tailscale().effective_mode();
+    let auth = &config.gateway.auth;
+    if mode == TailscaleMode::Funnel
+        && matches!(
+            auth.mode,
+            Some(
+                crate::schema::gateway::AuthMode::None
+                    | crate::schema::gateway::AuthMode::TrustedProxy
+            )
+        )
+    {
+        return Err((
+            "tailscale.mode".into(),
+            "\"funnel\" publishes the gateway on the internet; it needs gateway.auth.mode \"token\" or \"password\"".into(),
+        ));
+    }
+    if auth.allow_tailscale && mode != TailscaleMode::Serve {
+        return Err((
+            "gateway.auth.allowTailscale".into(),
+            "Tailscale identities only reach the gateway through `tailscale serve`; set tailscale.mode to \"serve\" or remove this key".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -148,6 +249,17 @@ fn check_agents(config: &Config) -> Result<(), Failure> {
     }
     if let Some(model) = &agents.defaults.model {
         check_selection(model, "agents.defaults.model")?;
+        check_declared(config, model, "agents.defaults.model")?;
+    }
+    if let Some(tokens) = agents.defaults.context_tokens
+        && tokens < MIN_CONTEXT_TOKENS
+    {
+        return Err((
+            "agents.defaults.contextTokens".into(),
+            format!(
+                "{tokens} tokens cannot hold the system prompt and a question; use {MIN_CONTEXT_TOKENS} or more (it caps the model's own window)"
+            ),
+        ));
     }
     if let Some(memory) = &agents.defaults.memory_search {
         memory
@@ -158,6 +270,7 @@ fn check_agents(config: &Config) -> Result<(), Failure> {
     for (id, entry) in &agents.entries {
         if let Some(model) = &entry.model {
             check_selection(model, &format!("agents.entries.{id}.model"))?;
+            check_declared(config, model, &format!("agents.entries.{id}.model"))?;
         }
         if entry.default {
             if let Some(first) = default_entry {
@@ -183,6 +296,28 @@ fn check_selection(selection: &ModelSelection, path: &str) -> Result<(), Failure
             Ok(())
         }
     }
+}
+
+/// Smallest `contextTokens` accepted.
+const MIN_CONTEXT_TOKENS: u32 = 2_048;
+
+/// Under `models.mode: "replace"`, every model of `selection` must name a declared provider.
+fn check_declared(config: &Config, selection: &ModelSelection, path: &str) -> Result<(), Failure> {
+    let refs = std::iter::once(selection.primary())
+        .chain(selection.fallbacks().iter().map(String::as_str));
+    for model_ref in refs {
+        if let Some((provider, _)) = parse_model_ref(model_ref)
+            && !config.models.allows_provider(provider)
+        {
+            return Err((
+                path.to_owned(),
+                format!(
+                    "`{model_ref}` uses provider `{provider}`, which models.providers does not declare, and models.mode is \"replace\" (only declared providers); declare it or use \"merge\""
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_ref(model_ref: &str, path: String) -> Result<(), Failure> {
@@ -229,6 +364,89 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn keys_that_used_to_be_ignored_are_checked() {
+        let refused = |json: &str, scope: Scope| error(json, scope).expect(json);
+        assert_eq!(error(r#"{"gateway": {"mode": "local"}}"#, Scope::All), None);
+        let (path, message) = refused(r#"{"gateway": {"mode": "remote"}}"#, Scope::All);
+        assert_eq!(path, "gateway.mode");
+        assert!(message.contains("PINCER_GATEWAY_URL"), "{message}");
+
+        assert_eq!(
+            error(
+                r#"{"gateway": {"controlUi": {"basePath": "/pincer/"}}}"#,
+                Scope::All
+            ),
+            None
+        );
+        for bad in ["pincer", "/v1", "/ws/ui", "/a b", "/a//b"] {
+            let json = format!(r#"{{"gateway": {{"controlUi": {{"basePath": "{bad}"}}}}}}"#);
+            assert_eq!(
+                refused(&json, Scope::All).0,
+                "gateway.controlUi.basePath",
+                "{bad}"
+            );
+        }
+
+        let (path, _) = refused(
+            r#"{"tailscale": {"mode": "funnel"}, "gateway": {"auth": {"mode": "none"}}}"#,
+            Scope::All,
+        );
+        assert_eq!(path, "tailscale.mode");
+        assert_eq!(
+            error(
+                r#"{"gateway": {"tailscale": {"mode": "funnel"}, "auth": {"mode": "password", "password": "long enough"}}}"#,
+                Scope::All
+            ),
+            None
+        );
+        let (path, _) = refused(
+            r#"{"gateway": {"controlUi": {"dangerouslyDisableDeviceAuth": true}}}"#,
+            Scope::All,
+        );
+        assert_eq!(path, "gateway.controlUi.dangerouslyDisableDeviceAuth");
+        assert_eq!(
+            error(
+                r#"{"gateway": {"controlUi": {"dangerouslyDisableDeviceAuth": false}}}"#,
+                Scope::All
+            ),
+            None,
+            "the seed's false is what Pincer does"
+        );
+        let (path, _) = refused(
+            r#"{"gateway": {"auth": {"allowTailscale": true}}}"#,
+            Scope::All,
+        );
+        assert_eq!(path, "gateway.auth.allowTailscale");
+        assert_eq!(
+            error(
+                r#"{"tailscale": {"mode": "on"}, "gateway": {"auth": {"allowTailscale": true}}}"#,
+                Scope::All
+            ),
+            None,
+            "the seed's `on` is serve"
+        );
+        let (path, _) = refused(
+            r#"{"tailscale": {"mode": "serve"}, "gateway": {"tailscale": {"mode": "funnel"}}}"#,
+            Scope::All,
+        );
+        assert_eq!(path, "gateway.tailscale");
+
+        let (path, _) = refused(
+            r#"{"agents": {"defaults": {"contextTokens": 100}}}"#,
+            Scope::All,
+        );
+        assert_eq!(path, "agents.defaults.contextTokens");
+
+        let replace = r#"{"models": {"mode": "replace", "providers": {"ollama": {}}},
+            "agents": {"defaults": {"model": {"primary": "ollama/m", "fallbacks": ["openai/gpt-x"]}}}}"#;
+        let (path, message) = refused(replace, Scope::All);
+        assert_eq!(path, "agents.defaults.model");
+        assert!(message.contains("`openai`"), "{message}");
+        let merge = replace.replace("replace", "merge");
+        assert_eq!(error(&merge, Scope::All), None);
     }
 
     #[test]

@@ -183,7 +183,14 @@ fn tailscale_heredoc() {
     let config = load("05_tailscale_heredoc.json5");
     assert_eq!(config.gateway.bind, Bind::Tailnet);
     assert_eq!(config.gateway.port, 18789);
-    assert_eq!(config.tailscale.mode.as_deref(), Some("on"));
+    assert_eq!(
+        config.tailscale.mode,
+        Some(pincer_config::TailscaleMode::On)
+    );
+    assert_eq!(
+        config.tailscale().effective_mode(),
+        pincer_config::TailscaleMode::Serve
+    );
     assert_eq!(config.tailscale.reset_on_exit, Some(false));
 }
 

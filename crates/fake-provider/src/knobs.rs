@@ -151,6 +151,18 @@ fn default_status() -> u16 {
     500
 }
 
+impl Failure {
+    /// A plain HTTP error with `status`, for the next `times` chat requests (`None`: until reset).
+    #[must_use]
+    pub fn http(status: u16, times: Option<u32>) -> Self {
+        Self {
+            status,
+            times,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Failure {
     fn default() -> Self {
         Self {

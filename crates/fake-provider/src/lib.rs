@@ -50,6 +50,7 @@ pub mod health;
 pub mod knobs;
 mod ollama;
 mod openai;
+mod pull;
 pub mod record;
 mod reply;
 mod request;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::record::Stats;
 use crate::state::FakeState;
 use crate::wire_error::{Dialect, error_response};
-use crate::{anthropic, embed, ollama, openai};
+use crate::{anthropic, embed, ollama, openai, pull};
 
 /// Largest request body accepted (long agent histories are big).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -34,6 +34,7 @@ pub fn router(state: FakeState) -> Router {
         .route("/api/ps", get(ollama::ps))
         .route("/api/version", get(ollama::version))
         .route("/api/embed", post(embed::ollama))
+        .route("/api/pull", post(pull::pull))
         .route("/v1/chat/completions", post(openai::chat))
         .route("/chat/completions", post(openai::chat))
         .route("/v1/embeddings", post(embed::openai))

@@ -136,6 +136,7 @@ impl Transcript {
                     tool_call_id: None,
                     name: None,
                     attachments: Vec::new(),
+                    images: Vec::new(),
                 });
                 self.totals.add(usage);
             }

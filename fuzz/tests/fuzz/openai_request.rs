@@ -27,6 +27,11 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
             "\"type\"",
             "\"text\"",
             "\"image_url\"",
+            "\"url\"",
+            "\"data:image/png;base64,cG5nIQ==\"",
+            "\"temperature\"",
+            "\"max_tokens\"",
+            "\"max_completion_tokens\"",
             "\"pincer/\"",
             "\"openclaw/a/b\"",
             "\"assistant\"",
@@ -54,7 +59,17 @@ fn check(body: &[u8], parsed: &Result<ChatCall, ApiError>) -> Result<(), String>
             if message.trim().is_empty() {
                 return Err("a 400 without a message".to_owned());
             }
-            let known = ["model", "messages", "stream", "stream_options", "user"];
+            let known = [
+                "model",
+                "messages",
+                "stream",
+                "stream_options",
+                "user",
+                "reasoning_effort",
+                "temperature",
+                "max_tokens",
+                "max_completion_tokens",
+            ];
             match param {
                 Some(param) if !known.iter().any(|field| param.starts_with(field)) => {
                     Err(format!("param {param:?} names no field"))

@@ -40,6 +40,8 @@ pub struct LoopInput<'a> {
     pub model: &'a str,
     /// How hard the model thinks (the turn's, the session's `/think` or the agent's).
     pub thinking: Option<pincer_config::ThinkingLevel>,
+    /// The caller's temperature and output cap.
+    pub sampling: pincer_bus::messages::Sampling,
     /// Conversation id for the router's logs.
     pub session_key: &'a str,
     /// What tool calls know of the turn (the scheduler's store, the chat it came from).
@@ -72,14 +74,15 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         let messages = prompt::build(
             &run.system,
             &run.history,
-            run.input.new_messages,
+            (run.input.new_messages, &run.new_images),
             &run.steps,
         );
-        let window = run
+        let model_window = run
             .input
             .windows
             .of(run.input.router, run.input.model)
             .await;
+        let window = effective_window(model_window, run.agent.resolved.context_tokens);
         match run.fits(&messages, window).await {
             Ok(true) => {}
             Ok(false) => continue,
@@ -124,6 +127,8 @@ struct Run<'a> {
     compacted: Option<Vec<ChatMessage>>,
     /// This turn's tool steps: assistant messages with calls, and their results.
     steps: Vec<ChatMessage>,
+    /// The images of this turn's messages (one list per message), read once.
+    new_images: Vec<Vec<pb::Image>>,
     usage: Usage,
     /// Sub-agents started so far (`subagents.maxChildrenPerAgent`).
     children: std::sync::atomic::AtomicUsize,
@@ -152,8 +157,12 @@ impl<'a> Run<'a> {
             &pincer_clock::Date::today().to_string(),
             &agent.tools.outages(),
         );
+        let new_images =
+            crate::attachments::load_images(Some(agent.tools.workspace()), input.new_messages)
+                .await;
         Self {
             agent,
+            new_images,
             deadline: Instant::now() + agent.resolved.timeout,
             history: input.history.into(),
             input,
@@ -245,17 +254,48 @@ impl<'a> Run<'a> {
             fallbacks: resolved.fallbacks.clone(),
             messages,
             tools: self.tools.clone(),
-            max_tokens: 0,
+            max_tokens: self.input.sampling.max_tokens.unwrap_or(0),
             session_key: self.input.session_key.to_owned(),
             timeout_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
             thinking: thinking_wire(self.input.thinking) as i32,
+            temperature: self.input.sampling.temperature,
         };
         let call = model_call::call(self.input.router, request, self.input.live);
         match tokio::time::timeout(remaining, call).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Err(_) => Err(Next::End(self.timed_out())),
-            Ok(Err(failure)) => Err(self.after_failure(failure, window).await),
+            Ok(Ok(reply)) => {
+                self.count_model_call("ok");
+                Ok(reply)
+            }
+            Err(_) => {
+                self.count_model_call(ErrorCode::Timeout.as_str());
+                Err(Next::End(self.timed_out()))
+            }
+            Ok(Err(failure)) => {
+                self.count_model_call(failure.code().as_str());
+                Err(self.after_failure(failure, window).await)
+            }
         }
+    }
+
+    /// The replica's metrics (`None` outside a turn, as in tests of the loop alone).
+    fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.input.tools.turn.map(|(context, _)| &context.metrics)
+    }
+
+    fn count_model_call(&self, outcome: &str) {
+        if let Some(metrics) = self.metrics() {
+            metrics.model_call(&self.agent.resolved.id, outcome);
+        }
+    }
+
+    /// Counts a tool call under its name when the agent was offered it, else as `unlisted`: a
+    /// model can invent names, and each would be a series.
+    fn count_tool_call(&self, name: &str, outcome: &str) {
+        let Some(metrics) = self.metrics() else {
+            return;
+        };
+        let offered = self.tools.iter().any(|spec| spec.name == name);
+        metrics.tool_call(if offered { name } else { "unlisted" }, outcome);
     }
 
     /// A failed model call ends the turn, unless the provider said the window was overrun and the
@@ -301,10 +341,12 @@ impl<'a> Run<'a> {
                 (Some(_), _) => "error: not run: the run stopped".to_owned(),
                 (None, Verdict::Repeated(text)) => {
                     tracing::info!(tool = %call.name, "repeated failing call not run");
+                    self.count_tool_call(&call.name, "not_run");
                     text
                 }
                 (None, Verdict::Stop(message)) => {
                     tracing::warn!(tool = %call.name, "the model keeps repeating a failing call; run stopped");
+                    self.count_tool_call(&call.name, "not_run");
                     stop = Some(message);
                     "error: not run: the run stopped".to_owned()
                 }
@@ -331,6 +373,7 @@ impl<'a> Run<'a> {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "tool call"
                     );
+                    self.count_tool_call(&call.name, tool_outcome(&result));
                     let result = result.map_err(|error| error.to_string());
                     match self.loops.after(&call.name, &call.arguments, result) {
                         Ok(content) => content,
@@ -351,6 +394,9 @@ impl<'a> Run<'a> {
 
     /// Ends the run because the model kept repeating a failing call.
     fn stopped_looping(self, message: String) -> LoopResult {
+        if let Some(metrics) = self.metrics() {
+            metrics.loop_guard_stop(&self.agent.resolved.id);
+        }
         LoopResult {
             outcome: TurnOutcome::Answered {
                 content: message,
@@ -419,6 +465,17 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A tool call's outcome as a metric label.
+fn tool_outcome(result: &Result<String, crate::tools::ToolError>) -> &'static str {
+    use crate::tools::ToolError;
+    match result {
+        Ok(_) => "ok",
+        Err(ToolError::Denied(_)) => "denied",
+        Err(ToolError::TimedOut(_)) => "timeout",
+        Err(_) => "error",
+    }
+}
+
 /// A thinking level as the router's request carries it.
 fn thinking_wire(level: Option<pincer_config::ThinkingLevel>) -> pb::Thinking {
     use pincer_config::ThinkingLevel as Level;
@@ -430,6 +487,14 @@ fn thinking_wire(level: Option<pincer_config::ThinkingLevel>) -> pb::Thinking {
         Some(Level::Medium) => pb::Thinking::Medium,
         Some(Level::High) => pb::Thinking::High,
         Some(Level::Xhigh) => pb::Thinking::Xhigh,
+    }
+}
+
+/// The window the history may fill: the model's, capped by the agent's `contextTokens`.
+fn effective_window(model_window: Option<u32>, context_tokens: Option<u32>) -> Option<u32> {
+    match (model_window, context_tokens) {
+        (Some(model), Some(cap)) => Some(model.min(cap)),
+        (model, cap) => model.or(cap),
     }
 }
 
@@ -477,6 +542,7 @@ mod tests {
                 new_messages: &new_messages,
                 model: "fake/m",
                 thinking: None,
+                sampling: Default::default(),
                 session_key: "agent:main:test",
                 tools: crate::tools::CallContext::default(),
             },
@@ -754,6 +820,26 @@ mod tests {
             requests[0].max_tokens, 1024,
             "the first call is the summary"
         );
+    }
+
+    #[tokio::test]
+    async fn context_tokens_caps_a_big_models_window() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({ "contextTokens": 2048 }));
+        // The model takes a million tokens; the agent's budget is 2,048, so the same history as
+        // above is compacted.
+        let router = ScriptedRouter::start(
+            vec![Answer::text("summary"), Answer::text("fresh answer")],
+            1_000_000,
+        )
+        .await;
+
+        let result = run_turn(&router, &agent, &past_conversation(6)).await;
+
+        assert_eq!(answered(&result).0, "fresh answer");
+        assert!(result.compacted.is_some(), "compacted under contextTokens");
+        assert_eq!(effective_window(None, Some(4096)), Some(4096));
+        assert_eq!(effective_window(Some(8192), None), Some(8192));
     }
 
     #[tokio::test]

@@ -166,6 +166,7 @@ mod tests {
             timeout: Duration::from_secs(600),
             workspace: None,
             thinking: None,
+            context_tokens: None,
         }
     }
 
@@ -235,6 +236,7 @@ mod tests {
     fn think_sets_shows_and_resets_the_sessions_level() {
         let agent = ResolvedAgent {
             thinking: Some(ThinkingLevel::Low),
+            context_tokens: None,
             ..agent()
         };
         let mut transcript = Transcript::default();

@@ -128,6 +128,7 @@ pub async fn compact(
         timeout_ms: 180_000,
         // A summary needs no deliberation: the provider's default.
         thinking: pb::Thinking::Unspecified as i32,
+        temperature: None,
     };
     let reply = model_call::call(router, request, None)
         .await

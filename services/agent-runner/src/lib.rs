@@ -17,6 +17,7 @@
 //! - [`router`], [`model_call`]: the gRPC client of the llm-router and one streamed call.
 //! - [`prompt`]: assembly of what is sent to the model.
 //! - [`health`]: `grpc.health.v1` for the container probe and the NATS readiness ping.
+//! - [`metrics`]: turns, model and tool calls, MCP server states, answered to the gateway's scrape.
 
 pub mod aborts;
 pub mod agent_loop;
@@ -29,6 +30,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod loop_guard;
 pub mod memory;
+pub mod metrics;
 pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;
@@ -193,6 +195,14 @@ async fn serve_until(
     if let Some(host) = &host {
         wait_for_tools(host, &shutdown).await;
     }
+    let scrapes = answer_scrapes(
+        &client,
+        &config.namespace,
+        &context,
+        host.clone(),
+        &shutdown,
+    )
+    .await;
     let ping = health::answer_pings(
         client.clone(),
         config.namespace.clone(),
@@ -233,10 +243,16 @@ async fn serve_until(
         shutdown.cancel();
     }
     let consumed = main.and(children);
+    // This scope's handle on the turns' context holds a usage recorder too: the writer below
+    // only finishes once every recorder is gone (it waited its whole patience, 5 s, at every stop).
+    drop(context);
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
     ping.abort();
+    if let Some(scrapes) = scrapes {
+        scrapes.abort();
+    }
     shutdown.cancel();
     // The turns are over (the consumer dropped their context): write the usage they recorded.
     if let Some(writer) = usage_writer {
@@ -288,6 +304,7 @@ async fn turn_context(
             None
         }
     };
+    let runner_id = format!("agent-runner-{}", uuid::Uuid::new_v4().simple());
     let context = turn::TurnContext {
         cron,
         client: client.clone(),
@@ -297,7 +314,8 @@ async fn turn_context(
         router,
         windows: Arc::default(),
         media,
-        runner_id: format!("agent-runner-{}", uuid::Uuid::new_v4().simple()),
+        metrics: metrics::Metrics::new(&runner_id),
+        runner_id,
         usage,
         aborts: aborts::Aborts::listen(client, ns).await?,
     };
@@ -306,6 +324,32 @@ async fn turn_context(
 
 /// Waits until the tool host knows its tools (every MCP server connected or failed once), at most
 /// [`TOOL_HOST_PATIENCE`]; then turns are served with what is known.
+/// Answers the gateway's metrics scrape; without it the runner still runs turns.
+async fn answer_scrapes(
+    client: &async_nats::Client,
+    ns: &Namespace,
+    context: &turn::TurnContext,
+    host: Option<Arc<tool_host::ToolHost>>,
+    shutdown: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let metrics = context.metrics.clone();
+    let render = Arc::new(move || metrics.render(host.as_deref()));
+    let answering = pincer_metrics::scrape::answer(
+        client.clone(),
+        ns.metrics(pincer_bus::access::Role::AgentRunner.user()),
+        render,
+        shutdown.clone(),
+    )
+    .await;
+    match answering {
+        Ok(task) => Some(task),
+        Err(error) => {
+            tracing::warn!(%error, "cannot answer metrics scrapes");
+            None
+        }
+    }
+}
+
 async fn wait_for_tools(host: &tool_host::ToolHost, shutdown: &CancellationToken) {
     let waited = std::time::Instant::now();
     let ready = tokio::select! {

@@ -49,13 +49,14 @@ pub fn system_prompt(
     prompt
 }
 
-/// The model's message list: system prompt, history, this turn's messages, the tool steps so far.
-/// Tool results whose call is not in the list (the history was cut) are left out, since providers
-/// refuse them.
+/// The model's message list: system prompt, history, this turn's messages (with their images, one
+/// list per message), the tool steps so far. Tool results whose call is not in the list (the
+/// history was cut) are left out, since providers refuse them. Images of earlier turns are not
+/// sent again: their messages name the files.
 pub fn build(
     system: &str,
     history: &[ChatMessage],
-    new_messages: &[ChatMessage],
+    (new_messages, new_images): (&[ChatMessage], &[Vec<pb::Image>]),
     steps: &[ChatMessage],
 ) -> Vec<pb::Message> {
     let mut out = Vec::with_capacity(history.len() + new_messages.len() + steps.len() + 1);
@@ -65,7 +66,7 @@ pub fn build(
         ..Default::default()
     });
     let mut calls: HashSet<&str> = HashSet::new();
-    for message in history.iter().chain(new_messages).chain(steps) {
+    for (index, message) in history.iter().chain(new_messages).chain(steps).enumerate() {
         for call in &message.tool_calls {
             calls.insert(call.id.as_str());
         }
@@ -77,7 +78,15 @@ pub fn build(
         {
             continue;
         }
-        out.push(to_proto(message));
+        let mut proto = to_proto(message);
+        // `new_images` has one list per new message; the steps come after them and get none.
+        if let Some(images) = index
+            .checked_sub(history.len())
+            .and_then(|i| new_images.get(i))
+        {
+            proto.images.clone_from(images);
+        }
+        out.push(proto);
     }
     out
 }
@@ -117,6 +126,7 @@ fn to_proto(message: &ChatMessage) -> pb::Message {
             .collect(),
         tool_call_id: message.tool_call_id.clone().unwrap_or_default(),
         tool_name: message.name.clone().unwrap_or_default(),
+        images: Vec::new(),
     }
 }
 
@@ -135,10 +145,36 @@ mod tests {
             ChatMessage::text(Role::Assistant, "answer"),
         ];
         let new = vec![ChatMessage::text(Role::User, "second")];
-        let built = build("sys", &history, &new, &[]);
+        let built = build("sys", &history, (&new, &[]), &[]);
         let contents: Vec<&str> = built.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(contents, ["sys", "first", "answer", "second"]);
         assert_eq!(built[0].role, pb::Role::System as i32);
+    }
+
+    #[test]
+    fn images_go_with_this_turns_messages_only() {
+        let picture = |byte: u8| pb::Image {
+            mime_type: "image/png".into(),
+            data: vec![byte],
+        };
+        let history = vec![ChatMessage {
+            images: vec!["inbox/old.png".into()],
+            ..ChatMessage::text(Role::User, "earlier picture")
+        }];
+        let new = vec![
+            ChatMessage::text(Role::User, "look"),
+            ChatMessage::text(Role::User, "and this"),
+        ];
+        let steps = vec![ChatMessage::text(Role::Assistant, "thinking")];
+        let built = build(
+            "sys",
+            &history,
+            (&new, &[vec![picture(1)], vec![picture(2), picture(3)]]),
+            &steps,
+        );
+        let counts: Vec<usize> = built.iter().map(|m| m.images.len()).collect();
+        assert_eq!(counts, [0, 0, 1, 2, 0]);
+        assert_eq!(built[3].images[1].data, [3]);
     }
 
     #[test]
@@ -157,7 +193,7 @@ mod tests {
             call,
             ChatMessage::tool_result("a", "read", "kept"),
         ];
-        let built = build("sys", &history, &[], &[]);
+        let built = build("sys", &history, (&[], &[]), &[]);
         let contents: Vec<&str> = built.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(contents, ["sys", "q", "", "kept"]);
         assert_eq!(built[3].tool_name, "read");
@@ -168,7 +204,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let ws = Workspace::open(dir.path()).expect("ws");
         let system = system_prompt(&ws.bootstrap(Caps::default()), &[], "2026-11-29", &[]);
-        let built = build(&system, &[], &[ChatMessage::text(Role::User, "hi")], &[]);
+        let built = build(
+            &system,
+            &[],
+            (&[ChatMessage::text(Role::User, "hi")], &[]),
+            &[],
+        );
         let tools =
             crate::tools::ToolBox::new("main", ws, &pincer_config::Tools::default()).specs();
         let tool_bytes: usize = tools

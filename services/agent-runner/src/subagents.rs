@@ -123,6 +123,7 @@ pub async fn run_child(
         model: task.model,
         spawn_depth: parent.spawn_depth + 1,
         parent_turn_id: Some(parent.turn_id.clone()),
+        sampling: Default::default(),
     };
     let mut guard = AbortOnDrop {
         client: context.client.clone(),

@@ -59,6 +59,7 @@ impl TestBus {
             windows: Arc::default(),
             media: None,
             runner_id: "runner-under-test".to_owned(),
+            metrics: crate::metrics::Metrics::new("runner-under-test"),
             usage: pincer_bus::setup::usage_bucket(&js, &namespace)
                 .await
                 .ok()
@@ -92,6 +93,7 @@ impl TestBus {
             model: None,
             spawn_depth: 0,
             parent_turn_id: None,
+            sampling: Default::default(),
         }
     }
 

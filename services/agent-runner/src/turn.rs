@@ -49,6 +49,8 @@ pub struct TurnContext {
     pub aborts: crate::aborts::Aborts,
     /// Scheduled jobs, for the `cron` tool (`None` when the bucket could not be opened).
     pub cron: Option<pincer_cron::JobStore>,
+    /// This replica's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// What the consumer should do with the message.
@@ -65,6 +67,7 @@ const SAVE_ATTEMPTS: usize = 5;
 
 /// Runs `request` to completion.
 pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Disposition {
+    let taken = std::time::Instant::now();
     let request = with_attachments_saved(context, request).await;
     let request = match with_heartbeat_tasks(context, request) {
         Ok(request) => request,
@@ -79,7 +82,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         live.publish(&RunEvent::Started).await;
     }
     if !request.persist {
-        return one_off(context, request, live.as_ref()).await;
+        return one_off(context, request, live.as_ref(), taken).await;
     }
 
     let mut lease = match take_lease(context, &request.session_key).await {
@@ -135,6 +138,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         // The outcome is durable: answer first, then give the lease back (off the client's path).
         announce(context, request, &outcome).await;
         record_usage(context, &outcome);
+        record_metrics(context, request, &outcome, taken.elapsed());
     }
     context.sessions.release_lease(lease).await;
     if stored {
@@ -213,11 +217,13 @@ async fn one_off(
     context: &TurnContext,
     request: &TurnRequest,
     live: Option<&LiveSink>,
+    taken: std::time::Instant,
 ) -> Disposition {
     let work = run_agent(context, request, &[], SessionChoices::default(), live);
     let result = abortable(context, request, work).await;
     record_usage(context, &result.outcome);
     announce(context, request, &result.outcome).await;
+    record_metrics(context, request, &result.outcome, taken.elapsed());
     delivered(context, request, &result.outcome).await
 }
 
@@ -386,6 +392,7 @@ async fn run_agent(
             new_messages: &request.messages,
             model: &model,
             thinking,
+            sampling: request.sampling,
             session_key: &request.session_key,
             tools: crate::tools::CallContext {
                 turn: Some((context, request)),
@@ -463,6 +470,28 @@ async fn store(
     }
     tracing::warn!("giving up storing the turn after repeated conflicts");
     false
+}
+
+/// Counts an outcome once it is stored or announced (a redelivered turn answered from its record
+/// is not counted again).
+fn record_metrics(
+    context: &TurnContext,
+    request: &TurnRequest,
+    outcome: &TurnOutcome,
+    took: Duration,
+) {
+    // Only configured agents become label values: a turn for an unknown one is still counted.
+    let agent = if context.agents.get(&request.agent_id).is_ok() {
+        request.agent_id.as_str()
+    } else {
+        "unknown"
+    };
+    let label = match outcome {
+        TurnOutcome::Answered { .. } => "answered",
+        TurnOutcome::Command { .. } => "command",
+        TurnOutcome::Failed { code, .. } => code.as_str(),
+    };
+    context.metrics.turn(agent, label, took);
 }
 
 async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOutcome) {

@@ -8,12 +8,14 @@
 //! - [`whatsapp`]: the Cloud API (webhooks through the gateway, the Graph API out).
 //! - [`signal`]: a signal-cli daemon (its SSE event stream in, JSON-RPC out).
 //! - [`bluebubbles`]: iMessage through a BlueBubbles server (webhooks through the gateway, REST out).
+//! - [`metrics`]: messages in, replies delivered and retried, answered to the gateway's scrape.
 //! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
 pub mod bluebubbles;
 pub mod channel;
 pub mod chunk;
 pub mod discord;
+pub mod metrics;
 pub mod render;
 pub mod signal;
 pub mod slack;
@@ -245,7 +247,9 @@ async fn serve_until(
     .await?;
     let js = async_nats::jetstream::new(client.clone());
     pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-    let channels = spawn_channels(&js, &config, &shutdown).await;
+    let metrics = metrics::Metrics::new(&config.instance);
+    answer_scrapes(&client, &config.namespace, &metrics, &shutdown).await;
+    let channels = spawn_channels(&js, &config, &metrics, &shutdown).await;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -270,9 +274,27 @@ async fn serve_until(
 }
 
 /// Starts every enabled channel; each runs until `shutdown`.
+/// Answers the gateway's metrics scrape until `shutdown`; without it the bridge still works.
+async fn answer_scrapes(
+    client: &async_nats::Client,
+    namespace: &Namespace,
+    metrics: &metrics::Metrics,
+    shutdown: &CancellationToken,
+) {
+    let metrics = metrics.clone();
+    let render = std::sync::Arc::new(move || metrics.render());
+    let subject = namespace.metrics(pincer_bus::access::Role::ChannelBridge.user());
+    if let Err(error) =
+        pincer_metrics::scrape::answer(client.clone(), subject, render, shutdown.clone()).await
+    {
+        tracing::warn!(%error, "cannot answer metrics scrapes");
+    }
+}
+
 async fn spawn_channels(
     js: &async_nats::jetstream::Context,
     config: &Config,
+    metrics: &metrics::Metrics,
     shutdown: &CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let enabled = &config.channels;
@@ -300,7 +322,7 @@ async fn spawn_channels(
             return Vec::new();
         }
     };
-    let context = channel::Context::new(js.clone(), config, stores);
+    let context = channel::Context::new(js.clone(), config, stores, metrics.clone());
     let mut tasks = Vec::new();
     if let Some(telegram) = telegram {
         tasks.push(tokio::spawn(run_telegram(
@@ -400,6 +422,7 @@ async fn run_telegram(
             shared_dm_session,
             bindings: bindings.clone(),
             instance: instance.clone(),
+            metrics: context.metrics.clone(),
         };
         pollers.push(tokio::spawn(account::run(
             setup,

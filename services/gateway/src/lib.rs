@@ -7,6 +7,8 @@
 //! - [`bind`]: OpenClaw bind modes to a socket address, refusing open binds without auth.
 //! - [`control`]: the WebSocket control plane (OpenClaw's frame shape) behind the Control UI.
 //! - [`hooks`]: token-protected external triggers that start agent runs.
+//! - [`metrics`]: turn counts and latencies, queue depth, and `GET /metrics` for the whole stack
+//!   (the other services' figures are asked for over NATS).
 //! - [`turns`]: hands a turn to the agent-runners over JetStream and follows its live events.
 //! - [`readiness`]: what `/readyz` checks (NATS, llm-router health, a consuming agent-runner).
 
@@ -17,12 +19,16 @@ pub mod control;
 pub mod cron;
 pub mod hooks;
 pub mod http;
+pub mod metrics;
 pub mod pushed;
 pub mod readiness;
 pub mod run_events;
 pub mod serve;
 pub mod signature;
 pub mod slack_events;
+pub mod tailscale;
+#[cfg(test)]
+mod test_headers;
 pub mod turns;
 pub mod webhooks;
 pub mod whatsapp_webhook;
@@ -67,6 +73,14 @@ pub struct Config {
     pub origins: auth::origin::Origins,
     /// Serve the Control UI page (`gateway.controlUi.enabled`, default on).
     pub control_ui: bool,
+    /// Where the Control UI is served (`gateway.controlUi.basePath`, without its trailing `/`;
+    /// `None`: at `/`).
+    pub control_ui_base: Option<String>,
+    /// Serve `/v1/chat/completions` and `/v1/models`
+    /// (`gateway.http.endpoints.chatCompletions.enabled`, default on).
+    pub chat_api: bool,
+    /// Publishing with the host's `tailscale` (`tailscale.mode`).
+    pub tailscale: Option<tailscale::Settings>,
     /// Agent definitions (which `model` names exist).
     pub agents: pincer_config::Agents,
     /// Request body cap.
@@ -187,11 +201,6 @@ impl Config {
                 "gateway.controlUi.allowInsecureAuth is on: browsers may send the gateway token over plain http from other machines"
             );
         }
-        if ui.dangerously_disable_device_auth {
-            tracing::warn!(
-                "gateway.controlUi.dangerouslyDisableDeviceAuth is on: Pincer signs browsers in with the shared secret only; never expose this gateway without TLS and a strong token"
-            );
-        }
         if ui.allowed_origins.iter().any(|o| o.trim() == "*") {
             tracing::warn!(
                 "gateway.controlUi.allowedOrigins contains \"*\": any web page may try to sign in to this gateway"
@@ -209,6 +218,18 @@ impl Config {
             rate_limit: gateway.auth.rate_limit.unwrap_or_default(),
             origins: auth::origin::Origins::new(&ui.allowed_origins, ui.allow_insecure_auth),
             control_ui: ui.enabled.unwrap_or(true),
+            control_ui_base: ui
+                .base_path
+                .as_deref()
+                .map(|base| base.trim_end_matches('/').to_owned())
+                .filter(|base| !base.is_empty()),
+            chat_api: gateway
+                .http
+                .endpoints
+                .chat_completions
+                .enabled
+                .unwrap_or(true),
+            tailscale: tailscale::Settings::from_config(file, None),
             auth,
             agents: file.agents.clone(),
             max_body_bytes,
@@ -384,12 +405,27 @@ async fn serve_until(
             slack: slack_events,
             whatsapp,
             bluebubbles,
+            media: match pincer_bus::setup::media_store(&js, &config.namespace).await {
+                Ok(store) => Some(store),
+                Err(error) => {
+                    tracing::warn!(%error, "the media store cannot be opened: API requests with images are refused");
+                    None
+                }
+            },
         },
         control,
     );
     let app = http::app(state);
 
-    tracing::info!(addr = %listener.local_addr()?, auth = config.auth.mode_name(), "gateway listening");
+    let listening = listener.local_addr()?;
+    tracing::info!(addr = %listening, auth = config.auth.mode_name(), "gateway listening");
+    let tailscale = config.tailscale.clone().map(|settings| {
+        tokio::spawn(tailscale::publish_until(
+            settings,
+            listening,
+            shutdown.clone(),
+        ))
+    });
     let server = tokio::spawn(serve::serve(
         listener,
         app,
@@ -403,6 +439,10 @@ async fn serve_until(
         Err(_) => {
             tracing::warn!(grace = ?config.drain_grace, "requests still open after the grace period")
         }
+    }
+    if let Some(task) = tailscale {
+        // resetOnExit runs one short command; don't let a hung tailscaled hold the exit.
+        let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
     }
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "final nats flush failed");

@@ -56,6 +56,13 @@ async fn serve() -> anyhow::Result<()> {
         .filter(|token| !token.trim().is_empty())
         .map(pincer_config::Secret::new);
     config.config_path = Some(env::config_path());
+    if let (Some(tailscale), Ok(program)) = (
+        config.tailscale.as_mut(),
+        std::env::var("PINCER_TAILSCALE_BIN"),
+    ) && !program.trim().is_empty()
+    {
+        tailscale.program = program.into();
+    }
     config.bind = bind_override.unwrap_or_else(|| gateway.bind.to_string());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -77,7 +84,12 @@ fn refuse_weak_secrets(
     if weak.is_empty() {
         return Ok(());
     }
-    if ip.is_loopback() {
+    // Funnel puts even a loopback gateway on the internet.
+    let funnel = config
+        .tailscale
+        .as_ref()
+        .is_some_and(|t| t.mode == pincer_gateway::tailscale::Mode::Funnel);
+    if ip.is_loopback() && !funnel {
         for (key, why) in &weak {
             tracing::warn!(%key, %why, "weak secret: the gateway would refuse it on a network-facing bind");
         }
@@ -88,7 +100,12 @@ fn refuse_weak_secrets(
         .map(|(key, why)| format!("{key}: {why}"))
         .collect();
     Err(InvalidConfig(anyhow::anyhow!(
-        "refusing to listen on {ip} with a secret that can be guessed ({}); generate each with `openssl rand -hex 32`",
+        "refusing to {} with a secret that can be guessed ({}); generate each with `openssl rand -hex 32`",
+        if funnel {
+            "publish the gateway on the internet (tailscale funnel)".to_owned()
+        } else {
+            format!("listen on {ip}")
+        },
         list.join("; ")
     )))
 }

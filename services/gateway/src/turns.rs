@@ -13,6 +13,7 @@ use pincer_bus::Namespace;
 use pincer_bus::demux::Registration;
 use pincer_bus::messages::{RunEvent, TurnRequest};
 
+use crate::metrics::{Metrics, TurnLabels, TurnTimer};
 use crate::run_events::RunEvents;
 
 /// Publish and subscribe plumbing for turns.
@@ -23,6 +24,7 @@ pub struct Turns {
     namespace: Namespace,
     events: RunEvents,
     pickup_timeout: Duration,
+    metrics: Metrics,
 }
 
 /// Why a turn could not be handed over.
@@ -40,6 +42,8 @@ pub struct Submitted {
     started: bool,
     /// Whether the runner announces `started` (only for turns with live events).
     announces_start: bool,
+    /// Its latency and outcome, for the metrics.
+    timer: TurnTimer,
 }
 
 /// One step of a followed turn.
@@ -108,6 +112,7 @@ impl Turns {
             model: None,
             spawn_depth: 0,
             parent_turn_id: None,
+            sampling: Default::default(),
         }
     }
 
@@ -139,7 +144,18 @@ impl Turns {
             namespace,
             events,
             pickup_timeout,
+            metrics: Metrics::new(),
         })
+    }
+
+    /// The NATS client (the metrics scrape asks the other services with it).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// This gateway's metrics (the turns it follows are counted there).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The subject a turn's events arrive on.
@@ -160,6 +176,13 @@ impl Turns {
             pickup_timeout: self.pickup_timeout,
             started: false,
             announces_start: turn.live_deltas,
+            timer: TurnTimer::accepted(
+                &self.metrics,
+                TurnLabels {
+                    source: turn.source.clone(),
+                    agent: turn.agent_id.clone(),
+                },
+            ),
         })
     }
 
@@ -185,6 +208,20 @@ impl Turns {
 impl Submitted {
     /// Waits for the next event. `turn_timeout` bounds the silence once a runner has started.
     pub async fn next(&mut self, turn_timeout: Duration) -> Next {
+        let next = self.wait(turn_timeout).await;
+        match &next {
+            Next::Event(RunEvent::Started) => {}
+            Next::Event(RunEvent::Delta { .. }) => self.timer.text(),
+            Next::Event(RunEvent::Done { .. }) => self.timer.finished("done"),
+            Next::Event(RunEvent::Error { code, .. }) => self.timer.finished(code.as_str()),
+            Next::NotPickedUp(_) | Next::Stalled(_) | Next::NoAnswer(_) => {
+                self.timer.finished("no_answer");
+            }
+        }
+        next
+    }
+
+    async fn wait(&mut self, turn_timeout: Duration) -> Next {
         let patience = match (self.announces_start, self.started) {
             (true, false) => self.pickup_timeout,
             (true, true) => turn_timeout,

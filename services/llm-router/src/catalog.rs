@@ -62,6 +62,14 @@ impl Catalog {
                 format!("model reference {reference:?} is not of the form provider/model"),
             ));
         };
+        if !self.models.allows_provider(provider_id) {
+            return Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "provider {provider_id:?} is not declared in models.providers and models.mode is \"replace\""
+                ),
+            ));
+        }
         let default_provider = pincer_config::Provider::default();
         let provider = self
             .models
@@ -113,6 +121,7 @@ impl Catalog {
             max_tokens: entry.and_then(|e| e.max_tokens).or(provider.max_tokens),
             context_window: entry.and_then(|e| e.context_window),
             reasoning: entry.and_then(|e| e.reasoning),
+            input_images: entry.is_some_and(|e| e.input.iter().any(|kind| kind == "image")),
             cost: entry.and_then(|e| e.cost),
             keep_alive: provider.keep_alive.clone(),
             num_ctx: provider.num_ctx,
@@ -201,6 +210,20 @@ mod tests {
         let auto = catalog.resolve("openrouter/auto").expect("resolves");
         assert_eq!(auto.model, "openrouter/auto", "OpenRouter's auto router");
         assert_eq!(auto.reference, "openrouter/auto");
+    }
+
+    #[test]
+    fn replace_mode_resolves_only_declared_providers() {
+        let merged = catalog(r#"{"providers": {"ollama": {}}}"#);
+        assert!(
+            merged.resolve("openai/gpt-x").is_ok(),
+            "built in under merge"
+        );
+        let replaced = catalog(r#"{"mode": "replace", "providers": {"ollama": {}}}"#);
+        assert!(replaced.resolve("ollama/llama3.2:3b").is_ok());
+        let error = replaced.resolve("openai/gpt-x").expect_err("not declared");
+        assert_eq!(error.kind, ErrorKind::NotFound);
+        assert!(error.message.contains("replace"), "{error:?}");
     }
 
     #[test]

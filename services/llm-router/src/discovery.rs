@@ -19,9 +19,10 @@ const FAILURE_TTL: Duration = Duration::from_secs(30);
 const TAGS_TTL: Duration = Duration::from_secs(60);
 /// Patience for either endpoint.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest `num_ctx` sent unless the provider sets `numCtx`: the KV cache of a 128K window (16 GB
-/// for an 8B model) does not fit an 8 GB host, while Ollama's own 4096 silently cuts agent prompts.
-pub const DEFAULT_OLLAMA_NUM_CTX: u32 = 32_768;
+/// Largest `num_ctx` sent unless the provider sets `numCtx`: the seed report's 64K minimum for
+/// an agent's prompts (Ollama's own 4096 silently cuts them), not the 128K some models allow,
+/// whose KV cache (16 GB for an 8B model) no 8 GB host has.
+pub const DEFAULT_OLLAMA_NUM_CTX: u32 = 65_536;
 
 /// What `/api/show` told us about a model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct ModelMeta {
     pub context_length: Option<u32>,
     /// Whether `capabilities` lists `tools` (None = not reported).
     pub tools: Option<bool>,
+    /// Whether `capabilities` lists `vision`.
+    pub vision: bool,
 }
 
 /// Cached Ollama lookups, keyed by base URL and model.
@@ -140,13 +143,12 @@ pub fn parse_show(body: &Value) -> ModelMeta {
         .or_else(any_context)
         .and_then(Value::as_u64)
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    let tools = body
-        .get("capabilities")
-        .and_then(Value::as_array)
-        .map(|caps| caps.iter().any(|c| c.as_str() == Some("tools")));
+    let capabilities = body.get("capabilities").and_then(Value::as_array);
+    let lists = |name: &str| capabilities.map(|caps| caps.iter().any(|c| c.as_str() == Some(name)));
     ModelMeta {
         context_length,
-        tools,
+        tools: lists("tools"),
+        vision: lists("vision") == Some(true),
     }
 }
 
@@ -181,13 +183,14 @@ mod tests {
     fn show_reads_the_architecture_context_length_and_tool_capability() {
         let body = serde_json::json!({
             "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768, "llama.context_length": 1},
-            "capabilities": ["completion", "tools"],
+            "capabilities": ["completion", "tools", "vision"],
         });
         assert_eq!(
             parse_show(&body),
             ModelMeta {
                 context_length: Some(32_768),
-                tools: Some(true)
+                tools: Some(true),
+                vision: true,
             }
         );
         let old = serde_json::json!({"model_info": {"gemma3.context_length": 8192}, "capabilities": ["completion"]});
@@ -195,7 +198,8 @@ mod tests {
             parse_show(&old),
             ModelMeta {
                 context_length: Some(8192),
-                tools: Some(false)
+                tools: Some(false),
+                vision: false,
             }
         );
         assert_eq!(parse_show(&serde_json::json!({})), ModelMeta::default());
@@ -218,5 +222,10 @@ mod tests {
             Some(DEFAULT_OLLAMA_NUM_CTX)
         );
         assert_eq!(num_ctx(None, None, None), None);
+        assert_eq!(
+            num_ctx(None, Some(131_072), Some(131_072)),
+            Some(65_536),
+            "the example's llama3.2:3b runs at the 64K an agent needs"
+        );
     }
 }

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::failover::events::{Attempt, CallFailure, Done, Event};
 use crate::failover::{self, Call, Engine};
-use crate::providers::{CallRequest, ErrorKind, Message, Role, Tool, ToolCall, Usage};
+use crate::providers::{CallRequest, ErrorKind, Image, Message, Role, Tool, ToolCall, Usage};
 use crate::{embeddings, status};
 
 /// What the engine reports, as it goes out on the wire.
@@ -184,6 +184,14 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
                 .collect(),
             tool_call_id: message.tool_call_id,
             tool_name: message.tool_name,
+            images: message
+                .images
+                .into_iter()
+                .map(|image| Image {
+                    mime_type: image.mime_type,
+                    data: image.data,
+                })
+                .collect(),
         })
         .collect();
     let tools = request
@@ -209,6 +217,9 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
         tools,
         max_tokens: request.max_tokens,
         thinking,
+        temperature: request
+            .temperature
+            .filter(|t| t.is_finite() && (0.0..=2.0).contains(t)),
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`failover`]: primary → fallbacks with key rotation, retries, breakers and no replay after
 //!   output.
 //! - [`health`]: cooldowns and circuit breakers per provider, key and model, shared over NATS KV.
+//! - [`metrics`]: provider calls, fallbacks, key rotations, first-token latency and breaker states,
+//!   answered to the gateway's scrape over NATS.
 //! - [`discovery`]: Ollama `/api/tags` and `/api/show` (context length → `num_ctx`, tool support).
 //! - [`guard`], [`cost`]: the context-window guard and per-call cost.
 //! - [`embeddings`]: `Embed`, texts to vectors with one embedding model (memory search).
@@ -21,6 +23,7 @@ pub mod failover;
 pub mod grpc;
 pub mod guard;
 pub mod health;
+pub mod metrics;
 pub mod probe;
 pub mod providers;
 pub mod status;
@@ -93,16 +96,16 @@ async fn serve_until(
     let catalog = catalog::Catalog::new(config.models, config.ollama_base_url)
         .map_err(|error| Error::HttpClient(error.to_string()))?;
     let book = health::HealthBook::new();
+    let engine = Arc::new(failover::Engine::new(catalog, book, config.retry));
     if let Some(url) = config.nats_url {
-        share_health(
-            book.clone(),
+        join_bus(
+            Arc::clone(&engine),
             url,
             config.nats_credentials,
             config.namespace,
             shutdown.clone(),
         );
     }
-    let engine = Arc::new(failover::Engine::new(catalog, book, config.retry));
     for warning in status::startup_warnings(&engine) {
         tracing::warn!("{warning}");
     }
@@ -125,22 +128,26 @@ async fn serve_until(
     });
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(
-            pincer_proto::llm::v1::llm_router_server::LlmRouterServer::with_interceptor(
-                service,
-                pincer_service_auth::Interceptor::new(config.token),
-            ),
-        )
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            // Room for a turn's images beside a long history (tonic's default is 4 MiB).
+            pincer_proto::llm::v1::llm_router_server::LlmRouterServer::new(service)
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+            pincer_service_auth::Interceptor::new(config.token),
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await?;
     tracing::info!("llm-router stopped");
     Ok(())
 }
 
-/// Connects the health book to NATS KV in the background: the router serves from the first moment,
-/// with in-memory health until (and whenever) NATS is unreachable.
-fn share_health(
-    book: health::HealthBook,
+/// Largest chat request accepted: the agent-runner caps a turn's images at 20 MiB.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// Joins NATS in the background: the health book is shared through KV and the gateway's metrics
+/// scrape is answered. The router serves from the first moment, with in-memory health until (and
+/// whenever) NATS is unreachable.
+fn join_bus(
+    engine: Arc<failover::Engine>,
     url: String,
     credentials: Option<pincer_bus::connect::Credentials>,
     namespace: pincer_bus::Namespace,
@@ -155,6 +162,7 @@ fn share_health(
                 pincer_bus::connect::STARTUP_PATIENCE,
             )
             .await?;
+            answer_scrapes(&client, &namespace, &engine, &shutdown).await;
             let js = async_nats::jetstream::new(client);
             pincer_bus::setup::model_health_bucket(&js, &namespace).await
         };
@@ -165,11 +173,28 @@ fn share_health(
         match store {
             Ok(store) => {
                 tracing::info!("model health shared through NATS KV");
-                book.attach(store, shutdown);
+                engine.book.attach(store, shutdown);
             }
             Err(error) => {
                 tracing::warn!(%error, "model health stays in memory: NATS KV unavailable");
             }
         }
     });
+}
+
+/// Answers the gateway's metrics scrape until `shutdown` (the task ends with it).
+async fn answer_scrapes(
+    client: &async_nats::Client,
+    namespace: &pincer_bus::Namespace,
+    engine: &Arc<failover::Engine>,
+    shutdown: &CancellationToken,
+) {
+    let engine = Arc::clone(engine);
+    let render = Arc::new(move || engine.metrics.render(&engine.book));
+    let subject = namespace.metrics(pincer_bus::access::Role::LlmRouter.user());
+    if let Err(error) =
+        pincer_metrics::scrape::answer(client.clone(), subject, render, shutdown.clone()).await
+    {
+        tracing::warn!(%error, "cannot answer metrics scrapes");
+    }
 }

@@ -15,17 +15,6 @@ fn hi(user: Option<&str>) -> Value {
     body
 }
 
-/// A plain HTTP failure of the fake provider, for the next `times` chat requests (None: until reset).
-fn failing(status: u16, times: Option<u32>) -> Failure {
-    Failure {
-        status,
-        body: None,
-        times,
-        mid_stream: false,
-        retry_after_secs: None,
-    }
-}
-
 fn chat_requests(stack: &Stack) -> Vec<pincer_fake_provider::RecordedRequest> {
     stack
         .fake
@@ -195,26 +184,130 @@ async fn clients_that_resend_full_history_do_not_duplicate_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_request_with_the_same_idempotency_key_runs_once() {
     let stack = Stack::start(Knobs::default()).await;
-    for _ in 0..2 {
-        let response = stack
-            .chat(&hi(Some("dave")))
-            .header("Idempotency-Key", "order-42")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        assert!(
-            body["choices"][0]["message"]["content"]
-                .as_str()
-                .unwrap()
-                .starts_with("alpha")
-        );
+    // With a stored session (`user`) and without one (a one-off carrying its own history).
+    for (user, key) in [(Some("dave"), "order-42"), (None, "order-43")] {
+        for _ in 0..2 {
+            let response = stack
+                .chat(&hi(user))
+                .header("Idempotency-Key", key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "user {user:?}");
+            let body: Value = response.json().await.unwrap();
+            assert!(
+                body["choices"][0]["message"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("alpha"),
+                "{body}"
+            );
+        }
     }
+    // A streaming client's retry gets the stored answer too, in one chunk.
+    let mut streamed = hi(None);
+    streamed["stream"] = json!(true);
+    let text = stack
+        .chat(&streamed)
+        .header("Idempotency-Key", "order-43")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("alpha") && text.contains("[DONE]"), "{text}");
+    assert_eq!(
+        chat_requests(&stack).len(),
+        2,
+        "each duplicate was answered from the stored outcome"
+    );
+    let other_key = stack
+        .chat(&hi(None))
+        .header("Idempotency-Key", "order-44")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_key.status(), 200);
+    assert_eq!(
+        chat_requests(&stack).len(),
+        3,
+        "another key is another turn"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_clients_temperature_and_max_tokens_reach_the_model() {
+    let stack = Stack::start(Knobs::default()).await;
+    let mut body = hi(Some("erin"));
+    body["temperature"] = json!(0.25);
+    body["max_tokens"] = json!(42);
+    let response = stack.chat(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let plain = stack.chat(&hi(None)).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+
+    let calls = chat_requests(&stack);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].body["options"]["temperature"], 0.25);
+    assert_eq!(calls[0].body["options"]["num_predict"], 42);
+    assert!(
+        calls[1].body["options"].get("temperature").is_none(),
+        "nothing chosen, nothing sent: {}",
+        calls[1].body
+    );
+
+    let mut too_hot = hi(None);
+    too_hot["temperature"] = json!(3);
+    let refused = stack.chat(&too_hot).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "temperature");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_clients_inline_image_reaches_a_vision_model() {
+    let config = pincer_system_tests::CONFIG.replace(
+        r#"{ id: "fake-model", contextWindow: 131072 }"#,
+        r#"{ id: "fake-model", contextWindow: 131072, input: ["text", "image"] }"#,
+    );
+    assert_ne!(config, pincer_system_tests::CONFIG, "the entry was found");
+    let stack = Stack::start_with(&config, Knobs::default()).await;
+    let picture = "iVBORw0KGgo="; // the PNG signature, base64
+    let body = json!({ "model": "pincer/default", "user": "frank", "messages": [{ "role": "user", "content": [
+        { "type": "text", "text": "what is this?" },
+        { "type": "image_url", "image_url": { "url": format!("data:image/png;base64,{picture}"), "detail": "low" } },
+    ] }] });
+    let response = stack.chat(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let calls = chat_requests(&stack);
+    let last = calls[0].body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .expect("the user message");
+    assert_eq!(last["images"], json!([picture]));
+    assert!(
+        last["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("what is this?") && c.contains("inbox/")),
+        "{last}"
+    );
+
+    let fetched = json!({ "model": "pincer/default", "messages": [{ "role": "user", "content": [
+        { "type": "image_url", "image_url": { "url": "https://example.com/cat.png" } },
+    ] }] });
+    let refused = stack.chat(&fetched).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(
+        error["error"]["param"],
+        "messages[0].content[0].image_url.url"
+    );
     assert_eq!(
         chat_requests(&stack).len(),
         1,
-        "the duplicate was answered from the stored outcome"
+        "nothing ran for the refused one"
     );
 }
 
@@ -246,7 +339,7 @@ async fn the_fallback_serves_when_the_primary_fails() {
     // The fake fails the next two requests (the Ollama primary and its one retry), then recovers
     // for the fallback.
     stack.fake.set_knobs(Knobs {
-        fail: Some(failing(503, Some(2))),
+        fail: Some(Failure::http(503, Some(2))),
         ..Knobs::default()
     });
     let response = stack.chat(&hi(None)).send().await.unwrap();
@@ -266,7 +359,7 @@ async fn the_fallback_serves_when_the_primary_fails() {
 async fn provider_down_is_a_502_and_the_turn_stays_in_history() {
     let stack = Stack::start(Knobs::default()).await;
     stack.fake.set_knobs(Knobs {
-        fail: Some(failing(500, None)),
+        fail: Some(Failure::http(500, None)),
         ..Knobs::default()
     });
     let lost = json!({ "model": "pincer/default", "user": "erin",

@@ -23,15 +23,15 @@ fn config(telegram: &str) -> String {
 }
 
 async fn stack(telegram_config: &str, knobs: Knobs) -> (Stack, RunningTelegram) {
+    stack_with(&config(telegram_config), knobs).await
+}
+
+async fn stack_with(config_text: &str, knobs: Knobs) -> (Stack, RunningTelegram) {
     let telegram = RunningTelegram::start("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("fake telegram");
-    let stack = Stack::start_with_env(
-        &config(telegram_config),
-        knobs,
-        vec![("TG_URL", telegram.api_root())],
-    )
-    .await;
+    let stack =
+        Stack::start_with_env(config_text, knobs, vec![("TG_URL", telegram.api_root())]).await;
     (stack, telegram)
 }
 
@@ -550,6 +550,14 @@ async fn photos_reach_the_agent_workspace_and_oversized_ones_are_refused() {
         "the bytes Telegram served"
     );
     assert!(input.contains("what is in this picture?"), "{input}");
+    let last = asked["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .expect("last");
+    assert!(
+        last.get("images").is_none() && input.contains("does not read images"),
+        "fake-model's entry has no image input, so it is told instead: {last}"
+    );
 
     let huge = Incoming {
         photo_bytes: Some(5 * 1024 * 1024),
@@ -562,6 +570,55 @@ async fn photos_reach_the_agent_workspace_and_oversized_ones_are_refused() {
         stack.fake.requests().len(),
         1,
         "the oversized photo never reached the agent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_is_shown_to_a_model_that_reads_images() {
+    let vision = config(r#"dmPolicy: "open", allowFrom: ["*"]"#).replace(
+        r#"{ id: "fake-model" }"#,
+        r#"{ id: "fake-model", input: ["text", "image"] }"#,
+    );
+    let (stack, telegram) = stack_with(
+        &vision,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let photo = Incoming {
+        photo_bytes: Some(3_000),
+        text: "what is this?".to_owned(),
+        ..dm(1602, "kim", "")
+    };
+    telegram.user_says(TOKEN, &photo);
+    sent_to(&telegram, 1602, 1).await;
+    let asked = stack.fake.requests().pop().expect("model call").body;
+    let last = asked["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .expect("last");
+    let images = last["images"].as_array().expect("Ollama's images field");
+    assert_eq!(images.len(), 1);
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(images[0].as_str().expect("base64"))
+        .expect("decodes");
+    assert_eq!(bytes.len(), 3_000);
+    assert!(bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+
+    // The next turn does not send the picture again; the history names the file.
+    telegram.user_says(TOKEN, &dm(1602, "kim", "and now?"));
+    sent_to(&telegram, 1602, 2).await;
+    let next = stack.fake.requests().pop().expect("model call").body;
+    assert!(
+        next["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .all(|m| m.get("images").is_none()),
+        "{next}"
     );
 }
 

@@ -119,7 +119,8 @@ pub struct AgentDefaults {
     /// Agent workspace directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
-    /// Context budget in tokens.
+    /// Context budget in tokens: the history is compacted to fit the smaller of this and the
+    /// model's window (a cheaper prompt on a big-window model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
     /// Characters of one workspace file put in the prompt (default 20 000); the rest is cut
@@ -518,6 +519,8 @@ pub struct ResolvedAgent {
     pub workspace: Option<String>,
     /// `thinkingDefault`, if configured.
     pub thinking: Option<ThinkingLevel>,
+    /// `contextTokens`: a cap on the window the history may fill (below the model's own).
+    pub context_tokens: Option<u32>,
 }
 
 /// Why an agent id could not be resolved.
@@ -603,6 +606,7 @@ impl Agents {
             timeout,
             workspace: self.configured_workspace(entry),
             thinking: defaults.thinking_default,
+            context_tokens: defaults.context_tokens,
             id: agent_id,
         })
     }

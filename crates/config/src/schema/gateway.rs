@@ -15,7 +15,8 @@ pub const DEFAULT_PORT: u16 = 18789;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Gateway {
-    /// `local` or `remote`.
+    /// `local` (the only mode a gateway runs in; OpenClaw's `remote` describes a gateway on
+    /// another machine and is refused with how to reach one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     /// Listen port (default 18789; 0 is rejected).
@@ -39,6 +40,9 @@ pub struct Gateway {
     /// Reverse proxies whose forwarding headers are trusted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
+    /// OpenClaw's place for the Tailscale settings (the top-level `tailscale` is the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tailscale: Option<crate::schema::Tailscale>,
 }
 
 fn default_port() -> u16 {
@@ -56,6 +60,7 @@ impl Default for Gateway {
             control_ui: ControlUi::default(),
             http: GatewayHttp::default(),
             trusted_proxies: Vec::new(),
+            tailscale: None,
         }
     }
 }
@@ -172,6 +177,11 @@ pub struct Auth {
     /// `trusted-proxy` mode: which header names the user the proxy authenticated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_proxy: Option<TrustedProxy>,
+    /// Behind `tailscale serve`: a control-plane connection proxied by Tailscale signs in as the
+    /// tailnet user it names, once `tailscale whois` confirms that user owns the connecting
+    /// address (the HTTP API still needs the token).
+    #[serde(default)]
+    pub allow_tailscale: bool,
 }
 
 /// `gateway.auth.trustedProxy`.
@@ -255,7 +265,8 @@ pub struct ControlUi {
     /// Serve the Control UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// URL prefix of the Control UI.
+    /// URL prefix of the Control UI (e.g. `/pincer`): the page and its socket are served under
+    /// it, and `/` no longer shows the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_path: Option<String>,
     /// Browser origins allowed to connect.
@@ -264,7 +275,8 @@ pub struct ControlUi {
     /// Allow auth over plain HTTP from non-loopback origins.
     #[serde(default)]
     pub allow_insecure_auth: bool,
-    /// Skip device identity checks (dangerous).
+    /// OpenClaw's switch for its device pairing, which Pincer does not have (browsers sign in
+    /// with the shared secret alone): `false` is accepted, `true` is refused as a no-op.
     #[serde(default)]
     pub dangerously_disable_device_auth: bool,
 }
@@ -294,7 +306,8 @@ pub struct HttpEndpoints {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChatCompletions {
-    /// Serve the endpoint (OpenClaw's default is off).
+    /// Serve the endpoint (and `/v1/models`). Pincer's default is on (OpenClaw's is off): it is
+    /// the API the CLI and the README use; `false` answers 404 there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }

@@ -101,16 +101,53 @@ impl Cron {
     }
 }
 
-/// `tailscale`: expose the gateway on the tailnet.
+/// `tailscale` (or `gateway.tailscale`): publish the gateway with the host's `tailscale` CLI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tailscale {
-    /// `off`, `serve`, `funnel` or `on`.
+    /// `off` (default), `serve` (HTTPS on the tailnet), `funnel` (HTTPS on the internet), or
+    /// `on` (older configs' word for `serve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    /// Undo serve/funnel configuration when the gateway exits.
+    pub mode: Option<TailscaleMode>,
+    /// Undo the serve/funnel configuration when the gateway stops (default false: it stays, so
+    /// a restart keeps the same URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_on_exit: Option<bool>,
+}
+
+/// `tailscale.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TailscaleMode {
+    /// No Tailscale automation.
+    Off,
+    /// `tailscale serve`: the tailnet only, with identity headers.
+    Serve,
+    /// `tailscale funnel`: the public internet (needs a token or password).
+    Funnel,
+    /// The seed report's spelling of `serve`.
+    On,
+}
+
+impl Tailscale {
+    /// What the gateway does: `On` reads as `Serve`, unset as `Off`.
+    #[must_use]
+    pub fn effective_mode(&self) -> TailscaleMode {
+        match self.mode {
+            None | Some(TailscaleMode::Off) => TailscaleMode::Off,
+            Some(TailscaleMode::Serve | TailscaleMode::On) => TailscaleMode::Serve,
+            Some(TailscaleMode::Funnel) => TailscaleMode::Funnel,
+        }
+    }
+}
+
+impl Config {
+    /// The Tailscale settings in force: `gateway.tailscale` (OpenClaw's place) when set, else
+    /// the top-level `tailscale`.
+    #[must_use]
+    pub fn tailscale(&self) -> &Tailscale {
+        self.gateway.tailscale.as_ref().unwrap_or(&self.tailscale)
+    }
 }
 
 /// `session`: how conversations map to sessions.

@@ -10,15 +10,32 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Models {
-    /// `merge` (with built-in providers) or `replace`.
+    /// `merge` (default: the built-in providers `openai`, `anthropic`, `openrouter`, `ollama`
+    /// resolve without being declared) or `replace` (only `providers` listed here resolve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<ModelsMode>,
     /// Providers by id (the part before the first `/` of a model ref).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, Provider>,
 }
 
+/// `models.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelsMode {
+    /// Declared providers plus the built-in ones.
+    Merge,
+    /// Declared providers only.
+    Replace,
+}
+
 impl Models {
+    /// Whether a model reference may use provider `id`: declared, or built in under `merge`.
+    #[must_use]
+    pub fn allows_provider(&self, id: &str) -> bool {
+        self.providers.contains_key(id) || self.mode != Some(ModelsMode::Replace)
+    }
+
     /// The declared provider `id`, if any.
     #[must_use]
     pub fn provider(&self, id: &str) -> Option<&Provider> {
@@ -69,8 +86,9 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_seconds: Option<u64>,
     /// Ollama `num_ctx` for this provider's models. Unset: the model's `contextWindow` (or its
-    /// native window from `/api/show`), capped at 32768 because the KV cache of a 128K window
-    /// needs more memory than an 8 GB host has. Set it to use more of a large window.
+    /// native window from `/api/show`), capped at 65536 (the 64K an agent needs; the KV cache of a
+    /// 128K window needs more memory than an 8 GB host has). Set it to use more of a large
+    /// window, or less on a small host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_ctx: Option<u32>,
     /// Ollama `keep_alive`: how long the model stays loaded after a call (`"10m"`, `"24h"`, seconds,

@@ -47,6 +47,10 @@ pub struct ChatRequest {
     /// provider's default (nothing is sent).
     #[prost(enumeration = "Thinking", tag = "8")]
     pub thinking: i32,
+    /// Sampling temperature (0 to 2); unset = the model's default. Providers whose API refuses it
+    /// (Anthropic from API version 2026-10-21) do not get it.
+    #[prost(float, optional, tag = "9")]
+    pub temperature: ::core::option::Option<f32>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -62,6 +66,19 @@ pub struct Message {
     pub tool_call_id: ::prost::alloc::string::String,
     #[prost(string, tag = "5")]
     pub tool_name: ::prost::alloc::string::String,
+    /// Pictures the user sent with this message. The router passes them to models whose entry
+    /// says `input: \["text", "image"\]` and replaces them with a note for the others.
+    #[prost(message, repeated, tag = "6")]
+    pub images: ::prost::alloc::vec::Vec<Image>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Image {
+    /// `image/jpeg`, `image/png`, `image/gif` or `image/webp`.
+    #[prost(string, tag = "1")]
+    pub mime_type: ::prost::alloc::string::String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub data: ::prost::alloc::vec::Vec<u8>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

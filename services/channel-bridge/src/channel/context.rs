@@ -32,11 +32,18 @@ pub struct Context {
     pub bindings: Vec<pincer_config::Binding>,
     /// The tokens the environment gives default accounts.
     pub env_tokens: crate::EnvTokens,
+    /// The bridge's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Context {
     /// The context of the bridge configured by `bridge`.
-    pub fn new(js: jetstream::Context, bridge: &crate::Config, stores: Stores) -> Self {
+    pub fn new(
+        js: jetstream::Context,
+        bridge: &crate::Config,
+        stores: Stores,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
         Self {
             js,
             ns: bridge.namespace.clone(),
@@ -45,6 +52,7 @@ impl Context {
             shared_dm_session: bridge.dm_scope.as_deref() == Some("main"),
             bindings: bridge.bindings.clone(),
             env_tokens: bridge.env_tokens.clone(),
+            metrics,
         }
     }
 
@@ -77,6 +85,7 @@ impl Context {
             media: self.stores.media.clone(),
             streaming: false,
             seen: Some(self.stores.state.clone()),
+            metrics: self.metrics.clone(),
             platform,
         }
     }
@@ -101,6 +110,7 @@ impl Context {
             accounts,
             state: self.stores.state.clone(),
             stale_claim,
+            metrics: self.metrics.clone(),
         };
         if let Err(error) = sender
             .run(self.js.clone(), self.ns.clone(), &self.instance, shutdown)

@@ -90,6 +90,8 @@ pub struct Ingest<P> {
     /// after JetStream's duplicate window (a gateway replay after resume, a late retry). `None`
     /// where the platform's own cursor prevents that (Telegram's offset).
     pub seen: Option<kv::Store>,
+    /// The bridge's metrics.
+    pub metrics: crate::metrics::Metrics,
     /// The platform side.
     pub platform: P,
 }
@@ -217,6 +219,7 @@ impl<P: Platform> Ingest<P> {
             persist: true,
             messages: vec![ChatMessage {
                 attachments: self.attachments(message).await,
+                images: Vec::new(),
                 ..ChatMessage::text(Role::User, agent_input(self.platform.label(), message))
             }],
             live_deltas: self.streaming,
@@ -227,6 +230,7 @@ impl<P: Platform> Ingest<P> {
             model: None,
             spawn_depth: 0,
             parent_turn_id: None,
+            sampling: Default::default(),
         };
         let watch = self
             .platform
@@ -235,6 +239,7 @@ impl<P: Platform> Ingest<P> {
         self.publish(self.ns.turn(&route.agent_id), &turn_id, &request)
             .await?;
         tracing::info!(channel = self.channel, %turn_id, chat = %message.chat, "message handed to the agent");
+        self.metrics.inbound(self.channel);
         self.platform.working(message, &request, watch);
         Ok(())
     }

@@ -97,6 +97,8 @@ pub struct Sender<T> {
     pub state: kv::Store,
     /// A claim older than this belongs to a sender that died mid-send and is taken over.
     pub stale_claim: Duration,
+    /// The bridge's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Spacing map key for "any chat".
@@ -228,6 +230,7 @@ impl<T: Transport> Sender<T> {
                         }
                         Err(error) => {
                             tracing::error!(%error, channel = self.channel, "unreadable outbound message dropped");
+                            self.metrics.delivery(self.channel, "unreadable");
                             Step::Done
                         }
                     };
@@ -289,7 +292,10 @@ impl<T: Transport> Sender<T> {
                     taken_over,
                 }) => (revision, taken_over),
                 Ok(Claim::Sent) => continue,
-                Ok(Claim::Busy) => return Step::Later(Duration::from_secs(5)),
+                Ok(Claim::Busy) => {
+                    self.metrics.retry(self.channel, "busy");
+                    return Step::Later(Duration::from_secs(5));
+                }
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim a reply chunk");
                     return Step::Later(Duration::from_secs(2));
@@ -347,6 +353,7 @@ impl<T: Transport> Sender<T> {
                     Ok(id) => break Ok(id),
                     Err(SendError::RetryAfter(wait)) if wait <= MAX_INLINE_WAIT => {
                         tracing::info!(?wait, chat = %to.chat_id, channel = self.channel, "rate limited, waiting");
+                        self.metrics.retry(self.channel, "rate_limited");
                         tokio::select! {
                             () = shutdown.cancelled() => break Err(Step::Later(wait)),
                             () = tokio::time::sleep(wait) => {}
@@ -354,6 +361,7 @@ impl<T: Transport> Sender<T> {
                     }
                     Err(SendError::RetryAfter(wait)) => {
                         tracing::info!(?wait, chat = %to.chat_id, channel = self.channel, "rate limited, chat cooling down");
+                        self.metrics.retry(self.channel, "rate_limited");
                         pacing.cooling.insert(to.chat_id.clone(), now + wait);
                         break Err(Step::Later(wait));
                     }
@@ -363,6 +371,7 @@ impl<T: Transport> Sender<T> {
                     }
                     Err(SendError::Refused(reason)) => {
                         tracing::warn!(%reason, chat = %to.chat_id, channel = self.channel, "chat refuses the bot; reply dropped");
+                        self.metrics.delivery(self.channel, "refused");
                         let key = format!(
                             "{}.{}.blocked.{}",
                             self.channel,
@@ -379,10 +388,12 @@ impl<T: Transport> Sender<T> {
                         let delay = Duration::from_secs(1 << attempt.clamp(1, 6))
                             .min(Duration::from_secs(60));
                         tracing::warn!(%error, chat = %to.chat_id, ?delay, channel = self.channel, "send failed, will retry");
+                        self.metrics.retry(self.channel, "transient");
                         break Err(Step::Later(delay));
                     }
                     Err(SendError::Rejected(error)) => {
                         tracing::error!(%error, chat = %to.chat_id, channel = self.channel, "the platform rejected the reply; dropped");
+                        self.metrics.delivery(self.channel, "rejected");
                         break Err(Step::Done);
                     }
                 }
@@ -399,6 +410,7 @@ impl<T: Transport> Sender<T> {
                 }
             }
         }
+        self.metrics.delivery(self.channel, "sent");
         Step::Done
     }
 

@@ -30,6 +30,8 @@ pub struct AccountSetup {
     pub bindings: Vec<pincer_config::Binding>,
     /// This replica's stable identity (lease holder name).
     pub instance: String,
+    /// The bridge's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Runs the account's poller until `shutdown`.
@@ -82,6 +84,7 @@ pub async fn run(
             media,
             streaming: setup.config.streaming.unwrap_or(false),
             seen: None,
+            metrics: setup.metrics.clone(),
             platform: Telegram {
                 api: setup.api.clone(),
                 typing: setup.typing,

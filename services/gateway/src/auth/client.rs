@@ -88,6 +88,7 @@ impl Proxies {
         ClientAddr {
             ip: canonical(ip),
             via_trusted_proxy: true,
+            peer: canonical(peer),
         }
     }
 }
@@ -99,6 +100,8 @@ pub struct ClientAddr {
     pub ip: IpAddr,
     /// The connection came from a trusted proxy.
     pub via_trusted_proxy: bool,
+    /// The other end of the TCP connection (the proxy, when there is one).
+    pub peer: IpAddr,
 }
 
 impl ClientAddr {
@@ -107,6 +110,7 @@ impl ClientAddr {
         Self {
             ip: canonical(ip),
             via_trusted_proxy: false,
+            peer: canonical(ip),
         }
     }
 

@@ -147,6 +147,24 @@ impl Guard {
         .map(|_| ())
     }
 
+    /// Admits a control-plane sign-in that Tailscale Serve proxied, once `whois` has said whether
+    /// the tailnet address belongs to the login in the headers (`Err`: it does not, or could not
+    /// be asked). A failure counts against the address like a wrong token.
+    pub fn admit_tailscale(
+        &self,
+        client: &ClientAddr,
+        verified: Result<String, String>,
+    ) -> Result<(String, super::Credential), Refusal> {
+        self.admit(client, "control sign-in (tailscale)", || match verified {
+            Ok(login) => Ok(format!("tailscale:{login}")),
+            Err(why) => {
+                tracing::warn!(client = %client.ip, %why, "tailscale identity not confirmed");
+                Err(Denied::BadCredentials)
+            }
+        })
+        .map(|who| (who, super::Credential::Operator))
+    }
+
     fn admit(
         &self,
         client: &ClientAddr,

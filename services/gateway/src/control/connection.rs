@@ -43,9 +43,22 @@ pub async fn serve(
     let writer = tokio::spawn(write_frames(sink, outbox, Arc::clone(&conn)));
     read_requests(&mut stream, &services, &conn).await;
     conn.closed.cancel();
-    let _ = writer.await;
+    // The close handshake (RFC 6455 7.1.1): what the client still sends is read and dropped until
+    // it answers the close frame. A socket dropped with unread data is reset by the kernel, and
+    // the reset can reach the client before it reads the close frame and its reason.
+    let drained = tokio::time::timeout(super::limits::CLOSE_GRACE, drain_until_close(&mut stream));
+    let _ = tokio::join!(writer, drained);
     services.connections.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(conn = %conn.id, "control client gone");
+}
+
+/// Reads and drops frames until the client's close frame, or the end of the stream.
+async fn drain_until_close(stream: &mut futures::stream::SplitStream<WebSocket>) {
+    while let Some(Ok(message)) = stream.next().await {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
+    }
 }
 
 /// Reads frames and sends ticks until the client goes, the connection is closed, or the gateway

@@ -68,7 +68,7 @@ pub(super) async fn sign_in(
         0,
     );
     sink.send(Message::Text(challenge.into())).await.ok()?;
-    let admitted = match admit(stream, &nonce, &caller).await {
+    let admitted = match admit(stream, &nonce, &caller, services).await {
         Ok(admitted) => admitted,
         Err(Refused::Gone) => return None,
         Err(Refused::Answer { id, error }) => {
@@ -103,6 +103,7 @@ async fn admit(
     stream: &mut SplitStream<WebSocket>,
     nonce: &str,
     caller: &Caller<'_>,
+    services: &Services,
 ) -> Result<Admitted, Refused> {
     let text = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) if text.len() <= MAX_PREAUTH_BYTES => text,
@@ -133,10 +134,14 @@ async fn admit(
     let asked = params
         .check(nonce)
         .map_err(|error| Refused::to(&request.id, error))?;
-    let (who, credential) = caller
-        .guard
-        .admit_connect(caller.client, caller.headers, params.secret())
-        .map_err(|refusal| Refused::to(&request.id, refusal_error(refusal)))?;
+    let signed_in = match tailscale_login(services, caller, params.secret()).await {
+        Some(verified) => caller.guard.admit_tailscale(caller.client, verified),
+        None => caller
+            .guard
+            .admit_connect(caller.client, caller.headers, params.secret()),
+    };
+    let (who, credential) =
+        signed_in.map_err(|refusal| Refused::to(&request.id, refusal_error(refusal)))?;
     // What the client asks for, as far as its credential allows.
     let allowed = credential.allowed_scopes(caller.guard.has_admin_token());
     let scopes = asked
@@ -149,6 +154,28 @@ async fn admit(
         credential,
         scopes: Scopes::new(scopes),
         client_name: params.client_name(),
+    })
+}
+
+/// With `gateway.auth.allowTailscale`, a sign-in without a secret that Tailscale Serve proxied:
+/// whether `tailscale whois` gives its tailnet address the login Serve put in the headers.
+/// `None` for every other sign-in (they present a secret as usual).
+async fn tailscale_login(
+    services: &Services,
+    caller: &Caller<'_>,
+    secret: Option<&str>,
+) -> Option<Result<String, String>> {
+    let tailscale = services.tailscale_identity.as_ref()?;
+    if secret.is_some_and(|s| !s.is_empty()) {
+        return None;
+    }
+    let (ip, claimed) = crate::tailscale::serve_request(caller.client.peer, caller.headers)?;
+    Some(match tailscale.whois(ip).await {
+        Ok(login) if login.eq_ignore_ascii_case(&claimed) => Ok(login),
+        Ok(login) => Err(format!(
+            "{ip} belongs to {login}, not to the {claimed} the headers name"
+        )),
+        Err(error) => Err(error.to_string()),
     })
 }
 

@@ -112,6 +112,8 @@ pub struct Services {
     pub handshakes: AtomicUsize,
     /// The same, per client address.
     pub handshakes_by_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    /// Checks Tailscale Serve's identity headers (`gateway.auth.allowTailscale`).
+    pub tailscale_identity: Option<crate::tailscale::Settings>,
 }
 
 /// The control plane could not be set up.
@@ -193,6 +195,10 @@ impl Services {
             guard,
             config_lock: tokio::sync::Mutex::new(()),
             handshakes: AtomicUsize::new(0),
+            tailscale_identity: config
+                .tailscale
+                .clone()
+                .filter(|settings| settings.allow_identity),
             handshakes_by_address: std::sync::Mutex::default(),
         }))
     }

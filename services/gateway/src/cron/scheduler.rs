@@ -229,6 +229,7 @@ impl Scheduler {
             model: None,
             spawn_depth: 0,
             parent_turn_id: None,
+            sampling: Default::default(),
         }
     }
 

@@ -63,7 +63,8 @@ pub(super) async fn completions(
             other => ApiError::Internal(other.to_string()),
         })?;
     let session_key = session_key(&headers, &call, &agent.id);
-    let turn = build_turn(&state, &headers, &call, &agent.id, session_key)?;
+    let mut turn = build_turn(&state, &headers, &call, &agent.id, session_key)?;
+    attach_images(&state, &call, &mut turn).await?;
     let submitted = state
         .inner
         .turns
@@ -100,17 +101,29 @@ fn build_turn(
     agent_id: &str,
     session_key: Option<String>,
 ) -> Result<TurnRequest, ApiError> {
-    let (persist, session_key, messages) = match session_key {
-        Some(key) => (true, key, new_messages(&call.messages)?),
-        None => (
+    let idempotency_key = headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty());
+    let (persist, session_key, messages) = match (session_key, idempotency_key) {
+        (Some(key), _) => (true, key, new_messages(&call.messages)?),
+        // A one-off with a key is stored as a session of its own, named by the key: its retry is
+        // the same turn of the same session, answered from the record instead of run again.
+        (None, Some(key)) => (
+            true,
+            format!(
+                "agent:{agent_id}:oneoff:{}",
+                pincer_store::ids::derived(&format!("idempotency\n{key}"))
+            ),
+            call.messages.clone(),
+        ),
+        (None, None) => (
             false,
             format!("agent:{agent_id}:oneoff:{}", uuid::Uuid::new_v4().simple()),
             call.messages.clone(),
         ),
     };
-    let idempotency_key = headers
-        .get(IDEMPOTENCY_HEADER)
-        .and_then(|v| v.to_str().ok());
     let turn_id = crate::turns::turn_id(&session_key, idempotency_key);
     Ok(TurnRequest {
         reply_subject: state.inner.turns.reply_subject(&turn_id),
@@ -127,7 +140,22 @@ fn build_turn(
         model: None,
         spawn_depth: 0,
         parent_turn_id: None,
+        sampling: call.sampling,
     })
+}
+
+/// Stores the request's pictures and attaches them to the turn's messages (the last ones of the
+/// request: a stored session's turn carries only those).
+async fn attach_images(
+    state: &AppState,
+    call: &ChatCall,
+    turn: &mut TurnRequest,
+) -> Result<(), ApiError> {
+    let skipped = call.messages.len() - turn.messages.len();
+    for (message, images) in turn.messages.iter_mut().zip(&call.images[skipped..]) {
+        message.attachments = super::images::store(state.inner.media.as_ref(), images).await?;
+    }
+    Ok(())
 }
 
 /// The messages of a stored session's new turn: what follows the last assistant reply (the
@@ -252,8 +280,10 @@ fn async_stream_events(
                     yield data(openai::chunk(&id, created, &model, delta, None));
                     continue;
                 }
-                Next::Event(RunEvent::Done { tool_calls, finish_reason, usage, .. }) => {
-                    let mut delta = if sent_role { json!({}) } else { json!({ "role": "assistant", "content": "" }) };
+                Next::Event(RunEvent::Done { content, tool_calls, finish_reason, usage, .. }) => {
+                    // Nothing streamed before (a retry answered from the record, a `/status`
+                    // reply): the whole answer comes in this chunk.
+                    let mut delta = if sent_role { json!({}) } else { json!({ "role": "assistant", "content": content }) };
                     if !tool_calls.is_empty() {
                         delta["tool_calls"] = openai::tool_calls_json(&tool_calls, true);
                     }
@@ -312,17 +342,7 @@ mod tests {
         call(body)
     }
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
-        pairs
-            .iter()
-            .map(|(name, value)| {
-                (
-                    http::HeaderName::from_static(name),
-                    http::HeaderValue::from_static(value),
-                )
-            })
-            .collect()
-    }
+    use crate::test_headers::headers;
 
     #[test]
     fn an_explicit_session_header_wins_over_the_user_field() {
@@ -479,6 +499,28 @@ mod tests {
         assert_eq!(chunks[3]["usage"]["prompt_tokens"], 3);
         assert!(chunks.iter().all(|c| c["id"] == "chatcmpl-t1"));
         assert_eq!(data[4], "[DONE]");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_arrives_whole_is_streamed_whole() {
+        // What a retry answered from the stored outcome sends: no deltas, only the outcome.
+        let (_nats, submitted) = submitted_with(true, &[RunEvent::Started, done("Stored.")]).await;
+        let call = hello(json!({"stream": true}));
+
+        let data = sse_data(stream_response(
+            submitted,
+            call,
+            "t5".into(),
+            Duration::from_secs(10),
+        ))
+        .await;
+
+        let first: Value = serde_json::from_str(&data[0]).expect("a chunk");
+        assert_eq!(
+            first["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "Stored."})
+        );
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
     }
 
     #[tokio::test]

@@ -18,7 +18,24 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// The dashboard: one self-contained page (no CDN, works offline).
 const CONTROL_UI: &str = include_str!("../../ui/index.html");
 
+/// `/`: the control socket, and the page unless it lives under `gateway.controlUi.basePath`.
 pub(super) async fn root(
+    state: State<AppState>,
+    client: axum::Extension<ClientAddr>,
+    headers: http::HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match upgrade {
+        Err(_) if state.inner.control_ui_base.is_some() => ApiError::NotFound(
+            "the Control UI is served under gateway.controlUi.basePath".to_owned(),
+        )
+        .into_response(),
+        upgrade => page(state, client, headers, upgrade).await,
+    }
+}
+
+/// The Control UI page (or the control socket when the request upgrades).
+pub(super) async fn page(
     state: State<AppState>,
     client: axum::Extension<ClientAddr>,
     headers: http::HeaderMap,

@@ -6,6 +6,8 @@ mod control;
 mod error;
 mod health;
 mod hook;
+pub mod images;
+mod metrics;
 mod models;
 pub mod openai;
 
@@ -39,6 +41,8 @@ pub struct Ingress {
     pub whatsapp: crate::whatsapp_webhook::WhatsAppWebhooks,
     /// BlueBubbles servers.
     pub bluebubbles: crate::bluebubbles_webhook::BlueBubblesWebhooks,
+    /// The media object store, for pictures sent to the OpenAI API.
+    pub media: Option<async_nats::jetstream::object_store::ObjectStore>,
 }
 
 /// Shared request state.
@@ -62,6 +66,12 @@ struct Inner {
     channel_accounts: Vec<crate::control::ChannelAccount>,
     control: Arc<crate::control::Services>,
     control_ui: bool,
+    /// `gateway.controlUi.basePath` (the page is then served there, not at `/`).
+    control_ui_base: Option<String>,
+    /// `gateway.http.endpoints.chatCompletions.enabled`.
+    chat_api: bool,
+    /// Where pictures of API requests go (`None` while it cannot be opened: they are refused).
+    media: Option<async_nats::jetstream::object_store::ObjectStore>,
 }
 
 impl AppState {
@@ -89,6 +99,9 @@ impl AppState {
                 channel_accounts: config.channel_accounts.clone(),
                 control,
                 control_ui: config.control_ui,
+                control_ui_base: config.control_ui_base.clone(),
+                chat_api: config.chat_api,
+                media: ingress.media,
             }),
         }
     }
@@ -119,9 +132,20 @@ pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.inner.max_body_bytes;
     // Credentials are checked from the headers by a layer on each authenticated route, so no
     // body is read for a caller who has not proved who it is.
-    let api = Router::new()
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/v1/models", get(models::list))
+    let api = if state.inner.chat_api {
+        Router::new()
+            .route("/v1/chat/completions", post(chat::completions))
+            .route("/v1/models", get(models::list))
+            .route_layer(middleware::from_fn_with_state(state.clone(), admit::api))
+    } else {
+        Router::new()
+            .route("/v1/chat/completions", post(chat_api_disabled))
+            .route("/v1/models", get(chat_api_disabled))
+    };
+    // Operational detail of the whole stack: the API's credential, whether or not the chat API
+    // is enabled.
+    let metrics = Router::new()
+        .route("/metrics", get(metrics::scrape))
         .route_layer(middleware::from_fn_with_state(state.clone(), admit::api));
     let webhook = Router::new()
         .route("/telegram-webhook/{account}", post(telegram_webhook))
@@ -156,6 +180,7 @@ pub fn app(state: AppState) -> Router {
         ));
     let mut router = Router::new()
         .merge(api)
+        .merge(metrics)
         .merge(webhook)
         .merge(slack)
         .merge(whatsapp)
@@ -166,6 +191,12 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/", get(control::root))
         .route("/ws", get(control::socket));
+    if let Some(base) = &state.inner.control_ui_base {
+        router = router
+            .route(base, get(control::page))
+            .route(&format!("{base}/"), get(control::page))
+            .route(&format!("{base}/ws"), get(control::socket));
+    }
     if let Some(hooks) = &state.inner.hooks {
         router = router.merge(
             Router::new()
@@ -183,6 +214,14 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), client_addr))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// The OpenAI endpoint when the config turns it off: a 404 that says why, before any body is read.
+async fn chat_api_disabled() -> ApiError {
+    ApiError::NotFound(
+        "the OpenAI-compatible API is disabled (gateway.http.endpoints.chatCompletions.enabled is false)"
+            .to_owned(),
+    )
 }
 
 /// Works out the client's address once per request (through trusted proxies) for the handlers.

@@ -1,12 +1,12 @@
 //! Parsing OpenAI chat requests (with field-precise errors) and building OpenAI responses.
 
-use pincer_bus::messages::{ChatMessage, Role, ToolCall, Usage};
+use pincer_bus::messages::{ChatMessage, Role, Sampling, ToolCall, Usage};
 use serde_json::{Value, json};
 
 use super::ApiError;
 
 /// A validated `/v1/chat/completions` request.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct ChatCall {
     /// The `model` string as sent.
     pub model: String,
@@ -23,6 +23,10 @@ pub struct ChatCall {
     /// `reasoning_effort` (`none`, `minimal`, `low`, `medium`, `high`, `xhigh`): this turn's
     /// thinking level.
     pub thinking: Option<pincer_config::ThinkingLevel>,
+    /// `temperature` and `max_completion_tokens` (or the older `max_tokens`).
+    pub sampling: Sampling,
+    /// The pictures of each message (`image_url` parts), one list per message.
+    pub images: Vec<Vec<super::images::InlineImage>>,
 }
 
 /// Parses and validates a request body.
@@ -58,7 +62,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
             .iter()
             .enumerate()
             .map(|(index, item)| parse_message(index, item))
-            .collect::<Result<Vec<_>, _>>()?,
+            .collect::<Result<Vec<(ChatMessage, Vec<super::images::InlineImage>)>, _>>()?,
         None | Some(Value::Null) => {
             return Err(ApiError::bad_request("messages", "`messages` is required"));
         }
@@ -98,17 +102,66 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         }
         Some(other) => return Err(type_error("reasoning_effort", "a string", other)),
     };
+    let sampling = sampling(&object)?;
     let agent_id = agent_of(&model).ok_or_else(|| ApiError::ModelNotFound {
         message: format!("model {model:?} is not of the form pincer/<agentId>"),
     })?;
+    let (messages, images) = messages.into_iter().unzip();
     Ok(ChatCall {
         model,
         agent_id,
         messages,
+        images,
         stream,
         include_usage,
         user,
         thinking,
+        sampling,
+    })
+}
+
+/// `temperature` (0 to 2) and the output cap, as OpenAI bounds them.
+fn sampling(object: &serde_json::Map<String, Value>) -> Result<Sampling, ApiError> {
+    let temperature = match object.get("temperature") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) => match number.as_f64() {
+            Some(t) if (0.0..=2.0).contains(&t) => {
+                #[allow(clippy::cast_possible_truncation)] // within 0..=2
+                Some(t as f32)
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "temperature",
+                    format!("`temperature` must be between 0 and 2, got {number}"),
+                ));
+            }
+        },
+        Some(other) => return Err(type_error("temperature", "a number", other)),
+    };
+    // `max_tokens` is the older spelling; the newer one wins when a client sends both.
+    let mut max_tokens = None;
+    for field in ["max_tokens", "max_completion_tokens"] {
+        match object.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(number)) => {
+                let cap = number
+                    .as_u64()
+                    .filter(|cap| *cap > 0)
+                    .and_then(|cap| u32::try_from(cap).ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            field,
+                            format!("`{field}` must be a positive integer, got {number}"),
+                        )
+                    })?;
+                max_tokens = Some(cap);
+            }
+            Some(other) => return Err(type_error(field, "a positive integer", other)),
+        }
+    }
+    Ok(Sampling {
+        temperature,
+        max_tokens,
     })
 }
 
@@ -123,7 +176,10 @@ pub fn agent_of(model: &str) -> Option<String> {
     }
 }
 
-fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
+fn parse_message(
+    index: usize,
+    item: &Value,
+) -> Result<(ChatMessage, Vec<super::images::InlineImage>), ApiError> {
     let path = |field: &str| format!("messages[{index}].{field}");
     let Value::Object(message) = item else {
         return Err(type_error(&format!("messages[{index}]"), "an object", item));
@@ -148,10 +204,10 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         }
         Some(other) => return Err(type_error(&path("role"), "a string", other)),
     };
-    let content = match message.get("content") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => text_parts(index, parts)?,
+    let (content, images) = match message.get("content") {
+        None | Some(Value::Null) => (String::new(), Vec::new()),
+        Some(Value::String(text)) => (text.clone(), Vec::new()),
+        Some(Value::Array(parts)) => content_parts(index, role, parts)?,
         Some(other) => {
             return Err(type_error(
                 &path("content"),
@@ -174,24 +230,32 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         Some(Value::String(id)) => Some(id.clone()),
         Some(other) => return Err(type_error(&path("tool_call_id"), "a string", other)),
     };
-    if role == Role::User && content.is_empty() {
+    if role == Role::User && content.is_empty() && images.is_empty() {
         return Err(ApiError::bad_request(
             path("content"),
             "a user message needs content",
         ));
     }
-    Ok(ChatMessage {
+    let message = ChatMessage {
         role,
         content,
         tool_calls,
         tool_call_id,
         name: None,
         attachments: Vec::new(),
-    })
+        images: Vec::new(),
+    };
+    Ok((message, images))
 }
 
-fn text_parts(index: usize, parts: &[Value]) -> Result<String, ApiError> {
+/// The text of a list of content parts, and the pictures of a user's.
+fn content_parts(
+    index: usize,
+    role: Role,
+    parts: &[Value],
+) -> Result<(String, Vec<super::images::InlineImage>), ApiError> {
     let mut text = String::new();
+    let mut images = Vec::new();
     for (part_index, part) in parts.iter().enumerate() {
         let path = format!("messages[{index}].content[{part_index}]");
         match (part.get("type").and_then(Value::as_str), part.get("text")) {
@@ -207,16 +271,21 @@ fn text_parts(index: usize, parts: &[Value]) -> Result<String, ApiError> {
                     "a text part needs a string `text`",
                 ));
             }
+            (Some("image_url"), _) if role == Role::User => {
+                images.push(super::images::parse_part(&path, part)?);
+            }
             (Some(other), _) => {
                 return Err(ApiError::bad_request(
                     path,
-                    format!("content parts of type {other:?} are not supported yet; send text"),
+                    format!(
+                        "content parts of type {other:?} are not supported here; send text (and image_url in user messages)"
+                    ),
                 ));
             }
             (None, _) => return Err(ApiError::bad_request(path, "a content part needs a `type`")),
         }
     }
-    Ok(text)
+    Ok((text, images))
 }
 
 fn parse_tool_call(index: usize, call_index: usize, call: &Value) -> Result<ToolCall, ApiError> {
@@ -426,6 +495,12 @@ mod tests {
             param_of(parse(
                 br#"{"model":"pincer/x","messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#
             )),
+            Some("messages[0].content[0].image_url.url".into())
+        );
+        assert_eq!(
+            param_of(parse(
+                br#"{"model":"pincer/x","messages":[{"role":"user","content":[{"type":"input_audio"}]}]}"#
+            )),
             Some("messages[0].content[0]".into())
         );
     }
@@ -441,6 +516,41 @@ mod tests {
             Err(ApiError::BadRequest { param: None, .. })
         ));
         assert!(matches!(parse(b""), Err(ApiError::BadRequest { .. })));
+    }
+
+    #[test]
+    fn temperature_and_the_output_cap_are_the_callers() {
+        let request = |extra: &str| {
+            parse(
+                format!(
+                    r#"{{"model":"pincer/x","messages":[{{"role":"user","content":"x"}}]{extra}}}"#
+                )
+                .as_bytes(),
+            )
+        };
+        assert_eq!(request("").unwrap().sampling, Sampling::default());
+        let call = request(r#","temperature":0.2,"max_tokens":64"#).unwrap();
+        assert_eq!(call.sampling.temperature, Some(0.2));
+        assert_eq!(call.sampling.max_tokens, Some(64));
+        let both = request(r#","max_tokens":64,"max_completion_tokens":128"#).unwrap();
+        assert_eq!(
+            both.sampling.max_tokens,
+            Some(128),
+            "the newer spelling wins"
+        );
+        for (extra, param) in [
+            (r#","temperature":2.5"#, "temperature"),
+            (r#","temperature":"hot""#, "temperature"),
+            (r#","max_tokens":0"#, "max_tokens"),
+            (r#","max_tokens":1.5"#, "max_tokens"),
+            (r#","max_completion_tokens":-3"#, "max_completion_tokens"),
+            (
+                r#","max_completion_tokens":99999999999"#,
+                "max_completion_tokens",
+            ),
+        ] {
+            assert_eq!(param_of(request(extra)), Some(param.into()), "{extra}");
+        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Engine {
     served: Mutex<HashMap<String, u64>>,
     /// Next key to start with, per provider (round robin spreads load over keys).
     key_cursor: Mutex<HashMap<String, usize>>,
+    /// Calls, fallbacks and first-token latency, for the gateway's scrape.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Engine {
@@ -63,6 +65,8 @@ impl Engine {
             policy,
             served: Mutex::new(HashMap::new()),
             key_cursor: Mutex::new(HashMap::new()),
+            // Routers have no name of their own: a random one tells replicas apart in a scrape.
+            metrics: crate::metrics::Metrics::new(&format!("llm-router-{:08x}", fastrand::u32(..))),
         }
     }
 
@@ -74,7 +78,11 @@ impl Engine {
     /// The tuning and effective window for `deployment` (Ollama: from `/api/show`).
     pub async fn tuning(&self, deployment: &Deployment) -> (Tuning, Option<u32>) {
         if deployment.api != Api::Ollama {
-            return (Tuning::default(), deployment.context_window);
+            let tuning = Tuning {
+                images: deployment.input_images,
+                ..Tuning::default()
+            };
+            return (tuning, deployment.context_window);
         }
         let meta = self.discovery.show(deployment).await;
         let num_ctx = discovery::num_ctx(
@@ -86,6 +94,7 @@ impl Engine {
             Tuning {
                 num_ctx,
                 tools_supported: meta.tools != Some(false),
+                images: deployment.input_images || meta.vision,
             },
             num_ctx.or(deployment.context_window),
         )
@@ -168,6 +177,9 @@ pub async fn run(engine: &Engine, call: &Call, sink: &Sink) {
             continue;
         }
         tried_any = true;
+        if *reference != call.requested {
+            engine.metrics.fallback(reference);
+        }
         let outcome = try_model(engine, call, &deployment, estimate, &attempts, sink).await;
         if finish(call, outcome, &deployment, &mut attempts, sink).await {
             return;
@@ -178,6 +190,9 @@ pub async fn run(engine: &Engine, call: &Call, sink: &Sink) {
     if !tried_any && let Some((_, deployment)) = cooling.into_iter().min_by_key(|(until, _)| *until)
     {
         tracing::info!(model = %deployment.reference, "every model is cooling down; trying the one that frees up first");
+        if deployment.reference != call.requested {
+            engine.metrics.fallback(&deployment.reference);
+        }
         let outcome = try_model(engine, call, &deployment, estimate, &attempts, sink).await;
         if finish(call, outcome, &deployment, &mut attempts, sink).await {
             return;
@@ -350,7 +365,17 @@ async fn try_key(
     let mut retries = 0u32;
     loop {
         *tries += 1;
-        let error = match relay::attempt(key.deployment, call, key.tuning, attempts, sink).await {
+        let result = relay::attempt(
+            key.deployment,
+            call,
+            key.tuning,
+            attempts,
+            &engine.metrics,
+            sink,
+        )
+        .await;
+        count_attempt(&engine.metrics, key.deployment, &result);
+        let error = match result {
             AttemptResult::Completed => {
                 for target in &all {
                     engine.book.succeed(target).await;
@@ -385,6 +410,7 @@ async fn try_key(
                 tokio::time::sleep(wait).await;
             }
             Next::NextKey => {
+                engine.metrics.key_rotation(&key.deployment.provider_id);
                 if let Some(key_target) = key.key_target {
                     engine
                         .book
@@ -411,6 +437,21 @@ async fn try_key(
                 }
                 return KeyOutcome::Finished(Outcome::Failed(error, *tries));
             }
+        }
+    }
+}
+
+fn count_attempt(
+    metrics: &crate::metrics::Metrics,
+    deployment: &Deployment,
+    result: &AttemptResult,
+) {
+    let (provider, model) = (&deployment.provider_id, &deployment.reference);
+    match result {
+        AttemptResult::Completed => metrics.provider_call(provider, model, Ok(())),
+        AttemptResult::CallerGone => metrics.caller_gone(provider, model),
+        AttemptResult::FailedBeforeOutput(error) | AttemptResult::FailedAfterOutput(error) => {
+            metrics.provider_call(provider, model, Err(error.kind));
         }
     }
 }

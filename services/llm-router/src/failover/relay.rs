@@ -22,14 +22,16 @@ pub(super) enum AttemptResult {
 }
 
 /// Calls `deployment` and relays its stream to `sink`; `attempts` are the failures so far, for
-/// the `Done` report.
+/// the `Done` report; the time to the first output goes to `metrics`.
 pub(super) async fn attempt(
     deployment: &Deployment,
     call: &Call,
     tuning: Tuning,
     attempts: &[Attempt],
+    metrics: &crate::metrics::Metrics,
     sink: &Sink,
 ) -> AttemptResult {
+    let begun = Instant::now();
     let remaining = call.deadline.saturating_duration_since(Instant::now());
     let started = tokio::time::timeout(
         remaining,
@@ -92,6 +94,9 @@ pub(super) async fn attempt(
                 return failed(delivered, error);
             }
         };
+        if !delivered {
+            metrics.first_token(&deployment.provider_id, begun.elapsed());
+        }
         if sink.send(Ok(event)).await.is_err() {
             tracing::info!(model = %deployment.reference, "caller went away, cancelling the provider call");
             return AttemptResult::CallerGone;

@@ -2,8 +2,9 @@
 //! form: system text goes to the top-level `system`, tool calls become `tool_use` blocks with object
 //! input, and tool results become `tool_result` blocks at the front of the next user message.
 //!
-//! API version `2026-10-21` rejects `temperature`, `top_p` and `top_k` with a 400, so none is ever
-//! sent; a provider can still pin another version with `headers: {"anthropic-version": ...}`.
+//! API version `2026-10-21` rejects `temperature`, `top_p` and `top_k` with a 400, so a caller's
+//! temperature is only sent to a provider that pins an older version with
+//! `headers: {"anthropic-version": "2023-06-01"}` (clamped to that API's 0 to 1).
 
 use std::collections::BTreeMap;
 
@@ -61,6 +62,12 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     if let Some(budget) = budget {
         body["thinking"] = json!({ "type": "enabled", "budget_tokens": budget });
     }
+    // Extended thinking refuses any temperature but 1, so a thinking call keeps the default.
+    if let Some(temperature) = request.temperature.filter(|_| budget.is_none())
+        && pins_version_before_2026(deployment)
+    {
+        body["temperature"] = json!(temperature.min(1.0));
+    }
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
@@ -110,11 +117,24 @@ fn messages(history: &[Message]) -> Vec<Value> {
                     "content": message.content,
                 })],
             ),
-            Role::User if message.content.is_empty() => continue,
-            Role::User => (
-                "user",
-                vec![json!({ "type": "text", "text": message.content })],
-            ),
+            Role::User if message.content.is_empty() && message.images.is_empty() => continue,
+            Role::User => {
+                // Pictures first, then the question about them (Anthropic's advice).
+                let mut blocks: Vec<Value> = message
+                    .images
+                    .iter()
+                    .map(|image| {
+                        json!({
+                            "type": "image",
+                            "source": { "type": "base64", "media_type": image.mime_type, "data": image.base64() },
+                        })
+                    })
+                    .collect();
+                if !message.content.is_empty() {
+                    blocks.push(json!({ "type": "text", "text": message.content }));
+                }
+                ("user", blocks)
+            }
         };
         if blocks.is_empty() {
             continue;
@@ -160,6 +180,14 @@ fn input_object(arguments: &str) -> Value {
         Err(_) if arguments.trim().is_empty() => json!({}),
         Err(_) => json!({ "raw": arguments }),
     }
+}
+
+/// Whether the provider's headers pin an API version older than [`API_VERSION`], which still
+/// takes `temperature`.
+fn pins_version_before_2026(deployment: &Deployment) -> bool {
+    deployment.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("anthropic-version") && value.trim() < API_VERSION
+    })
 }
 
 /// Sends the request and returns the event stream.
@@ -465,6 +493,7 @@ mod tests {
             }],
             max_tokens: 0,
             thinking: None,
+            temperature: None,
         };
         let body = request_body(&deployment, &request);
         assert_eq!(body["system"], "Be brief.");

@@ -36,6 +36,8 @@ pub struct Deployment {
     pub context_window: Option<u32>,
     /// The model entry's `reasoning`: whether thinking levels reach it (see each adapter).
     pub reasoning: Option<bool>,
+    /// The model entry's `input` lists `image`: the user's pictures are sent to it.
+    pub input_images: bool,
     /// Configured prices (USD per million tokens).
     pub cost: Option<Cost>,
     /// Ollama `keep_alive`.

@@ -31,6 +31,8 @@ pub struct CallRequest {
     pub max_tokens: u32,
     /// How hard the model thinks (`None`: the provider's default, nothing sent).
     pub thinking: Option<pincer_config::ThinkingLevel>,
+    /// Sampling temperature chosen by the caller (`None`: the model's default, nothing sent).
+    pub temperature: Option<f32>,
 }
 
 impl CallRequest {
@@ -91,6 +93,56 @@ pub struct Message {
     pub tool_call_id: String,
     /// For tool results (Ollama wants the name).
     pub tool_name: String,
+    /// Pictures sent with a user message.
+    pub images: Vec<Image>,
+}
+
+/// A picture in a message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// `image/png`, ...
+    pub mime_type: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+impl Image {
+    /// The bytes in base64, as every provider's JSON carries them.
+    #[must_use]
+    pub fn base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.data)
+    }
+
+    /// A `data:` URL (OpenAI's `image_url`).
+    #[must_use]
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.mime_type, self.base64())
+    }
+}
+
+/// `request` as `deployment` may see it: a model that does not read images gets a note in place
+/// of each message's pictures, so it can say it cannot see them instead of answering blind.
+fn for_model<'r>(
+    request: &'r CallRequest,
+    deployment: &Deployment,
+    images: bool,
+) -> std::borrow::Cow<'r, CallRequest> {
+    if images || request.messages.iter().all(|m| m.images.is_empty()) {
+        return std::borrow::Cow::Borrowed(request);
+    }
+    let mut stripped = request.clone();
+    for message in &mut stripped.messages {
+        let count = std::mem::take(&mut message.images).len();
+        if count > 0 {
+            // First, like the other attachment notes: the person's own words stay last.
+            message.content = format!(
+                "[{count} image(s) attached, not shown: {} does not read images (its entry in models.providers has no input: [\"text\", \"image\"])]\n{}",
+                deployment.reference, message.content
+            );
+        }
+    }
+    std::borrow::Cow::Owned(stripped)
 }
 
 /// A tool call.
@@ -135,6 +187,9 @@ pub struct Tuning {
     pub num_ctx: Option<u32>,
     /// False when the provider said the model cannot call tools; tools are then not offered.
     pub tools_supported: bool,
+    /// The model reads images (its entry's `input`, or Ollama's `vision` capability); without
+    /// it a message's images become a note.
+    pub images: bool,
 }
 
 impl Default for Tuning {
@@ -142,6 +197,7 @@ impl Default for Tuning {
         Self {
             num_ctx: None,
             tools_supported: true,
+            images: false,
         }
     }
 }
@@ -186,6 +242,7 @@ pub async fn start(
     request: &CallRequest,
     tuning: Tuning,
 ) -> Result<EventStream, ProviderError> {
+    let request = &*for_model(request, deployment, tuning.images);
     let stream = match deployment.api {
         Api::OpenaiCompletions => openai::start(deployment, request).await,
         Api::Ollama => ollama::start(deployment, request, tuning).await,
@@ -358,11 +415,22 @@ mod thinking_tests {
 
     use super::*;
 
-    fn body(models: &str, reference: &str, level: ThinkingLevel) -> Value {
+    /// The JSON body `reference`'s provider (declared in `models`) gets for `request`, after
+    /// [`for_model`] with `images` as the model's image support.
+    fn body_for(models: &str, reference: &str, request: &CallRequest, images: bool) -> Value {
         let catalog =
             crate::catalog::Catalog::new(serde_json::from_str(models).expect("models"), None)
                 .expect("catalog");
         let deployment = catalog.resolve(reference).expect("resolves");
+        let request = for_model(request, &deployment, images);
+        match deployment.api {
+            Api::AnthropicMessages => anthropic::request_body(&deployment, &request),
+            Api::Ollama => ollama::request_body(&deployment, &request, Tuning::default()),
+            _ => openai::request_body(&deployment, &request),
+        }
+    }
+
+    fn body(models: &str, reference: &str, level: ThinkingLevel) -> Value {
         let request = CallRequest {
             messages: vec![Message {
                 content: "hi".into(),
@@ -371,11 +439,130 @@ mod thinking_tests {
             thinking: Some(level),
             ..CallRequest::default()
         };
-        match deployment.api {
-            Api::AnthropicMessages => anthropic::request_body(&deployment, &request),
-            Api::Ollama => ollama::request_body(&deployment, &request, Tuning::default()),
-            _ => openai::request_body(&deployment, &request),
-        }
+        body_for(models, reference, &request, false)
+    }
+
+    /// A request with `temperature` and a cap, as `reference`'s provider would get it.
+    fn sampled(models: &str, reference: &str, temperature: f32) -> Value {
+        let request = CallRequest {
+            temperature: Some(temperature),
+            max_tokens: 77,
+            ..CallRequest::default()
+        };
+        body_for(models, reference, &request, false)
+    }
+
+    #[test]
+    fn each_provider_gets_the_callers_temperature_in_its_own_form() {
+        let openai = sampled(OPENAI, "openai/gpt-x", 0.3);
+        assert_eq!(
+            openai["temperature"].as_f64().map(|t| (t * 10.0).round()),
+            Some(3.0)
+        );
+        assert_eq!(openai["max_completion_tokens"], 77);
+        let ollama = sampled(
+            r#"{"providers": {"ollama": {"baseUrl": "http://127.0.0.1:1"}}}"#,
+            "ollama/llama3.2:3b",
+            0.5,
+        );
+        assert_eq!(ollama["options"]["temperature"], 0.5);
+        assert_eq!(ollama["options"]["num_predict"], 77);
+        let current = sampled(ANTHROPIC, "anthropic/claude-x", 0.5);
+        assert!(
+            current.get("temperature").is_none(),
+            "API version 2026-10-21 refuses temperature"
+        );
+        assert_eq!(current["max_tokens"], 77);
+        let pinned = sampled(
+            r#"{"providers": {"anthropic": {"apiKey": "k", "headers": {"anthropic-version": "2023-06-01"}}}}"#,
+            "anthropic/claude-x",
+            1.5,
+        );
+        assert_eq!(pinned["temperature"], 1.0, "clamped to that API's range");
+    }
+
+    /// A user message with one picture, as `reference`'s provider would get it.
+    fn with_picture(models: &str, reference: &str, tuning_images: bool) -> Value {
+        let request = CallRequest {
+            messages: vec![Message {
+                role: Role::User,
+                content: "what is this?".into(),
+                images: vec![Image {
+                    mime_type: "image/png".into(),
+                    data: b"png!".to_vec(),
+                }],
+                ..Message::default()
+            }],
+            ..CallRequest::default()
+        };
+        body_for(models, reference, &request, tuning_images)
+    }
+
+    #[test]
+    fn pictures_reach_models_that_read_them_in_each_providers_form() {
+        let encoded = "cG5nIQ==";
+        let openai = with_picture(OPENAI, "openai/gpt-x", true);
+        let parts = &openai["messages"][0]["content"];
+        assert_eq!(
+            parts[0],
+            serde_json::json!({"type": "text", "text": "what is this?"})
+        );
+        assert_eq!(
+            parts[1]["image_url"]["url"],
+            format!("data:image/png;base64,{encoded}")
+        );
+        let ollama = with_picture(r#"{"providers": {"ollama": {}}}"#, "ollama/llava", true);
+        assert_eq!(
+            ollama["messages"][0]["images"],
+            serde_json::json!([encoded])
+        );
+        assert_eq!(ollama["messages"][0]["content"], "what is this?");
+        let anthropic = with_picture(ANTHROPIC, "anthropic/claude-x", true);
+        let blocks = &anthropic["messages"][0]["content"];
+        assert_eq!(blocks[0]["source"]["data"], encoded);
+        assert_eq!(blocks[0]["source"]["media_type"], "image/png");
+        assert_eq!(blocks[1]["text"], "what is this?");
+    }
+
+    #[test]
+    fn a_model_that_does_not_read_images_gets_a_note_instead() {
+        let ollama = with_picture(
+            r#"{"providers": {"ollama": {}}}"#,
+            "ollama/llama3.2:3b",
+            false,
+        );
+        let message = &ollama["messages"][0];
+        assert!(message.get("images").is_none());
+        let text = message["content"].as_str().expect("text");
+        assert!(
+            text.ends_with("what is this?") && text.contains("does not read images"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_entrys_input_says_whether_a_model_reads_images() {
+        let catalog = crate::catalog::Catalog::new(
+            serde_json::from_str(
+                r#"{"providers": {"ollama": {"models": [{"id": "llava", "input": ["text", "image"]}, {"id": "llama3.2:3b", "input": ["text"]}]}}}"#,
+            )
+            .expect("models"),
+            None,
+        )
+        .expect("catalog");
+        assert!(catalog.resolve("ollama/llava").expect("llava").input_images);
+        assert!(
+            !catalog
+                .resolve("ollama/llama3.2:3b")
+                .expect("llama")
+                .input_images
+        );
+        assert!(
+            !catalog
+                .resolve("ollama/undeclared")
+                .expect("any")
+                .input_images
+        );
     }
 
     const ANTHROPIC: &str = r#"{"providers": {"anthropic": {"apiKey": "k"}}}"#;

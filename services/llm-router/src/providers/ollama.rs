@@ -33,6 +33,9 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
                     out["tool_call_id"] = json!(message.tool_call_id);
                 }
             }
+            if !message.images.is_empty() {
+                out["images"] = message.images.iter().map(super::Image::base64).collect();
+            }
             out
         })
         .collect();
@@ -47,6 +50,9 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
     let mut options = serde_json::Map::new();
     if let Some(cap) = super::output_cap(deployment, request) {
         options.insert("num_predict".into(), json!(cap));
+    }
+    if let Some(temperature) = request.temperature {
+        options.insert("temperature".into(), json!(temperature));
     }
     if let Some(num_ctx) = tuning.num_ctx {
         options.insert("num_ctx".into(), json!(num_ctx));
@@ -249,6 +255,7 @@ mod tests {
             }],
             max_tokens: 0,
             thinking: None,
+            temperature: None,
         };
         let body = request_body(
             &deployment,
@@ -256,6 +263,7 @@ mod tests {
             Tuning {
                 num_ctx: Some(32_768),
                 tools_supported: false,
+                images: false,
             },
         );
         assert_eq!(body["options"]["num_ctx"], 32_768);

@@ -39,6 +39,14 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
             if message.role == Role::Tool {
                 out["tool_call_id"] = json!(message.tool_call_id);
             }
+            if !message.images.is_empty() {
+                // Pictures make the content a list of parts.
+                let mut parts = vec![json!({ "type": "text", "text": message.content })];
+                parts.extend(message.images.iter().map(|image| {
+                    json!({ "type": "image_url", "image_url": { "url": image.data_url() } })
+                }));
+                out["content"] = Value::Array(parts);
+            }
             out
         })
         .collect();
@@ -50,6 +58,9 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     });
     if !request.tools.is_empty() {
         body["tools"] = super::tools_json(&request.tools);
+    }
+    if let Some(temperature) = request.temperature {
+        body["temperature"] = json!(temperature);
     }
     if let Some(cap) = super::output_cap(deployment, request) {
         // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
