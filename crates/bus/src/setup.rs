@@ -119,8 +119,26 @@ pub async fn sessions_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<
 pub const LEASE_BUCKET_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// Opens (creating if needed) the session lease bucket.
+///
+/// In memory, not on disk: a lease is two writes a turn (take, give back) and matters only while
+/// its holder runs, so nothing in it needs to outlive the server. On disk it kept an 8 MB block
+/// buffer live in NATS under load, which under `GOMEMLIMIT` cost NATS a third more CPU per turn
+/// (GC) once transcripts grew. A restarted NATS forgets the leases of turns in flight; those turns
+/// keep their JetStream messages (progress acks resume), so only another replica taking a second
+/// turn of the same session in the seconds after the restart is no longer held back.
 pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
-    one_value_bucket(js, ns.leases_bucket(), LEASE_BUCKET_MAX_AGE).await
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.leases_bucket(),
+            history: 1,
+            max_age: LEASE_BUCKET_MAX_AGE,
+            storage: stream::StorageType::Memory,
+            num_replicas: replicas(),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Age after which a health record nobody updated is forgotten: longer than the longest cooldown,
@@ -183,9 +201,26 @@ pub async fn pairing_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<k
 /// How long daily usage totals are kept.
 pub const USAGE_MAX_AGE: Duration = Duration::from_secs(400 * 24 * 3600);
 
+/// Bound of the usage bucket: a year of daily totals for hundreds of agent/model pairs. Any bound
+/// under 32 MB makes NATS write it in 4 MB blocks instead of 8 MB ones, and a block being written
+/// keeps a buffer of that size in memory.
+pub const USAGE_MAX_BYTES: i64 = 16 * 1024 * 1024;
+
 /// Opens (creating if needed) the usage bucket (agent-runner writes, gateway reads).
 pub async fn usage_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
-    one_value_bucket(js, ns.usage_bucket(), USAGE_MAX_AGE).await
+    ensure_bucket(
+        js,
+        kv::Config {
+            bucket: ns.usage_bucket(),
+            history: 1,
+            max_age: USAGE_MAX_AGE,
+            max_bytes: USAGE_MAX_BYTES,
+            storage: stream::StorageType::File,
+            num_replicas: replicas(),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Opens (creating if needed) the cron bucket (gateway and agent-runner). Jobs never expire on

@@ -177,8 +177,10 @@ impl Namespace {
     }
 
     /// KV bucket of short-lived session leases: one runner at a time per session, across replicas.
+    /// Kept in memory (`pincer_bus::setup::leases_bucket`); `_leases`, its name when it was on disk,
+    /// is left to an older deployment's NATS (an existing bucket keeps its storage).
     pub fn leases_bucket(&self) -> String {
-        format!("{}_leases", self.prefix.replace('-', "_"))
+        format!("{}_session_leases", self.prefix.replace('-', "_"))
     }
 
     /// KV bucket of channel state kept across restarts and replicas: poller leases, the last
@@ -283,6 +285,6 @@ mod tests {
         let ns = Namespace::new("t-1");
         assert_eq!(ns.turn("a.b>*"), "t-1.turn.a_b__");
         assert_eq!(ns.turns_stream(), "T_1_TURNS");
-        assert_eq!(ns.leases_bucket(), "t_1_leases");
+        assert_eq!(ns.leases_bucket(), "t_1_session_leases");
     }
 }
