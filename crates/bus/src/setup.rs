@@ -120,12 +120,14 @@ pub const LEASE_BUCKET_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// Opens (creating if needed) the session lease bucket.
 ///
-/// In memory, not on disk: a lease is two writes a turn (take, give back) and matters only while
-/// its holder runs, so nothing in it needs to outlive the server. On disk it kept an 8 MB block
-/// buffer live in NATS under load, which under `GOMEMLIMIT` cost NATS a third more CPU per turn
-/// (GC) once transcripts grew. A restarted NATS forgets the leases of turns in flight; those turns
-/// keep their JetStream messages (progress acks resume), so only another replica taking a second
-/// turn of the same session in the seconds after the restart is no longer held back.
+/// On one NATS server it lives in memory, not on disk: a lease is two writes a turn (take, give
+/// back) and matters only while its holder runs, so nothing in it needs to outlive the server. On
+/// disk it kept an 8 MB block buffer live in NATS under load, which under `GOMEMLIMIT` cost NATS a
+/// third more CPU per turn (GC) once transcripts grew. A restarted NATS forgets the leases of turns
+/// in flight; those turns keep their JetStream messages (progress acks resume), so only another
+/// replica taking a second turn of the same session in the seconds after the restart is no longer
+/// held back. On a cluster it stays on disk: a restarted node comes back with an empty memory
+/// replica, and with another node down the bucket had no quorum and no turn could take a lease.
 pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
     ensure_bucket(
         js,
@@ -133,7 +135,11 @@ pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv
             bucket: ns.leases_bucket(),
             history: 1,
             max_age: LEASE_BUCKET_MAX_AGE,
-            storage: stream::StorageType::Memory,
+            storage: if replicas() == 1 {
+                stream::StorageType::Memory
+            } else {
+                stream::StorageType::File
+            },
             num_replicas: replicas(),
             ..Default::default()
         },

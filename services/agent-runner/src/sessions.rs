@@ -39,6 +39,10 @@ pub struct SessionStore {
     transcripts: kv::Store,
     leases: kv::Store,
     lease_ttl: Duration,
+    /// To create the leases bucket again: on one NATS server it lives in memory and a restarted
+    /// server has none (see `pincer_bus::setup::leases_bucket`).
+    js: jetstream::Context,
+    namespace: pincer_bus::Namespace,
 }
 
 /// A session in brief.
@@ -76,6 +80,8 @@ impl SessionStore {
             transcripts: pincer_bus::setup::sessions_bucket(js, ns).await?,
             leases: pincer_bus::setup::leases_bucket(js, ns).await?,
             lease_ttl,
+            js: js.clone(),
+            namespace: ns.clone(),
         })
     }
 
@@ -215,10 +221,23 @@ impl SessionStore {
         session_key: &str,
         holder: &str,
     ) -> Result<Option<Lease>, Error> {
-        Ok(
-            pincer_bus::lease::acquire(&self.leases, &kv_key(session_key), holder, self.lease_ttl)
-                .await?,
-        )
+        let key = kv_key(session_key);
+        match pincer_bus::lease::acquire(&self.leases, &key, holder, self.lease_ttl).await {
+            Ok(lease) => Ok(lease),
+            Err(error) => {
+                // A restarted NATS server comes back without the in-memory leases bucket (every
+                // lease it held is gone with it). Create it again (a no-op when it exists) and try
+                // once more; the handle names the bucket, so it works again as it is.
+                tracing::info!(%error, "taking a lease failed; opening the leases bucket again");
+                pincer_bus::setup::leases_bucket(&self.js, &self.namespace)
+                    .await
+                    .map_err(|e| Error::Kv {
+                        op: "open leases",
+                        reason: e.to_string(),
+                    })?;
+                Ok(pincer_bus::lease::acquire(&self.leases, &key, holder, self.lease_ttl).await?)
+            }
+        }
     }
 
     /// Extends a held lease.
@@ -234,3 +253,52 @@ impl SessionStore {
 
 /// A held session lease.
 pub use pincer_bus::lease::Lease;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pincer_test_support::{NatsServer, eventually};
+
+    use super::SessionStore;
+
+    #[tokio::test]
+    async fn leases_are_taken_again_after_nats_restarts_without_its_in_memory_bucket() {
+        let mut nats = NatsServer::start();
+        let client = async_nats::connect(nats.url()).await.expect("nats");
+        let js = async_nats::jetstream::new(client.clone());
+        let namespace = pincer_bus::Namespace::default();
+        let store = SessionStore::open(&js, &namespace, Duration::from_secs(30))
+            .await
+            .expect("session store");
+        let lease = store
+            .acquire_lease("agent:main:a", "runner-1")
+            .await
+            .expect("lease")
+            .expect("free");
+        store.release_lease(lease).await;
+
+        nats.restart();
+        // The restarted server has no leases bucket: the store makes it again.
+        let lease = eventually("a lease after the restart", Duration::from_secs(20), || {
+            let store = store.clone();
+            async move {
+                store
+                    .acquire_lease("agent:main:a", "runner-1")
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        })
+        .await;
+        assert!(
+            store
+                .acquire_lease("agent:main:a", "runner-2")
+                .await
+                .expect("answer")
+                .is_none(),
+            "the lease taken after the restart holds"
+        );
+        store.release_lease(lease).await;
+    }
+}
