@@ -124,6 +124,27 @@ async fn clean_build() -> anyhow::Result<Value> {
     }))
 }
 
+/// Where idle memory grew between `before` and `after` (process name → MiB): NATS (a Go heap the
+/// runtime hands back over minutes) apart from the services, the supervisor left out.
+fn growth_by_side(before: &Value, after: &Value) -> String {
+    let mib = |of: &Value, name: &str| of[name].as_f64().unwrap_or(0.0);
+    let names: Vec<&String> = after
+        .as_object()
+        .map(|processes| processes.keys().collect())
+        .unwrap_or_default();
+    let services: f64 = names
+        .iter()
+        .filter(|name| !["nats-server", "pincer"].contains(&name.as_str()))
+        .map(|name| mib(after, name) - mib(before, name))
+        .sum();
+    format!(
+        "nats-server {} → {} MiB, the services {:+} MiB together",
+        mib(before, "nats-server"),
+        mib(after, "nats-server"),
+        round(services)
+    )
+}
+
 /// The Markdown page.
 fn render(raw: &Value) -> String {
     let stack = &raw["stack"];
@@ -216,9 +237,13 @@ fn render(raw: &Value) -> String {
             flat["phases"][0]["requests"], flat["sessions"]
         ),
         format!(
-            "{} / {} MiB",
+            "{} / {} MiB ({})",
             num(&flat["idle"]["stack_rss_mib"]),
-            num(&flat["idle_after_load"]["stack_rss_mib"])
+            num(&flat["idle_after_load"]["stack_rss_mib"]),
+            growth_by_side(
+                &flat["idle"]["by_process_mib"],
+                &flat["idle_after_load"]["by_process_mib"]
+            )
         ),
         "flat".into(),
         String::new(),
