@@ -177,8 +177,8 @@ impl Namespace {
     }
 
     /// KV bucket of short-lived session leases: one runner at a time per session, across replicas.
-    /// Kept in memory (`pincer_bus::setup::leases_bucket`); `_leases`, its name when it was on disk,
-    /// is left to an older deployment's NATS (an existing bucket keeps its storage).
+    /// In memory on a single server (`pincer_bus::setup::leases_bucket`); `_leases`, its name when
+    /// it was always on disk, is left to an older deployment's NATS (a bucket keeps its storage).
     pub fn leases_bucket(&self) -> String {
         format!("{}_session_leases", self.prefix.replace('-', "_"))
     }
