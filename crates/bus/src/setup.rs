@@ -132,16 +132,12 @@ pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv
     ensure_bucket(
         js,
         kv::Config {
-            bucket: ns.leases_bucket(),
-            history: 1,
-            max_age: LEASE_BUCKET_MAX_AGE,
             storage: if replicas() == 1 {
                 stream::StorageType::Memory
             } else {
                 stream::StorageType::File
             },
-            num_replicas: replicas(),
-            ..Default::default()
+            ..one_value_config(ns.leases_bucket(), LEASE_BUCKET_MAX_AGE)
         },
     )
     .await
@@ -217,13 +213,8 @@ pub async fn usage_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv:
     ensure_bucket(
         js,
         kv::Config {
-            bucket: ns.usage_bucket(),
-            history: 1,
-            max_age: USAGE_MAX_AGE,
             max_bytes: USAGE_MAX_BYTES,
-            storage: stream::StorageType::File,
-            num_replicas: replicas(),
-            ..Default::default()
+            ..one_value_config(ns.usage_bucket(), USAGE_MAX_AGE)
         },
     )
     .await
@@ -241,18 +232,19 @@ async fn one_value_bucket(
     bucket: String,
     max_age: Duration,
 ) -> Result<kv::Store, Error> {
-    ensure_bucket(
-        js,
-        kv::Config {
-            bucket,
-            history: 1,
-            max_age,
-            storage: stream::StorageType::File,
-            num_replicas: replicas(),
-            ..Default::default()
-        },
-    )
-    .await
+    ensure_bucket(js, one_value_config(bucket, max_age)).await
+}
+
+/// The definition of [`one_value_bucket`]s, for buckets that change one thing of it.
+fn one_value_config(bucket: String, max_age: Duration) -> kv::Config {
+    kv::Config {
+        bucket,
+        history: 1,
+        max_age,
+        storage: stream::StorageType::File,
+        num_replicas: replicas(),
+        ..Default::default()
+    }
 }
 
 async fn ensure_bucket(js: &jetstream::Context, config: kv::Config) -> Result<kv::Store, Error> {
