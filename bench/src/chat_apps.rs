@@ -376,7 +376,7 @@ pub async fn run(which: Which, args: Args) -> anyhow::Result<()> {
     })
     .await;
     let elapsed = started.elapsed();
-    let stack_peak_kib = sampler.stop().await;
+    let stack_peak_kib = sampler.stop().await.rss_kb;
     let bridge_after_kib = procs::tree_memory_of(dev.pid(), "pincer-channel-");
     let delivered = fakes.answered().saturating_sub(per_round);
     if finished.is_err() {

@@ -105,7 +105,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "events_per_s": round(events as f64 / wall.as_secs_f64()),
         }));
     }
-    let peak_kib = sampler.stop().await;
+    let peak_kib = sampler.stop().await.rss_kb;
     drop(clients);
 
     // One turn at a time: control socket, HTTP API, the fake alone.

@@ -232,6 +232,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
 
     let mut results = Vec::new();
     let mut peak_rss_kb = idle.rss_kb;
+    let mut peak_pss_kb = idle.pss_kb_without("pincer");
     for (concurrency, requests) in &phases {
         // The floor: the same load on the fake alone, while the stack idles.
         let floor_phase = if args.floor_requests > 0 {
@@ -251,8 +252,10 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         let cpu_after = procs::cpu_ticks_by_name(dev.pid());
         let bus_after = bus_counts::Counters::read(dev.nats_monitor).await?;
         let after = procs::tree_memory(dev.pid());
-        let peak = sampler.stop().await;
+        let peaks = sampler.stop().await;
+        let peak = peaks.rss_kb;
         peak_rss_kb = peak_rss_kb.max(peak);
+        peak_pss_kb = peak_pss_kb.max(peaks.pss_kb);
         let turns = outcome.ok.max(1);
         let per_turn_ms =
             |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
@@ -298,6 +301,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         "idle": memory_json(&idle),
         "idle_after_load": memory_json(&idle_after),
         "peak_rss_mib": round(peak_rss_kb as f64 / 1024.0),
+        "peak_stack_pss_mib": round(peak_pss_kb as f64 / 1024.0),
         "floor_fake_direct_latency_ms": floor.summary(),
         "phases": results,
         "provider_request_bytes_max": fake_stats.get("req_bytes_max"),
@@ -307,14 +311,16 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
 }
 
 /// A tree's memory: RSS with and without the `pincer dev` supervisor (not part of a deployment),
-/// anonymous memory, and RSS by process.
+/// PSS without it, anonymous memory, and RSS and PSS by process.
 fn memory_json(memory: &procs::TreeMemory) -> serde_json::Value {
     json!({
         "rss_mib": round(memory.rss_kb as f64 / 1024.0),
         "stack_rss_mib": memory.rss_mib_without("pincer"),
+        "stack_pss_mib": memory.pss_mib_without("pincer"),
         "anon_mib": round(memory.anon_kb as f64 / 1024.0),
         "processes": memory.processes,
         "by_process_mib": memory.by_name(),
+        "pss_by_process_mib": memory.pss_by_name(),
     })
 }
 

@@ -8,11 +8,16 @@ use std::time::Duration;
 /// Memory of a process tree at one moment.
 pub struct TreeMemory {
     pub rss_kb: u64,
+    /// Proportional set size: each page counted once, split between the processes that map it.
+    /// RSS summed over processes started from one executable counts its code once per process;
+    /// PSS summed is what the tree takes from the machine.
+    pub pss_kb: u64,
     /// Anonymous resident memory (heap, stacks): what the processes cost beyond the pages of
     /// their binaries, which the kernel shares and can drop.
     pub anon_kb: u64,
     pub processes: usize,
     by_name: BTreeMap<String, u64>,
+    pss_by_name: BTreeMap<String, u64>,
 }
 
 impl TreeMemory {
@@ -21,14 +26,43 @@ impl TreeMemory {
         mib(self.rss_kb - self.by_name.get(name).copied().unwrap_or(0))
     }
 
+    /// PSS in KiB without the processes called `name`.
+    pub fn pss_kb_without(&self, name: &str) -> u64 {
+        self.pss_kb - self.pss_by_name.get(name).copied().unwrap_or(0)
+    }
+
+    /// PSS in MiB without the processes called `name`.
+    pub fn pss_mib_without(&self, name: &str) -> f64 {
+        mib(self.pss_kb_without(name))
+    }
+
     /// RSS per process name in MiB.
     pub fn by_name(&self) -> serde_json::Value {
-        self.by_name
-            .iter()
-            .map(|(name, kb)| (name.clone(), serde_json::json!(mib(*kb))))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
+        per_name_mib(&self.by_name)
     }
+
+    /// PSS per process name in MiB.
+    pub fn pss_by_name(&self) -> serde_json::Value {
+        per_name_mib(&self.pss_by_name)
+    }
+}
+
+fn per_name_mib(by_name: &BTreeMap<String, u64>) -> serde_json::Value {
+    by_name
+        .iter()
+        .map(|(name, kb)| (name.clone(), serde_json::json!(mib(*kb))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `Pss` (KiB) of one process, from `/proc/<pid>/smaps_rollup`.
+fn pss_kb(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
@@ -100,20 +134,25 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Sums VmRSS over `root` and its descendants.
+/// Sums VmRSS and PSS over `root` and its descendants.
 pub fn tree_memory(root: u32) -> TreeMemory {
     let mut memory = TreeMemory {
         rss_kb: 0,
+        pss_kb: 0,
         anon_kb: 0,
         processes: 0,
         by_name: BTreeMap::new(),
+        pss_by_name: BTreeMap::new(),
     };
     for pid in descendants(root) {
         if let Some((name, kb)) = rss_kb(pid) {
+            let pss = pss_kb(pid).unwrap_or(0);
             memory.rss_kb += kb;
+            memory.pss_kb += pss;
             memory.anon_kb += status_kib(pid, "RssAnon").unwrap_or(0);
             memory.processes += 1;
-            *memory.by_name.entry(name).or_default() += kb;
+            *memory.by_name.entry(name.clone()).or_default() += kb;
+            *memory.pss_by_name.entry(name).or_default() += pss;
         }
     }
     memory
@@ -158,11 +197,18 @@ pub fn ticks_to_seconds(ticks: u64) -> f64 {
     ticks as f64 / 100.0
 }
 
-/// Samples the tree's RSS in the background and keeps the peak.
+/// Samples the tree's RSS and PSS in the background and keeps their peaks.
 pub struct PeakSampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
+    peak_pss: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The peaks a [`PeakSampler`] saw, in KiB (the supervisor `pincer` excluded from `pss_kb`).
+pub struct Peaks {
+    pub rss_kb: u64,
+    pub pss_kb: u64,
 }
 
 impl PeakSampler {
@@ -170,21 +216,33 @@ impl PeakSampler {
     pub fn start(root: u32, every: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(0));
-        let (stop_flag, peak_value) = (Arc::clone(&stop), Arc::clone(&peak));
+        let peak_pss = Arc::new(AtomicU64::new(0));
+        let (stop_flag, peak_value, peak_pss_value) =
+            (Arc::clone(&stop), Arc::clone(&peak), Arc::clone(&peak_pss));
         let task = tokio::task::spawn_blocking(move || {
             while !stop_flag.load(Ordering::Relaxed) {
-                peak_value.fetch_max(tree_memory(root).rss_kb, Ordering::Relaxed);
+                let memory = tree_memory(root);
+                peak_value.fetch_max(memory.rss_kb, Ordering::Relaxed);
+                peak_pss_value.fetch_max(memory.pss_kb_without("pincer"), Ordering::Relaxed);
                 std::thread::sleep(every);
             }
         });
-        Self { stop, peak, task }
+        Self {
+            stop,
+            peak,
+            peak_pss,
+            task,
+        }
     }
 
-    /// Stops and returns the peak in KiB.
-    pub async fn stop(mut self) -> u64 {
+    /// Stops and returns the peaks.
+    pub async fn stop(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
         let _ = (&mut self.task).await;
-        self.peak.load(Ordering::Relaxed)
+        Peaks {
+            rss_kb: self.peak.load(Ordering::Relaxed),
+            pss_kb: self.peak_pss.load(Ordering::Relaxed),
+        }
     }
 }
 

@@ -165,10 +165,13 @@ fn render(raw: &Value) -> String {
     let num = |v: &Value| v.as_f64().map_or("?".to_owned(), |n| format!("{n}"));
 
     let mut rows: Vec<[String; 4]> = Vec::new();
+    // PSS: the services are processes of one executable (`pincer-services`), whose code RSS
+    // would count once per process; summed PSS is what the stack takes from the machine.
     rows.push([
-        "idle memory, NATS + services (RSS, `pincer dev`; its supervisor excluded)".into(),
+        "idle memory, NATS + services (PSS summed, `pincer dev`; its supervisor excluded)".into(),
         format!(
-            "{} MiB, of which {} MiB anonymous (the rest: binaries' pages)",
+            "{} MiB ({} MiB RSS summed, {} MiB of it anonymous: the rest is the executables' pages)",
+            num(&stack["idle"]["stack_pss_mib"]),
             num(&stack["idle"]["stack_rss_mib"]),
             num(&stack["idle"]["anon_mib"])
         ),
@@ -181,8 +184,12 @@ fn render(raw: &Value) -> String {
         .as_f64()
         .map(|p| round(p - supervisor));
     rows.push([
-        "peak memory under load (RSS, supervisor excluded)".into(),
-        format!("{} MiB", num(&json!(peak))),
+        "peak memory under load (PSS summed, supervisor excluded)".into(),
+        format!(
+            "{} MiB ({} MiB RSS summed)",
+            num(&stack["peak_stack_pss_mib"]),
+            num(&json!(peak))
+        ),
         "≤ 64 MiB".into(),
         String::new(),
     ]);
@@ -233,16 +240,16 @@ fn render(raw: &Value) -> String {
     let flat = &raw["flat"];
     rows.push([
         format!(
-            "memory before / after {} turns over {} sessions (idle RSS)",
+            "memory before / after {} turns over {} sessions (idle PSS)",
             flat["phases"][0]["requests"], flat["sessions"]
         ),
         format!(
             "{} / {} MiB ({})",
-            num(&flat["idle"]["stack_rss_mib"]),
-            num(&flat["idle_after_load"]["stack_rss_mib"]),
+            num(&flat["idle"]["stack_pss_mib"]),
+            num(&flat["idle_after_load"]["stack_pss_mib"]),
             growth_by_side(
-                &flat["idle"]["by_process_mib"],
-                &flat["idle_after_load"]["by_process_mib"]
+                &flat["idle"]["pss_by_process_mib"],
+                &flat["idle_after_load"]["pss_by_process_mib"]
             )
         ),
         "flat".into(),
@@ -307,7 +314,7 @@ fn render(raw: &Value) -> String {
     if let Some(phase) = eight.first() {
         let _ = writeln!(
             page,
-            "| process | CPU ms per turn | bus messages in / out per turn | idle RSS MiB |"
+            "| process | CPU ms per turn | bus messages in / out per turn | idle RSS / PSS MiB |"
         );
         let _ = writeln!(page, "|---|---|---|---|");
         let cpu = phase["cpu_ms_per_turn_by_process"]
@@ -316,15 +323,17 @@ fn render(raw: &Value) -> String {
             .unwrap_or_default();
         let bus = &phase["bus_messages_per_turn"]["by_connection"];
         let idle = &stack["idle"]["by_process_mib"];
+        let idle_pss = &stack["idle"]["pss_by_process_mib"];
         for (name, ms) in &cpu {
             let messages = connection_of(bus, name)
                 .map(|c| format!("{} / {}", num(&c["in"]), num(&c["out"])))
                 .unwrap_or_default();
             let _ = writeln!(
                 page,
-                "| {name} | {} | {messages} | {} |",
+                "| {name} | {} | {messages} | {} / {} |",
                 num(ms),
-                num(&idle[name])
+                num(&idle[name]),
+                num(&idle_pss[name])
             );
         }
         let _ = writeln!(

@@ -97,7 +97,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         let cpu_before = procs::tree_cpu_ticks(router.pid());
         let routed = grpc_phase(&channels, concurrency, requests).await?;
         let cpu_after = procs::tree_cpu_ticks(router.pid());
-        let sampled = sampler.stop().await;
+        let sampled = sampler.stop().await.rss_kb;
         let rss_after = procs::status_kib(router.pid(), "VmRSS").unwrap_or(0);
         let hwm = procs::status_kib(router.pid(), "VmHWM").unwrap_or(0);
         let phase_peak = sampled.max(rss_after);

@@ -58,7 +58,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await;
     let elapsed = started.elapsed();
-    let stack_peak_kib = sampler.stop().await;
+    let stack_peak_kib = sampler.stop().await.rss_kb;
     let bridge_after_kib = bridge_rss(dev.pid());
     let delivered = sent.unwrap_or_else(|count| count).saturating_sub(1);
     dev.stop().await;

@@ -17,6 +17,9 @@ use tokio::process::{Child, Command};
 
 use pincer_lifecycle::entry::EXIT_CONFIG;
 
+/// Every service in one executable (`services/all`), beside `pincer` when it was built.
+const MULTI_CALL: &str = "pincer-services";
+
 use crate::sources::Sources;
 
 /// Arguments of `pincer dev`.
@@ -217,14 +220,22 @@ async fn start_all(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    // One executable for every service when it is here: the processes then share its code in
+    // memory instead of each mapping a binary of its own (`pincer-services` picks the service by
+    // the name it is started under).
+    let multi_call = bin_dir.join(MULTI_CALL);
+    let multi_call = multi_call.is_file().then_some(multi_call);
     for (service, env) in services {
         let path = bin_dir.join(service);
-        let program = if path.is_file() {
-            path
-        } else {
-            PathBuf::from(service)
+        let program = match &multi_call {
+            Some(multi_call) => multi_call.clone(),
+            None if path.is_file() => path,
+            None => PathBuf::from(service),
         };
         let mut command = Command::new(&program);
+        if multi_call.is_some() {
+            command.arg0(service);
+        }
         command
             .envs(from_files.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(common.iter().map(|(k, v)| (*k, v.as_str())))

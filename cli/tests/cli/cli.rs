@@ -72,7 +72,8 @@ fn config_validate_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let bin_dir = pincer_test_support::workspace_binary("pincer-gateway")
+    // Where the one executable of every service is: `pincer dev` starts it for each service.
+    let bin_dir = pincer_test_support::workspace_binary("pincer-services")
         .parent()
         .unwrap()
         .to_path_buf();
@@ -117,6 +118,28 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         children.len(),
         6,
         "nats-server and five services: {children:?}"
+    );
+    // Each service is a process of `pincer-services`, named after its service.
+    let mut services: Vec<String> = children
+        .iter()
+        .filter(|child| {
+            std::fs::read_link(format!("/proc/{child}/exe"))
+                .is_ok_and(|exe| exe.ends_with("pincer-services"))
+        })
+        .filter_map(|child| std::fs::read_to_string(format!("/proc/{child}/comm")).ok())
+        .map(|comm| comm.trim().to_owned())
+        .collect();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "pincer-agent-ru",
+            "pincer-channel-",
+            "pincer-gateway",
+            "pincer-llm-rout",
+            "pincer-tool-hos"
+        ],
+        "children: {children:?}"
     );
 
     let answer = pincer_test_support::ask_gateway(&base, "dev-test-token", "hi").await;

@@ -19,6 +19,8 @@
 //! - [`health`]: `grpc.health.v1` for the container probe and the NATS readiness ping.
 //! - [`metrics`]: turns, model and tool calls, MCP server states, answered to the gateway's scrape.
 
+mod executable;
+pub use executable::main;
 pub mod aborts;
 pub mod agent_loop;
 pub mod agents;

@@ -11,6 +11,8 @@
 //! - [`metrics`]: messages in, replies delivered and retried, answered to the gateway's scrape.
 //! - [`chunk`], [`render`]: splitting replies under a limit; Markdown to Telegram HTML.
 
+mod executable;
+pub use executable::main;
 pub mod bluebubbles;
 pub mod channel;
 pub mod chunk;

@@ -12,6 +12,8 @@
 //! - [`turns`]: hands a turn to the agent-runners over JetStream and follows its live events.
 //! - [`readiness`]: what `/readyz` checks (NATS, llm-router health, a consuming agent-runner).
 
+mod executable;
+pub use executable::main;
 pub mod auth;
 pub mod bind;
 pub mod bluebubbles_webhook;

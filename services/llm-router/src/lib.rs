@@ -15,6 +15,8 @@
 //! - [`grpc`], [`status`]: the `pincer.llm.v1.LlmRouter` service and `grpc.health.v1`;
 //!   [`probe`]: each provider asked whether it answers, from where the router runs.
 
+mod executable;
+pub use executable::main;
 pub mod catalog;
 pub mod cost;
 pub mod discovery;

@@ -1,50 +1,6 @@
-//! `pincer-llm-router`: loads the `models` section and serves gRPC until SIGTERM.
+//! `pincer-llm-router`: see [`pincer_llm_router::main`] (the same code also runs inside the `pincer-services`
+//! multi-call executable).
 
-use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::Context as _;
-use pincer_lifecycle::entry::{self, InvalidConfig};
-use pincer_lifecycle::{env, probe};
-
-const SERVICE: &str = "llm-router";
-const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
-
-fn main() -> ExitCode {
-    entry::run("pincer-llm-router", healthcheck, serve)
-}
-
-async fn healthcheck() -> Result<(), probe::Error> {
-    probe::grpc_self("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN).await
-}
-
-async fn serve() -> anyhow::Result<()> {
-    let file = entry::load_config(&["models"])?;
-    let listen = env::socket_addr_or("PINCER_LLM_ROUTER_LISTEN", DEFAULT_LISTEN)
-        .map_err(|error| InvalidConfig(error.into()))?;
-    let config = pincer_llm_router::Config {
-        models: file.models,
-        default_call_timeout: Duration::from_secs(600),
-        ollama_base_url: std::env::var("OLLAMA_BASE_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty()),
-        nats_url: Some(env::string_or("PINCER_NATS_URL", "nats://127.0.0.1:4222"))
-            .filter(|url| !url.trim().is_empty() && url != "none"),
-        nats_credentials: pincer_bus::connect::Credentials::from_env(),
-        token: std::env::var("PINCER_LLM_ROUTER_TOKEN")
-            .ok()
-            .filter(|token| !token.trim().is_empty())
-            .map(pincer_config::Secret::new),
-        namespace: pincer_bus::Namespace::default(),
-        retry: pincer_llm_router::RetryPolicy::default(),
-    };
-    let telemetry = pincer_telemetry::init(SERVICE)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
-    let result = pincer_llm_router::run(config, listener, shutdown).await;
-    telemetry.shutdown().await;
-    Ok(result?)
+fn main() -> std::process::ExitCode {
+    pincer_llm_router::main()
 }

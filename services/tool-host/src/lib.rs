@@ -11,6 +11,8 @@
 //!   launcher that applies it; [`state`]: the directories children may write.
 //! - [`workspaces`]: where each agent's workspace is (the same rule as the agent-runner's).
 
+mod executable;
+pub use executable::main;
 pub mod catalog;
 pub mod confinement;
 pub mod definition;
