@@ -13,6 +13,14 @@ pub const EXIT_CONFIG: u8 = 78;
 #[error(transparent)]
 pub struct InvalidConfig(pub anyhow::Error);
 
+/// Listens on `addr` (a service's port), the error naming the address.
+pub async fn listen(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context as _;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
 /// Loads the config file (`PINCER_CONFIG`, else `~/.pincer/pincer.json5`) resolving `${VAR}`s from
 /// the process environment in `sections` only: a service needs only its own secrets.
 pub fn load_config(

@@ -15,6 +15,13 @@ pub fn cancel_on_signal(token: CancellationToken) {
     });
 }
 
+/// A token that [`cancel_on_signal`] cancels: what every service's `run` stops on.
+pub fn token_cancelled_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    cancel_on_signal(token.clone());
+    token
+}
+
 /// Waits for SIGINT or SIGTERM and returns its name.
 pub async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use pincer_lifecycle::entry::{self, InvalidConfig};
 use pincer_lifecycle::{env, probe};
 
@@ -133,11 +132,8 @@ async fn serve() -> anyhow::Result<()> {
         // How long a turn a crashed runner held waits before another replica runs it.
         ack_wait,
     };
-    let health_listener = tokio::net::TcpListener::bind(health_listen)
-        .await
-        .with_context(|| format!("cannot listen on {health_listen}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let health_listener = entry::listen(health_listen).await?;
+    let shutdown = pincer_lifecycle::shutdown::token_cancelled_on_signal();
     let result = crate::run(config, health_listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)

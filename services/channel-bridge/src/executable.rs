@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use pincer_lifecycle::entry::{self, InvalidConfig};
 use pincer_lifecycle::{env, probe};
 
@@ -56,11 +55,8 @@ async fn serve() -> anyhow::Result<()> {
         instance: instance_name(),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
-    let listener = tokio::net::TcpListener::bind(health_listen)
-        .await
-        .with_context(|| format!("cannot listen on {health_listen}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let listener = entry::listen(health_listen).await?;
+    let shutdown = pincer_lifecycle::shutdown::token_cancelled_on_signal();
     let result = crate::run(config, listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use pincer_lifecycle::entry::{self, InvalidConfig};
 use pincer_lifecycle::{env, probe};
 
@@ -65,11 +64,8 @@ async fn serve() -> anyhow::Result<()> {
         tailscale.program = program.into();
     }
     config.bind = bind_override.unwrap_or_else(|| gateway.bind.to_string());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let listener = entry::listen(addr).await?;
+    let shutdown = pincer_lifecycle::shutdown::token_cancelled_on_signal();
     let result = crate::run(config, listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use pincer_lifecycle::entry::{self, InvalidConfig};
 use pincer_lifecycle::{env, probe};
 
@@ -41,11 +40,8 @@ async fn serve() -> anyhow::Result<()> {
         retry: crate::RetryPolicy::default(),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let listener = entry::listen(listen).await?;
+    let shutdown = pincer_lifecycle::shutdown::token_cancelled_on_signal();
     let result = crate::run(config, listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)

@@ -63,11 +63,8 @@ async fn serve() -> anyhow::Result<()> {
         searxng_base_url: var("SEARXNG_BASE_URL"),
     };
     let telemetry = pincer_telemetry::init(SERVICE)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    pincer_lifecycle::shutdown::cancel_on_signal(shutdown.clone());
+    let listener = entry::listen(listen).await?;
+    let shutdown = pincer_lifecycle::shutdown::token_cancelled_on_signal();
     let result = crate::run(config, listener, shutdown).await;
     telemetry.shutdown().await;
     Ok(result?)
