@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the compose deployment on this machine with the locally built images and the demo fake
 # provider: `up` to ready, idle memory per container, memory and throughput under 32 concurrent
-# turns, image sizes. Prints one JSON object. Needs the images (scripts/build-images.sh) and
+# turns, how soon a turn whose agent-runner is killed mid-turn is answered, image sizes. Prints one
+# JSON object. Needs the images (scripts/build-images.sh) and
 # target/release/pincer-bench (cargo build --release -p pincer-bench).
 #
 #   scripts/measure-compose.sh [--requests N]
@@ -41,7 +42,17 @@ ENV
 : >"$work/tool-host.env"
 # The internal secrets (bus passwords, service tokens) that up.sh generates into .env.
 scripts/ensure-secrets.sh "$work/env" >/dev/null
-compose=(docker-compose --project-name pincer-measure --project-directory . --env-file "$work/env" -f compose.yml)
+# The fake model's port on loopback, for this project only: the crash measurement slows its answers
+# at run time (POST /control) to kill the agent-runner while one is awaited.
+fake_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$work/measure.yml" <<YML
+version: "3.8"
+services:
+  fake-provider:
+    networks: [internal, egress]
+    ports: ["127.0.0.1:$fake_port:8080"]
+YML
+compose=(docker-compose --project-name pincer-measure --project-directory . --env-file "$work/env" -f compose.yml -f "$work/measure.yml")
 cleanup() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -117,6 +128,59 @@ wait "$sampler" 2>/dev/null || true
 peak=$(cat "$peak_file" 2>/dev/null || echo 0)
 after=$(memory)
 
+# Crash recovery: a turn is asked while the model takes 3 s to answer; once the model has the call,
+# the agent-runner's process is killed (SIGKILL). Compose restarts it, JetStream hands the
+# unacknowledged turn over once its ack wait lapses, and the waiting client gets the answer.
+runner="$("${compose[@]}" ps -q agent-runner)"
+crash=$(python3 - "$port" "$fake_port" "$token" "$runner" "$DOCKER" <<'PY'
+import json, os, signal, subprocess, sys, threading, time, urllib.request
+port, fake_port, token, runner, docker = sys.argv[1:6]
+fake = f"http://127.0.0.1:{fake_port}"
+def call(url, body=None, timeout=5):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    if url.startswith(f"http://127.0.0.1:{port}"):
+        request.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read())
+call(f"{fake}/control", {"delay_ms": 3000})
+calls_before = call(f"{fake}/stats")[1]["chat"]
+outcome = {}
+def ask():
+    try:
+        outcome["status"], body = call(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            {"model": "pincer/default", "user": "crash-recovery",
+             "messages": [{"role": "user", "content": "still there?"}]},
+            timeout=120)
+        outcome["answer"] = body["choices"][0]["message"]["content"]
+    except Exception as error:
+        outcome["error"] = str(error)
+    outcome["at"] = time.monotonic()
+asker = threading.Thread(target=ask)
+asker.start()
+deadline = time.monotonic() + 30
+while call(f"{fake}/stats")[1]["chat"] == calls_before:
+    if time.monotonic() > deadline:
+        sys.exit("measure-compose: the turn never reached the model")
+    time.sleep(0.02)
+# SIGKILL to the container's init, as a crash would end it (a `docker kill` counts as a
+# deliberate stop, which the restart policy leaves stopped).
+pid = subprocess.run([docker, "inspect", "-f", "{{.State.Pid}}", runner], check=True,
+                     capture_output=True, text=True).stdout.strip()
+os.kill(int(pid), signal.SIGKILL)
+killed = time.monotonic()
+call(f"{fake}/control", {"delay_ms": 0})
+asker.join(150)
+print(json.dumps({
+    "answered_after_kill_ms": round((outcome.get("at", killed) - killed) * 1000),
+    "status": outcome.get("status"),
+    "error": outcome.get("error"),
+    "model_calls": call(f"{fake}/stats")[1]["chat"] - calls_before,
+}))
+PY
+)
+
 sizes=$(for image in nats gateway llm-router agent-runner channel-bridge; do
     echo "$image $("$DOCKER" image inspect -f '{{ .Size }}' "pincer/$image:$TAG")"
 done)
@@ -135,6 +199,7 @@ print(json.dumps({
     "load": json.loads("""$load"""),
     "peak_total_mib_under_load": float(sys.argv[2]),  # without the fake provider, like idle
     "after_load_mib": after,
+    "crash_recovery": json.loads("""$crash"""),
     "image_mb": sizes,
 }, indent=2))
 PY

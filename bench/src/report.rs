@@ -9,7 +9,8 @@
 //! Runs, in order: the whole stack under `pincer dev` (idle and peak memory, latency at one client,
 //! turns/s at 8 and 32 clients twice, CPU and bus messages per turn by process); a second stack run
 //! of 10,000 turns over 1,000 sessions (is memory flat afterwards?); with `--compose`,
-//! `scripts/measure-compose.sh` (the compose deployment from `up` to ready, its memory); with
+//! `scripts/measure-compose.sh` (the compose deployment from `up` to ready, its memory, a turn
+//! answered after its agent-runner was killed); with
 //! `--build`, a clean release build of what `scripts/up.sh` builds in a fresh target directory (wall
 //! time and the largest compiler process).
 
@@ -270,6 +271,22 @@ fn render(raw: &Value) -> String {
                 num(&compose["peak_total_mib_under_load"])
             ),
             "≤ 32 / ≤ 64 MiB".into(),
+            String::new(),
+        ]);
+        let crash = &compose["crash_recovery"];
+        let outcome = match crash["error"].as_str() {
+            Some(error) => format!("not answered: {error}"),
+            None => format!(
+                "{} ms after the kill (HTTP {}; {} model calls: the killed one and the one that answered)",
+                num(&crash["answered_after_kill_ms"]),
+                num(&crash["status"]),
+                num(&crash["model_calls"])
+            ),
+        };
+        rows.push([
+            "a turn whose agent-runner is killed (SIGKILL) while the model answers is answered (compose restarts the runner)".into(),
+            outcome,
+            "≤ 10 s".into(),
             String::new(),
         ]);
     }

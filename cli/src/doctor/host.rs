@@ -79,6 +79,20 @@ pub(super) fn native_checks(out: &mut Vec<Check>) {
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    // `pincer dev` runs every service from this one executable when it is beside pincer.
+    if let Some(multi_call) = beside
+        .as_ref()
+        .map(|dir| dir.join("pincer-services"))
+        .filter(|path| path.is_file())
+    {
+        out.push(check(
+            "services",
+            State::Ok,
+            format!("every service in {}", shown(&multi_call)),
+            "",
+        ));
+        return;
+    }
     let missing: Vec<&str> = [
         "pincer-gateway",
         "pincer-agent-runner",
