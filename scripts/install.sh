@@ -89,8 +89,8 @@ for binary in "${binaries[@]}"; do
     install -m 755 "$bin_dir/$binary" "$prefix/$binary"
 done
 if [[ -n "$multi_call" ]]; then
-    # The units start $prefix/pincer-gateway and so on: each a link to the one executable, which
-    # runs the service named by the path it was started under.
+    # The units start the one executable under each service's name (ExecStart=@...); the links
+    # let a service be run by its name too (`pincer-gateway healthcheck`, ...).
     for service in "${SERVICES[@]}"; do
         rm -f "$prefix/$service"
         ln -s "$multi_call" "$prefix/$service"

@@ -72,7 +72,7 @@ fn try_install(request: &Request) -> Result<ExitCode, Refusal> {
         return Err(config_refusal(format!("invalid config: {error}")));
     }
     let layout = Layout::of(request.scope).map_err(config_refusal)?;
-    let bin_dir = bin_dir(request.bin_dir.as_deref())?;
+    let (bin_dir, multi_call) = bin_dir(request.bin_dir.as_deref())?;
     let nats_bin = nats_bin(request.nats_bin.as_deref(), &bin_dir)?;
     let run_as = match request.scope {
         Scope::System => Some(existing_user(&request.run_as)?),
@@ -81,6 +81,7 @@ fn try_install(request: &Request) -> Result<ExitCode, Refusal> {
     let inputs = Inputs {
         scope: request.scope,
         bin_dir,
+        multi_call,
         nats_bin,
         nats_port: request.nats_port,
         tool_host_env_file: tool_host_env_file(&sources, &env_file),
@@ -297,8 +298,9 @@ fn make_state_dirs(inputs: &Inputs) -> Result<(), Refusal> {
     }
 }
 
-/// `--bin-dir`, else the directory of this `pincer`; every service binary must be there.
-fn bin_dir(explicit: Option<&Path>) -> Result<PathBuf, Refusal> {
+/// `--bin-dir`, else the directory of this `pincer`; `pincer-services` or every service binary
+/// must be there (true: `pincer-services` is).
+fn bin_dir(explicit: Option<&Path>) -> Result<(PathBuf, bool), Refusal> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_exe()
@@ -313,6 +315,9 @@ fn bin_dir(explicit: Option<&Path>) -> Result<PathBuf, Refusal> {
     };
     let dir = std::fs::canonicalize(&dir)
         .map_err(|error| Refusal(exit::USAGE, format!("--bin-dir {}: {error}", dir.display())))?;
+    if executable(&dir.join(plan::MULTI_CALL)) {
+        return Ok((dir, true));
+    }
     let missing: Vec<String> = Process::ALL
         .into_iter()
         .filter(|process| *process != Process::Nats)
@@ -329,7 +334,7 @@ fn bin_dir(explicit: Option<&Path>) -> Result<PathBuf, Refusal> {
             ),
         ));
     }
-    Ok(dir)
+    Ok((dir, false))
 }
 
 /// `--nats-bin`, else `bin_dir/nats-server`, `$NATS_SERVER_BIN`, or `nats-server` on `PATH`.

@@ -16,6 +16,9 @@ const AGENT_RUNNER_HEALTH: &str = "127.0.0.1:50061";
 /// The channel-bridge's health endpoint.
 const CHANNEL_BRIDGE_HEALTH: &str = "127.0.0.1:50062";
 
+/// Every service in one executable (`services/all`).
+pub const MULTI_CALL: &str = "pincer-services";
+
 /// What an installation is made from.
 #[derive(Clone, Debug)]
 pub struct Inputs {
@@ -25,6 +28,10 @@ pub struct Inputs {
     pub layout: Layout,
     /// Where `pincer-gateway` and the other service binaries are.
     pub bin_dir: PathBuf,
+    /// `bin_dir` holds `pincer-services`, every service in one executable: each unit starts it
+    /// under its service's name (`ExecStart=@.../pincer-services pincer-gateway`), so the five
+    /// processes share one copy of the code in memory.
+    pub multi_call: bool,
     /// The nats-server binary.
     pub nats_bin: PathBuf,
     /// NATS's client port on 127.0.0.1.
@@ -85,6 +92,11 @@ pub fn service(inputs: &Inputs, process: Process) -> Result<Service, String> {
             "-js".to_owned(),
             "-sd".to_owned(),
             text(&layout.nats_store)?,
+        ],
+        _ if inputs.multi_call => vec![
+            // `@`: the next word is the program's argv[0], which names the service to run.
+            format!("@{}", text(&inputs.bin_dir.join(MULTI_CALL))?),
+            format!("pincer-{}", process.name()),
         ],
         _ => vec![text(
             &inputs.bin_dir.join(format!("pincer-{}", process.name())),

@@ -100,6 +100,34 @@ fn systemd_analyze() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// `systemd-analyze verify` finds nothing to say about `units` (skipped where it is not installed).
+fn assert_systemd_accepts(machine: &Machine, units: &[PathBuf]) {
+    match systemd_analyze() {
+        Some(analyze) => {
+            let runtime = tempfile::tempdir().unwrap();
+            let verified = Command::new(analyze)
+                .args(["verify", "--user"])
+                .args(units)
+                .env("HOME", &machine.home)
+                .env("XDG_CONFIG_HOME", machine.home.join(".config"))
+                .env("XDG_RUNTIME_DIR", runtime.path())
+                .output()
+                .unwrap();
+            // verify exits 0 on an unknown key or a bad value and only warns: any output fails.
+            assert!(
+                verified.status.success()
+                    && verified.stderr.is_empty()
+                    && verified.stdout.is_empty(),
+                "systemd-analyze verify: {}",
+                text(&verified)
+            );
+        }
+        None => {
+            eprintln!("skipped systemd-analyze verify: /usr/bin/systemd-analyze is not installed")
+        }
+    }
+}
+
 #[test]
 fn install_writes_units_systemd_accepts_and_uninstall_removes_them() {
     let machine = Machine::new();
@@ -169,30 +197,7 @@ fn install_writes_units_systemd_accepts_and_uninstall_removes_them() {
     assert!(env("nats").contains(gateway_password));
     assert!(!env("channel-bridge").contains(gateway_password));
 
-    match systemd_analyze() {
-        Some(analyze) => {
-            let runtime = tempfile::tempdir().unwrap();
-            let verified = Command::new(analyze)
-                .args(["verify", "--user"])
-                .args(&units)
-                .env("HOME", &machine.home)
-                .env("XDG_CONFIG_HOME", machine.home.join(".config"))
-                .env("XDG_RUNTIME_DIR", runtime.path())
-                .output()
-                .unwrap();
-            // verify exits 0 on an unknown key or a bad value and only warns: any output fails.
-            assert!(
-                verified.status.success()
-                    && verified.stderr.is_empty()
-                    && verified.stdout.is_empty(),
-                "systemd-analyze verify: {}",
-                text(&verified)
-            );
-        }
-        None => {
-            eprintln!("skipped systemd-analyze verify: /usr/bin/systemd-analyze is not installed")
-        }
-    }
+    assert_systemd_accepts(&machine, &units);
 
     // The other gateway commands now go to systemd: a service it does not know is named so.
     let unknown = machine.pincer(&["gateway", "restart", "postgres"]);
@@ -252,4 +257,36 @@ fn install_refuses_a_bin_dir_without_the_services() {
         text(&refused)
     );
     assert!(!machine.unit_dir().join("pincer.target").exists());
+}
+
+#[test]
+fn with_only_the_one_executable_each_unit_starts_it_under_its_service_name() {
+    let machine = Machine::new();
+    for service in &SERVICES[1..] {
+        std::fs::remove_file(machine.bin_dir.join(format!("pincer-{service}"))).unwrap();
+    }
+    executable(&machine.bin_dir.join("pincer-services"));
+    let installed = machine.pincer(&[
+        "gateway",
+        "install",
+        "--user",
+        "--no-enable",
+        "--bin-dir",
+        machine.bin_dir.to_str().unwrap(),
+        "--nats-bin",
+        machine.nats_bin.to_str().unwrap(),
+    ]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let units: Vec<PathBuf> = SERVICES
+        .iter()
+        .map(|service| machine.unit_dir().join(format!("pincer-{service}.service")))
+        .collect();
+    let multi_call = machine.bin_dir.join("pincer-services");
+    for (service, unit) in SERVICES.iter().zip(&units).skip(1) {
+        let text = std::fs::read_to_string(unit).unwrap();
+        // Quoted: the directory's name has a space; `@` makes the next word argv[0].
+        let line = format!("ExecStart=\"@{}\" pincer-{service}\n", multi_call.display());
+        assert!(text.contains(&line), "{line} missing: {text}");
+    }
+    assert_systemd_accepts(&machine, &units);
 }

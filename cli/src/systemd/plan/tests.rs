@@ -14,6 +14,7 @@ fn inputs(scope: Scope) -> Inputs {
             env_dir: PathBuf::from("/etc/pincer/env"),
         },
         bin_dir: PathBuf::from("/usr/local/bin"),
+        multi_call: false,
         nats_bin: PathBuf::from("/usr/local/bin/nats-server"),
         nats_port: 4222,
         config: PathBuf::from("/etc/pincer/pincer.json5"),
@@ -29,6 +30,36 @@ fn unit(files: &[UnitFile], process: Process) -> &str {
         .find(|file| file.name == process.unit())
         .expect("a unit per process")
         .text
+}
+
+#[test]
+fn with_the_one_executable_each_unit_starts_it_under_its_service_name() {
+    let own = unit_files(&inputs(Scope::System)).unwrap();
+    assert!(
+        unit(&own, Process::Gateway).contains("ExecStart=/usr/local/bin/pincer-gateway\n"),
+        "{}",
+        unit(&own, Process::Gateway)
+    );
+    let files = unit_files(&Inputs {
+        multi_call: true,
+        ..inputs(Scope::System)
+    })
+    .unwrap();
+    for process in Process::ALL {
+        let text = unit(&files, process);
+        if process == Process::Nats {
+            assert!(
+                text.contains("ExecStart=/usr/local/bin/nats-server "),
+                "{text}"
+            );
+        } else {
+            let line = format!(
+                "ExecStart=@/usr/local/bin/pincer-services pincer-{}\n",
+                process.name()
+            );
+            assert!(text.contains(&line), "{line} missing: {text}");
+        }
+    }
 }
 
 #[test]
