@@ -63,6 +63,20 @@ impl Machine {
         self.home.join(".config/systemd/user")
     }
 
+    /// `pincer gateway install --user --no-enable` with this machine's binaries.
+    fn install_user_units(&self) -> Output {
+        self.pincer(&[
+            "gateway",
+            "install",
+            "--user",
+            "--no-enable",
+            "--bin-dir",
+            self.bin_dir.to_str().unwrap(),
+            "--nats-bin",
+            self.nats_bin.to_str().unwrap(),
+        ])
+    }
+
     /// `pincer args...` as this machine's user, with no systemd to talk to.
     fn pincer(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_pincer"))
@@ -131,16 +145,7 @@ fn assert_systemd_accepts(machine: &Machine, units: &[PathBuf]) {
 #[test]
 fn install_writes_units_systemd_accepts_and_uninstall_removes_them() {
     let machine = Machine::new();
-    let installed = machine.pincer(&[
-        "gateway",
-        "install",
-        "--user",
-        "--no-enable",
-        "--bin-dir",
-        machine.bin_dir.to_str().unwrap(),
-        "--nats-bin",
-        machine.nats_bin.to_str().unwrap(),
-    ]);
+    let installed = machine.install_user_units();
     assert!(installed.status.success(), "{}", text(&installed));
     let said = text(&installed);
     assert!(
@@ -266,16 +271,7 @@ fn with_only_the_one_executable_each_unit_starts_it_under_its_service_name() {
         std::fs::remove_file(machine.bin_dir.join(format!("pincer-{service}"))).unwrap();
     }
     executable(&machine.bin_dir.join("pincer-services"));
-    let installed = machine.pincer(&[
-        "gateway",
-        "install",
-        "--user",
-        "--no-enable",
-        "--bin-dir",
-        machine.bin_dir.to_str().unwrap(),
-        "--nats-bin",
-        machine.nats_bin.to_str().unwrap(),
-    ]);
+    let installed = machine.install_user_units();
     assert!(installed.status.success(), "{}", text(&installed));
     let units: Vec<PathBuf> = SERVICES
         .iter()
