@@ -184,7 +184,9 @@ fn containers(project: Option<&str>) -> Vec<Value> {
     containers
 }
 
-fn local_processes() -> Vec<(String, u64)> {
+/// The `pincer dev` processes: name, RSS and PSS in KiB. PSS counts a page shared by several
+/// processes (the one executable of the services) once in all: their sum is what they take.
+fn local_processes() -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
@@ -207,7 +209,16 @@ fn local_processes() -> Vec<(String, u64)> {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        out.push((name, rss));
+        let pss = std::fs::read_to_string(entry.path().join("smaps_rollup"))
+            .ok()
+            .and_then(|rollup| {
+                rollup
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Pss:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            })
+            .unwrap_or(rss);
+        out.push((name, rss, pss));
     }
     out.sort();
     out
@@ -253,7 +264,7 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
                 "memory": c["pincerMemory"],
                 "image": c["Config"]["Image"],
             })).collect::<Vec<_>>(),
-            "processes": processes.iter().map(|(name, kib)| json!({ "name": name, "rssKib": kib })).collect::<Vec<_>>(),
+            "processes": processes.iter().map(|(name, rss, pss)| json!({ "name": name, "rssKib": rss, "pssKib": pss })).collect::<Vec<_>>(),
             "units": units.iter().map(|u| json!({ "unit": u.unit, "state": u.state, "memoryBytes": u.memory })).collect::<Vec<_>>(),
         }));
     } else {
@@ -327,9 +338,15 @@ async fn status(gateway: &Gateway, target: &target::GatewayArgs, json_out: bool)
             println!();
             let rows: Vec<Vec<String>> = processes
                 .iter()
-                .map(|(name, kib)| vec![name.clone(), format!("{:.1} MiB", *kib as f64 / 1024.0)])
+                .map(|(name, rss, pss)| {
+                    vec![
+                        name.clone(),
+                        format!("{:.1} MiB", *pss as f64 / 1024.0),
+                        format!("{:.1} MiB", *rss as f64 / 1024.0),
+                    ]
+                })
                 .collect();
-            output::table(&["PROCESS", "MEMORY"], &rows);
+            output::table(&["PROCESS", "MEMORY (PSS)", "RSS"], &rows);
         }
     }
     if healthy {
