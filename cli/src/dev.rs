@@ -17,9 +17,6 @@ use tokio::process::{Child, Command};
 
 use pincer_lifecycle::entry::EXIT_CONFIG;
 
-/// Every service in one executable (`services/all`), beside `pincer` when it was built.
-const MULTI_CALL: &str = "pincer-services";
-
 use crate::sources::Sources;
 
 /// Arguments of `pincer dev`.
@@ -223,8 +220,7 @@ async fn start_all(
     // One executable for every service when it is here: the processes then share its code in
     // memory instead of each mapping a binary of its own (`pincer-services` picks the service by
     // the name it is started under).
-    let multi_call = bin_dir.join(MULTI_CALL);
-    let multi_call = multi_call.is_file().then_some(multi_call);
+    let multi_call = crate::executables::multi_call_in(&bin_dir);
     for (service, env) in services {
         let path = bin_dir.join(service);
         let program = match &multi_call {

@@ -204,24 +204,22 @@ fn local_processes() -> Vec<(String, u64, u64)> {
         if !(name.starts_with("pincer-") || name == "nats-server") {
             continue;
         }
-        let rss = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0);
+        let rss = kib_field(&status, "VmRSS:").unwrap_or(0);
         let pss = std::fs::read_to_string(entry.path().join("smaps_rollup"))
             .ok()
-            .and_then(|rollup| {
-                rollup
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Pss:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            })
+            .and_then(|rollup| kib_field(&rollup, "Pss:"))
             .unwrap_or(rss);
         out.push((name, rss, pss));
     }
     out.sort();
     out
+}
+
+/// The number of a `<field> <n> kB` line of a `/proc/<pid>` file (`status`, `smaps_rollup`).
+fn kib_field(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// `pincer gateway status`.

@@ -18,6 +18,7 @@ mod deploy;
 mod dev;
 mod docker;
 mod doctor;
+mod executables;
 mod gateway_cmd;
 mod import_cmd;
 mod mcp_cmd;

@@ -81,9 +81,8 @@ pub(super) fn native_checks(out: &mut Vec<Check>) {
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
     // `pincer dev` runs every service from this one executable when it is beside pincer.
     if let Some(multi_call) = beside
-        .as_ref()
-        .map(|dir| dir.join("pincer-services"))
-        .filter(|path| path.is_file())
+        .as_deref()
+        .and_then(crate::executables::multi_call_in)
     {
         out.push(check(
             "services",

@@ -315,7 +315,7 @@ fn bin_dir(explicit: Option<&Path>) -> Result<(PathBuf, bool), Refusal> {
     };
     let dir = std::fs::canonicalize(&dir)
         .map_err(|error| Refusal(exit::USAGE, format!("--bin-dir {}: {error}", dir.display())))?;
-    if executable(&dir.join(plan::MULTI_CALL)) {
+    if executable(&dir.join(crate::executables::MULTI_CALL)) {
         return Ok((dir, true));
     }
     let missing: Vec<String> = Process::ALL

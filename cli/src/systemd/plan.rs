@@ -16,9 +16,6 @@ const AGENT_RUNNER_HEALTH: &str = "127.0.0.1:50061";
 /// The channel-bridge's health endpoint.
 const CHANNEL_BRIDGE_HEALTH: &str = "127.0.0.1:50062";
 
-/// Every service in one executable (`services/all`).
-pub const MULTI_CALL: &str = "pincer-services";
-
 /// What an installation is made from.
 #[derive(Clone, Debug)]
 pub struct Inputs {
@@ -95,7 +92,10 @@ pub fn service(inputs: &Inputs, process: Process) -> Result<Service, String> {
         ],
         _ if inputs.multi_call => vec![
             // `@`: the next word is the program's argv[0], which names the service to run.
-            format!("@{}", text(&inputs.bin_dir.join(MULTI_CALL))?),
+            format!(
+                "@{}",
+                text(&inputs.bin_dir.join(crate::executables::MULTI_CALL))?
+            ),
             format!("pincer-{}", process.name()),
         ],
         _ => vec![text(

@@ -63,6 +63,14 @@ impl Machine {
         self.home.join(".config/systemd/user")
     }
 
+    /// Where `pincer gateway install --user` writes each process's unit, in [`SERVICES`] order.
+    fn service_units(&self) -> Vec<PathBuf> {
+        SERVICES
+            .iter()
+            .map(|service| self.unit_dir().join(format!("pincer-{service}.service")))
+            .collect()
+    }
+
     /// `pincer gateway install --user --no-enable` with this machine's binaries.
     fn install_user_units(&self) -> Output {
         self.pincer(&[
@@ -153,10 +161,7 @@ fn install_writes_units_systemd_accepts_and_uninstall_removes_them() {
         "{said}"
     );
 
-    let mut units: Vec<PathBuf> = SERVICES
-        .iter()
-        .map(|service| machine.unit_dir().join(format!("pincer-{service}.service")))
-        .collect();
+    let mut units = machine.service_units();
     units.push(machine.unit_dir().join("pincer.target"));
     for unit in &units {
         assert!(unit.is_file(), "{} missing: {said}", unit.display());
@@ -273,10 +278,7 @@ fn with_only_the_one_executable_each_unit_starts_it_under_its_service_name() {
     executable(&machine.bin_dir.join("pincer-services"));
     let installed = machine.install_user_units();
     assert!(installed.status.success(), "{}", text(&installed));
-    let units: Vec<PathBuf> = SERVICES
-        .iter()
-        .map(|service| machine.unit_dir().join(format!("pincer-{service}.service")))
-        .collect();
+    let units = machine.service_units();
     let multi_call = machine.bin_dir.join("pincer-services");
     for (service, unit) in SERVICES.iter().zip(&units).skip(1) {
         let text = std::fs::read_to_string(unit).unwrap();
