@@ -57,12 +57,7 @@ fn per_name_mib(by_name: &BTreeMap<String, u64>) -> serde_json::Value {
 
 /// `Pss` (KiB) of one process, from `/proc/<pid>/smaps_rollup`.
 fn pss_kb(pid: u32) -> Option<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
+    proc_kib(pid, "smaps_rollup", "Pss")
 }
 
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
@@ -126,9 +121,13 @@ fn rss_kb(pid: u32) -> Option<(String, u64)> {
 
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, ...) of one process.
 pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
+    proc_kib(pid, "status", field)
+}
+
+/// A `kB` field of one of a process's `/proc/<pid>/` files (`status`, `smaps_rollup`).
+fn proc_kib(pid: u32, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    text.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
