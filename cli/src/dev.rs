@@ -289,6 +289,12 @@ async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> E
                         "pincer dev: ready in {} ms: http://127.0.0.1:{gateway_port}/v1/chat/completions",
                         started.elapsed().as_millis()
                     );
+                    // The supervisor only waits from now on: what it ran to start the stack (the
+                    // CLI, config checks) need not stay resident. Best effort: keeping the pages
+                    // costs memory, not correctness.
+                    if let Err(error) = pincer_startup_pages::release() {
+                        eprintln!("pincer dev: start-up pages kept: {error}");
+                    }
                 }
             }
         }
