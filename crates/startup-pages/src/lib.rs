@@ -4,13 +4,15 @@
 //! file, building TLS roots, connecting and creating streams. The kernel maps not only each page a
 //! process touches but its neighbours too (fault-around, 64 KiB), so once a service is up most of
 //! its executable is resident: 20 of a 26 MB binary across the services under `pincer dev`.
-//! [`release`] advises the kernel to reclaim those pages now (`MADV_PAGEOUT`), as a kernel frees
-//! its init sections after boot. Pages the service still uses come back on their next access, read
-//! from the file. The kernel leaves alone pages another process maps too (the services of `pincer
-//! dev` share one executable), so only what this process alone touched is given back.
+//! [`release`] unmaps this process's pages of the executable (`MADV_DONTNEED`), then tells the
+//! kernel to drop the file's cached pages that no process maps any more (`POSIX_FADV_DONTNEED`),
+//! as a kernel frees its init sections after boot. Pages still in use come back on their next
+//! access, from the page cache or the file. Where several processes run one executable (the
+//! services of `pincer dev`), a page is freed once the last of them has let go of it.
 //!
-//! Only read-only mappings of the executable that hold no private page are advised: relocated data
-//! (RELRO) is private memory the file cannot restore, and paging it out would only move it to swap.
+//! Only read-only mappings of the executable that hold no private page are unmapped: their bytes
+//! are the file's, so reading them again gives the same bytes. Relocated data (RELRO) is private
+//! memory the file cannot restore and stays.
 
 #![warn(missing_docs)]
 
@@ -38,13 +40,18 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
-    /// The kernel refused the advice (before Linux 5.4 it does not know `MADV_PAGEOUT`).
-    #[error("madvise(MADV_PAGEOUT) failed: {0}")]
-    Advise(io::Error),
+    /// The kernel refused the advice.
+    #[error("{call} failed: {source}")]
+    Advise {
+        /// The call.
+        call: &'static str,
+        /// The cause.
+        source: io::Error,
+    },
 }
 
-/// Advises the kernel to reclaim the resident pages of this process's executable. Call it once,
-/// when start-up is over: pages still in use are read back from the file on their next access.
+/// Unmaps this process's pages of its executable and frees those no process maps any more. Call
+/// it once, when start-up is over: pages still in use come back on their next access.
 pub fn release() -> Result<Released, Error> {
     let exe = std::fs::read_link("/proc/self/exe").map_err(|source| Error::Proc {
         path: "/proc/self/exe",
@@ -56,19 +63,37 @@ pub fn release() -> Result<Released, Error> {
     })?;
     let mut released = Released::default();
     for mapping in smaps::file_pages_of(&smaps, &exe.to_string_lossy()) {
-        page_out(mapping.start, mapping.end - mapping.start).map_err(Error::Advise)?;
+        unmap_file_pages(mapping.start, mapping.end - mapping.start).map_err(|source| {
+            Error::Advise {
+                call: "madvise(MADV_DONTNEED)",
+                source,
+            }
+        })?;
         released.mappings += 1;
         released.resident_kib += mapping.resident_kib;
     }
+    // Opened through the link: the running file even if a newer one replaced it on disk.
+    let file = std::fs::File::open("/proc/self/exe").map_err(|source| Error::Proc {
+        path: "/proc/self/exe",
+        source,
+    })?;
+    nix::fcntl::posix_fadvise(&file, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .map_err(|errno| Error::Advise {
+            call: "posix_fadvise(POSIX_FADV_DONTNEED)",
+            source: errno.into(),
+        })?;
     Ok(released)
 }
 
+/// Drops this process's page-table entries for `len` bytes at `start`, a whole read-only mapping
+/// of the executable with no private page.
 #[allow(unsafe_code)]
-fn page_out(start: usize, len: usize) -> io::Result<()> {
-    // SAFETY: MADV_PAGEOUT changes where pages live, never what they hold: a reclaimed file page
-    // is read again from the file, an anonymous one from swap. No memory this program reads
-    // changes, and the range is a whole mapping the kernel listed in /proc/self/smaps.
-    let result = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_PAGEOUT) };
+fn unmap_file_pages(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: after MADV_DONTNEED a private file mapping reads its pages from the file again, and
+    // loses only its private copies of pages. This mapping has none (smaps listed `Anonymous: 0
+    // kB`) and cannot get one: it is read-only, so no write copies a page. The same bytes are read
+    // back; code runs on after a page fault. The range is a whole mapping the kernel listed.
+    let result = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
     if result == 0 {
         Ok(())
     } else {
@@ -80,18 +105,30 @@ fn page_out(start: usize, len: usize) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn resident_kib_of_the_executable() -> u64 {
+        let exe = std::fs::read_link("/proc/self/exe").expect("exe");
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        smaps::file_pages_of(&smaps, &exe.to_string_lossy())
+            .iter()
+            .map(|mapping| mapping.resident_kib)
+            .sum()
+    }
+
     #[test]
-    fn the_executables_code_is_advised_and_runs_on() {
-        let released = release().expect("MADV_PAGEOUT on Linux >= 5.4");
+    fn the_executables_pages_are_let_go_and_its_code_runs_on() {
+        let released = release().expect("release on Linux");
         assert!(
             released.mappings >= 1,
             "the test binary's code mapping was not found: {released:?}"
         );
         assert!(released.resident_kib > 0, "{released:?}");
-        // Code that ran before runs again: its pages come back from the file.
-        assert_eq!(
-            release().expect("second release").mappings,
-            released.mappings
+        // What runs after it is mapped again on demand: far less than what was resident.
+        let after = resident_kib_of_the_executable();
+        assert!(
+            after < released.resident_kib,
+            "{after} KiB resident after releasing {released:?}"
         );
+        // Code that ran before runs again: its pages come back.
+        assert_eq!(release().expect("second release").mappings, released.mappings);
     }
 }
