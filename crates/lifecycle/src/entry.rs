@@ -76,7 +76,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// milliseconds of a NATS server that is up.
 const STARTUP: Duration = Duration::from_secs(2);
 
-/// Gives back the executable's pages only start-up used (see `pincer_startup_pages`): idle PSS of
+/// Lets go of the executable's pages only start-up used (see `pincer_startup_pages`): idle PSS of
 /// NATS and the services under `pincer dev` 48.5 MiB without, 34.4 with (`pincer-bench stack`).
 async fn release_startup_pages() {
     tokio::time::sleep(STARTUP).await;
@@ -84,16 +84,16 @@ async fn release_startup_pages() {
         Ok(released) => tracing::debug!(
             mappings = released.mappings,
             resident_kib = released.resident_kib,
-            "start-up pages of the executable given back"
+            "start-up pages of the executable unmapped"
         ),
-        Err(error) => tracing::debug!(%error, "start-up pages of the executable kept"),
+        Err(error) => tracing::debug!(%error, "start-up pages of the executable kept mapped"),
     }
 }
 
 /// Runs a service binary named `binary`.
 ///
 /// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).
-/// Otherwise runs `serve`, and gives back the executable's start-up pages once it has run for two
+/// Otherwise runs `serve`, and unmaps the executable's start-up pages once it has run for two
 /// seconds; errors are printed to stderr (tracing may not exist yet) and mapped to
 /// [`EXIT_CONFIG`] for [`InvalidConfig`], 1 otherwise.
 pub fn run<H, HF, S, SF>(binary: &str, healthcheck: H, serve: S) -> ExitCode

@@ -1,14 +1,18 @@
-//! Gives back the pages of the executable that only start-up used.
+//! Lets go of the pages of the executable that only start-up used.
 //!
 //! A service's start-up runs code it never runs again: reading and checking the whole config
 //! file, building TLS roots, connecting and creating streams. The kernel maps not only each page a
-//! process touches but its neighbours too (fault-around, 64 KiB), so once a service is up most of
-//! its executable is resident: 20 of a 26 MB binary across the services under `pincer dev`.
-//! [`release`] unmaps this process's pages of the executable (`MADV_DONTNEED`), then tells the
-//! kernel to drop the file's cached pages that no process maps any more (`POSIX_FADV_DONTNEED`),
-//! as a kernel frees its init sections after boot. Pages still in use come back on their next
-//! access, from the page cache or the file. Where several processes run one executable (the
-//! services of `pincer dev`), a page is freed once the last of them has let go of it.
+//! process touches but its neighbours too (fault-around), so once a service is up most of its
+//! executable is mapped: 20 of a 26 MB binary across the services under `pincer dev`, counted in
+//! their RSS and PSS, and kept from reclaim as the pages of running programs are. [`release`]
+//! unmaps this process's pages of the executable (`MADV_DONTNEED`); the pages it still runs are
+//! mapped again on their next access, from the page cache. The rest stays in the page cache as any
+//! file's cached pages do, first in line when the kernel needs memory, and no longer counted as the
+//! process's.
+//!
+//! Not done: dropping those pages from the page cache (`POSIX_FADV_DONTNEED`). With large folios
+//! a cached folio stays while any of its pages is mapped, so it dropped almost nothing; and in a
+//! container it made the service read its code back from disk, now charged to its own cgroup.
 //!
 //! Only read-only mappings of the executable that hold no private page are unmapped: their bytes
 //! are the file's, so reading them again gives the same bytes. Relocated data (RELRO) is private
@@ -20,12 +24,12 @@ mod smaps;
 
 use std::io;
 
-/// What [`release`] advised the kernel to reclaim.
+/// What [`release`] unmapped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Released {
-    /// Mappings of the executable advised.
+    /// Mappings of the executable unmapped.
     pub mappings: usize,
-    /// Their resident size before the advice, in KiB (what the kernel could reclaim at most).
+    /// What of them was mapped before, in KiB.
     pub resident_kib: u64,
 }
 
@@ -40,18 +44,13 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
-    /// The kernel refused the advice.
-    #[error("{call} failed: {source}")]
-    Advise {
-        /// The call.
-        call: &'static str,
-        /// The cause.
-        source: io::Error,
-    },
+    /// The kernel refused `madvise(MADV_DONTNEED)`.
+    #[error("madvise(MADV_DONTNEED) failed: {0}")]
+    Unmap(io::Error),
 }
 
-/// Unmaps this process's pages of its executable and frees those no process maps any more. Call
-/// it once, when start-up is over: pages still in use come back on their next access.
+/// Unmaps this process's pages of its executable. Call it once, when start-up is over: the pages
+/// it still runs are mapped again on their next access.
 pub fn release() -> Result<Released, Error> {
     let exe = std::fs::read_link("/proc/self/exe").map_err(|source| Error::Proc {
         path: "/proc/self/exe",
@@ -63,25 +62,10 @@ pub fn release() -> Result<Released, Error> {
     })?;
     let mut released = Released::default();
     for mapping in smaps::file_pages_of(&smaps, &exe.to_string_lossy()) {
-        unmap_file_pages(mapping.start, mapping.end - mapping.start).map_err(|source| {
-            Error::Advise {
-                call: "madvise(MADV_DONTNEED)",
-                source,
-            }
-        })?;
+        unmap_file_pages(mapping.start, mapping.end - mapping.start).map_err(Error::Unmap)?;
         released.mappings += 1;
         released.resident_kib += mapping.resident_kib;
     }
-    // Opened through the link: the running file even if a newer one replaced it on disk.
-    let file = std::fs::File::open("/proc/self/exe").map_err(|source| Error::Proc {
-        path: "/proc/self/exe",
-        source,
-    })?;
-    nix::fcntl::posix_fadvise(&file, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED)
-        .map_err(|errno| Error::Advise {
-            call: "posix_fadvise(POSIX_FADV_DONTNEED)",
-            source: errno.into(),
-        })?;
     Ok(released)
 }
 
@@ -129,6 +113,9 @@ mod tests {
             "{after} KiB resident after releasing {released:?}"
         );
         // Code that ran before runs again: its pages come back.
-        assert_eq!(release().expect("second release").mappings, released.mappings);
+        assert_eq!(
+            release().expect("second release").mappings,
+            released.mappings
+        );
     }
 }
