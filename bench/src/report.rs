@@ -244,14 +244,18 @@ fn render(raw: &Value) -> String {
             "memory before / after {} turns over {} sessions (idle PSS)",
             flat["phases"][0]["requests"], flat["sessions"]
         ),
+        // Anonymous memory apart: the services map again the executable's pages that turns run
+        // (they let go of all of them after start-up), which is not growth of their heaps.
         format!(
-            "{} / {} MiB ({})",
+            "{} / {} MiB ({}; anonymous memory of all processes {} → {} MiB)",
             num(&flat["idle"]["stack_pss_mib"]),
             num(&flat["idle_after_load"]["stack_pss_mib"]),
             growth_by_side(
                 &flat["idle"]["pss_by_process_mib"],
                 &flat["idle_after_load"]["pss_by_process_mib"]
-            )
+            ),
+            num(&flat["idle"]["anon_mib"]),
+            num(&flat["idle_after_load"]["anon_mib"]),
         ),
         "flat".into(),
         String::new(),
