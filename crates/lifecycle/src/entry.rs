@@ -77,7 +77,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 const STARTUP: Duration = Duration::from_secs(2);
 
 /// Lets go of the executable's pages only start-up used (see `pincer_startup_pages`): idle PSS of
-/// NATS and the services under `pincer dev` 48.5 MiB without, 34.4 with (`pincer-bench stack`).
+/// NATS and the services under `pincer dev` 49.5 MiB without, 36 with (`pincer-bench stack`).
 async fn release_startup_pages() {
     tokio::time::sleep(STARTUP).await;
     match pincer_startup_pages::release() {
@@ -93,8 +93,8 @@ async fn release_startup_pages() {
 /// Runs a service binary named `binary`.
 ///
 /// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).
-/// Otherwise runs `serve`, and unmaps the executable's start-up pages once it has run for two
-/// seconds; errors are printed to stderr (tracing may not exist yet) and mapped to
+/// Otherwise runs `serve`, and drops its mappings of the executable's pages once it has run for
+/// two seconds; errors are printed to stderr (tracing may not exist yet) and mapped to
 /// [`EXIT_CONFIG`] for [`InvalidConfig`], 1 otherwise.
 pub fn run<H, HF, S, SF>(binary: &str, healthcheck: H, serve: S) -> ExitCode
 where

@@ -3,20 +3,21 @@
 //! A service's start-up runs code it never runs again: reading and checking the whole config
 //! file, building TLS roots, connecting and creating streams. The kernel maps not only each page a
 //! process touches but its neighbours too (fault-around), so once a service is up most of its
-//! executable is mapped: 20 of a 26 MB binary across the services under `pincer dev`, counted in
-//! their RSS and PSS, and kept from reclaim as the pages of running programs are. [`release`]
-//! unmaps this process's pages of the executable (`MADV_DONTNEED`); the pages it still runs are
-//! mapped again on their next access, from the page cache. The rest stays in the page cache as any
-//! file's cached pages do, first in line when the kernel needs memory, and no longer counted as the
-//! process's.
+//! executable is mapped: 20 of a 26 MB binary across the services under `pincer dev`, all of it
+//! counted in their RSS and PSS. [`release`] drops this process's page-table entries for its
+//! executable (`MADV_DONTNEED`). The pages it still runs are mapped again on their next access,
+//! from the page cache (or from the file, if the kernel has reclaimed them meanwhile: a major
+//! fault, paid once). The others stay in the page cache like any file's pages, reclaimable without
+//! the protection the kernel gives mapped code, and no longer counted as the process's. In a
+//! container the page cache stays charged to whichever cgroup first read the file.
 //!
 //! Not done: dropping those pages from the page cache (`POSIX_FADV_DONTNEED`). With large folios
 //! a cached folio stays while any of its pages is mapped, so it dropped almost nothing; and in a
 //! container it made the service read its code back from disk, now charged to its own cgroup.
 //!
-//! Only read-only mappings of the executable that hold no private page are unmapped: their bytes
-//! are the file's, so reading them again gives the same bytes. Relocated data (RELRO) is private
-//! memory the file cannot restore and stays.
+//! Only read-only mappings of the executable that hold no private page, in memory or in swap, are
+//! touched: their bytes are the file's, so reading them again gives the same bytes. Relocated data
+//! (RELRO) is private memory the file cannot restore and stays.
 
 #![warn(missing_docs)]
 
@@ -33,7 +34,7 @@ pub struct Released {
     pub resident_kib: u64,
 }
 
-/// Why nothing was released.
+/// Why nothing was unmapped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `/proc/self/exe` or `/proc/self/smaps` could not be read (no procfs).
@@ -56,17 +57,29 @@ pub fn release() -> Result<Released, Error> {
         path: "/proc/self/exe",
         source,
     })?;
-    let smaps = std::fs::read_to_string("/proc/self/smaps").map_err(|source| Error::Proc {
+    let smaps = std::fs::read("/proc/self/smaps").map_err(|source| Error::Proc {
         path: "/proc/self/smaps",
         source,
     })?;
+    // Lossy on both sides: another mapping whose path reads the same is as safe to drop (the same
+    // checks apply to it), and a path smaps escapes (a newline in it) matches nothing.
+    let smaps = String::from_utf8_lossy(&smaps);
     let mut released = Released::default();
+    let mut refused = None;
     for mapping in smaps::file_pages_of(&smaps, &exe.to_string_lossy()) {
-        unmap_file_pages(mapping.start, mapping.end - mapping.start).map_err(Error::Unmap)?;
-        released.mappings += 1;
-        released.resident_kib += mapping.resident_kib;
+        match unmap_file_pages(mapping.start, mapping.end - mapping.start) {
+            Ok(()) => {
+                released.mappings += 1;
+                released.resident_kib += mapping.resident_kib;
+            }
+            // Locked memory (mlock) refuses; the other mappings may still go.
+            Err(error) => refused = refused.or(Some(error)),
+        }
     }
-    Ok(released)
+    match refused {
+        Some(error) if released.mappings == 0 => Err(Error::Unmap(error)),
+        _ => Ok(released),
+    }
 }
 
 /// Drops this process's page-table entries for `len` bytes at `start`, a whole read-only mapping
@@ -74,9 +87,11 @@ pub fn release() -> Result<Released, Error> {
 #[allow(unsafe_code)]
 fn unmap_file_pages(start: usize, len: usize) -> io::Result<()> {
     // SAFETY: after MADV_DONTNEED a private file mapping reads its pages from the file again, and
-    // loses only its private copies of pages. This mapping has none (smaps listed `Anonymous: 0
-    // kB`) and cannot get one: it is read-only, so no write copies a page. The same bytes are read
-    // back; code runs on after a page fault. The range is a whole mapping the kernel listed.
+    // loses its private copies of pages, in memory or in swap. This mapping has none (smaps listed
+    // `Anonymous: 0 kB` and `Swap: 0 kB`) and cannot get one: it is read-only, so no write copies a
+    // page. The same bytes are read back; code runs on after a page fault. (A breakpoint a
+    // debugger wrote in between through ptrace would be lost: no memory safety is at stake.) The
+    // range is a whole mapping the kernel listed.
     let result = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
     if result == 0 {
         Ok(())

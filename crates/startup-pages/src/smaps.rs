@@ -8,7 +8,8 @@ pub(crate) struct Mapping {
     pub(crate) resident_kib: u64,
 }
 
-/// The mappings of `exe` in `smaps` that are read-only and hold no private (anonymous) page.
+/// The mappings of `exe` in `smaps` that are read-only and hold no private page, in memory
+/// (`Anonymous`) or swapped out (`Swap`).
 pub(crate) fn file_pages_of(smaps: &str, exe: &str) -> Vec<Mapping> {
     let mut found = Vec::new();
     let mut current: Option<Candidate> = None;
@@ -23,12 +24,15 @@ pub(crate) fn file_pages_of(smaps: &str, exe: &str) -> Vec<Mapping> {
                 },
                 wanted: header.path == exe && !header.writable,
                 anonymous_kib: None,
+                swap_kib: None,
             });
         } else if let Some(candidate) = current.as_mut() {
             if let Some(kib) = field_kib(line, "Rss:") {
                 candidate.mapping.resident_kib = kib;
             } else if let Some(kib) = field_kib(line, "Anonymous:") {
                 candidate.anonymous_kib = Some(kib);
+            } else if let Some(kib) = field_kib(line, "Swap:") {
+                candidate.swap_kib = Some(kib);
             }
         }
     }
@@ -41,11 +45,14 @@ struct Candidate {
     wanted: bool,
     /// `None` until the field is seen: a mapping whose private pages are unknown is left alone.
     anonymous_kib: Option<u64>,
+    /// Private pages swapped out (relocated data the kernel moved to swap or zram).
+    swap_kib: Option<u64>,
 }
 
 impl Candidate {
     fn eligible(self) -> Option<Mapping> {
-        (self.wanted && self.anonymous_kib == Some(0) && self.mapping.end > self.mapping.start)
+        let private = self.anonymous_kib.zip(self.swap_kib);
+        (self.wanted && private == Some((0, 0)) && self.mapping.end > self.mapping.start)
             .then_some(self.mapping)
     }
 }
@@ -99,8 +106,12 @@ mod tests {
     const EXE: &str = "/opt/pincer bin/pincer-services";
 
     fn mapping(header: &str, rss_kib: u64, anonymous_kib: u64) -> String {
+        swapped(header, rss_kib, anonymous_kib, 0)
+    }
+
+    fn swapped(header: &str, rss_kib: u64, anonymous_kib: u64, swap_kib: u64) -> String {
         format!(
-            "{header}\nSize:               1024 kB\nRss:                {rss_kib} kB\nPss:                {rss_kib} kB\nAnonymous:          {anonymous_kib} kB\nVmFlags: rd mr mw me\n"
+            "{header}\nSize:               1024 kB\nRss:                {rss_kib} kB\nPss:                {rss_kib} kB\nAnonymous:          {anonymous_kib} kB\nSwap:               {swap_kib} kB\nVmFlags: rd mr mw me\n"
         )
     }
 
@@ -123,10 +134,18 @@ mod tests {
                 64,
                 64,
             ),
+            // RELRO again, its private pages all swapped out.
+            swapped(
+                &format!("5690000-5692000 r--p 00090000 08:01 42      {EXE}"),
+                0,
+                0,
+                8,
+            ),
+            // Writable data not written yet: no private page, but one may come at any time.
             mapping(
-                &format!("5690000-5691000 rw-p 00090000 08:01 42      {EXE}"),
+                &format!("5692000-5693000 rw-p 00092000 08:01 42      {EXE}"),
                 4,
-                4,
+                0,
             ),
             mapping(
                 "7f00000-7f10000 r-xp 00000000 08:01 7       /usr/lib/libc.so.6",
@@ -163,9 +182,11 @@ mod tests {
     }
 
     #[test]
-    fn a_mapping_without_its_anonymous_field_is_left_alone() {
-        let smaps = format!("1000-2000 r-xp 00000000 08:01 42 {EXE}\nRss: 4 kB\n");
-        assert!(file_pages_of(&smaps, EXE).is_empty());
+    fn a_mapping_without_its_private_page_fields_is_left_alone() {
+        let without_swap = format!("1000-2000 r-xp 00000000 08:01 42 {EXE}\nAnonymous: 0 kB\n");
+        let without_anonymous = format!("1000-2000 r-xp 00000000 08:01 42 {EXE}\nSwap: 0 kB\n");
+        assert!(file_pages_of(&without_swap, EXE).is_empty());
+        assert!(file_pages_of(&without_anonymous, EXE).is_empty());
     }
 
     #[test]
