@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::failover::events::{Attempt, CallFailure, Done, Event};
 use crate::failover::{self, Call, Engine};
+use crate::gathered::Gathered;
 use crate::providers::{CallRequest, ErrorKind, Image, Message, Role, Tool, ToolCall, Usage};
 use crate::{embeddings, status};
 
@@ -40,7 +41,8 @@ impl Router {
 
 #[tonic::async_trait]
 impl pb::llm_router_server::LlmRouter for Router {
-    type ChatStream = Map<ReceiverStream<Item>, fn(Item) -> Result<pb::ChatEvent, Status>>;
+    type ChatStream =
+        Gathered<Map<ReceiverStream<Item>, fn(Item) -> Result<pb::ChatEvent, Status>>>;
 
     async fn chat(
         &self,
@@ -102,7 +104,9 @@ impl pb::llm_router_server::LlmRouter for Router {
             Ok(event) => Ok(chat_event(event)),
             Err(failure) => Err(status_of(failure)),
         };
-        Ok(Response::new(ReceiverStream::new(events).map(translate)))
+        Ok(Response::new(Gathered::new(
+            ReceiverStream::new(events).map(translate),
+        )))
     }
 
     async fn list_models(

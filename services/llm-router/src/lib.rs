@@ -22,6 +22,7 @@ pub mod cost;
 pub mod discovery;
 pub mod embeddings;
 pub mod failover;
+pub mod gathered;
 pub mod grpc;
 pub mod guard;
 pub mod health;
