@@ -53,20 +53,9 @@ pub enum Error {
 /// Unmaps this process's pages of its executable. Call it once, when start-up is over: the pages
 /// it still runs are mapped again on their next access.
 pub fn release() -> Result<Released, Error> {
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|source| Error::Proc {
-        path: "/proc/self/exe",
-        source,
-    })?;
-    let smaps = std::fs::read("/proc/self/smaps").map_err(|source| Error::Proc {
-        path: "/proc/self/smaps",
-        source,
-    })?;
-    // Lossy on both sides: another mapping whose path reads the same is as safe to drop (the same
-    // checks apply to it), and a path smaps escapes (a newline in it) matches nothing.
-    let smaps = String::from_utf8_lossy(&smaps);
     let mut released = Released::default();
     let mut refused = None;
-    for mapping in smaps::file_pages_of(&smaps, &exe.to_string_lossy()) {
+    for mapping in file_pages_of_the_executable()? {
         match unmap_file_pages(mapping.start, mapping.end - mapping.start) {
             Ok(()) => {
                 released.mappings += 1;
@@ -80,6 +69,22 @@ pub fn release() -> Result<Released, Error> {
         Some(error) if released.mappings == 0 => Err(Error::Unmap(error)),
         _ => Ok(released),
     }
+}
+
+/// The read-only mappings of this process's executable that hold no private page.
+fn file_pages_of_the_executable() -> Result<Vec<smaps::Mapping>, Error> {
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|source| Error::Proc {
+        path: "/proc/self/exe",
+        source,
+    })?;
+    let smaps = std::fs::read("/proc/self/smaps").map_err(|source| Error::Proc {
+        path: "/proc/self/smaps",
+        source,
+    })?;
+    // Lossy on both sides: another mapping whose path reads the same is as safe to drop (the same
+    // checks apply to it), and a path smaps escapes (a newline in it) matches nothing.
+    let smaps = String::from_utf8_lossy(&smaps);
+    Ok(smaps::file_pages_of(&smaps, &exe.to_string_lossy()))
 }
 
 /// Drops this process's page-table entries for `len` bytes at `start`, a whole read-only mapping
@@ -105,9 +110,8 @@ mod tests {
     use super::*;
 
     fn resident_kib_of_the_executable() -> u64 {
-        let exe = std::fs::read_link("/proc/self/exe").expect("exe");
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        smaps::file_pages_of(&smaps, &exe.to_string_lossy())
+        file_pages_of_the_executable()
+            .expect("smaps")
             .iter()
             .map(|mapping| mapping.resident_kib)
             .sum()
