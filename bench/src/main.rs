@@ -43,6 +43,7 @@ mod control;
 mod http_json;
 mod load;
 mod memory;
+mod page_cache;
 mod procs;
 mod report;
 mod router;
@@ -219,6 +220,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
     let floor = load::run_phase(&direct, 1, args.floor_requests, false).await?;
 
     let work = tempfile::tempdir()?;
+    page_cache::evict(&page_cache::stack_executables(&bin_dir));
     let cold_start = Instant::now();
     let mut dev = stack::Dev::start(&bin_dir, work.path(), fake.addr, args.max_concurrent).await?;
     dev.wait_ready(Duration::from_secs(30)).await?;

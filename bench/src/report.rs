@@ -66,6 +66,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         phases: format!("32:{}", args.flat_turns),
         floor_requests: 0,
         sessions: args.flat_sessions,
+        // Idle means quiet for a while: a service gives back what a burst of turns used after its
+        // first quiet 5 s window (`pincer_lifecycle`), so the memory after the load is read past
+        // two of them.
+        idle_secs: 12,
         ..stack_args
     })
     .await?;
@@ -244,8 +248,8 @@ fn render(raw: &Value) -> String {
             "memory before / after {} turns over {} sessions (idle PSS)",
             flat["phases"][0]["requests"], flat["sessions"]
         ),
-        // Anonymous memory apart: the services map again the executable's pages that turns run
-        // (they let go of all of them after start-up), which is not growth of their heaps.
+        // Anonymous memory apart: what stays after the services gave back a burst's pages is
+        // NATS's (its Go heap keeps what the load grew to until its next GC and scavenger).
         format!(
             "{} / {} MiB ({}; anonymous memory of all processes {} → {} MiB)",
             num(&flat["idle"]["stack_pss_mib"]),

@@ -292,7 +292,7 @@ async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> E
                     // The supervisor only waits from now on: what it ran to start the stack (the
                     // CLI, config checks) need not stay resident. Best effort: keeping the pages
                     // costs memory, not correctness.
-                    if let Err(error) = pincer_startup_pages::release() {
+                    if let Err(error) = pincer_unused_memory::release() {
                         eprintln!("pincer dev: start-up pages kept: {error}");
                     }
                 }

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Exit status for an invalid configuration (EX_CONFIG, as OpenClaw uses it): supervisors such as
 /// systemd can refuse to restart on it instead of looping.
@@ -72,29 +71,11 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-/// Time after which a service's start-up is over: services are ready within a few hundred
-/// milliseconds of a NATS server that is up.
-const STARTUP: Duration = Duration::from_secs(2);
-
-/// Lets go of the executable's pages only start-up used (see `pincer_startup_pages`): idle PSS of
-/// NATS and the services under `pincer dev` 49.5 MiB without, 36 with (`pincer-bench stack`).
-async fn release_startup_pages() {
-    tokio::time::sleep(STARTUP).await;
-    match pincer_startup_pages::release() {
-        Ok(released) => tracing::debug!(
-            mappings = released.mappings,
-            resident_kib = released.resident_kib,
-            "start-up pages of the executable unmapped"
-        ),
-        Err(error) => tracing::debug!(%error, "start-up pages of the executable kept mapped"),
-    }
-}
-
 /// Runs a service binary named `binary`.
 ///
 /// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).
-/// Otherwise runs `serve`, and drops its mappings of the executable's pages once it has run for
-/// two seconds; errors are printed to stderr (tracing may not exist yet) and mapped to
+/// Otherwise runs `serve`, giving back memory once start-up is over and after each burst of work
+/// (see `unused_memory`); errors are printed to stderr (tracing may not exist yet) and mapped to
 /// [`EXIT_CONFIG`] for [`InvalidConfig`], 1 otherwise.
 pub fn run<H, HF, S, SF>(binary: &str, healthcheck: H, serve: S) -> ExitCode
 where
@@ -120,7 +101,7 @@ where
         };
     }
     let serve = async {
-        tokio::spawn(release_startup_pages());
+        tokio::spawn(crate::unused_memory::give_back_unused_memory());
         serve().await
     };
     match runtime.block_on(serve) {

@@ -10,6 +10,7 @@ pub mod entry;
 pub mod env;
 pub mod probe;
 pub mod shutdown;
+mod unused_memory;
 
 /// What a service library's `run(config, listener, shutdown)` returns: the service, boxed.
 ///

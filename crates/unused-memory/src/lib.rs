@@ -1,4 +1,5 @@
-//! Lets go of the pages of the executable that only start-up used.
+//! Gives back memory a service has stopped using: the pages of its executable that only start-up
+//! (or a burst of work now over) needed, and the free pages of its heap ([`trim_heap`]).
 //!
 //! A service's start-up runs code it never runs again: reading and checking the whole config
 //! file, building TLS roots, connecting and creating streams. The kernel maps not only each page a
@@ -21,7 +22,10 @@
 
 #![warn(missing_docs)]
 
+mod heap;
 mod smaps;
+
+pub use heap::trim_heap;
 
 use std::io;
 
@@ -50,8 +54,8 @@ pub enum Error {
     Unmap(io::Error),
 }
 
-/// Unmaps this process's pages of its executable. Call it once, when start-up is over: the pages
-/// it still runs are mapped again on their next access.
+/// Unmaps this process's pages of its executable. Call it when start-up, or a burst of work, is
+/// over: the pages it still runs are mapped again on their next access.
 pub fn release() -> Result<Released, Error> {
     let mut released = Released::default();
     let mut refused = None;
