@@ -68,20 +68,19 @@ images_built() {
 }
 
 if cargo nextest --version >/dev/null 2>&1; then
-    # pincer-bench has no tests (clippy checks it): building its test harness only costs time.
-    log "cargo nextest run --workspace --exclude pincer-bench --locked $*"
-    cargo nextest run --workspace --exclude pincer-bench --locked --no-run
+    log "cargo nextest run --workspace --locked $*"
+    cargo nextest run --workspace --locked --no-run
     images_built
     # --no-fail-fast: one report with every failure. nextest skips doctests: run them after
     # (only for a full run, not when ARGS select tests).
-    cargo nextest run --workspace --exclude pincer-bench --locked --no-fail-fast "$@"
+    cargo nextest run --workspace --locked --no-fail-fast "$@"
     if (($# == 0)); then
         log "cargo test --doc --workspace --locked"
         cargo test --doc --workspace --locked
     fi
 else
-    log "cargo test --workspace --exclude pincer-bench --locked $*"
-    cargo test --workspace --exclude pincer-bench --locked --no-run
+    log "cargo test --workspace --locked $*"
+    cargo test --workspace --locked --no-run
     images_built
-    cargo test --workspace --exclude pincer-bench --locked --no-fail-fast "$@"
+    cargo test --workspace --locked --no-fail-fast "$@"
 fi

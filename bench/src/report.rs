@@ -67,8 +67,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         floor_requests: 0,
         sessions: args.flat_sessions,
         // Idle means quiet for a while: a service gives back what a burst of turns used after its
-        // first quiet 5 s window (`pincer_lifecycle`), so the memory after the load is read past
-        // two of them.
+        // first quiet 5 s window (`pincer_lifecycle`). The window the load ends in may still count
+        // as busy, so that is at most 10 s after the load: read at 12.
         idle_secs: 12,
         ..stack_args
     })
@@ -237,7 +237,7 @@ fn render(raw: &Value) -> String {
         String::new(),
     ]);
     rows.push([
-        "cold start of `pincer dev` to ready".into(),
+        "cold start of `pincer dev` to ready (its executables read from disk)".into(),
         format!("{} ms", num(&stack["cold_start_to_ready_ms"])),
         String::new(),
         String::new(),
@@ -248,8 +248,8 @@ fn render(raw: &Value) -> String {
             "memory before / after {} turns over {} sessions (idle PSS)",
             flat["phases"][0]["requests"], flat["sessions"]
         ),
-        // Anonymous memory apart: what stays after the services gave back a burst's pages is
-        // NATS's (its Go heap keeps what the load grew to until its next GC and scavenger).
+        // Anonymous memory apart from the executables' pages: heaps that grew (most of it NATS's Go
+        // heap, kept until its next GC and scavenger) are not code mapped again by turns.
         format!(
             "{} / {} MiB ({}; anonymous memory of all processes {} → {} MiB)",
             num(&flat["idle"]["stack_pss_mib"]),

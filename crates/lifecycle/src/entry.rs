@@ -75,7 +75,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 ///
 /// With the first argument `healthcheck`, runs `healthcheck` and exits 0/1 (container HEALTHCHECK).
 /// Otherwise runs `serve`, giving back memory once start-up is over and after each burst of work
-/// (see `unused_memory`); errors are printed to stderr (tracing may not exist yet) and mapped to
+/// (see `give_back`); errors are printed to stderr (tracing may not exist yet) and mapped to
 /// [`EXIT_CONFIG`] for [`InvalidConfig`], 1 otherwise.
 pub fn run<H, HF, S, SF>(binary: &str, healthcheck: H, serve: S) -> ExitCode
 where
@@ -101,7 +101,7 @@ where
         };
     }
     let serve = async {
-        tokio::spawn(crate::unused_memory::give_back_unused_memory());
+        tokio::spawn(crate::give_back::watch());
         serve().await
     };
     match runtime.block_on(serve) {

@@ -1,5 +1,5 @@
 //! Gives memory back when a service stops using it: once start-up is over, and after each burst of
-//! work (see `pincer_unused_memory`).
+//! work (what is given back: see `pincer_unused_memory`).
 //!
 //! A burst of turns maps the code they run (with whole neighbouring folios, as start-up does) and
 //! grows the heap; when it ends, the code stays mapped and glibc keeps the freed heap pages for
@@ -24,28 +24,43 @@ const QUIET_CPU: Duration = Duration::from_millis(50);
 
 /// Gives back the executable's start-up pages after [`STARTUP`], then the pages and free heap of
 /// each burst of work once it is over. Runs until the runtime stops.
-pub(crate) async fn give_back_unused_memory() {
+pub(crate) async fn watch() {
     tokio::time::sleep(STARTUP).await;
     give_back("start-up");
-    let Some(mut bursts) = cpu_time().map(Bursts::new) else {
-        return;
+    let mut bursts = match cpu_time() {
+        Ok(now) => Bursts::new(now),
+        Err(error) => {
+            tracing::debug!(%error, "CPU time unreadable: memory is not given back after bursts");
+            return;
+        }
     };
     let mut windows = tokio::time::interval_at(tokio::time::Instant::now() + WINDOW, WINDOW);
     windows.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         windows.tick().await;
-        let Some(used) = cpu_time() else { return };
-        if bursts.ended(used) {
+        let now = match cpu_time() {
+            Ok(now) => now,
+            Err(error) => {
+                tracing::debug!(%error, "CPU time unreadable: memory is no longer given back");
+                return;
+            }
+        };
+        if bursts.ended(now) {
             give_back("a burst of work");
+            // What giving back cost is not work of the next window.
+            if let Ok(now) = cpu_time() {
+                bursts.last = now;
+            }
         }
     }
 }
 
-/// Unmaps the executable's pages and trims the heap. Best effort: what is kept costs memory, not
-/// correctness.
+/// Unmaps the executable's pages, then trims the heap (after the unmapping, which reads smaps
+/// into buffers of its own). Best effort: what is kept costs memory, not correctness.
 fn give_back(after: &str) {
+    let released = pincer_unused_memory::release();
     let trimmed = pincer_unused_memory::trim_heap();
-    match pincer_unused_memory::release() {
+    match released {
         Ok(released) => tracing::debug!(
             after,
             mappings = released.mappings,
@@ -58,14 +73,14 @@ fn give_back(after: &str) {
 }
 
 /// User and system CPU time of the whole process (every thread) so far.
-fn cpu_time() -> Option<Duration> {
+fn cpu_time() -> nix::Result<Duration> {
     use nix::sys::resource::{UsageWho, getrusage};
-    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
     let time = |tv: nix::sys::time::TimeVal| {
         Duration::from_secs(u64::try_from(tv.tv_sec()).unwrap_or(0))
             + Duration::from_micros(u64::try_from(tv.tv_usec()).unwrap_or(0))
     };
-    Some(time(usage.user_time()) + time(usage.system_time()))
+    Ok(time(usage.user_time()) + time(usage.system_time()))
 }
 
 /// Tells when a burst of work ends, from the process's CPU time at the end of each window.
@@ -136,12 +151,22 @@ mod tests {
     }
 
     #[test]
-    fn the_process_cpu_time_is_read() {
+    fn the_process_cpu_time_counts_the_work_done() {
         let before = cpu_time().expect("getrusage");
+        // Spin until 50 ms of CPU time are counted: on a busy machine that takes longer than 50 ms
+        // of wall time, never 30 s unless the count does not move.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let mut x = 0_u64;
-        while cpu_time().expect("getrusage") == before {
+        let used = loop {
             x = std::hint::black_box(x.wrapping_add(1));
-        }
-        assert!(cpu_time().expect("getrusage") > before);
+            let used = cpu_time().expect("getrusage").saturating_sub(before);
+            if used >= Duration::from_millis(50) || std::time::Instant::now() > deadline {
+                break used;
+            }
+        };
+        assert!(
+            used >= Duration::from_millis(50),
+            "only {used:?} counted in 30 s"
+        );
     }
 }
