@@ -27,30 +27,22 @@ const QUIET_CPU: Duration = Duration::from_millis(50);
 pub(crate) async fn watch() {
     tokio::time::sleep(STARTUP).await;
     give_back("start-up");
-    let mut bursts = match cpu_time() {
-        Ok(now) => Bursts::new(now),
-        Err(error) => {
-            tracing::debug!(%error, "CPU time unreadable: memory is not given back after bursts");
-            return;
-        }
-    };
+    if let Err(error) = give_back_after_bursts().await {
+        tracing::debug!(%error, "CPU time unreadable: memory is not given back after bursts");
+    }
+}
+
+/// Gives memory back at the end of each burst of work; returns only if CPU time cannot be read.
+async fn give_back_after_bursts() -> nix::Result<()> {
+    let mut bursts = Bursts::new(cpu_time()?);
     let mut windows = tokio::time::interval_at(tokio::time::Instant::now() + WINDOW, WINDOW);
     windows.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         windows.tick().await;
-        let now = match cpu_time() {
-            Ok(now) => now,
-            Err(error) => {
-                tracing::debug!(%error, "CPU time unreadable: memory is no longer given back");
-                return;
-            }
-        };
-        if bursts.ended(now) {
+        if bursts.ended(cpu_time()?) {
             give_back("a burst of work");
             // What giving back cost is not work of the next window.
-            if let Ok(now) = cpu_time() {
-                bursts.last = now;
-            }
+            bursts.last = cpu_time()?;
         }
     }
 }

@@ -26,8 +26,7 @@ mod tests {
         let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").expect("smaps_rollup");
         rollup
             .lines()
-            .find_map(|line| line.strip_prefix("Anonymous:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .find_map(|line| crate::smaps::field_kib(line, "Anonymous:"))
             .expect("an Anonymous line")
     }
 

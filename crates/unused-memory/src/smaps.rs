@@ -90,7 +90,8 @@ impl<'a> Header<'a> {
     }
 }
 
-fn field_kib(line: &str, name: &str) -> Option<u64> {
+/// The number of a `<name> <n> kB` line (`Rss:`, `Anonymous:`, ...) of smaps or smaps_rollup.
+pub(crate) fn field_kib(line: &str, name: &str) -> Option<u64> {
     line.strip_prefix(name)?
         .trim()
         .strip_suffix("kB")?
