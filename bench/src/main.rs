@@ -226,69 +226,78 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
     dev.wait_ready(Duration::from_secs(30)).await?;
     let cold_start_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
 
-    let target = load::Target::gateway(dev.gateway_addr, stack::TOKEN).with_sessions(args.sessions);
-    // Warm connections, pools and caches before measuring.
-    load::run_phase(&target, 4, 40, args.stream).await?;
-    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
-    let idle = procs::tree_memory(dev.pid());
+    // A stack that fails under load (a service exited, so `pincer dev` stopped it) says why.
+    let measured = async {
+        let target =
+            load::Target::gateway(dev.gateway_addr, stack::TOKEN).with_sessions(args.sessions);
+        // Warm connections, pools and caches before measuring.
+        load::run_phase(&target, 4, 40, args.stream).await?;
+        tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+        let idle = procs::tree_memory(dev.pid());
 
-    let mut results = Vec::new();
-    let mut peak_rss_kb = idle.rss_kb;
-    let mut peak_pss_kb = idle.pss_kb_without("pincer");
-    for (concurrency, requests) in &phases {
-        // The floor: the same load on the fake alone, while the stack idles.
-        let floor_phase = if args.floor_requests > 0 {
-            let outcome =
-                load::run_phase(&direct, *concurrency, args.floor_requests, args.stream).await?;
-            json!({
-                "turns_per_s": round(outcome.rps()),
+        let mut results = Vec::new();
+        let mut peak_rss_kb = idle.rss_kb;
+        let mut peak_pss_kb = idle.pss_kb_without("pincer");
+        for (concurrency, requests) in &phases {
+            // The floor: the same load on the fake alone, while the stack idles.
+            let floor_phase = if args.floor_requests > 0 {
+                let outcome =
+                    load::run_phase(&direct, *concurrency, args.floor_requests, args.stream)
+                        .await?;
+                json!({
+                    "turns_per_s": round(outcome.rps()),
+                    "latency_ms": outcome.summary(),
+                })
+            } else {
+                serde_json::Value::Null
+            };
+            let bus_before = bus_counts::Counters::read(dev.nats_monitor).await?;
+            let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
+            let cpu_before = procs::cpu_ticks_by_name(dev.pid());
+            let outcome = load::run_phase(&target, *concurrency, *requests, args.stream).await?;
+            let cpu_after = procs::cpu_ticks_by_name(dev.pid());
+            let bus_after = bus_counts::Counters::read(dev.nats_monitor).await?;
+            let after = procs::tree_memory(dev.pid());
+            let peaks = sampler.stop().await;
+            let peak = peaks.rss_kb;
+            peak_rss_kb = peak_rss_kb.max(peak);
+            peak_pss_kb = peak_pss_kb.max(peaks.pss_kb);
+            let turns = outcome.ok.max(1);
+            let per_turn_ms =
+                |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
+            let by_process: serde_json::Map<String, serde_json::Value> = cpu_after
+                .iter()
+                .map(|(name, ticks)| {
+                    let before = cpu_before.get(name).copied().unwrap_or(0);
+                    (
+                        name.clone(),
+                        json!(per_turn_ms(ticks.saturating_sub(before))),
+                    )
+                })
+                .collect();
+            let total_ticks = cpu_after.values().sum::<u64>() - cpu_before.values().sum::<u64>();
+            results.push(json!({
+                "concurrency": concurrency,
+                "requests": requests,
+                "ok": outcome.ok,
+                "errors": outcome.errors,
+                "turns_per_s": round(outcome.ok as f64 / outcome.wall.as_secs_f64()),
                 "latency_ms": outcome.summary(),
-            })
-        } else {
-            serde_json::Value::Null
-        };
-        let bus_before = bus_counts::Counters::read(dev.nats_monitor).await?;
-        let sampler = procs::PeakSampler::start(dev.pid(), Duration::from_millis(50));
-        let cpu_before = procs::cpu_ticks_by_name(dev.pid());
-        let outcome = load::run_phase(&target, *concurrency, *requests, args.stream).await?;
-        let cpu_after = procs::cpu_ticks_by_name(dev.pid());
-        let bus_after = bus_counts::Counters::read(dev.nats_monitor).await?;
-        let after = procs::tree_memory(dev.pid());
-        let peaks = sampler.stop().await;
-        let peak = peaks.rss_kb;
-        peak_rss_kb = peak_rss_kb.max(peak);
-        peak_pss_kb = peak_pss_kb.max(peaks.pss_kb);
-        let turns = outcome.ok.max(1);
-        let per_turn_ms =
-            |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
-        let by_process: serde_json::Map<String, serde_json::Value> = cpu_after
-            .iter()
-            .map(|(name, ticks)| {
-                let before = cpu_before.get(name).copied().unwrap_or(0);
-                (
-                    name.clone(),
-                    json!(per_turn_ms(ticks.saturating_sub(before))),
-                )
-            })
-            .collect();
-        let total_ticks = cpu_after.values().sum::<u64>() - cpu_before.values().sum::<u64>();
-        results.push(json!({
-            "concurrency": concurrency,
-            "requests": requests,
-            "ok": outcome.ok,
-            "errors": outcome.errors,
-            "turns_per_s": round(outcome.ok as f64 / outcome.wall.as_secs_f64()),
-            "latency_ms": outcome.summary(),
-            "floor": floor_phase,
-            "stack_cpu_ms_per_turn": per_turn_ms(total_ticks),
-            "cpu_ms_per_turn_by_process": by_process,
-            "bus_messages_per_turn": bus_before.per_turn(&bus_after, turns),
-            "peak_rss_mib": round(peak as f64 / 1024.0),
-            "rss_after_mib_by_process": after.by_name(),
-        }));
+                "floor": floor_phase,
+                "stack_cpu_ms_per_turn": per_turn_ms(total_ticks),
+                "cpu_ms_per_turn_by_process": by_process,
+                "bus_messages_per_turn": bus_before.per_turn(&bus_after, turns),
+                "peak_rss_mib": round(peak as f64 / 1024.0),
+                "rss_after_mib_by_process": after.by_name(),
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+        let idle_after = procs::tree_memory(dev.pid());
+        anyhow::Ok((idle, results, peak_rss_kb, peak_pss_kb, idle_after))
     }
-    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
-    let idle_after = procs::tree_memory(dev.pid());
+    .await;
+    let (idle, results, peak_rss_kb, peak_pss_kb, idle_after) =
+        measured.map_err(|error| error.context(format!("the stack failed; {}", dev.log_tail())))?;
     let fake_stats = fake.stats().await.unwrap_or_default();
     let stop_started = Instant::now();
     dev.stop().await;

@@ -71,6 +71,8 @@ impl Fake {
 /// `pincer dev` and its children.
 pub struct Dev {
     child: Child,
+    /// Where `pincer dev` writes its output.
+    log_path: std::path::PathBuf,
     pub gateway_addr: SocketAddr,
     /// nats-server's monitoring endpoint (`/varz`, `/connz`).
     pub nats_monitor: SocketAddr,
@@ -109,6 +111,9 @@ impl Dev {
 }}"#
             ),
         )?;
+        // Kept beside the run's state, so a stack that fails to start says why.
+        let log_path = work.join("pincer-dev.log");
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(bin_dir.join("pincer"))
             .arg("dev")
             .arg("--config")
@@ -119,12 +124,13 @@ impl Dev {
             .arg(monitor_port.to_string())
             .env("RUST_LOG", "warn")
             .env("PINCER_WORKSPACE", work.join("workspace"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()?;
         Ok(Self {
             child,
+            log_path,
             gateway_addr: SocketAddr::from(([127, 0, 0, 1], port)),
             nats_monitor: SocketAddr::from(([127, 0, 0, 1], monitor_port)),
         })
@@ -155,7 +161,7 @@ impl Dev {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                anyhow::bail!("pincer dev exited early: {status}");
+                anyhow::bail!("pincer dev exited early: {status}; {}", self.log_tail());
             }
             anyhow::ensure!(
                 started.elapsed() < patience,
@@ -163,6 +169,25 @@ impl Dev {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+    }
+
+    /// The last lines `pincer dev` and its processes wrote, for an error message: what a stack that
+    /// failed said about it.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        // NATS's start-up banner and shutdown at level INF would fill the tail.
+        let mut tail: Vec<&str> = log
+            .lines()
+            .filter(|line| !line.contains("] [INF] "))
+            .rev()
+            .take(20)
+            .collect();
+        tail.reverse();
+        format!(
+            "the end of {}:\n{}",
+            self.log_path.display(),
+            tail.join("\n")
+        )
     }
 
     /// SIGTERM and wait.

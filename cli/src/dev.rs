@@ -8,7 +8,7 @@
 //! grace period.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -42,7 +42,51 @@ const STOP_GRACE: Duration = Duration::from_secs(12);
 
 struct Proc {
     name: String,
-    child: Child,
+    process: Process,
+}
+
+/// A child of `pincer dev`: one it started, or a service the launcher forked and handed to it.
+/// Either is killed if dropped while it runs.
+enum Process {
+    Spawned(Child),
+    Launched(pincer_service_launcher::LaunchedChild),
+}
+
+impl Process {
+    /// Its PID, unless it has been reaped.
+    fn id(&self) -> Option<u32> {
+        match self {
+            Self::Spawned(child) => child.id(),
+            Self::Launched(child) => child.id(),
+        }
+    }
+
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        match self {
+            Self::Spawned(child) => child.try_wait(),
+            Self::Launched(child) => child.try_wait(),
+        }
+    }
+
+    async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self {
+            Self::Spawned(child) => child.wait().await,
+            Self::Launched(child) => child.wait().await,
+        }
+    }
+
+    /// SIGKILL, and reap it.
+    async fn kill(&mut self) {
+        match self {
+            Self::Spawned(child) => {
+                let _ = child.kill().await;
+            }
+            Self::Launched(child) => {
+                let _ = child.signal(Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+        }
+    }
 }
 
 /// Runs the stack until a signal or until any process exits.
@@ -118,12 +162,15 @@ async fn start_all(
             nats.env(name, value);
         }
     }
-    procs.push(spawn("nats-server", nats).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",
-            nats_bin.display()
-        )
-    })?);
+    procs.push(Proc {
+        name: "nats-server".to_owned(),
+        process: spawn(nats).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start {} ({e}); install nats-server >= 2.10 or set NATS_SERVER_BIN",
+                nats_bin.display()
+            )
+        })?,
+    });
 
     let router = format!("127.0.0.1:{}", free_port()?);
     let tool_host = format!("127.0.0.1:{}", free_port()?);
@@ -220,26 +267,41 @@ async fn start_all(
     // One executable for every service when it is here: the processes then share its code in
     // memory instead of each mapping a binary of its own (`pincer-services` picks the service by
     // the name it is started under).
-    let multi_call = crate::executables::multi_call_in(&bin_dir);
+    // Forked from one process of it, they also share what the loader wrote at start-up (see
+    // pincer-service-launcher).
+    let mut launcher = match crate::executables::multi_call_in(&bin_dir) {
+        Some(multi_call) => Some(pincer_service_launcher::Launcher::start(&multi_call)?),
+        None => None,
+    };
     for (service, env) in services {
-        let path = bin_dir.join(service);
-        let program = match &multi_call {
-            Some(multi_call) => multi_call.clone(),
-            None if path.is_file() => path,
-            None => PathBuf::from(service),
+        let env: Vec<(String, String)> = from_files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(common.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .chain(env.into_iter().map(|(k, v)| (k.to_owned(), v)))
+            .collect();
+        let process = match launcher.as_mut() {
+            Some(launcher) => Process::Launched(launcher.launch(service, env).await?),
+            None => {
+                let path = bin_dir.join(service);
+                let program = if path.is_file() {
+                    path
+                } else {
+                    PathBuf::from(service)
+                };
+                let mut command = Command::new(&program);
+                command.envs(env);
+                spawn(command)
+                    .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?
+            }
         };
-        let mut command = Command::new(&program);
-        if multi_call.is_some() {
-            command.arg0(service);
-        }
-        command
-            .envs(from_files.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(common.iter().map(|(k, v)| (*k, v.as_str())))
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        procs.push(
-            spawn(service, command)
-                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.display()))?,
-        );
+        procs.push(Proc {
+            name: service.to_owned(),
+            process,
+        });
+    }
+    if let Some(launcher) = launcher {
+        launcher.finish().await?;
     }
     let gateway_port = sources
         .lookup("PINCER_GATEWAY_PORT")
@@ -255,12 +317,9 @@ async fn start_all(
     Ok((procs, gateway_port))
 }
 
-fn spawn(name: &str, mut command: Command) -> std::io::Result<Proc> {
+fn spawn(mut command: Command) -> std::io::Result<Process> {
     command.process_group(0).kill_on_drop(true);
-    Ok(Proc {
-        name: name.to_owned(),
-        child: command.spawn()?,
-    })
+    Ok(Process::Spawned(command.spawn()?))
 }
 
 async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> ExitCode {
@@ -275,7 +334,7 @@ async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> E
             }
             _ = poll.tick() => {
                 for proc in procs.iter_mut() {
-                    if let Ok(Some(status)) = proc.child.try_wait() {
+                    if let Ok(Some(status)) = proc.process.try_wait() {
                         eprintln!("pincer dev: {} exited ({status}), stopping the stack", proc.name);
                         return ExitCode::FAILURE;
                     }
@@ -304,17 +363,19 @@ async fn supervise(procs: &mut [Proc], gateway_port: u16, started: Instant) -> E
 /// Stops the gateway first (no new work), NATS last (so acks and transcripts land).
 async fn stop_all(procs: &mut [Proc]) {
     for proc in procs.iter_mut().rev() {
-        let Some(pid) = proc.child.id() else { continue };
+        let Some(pid) = proc.process.id() else {
+            continue;
+        };
         let pid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
         let _ = kill(pid, Signal::SIGTERM);
-        match tokio::time::timeout(STOP_GRACE, proc.child.wait()).await {
+        match tokio::time::timeout(STOP_GRACE, proc.process.wait()).await {
             Ok(_) => {}
             Err(_) => {
                 eprintln!(
                     "pincer dev: {} did not stop in {STOP_GRACE:?}, killing it",
                     proc.name
                 );
-                let _ = proc.child.kill().await;
+                proc.process.kill().await;
             }
         }
     }

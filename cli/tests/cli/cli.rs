@@ -142,6 +142,22 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         "children: {children:?}"
     );
 
+    // Forked from one loaded process, the five share one copy of what the loader wrote: each
+    // counts for a fifth of it.
+    let exe = std::fs::canonicalize(bin_dir.join("pincer-services")).unwrap();
+    let mut sharing = 0;
+    for child in &children {
+        let (rss, pss) = pincer_test_support::loader_written_kib(*child, &exe);
+        if rss > 0 {
+            sharing += 1;
+            assert!(
+                pss * 5 <= rss + 20,
+                "process {child}: Rss {rss} KiB, Pss {pss} KiB of loader-written pages"
+            );
+        }
+    }
+    assert_eq!(sharing, 5, "services with loader-written pages of {exe:?}");
+
     let answer = pincer_test_support::ask_gateway(&base, "dev-test-token", "hi").await;
     assert_eq!(answer["choices"][0]["message"]["content"], "alpha bravo");
 

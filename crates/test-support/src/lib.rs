@@ -6,14 +6,17 @@
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
 //! - [`Terminal`]: a program on a pseudo-terminal, answered prompt by prompt.
 //! - [`ask_gateway`]: one question through a running gateway's OpenAI-compatible API.
+//! - [`loader_written_kib`]: whether processes share the pages the dynamic loader wrote.
 
 mod nats;
 mod poll;
+mod smaps;
 mod terminal;
 pub mod webdriver;
 
 pub use nats::NatsServer;
 pub use poll::{eventually, wait_http_ok};
+pub use smaps::loader_written_kib;
 pub use terminal::Terminal;
 
 /// Installs a test subscriber writing to the test harness when `TEST_LOG` is set; silent otherwise.

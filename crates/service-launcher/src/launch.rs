@@ -1,0 +1,193 @@
+//! The launcher: `pincer-services launch`, one process that forks every service.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, fork, getppid, pipe, setpgid};
+
+use crate::{Reply, Request};
+
+/// What [`serve`] returned to, in the process it returned in.
+#[derive(Debug)]
+pub enum Launched {
+    /// This process is now the named service, with its environment set: run it.
+    Service(String),
+    /// The supervisor hung up: every service runs, and the launcher is done.
+    Done,
+}
+
+/// Why the launcher, or a service it forked, could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Standard input is not a socket this process can read and write.
+    #[error("standard input is not the supervisor's socket: {0}")]
+    Socket(io::Error),
+    /// The socket failed.
+    #[error("talking to the supervisor: {0}")]
+    Talk(io::Error),
+    /// A forked service could not take its place under the supervisor.
+    #[error("the forked service cannot start: {0}")]
+    Service(String),
+}
+
+/// Serves the requests of the supervisor on standard input (one end of a Unix socket) until it
+/// hangs up. Returns in the launcher ([`Launched::Done`]) and in every service it forked
+/// ([`Launched::Service`]). `services` are the names a request may ask for.
+///
+/// Call it while this process has one thread: it forks.
+pub fn serve(services: &[&str]) -> Result<Launched, ServeError> {
+    let socket = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(ServeError::Socket)?;
+    let socket = UnixStream::from(socket);
+    let mut replies = socket.try_clone().map_err(ServeError::Socket)?;
+    let mut requests = BufReader::new(socket);
+    let supervisor = getppid();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if requests.read_line(&mut line).map_err(ServeError::Talk)? == 0 {
+            return Ok(Launched::Done);
+        }
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Err(error) => Reply::Refused {
+                reason: format!("not a request: {error}"),
+            },
+            Ok(request) if !services.contains(&request.service.as_str()) => Reply::Refused {
+                reason: format!(
+                    "no service is named {:?} (known: {})",
+                    request.service,
+                    services.join(", ")
+                ),
+            },
+            Ok(request) => match fork_service() {
+                Ok(Forked::Service(go)) => {
+                    // The supervisor's socket is the launcher's, not the service's.
+                    drop(requests);
+                    drop(replies);
+                    become_service(go, supervisor, &request.env)?;
+                    return Ok(Launched::Service(request.service));
+                }
+                Ok(Forked::Started(pid)) => Reply::Started { pid: pid.as_raw() },
+                Err(error) => Reply::Refused {
+                    reason: format!("fork failed: {error}"),
+                },
+            },
+        };
+        let mut answer = serde_json::to_string(&reply)
+            .map_err(|error| ServeError::Talk(io::Error::other(error)))?;
+        answer.push('\n');
+        replies
+            .write_all(answer.as_bytes())
+            .map_err(ServeError::Talk)?;
+    }
+}
+
+/// Where [`fork_service`] returned.
+enum Forked {
+    /// In the service. Its end of the pipe reads end-of-file once the service's first parent has
+    /// been reaped, so that its parent is the supervisor.
+    Service(OwnedFd),
+    /// In the launcher: the service runs as this process.
+    Started(Pid),
+}
+
+/// Forks a child that forks the service and exits: the service, orphaned, goes to the nearest
+/// subreaper, the supervisor.
+#[allow(unsafe_code)]
+fn fork_service() -> io::Result<Forked> {
+    let (pid_read, pid_write) = pipe()?;
+    let (go_read, go_write) = pipe()?;
+    // SAFETY: the launcher has one thread (the supervisor starts it to do nothing but this), so
+    // the child can run anything, not only async-signal-safe functions.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            drop(pid_read);
+            drop(go_write);
+            // SAFETY: this child has one thread, as its parent had.
+            let outcome = match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    drop(pid_write);
+                    return Ok(Forked::Service(go_read));
+                }
+                Ok(ForkResult::Parent { child }) => child.as_raw(),
+                Err(errno) => -(errno as i32),
+            };
+            let _ = File::from(pid_write).write_all(&outcome.to_le_bytes());
+            // Not `exit`: the launcher's exit handlers and buffers are the launcher's.
+            // SAFETY: ends this process at once; nothing of it is shared with another.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            drop(pid_write);
+            drop(go_read);
+            let mut outcome = [0u8; 4];
+            let read = File::from(pid_read).read_exact(&mut outcome);
+            // Reaped, the child has handed the service to the supervisor; only then may the
+            // service look at whose child it is.
+            let _ = waitpid(child, None);
+            drop(go_write);
+            read?;
+            match i32::from_le_bytes(outcome) {
+                pid if pid > 0 => Ok(Forked::Started(Pid::from_raw(pid))),
+                errno => Err(io::Error::from_raw_os_error(-errno)),
+            }
+        }
+    }
+}
+
+/// Makes the forked process the service: a child of `supervisor`, stopped with it, in its own
+/// process group (as the supervisor starts every child: a terminal's Ctrl-C reaches only the
+/// supervisor, which stops the stack in order), reading nothing, with `env` set.
+///
+/// Setting the environment is what executing a service with it would have done: the service
+/// reads its configuration from there, as it does when started on its own.
+#[allow(unsafe_code, clippy::disallowed_methods)]
+fn become_service(
+    go: OwnedFd,
+    supervisor: Pid,
+    env: &[(String, String)],
+) -> Result<(), ServeError> {
+    // End of file: the launcher has reaped the service's first parent.
+    let mut byte = [0u8; 1];
+    let _ = File::from(go).read(&mut byte);
+    if getppid() != supervisor {
+        return Err(ServeError::Service(format!(
+            "its parent is {}, not the supervisor {supervisor} (the supervisor must be a child \
+             subreaper while it launches)",
+            getppid()
+        )));
+    }
+    // A supervisor killed outright (SIGKILL) cannot stop its children; the kernel then does.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)
+        .map_err(|errno| ServeError::Service(format!("PR_SET_PDEATHSIG: {errno}")))?;
+    if getppid() != supervisor {
+        return Err(ServeError::Service(
+            "the supervisor exited while it started".to_owned(),
+        ));
+    }
+    setpgid(Pid::from_raw(0), Pid::from_raw(0))
+        .map_err(|errno| ServeError::Service(format!("setpgid: {errno}")))?;
+    let null = File::open("/dev/null")
+        .map_err(|error| ServeError::Service(format!("/dev/null: {error}")))?;
+    nix::unistd::dup2_stdin(null)
+        .map_err(|errno| ServeError::Service(format!("standard input: {errno}")))?;
+    for (name, value) in env {
+        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+            return Err(ServeError::Service(format!(
+                "environment variable {name:?} cannot be set"
+            )));
+        }
+        // SAFETY: this process has one thread (forked from the single-threaded launcher), so no
+        // other thread reads the environment while it changes.
+        unsafe {
+            std::env::set_var(name, value);
+        }
+    }
+    Ok(())
+}
