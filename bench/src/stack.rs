@@ -199,9 +199,6 @@ impl Dev {
     }
 }
 
-/// A port free on loopback right now (for a child process to listen on).
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+/// A loopback port free right now, not one this process handed out before (for a child process to
+/// listen on).
+pub use pincer_lifecycle::ports::free_port;

@@ -124,7 +124,7 @@ async fn start_all(
     std::fs::create_dir_all(&state_dir)?;
     let nats_port = match args.nats_port {
         Some(port) => port,
-        None => free_port()?,
+        None => pincer_lifecycle::ports::free_port()?,
     };
     let nats_bin = std::env::var_os("NATS_SERVER_BIN")
         .map_or_else(|| PathBuf::from("nats-server"), PathBuf::from);
@@ -172,8 +172,8 @@ async fn start_all(
         })?,
     });
 
-    let router = format!("127.0.0.1:{}", free_port()?);
-    let tool_host = format!("127.0.0.1:{}", free_port()?);
+    let router = format!("127.0.0.1:{}", pincer_lifecycle::ports::free_port()?);
+    let tool_host = format!("127.0.0.1:{}", pincer_lifecycle::ports::free_port()?);
     let common = [
         ("PINCER_CONFIG", config.display().to_string()),
         ("PINCER_NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
@@ -233,7 +233,7 @@ async fn start_all(
             [
                 vec![(
                     "PINCER_AGENT_RUNNER_HEALTH_LISTEN",
-                    format!("127.0.0.1:{}", free_port()?),
+                    format!("127.0.0.1:{}", pincer_lifecycle::ports::free_port()?),
                 )],
                 router_client.clone(),
                 tool_host_client,
@@ -247,7 +247,7 @@ async fn start_all(
             [
                 vec![(
                     "PINCER_CHANNEL_BRIDGE_HEALTH_LISTEN",
-                    format!("127.0.0.1:{}", free_port()?),
+                    format!("127.0.0.1:{}", pincer_lifecycle::ports::free_port()?),
                 )],
                 role(Role::ChannelBridge),
             ]
@@ -379,12 +379,6 @@ async fn stop_all(procs: &mut [Proc]) {
             }
         }
     }
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn default_state_dir() -> PathBuf {

@@ -5,11 +5,13 @@
 //!   GET or a `grpc.health.v1` check against the service's own port.
 //! - [`entry`]: the common `main` of every service binary (runtime, healthcheck, exit codes).
 //! - [`env`]: reading the few `PINCER_*` runtime variables with clear errors.
+//! - [`ports`]: loopback ports for processes that must be told where to listen.
 //! - `give_back` (run by [`entry`]): gives memory back once start-up, and each burst of work, is over.
 
 pub mod entry;
 pub mod env;
 mod give_back;
+pub mod ports;
 pub mod probe;
 pub mod shutdown;
 

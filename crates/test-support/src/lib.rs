@@ -86,9 +86,8 @@ pub async fn terminate(
 }
 
 /// A loopback port that was free a moment ago (for processes that must be told their port).
+/// Never one this process handed out before: the kernel may give a port again once its listener is
+/// closed, and two servers told to listen on it would collide.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind an ephemeral loopback port")
-        .port()
+    pincer_lifecycle::ports::free_port().expect("bind an ephemeral loopback port")
 }

@@ -38,7 +38,7 @@ impl Browser {
                 "{binary} is missing: apt-get install chromium chromium-driver (scripts/test.sh installs them)"
             );
         }
-        let port = free_port();
+        let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -262,11 +262,4 @@ impl AsyncCheck for AttributeIs<'_> {
     async fn accepts(&self, browser: &Browser, element: &Element) -> bool {
         browser.attribute(element, self.0).await.as_deref() == Some(self.1)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }

@@ -32,13 +32,6 @@ const INTERNAL_SECRETS: [&str; 6] = [
     "PINCER_TOOL_HOST_TOKEN",
 ];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn run(program: &str, args: &[&str]) -> std::process::Output {
     Command::new(program)
         .args(args)
@@ -66,7 +59,7 @@ impl Project {
     async fn up(label: &str, config: &str, files: &[&str], extra_env: &[(&str, &str)]) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("project dir");
-        let port = free_port();
+        let port = pincer_test_support::free_port();
         let config_path = dir.path().join("pincer.json5");
         std::fs::write(&config_path, config).expect("config");
         let mut env = format!(
