@@ -238,6 +238,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         let mut results = Vec::new();
         let mut peak_rss_kb = idle.rss_kb;
         let mut peak_pss_kb = idle.pss_kb_without("pincer");
+        let mut peak_pss_by_process = idle.pss_by_name();
         for (concurrency, requests) in &phases {
             // The floor: the same load on the fake alone, while the stack idles.
             let floor_phase = if args.floor_requests > 0 {
@@ -261,7 +262,10 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
             let peaks = sampler.stop().await;
             let peak = peaks.rss_kb;
             peak_rss_kb = peak_rss_kb.max(peak);
-            peak_pss_kb = peak_pss_kb.max(peaks.pss_kb);
+            if peaks.pss_kb > peak_pss_kb {
+                peak_pss_kb = peaks.pss_kb;
+                peak_pss_by_process = peaks.pss_by_process_mib;
+            }
             let turns = outcome.ok.max(1);
             let per_turn_ms =
                 |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
@@ -293,10 +297,16 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         }
         tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
         let idle_after = procs::tree_memory(dev.pid());
-        anyhow::Ok((idle, results, peak_rss_kb, peak_pss_kb, idle_after))
+        anyhow::Ok((
+            idle,
+            results,
+            peak_rss_kb,
+            (peak_pss_kb, peak_pss_by_process),
+            idle_after,
+        ))
     }
     .await;
-    let (idle, results, peak_rss_kb, peak_pss_kb, idle_after) =
+    let (idle, results, peak_rss_kb, (peak_pss_kb, peak_pss_by_process), idle_after) =
         measured.map_err(|error| error.context(format!("the stack failed; {}", dev.log_tail())))?;
     let fake_stats = fake.stats().await.unwrap_or_default();
     let stop_started = Instant::now();
@@ -313,6 +323,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
         "idle_after_load": memory_json(&idle_after),
         "peak_rss_mib": round(peak_rss_kb as f64 / 1024.0),
         "peak_stack_pss_mib": round(peak_pss_kb as f64 / 1024.0),
+        "peak_pss_by_process_mib": peak_pss_by_process,
         "floor_fake_direct_latency_ms": floor.summary(),
         "phases": results,
         "provider_request_bytes_max": fake_stats.get("req_bytes_max"),

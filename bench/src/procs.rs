@@ -200,7 +200,8 @@ pub fn ticks_to_seconds(ticks: u64) -> f64 {
 pub struct PeakSampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
-    peak_pss: Arc<AtomicU64>,
+    /// The tree at its highest PSS (supervisor excluded).
+    peak_pss: Arc<std::sync::Mutex<Option<TreeMemory>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -208,6 +209,8 @@ pub struct PeakSampler {
 pub struct Peaks {
     pub rss_kb: u64,
     pub pss_kb: u64,
+    /// PSS by process when the summed PSS peaked, in MiB (what the peak was made of).
+    pub pss_by_process_mib: serde_json::Value,
 }
 
 impl PeakSampler {
@@ -215,14 +218,24 @@ impl PeakSampler {
     pub fn start(root: u32, every: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(0));
-        let peak_pss = Arc::new(AtomicU64::new(0));
+        let peak_pss = Arc::new(std::sync::Mutex::new(None::<TreeMemory>));
         let (stop_flag, peak_value, peak_pss_value) =
             (Arc::clone(&stop), Arc::clone(&peak), Arc::clone(&peak_pss));
         let task = tokio::task::spawn_blocking(move || {
             while !stop_flag.load(Ordering::Relaxed) {
                 let memory = tree_memory(root);
                 peak_value.fetch_max(memory.rss_kb, Ordering::Relaxed);
-                peak_pss_value.fetch_max(memory.pss_kb_without("pincer"), Ordering::Relaxed);
+                let mut highest = peak_pss_value
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let pss = memory.pss_kb_without("pincer");
+                if highest
+                    .as_ref()
+                    .is_none_or(|highest| pss > highest.pss_kb_without("pincer"))
+                {
+                    *highest = Some(memory);
+                }
+                drop(highest);
                 std::thread::sleep(every);
             }
         });
@@ -238,9 +251,18 @@ impl PeakSampler {
     pub async fn stop(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
         let _ = (&mut self.task).await;
+        let highest = self
+            .peak_pss
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         Peaks {
             rss_kb: self.peak.load(Ordering::Relaxed),
-            pss_kb: self.peak_pss.load(Ordering::Relaxed),
+            pss_kb: highest
+                .as_ref()
+                .map_or(0, |memory| memory.pss_kb_without("pincer")),
+            pss_by_process_mib: highest
+                .map_or(serde_json::Value::Null, |memory| memory.pss_by_name()),
         }
     }
 }

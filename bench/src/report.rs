@@ -339,9 +339,9 @@ fn render(raw: &Value) -> String {
     if let Some(phase) = eight.first() {
         let _ = writeln!(
             page,
-            "| process | CPU ms per turn | bus messages in / out per turn | idle RSS / PSS MiB |"
+            "| process | CPU ms per turn | bus messages in / out per turn | idle RSS / PSS MiB | PSS at the peak, MiB |"
         );
-        let _ = writeln!(page, "|---|---|---|---|");
+        let _ = writeln!(page, "|---|---|---|---|---|");
         let cpu = phase["cpu_ms_per_turn_by_process"]
             .as_object()
             .cloned()
@@ -349,16 +349,18 @@ fn render(raw: &Value) -> String {
         let bus = &phase["bus_messages_per_turn"]["by_connection"];
         let idle = &stack["idle"]["by_process_mib"];
         let idle_pss = &stack["idle"]["pss_by_process_mib"];
+        let peak_pss = &stack["peak_pss_by_process_mib"];
         for (name, ms) in &cpu {
             let messages = connection_of(bus, name)
                 .map(|c| format!("{} / {}", num(&c["in"]), num(&c["out"])))
                 .unwrap_or_default();
             let _ = writeln!(
                 page,
-                "| {name} | {} | {messages} | {} / {} |",
+                "| {name} | {} | {messages} | {} / {} | {} |",
                 num(ms),
                 num(&idle[name]),
-                num(&idle_pss[name])
+                num(&idle_pss[name]),
+                num(&peak_pss[name])
             );
         }
         let _ = writeln!(

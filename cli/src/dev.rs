@@ -5,7 +5,10 @@
 //!
 //! Children get their own process group, so a terminal's Ctrl-C reaches only this process, which
 //! then stops them in order (gateway first, NATS last) with one SIGTERM each, and SIGKILL after a
-//! grace period.
+//! grace period. Each also gets SIGTERM from the kernel if this process dies any other way.
+//!
+//! With `pincer-services` beside `pincer`, the services are forked from one process of it
+//! (`pincer_service_launcher`), which hands them over as children of this one.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus};
@@ -319,6 +322,7 @@ async fn start_all(
 
 fn spawn(mut command: Command) -> std::io::Result<Process> {
     command.process_group(0).kill_on_drop(true);
+    pincer_service_launcher::stop_with_this_process(&mut command);
     Ok(Process::Spawned(command.spawn()?))
 }
 

@@ -1,5 +1,5 @@
 //! The `pincer` binary: `config validate` exit codes and messages, `pincer dev` running the whole
-//! stack as processes and stopping every one of them on SIGTERM, and a new user's first ten
+//! stack as processes and stopping every one of them on SIGTERM (and when it is killed outright), and a new user's first ten
 //! minutes (onboard, doctor, gateway start, an answer) with the stack as processes.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
@@ -69,8 +69,17 @@ fn config_validate_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
+/// `pincer dev` with the stack of the executables beside `pincer`, ready.
+struct RunningDev {
+    dev: std::process::Child,
+    /// The gateway's URL.
+    base: String,
+    bin_dir: PathBuf,
+    _fake: pincer_fake_provider::RunningFake,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_dev() -> RunningDev {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Where the one executable of every service is: `pincer dev` starts it for each service.
     let bin_dir = pincer_test_support::workspace_binary("pincer-services")
@@ -98,7 +107,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
             fake.base_url()
         ),
     );
-    let mut dev = Command::new(bin_dir.join("pincer"))
+    let dev = Command::new(bin_dir.join("pincer"))
         .args(["dev", "--config"])
         .arg(&config)
         .arg("--state-dir")
@@ -109,10 +118,27 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = dev.id();
-
     let base = format!("http://127.0.0.1:{port}");
     wait_http_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    RunningDev {
+        dev,
+        base,
+        bin_dir,
+        _fake: fake,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
+    let RunningDev {
+        mut dev,
+        base,
+        bin_dir,
+        _fake,
+        _dir,
+    } = start_dev().await;
+    let pid = dev.id();
     let children = descendants(pid);
     assert_eq!(
         children.len(),
@@ -169,6 +195,30 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
             "process {child} outlived pincer dev"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_killed_outright_leaves_no_process_behind() {
+    // Kept whole: its temporary directory and fake model live until the end.
+    let mut running = start_dev().await;
+    let children = descendants(running.dev.id());
+    assert_eq!(children.len(), 6, "{children:?}");
+    running.dev.kill().unwrap();
+    running.dev.wait().unwrap();
+    // Each child is told (SIGTERM) when its parent dies, and stops as on any SIGTERM.
+    pincer_test_support::eventually(
+        "every child of the killed pincer dev to exit",
+        Duration::from_secs(30),
+        || {
+            let running: Vec<u32> = children
+                .iter()
+                .copied()
+                .filter(|child| Path::new(&format!("/proc/{child}")).exists() && !is_zombie(*child))
+                .collect();
+            async move { running.is_empty().then_some(()) }
+        },
+    )
+    .await;
 }
 
 fn descendants(root: u32) -> Vec<u32> {

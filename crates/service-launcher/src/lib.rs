@@ -27,7 +27,7 @@ mod launch;
 mod supervisor;
 
 pub use launch::{Launched, ServeError, serve};
-pub use supervisor::{Error, LaunchedChild, Launcher};
+pub use supervisor::{Error, LaunchedChild, Launcher, stop_with_this_process};
 
 /// The argument `pincer-services` is started with to be the launcher.
 pub const LAUNCH_ARG: &str = "launch";

@@ -168,6 +168,26 @@ impl Drop for Launcher {
     }
 }
 
+/// Makes the program `command` starts get SIGTERM when this process exits, as launched services
+/// do ([`crate::serve`]): a supervisor killed outright (SIGKILL) leaves nothing running behind it
+/// (`pincer dev`'s nats-server kept its port and its store).
+#[allow(unsafe_code)]
+pub fn stop_with_this_process(command: &mut tokio::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: runs in the forked child before `exec`; `prctl` and `getppid` are
+    // async-signal-safe and touch nothing but the child's own attributes.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)?;
+            // This process exited before the signal was asked for: nobody will send it.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("the supervisor has exited"));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A service the launcher started: a child of this process that no `Child` handle owns. Killed
 /// (SIGKILL) when dropped before it exited, as `kill_on_drop` does.
 #[derive(Debug)]
