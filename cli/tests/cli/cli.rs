@@ -168,6 +168,25 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         "children: {children:?}"
     );
 
+    // Their command lines name them too, as if each had been started under its name.
+    let mut command_lines: Vec<String> = children
+        .iter()
+        .filter_map(|child| std::fs::read(format!("/proc/{child}/cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).into_owned())
+        .filter(|cmdline| cmdline.starts_with("pincer-"))
+        .collect();
+    command_lines.sort();
+    assert_eq!(
+        command_lines,
+        [
+            "pincer-agent-runner\0",
+            "pincer-channel-bridge\0",
+            "pincer-gateway\0",
+            "pincer-llm-router\0",
+            "pincer-tool-host\0"
+        ]
+    );
+
     // Forked from one loaded process, the five share one copy of what the loader wrote: each
     // counts for a fifth of it.
     let exe = std::fs::canonicalize(bin_dir.join("pincer-services")).unwrap();

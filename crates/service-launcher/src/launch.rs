@@ -1,4 +1,5 @@
-//! The launcher: `pincer-services launch`, one process that forks every service.
+//! The launcher: `pincer-services` started as `pincer-services-launcher`, one process that forks
+//! every service.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -70,7 +71,7 @@ pub fn serve(services: &[&str]) -> Result<Launched, ServeError> {
                     // The supervisor's socket is the launcher's, not the service's.
                     drop(requests);
                     drop(replies);
-                    become_service(go, supervisor, &request.env)?;
+                    become_service(go, supervisor, &request.service, &request.env)?;
                     return Ok(Launched::Service(request.service));
                 }
                 Ok(Forked::Started(pid)) => Reply::Started { pid: pid.as_raw() },
@@ -151,8 +152,10 @@ fn fork_service() -> io::Result<Forked> {
 fn become_service(
     go: OwnedFd,
     supervisor: Pid,
+    service: &str,
     env: &[(String, String)],
 ) -> Result<(), ServeError> {
+    retitle(service).map_err(ServeError::Service)?;
     // End of file: the launcher has reaped the service's first parent.
     let mut byte = [0u8; 1];
     let _ = File::from(go).read(&mut byte);
@@ -188,6 +191,46 @@ fn become_service(
         unsafe {
             std::env::set_var(name, value);
         }
+    }
+    Ok(())
+}
+
+/// Writes `name` over this process's command line, as `setproctitle` does: `/proc/<pid>/cmdline`
+/// (`ps`, `pgrep -f`) and `std::env::args` then read `name`, as in a service started under its
+/// name. The launcher was started with its name alone, longer than any service's.
+#[allow(unsafe_code)]
+fn retitle(name: &str) -> Result<(), String> {
+    let stat = std::fs::read_to_string("/proc/self/stat")
+        .map_err(|error| format!("/proc/self/stat: {error}"))?;
+    // Fields after the command name, which may hold spaces: the 3rd field onwards. `arg_start` and
+    // `arg_end` are the 48th and 49th (proc(5)).
+    let fields: Vec<&str> = stat
+        .rfind(')')
+        .map(|close| stat[close + 1..].split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |number: usize| {
+        fields
+            .get(number - 3)
+            .and_then(|value| value.parse::<usize>().ok())
+            .ok_or_else(|| format!("/proc/self/stat has no field {number}"))
+    };
+    let (start, end) = (field(48)?, field(49)?);
+    let room = end.saturating_sub(start);
+    if name.contains('\0') || name.len() >= room {
+        return Err(format!(
+            "{name:?} does not fit the {room} bytes of the command line"
+        ));
+    }
+    // SAFETY: [start, end) holds this process's argument strings, on its own stack, writable and
+    // alive for as long as the process. The only pointer into it that is kept (std's argv[0], the
+    // launcher's name alone) still points at a NUL-terminated string afterwards: `name`. The bytes
+    // after its NUL are not NUL, so that the kernel reads the command line up to that first NUL
+    // (the rule for a command line a process rewrote) instead of the whole area.
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, room);
+        area.fill(b' ');
+        area[..name.len()].copy_from_slice(name.as_bytes());
+        area[name.len()] = 0;
     }
     Ok(())
 }

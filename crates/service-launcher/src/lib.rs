@@ -13,7 +13,8 @@
 //! with its own bus identity and confinement.
 //!
 //! How:
-//! - `pincer dev` (the supervisor) starts [`Launcher::start`]: `pincer-services launch`, whose
+//! - `pincer dev` (the supervisor) starts [`Launcher::start`]: `pincer-services` started as
+//!   [`LAUNCHER_NAME`], whose
 //!   standard input is one end of a Unix socket, and makes itself a child subreaper.
 //! - For each service it sends a [`Request`] (one JSON line: the service and the variables to add
 //!   to the environment) and reads back a [`Reply`] (the service's PID).
@@ -29,8 +30,10 @@ mod supervisor;
 pub use launch::{Launched, ServeError, serve};
 pub use supervisor::{Error, LaunchedChild, Launcher, stop_with_this_process};
 
-/// The argument `pincer-services` is started with to be the launcher.
-pub const LAUNCH_ARG: &str = "launch";
+/// The name (`argv[0]`, and nothing else on the command line) `pincer-services` is started under
+/// to be the launcher. Longer than any service's name: a service writes its own over it
+/// (`/proc/<pid>/cmdline`, what `ps` and `pgrep -f` read), as if it had been started under it.
+pub const LAUNCHER_NAME: &str = "pincer-services-launcher";
 
 /// One service to start: a JSON line from the supervisor.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::UnixStream;
 
-use crate::{LAUNCH_ARG, Reply, Request};
+use crate::{LAUNCHER_NAME, Reply, Request};
 
 /// How long the launcher may take to answer a request or to exit: it forks twice.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -25,7 +25,7 @@ pub enum Error {
     #[error("cannot become a child subreaper: {0}")]
     Subreaper(Errno),
     /// The launcher could not be started.
-    #[error("cannot start {program} {LAUNCH_ARG}: {source}")]
+    #[error("cannot start {program} as {LAUNCHER_NAME}: {source}")]
     Start {
         /// The executable.
         program: String,
@@ -53,7 +53,7 @@ pub enum Error {
     },
 }
 
-/// A running launcher: `pincer-services launch`, a child of this process, which is a child
+/// A running launcher: `pincer-services` started as [`LAUNCHER_NAME`], a child of this process, which is a child
 /// subreaper until [`Launcher::finish`] (or drop).
 pub struct Launcher {
     process: tokio::process::Child,
@@ -73,8 +73,7 @@ impl Launcher {
         let socket = UnixStream::from_std(ours).map_err(start_error)?;
         nix::sys::prctl::set_child_subreaper(true).map_err(Error::Subreaper)?;
         let process = tokio::process::Command::new(program)
-            .arg0("pincer-services")
-            .arg(LAUNCH_ARG)
+            .arg0(LAUNCHER_NAME)
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .process_group(0)
             .kill_on_drop(true)

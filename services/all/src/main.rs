@@ -7,7 +7,6 @@
 //! carry their own copy of tokio, hyper, tonic, async-nats and serde, and on Linux a process maps
 //! most of its binary's code at startup, so each service paid for that copy again.
 
-use std::ffi::OsStr;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -29,25 +28,19 @@ fn main() -> ExitCode {
     // The tool host confines its children by starting its own executable (this one) with the
     // helper's argument, under whatever name: before anything else, as the tool host would.
     pincer_sandbox::become_child_if_asked();
-    let mut args = std::env::args_os();
-    let arg0 = args.next().unwrap_or_default();
+    let arg0 = std::env::args_os().next().unwrap_or_default();
     let mut name = Path::new(&arg0)
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     // `pincer dev` forks the services from one process of this file (see pincer-service-launcher).
-    if name == "pincer-services"
-        && args.next().as_deref() == Some(OsStr::new(pincer_service_launcher::LAUNCH_ARG))
-    {
+    if name == pincer_service_launcher::LAUNCHER_NAME {
         let names: Vec<&str> = SERVICES.iter().map(|(binary, _)| *binary).collect();
         match pincer_service_launcher::serve(&names) {
             Ok(Launched::Service(service)) => name = service,
             Ok(Launched::Done) => return ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!(
-                    "pincer-services {}: {error}",
-                    pincer_service_launcher::LAUNCH_ARG
-                );
+                eprintln!("{}: {error}", pincer_service_launcher::LAUNCHER_NAME);
                 return ExitCode::FAILURE;
             }
         }

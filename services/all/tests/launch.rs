@@ -1,4 +1,5 @@
-//! `pincer-services launch` forks services that become children of whoever launched them.
+//! `pincer-services`, started as the launcher, forks services that become children of whoever
+//! launched them.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
@@ -62,6 +63,14 @@ async fn launched_services_are_children_of_the_launching_process_and_share_what_
         assert_eq!(parent_of(pid), std::process::id(), "router {pid}");
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
         assert_eq!(comm.trim(), "pincer-llm-rout");
+        // Its command line is its name, as when started under it (`ps`, `pgrep -f`).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert_eq!(
+            cmdline,
+            b"pincer-llm-router\0",
+            "{}",
+            String::from_utf8_lossy(&cmdline)
+        );
         // It serves with the environment it was launched with: its own port.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
