@@ -117,6 +117,29 @@ pub async fn connect(
     }
 }
 
+/// A service's start on the bus: connects as `name` (see [`connect`], with the start-up
+/// patience) and creates or updates the streams and buckets under `namespace`. `None` when `stop`
+/// completes first: NATS may take a while to come, and a SIGTERM meanwhile stops the service at
+/// once instead of after the wait.
+pub async fn join(
+    url: &str,
+    name: &str,
+    credentials: Option<&Credentials>,
+    namespace: &crate::Namespace,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Option<(async_nats::Client, async_nats::jetstream::Context)>, Error> {
+    let joined = async {
+        let client = connect(url, name, credentials, STARTUP_PATIENCE).await?;
+        let js = async_nats::jetstream::new(client.clone());
+        crate::setup::ensure_all(&js, namespace).await?;
+        Ok((client, js))
+    };
+    tokio::select! {
+        () = stop => Ok(None),
+        joined = joined => joined.map(Some),
+    }
+}
+
 #[cfg(test)]
 mod servers_tests {
     use super::servers;

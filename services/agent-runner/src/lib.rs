@@ -170,23 +170,16 @@ async fn serve_until(
         Some(&router),
     )?);
     agents.start_memory_indexers(&shutdown);
-    // NATS may take a while to come (up to the start-up patience): a SIGTERM meanwhile stops
-    // the service at once instead of after the wait.
-    let joined = async {
-        let client = pincer_bus::connect::connect(
-            &config.nats_url,
-            "agent-runner",
-            config.nats_credentials.as_ref(),
-            pincer_bus::connect::STARTUP_PATIENCE,
-        )
-        .await?;
-        let js = async_nats::jetstream::new(client.clone());
-        pincer_bus::setup::ensure_all(&js, &config.namespace).await?;
-        Ok::<_, Error>((client, js))
-    };
-    let (client, js) = tokio::select! {
-        () = shutdown.cancelled() => return Ok(()),
-        joined = joined => joined?,
+    let Some((client, js)) = pincer_bus::connect::join(
+        &config.nats_url,
+        "agent-runner",
+        config.nats_credentials.as_ref(),
+        &config.namespace,
+        shutdown.cancelled(),
+    )
+    .await?
+    else {
+        return Ok(());
     };
     let (context, usage_writer) = turn_context(&config, &client, &js, agents, router).await?;
 

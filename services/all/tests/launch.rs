@@ -1,6 +1,8 @@
 //! `pincer-services`, started as the launcher, forks services that become children of whoever
 //! launched them.
 
+mod config;
+
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -25,13 +27,7 @@ fn parent_of(pid: u32) -> u32 {
 #[tokio::test]
 async fn launched_services_are_children_of_the_launching_process_and_share_what_the_loader_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pincer.json5");
-    std::fs::write(
-        &config,
-        r#"{ models: { providers: { fake: { api: "ollama", baseUrl: "http://127.0.0.1:9",
-             models: [{ id: "fake-model" }] } } } }"#,
-    )
-    .unwrap();
+    let config = config::unanswered_model(dir.path());
     let mut launcher = Launcher::start(Path::new(EXE)).expect("the launcher starts");
     let mut routers = Vec::new();
     let mut listens = Vec::new();

@@ -1,5 +1,7 @@
 //! `pincer-services` runs the service named by the path it is started under.
 
+mod config;
+
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -48,13 +50,7 @@ impl Drop for Running {
 #[test]
 fn started_as_the_router_it_serves_as_the_router_and_says_so_in_its_process_name() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pincer.json5");
-    std::fs::write(
-        &config,
-        r#"{ models: { providers: { fake: { api: "ollama", baseUrl: "http://127.0.0.1:9",
-             models: [{ id: "fake-model" }] } } } }"#,
-    )
-    .unwrap();
+    let config = config::unanswered_model(dir.path());
     let listen = format!("127.0.0.1:{}", pincer_test_support::free_port());
     let envs = [
         ("PINCER_CONFIG", config.display().to_string()),

@@ -1,6 +1,8 @@
 //! A service still waiting for NATS stops at once on SIGTERM, not after its start-up patience (30 s:
 //! `pincer dev` and Docker would kill it first).
 
+mod config;
+
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
@@ -17,13 +19,7 @@ const STOP_PATIENCE: Duration = Duration::from_secs(10);
 #[test]
 fn services_waiting_for_nats_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pincer.json5");
-    std::fs::write(
-        &config,
-        r#"{ models: { providers: { fake: { api: "ollama", baseUrl: "http://127.0.0.1:9",
-             models: [{ id: "fake-model" }] } } } }"#,
-    )
-    .unwrap();
+    let config = config::unanswered_model(dir.path());
     // Nothing listens there: the service keeps retrying.
     let nats = format!("nats://127.0.0.1:{}", pincer_test_support::free_port());
     for service in [
