@@ -127,6 +127,11 @@ struct StackArgs {
     /// with the number of past turns.
     #[arg(long, default_value_t = 0)]
     sessions: usize,
+    /// Seconds of quiet after each phase before its memory is read (`idle_after_phase`; 0: not
+    /// read). Memory read after each of several equal phases shows whether it keeps growing with
+    /// the turns or stays where the first phase left it.
+    #[arg(long, default_value_t = 0)]
+    quiet_after_phase_secs: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -166,6 +171,11 @@ struct LoadArgs {
     /// Sessions the turns are spread over (0: a new one per turn).
     #[arg(long, default_value_t = 0)]
     sessions: usize,
+    /// Seconds of quiet after each phase before its memory is read (`idle_after_phase`; 0: not
+    /// read). Memory read after each of several equal phases shows whether it keeps growing with
+    /// the turns or stays where the first phase left it.
+    #[arg(long, default_value_t = 0)]
+    quiet_after_phase_secs: u64,
 }
 
 async fn load_running(args: LoadArgs) -> anyhow::Result<()> {
@@ -266,6 +276,12 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
                 peak_pss_kb = peaks.pss_kb;
                 peak_pss_by_process = peaks.pss_by_process_mib;
             }
+            let quiet_after = if args.quiet_after_phase_secs > 0 {
+                tokio::time::sleep(Duration::from_secs(args.quiet_after_phase_secs)).await;
+                memory_json(&procs::tree_memory(dev.pid()))
+            } else {
+                serde_json::Value::Null
+            };
             let turns = outcome.ok.max(1);
             let per_turn_ms =
                 |ticks: u64| round(procs::ticks_to_seconds(ticks) * 1000.0 / turns as f64);
@@ -293,6 +309,7 @@ async fn stack_report(args: &StackArgs) -> anyhow::Result<serde_json::Value> {
                 "bus_messages_per_turn": bus_before.per_turn(&bus_after, turns),
                 "peak_rss_mib": round(peak as f64 / 1024.0),
                 "rss_after_mib_by_process": after.by_name(),
+                "idle_after_phase": quiet_after,
             }));
         }
         tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;

@@ -8,7 +8,8 @@
 //!
 //! Runs, in order: the whole stack under `pincer dev` (idle and peak memory, latency at one client,
 //! turns/s at 8 and 32 clients twice, CPU and bus messages per turn by process); a second stack run
-//! of 10,000 turns over 1,000 sessions (is memory flat afterwards?); with `--compose`,
+//! of twice 10,000 turns over 1,000 sessions, memory read after each (does the second leave more
+//! than the first did?); with `--compose`,
 //! `scripts/measure-compose.sh` (the compose deployment from `up` to ready, its memory, a turn
 //! answered after its agent-runner was killed); with
 //! `--build`, a clean release build of what `scripts/up.sh` builds in a fresh target directory (wall
@@ -55,15 +56,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         max_concurrent: 16,
         floor_requests: turns / 4,
         sessions: 0,
+        quiet_after_phase_secs: 0,
     };
     eprintln!("report: the stack under load");
     let stack = crate::stack_report(&stack_args).await?;
     eprintln!(
-        "report: {} turns over {} sessions",
+        "report: twice {} turns over {} sessions",
         args.flat_turns, args.flat_sessions
     );
     let flat = crate::stack_report(&StackArgs {
-        phases: format!("32:{}", args.flat_turns),
+        // Twice the turns, memory read after each: flat is the second reading equal to the first
+        // (what a turn leaves behind would grow it), whatever the first kept over the cold start.
+        phases: format!("32:{turns},32:{turns}", turns = args.flat_turns),
+        quiet_after_phase_secs: 12,
         floor_requests: 0,
         sessions: args.flat_sessions,
         // Idle means quiet for a while: a service gives back what a burst of turns used after its
@@ -243,23 +248,27 @@ fn render(raw: &Value) -> String {
         String::new(),
     ]);
     let flat = &raw["flat"];
+    let first = &flat["phases"][0]["idle_after_phase"];
+    let second = &flat["phases"][1]["idle_after_phase"];
+    let turns = flat["phases"][0]["requests"].as_u64().unwrap_or(0);
     rows.push([
         format!(
-            "memory before / after {} turns over {} sessions (idle PSS)",
-            flat["phases"][0]["requests"], flat["sessions"]
+            "memory before / after {turns} / after {} turns over {} sessions (idle PSS, 12 s after each)",
+            turns * 2,
+            flat["sessions"]
         ),
         // Anonymous memory apart from the executables' pages: heaps that grew (most of it NATS's Go
-        // heap, kept until its next GC and scavenger) are not code mapped again by turns.
+        // heap and JetStream's block buffers) are not code mapped again by turns.
         format!(
-            "{} / {} MiB ({}; anonymous memory of all processes {} → {} MiB)",
+            "{} / {} / {} MiB (the first {turns}: {}; the next {turns}: {}; anonymous memory of all processes {} → {} → {} MiB)",
             num(&flat["idle"]["stack_pss_mib"]),
-            num(&flat["idle_after_load"]["stack_pss_mib"]),
-            growth_by_side(
-                &flat["idle"]["pss_by_process_mib"],
-                &flat["idle_after_load"]["pss_by_process_mib"]
-            ),
+            num(&first["stack_pss_mib"]),
+            num(&second["stack_pss_mib"]),
+            growth_by_side(&flat["idle"]["pss_by_process_mib"], &first["pss_by_process_mib"]),
+            growth_by_side(&first["pss_by_process_mib"], &second["pss_by_process_mib"]),
             num(&flat["idle"]["anon_mib"]),
-            num(&flat["idle_after_load"]["anon_mib"]),
+            num(&first["anon_mib"]),
+            num(&second["anon_mib"]),
         ),
         "flat".into(),
         String::new(),
