@@ -171,11 +171,6 @@ struct LoadArgs {
     /// Sessions the turns are spread over (0: a new one per turn).
     #[arg(long, default_value_t = 0)]
     sessions: usize,
-    /// Seconds of quiet after each phase before its memory is read (`idle_after_phase`; 0: not
-    /// read). Memory read after each of several equal phases shows whether it keeps growing with
-    /// the turns or stays where the first phase left it.
-    #[arg(long, default_value_t = 0)]
-    quiet_after_phase_secs: u64,
 }
 
 async fn load_running(args: LoadArgs) -> anyhow::Result<()> {
