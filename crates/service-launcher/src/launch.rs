@@ -66,6 +66,7 @@ pub fn serve(services: &[&str]) -> Result<Launched, ServeError> {
                     services.join(", ")
                 ),
             },
+            Ok(request) if let Err(reason) = settable(&request.env) => Reply::Refused { reason },
             Ok(request) => match fork_service() {
                 Ok(Forked::Service(go)) => {
                     // The supervisor's socket is the launcher's, not the service's.
@@ -181,18 +182,26 @@ fn become_service(
     nix::unistd::dup2_stdin(null)
         .map_err(|errno| ServeError::Service(format!("standard input: {errno}")))?;
     for (name, value) in env {
-        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-            return Err(ServeError::Service(format!(
-                "environment variable {name:?} cannot be set"
-            )));
-        }
         // SAFETY: this process has one thread (forked from the single-threaded launcher), so no
-        // other thread reads the environment while it changes.
+        // other thread reads the environment while it changes. `serve` checked that each variable
+        // can be set (`set_var` panics on the others).
         unsafe {
             std::env::set_var(name, value);
         }
     }
     Ok(())
+}
+
+/// Whether every variable of `env` can be set: checked before forking, so that a request with one
+/// that cannot is refused with its name instead of a forked service failing.
+fn settable(env: &[(String, String)]) -> Result<(), String> {
+    match env
+        .iter()
+        .find(|(name, value)| name.is_empty() || name.contains(['=', '\0']) || value.contains('\0'))
+    {
+        Some((name, _)) => Err(format!("environment variable {name:?} cannot be set")),
+        None => Ok(()),
+    }
 }
 
 /// Writes `name` over this process's command line, as `setproctitle` does: `/proc/<pid>/cmdline`

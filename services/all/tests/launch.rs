@@ -52,6 +52,17 @@ async fn launched_services_are_children_of_the_launching_process_and_share_what_
         matches!(&refused, Err(Error::Refused { reason, .. }) if reason.contains("pincer-gateway")),
         "{refused:?}"
     );
+    // A variable no environment can hold is refused by name, before anything is forked.
+    let refused = launcher
+        .launch(
+            "pincer-llm-router",
+            vec![("PINCER_A=B".to_owned(), "x".to_owned())],
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::Refused { reason, .. }) if reason.contains("PINCER_A=B")),
+        "{refused:?}"
+    );
     launcher.finish().await.expect("the launcher exits");
 
     for (router, listen) in routers.iter().zip(&listens) {
