@@ -210,7 +210,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
     assert!(status.success(), "pincer dev exit status {status:?}");
     for child in children {
         assert!(
-            !Path::new(&format!("/proc/{child}")).exists() || is_zombie(child),
+            !Path::new(&format!("/proc/{child}")).exists() || pincer_test_support::is_zombie(child),
             "process {child} outlived pincer dev"
         );
     }
@@ -232,7 +232,10 @@ async fn dev_killed_outright_leaves_no_process_behind() {
             let running: Vec<u32> = children
                 .iter()
                 .copied()
-                .filter(|child| Path::new(&format!("/proc/{child}")).exists() && !is_zombie(*child))
+                .filter(|child| {
+                    Path::new(&format!("/proc/{child}")).exists()
+                        && !pincer_test_support::is_zombie(*child)
+                })
                 .collect();
             async move { running.is_empty().then_some(()) }
         },
@@ -241,35 +244,12 @@ async fn dev_killed_outright_leaves_no_process_behind() {
 }
 
 fn descendants(root: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let ppid = stat[close + 2..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(root) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rfind(')')
-                .is_some_and(|close| stat[close + 2..].starts_with('Z'))
-        })
-        .unwrap_or(true)
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| pincer_test_support::parent_pid(*pid) == Some(root))
+        .collect()
 }
 
 #[tokio::test]

@@ -7,15 +7,18 @@
 //! - [`Terminal`]: a program on a pseudo-terminal, answered prompt by prompt.
 //! - [`ask_gateway`]: one question through a running gateway's OpenAI-compatible API.
 //! - [`loader_written_kib`]: whether processes share the pages the dynamic loader wrote.
+//! - [`parent_pid`], [`is_zombie`]: what `/proc/<pid>/stat` says of a process.
 
 mod nats;
 mod poll;
+mod proc_stat;
 mod smaps;
 mod terminal;
 pub mod webdriver;
 
 pub use nats::NatsServer;
 pub use poll::{eventually, wait_http_ok};
+pub use proc_stat::{is_zombie, parent_pid};
 pub use smaps::loader_written_kib;
 pub use terminal::Terminal;
 

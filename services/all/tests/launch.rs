@@ -13,17 +13,6 @@ use pincer_service_launcher::{Error, Launcher};
 
 const EXE: &str = env!("CARGO_BIN_EXE_pincer-services");
 
-/// The parent PID in `/proc/<pid>/stat`.
-fn parent_of(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process exists");
-    let after_name = &stat[stat.rfind(')').expect("stat names the process") + 2..];
-    after_name
-        .split_whitespace()
-        .nth(1)
-        .and_then(|ppid| ppid.parse().ok())
-        .expect("stat has a parent PID")
-}
-
 #[tokio::test]
 async fn launched_services_are_children_of_the_launching_process_and_share_what_the_loader_wrote() {
     let dir = tempfile::tempdir().unwrap();
@@ -67,7 +56,11 @@ async fn launched_services_are_children_of_the_launching_process_and_share_what_
 
     for (router, listen) in routers.iter().zip(&listens) {
         let pid = router.id().expect("running");
-        assert_eq!(parent_of(pid), std::process::id(), "router {pid}");
+        assert_eq!(
+            pincer_test_support::parent_pid(pid),
+            Some(std::process::id()),
+            "router {pid}"
+        );
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
         assert_eq!(comm.trim(), "pincer-llm-rout");
         // Its command line is its name, as when started under it (`ps`, `pgrep -f`).
