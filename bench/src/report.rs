@@ -46,6 +46,11 @@ pub struct Args {
     build: bool,
 }
 
+/// Seconds of quiet before each memory reading of the flatness run. A service gives back what a
+/// burst of turns used after its first quiet 5 s window (`pincer_lifecycle`); the window the load
+/// ends in may still count as busy, so that is at most 10 s after the load.
+const FLAT_QUIET_SECS: u64 = 12;
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let turns = args.turns;
     let stack_args = StackArgs {
@@ -68,13 +73,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         // Twice the turns, memory read after each: flat is the second reading equal to the first
         // (what a turn leaves behind would grow it), whatever the first kept over the cold start.
         phases: format!("32:{turns},32:{turns}", turns = args.flat_turns),
-        quiet_after_phase_secs: 12,
+        quiet_after_phase_secs: FLAT_QUIET_SECS,
         floor_requests: 0,
         sessions: args.flat_sessions,
-        // Idle means quiet for a while: a service gives back what a burst of turns used after its
-        // first quiet 5 s window (`pincer_lifecycle`). The window the load ends in may still count
-        // as busy, so that is at most 10 s after the load: read at 12.
-        idle_secs: 12,
+        idle_secs: FLAT_QUIET_SECS,
         ..stack_args
     })
     .await?;
@@ -253,7 +255,7 @@ fn render(raw: &Value) -> String {
     let turns = flat["phases"][0]["requests"].as_u64().unwrap_or(0);
     rows.push([
         format!(
-            "memory before / after {turns} / after {} turns over {} sessions (idle PSS, 12 s after each)",
+            "memory before / after {turns} / after {} turns over {} sessions (idle PSS, {FLAT_QUIET_SECS} s after each)",
             turns * 2,
             flat["sessions"]
         ),
