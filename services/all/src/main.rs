@@ -34,8 +34,8 @@ fn main() -> ExitCode {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     // `pincer dev` forks the services from one process of this file (see pincer-service-launcher).
+    let names: Vec<&str> = SERVICES.iter().map(|(binary, _)| *binary).collect();
     if name == pincer_service_launcher::LAUNCHER_NAME {
-        let names: Vec<&str> = SERVICES.iter().map(|(binary, _)| *binary).collect();
         match pincer_service_launcher::serve(&names) {
             Ok(Launched::Service(service)) => name = service,
             Ok(Launched::Done) => return ExitCode::SUCCESS,
@@ -46,7 +46,6 @@ fn main() -> ExitCode {
         }
     }
     let Some((binary, main)) = SERVICES.iter().find(|(binary, _)| *binary == name) else {
-        let names: Vec<&str> = SERVICES.iter().map(|(binary, _)| *binary).collect();
         eprintln!(
             "pincer-services: started as {name:?}; start it under one of these names (a link \
              named so, or argv[0]): {}",
