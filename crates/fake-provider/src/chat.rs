@@ -122,6 +122,7 @@ pub(crate) async fn begin(
             headers: selected_headers(headers),
             body_bytes: bytes.len(),
         },
+        wire_body: bytes,
         stream: request.stream,
         tool_call: plan.tool.is_some() && knobs.fail.is_none(),
         after_tool: plan.after_tool,

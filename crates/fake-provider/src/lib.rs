@@ -7,7 +7,8 @@
 //! short without their finish marker (`truncate`), require an API key (`api_key`), report
 //! cached prompt tokens (`cached_tokens`) and hide Ollama's tools capability
 //! (`no_tools_capability`). They change at run time through [`RunningFake::set_knobs`] or
-//! `POST /control`; every chat request is recorded for assertions.
+//! `POST /control`; every chat request is counted, and the recent ones are kept for assertions
+//! (as they arrived, within a byte budget: the demo container has 32 MiB).
 //!
 //! Routes:
 //! - Ollama: `POST /api/chat` (NDJSON stream unless `"stream": false`), `GET /api/tags`,

@@ -22,6 +22,10 @@ pub const RECORDED_HEADERS: &[&str] = &[
 /// How many recent chat requests are kept; older ones are dropped (counters keep counting).
 pub const MAX_RECORDED: usize = 512;
 
+/// How many body bytes the kept requests may hold together; the oldest go first beyond it (the
+/// newest is always kept).
+pub const MAX_RECORDED_BYTES: usize = 4 << 20;
+
 /// One chat request as the fake received it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordedRequest {
@@ -37,8 +41,11 @@ pub struct RecordedRequest {
 
 /// What the chat pipeline learned about one request, handed to [`Recorder::record_chat`].
 #[derive(Debug, Clone)]
-pub(crate) struct ChatRecord {
+pub(crate) struct ChatRecord<'a> {
+    /// The request, parsed: it becomes [`Stats::last_request`].
     pub request: RecordedRequest,
+    /// The body as it arrived, which is what the history keeps.
+    pub wire_body: &'a [u8],
     pub stream: bool,
     pub tool_call: bool,
     pub after_tool: bool,
@@ -82,10 +89,35 @@ pub struct Stats {
     pub delayed_max: u64,
 }
 
+/// A recent chat request as the history keeps it: its body as it arrived, parsed again only when
+/// asked for. A parsed body takes ten times its wire size or more (an agent's request is mostly
+/// small objects: messages, tool schemas): 512 of them outgrew the demo container's 32 MiB under
+/// load, and the kernel killed the fake mid-run.
+#[derive(Debug)]
+struct Kept {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Box<[u8]>,
+}
+
+impl Kept {
+    fn recorded(&self) -> RecordedRequest {
+        RecordedRequest {
+            path: self.path.clone(),
+            // It parsed when it arrived, so it parses again.
+            body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+            headers: self.headers.clone(),
+            body_bytes: self.body.len(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     stats: Stats,
-    chats: VecDeque<RecordedRequest>,
+    chats: VecDeque<Kept>,
+    /// Sum of the body lengths in `chats`.
+    chat_bytes: usize,
 }
 
 /// Thread-safe store of counters and recent chat requests.
@@ -113,7 +145,7 @@ impl Recorder {
     }
 
     /// Records one parsed chat request; returns its sequence number (1-based), used in ids.
-    pub(crate) fn record_chat(&self, record: ChatRecord) -> u64 {
+    pub(crate) fn record_chat(&self, record: ChatRecord<'_>) -> u64 {
         let mut inner = self.lock();
         let stats = &mut inner.stats;
         stats.chat += 1;
@@ -128,12 +160,21 @@ impl Recorder {
         if stats.tool_names.is_empty() && !record.tool_names.is_empty() {
             stats.tool_names = record.tool_names;
         }
-        stats.last_request = Some(record.request.clone());
         let seq = stats.chat;
-        if inner.chats.len() == MAX_RECORDED {
-            inner.chats.pop_front();
+        let kept = Kept {
+            path: record.request.path.clone(),
+            headers: record.request.headers.clone(),
+            body: record.wire_body.into(),
+        };
+        stats.last_request = Some(record.request);
+        inner.chat_bytes = inner.chat_bytes.saturating_add(kept.body.len());
+        inner.chats.push_back(kept);
+        while inner.chats.len() > 1
+            && (inner.chats.len() > MAX_RECORDED || inner.chat_bytes > MAX_RECORDED_BYTES)
+            && let Some(dropped) = inner.chats.pop_front()
+        {
+            inner.chat_bytes = inner.chat_bytes.saturating_sub(dropped.body.len());
         }
-        inner.chats.push_back(record.request);
         seq
     }
 
@@ -150,9 +191,10 @@ impl Recorder {
         self.lock().stats.failures += 1;
     }
 
-    /// The recorded chat requests, oldest first (at most [`MAX_RECORDED`]).
+    /// The recorded chat requests, oldest first (at most [`MAX_RECORDED`], and
+    /// [`MAX_RECORDED_BYTES`] of bodies).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().chats.iter().cloned().collect()
+        self.lock().chats.iter().map(Kept::recorded).collect()
     }
 
     /// A snapshot of the counters.
@@ -194,14 +236,15 @@ pub(crate) fn selected_headers(headers: &HeaderMap) -> BTreeMap<String, String> 
 mod tests {
     use super::*;
 
-    fn record(n: usize) -> ChatRecord {
+    fn record(n: usize, wire_body: &[u8]) -> ChatRecord<'_> {
         ChatRecord {
             request: RecordedRequest {
                 path: "/api/chat".to_owned(),
-                body: Value::from(n),
+                body: serde_json::from_slice(wire_body).unwrap_or(Value::Null),
                 headers: BTreeMap::new(),
-                body_bytes: n,
+                body_bytes: wire_body.len(),
             },
+            wire_body,
             stream: n.is_multiple_of(2),
             tool_call: false,
             after_tool: false,
@@ -214,17 +257,37 @@ mod tests {
     fn keeps_the_most_recent_requests_and_counts_all() {
         let recorder = Recorder::new();
         for n in 0..MAX_RECORDED + 3 {
-            recorder.record_chat(record(n));
+            recorder.record_chat(record(n, format!("{{\"n\":{n}}}").as_bytes()));
         }
         let requests = recorder.requests();
         assert_eq!(requests.len(), MAX_RECORDED);
-        assert_eq!(requests[0].body, Value::from(3));
+        assert_eq!(requests[0].body, serde_json::json!({"n": 3}));
+        assert_eq!(requests[0].body_bytes, r#"{"n":3}"#.len());
         let stats = recorder.stats();
         assert_eq!(stats.chat, (MAX_RECORDED + 3) as u64);
-        assert_eq!(stats.req_bytes_max, (MAX_RECORDED + 2) as u64);
+        let newest = format!(r#"{{"n":{}}}"#, MAX_RECORDED + 2);
+        assert_eq!(stats.req_bytes_max, newest.len() as u64);
+        let last = stats.last_request.expect("the newest request");
+        assert_eq!(last.body, serde_json::json!({"n": MAX_RECORDED + 2}));
         recorder.reset();
         assert!(recorder.requests().is_empty());
         assert_eq!(recorder.stats(), Stats::default());
+    }
+
+    #[test]
+    fn drops_the_oldest_requests_beyond_the_byte_budget_but_keeps_the_newest() {
+        let recorder = Recorder::new();
+        let quarter = |n: usize| format!("[{n}{}]", " ".repeat(MAX_RECORDED_BYTES / 4 - 3));
+        for n in 0..6 {
+            recorder.record_chat(record(n, quarter(n).as_bytes()));
+        }
+        let kept: Vec<Value> = recorder.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(kept, [2, 3, 4, 5].map(|n| serde_json::json!([n])));
+        let huge = format!("[9{}]", " ".repeat(MAX_RECORDED_BYTES * 2));
+        recorder.record_chat(record(9, huge.as_bytes()));
+        let kept: Vec<Value> = recorder.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(kept, [serde_json::json!([9])]);
+        assert_eq!(recorder.stats().chat, 7);
     }
 
     #[test]
