@@ -127,6 +127,9 @@ kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 peak=$(cat "$peak_file" 2>/dev/null || echo 0)
 after=$(memory)
+# Containers that died under the load and were restarted (a kernel OOM kill under mem_limit, a
+# panic): the turns they held fail, and the figures above would hide why.
+restarts=$("$DOCKER" inspect -f '{{.Name}} {{.RestartCount}}' $("${compose[@]}" ps -q))
 
 # Crash recovery: a turn is asked while the model takes 3 s to answer; once the model has the call,
 # the agent-runner's process is killed (SIGKILL). Compose restarts it, JetStream hands the
@@ -199,6 +202,7 @@ print(json.dumps({
     "load": json.loads("""$load"""),
     "peak_total_mib_under_load": float(sys.argv[2]),  # without the fake provider, like idle
     "after_load_mib": after,
+    "restarts_under_load": {k.lstrip("/"): int(v) for k, v in table("""$restarts""").items() if v},
     "crash_recovery": json.loads("""$crash"""),
     "image_mb": sizes,
 }, indent=2))

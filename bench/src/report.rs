@@ -294,19 +294,21 @@ fn render(raw: &Value) -> String {
             "≤ 32 / ≤ 64 MiB".into(),
             String::new(),
         ]);
-        // The turns of that load: the compose stack reaches the demo's fake model by name, through
-        // Docker's DNS, which the stack under `pincer dev` (an IP) never does.
+        // The turns of that load, and the containers that died under it: each has its own memory
+        // limit there, which the stack under `pincer dev` does not.
         let load = &compose["load"]["phases"][0];
         rows.push([
-            "compose under 32 clients: turns/s, p99, turns that failed".into(),
+            "compose under 32 clients: turns/s, p99, turns that failed, containers restarted"
+                .into(),
             format!(
-                "{} turns/s, p99 {} ms, {} of {} failed",
+                "{} turns/s, p99 {} ms, {} of {} failed; {}",
                 num(&load["turns_per_s"]),
                 num(&load["latency_ms"]["p99"]),
                 num(&load["errors"]),
-                num(&load["requests"])
+                num(&load["requests"]),
+                restarts(&compose["restarts_under_load"])
             ),
-            "none failed".into(),
+            "none failed, none restarted".into(),
             String::new(),
         ]);
         let crash = &compose["crash_recovery"];
@@ -425,9 +427,30 @@ fn machine_line(machine: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// "none restarted", or which containers were restarted how often (`{"name": count}`).
+fn restarts(counts: &Value) -> String {
+    let named: Vec<String> = counts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, count)| format!("{name} ×{}", count.as_u64().unwrap_or(0)))
+        .collect();
+    if named.is_empty() {
+        "none restarted".into()
+    } else {
+        format!("restarted: {}", named.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_restart_reads_as_none_whether_the_counts_are_empty_or_missing() {
+        assert_eq!(restarts(&json!({})), "none restarted");
+        assert_eq!(restarts(&Value::Null), "none restarted");
+    }
 
     #[test]
     fn the_compose_row_says_how_many_turns_failed() {
@@ -440,11 +463,12 @@ mod tests {
                     "latency_ms": { "p99": 4000.322 },
                 }] },
                 "crash_recovery": {},
+                "restarts_under_load": { "pincer-measure_fake-provider_1": 7 },
             },
         });
         let page = render(&raw);
         assert!(
-            page.contains("| compose under 32 clients: turns/s, p99, turns that failed | 144.59 turns/s, p99 4000.322 ms, 207 of 3200 failed | none failed |"),
+            page.contains("| compose under 32 clients: turns/s, p99, turns that failed, containers restarted | 144.59 turns/s, p99 4000.322 ms, 207 of 3200 failed; restarted: pincer-measure_fake-provider_1 ×7 | none failed, none restarted |"),
             "{page}"
         );
     }
