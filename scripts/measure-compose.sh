@@ -56,41 +56,58 @@ compose=(docker-compose --project-name pincer-measure --project-directory . --en
 cleanup() { "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Memory of the project's containers, read from their cgroups: what `docker stats` means by usage
-# (the working set: usage without inactive page cache), in milliseconds where `docker stats
-# --no-stream` takes two seconds. Reads "name id" lines; prints "name MiB" lines, or with --peak FILE
-# samples the total (the demo's fake model left out: not part of a deployment) ten times a second
-# and keeps the largest in FILE until killed. cgroup v1 or v2.
+# Memory of the project's containers, read from their cgroups, two ways:
+# - the working set: what `docker stats` means by usage (cgroup usage without inactive page cache),
+#   in milliseconds where `docker stats --no-stream` takes two seconds. It counts the page cache
+#   each container was the first to read, such as its binary's code, mapped or not;
+# - PSS: what the container's processes map, shared pages divided among their users (the figure
+#   the stack bench reads for `pincer dev`).
+# Reads "name id" lines; prints "name working-set-MiB PSS-MiB" lines, or with --peak FILE samples
+# both totals (the demo's fake model left out: not part of a deployment) ten times a second and
+# keeps the largest of each in FILE ("working-set PSS") until killed. cgroup v1 or v2.
 cat >"$work/memory.py" <<'PY'
 import glob, sys, time
 def read(path):
     with open(path) as f:
         return f.read()
-def usage(cid):
+def cgroup(cid):
     v1 = glob.glob(f"/sys/fs/cgroup/memory/docker/{cid}") + glob.glob(f"/sys/fs/cgroup/memory/system.slice/docker-{cid}.scope")
     v2 = glob.glob(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope") + glob.glob(f"/sys/fs/cgroup/docker/{cid}")
     if v1:
-        total, key, base = int(read(v1[0] + "/memory.usage_in_bytes")), "total_inactive_file", v1[0]
-    elif v2:
-        total, key, base = int(read(v2[0] + "/memory.current")), "inactive_file", v2[0]
-    else:
-        return None
-    stat = dict(line.split() for line in read(base + "/memory.stat").splitlines())
-    return max(total - int(stat.get(key, 0)), 0) / 2**20
+        return v1[0], "memory.usage_in_bytes", "total_inactive_file"
+    if v2:
+        return v2[0], "memory.current", "inactive_file"
+    return None
+def usage(cid):
+    found = cgroup(cid)
+    if found is None:
+        return None, None
+    base, current, inactive = found
+    stat = dict(line.split() for line in read(f"{base}/memory.stat").splitlines())
+    working_set = max(int(read(f"{base}/{current}")) - int(stat.get(inactive, 0)), 0) / 2**20
+    pss_kib = 0
+    for pid in read(f"{base}/cgroup.procs").split():
+        try:
+            rollup = read(f"/proc/{pid}/smaps_rollup")
+        except OSError:
+            continue  # gone since the list was read
+        pss_kib += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+    return working_set, pss_kib / 1024
 containers = [line.split() for line in sys.stdin if line.strip()]
 if sys.argv[1:2] == ["--peak"]:
-    peak = 0.0
+    peak = [0.0, 0.0]
     while True:
-        total = sum(usage(cid) or 0 for name, cid in containers if "fake-provider" not in name)
-        if total > peak:
-            peak = total
+        readings = [usage(cid) for name, cid in containers if "fake-provider" not in name]
+        totals = [sum(r[i] or 0 for r in readings) for i in (0, 1)]
+        if totals[0] > peak[0] or totals[1] > peak[1]:
+            peak = [max(a, b) for a, b in zip(peak, totals)]
             with open(sys.argv[2], "w") as f:
-                f.write(f"{peak:.1f}\n")
+                f.write(f"{peak[0]:.1f} {peak[1]:.1f}\n")
         time.sleep(0.1)
 for name, cid in containers:
-    mib = usage(cid)
-    if mib is not None:
-        print(name.lstrip("/"), round(mib, 1))
+    working_set, pss = usage(cid)
+    if working_set is not None:
+        print(name.lstrip("/"), round(working_set, 1), round(pss, 1))
 PY
 containers=""
 memory() { python3 "$work/memory.py" <<<"$containers"; }
@@ -104,6 +121,34 @@ except Exception:
     sys.exit(1)
 PY
 }
+
+# The images' files out of the page cache first, as after a reboot: a container's working set
+# counts the file pages it is the first to read, so pages left cached by the image build (or by
+# the previous run) would make the figures depend on what ran before. Best effort: a layer it
+# cannot read (not root) is skipped and named.
+for image in nats gateway llm-router agent-runner channel-bridge tool-host fake-provider; do
+    "$DOCKER" image inspect -f '{{.GraphDriver.Data.UpperDir}}:{{.GraphDriver.Data.LowerDir}}' "pincer/$image:$TAG"
+done | python3 -c '
+import os, sys
+for dirs in sys.stdin.read().split():
+    for top in filter(None, dirs.split(":")):
+        for root, _, files in os.walk(top, onerror=lambda e: print("measure-compose: not evicted:", e, file=sys.stderr)):
+            for name in files:
+                path = os.path.join(root, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:
+                    continue
+                try:
+                    os.fdatasync(fd)
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+'
 
 t0=$(date +%s%N)
 "${compose[@]}" up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
@@ -125,7 +170,7 @@ sampler=$!
 load=$(PINCER_GATEWAY_TOKEN=$token "$BENCH" load --url "http://127.0.0.1:$port" --phases "32:$REQUESTS")
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
-peak=$(cat "$peak_file" 2>/dev/null || echo 0)
+peak=$(cat "$peak_file" 2>/dev/null || echo 0 0)
 after=$(memory)
 # Containers that died under the load and were restarted (a kernel OOM kill under mem_limit, a
 # panic): the turns they held fail, and the figures above would hide why.
@@ -188,11 +233,12 @@ sizes=$(for image in nats gateway llm-router agent-runner channel-bridge; do
     echo "$image $("$DOCKER" image inspect -f '{{ .Size }}' "pincer/$image:$TAG")"
 done)
 
-python3 - "$up_ms" "$peak" <<PY
+python3 - "$up_ms" $peak <<PY
 import json, sys
-def table(text):
-    return {line.split()[0]: float(line.split()[1]) for line in text.strip().splitlines() if line.strip()}
+def table(text, column=1):
+    return {line.split()[0]: float(line.split()[column]) for line in text.strip().splitlines() if line.strip()}
 idle = table("""$idle""")
+idle_pss = table("""$idle""", 2)
 after = table("""$after""")
 sizes = {k: round(v / 1e6, 1) for k, v in table("""$sizes""").items()}
 print(json.dumps({
@@ -201,6 +247,9 @@ print(json.dumps({
     "idle_total_mib": round(sum(v for k, v in idle.items() if "fake-provider" not in k), 1),
     "load": json.loads("""$load"""),
     "peak_total_mib_under_load": float(sys.argv[2]),  # without the fake provider, like idle
+    "idle_pss_mib": idle_pss,
+    "idle_pss_total_mib": round(sum(v for k, v in idle_pss.items() if "fake-provider" not in k), 1),
+    "peak_pss_total_mib_under_load": float(sys.argv[3]),
     "after_load_mib": after,
     "restarts_under_load": {k.lstrip("/"): int(v) for k, v in table("""$restarts""").items() if v},
     "crash_recovery": json.loads("""$crash"""),
