@@ -34,6 +34,36 @@ LABEL org.opencontainers.image.title="${BIN}" \
       io.pincer.binary="${BIN}"
 COPY service /usr/local/bin/service
 
+# The gateway, the agent-runner and the llm-router: one executable for the three
+# (pincer-turn-services; context target/docker/turn-services), copied before anything that differs
+# between them, so their images share that layer: on disk once, and in memory once, since
+# containers reading the same layer's file share its pages in the page cache. Which service runs
+# is PINCER_SERVICE:
+#
+#   docker build -f docker/service.Dockerfile --build-arg BIN=pincer-gateway \
+#       --target turn-service -t pincer/gateway:local target/docker/turn-services
+FROM gcr.io/distroless/cc-debian12:nonroot AS turn-service
+
+USER 65532:65532
+ENV LOG_FORMAT=json
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/service"]
+HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/service", "healthcheck"]
+COPY service /usr/local/bin/service
+
+ARG BIN=unknown
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ENV PINCER_SERVICE=${BIN}
+LABEL org.opencontainers.image.title="${BIN}" \
+      org.opencontainers.image.description="Pincer ${BIN} on a distroless (cc-debian12) base" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      io.pincer.binary="${BIN}" \
+      io.pincer.executable="pincer-turn-services"
+
 # The fake LLM provider (Ollama + OpenAI wire formats on one port) for the `demo` profile and tests.
 FROM service AS fake-provider
 EXPOSE 8080

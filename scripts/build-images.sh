@@ -41,8 +41,13 @@ declare -A BIN_OF=(
 )
 # image name -> Dockerfile stage
 declare -A STAGE_OF=([fake-provider]=fake-provider [fake-telegram]=fake-telegram [mcp-test-server]=mcp-test-server)
+# The images of the three services every turn passes through: one executable and one shared layer
+# (docker/service.Dockerfile, stage turn-service), which runs the service PINCER_SERVICE names.
+TURN_SERVICES=(gateway llm-router agent-runner)
+TURN_EXECUTABLE=pincer-turn-services
 ALL_IMAGES=(nats gateway llm-router agent-runner channel-bridge tool-host fake-provider fake-telegram mcp-test-server)
 
+is_turn_service() { [[ " ${TURN_SERVICES[*]} " == *" $1 "* ]]; }
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -75,7 +80,11 @@ t_all=$(date +%s%N)
 cargo_build() {
     local packages=(-p pincer-probe -p pincer) image t
     for image in "${images[@]}"; do
-        [[ -z "${BIN_OF[$image]:-}" ]] || packages+=(-p "${BIN_OF[$image]}")
+        if is_turn_service "$image"; then
+            [[ " ${packages[*]} " == *" pincer-services "* ]] || packages+=(-p pincer-services)
+        elif [[ -n "${BIN_OF[$image]:-}" ]]; then
+            packages+=(-p "${BIN_OF[$image]}")
+        fi
     done
     log "cargo build --release --locked ${packages[*]}"
     t=$(date +%s%N)
@@ -166,6 +175,7 @@ PY
 }
 
 log "images (tag $TAG)"
+rm -rf "$STAGE/turn-services"
 for image in "${images[@]}"; do
     ctx="$STAGE/$image"
     rm -rf "$ctx" && mkdir -p "$ctx"
@@ -179,6 +189,15 @@ for image in "${images[@]}"; do
         "$(need_bin pincer)" bus config >"$ctx/pincer.conf"
         nats_version="$("$ctx/nats-server" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)"
         build nats "$ctx" -f docker/nats/Dockerfile --build-arg "NATS_SERVER_VERSION=$nats_version"
+    elif is_turn_service "$image"; then
+        # One context for the three, staged once: the same file, so the same layer.
+        ctx="$STAGE/turn-services"
+        if [[ ! -f "$ctx/service" ]]; then
+            mkdir -p "$ctx"
+            cp -p "$(need_bin "$TURN_EXECUTABLE")" "$ctx/service"
+        fi
+        build "$image" "$ctx" -f docker/service.Dockerfile --build-arg "BIN=${BIN_OF[$image]}" \
+            --target turn-service
     elif [[ "$image" == tool-host ]]; then
         docker/debian/make-debian.sh
         stage_tool_runtimes "$ctx"

@@ -1,4 +1,6 @@
-//! `pincer-services` runs the service named by the path it is started under.
+//! `pincer-services` runs the service named by the path it is started under, or by
+//! `PINCER_SERVICE` when that path names none (a container's `/usr/local/bin/service`);
+//! `pincer-turn-services` does the same for the three services every turn passes through.
 
 mod config;
 
@@ -10,10 +12,17 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const EXE: &str = env!("CARGO_BIN_EXE_pincer-services");
+const TURN_EXE: &str = env!("CARGO_BIN_EXE_pincer-turn-services");
 
 /// The executable started as `arg0` with `args`, to completion.
 fn run_as(arg0: &str, args: &[&str], envs: &[(&str, String)]) -> Output {
-    Command::new(EXE)
+    run_exe_as(EXE, arg0, args, envs)
+}
+
+/// `exe` started as `arg0` with `args`, to completion.
+fn run_exe_as(exe: &str, arg0: &str, args: &[&str], envs: &[(&str, String)]) -> Output {
+    Command::new(exe)
+        .env_remove("PINCER_SERVICE")
         .arg0(arg0)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
@@ -36,6 +45,63 @@ fn a_name_that_is_no_service_is_refused_with_the_names_it_answers_to() {
     ] {
         assert!(stderr.contains(name), "{name} missing from: {stderr}");
     }
+}
+
+#[test]
+fn under_another_name_it_runs_the_service_pincer_service_names() {
+    // Nothing serves on that port: the router's own probe runs and says it is unhealthy (exit 1),
+    // where a refused name would exit 2.
+    let listen = format!("127.0.0.1:{}", pincer_test_support::free_port());
+    for exe in [EXE, TURN_EXE] {
+        let output = run_exe_as(
+            exe,
+            "/usr/local/bin/service",
+            &["healthcheck"],
+            &[
+                ("PINCER_SERVICE", "pincer-llm-router".to_owned()),
+                ("PINCER_LLM_ROUTER_LISTEN", listen.clone()),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{exe}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("pincer-llm-router: unhealthy"),
+            "{exe}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_pincer_service_that_names_no_service_here_is_refused_by_name() {
+    for (exe, missing) in [(EXE, "pincer-nothing"), (TURN_EXE, "pincer-channel-bridge")] {
+        let output = run_exe_as(
+            exe,
+            "/usr/local/bin/service",
+            &["healthcheck"],
+            &[("PINCER_SERVICE", missing.to_owned())],
+        );
+        assert_eq!(output.status.code(), Some(2), "{exe}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "PINCER_SERVICE=\"{missing}\" names no service here"
+            )),
+            "{exe}: {stderr}"
+        );
+        assert!(stderr.contains("pincer-gateway"), "{exe}: {stderr}");
+    }
+}
+
+#[test]
+fn the_turn_executable_holds_the_three_services_of_a_turn_and_no_other() {
+    let output = run_exe_as(TURN_EXE, "pincer-tool-host", &[], &[]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let listed = stderr.trim_end().rsplit(": ").next().unwrap_or_default();
+    assert_eq!(
+        listed, "pincer-gateway, pincer-agent-runner, pincer-llm-router",
+        "{stderr}"
+    );
 }
 
 struct Running(Child);
