@@ -381,6 +381,10 @@ async fn a_dropped_socket_reconnects_and_nothing_is_lost_or_doubled() {
         .user_says(APP, &Incoming::dm("U0DRP", "two"))
         .expect("dm");
     world.connected(APP).await;
+    // "two" may have gone to the socket being dropped: then Slack sends it again once its ack is
+    // overdue, after what the new socket carried meanwhile. Slack keeps no order across that, so
+    // the next message waits for "two"'s answer, and the order below is the one sent.
+    world.answered(APP, &dm.channel, 2).await;
     world
         .slack
         .user_says(APP, &Incoming::dm("U0DRP", "three"))
