@@ -12,7 +12,8 @@
 #   --force-base  remake the distroless look-alike base (docker/base/make-base.sh --force)
 #
 # Images are tagged pincer/<image>:${PINCER_TAG:-local}. Steps: ensure docker, make the base image,
-# build release binaries, stage one build context per image under target/docker/, `docker build`.
+# build release binaries, stage one build context per image under target/docker/ (one for the three
+# turn services, which share their executable), `docker build`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -177,6 +178,17 @@ PY
 log "images (tag $TAG)"
 rm -rf "$STAGE/turn-services"
 for image in "${images[@]}"; do
+    if is_turn_service "$image"; then
+        # One context for the three, staged once: the same file, so the same layer.
+        ctx="$STAGE/turn-services"
+        if [[ ! -f "$ctx/service" ]]; then
+            mkdir -p "$ctx"
+            cp -p "$(need_bin "$TURN_EXECUTABLE")" "$ctx/service"
+        fi
+        build "$image" "$ctx" -f docker/service.Dockerfile --build-arg "BIN=${BIN_OF[$image]}" \
+            --target turn-service
+        continue
+    fi
     ctx="$STAGE/$image"
     rm -rf "$ctx" && mkdir -p "$ctx"
     if [[ "$image" == nats ]]; then
@@ -189,15 +201,6 @@ for image in "${images[@]}"; do
         "$(need_bin pincer)" bus config >"$ctx/pincer.conf"
         nats_version="$("$ctx/nats-server" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)"
         build nats "$ctx" -f docker/nats/Dockerfile --build-arg "NATS_SERVER_VERSION=$nats_version"
-    elif is_turn_service "$image"; then
-        # One context for the three, staged once: the same file, so the same layer.
-        ctx="$STAGE/turn-services"
-        if [[ ! -f "$ctx/service" ]]; then
-            mkdir -p "$ctx"
-            cp -p "$(need_bin "$TURN_EXECUTABLE")" "$ctx/service"
-        fi
-        build "$image" "$ctx" -f docker/service.Dockerfile --build-arg "BIN=${BIN_OF[$image]}" \
-            --target turn-service
     elif [[ "$image" == tool-host ]]; then
         docker/debian/make-debian.sh
         stage_tool_runtimes "$ctx"
