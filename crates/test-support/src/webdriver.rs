@@ -2,6 +2,7 @@
 //! the Control UI in a real headless browser. Only what those tests use: navigate, find, click,
 //! type, read text and attributes, run a script, take screenshots.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The browser.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// A browser session; the driver process is killed on drop.
+/// A browser session; the driver and the browser it started are killed on drop.
 pub struct Browser {
     driver: Child,
     base: String,
@@ -41,6 +42,9 @@ impl Browser {
         let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // A process group of its own, which the chromium it starts joins: on drop the group
+            // goes, not just the driver. Killing the driver alone left each run's browser behind.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -226,6 +230,13 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The driver leads its group (`process_group(0)`), so its id is the group's.
+        if let Ok(group) = i32::try_from(self.driver.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(group),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
