@@ -5,16 +5,15 @@
 # target/docker/<image>/service). Exec-form ENTRYPOINT/HEALTHCHECK cannot use build args, so every
 # image runs /usr/local/bin/service and carries its real binary name in labels:
 #
-#   docker build -f docker/service.Dockerfile --build-arg BIN=pincer-gateway \
-#       --target service -t pincer/gateway:local target/docker/gateway
+#   docker build -f docker/service.Dockerfile --build-arg BIN=pincer-channel-bridge \
+#       --target service -t pincer/channel-bridge:local target/docker/channel-bridge
 #
 # Contract for each binary: no arguments = run the service (configured by PINCER_* env and the
 # config file); `healthcheck` = probe the running service in the same container (HTTP /healthz or
 # grpc.health.v1) and exit 0 when it is serving, 1 otherwise, within 2 s.
 #
-# The binary is copied last: the instructions above it stay cached, so a rebuild after a code
-# change is one layer.
-FROM gcr.io/distroless/cc-debian12:nonroot AS service
+# How every service image runs its binary (no layer of its own).
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 
 USER 65532:65532
 ENV LOG_FORMAT=json
@@ -22,6 +21,10 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/service"]
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
     CMD ["/usr/local/bin/service", "healthcheck"]
+
+# The binary is copied last: the instructions above it stay cached, so a rebuild after a code
+# change is one layer.
+FROM runtime AS service
 
 ARG BIN=unknown
 ARG VERSION=0.0.0
@@ -42,14 +45,8 @@ COPY service /usr/local/bin/service
 #
 #   docker build -f docker/service.Dockerfile --build-arg BIN=pincer-gateway \
 #       --target turn-service -t pincer/gateway:local target/docker/turn-services
-FROM gcr.io/distroless/cc-debian12:nonroot AS turn-service
+FROM runtime AS turn-service
 
-USER 65532:65532
-ENV LOG_FORMAT=json
-STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/local/bin/service"]
-HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/service", "healthcheck"]
 COPY service /usr/local/bin/service
 
 ARG BIN=unknown
