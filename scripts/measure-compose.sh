@@ -126,7 +126,7 @@ PY
 # counts the file pages it is the first to read, so pages left cached by the image build (or by
 # the previous run) would make the figures depend on what ran before. Best effort: a layer it
 # cannot read (not root) is skipped and named.
-for image in nats gateway llm-router agent-runner channel-bridge tool-host fake-provider; do
+for image in $(scripts/compose-images.sh); do
     "$DOCKER" image inspect -f '{{.GraphDriver.Data.UpperDir}}:{{.GraphDriver.Data.LowerDir}}' "pincer/$image:$TAG"
 done | python3 -c '
 import os, sys
