@@ -105,13 +105,61 @@ impl Lease {
         Ok(())
     }
 
-    /// Gives the lease back (best effort: it expires anyway).
-    pub async fn release(self, store: &kv::Store) {
-        if let Err(error) = store
-            .delete_expect_revision(&self.key, Some(self.revision))
-            .await
-        {
-            tracing::debug!(%error, key = %self.key, "lease release failed");
+    /// The key the lease holds.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Gives the lease back (best effort: it expires anyway) by writing a record that expired at
+    /// once. Returns that record's revision: while it is the key's last, [`reacquire`] takes the
+    /// lease again in one request instead of three (a create that fails on the existing key, a
+    /// read, an update).
+    pub async fn release(self, store: &kv::Store) -> Option<u64> {
+        match store.update(&self.key, released(), self.revision).await {
+            Ok(revision) => Some(revision),
+            Err(error) => {
+                tracing::debug!(%error, key = %self.key, "lease release failed");
+                None
+            }
         }
+    }
+}
+
+/// The value a released lease leaves: nobody's, expired.
+fn released() -> bytes::Bytes {
+    serde_json::to_vec(&Holder {
+        holder: String::new(),
+        expires_at_ms: 0,
+    })
+    .unwrap_or_default()
+    .into()
+}
+
+/// As [`acquire`], for a key whose lease this process released at `released_revision` (what
+/// [`Lease::release`] returned): if nobody wrote the key since, one conditional update takes it.
+/// Otherwise (taken, released by someone else, or forgotten by the bucket) it is [`acquire`].
+pub async fn reacquire(
+    store: &kv::Store,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    released_revision: u64,
+) -> Result<Option<Lease>, LeaseError> {
+    match store
+        .update(key, value(holder, ttl), released_revision)
+        .await
+    {
+        Ok(revision) => Ok(Some(Lease {
+            key: key.to_owned(),
+            revision,
+        })),
+        Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+            acquire(store, key, holder, ttl).await
+        }
+        Err(e) => Err(LeaseError {
+            op: "retake",
+            key: key.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }

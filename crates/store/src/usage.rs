@@ -69,44 +69,74 @@ fn store_error(error: impl std::fmt::Display) -> UsageError {
     UsageError::Store(error.to_string())
 }
 
+/// A day's value as one writer last wrote it, and the revision that write got. The writer's next
+/// addition to the same day can then go straight to the conditional write: one request, not a
+/// read and a write. Someone else's write in between makes it fail, and the day is read again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    /// The day's totals after the write.
+    pub day: Day,
+    /// The write's revision.
+    pub revision: u64,
+}
+
 /// Adds `totals` (by model) to the day `date` (`YYYY-MM-DD`): one read and one conditional write,
 /// however many turns `totals` holds.
 pub async fn add(store: &kv::Store, date: &str, totals: &Day) -> Result<(), UsageError> {
+    add_after(store, date, totals, None).await.map(|_| ())
+}
+
+/// As [`add`], starting from `last` (this writer's previous write of the same day) instead of a
+/// read when given. Returns what was written, for the next call.
+pub async fn add_after(
+    store: &kv::Store,
+    date: &str,
+    totals: &Day,
+    last: Option<Written>,
+) -> Result<Written, UsageError> {
     let key = day_key(date);
+    let mut known = last;
     for _ in 0..UPDATE_ATTEMPTS {
-        let entry = store.entry(&key).await.map_err(store_error)?;
-        let (mut day, revision) = match entry {
-            Some(entry) if entry.operation == kv::Operation::Put => (
-                // An unreadable day starts over rather than blocking every later turn.
-                serde_json::from_slice::<Day>(&entry.value).unwrap_or_default(),
-                entry.revision,
-            ),
-            Some(entry) => (Day::new(), entry.revision),
-            None => (Day::new(), 0),
+        let (mut day, revision) = match known.take() {
+            Some(written) => (written.day, written.revision),
+            None => read_day(store, &key).await?,
         };
         for (model, added) in totals {
             day.entry(model.clone()).or_default().merge(added);
         }
         let value = serde_json::to_vec(&day).map_err(store_error)?;
-        let lost_race = if revision == 0 {
+        let written = if revision == 0 {
             match store.create(&key, value.into()).await {
-                Ok(_) => false,
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => true,
+                Ok(revision) => Some(revision),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => None,
                 Err(e) => return Err(store_error(e)),
             }
         } else {
             match store.update(&key, value.into(), revision).await {
-                Ok(_) => false,
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => true,
+                Ok(revision) => Some(revision),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => None,
                 Err(e) => return Err(store_error(e)),
             }
         };
-        if !lost_race {
-            return Ok(());
+        if let Some(revision) = written {
+            return Ok(Written { day, revision });
         }
-        // Another replica wrote the day in between: read it again.
+        // Another replica wrote the day in between (or `last` was stale): read it again.
     }
     Err(UsageError::Contended(date.to_owned()))
+}
+
+/// The day's stored totals and their revision (0: none yet).
+async fn read_day(store: &kv::Store, key: &str) -> Result<(Day, u64), UsageError> {
+    Ok(match store.entry(key).await.map_err(store_error)? {
+        Some(entry) if entry.operation == kv::Operation::Put => (
+            // An unreadable day starts over rather than blocking every later turn.
+            serde_json::from_slice::<Day>(&entry.value).unwrap_or_default(),
+            entry.revision,
+        ),
+        Some(entry) => (Day::new(), entry.revision),
+        None => (Day::new(), 0),
+    })
 }
 
 /// The totals of the `days` UTC days ending with the day of `today_ms`, oldest first; days without

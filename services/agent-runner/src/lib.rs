@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod model_call;
 pub mod prompt;
 pub mod prompt_cache;
+mod released_leases;
 pub mod router;
 #[cfg(test)]
 mod scripted_router;

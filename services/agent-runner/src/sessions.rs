@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 
+use crate::released_leases::ReleasedLeases;
+
 pub use pincer_store::transcript::{Transcript, TurnOutcome, TurnRecord, kv_key};
 
 /// Store failures.
@@ -43,6 +45,8 @@ pub struct SessionStore {
     /// server has none (see `pincer_bus::setup::leases_bucket`).
     js: jetstream::Context,
     namespace: pincer_bus::Namespace,
+    /// Where this runner gave leases back, to take them again in one request.
+    released: std::sync::Arc<ReleasedLeases>,
 }
 
 /// A session in brief.
@@ -82,6 +86,7 @@ impl SessionStore {
             lease_ttl,
             js: js.clone(),
             namespace: ns.clone(),
+            released: Default::default(),
         })
     }
 
@@ -222,7 +227,14 @@ impl SessionStore {
         holder: &str,
     ) -> Result<Option<Lease>, Error> {
         let key = kv_key(session_key);
-        match pincer_bus::lease::acquire(&self.leases, &key, holder, self.lease_ttl).await {
+        let taken = match self.released.take(&key) {
+            Some(revision) => {
+                pincer_bus::lease::reacquire(&self.leases, &key, holder, self.lease_ttl, revision)
+                    .await
+            }
+            None => pincer_bus::lease::acquire(&self.leases, &key, holder, self.lease_ttl).await,
+        };
+        match taken {
             Ok(lease) => Ok(lease),
             Err(error) => {
                 // A restarted NATS server comes back without the in-memory leases bucket (every
@@ -247,7 +259,10 @@ impl SessionStore {
 
     /// Gives a lease back (harmless if it fails: the lease expires on its own).
     pub async fn release_lease(&self, lease: Lease) {
-        lease.release(&self.leases).await;
+        let key = lease.key().to_owned();
+        if let Some(revision) = lease.release(&self.leases).await {
+            self.released.remember(&key, revision);
+        }
     }
 }
 
@@ -300,5 +315,85 @@ mod tests {
             "the lease taken after the restart holds"
         );
         store.release_lease(lease).await;
+    }
+
+    /// Messages `client` has published so far.
+    fn published(client: &async_nats::Client) -> u64 {
+        client
+            .statistics()
+            .out_messages
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_lease_given_back_here_is_taken_again_in_one_request_and_still_excludes_others() {
+        let nats = NatsServer::start();
+        let namespace = pincer_bus::Namespace::default();
+        let client = async_nats::connect(nats.url()).await.expect("nats");
+        let here = SessionStore::open(
+            &async_nats::jetstream::new(client.clone()),
+            &namespace,
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("session store");
+        let other_client = async_nats::connect(nats.url()).await.expect("nats");
+        let elsewhere = SessionStore::open(
+            &async_nats::jetstream::new(other_client),
+            &namespace,
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("session store");
+
+        let first = here
+            .acquire_lease("agent:main:a", "runner-1")
+            .await
+            .expect("lease")
+            .expect("free");
+        here.release_lease(first).await;
+        let before = published(&client);
+        let again = here
+            .acquire_lease("agent:main:a", "runner-1")
+            .await
+            .expect("lease")
+            .expect("free again");
+        assert_eq!(published(&client) - before, 1, "one conditional update");
+        assert!(
+            elsewhere
+                .acquire_lease("agent:main:a", "runner-2")
+                .await
+                .expect("answer")
+                .is_none(),
+            "the lease taken again holds"
+        );
+        here.release_lease(again).await;
+        let theirs = elsewhere
+            .acquire_lease("agent:main:a", "runner-2")
+            .await
+            .expect("lease")
+            .expect("free for another runner");
+
+        // This runner's hint is stale now: the full acquire answers, and says the lease is held.
+        assert!(
+            here.acquire_lease("agent:main:a", "runner-1")
+                .await
+                .expect("answer")
+                .is_none(),
+            "held by the other runner"
+        );
+        elsewhere.release_lease(theirs).await;
+        let before = published(&client);
+        assert!(
+            here.acquire_lease("agent:main:a", "runner-1")
+                .await
+                .expect("lease")
+                .is_some(),
+            "free once the other runner gave it back"
+        );
+        assert!(
+            published(&client) - before > 1,
+            "released elsewhere: the full acquire"
+        );
     }
 }
