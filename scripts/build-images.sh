@@ -133,6 +133,10 @@ need_bin() {
     local bin="$TARGET_DIR/release/$1"
     [[ -x "$bin" ]] || die "$bin not found: run without --no-cargo (or cargo build --release -p $1)"
     check_libs "$bin"
+    # Symbols would be a quarter of an image's size (a package's own profile settings in
+    # Cargo.toml need `strip = true` again).
+    ! readelf -S -W "$bin" | grep -q ' \.symtab ' ||
+        die "$bin still has its symbol table: give its package strip = true in Cargo.toml"
     echo "$bin"
 }
 
