@@ -1,5 +1,6 @@
 //! A lease in a KV bucket: one holder at a time for a key, with an expiry in the value so a
-//! crashed holder blocks others only briefly. Used for "one Telegram poller per bot token".
+//! crashed holder blocks others only briefly. Used for one turn per session at a time across
+//! agent-runners, and for one connection (or sender) per bot, app or number across bridges.
 
 use std::time::Duration;
 
@@ -52,14 +53,16 @@ pub async fn acquire(
         key: key.to_owned(),
         reason,
     };
-    match store.create(key, value(holder, ttl)).await {
+    // An update expecting no record yet, not `create`: that reads the key again itself when it
+    // has one, to take over only a deleted one, and a given-back lease is a record (`release`).
+    match store.update(key, value(holder, ttl), 0).await {
         Ok(revision) => {
             return Ok(Some(Lease {
                 key: key.to_owned(),
                 revision,
             }));
         }
-        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {}
         Err(e) => return Err(error("create", e.to_string())),
     }
     let Some(entry) = store
@@ -137,7 +140,9 @@ fn released() -> bytes::Bytes {
 
 /// As [`acquire`], for a key whose lease this process released at `released_revision` (what
 /// [`Lease::release`] returned): if nobody wrote the key since, one conditional update takes it.
-/// Otherwise (taken, released by someone else, or forgotten by the bucket) it is [`acquire`].
+/// Otherwise (taken, or released by someone else, or expired from the bucket by its age limit) it
+/// is [`acquire`]. The revision must come from the same bucket: one made again counts from
+/// elsewhere (`setup::leases_bucket`), so its revisions never match an old one.
 pub async fn reacquire(
     store: &kv::Store,
     key: &str,

@@ -129,18 +129,54 @@ pub const LEASE_BUCKET_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 /// held back. On a cluster it stays on disk: a restarted node comes back with an empty memory
 /// replica, and with another node down the bucket had no quorum and no turn could take a lease.
 pub async fn leases_bucket(js: &jetstream::Context, ns: &Namespace) -> Result<kv::Store, Error> {
-    ensure_bucket(
-        js,
-        kv::Config {
-            storage: if replicas() == 1 {
-                stream::StorageType::Memory
-            } else {
-                stream::StorageType::File
-            },
-            ..one_value_config(ns.leases_bucket(), LEASE_BUCKET_MAX_AGE)
+    let bucket = ns.leases_bucket();
+    if let Ok(store) = js.get_key_value(&bucket).await {
+        return Ok(store);
+    }
+    // The bucket as `create_key_value` makes it (the KV layout of async-nats), plus a first
+    // sequence of its own (see `first_sequence`).
+    let config = stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some(String::new()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age: LEASE_BUCKET_MAX_AGE,
+        storage: if replicas() == 1 {
+            stream::StorageType::Memory
+        } else {
+            stream::StorageType::File
         },
-    )
-    .await
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        num_replicas: replicas(),
+        discard: stream::DiscardPolicy::New,
+        first_sequence: Some(first_sequence()),
+        ..Default::default()
+    };
+    let created = js.create_stream(config).await;
+    // Created here, or by another service in between.
+    js.get_key_value(&bucket).await.map_err(|_| Error::Setup {
+        what: format!("kv bucket {bucket}"),
+        reason: match created {
+            Err(error) => error.to_string(),
+            Ok(_) => "created but cannot be opened".to_owned(),
+        },
+    })
+}
+
+/// Where a new leases bucket starts counting: a random point in 2^61, so no two incarnations of
+/// the bucket (an in-memory one comes back empty after a NATS restart) share revisions. A runner
+/// takes a lease it gave back with one update conditioned on the revision it released at
+/// (`lease::reacquire`); were the new bucket to count from 1 again, that revision could be another
+/// runner's live lease of the same session there, and the update would take it from under it.
+fn first_sequence() -> u64 {
+    use std::hash::BuildHasher;
+    // The standard library's hasher keys come from the OS's random source.
+    let random =
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    (random >> 3) | 1
 }
 
 /// Age after which a health record nobody updated is forgotten: longer than the longest cooldown,

@@ -95,8 +95,10 @@ pub async fn add_after(
     last: Option<Written>,
 ) -> Result<Written, UsageError> {
     let key = day_key(date);
+    // The attempt from `last` is not one of the contended ones.
+    let attempts = UPDATE_ATTEMPTS + usize::from(last.is_some());
     let mut known = last;
-    for _ in 0..UPDATE_ATTEMPTS {
+    for _ in 0..attempts {
         let (mut day, revision) = match known.take() {
             Some(written) => (written.day, written.revision),
             None => read_day(store, &key).await?,

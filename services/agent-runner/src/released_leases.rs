@@ -1,6 +1,7 @@
 //! The revisions at which this runner gave session leases back, so that its next turn of the same
 //! session takes the lease again in one bus request (`pincer_bus::lease::reacquire`) instead of
-//! three. Only a hint: a stale or forgotten one costs the full acquire, never a wrong lease.
+//! three. Only a hint: a stale or forgotten one costs the full acquire, never a wrong lease (a
+//! bucket made again after a NATS restart counts from a random point: `setup::leases_bucket`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

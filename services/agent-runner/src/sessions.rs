@@ -391,9 +391,55 @@ mod tests {
                 .is_some(),
             "free once the other runner gave it back"
         );
+        assert_eq!(
+            published(&client) - before,
+            3,
+            "released elsewhere: the full acquire (a write expecting no record, a read, an update)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lease_given_back_before_the_bucket_was_made_again_is_not_taken_from_its_new_holder()
+    {
+        let nats = NatsServer::start();
+        let namespace = pincer_bus::Namespace::default();
+        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
+        let here = SessionStore::open(&js, &namespace, Duration::from_secs(30))
+            .await
+            .expect("session store");
+        let first = here
+            .acquire_lease("agent:main:a", "runner-1")
+            .await
+            .expect("lease")
+            .expect("free");
+        here.release_lease(first).await;
+
+        // What a restarted NATS server does to the in-memory bucket: it is gone, and made anew.
+        js.delete_stream(format!("KV_{}", namespace.leases_bucket()))
+            .await
+            .expect("bucket gone");
+        let elsewhere = SessionStore::open(&js, &namespace, Duration::from_secs(30))
+            .await
+            .expect("session store on the new bucket");
+        // Another runner holds the session there, having written it as often as this runner did
+        // (take, refresh): counted from 1 again, its record would have the revision this runner
+        // remembers from its release.
+        let mut theirs = elsewhere
+            .acquire_lease("agent:main:a", "runner-2")
+            .await
+            .expect("lease")
+            .expect("free in the new bucket");
+        elsewhere
+            .refresh_lease(&mut theirs, "runner-2")
+            .await
+            .expect("refresh");
+
         assert!(
-            published(&client) - before > 1,
-            "released elsewhere: the full acquire"
+            here.acquire_lease("agent:main:a", "runner-1")
+                .await
+                .expect("answer")
+                .is_none(),
+            "held by the other runner"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Usage totals written off the turn's path, coalesced under load.
 //!
 //! Every answered turn's usage goes to one task per replica, which writes whatever has arrived
-//! since its last write in one read-and-update of the day's value: one turn per write at low load
+//! since its last write in one conditional update of the day's value, made from what it last wrote
+//! (the day is read only when someone else wrote it since): one turn per write at low load
 //! (visible a moment after the answer), many under load, where a write per turn made concurrent
 //! turns race for the same key, retry, and cost the bus two messages a turn more.
 
