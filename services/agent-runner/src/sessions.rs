@@ -275,7 +275,31 @@ mod tests {
 
     use pincer_test_support::{NatsServer, eventually};
 
-    use super::SessionStore;
+    use super::{Lease, SessionStore};
+
+    const SESSION: &str = "agent:main:a";
+
+    /// A session store on its own connection to `nats`, and that connection.
+    async fn store_on(nats: &NatsServer) -> (async_nats::Client, SessionStore) {
+        let client = async_nats::connect(nats.url()).await.expect("nats");
+        let js = async_nats::jetstream::new(client.clone());
+        let store = SessionStore::open(
+            &js,
+            &pincer_bus::Namespace::default(),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("session store");
+        (client, store)
+    }
+
+    /// `holder`'s try at the session's lease: `None` while another holds it.
+    async fn try_lease(store: &SessionStore, holder: &str) -> Option<Lease> {
+        store
+            .acquire_lease(SESSION, holder)
+            .await
+            .expect("an answer")
+    }
 
     #[tokio::test]
     async fn leases_are_taken_again_after_nats_restarts_without_its_in_memory_bucket() {
@@ -328,67 +352,32 @@ mod tests {
     #[tokio::test]
     async fn a_lease_given_back_here_is_taken_again_in_one_request_and_still_excludes_others() {
         let nats = NatsServer::start();
-        let namespace = pincer_bus::Namespace::default();
-        let client = async_nats::connect(nats.url()).await.expect("nats");
-        let here = SessionStore::open(
-            &async_nats::jetstream::new(client.clone()),
-            &namespace,
-            Duration::from_secs(30),
-        )
-        .await
-        .expect("session store");
-        let other_client = async_nats::connect(nats.url()).await.expect("nats");
-        let elsewhere = SessionStore::open(
-            &async_nats::jetstream::new(other_client),
-            &namespace,
-            Duration::from_secs(30),
-        )
-        .await
-        .expect("session store");
+        let (client, here) = store_on(&nats).await;
+        let (_, elsewhere) = store_on(&nats).await;
 
-        let first = here
-            .acquire_lease("agent:main:a", "runner-1")
-            .await
-            .expect("lease")
-            .expect("free");
+        let first = try_lease(&here, "runner-1").await.expect("free");
         here.release_lease(first).await;
         let before = published(&client);
-        let again = here
-            .acquire_lease("agent:main:a", "runner-1")
-            .await
-            .expect("lease")
-            .expect("free again");
+        let again = try_lease(&here, "runner-1").await.expect("free again");
         assert_eq!(published(&client) - before, 1, "one conditional update");
         assert!(
-            elsewhere
-                .acquire_lease("agent:main:a", "runner-2")
-                .await
-                .expect("answer")
-                .is_none(),
+            try_lease(&elsewhere, "runner-2").await.is_none(),
             "the lease taken again holds"
         );
         here.release_lease(again).await;
-        let theirs = elsewhere
-            .acquire_lease("agent:main:a", "runner-2")
+        let theirs = try_lease(&elsewhere, "runner-2")
             .await
-            .expect("lease")
             .expect("free for another runner");
 
         // This runner's hint is stale now: the full acquire answers, and says the lease is held.
         assert!(
-            here.acquire_lease("agent:main:a", "runner-1")
-                .await
-                .expect("answer")
-                .is_none(),
+            try_lease(&here, "runner-1").await.is_none(),
             "held by the other runner"
         );
         elsewhere.release_lease(theirs).await;
         let before = published(&client);
         assert!(
-            here.acquire_lease("agent:main:a", "runner-1")
-                .await
-                .expect("lease")
-                .is_some(),
+            try_lease(&here, "runner-1").await.is_some(),
             "free once the other runner gave it back"
         );
         assert_eq!(
@@ -402,32 +391,24 @@ mod tests {
     async fn a_lease_given_back_before_the_bucket_was_made_again_is_not_taken_from_its_new_holder()
     {
         let nats = NatsServer::start();
-        let namespace = pincer_bus::Namespace::default();
-        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
-        let here = SessionStore::open(&js, &namespace, Duration::from_secs(30))
-            .await
-            .expect("session store");
-        let first = here
-            .acquire_lease("agent:main:a", "runner-1")
-            .await
-            .expect("lease")
-            .expect("free");
+        let (client, here) = store_on(&nats).await;
+        let first = try_lease(&here, "runner-1").await.expect("free");
         here.release_lease(first).await;
 
         // What a restarted NATS server does to the in-memory bucket: it is gone, and made anew.
-        js.delete_stream(format!("KV_{}", namespace.leases_bucket()))
+        async_nats::jetstream::new(client)
+            .delete_stream(format!(
+                "KV_{}",
+                pincer_bus::Namespace::default().leases_bucket()
+            ))
             .await
             .expect("bucket gone");
-        let elsewhere = SessionStore::open(&js, &namespace, Duration::from_secs(30))
-            .await
-            .expect("session store on the new bucket");
+        let (_, elsewhere) = store_on(&nats).await;
         // Another runner holds the session there, having written it as often as this runner did
         // (take, refresh): counted from 1 again, its record would have the revision this runner
         // remembers from its release.
-        let mut theirs = elsewhere
-            .acquire_lease("agent:main:a", "runner-2")
+        let mut theirs = try_lease(&elsewhere, "runner-2")
             .await
-            .expect("lease")
             .expect("free in the new bucket");
         elsewhere
             .refresh_lease(&mut theirs, "runner-2")
@@ -435,10 +416,7 @@ mod tests {
             .expect("refresh");
 
         assert!(
-            here.acquire_lease("agent:main:a", "runner-1")
-                .await
-                .expect("answer")
-                .is_none(),
+            try_lease(&here, "runner-1").await.is_none(),
             "held by the other runner"
         );
     }
