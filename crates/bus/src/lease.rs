@@ -115,8 +115,8 @@ impl Lease {
 
     /// Gives the lease back (best effort: it expires anyway) by writing a record that expired at
     /// once. Returns that record's revision: while it is the key's last, [`reacquire`] takes the
-    /// lease again in one request instead of three (a create that fails on the existing key, a
-    /// read, an update).
+    /// lease again in one request instead of three (a write expecting no record, which fails on
+    /// this one, a read, an update).
     pub async fn release(self, store: &kv::Store) -> Option<u64> {
         match store.update(&self.key, released(), self.revision).await {
             Ok(revision) => Some(revision),

@@ -304,17 +304,8 @@ mod tests {
     #[tokio::test]
     async fn leases_are_taken_again_after_nats_restarts_without_its_in_memory_bucket() {
         let mut nats = NatsServer::start();
-        let client = async_nats::connect(nats.url()).await.expect("nats");
-        let js = async_nats::jetstream::new(client.clone());
-        let namespace = pincer_bus::Namespace::default();
-        let store = SessionStore::open(&js, &namespace, Duration::from_secs(30))
-            .await
-            .expect("session store");
-        let lease = store
-            .acquire_lease("agent:main:a", "runner-1")
-            .await
-            .expect("lease")
-            .expect("free");
+        let (_, store) = store_on(&nats).await;
+        let lease = try_lease(&store, "runner-1").await.expect("free");
         store.release_lease(lease).await;
 
         nats.restart();
@@ -323,7 +314,7 @@ mod tests {
             let store = store.clone();
             async move {
                 store
-                    .acquire_lease("agent:main:a", "runner-1")
+                    .acquire_lease(SESSION, "runner-1")
                     .await
                     .ok()
                     .flatten()
@@ -331,11 +322,7 @@ mod tests {
         })
         .await;
         assert!(
-            store
-                .acquire_lease("agent:main:a", "runner-2")
-                .await
-                .expect("answer")
-                .is_none(),
+            try_lease(&store, "runner-2").await.is_none(),
             "the lease taken after the restart holds"
         );
         store.release_lease(lease).await;

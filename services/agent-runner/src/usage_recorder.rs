@@ -94,20 +94,39 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn turns_that_arrive_together_are_written_once_and_all_counted() {
+    async fn usage_store() -> (NatsServer, kv::Store) {
         let nats = NatsServer::start();
         let client = async_nats::connect(nats.url()).await.expect("nats");
         let js = async_nats::jetstream::new(client);
-        let ns = pincer_bus::Namespace::default();
-        pincer_bus::setup::ensure_all(&js, &ns)
-            .await
-            .expect("setup");
-        let store = pincer_bus::setup::usage_bucket(&js, &ns)
+        let store = pincer_bus::setup::usage_bucket(&js, &pincer_bus::Namespace::default())
             .await
             .expect("bucket");
+        (nats, store)
+    }
+
+    /// The day the tests write, and its noon in unix ms.
+    const DAY: &str = "2026-05-28";
+    const NOON: u64 = 1_780_000_000_000;
+
+    /// One turn of `model` added to [`DAY`] by a writer whose last write was `last`.
+    async fn add_turn(
+        store: &kv::Store,
+        model: &str,
+        last: Option<usage::Written>,
+    ) -> usage::Written {
+        let mut turn = Day::new();
+        turn.entry(model.to_owned())
+            .or_default()
+            .add_turn(&Usage::default());
+        usage::add_after(store, DAY, &turn, last)
+            .await
+            .expect("usage written")
+    }
+
+    #[tokio::test]
+    async fn turns_that_arrive_together_are_written_once_and_all_counted() {
+        let (_nats, store) = usage_store().await;
         let (recorder, writer) = UsageRecorder::start(store.clone());
-        let noon = 1_780_000_000_000; // 2026-05-28
         let turn = Usage {
             prompt_tokens: Some(10),
             completion_tokens: Some(2),
@@ -115,13 +134,13 @@ mod tests {
         };
         // Recorded before the writer runs (this runtime has one thread): one write for all.
         for _ in 0..50 {
-            recorder.add(noon, "fake/m", &turn);
+            recorder.add(NOON, "fake/m", &turn);
         }
-        recorder.add(noon, "fake/other", &turn);
+        recorder.add(NOON, "fake/other", &turn);
         drop(recorder);
         writer.finish(Duration::from_secs(10)).await;
 
-        let day = usage::last_days(&store, noon, 1).await.expect("read");
+        let day = usage::last_days(&store, NOON, 1).await.expect("read");
         let totals = &day[0].1;
         assert_eq!(totals["fake/m"].turns, 50);
         assert_eq!(totals["fake/m"].prompt_tokens, 500);
@@ -134,39 +153,17 @@ mod tests {
         assert_eq!(writes, 1, "51 turns in one write");
     }
 
-    async fn usage_store() -> (NatsServer, kv::Store) {
-        let nats = NatsServer::start();
-        let client = async_nats::connect(nats.url()).await.expect("nats");
-        let js = async_nats::jetstream::new(client);
-        let store = pincer_bus::setup::usage_bucket(&js, &pincer_bus::Namespace::default())
-            .await
-            .expect("bucket");
-        (nats, store)
-    }
-
-    fn one_turn(model: &str) -> Day {
-        let mut day = Day::new();
-        day.entry(model.to_owned())
-            .or_default()
-            .add_turn(&Usage::default());
-        day
-    }
-
     #[tokio::test]
     async fn a_writer_adds_to_its_last_write_without_reading_the_day_again() {
         let (_nats, store) = usage_store().await;
-        let first = usage::add_after(&store, "2026-05-28", &one_turn("fake/m"), None)
-            .await
-            .expect("first write");
+        let first = add_turn(&store, "fake/m", None).await;
         // What the writer believes is stored, at the revision it wrote: a write that read the day
         // would not carry the model only the belief has.
         let mut believed = first.clone();
         believed
             .day
             .insert("only/believed".to_owned(), usage::Totals::default());
-        let second = usage::add_after(&store, "2026-05-28", &one_turn("fake/m"), Some(believed))
-            .await
-            .expect("second write");
+        let second = add_turn(&store, "fake/m", Some(believed)).await;
         assert_eq!(second.day["fake/m"].turns, 2);
         assert!(second.day.contains_key("only/believed"));
         assert!(second.revision > first.revision);
@@ -175,19 +172,13 @@ mod tests {
     #[tokio::test]
     async fn a_write_by_someone_else_in_between_is_read_and_kept() {
         let (_nats, store) = usage_store().await;
-        let mine = usage::add_after(&store, "2026-05-28", &one_turn("fake/m"), None)
-            .await
-            .expect("my write");
-        usage::add(&store, "2026-05-28", &one_turn("fake/other"))
-            .await
-            .expect("another replica's write");
-        let after = usage::add_after(&store, "2026-05-28", &one_turn("fake/m"), Some(mine))
-            .await
-            .expect("my next write");
+        let mine = add_turn(&store, "fake/m", None).await;
+        // Another replica's write, from a read of the day.
+        add_turn(&store, "fake/other", None).await;
+        let after = add_turn(&store, "fake/m", Some(mine)).await;
         assert_eq!(after.day["fake/m"].turns, 2);
         assert_eq!(after.day["fake/other"].turns, 1, "the other write is kept");
-        let noon = 1_780_000_000_000; // 2026-05-28
-        let stored = usage::last_days(&store, noon, 1).await.expect("read");
+        let stored = usage::last_days(&store, NOON, 1).await.expect("read");
         assert_eq!(stored[0].1, after.day);
     }
 }
