@@ -286,7 +286,7 @@ async fn turn_context(
     let ns = &config.namespace;
     let sessions = sessions::SessionStore::open(js, ns, config.ack_wait / 2).await?;
     let media = match pincer_bus::setup::media_store(js, ns).await {
-        Ok(store) => Some(attachments::Media(store)),
+        Ok(store) => Some(attachments::Media::new(store)),
         Err(error) => {
             tracing::warn!(%error, "media store unavailable: attachments will not be saved");
             None

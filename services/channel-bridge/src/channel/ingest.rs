@@ -256,15 +256,7 @@ impl<P: Platform> Ingest<P> {
                     continue;
                 }
             };
-            let mut object = format!(
-                "{}-{}-{}",
-                self.tag,
-                super::key_token(&self.account),
-                super::key_token(&message.id)
-            );
-            if index > 0 {
-                object.push_str(&format!("-{index}"));
-            }
+            let object = media_object_name(self.tag, &self.account, &message.id, index);
             let size = bytes.len() as u64;
             if let Err(error) = self.media.put(object.as_str(), &mut bytes.as_slice()).await {
                 tracing::warn!(%error, "attachment not stored");
@@ -320,6 +312,25 @@ impl<P: Platform> Ingest<P> {
                 reason: error.to_string(),
             })
     }
+}
+
+/// The media store's name for one upload of a message's attachment: where it came from, plus a
+/// part of its own. The same message can be taken in twice at once (a webhook and the catch-up
+/// query, a platform's retry): both uploads would otherwise share one name, and the second would
+/// replace the first's chunks while the agent-runner reads them for the turn that carries the
+/// first (JetStream keeps the first of the two turns), leaving that read waiting forever. The
+/// upload nobody's turn names ages out with the store.
+fn media_object_name(tag: &str, account: &str, message_id: &str, index: usize) -> String {
+    let mut object = format!(
+        "{tag}-{}-{}",
+        super::key_token(account),
+        super::key_token(message_id)
+    );
+    if index > 0 {
+        object.push_str(&format!("-{index}"));
+    }
+    object.push_str(&format!("-{}", uuid::Uuid::new_v4().simple()));
+    object
 }
 
 /// The name the agent sees for an attachment: the platform's, else one made from where it came.
@@ -401,6 +412,17 @@ mod tests {
             quoted: Some("the old plan".into()),
             ..Inbound::default()
         }
+    }
+
+    #[test]
+    fn two_uploads_of_one_attachment_never_share_a_media_name() {
+        let first = media_object_name("bb", "default", "GUID-1", 0);
+        let again = media_object_name("bb", "default", "GUID-1", 0);
+        assert_ne!(first, again);
+        assert!(first.starts_with("bb-default-GUID-1-"), "{first}");
+        assert!(
+            media_object_name("bb", "default", "GUID-1", 2).starts_with("bb-default-GUID-1-2-")
+        );
     }
 
     #[test]
