@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every Pincer image from binaries compiled on the host; needs no image registry.
 #
-#   scripts/build-images.sh [--no-cargo | --cargo-only] [--force-base] [IMAGE...]
+#   scripts/build-images.sh [--no-cargo | --cargo-only] [--debug] [--force-base] [IMAGE...]
 #
 #   IMAGE         any of: nats gateway llm-router agent-runner channel-bridge tool-host fake-provider
 #                 fake-telegram mcp-test-server; or `compose`: the ones compose.yml runs
@@ -9,6 +9,9 @@
 #   --no-cargo    do not run `cargo build --release --locked`; use the binaries already in target/release
 #   --cargo-only  only build the release binaries (scripts/test.sh then makes the images in the
 #                 background while it compiles the tests)
+#   --debug       the test build's binaries (target/debug, from `cargo nextest run --no-run`),
+#                 stripped as they are staged; the size budget is not applied (unoptimised code is
+#                 bigger). CI's images: the tests compile these anyway, a release build is ~5 min more
 #   --force-base  remake the distroless look-alike base (docker/base/make-base.sh --force)
 #
 # Images are tagged pincer/<image>:${PINCER_TAG:-local}. Steps: ensure docker, make the base image,
@@ -53,14 +56,15 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'build-images: error: %s\n' "$*" >&2; exit 1; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-run_cargo=1 cargo_only=0 force_base=()
+run_cargo=1 cargo_only=0 force_base=() profile=release
 images=()
 for arg in "$@"; do
     case "$arg" in
         --no-cargo) run_cargo=0 ;;
         --cargo-only) cargo_only=1 ;;
         --force-base) force_base=(--force) ;;
-        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --debug) profile=debug ;;
+        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $arg (see --help)" ;;
         compose)
             mapfile -t -O "${#images[@]}" images < <(scripts/compose-images.sh)
@@ -87,9 +91,11 @@ cargo_build() {
             packages+=(-p "${BIN_OF[$image]}")
         fi
     done
-    log "cargo build --release --locked ${packages[*]}"
+    local release=(--release)
+    [[ "$profile" == release ]] || release=()
+    log "cargo build ${release[*]} --locked ${packages[*]}"
     t=$(date +%s%N)
-    cargo build --release --locked "${packages[@]}"
+    cargo build "${release[@]}" --locked "${packages[@]}"
     echo "cargo build: $(ms_since "$t") ms" >&2
 }
 if ((cargo_only)); then
@@ -130,9 +136,17 @@ check_libs() {
 }
 
 need_bin() {
-    local bin="$TARGET_DIR/release/$1"
+    local bin="$TARGET_DIR/$profile/$1"
     [[ -x "$bin" ]] || die "$bin not found: run without --no-cargo (or cargo build --release -p $1)"
     check_libs "$bin"
+    if [[ "$profile" == debug ]]; then
+        # Line tables and symbols are most of a debug binary; the images need neither.
+        local stripped="$STAGE/stripped/$1"
+        mkdir -p "$STAGE/stripped"
+        [[ "$stripped" -nt "$bin" ]] || strip -o "$stripped" "$bin"
+        echo "$stripped"
+        return
+    fi
     # Symbols would be a quarter of an image's size (a package's own profile settings in
     # Cargo.toml need `strip = true` again).
     ! readelf -S -W "$bin" | grep -q ' \.symtab ' ||
@@ -224,14 +238,17 @@ for label in io.pincer.binary io.nats.server.version pincer.base.recipe pincer.d
     "$DOCKER" image prune -f --filter "label=$label" >/dev/null
 done
 
-log "image sizes (budget ${BUDGET_MB} MB each, tool-host ${TOOL_HOST_BUDGET_MB} MB)"
+log "image sizes (budget ${BUDGET_MB} MB each, tool-host ${TOOL_HOST_BUDGET_MB} MB; $profile binaries)"
 printf '  %-34s %8s  %s\n' IMAGE "SIZE MB" ""
 over=0
 for image in "${images[@]}"; do
     size=$("$DOCKER" image inspect -f '{{ .Size }}' "pincer/$image:$TAG")
     mark="" budget="$BUDGET_MB"
     [[ "$image" != tool-host ]] || budget="$TOOL_HOST_BUDGET_MB"
-    if ((size > budget * 1000 * 1000)); then mark="OVER BUDGET ($budget MB)"; over=1; fi
+    if [[ "$profile" == release ]] && ((size > budget * 1000 * 1000)); then
+        mark="OVER BUDGET ($budget MB)"
+        over=1
+    fi
     printf '  %-34s %8s  %s\n' "pincer/$image:$TAG" "$(awk -v s="$size" 'BEGIN{printf "%.1f", s/1e6}')" "$mark"
 done
 base_size=$("$DOCKER" image inspect -f '{{ .Size }}' gcr.io/distroless/cc-debian12:nonroot)
