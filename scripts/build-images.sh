@@ -137,7 +137,9 @@ check_libs() {
 
 need_bin() {
     local bin="$TARGET_DIR/$profile/$1"
-    [[ -x "$bin" ]] || die "$bin not found: run without --no-cargo (or cargo build --release -p $1)"
+    local build="cargo build --release -p $1"
+    [[ "$profile" == release ]] || build="cargo nextest run --no-run, or cargo build -p $1"
+    [[ -x "$bin" ]] || die "$bin not found: run without --no-cargo (or $build)"
     check_libs "$bin"
     if [[ "$profile" == debug ]]; then
         # Line tables and symbols are most of a debug binary; the images need neither.

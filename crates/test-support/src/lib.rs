@@ -35,7 +35,8 @@ pub fn init_tracing() {
 }
 
 /// Path of a workspace binary (e.g. `pincer-gateway`) for tests that run the real processes:
-/// `target/release` first (scripts/test.sh builds it before the tests), then `target/debug`.
+/// `target/release` first (scripts/test.sh builds it before the tests, unless
+/// `PINCER_TEST_IMAGES=debug`, as in CI), then `target/debug`.
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
