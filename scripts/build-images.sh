@@ -197,6 +197,8 @@ PY
 
 log "images (tag $TAG)"
 rm -rf "$STAGE/turn-services"
+# Every image's health check under compose (the same file in each context: one shared layer).
+probe="$(need_bin pincer-probe)"
 for image in "${images[@]}"; do
     if is_turn_service "$image"; then
         # One context for the three, staged once: the same file, so the same layer.
@@ -204,6 +206,7 @@ for image in "${images[@]}"; do
         if [[ ! -f "$ctx/service" ]]; then
             mkdir -p "$ctx"
             cp -p "$(need_bin "$TURN_EXECUTABLE")" "$ctx/service"
+            cp -p "$probe" "$ctx/pincer-probe"
         fi
         build "$image" "$ctx" -f docker/service.Dockerfile --build-arg "BIN=${BIN_OF[$image]}" \
             --target turn-service
@@ -211,11 +214,10 @@ for image in "${images[@]}"; do
     fi
     ctx="$STAGE/$image"
     rm -rf "$ctx" && mkdir -p "$ctx"
+    cp -p "$probe" "$ctx/pincer-probe"
     if [[ "$image" == nats ]]; then
         nats_bin="$(docker/nats/fetch-nats-server.sh | tail -1)"
         cp -p "$nats_bin" "$ctx/nats-server"
-        probe="$(need_bin pincer-probe)"
-        cp -p "$probe" "$ctx/pincer-probe"
         mkdir -p "$ctx/data"
         # Every service's user and subjects, from pincer-bus (passwords stay in the environment).
         "$(need_bin pincer)" bus config >"$ctx/pincer.conf"

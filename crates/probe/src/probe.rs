@@ -19,9 +19,20 @@ pub(crate) struct Limits {
     pub(crate) total: Duration,
 }
 
-/// Where to send the GET: parsed from `http://host[:port][/path]`.
+/// What the probe asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// `http://`: one HTTP/1.1 GET of the path; a 2xx status passes.
+    Http,
+    /// `grpc://`: `grpc.health.v1.Health/Check` over cleartext HTTP/2 for the service named by the
+    /// path (none: the whole server); SERVING passes.
+    Grpc,
+}
+
+/// What to probe: parsed from `http://host[:port][/path]` or `grpc://host:port[/service]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
+    pub(crate) protocol: Protocol,
     /// Host as written, without IPv6 brackets.
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -52,29 +63,39 @@ pub(crate) enum ProbeError {
     BadStatusLine(String),
     /// The whole probe ran past its deadline.
     Deadline,
+    /// The gRPC health call failed: what went wrong.
+    Grpc(&'static str),
 }
 
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadUrl(why) => write!(f, "bad URL: {why} (expected http://HOST:PORT/PATH)"),
+            Self::BadUrl(why) => write!(
+                f,
+                "bad URL: {why} (expected http://HOST:PORT/PATH or grpc://HOST:PORT[/SERVICE])"
+            ),
             Self::Resolve(err) => write!(f, "cannot resolve host: {err}"),
             Self::Connect(err) => write!(f, "cannot connect: {err}"),
             Self::Io(err) => write!(f, "request failed: {err}"),
             Self::Truncated => f.write_str("connection closed before a complete status line"),
             Self::BadStatusLine(line) => write!(f, "not an HTTP/1.x status line: {line:?}"),
-            Self::Deadline => f.write_str("no status line before the deadline"),
+            Self::Deadline => f.write_str("no answer before the deadline"),
+            Self::Grpc(why) => f.write_str(why),
         }
     }
 }
 
 impl Target {
-    /// Parses `http://host[:port][/path]`; the port defaults to 80. `https` is refused: the probe
-    /// only ever talks to a server in its own container.
+    /// Parses `http://host[:port][/path]` (the port defaults to 80) or `grpc://host:port[/service]`.
+    /// `https` is refused: the probe only ever talks to a server in its own container.
     pub(crate) fn parse(url: &str) -> Result<Self, ProbeError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or(ProbeError::BadUrl("only http:// is supported"))?;
+        let (protocol, rest) = if let Some(rest) = url.strip_prefix("http://") {
+            (Protocol::Http, rest)
+        } else if let Some(rest) = url.strip_prefix("grpc://") {
+            (Protocol::Grpc, rest)
+        } else {
+            return Err(ProbeError::BadUrl("only http:// and grpc:// are supported"));
+        };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
             Some(i) => (&rest[..i], rest[i..].to_owned()),
@@ -84,15 +105,29 @@ impl Target {
         if host.is_empty() {
             return Err(ProbeError::BadUrl("empty host"));
         }
+        if protocol == Protocol::Grpc {
+            if port.is_none() {
+                return Err(ProbeError::BadUrl("grpc:// needs a port"));
+            }
+            if path.contains('?') {
+                return Err(ProbeError::BadUrl("grpc:// takes no query"));
+            }
+        }
         Ok(Self {
+            protocol,
             host: host.to_owned(),
-            port,
+            port: port.unwrap_or(80),
             path,
         })
     }
 
-    /// The `Host` header value: IPv6 literals get their brackets back.
-    fn host_header(&self) -> String {
+    /// The gRPC service a `grpc://` target names: its path without the leading `/`.
+    pub(crate) fn grpc_service(&self) -> &str {
+        self.path.trim_start_matches('/')
+    }
+
+    /// The `Host` header (`:authority`) value: IPv6 literals get their brackets back.
+    pub(crate) fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -101,7 +136,8 @@ impl Target {
     }
 }
 
-fn split_authority(authority: &str) -> Result<(&str, u16), ProbeError> {
+/// The host and the port, if one is written.
+fn split_authority(authority: &str) -> Result<(&str, Option<u16>), ProbeError> {
     if authority.contains('@') {
         return Err(ProbeError::BadUrl(
             "credentials in the URL are not supported",
@@ -129,12 +165,13 @@ fn split_authority(authority: &str) -> Result<(&str, u16), ProbeError> {
         }
     };
     let port = match port {
-        None => 80,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or(ProbeError::BadUrl("port must be 1-65535"))?,
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or(ProbeError::BadUrl("port must be 1-65535"))?,
+        ),
     };
     Ok((host, port))
 }
@@ -174,7 +211,7 @@ pub(crate) fn get_status(target: &Target, limits: &Limits) -> Result<Status, Pro
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pincer-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         target.path,
-        target.host_header()
+        target.authority()
     );
     stream
         .write_all(request.as_bytes())
@@ -183,7 +220,7 @@ pub(crate) fn get_status(target: &Target, limits: &Limits) -> Result<Status, Pro
     parse_status_line(&line)
 }
 
-fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, ProbeError> {
+pub(crate) fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, ProbeError> {
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
         .to_socket_addrs()
         .map_err(ProbeError::Resolve)?

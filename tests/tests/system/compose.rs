@@ -410,6 +410,23 @@ async fn the_compose_stack_is_hardened_answers_and_keeps_state_across_down_and_u
         memory >> 20
     );
 
+    // Every container's health check (pincer-probe at the address compose gives the service: HTTP
+    // for NATS and the gateway, gRPC health for the others) passes against the running service.
+    for service in PINCER_SERVICES {
+        eventually(
+            &format!("{service} to be healthy"),
+            Duration::from_secs(60),
+            || async {
+                let state = project.inspect(service).await;
+                (state["State"]["Health"]["Status"] == "healthy").then_some(())
+            },
+        )
+        .await;
+        let state = project.inspect(service).await;
+        let test = &state["Config"]["Healthcheck"]["Test"];
+        assert_eq!(test[1], "/usr/local/bin/pincer-probe", "{service}: {test}");
+    }
+
     // A turn sent while no runner runs stays queued: the client gives up, the stack goes down.
     project.compose(&["stop", "agent-runner"]).await;
     let queued = project

@@ -63,6 +63,7 @@ fn url_with_port_and_path() {
     assert_eq!(
         target,
         Target {
+            protocol: Protocol::Http,
             host: "127.0.0.1".into(),
             port: 8222,
             path: "/healthz".into()
@@ -87,7 +88,7 @@ fn url_ipv6_literal() {
     assert_eq!(target.host, "::1");
     assert_eq!(target.port, 8222);
     assert_eq!(target.path, "/healthz?js-enabled-only=true");
-    assert_eq!(target.host_header(), "[::1]:8222");
+    assert_eq!(target.authority(), "[::1]:8222");
 }
 
 #[test]
@@ -210,4 +211,20 @@ fn get_reports_refused_connection() {
         get_status(&target, &limits()),
         Err(ProbeError::Connect(_))
     ));
+}
+
+#[test]
+fn grpc_urls_need_a_port_and_name_a_service_by_their_path() {
+    let target = Target::parse("grpc://127.0.0.1:50051").unwrap();
+    assert_eq!(target.protocol, Protocol::Grpc);
+    assert_eq!((target.port, target.grpc_service()), (50051, ""));
+    let target = Target::parse("grpc://[::1]:50061/grpc.health.v1.Health").unwrap();
+    assert_eq!(target.authority(), "[::1]:50061");
+    assert_eq!(target.grpc_service(), "grpc.health.v1.Health");
+    for url in ["grpc://127.0.0.1", "grpc://127.0.0.1:1/?x=1", "grpcs://h:1"] {
+        assert!(
+            matches!(Target::parse(url), Err(ProbeError::BadUrl(_))),
+            "{url:?} should be rejected"
+        );
+    }
 }
