@@ -81,7 +81,7 @@ done
 t_all=$(date +%s%N)
 
 # Only the binaries of the images asked for (up.sh asks for `compose`, so a user's build skips the
-# test servers): the NATS image takes pincer-probe and `pincer bus config`.
+# test servers): every image takes pincer-probe, the NATS image `pincer bus config` too.
 cargo_build() {
     local packages=(-p pincer-probe -p pincer) image t
     for image in "${images[@]}"; do
@@ -197,7 +197,8 @@ PY
 
 log "images (tag $TAG)"
 rm -rf "$STAGE/turn-services"
-# Every image's health check under compose (the same file in each context: one shared layer).
+# Every image's health check under compose. The images of docker/service.Dockerfile copy it in
+# their shared base stage: the same file in each context, so one layer for them all.
 probe="$(need_bin pincer-probe)"
 for image in "${images[@]}"; do
     if is_turn_service "$image"; then

@@ -68,9 +68,6 @@ else
 fi
 images_built() {
     if [[ -z "${PINCER_SKIP_IMAGES:-}" && "$images_from" == debug ]]; then
-        # The probe's package has no integration test, so the test build made only its unit
-        # tests' binary; it has no dependencies and builds in seconds.
-        cargo build --locked -p pincer-probe
         log "images from the test build's binaries"
         scripts/build-images.sh --no-cargo --debug >"$images_log" 2>&1 &
         images_pid=$!

@@ -6,7 +6,8 @@
 //! trailers, such as NOT_FOUND for an unknown service) is a failed probe either way.
 
 use std::io::{self, Read, Write};
-use std::time::Instant;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use crate::probe::{Limits, ProbeError, Target, connect};
 
@@ -33,6 +34,9 @@ const STREAM: u32 = 1;
 /// probe never raises.
 const MAX_FRAME: usize = 16_384;
 
+/// The longest response message accepted: a `HealthCheckResponse` is a few bytes.
+const MAX_MESSAGE: usize = 1024;
+
 /// `HealthCheckResponse.ServingStatus.SERVING`.
 pub(crate) const SERVING: u64 = 1;
 
@@ -40,18 +44,50 @@ pub(crate) const SERVING: u64 = 1;
 /// server reported (0 unknown, 1 serving, 2 not serving, 3 service unknown).
 pub(crate) fn check(target: &Target, service: &str, limits: &Limits) -> Result<u64, ProbeError> {
     let deadline = Instant::now() + limits.total;
-    let mut stream = connect(target, limits.connect)?;
-    stream
-        .set_read_timeout(Some(limits.io))
-        .map_err(ProbeError::Io)?;
+    let stream = connect(target, limits.connect)?;
     stream
         .set_write_timeout(Some(limits.io))
         .map_err(ProbeError::Io)?;
     stream.set_nodelay(true).map_err(ProbeError::Io)?;
+    let mut stream = Bounded {
+        stream,
+        io: limits.io,
+        deadline,
+    };
     stream
+        .stream
         .write_all(&request(&target.authority(), service))
         .map_err(ProbeError::Io)?;
     read_status(&mut stream, deadline)
+}
+
+/// The connection, each read bounded by the I/O timeout and by what is left of the probe's
+/// deadline: a server that trickles a byte at a time cannot hold the probe open.
+struct Bounded {
+    stream: TcpStream,
+    io: Duration,
+    deadline: Instant,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
+        }
+        self.stream.set_read_timeout(Some(left.min(self.io)))?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
 }
 
 /// The client preface, empty SETTINGS, then the call on stream 1: its HEADERS and one DATA frame
@@ -96,7 +132,10 @@ fn read_status(stream: &mut (impl Read + Write), deadline: Instant) -> Result<u6
         if Instant::now() >= deadline {
             return Err(ProbeError::Deadline);
         }
-        let (kind, flags, id, payload) = read_frame(stream)?;
+        let (kind, flags, id, payload) = read_frame(stream).map_err(|err| match err {
+            ProbeError::Io(_) if Instant::now() >= deadline => ProbeError::Deadline,
+            other => other,
+        })?;
         match kind {
             SETTINGS if flags & ACK == 0 => {
                 let mut ack = Vec::new();
@@ -108,7 +147,8 @@ fn read_status(stream: &mut (impl Read + Write), deadline: Instant) -> Result<u6
                 frame(&mut pong, PING, ACK, 0, &payload);
                 stream.write_all(&pong).map_err(ProbeError::Io)?;
             }
-            GOAWAY => {
+            // A graceful GOAWAY still finishes the streams up to its last stream id.
+            GOAWAY if last_stream_id(&payload) < STREAM => {
                 return Err(ProbeError::Grpc(
                     "the server closed the connection (GOAWAY)",
                 ));
@@ -133,6 +173,13 @@ fn read_status(stream: &mut (impl Read + Write), deadline: Instant) -> Result<u6
             _ => {}
         }
     }
+}
+
+/// The last stream id of a GOAWAY frame's payload (0 if it is too short to hold one).
+fn last_stream_id(payload: &[u8]) -> u32 {
+    payload
+        .first_chunk::<4>()
+        .map_or(0, |id| u32::from_be_bytes(*id) & 0x7fff_ffff)
 }
 
 /// One frame: type, flags, stream id and payload.
@@ -184,6 +231,11 @@ pub(crate) fn response_status(message: &[u8]) -> Result<Option<u64>, ProbeError>
         ));
     }
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if len > MAX_MESSAGE {
+        return Err(ProbeError::Grpc(
+            "a response message larger than a HealthCheckResponse",
+        ));
+    }
     let Some(mut fields) = rest.get(..len) else {
         return Ok(None);
     };

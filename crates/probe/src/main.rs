@@ -7,10 +7,10 @@
 //!
 //! It is the Docker HEALTHCHECK of images without a shell or curl (NATS, and the services under
 //! compose), so it has no dependencies, bounded time (2 s to connect, 2 s per read, 5 s in all)
-//! and a one-line reason on stderr when it fails. A probe every few seconds that starts a 2 MB
-//! process instead of a service's own 20 MB executable costs a third of the CPU time, and leaves
-//! the service's code in the page cache as the service itself reads it. Docker reserves exit
-//! code 2, so every failure, usage errors included, is 1.
+//! and a one-line reason on stderr when it fails. A probe every few seconds that starts this
+//! 0.4 MB executable instead of a service's own 11-19 MB one costs a third of the CPU time, and
+//! leaves the service's code in the page cache as the service itself reads it. Docker reserves
+//! exit code 2, so every failure, usage errors included, is 1.
 
 mod grpc;
 mod probe;

@@ -5,6 +5,9 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+/// The longest gRPC service name a `grpc://` URL may give (the request stays one small frame).
+const MAX_GRPC_SERVICE: usize = 1024;
+
 /// The longest response head we read while looking for the status line.
 const MAX_STATUS_LINE: usize = 8 * 1024;
 
@@ -57,7 +60,7 @@ pub(crate) enum ProbeError {
     Connect(io::Error),
     /// Sending the request or reading the response failed.
     Io(io::Error),
-    /// The peer closed the connection before a full status line.
+    /// The peer closed the connection before a full status line (HTTP) or response (gRPC).
     Truncated,
     /// The first line is not `HTTP/1.x NNN reason`.
     BadStatusLine(String),
@@ -77,7 +80,7 @@ impl fmt::Display for ProbeError {
             Self::Resolve(err) => write!(f, "cannot resolve host: {err}"),
             Self::Connect(err) => write!(f, "cannot connect: {err}"),
             Self::Io(err) => write!(f, "request failed: {err}"),
-            Self::Truncated => f.write_str("connection closed before a complete status line"),
+            Self::Truncated => f.write_str("connection closed before a complete answer"),
             Self::BadStatusLine(line) => write!(f, "not an HTTP/1.x status line: {line:?}"),
             Self::Deadline => f.write_str("no answer before the deadline"),
             Self::Grpc(why) => f.write_str(why),
@@ -111,6 +114,11 @@ impl Target {
             }
             if path.contains('?') {
                 return Err(ProbeError::BadUrl("grpc:// takes no query"));
+            }
+            if path.len() > MAX_GRPC_SERVICE {
+                return Err(ProbeError::BadUrl(
+                    "a gRPC service name is at most 1024 bytes",
+                ));
             }
         }
         Ok(Self {

@@ -99,3 +99,50 @@ async fn a_server_that_is_not_http2_fails() {
     let (ok, stderr) = probe(format!("grpc://127.0.0.1:{port}")).await;
     assert!(!ok, "{stderr}");
 }
+
+#[test]
+fn a_server_that_trickles_bytes_cannot_hold_the_probe_open() {
+    // The head of a 16 KiB DATA frame, then its payload a byte every half second: each read
+    // returns within the 2 s read timeout, so only the probe's own deadline (5 s in all) ends it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok((mut socket, _)) = listener.accept() {
+            if socket
+                .write_all(&[0x00, 0x40, 0x00, 0, 0, 0, 0, 0, 1])
+                .is_err()
+            {
+                return;
+            }
+            for _ in 0..120 {
+                if socket.write_all(&[0]).is_err() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pincer-probe"))
+        .arg(format!("grpc://127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pincer-probe");
+    // Generous: the point is that it ends, long before the server would stop trickling (60 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the probe was still waiting on a trickling server after 40 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("deadline"), "{stderr}");
+}

@@ -97,3 +97,15 @@ fn padding_is_removed_and_checked() {
     assert!(unpadded(PADDED, &[5, 1]).is_err());
     assert!(unpadded(PADDED, &[]).is_err());
 }
+
+#[test]
+fn a_response_message_too_large_for_a_health_response_is_refused_early() {
+    assert!(response_status(&[0, 0, 0, 0x10, 0]).is_err());
+}
+
+#[test]
+fn a_graceful_goaway_names_the_last_stream_it_finishes() {
+    assert_eq!(last_stream_id(&[0, 0, 0, 1, 0, 0, 0, 0]), 1);
+    assert_eq!(last_stream_id(&[0x80, 0, 0, 0, 0, 0, 0, 0]), 0);
+    assert_eq!(last_stream_id(&[0, 0]), 0);
+}
