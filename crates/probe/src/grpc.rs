@@ -40,23 +40,17 @@ const MAX_MESSAGE: usize = 1024;
 /// `HealthCheckResponse.ServingStatus.SERVING`.
 pub(crate) const SERVING: u64 = 1;
 
-/// Calls `Health/Check` for `service` ("" is the whole server) and returns the serving status the
-/// server reported (0 unknown, 1 serving, 2 not serving, 3 service unknown).
-pub(crate) fn check(target: &Target, service: &str, limits: &Limits) -> Result<u64, ProbeError> {
+/// Calls `Health/Check` for the target's service ("" is the whole server) and returns the serving
+/// status the server reported (0 unknown, 1 serving, 2 not serving, 3 service unknown).
+pub(crate) fn check(target: &Target, limits: &Limits) -> Result<u64, ProbeError> {
     let deadline = Instant::now() + limits.total;
-    let stream = connect(target, limits.connect)?;
-    stream
-        .set_write_timeout(Some(limits.io))
-        .map_err(ProbeError::Io)?;
-    stream.set_nodelay(true).map_err(ProbeError::Io)?;
     let mut stream = Bounded {
-        stream,
+        stream: connect(target, limits)?,
         io: limits.io,
         deadline,
     };
     stream
-        .stream
-        .write_all(&request(&target.authority(), service))
+        .write_all(&request(&target.authority(), target.grpc_service()))
         .map_err(ProbeError::Io)?;
     read_status(&mut stream, deadline)
 }
@@ -125,13 +119,11 @@ pub(crate) fn request(authority: &str, service: &str) -> Vec<u8> {
     out
 }
 
-/// Reads frames until stream 1's response message is complete, and returns its status.
-fn read_status(stream: &mut (impl Read + Write), deadline: Instant) -> Result<u64, ProbeError> {
+/// Reads frames until stream 1's response message is complete, and returns its status. The
+/// deadline is kept by the reads (`Bounded`): one past it fails, reported as the deadline.
+fn read_status(stream: &mut Bounded, deadline: Instant) -> Result<u64, ProbeError> {
     let mut message = Vec::new();
     loop {
-        if Instant::now() >= deadline {
-            return Err(ProbeError::Deadline);
-        }
         let (kind, flags, id, payload) = read_frame(stream).map_err(|err| match err {
             ProbeError::Io(_) if Instant::now() >= deadline => ProbeError::Deadline,
             other => other,
@@ -208,14 +200,9 @@ fn unpadded(flags: u8, payload: &[u8]) -> Result<&[u8], ProbeError> {
     if flags & PADDED == 0 {
         return Ok(payload);
     }
-    let bad = ProbeError::Grpc("a padded frame with more padding than payload");
-    let (&pad, rest) = payload.split_first().ok_or(bad)?;
-    let end = rest
-        .len()
-        .checked_sub(usize::from(pad))
-        .ok_or(ProbeError::Grpc(
-            "a padded frame with more padding than payload",
-        ))?;
+    let bad = || ProbeError::Grpc("a padded frame with more padding than payload");
+    let (&pad, rest) = payload.split_first().ok_or_else(bad)?;
+    let end = rest.len().checked_sub(usize::from(pad)).ok_or_else(bad)?;
     Ok(&rest[..end])
 }
 

@@ -53,7 +53,7 @@ fn probe(target: &Target, limits: &Limits) -> Result<(), String> {
             Ok(status) => Err(format!("HTTP {} {}", status.code, status.reason)),
             Err(err) => Err(err.to_string()),
         },
-        Protocol::Grpc => match grpc::check(target, target.grpc_service(), limits) {
+        Protocol::Grpc => match grpc::check(target, limits) {
             Ok(grpc::SERVING) => Ok(()),
             Ok(status) => Err(format!("health status {}", serving_status_name(status))),
             Err(err) => Err(err.to_string()),

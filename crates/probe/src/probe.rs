@@ -208,14 +208,7 @@ pub(crate) fn parse_status_line(line: &str) -> Result<Status, ProbeError> {
 /// Sends one `GET` and returns the response's status; the body is never read.
 pub(crate) fn get_status(target: &Target, limits: &Limits) -> Result<Status, ProbeError> {
     let deadline = Instant::now() + limits.total;
-    let mut stream = connect(target, limits.connect)?;
-    stream
-        .set_read_timeout(Some(limits.io))
-        .map_err(ProbeError::Io)?;
-    stream
-        .set_write_timeout(Some(limits.io))
-        .map_err(ProbeError::Io)?;
-    stream.set_nodelay(true).map_err(ProbeError::Io)?;
+    let mut stream = connect(target, limits)?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pincer-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         target.path,
@@ -228,15 +221,26 @@ pub(crate) fn get_status(target: &Target, limits: &Limits) -> Result<Status, Pro
     parse_status_line(&line)
 }
 
-pub(crate) fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, ProbeError> {
+/// A connection to `target` (each address tried within the connect timeout), its reads and writes
+/// bounded by the I/O timeout, without Nagle's delay on the small request.
+pub(crate) fn connect(target: &Target, limits: &Limits) -> Result<TcpStream, ProbeError> {
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
         .to_socket_addrs()
         .map_err(ProbeError::Resolve)?
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => return Ok(stream),
+        match TcpStream::connect_timeout(&addr, limits.connect) {
+            Ok(stream) => {
+                stream
+                    .set_read_timeout(Some(limits.io))
+                    .map_err(ProbeError::Io)?;
+                stream
+                    .set_write_timeout(Some(limits.io))
+                    .map_err(ProbeError::Io)?;
+                stream.set_nodelay(true).map_err(ProbeError::Io)?;
+                return Ok(stream);
+            }
             Err(err) => last = err,
         }
     }
