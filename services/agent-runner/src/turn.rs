@@ -135,10 +135,11 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
 
     let stored = store(context, request, loaded, outcome.clone(), result.compacted).await;
     if stored {
-        // The outcome is durable: answer first, then give the lease back (off the client's path).
-        announce(context, request, &outcome).await;
-        record_usage(context, &outcome);
+        // The outcome is durable: count it (whoever sees the answer sees it counted), answer,
+        // then give the lease back (off the client's path).
         record_metrics(context, request, &outcome, taken.elapsed());
+        record_usage(context, &outcome).await;
+        announce(context, request, &outcome).await;
     }
     context.sessions.release_lease(lease).await;
     if stored {
@@ -221,9 +222,9 @@ async fn one_off(
 ) -> Disposition {
     let work = run_agent(context, request, &[], SessionChoices::default(), live);
     let result = abortable(context, request, work).await;
-    record_usage(context, &result.outcome);
-    announce(context, request, &result.outcome).await;
     record_metrics(context, request, &result.outcome, taken.elapsed());
+    record_usage(context, &result.outcome).await;
+    announce(context, request, &result.outcome).await;
     delivered(context, request, &result.outcome).await
 }
 
@@ -340,11 +341,18 @@ async fn abortable(
     }
 }
 
-/// Adds an answered turn to the day's usage totals (written off the turn's path, best effort).
-fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
+/// How long an answer waits for its usage to be written (best effort: it is answered anyway).
+const USAGE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Adds an answered turn to the day's usage totals and waits for the write that carries it (shared
+/// with the turns answered meanwhile), so a client that asks for usage once answered sees the turn.
+async fn record_usage(context: &TurnContext, outcome: &TurnOutcome) {
     if let (Some(recorder), TurnOutcome::Answered { model, usage, .. }) = (&context.usage, outcome)
     {
-        recorder.add(pincer_clock::now_ms(), model, usage);
+        recorder
+            .add(pincer_clock::now_ms(), model, usage)
+            .written(USAGE_PATIENCE)
+            .await;
     }
 }
 

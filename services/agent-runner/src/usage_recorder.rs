@@ -1,10 +1,11 @@
-//! Usage totals written off the turn's path, coalesced under load.
+//! Usage totals, written before the turn is answered and coalesced under load.
 //!
 //! Every answered turn's usage goes to one task per replica, which writes whatever has arrived
 //! since its last write in one conditional update of the day's value, made from what it last wrote
-//! (the day is read only when someone else wrote it since): one turn per write at low load
-//! (visible a moment after the answer), many under load, where a write per turn made concurrent
-//! turns race for the same key, retry, and cost the bus two messages a turn more.
+//! (the day is read only when someone else wrote it since): one turn per write at low load, many
+//! under load, where a write per turn made concurrent turns race for the same key, retry, and cost
+//! the bus two messages a turn more. A turn waits for the write that carries it before it is
+//! answered, so whoever sees the answer and asks for the day's usage sees it counted.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use pincer_bus::messages::Usage;
 use pincer_store::usage::{self, Day};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// One answered turn's figures.
 #[derive(Debug)]
@@ -20,13 +21,19 @@ struct Answered {
     date: String,
     model: String,
     usage: Usage,
+    /// Dropped once the write carrying this turn is done (or failed): wakes [`Recorded`].
+    written: oneshot::Sender<()>,
 }
 
-/// The sending side: cheap to call from a turn, never waits on the bus.
+/// The sending side: cheap to call from a turn; what it returns tells when the turn is written.
 #[derive(Clone, Debug)]
 pub struct UsageRecorder {
     queue: mpsc::UnboundedSender<Answered>,
 }
+
+/// A turn's usage on its way to the store.
+#[derive(Debug)]
+pub struct Recorded(oneshot::Receiver<()>);
 
 /// The writing task; [`UsageWriter::finish`] waits for what was recorded to be written.
 pub struct UsageWriter(tokio::task::JoinHandle<()>);
@@ -40,14 +47,28 @@ impl UsageRecorder {
     }
 
     /// Adds a turn of `model` answered at `unix_ms`.
-    pub fn add(&self, unix_ms: u64, model: &str, usage: &Usage) {
+    pub fn add(&self, unix_ms: u64, model: &str, usage: &Usage) -> Recorded {
+        let (written, recorded) = oneshot::channel();
         let answered = Answered {
             date: pincer_clock::Date::of_unix_ms(unix_ms).to_string(),
             model: model.to_owned(),
             usage: *usage,
+            written,
         };
+        // A stopped writer drops the turn, and with it the sender: `Recorded` ends at once.
         if self.queue.send(answered).is_err() {
             tracing::warn!("usage not recorded: the writer has stopped");
+        }
+        Recorded(recorded)
+    }
+}
+
+impl Recorded {
+    /// Waits (at most `patience`: usage is best effort, the answer must not hang on it) until the
+    /// write that carries this turn is done or has failed.
+    pub async fn written(self, patience: Duration) {
+        if tokio::time::timeout(patience, self.0).await.is_err() {
+            tracing::warn!(?patience, "usage not written in time; answering anyway");
         }
     }
 }
@@ -68,6 +89,8 @@ async fn write_as_they_come(store: kv::Store, mut pending: mpsc::UnboundedReceiv
     let mut last: Option<(String, usage::Written)> = None;
     while let Some(first) = pending.recv().await {
         let mut days: BTreeMap<String, Day> = BTreeMap::new();
+        // Held until the writes below are done: dropping them wakes the turns they carry.
+        let mut waiting = Vec::new();
         let mut next = Some(first);
         while let Some(answered) = next {
             days.entry(answered.date)
@@ -75,6 +98,7 @@ async fn write_as_they_come(store: kv::Store, mut pending: mpsc::UnboundedReceiv
                 .entry(answered.model)
                 .or_default()
                 .add_turn(&answered.usage);
+            waiting.push(answered.written);
             next = pending.try_recv().ok();
         }
         for (date, totals) in &days {
@@ -84,6 +108,7 @@ async fn write_as_they_come(store: kv::Store, mut pending: mpsc::UnboundedReceiv
                 Err(error) => tracing::warn!(%error, "usage not recorded"),
             }
         }
+        drop(waiting);
     }
 }
 
@@ -151,6 +176,19 @@ mod tests {
         })
         .await;
         assert_eq!(writes, 1, "51 turns in one write");
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_in_the_store_once_its_write_is_awaited() {
+        let (_nats, store) = usage_store().await;
+        let (recorder, _writer) = UsageRecorder::start(store.clone());
+        // This runtime has one thread: the writer runs only while the turn waits for it.
+        recorder
+            .add(NOON, "fake/m", &Usage::default())
+            .written(Duration::from_secs(10))
+            .await;
+        let day = usage::last_days(&store, NOON, 1).await.expect("read");
+        assert_eq!(day[0].1.get("fake/m").map(|t| t.turns), Some(1));
     }
 
     #[tokio::test]
