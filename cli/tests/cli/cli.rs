@@ -225,22 +225,40 @@ async fn dev_killed_outright_leaves_no_process_behind() {
     running.dev.kill().unwrap();
     running.dev.wait().unwrap();
     // Each child is told (SIGTERM) when its parent dies, and stops as on any SIGTERM.
-    pincer_test_support::eventually(
-        "every child of the killed pincer dev to exit",
-        Duration::from_secs(30),
-        || {
-            let running: Vec<u32> = children
+    let still_running = || {
+        children
+            .iter()
+            .copied()
+            .filter(|child| {
+                Path::new(&format!("/proc/{child}")).exists()
+                    && !pincer_test_support::is_zombie(*child)
+            })
+            .collect::<Vec<u32>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = still_running();
+        if running.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let named: Vec<String> = running
                 .iter()
-                .copied()
-                .filter(|child| {
-                    Path::new(&format!("/proc/{child}")).exists()
-                        && !pincer_test_support::is_zombie(*child)
+                .map(|pid| {
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                    let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+                    let state = status.ok().and_then(|s| {
+                        s.lines()
+                            .find(|line| line.starts_with("State:"))
+                            .map(str::to_owned)
+                    });
+                    format!("{pid} {:?} {state:?}", comm.unwrap_or_default().trim())
                 })
                 .collect();
-            async move { running.is_empty().then_some(()) }
-        },
-    )
-    .await;
+            panic!("30 s after pincer dev was killed, still running: {named:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn descendants(root: u32) -> Vec<u32> {

@@ -67,12 +67,13 @@ pub fn serve(services: &[&str]) -> Result<Launched, ServeError> {
                 ),
             },
             Ok(request) if let Err(reason) = settable(&request.env) => Reply::Refused { reason },
-            Ok(request) => match fork_service() {
-                Ok(Forked::Service(go)) => {
+            Ok(request) => match fork_service(&request.service) {
+                Ok(Forked::Service { go, titled }) => {
                     // The supervisor's socket is the launcher's, not the service's.
                     drop(requests);
                     drop(replies);
-                    become_service(go, supervisor, &request.service, &request.env)?;
+                    titled.map_err(ServeError::Service)?;
+                    become_service(go, supervisor, &request.env)?;
                     return Ok(Launched::Service(request.service));
                 }
                 Ok(Forked::Started(pid)) => Reply::Started { pid: pid.as_raw() },
@@ -92,17 +93,23 @@ pub fn serve(services: &[&str]) -> Result<Launched, ServeError> {
 
 /// Where [`fork_service`] returned.
 enum Forked {
-    /// In the service. Its end of the pipe reads end-of-file once the service's first parent has
-    /// been reaped, so that its parent is the supervisor.
-    Service(OwnedFd),
+    /// In the service, named already (or why it could not be). Its end of the pipe, `go`, reads
+    /// end-of-file once the service's first parent has been reaped, so that its parent is the
+    /// supervisor.
+    Service {
+        go: OwnedFd,
+        titled: Result<(), String>,
+    },
     /// In the launcher: the service runs as this process.
     Started(Pid),
 }
 
 /// Forks a child that forks the service and exits: the service, orphaned, goes to the nearest
-/// subreaper, the supervisor.
+/// subreaper, the supervisor. The service names itself `service` before it hands its PID to the
+/// launcher: whoever is told it started (`ps`, `pgrep -f`, the benchmarks' process table) finds it
+/// under its name, never under the launcher's.
 #[allow(unsafe_code)]
-fn fork_service() -> io::Result<Forked> {
+fn fork_service(service: &str) -> io::Result<Forked> {
     let (pid_read, pid_write) = pipe()?;
     let (go_read, go_write) = pipe()?;
     // SAFETY: the launcher has one thread (the supervisor starts it to do nothing but this), so
@@ -112,15 +119,22 @@ fn fork_service() -> io::Result<Forked> {
             drop(pid_read);
             drop(go_write);
             // SAFETY: this child has one thread, as its parent had.
-            let outcome = match unsafe { fork() } {
+            match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
-                    drop(pid_write);
-                    return Ok(Forked::Service(go_read));
+                    let titled = retitle(service);
+                    let pid = nix::unistd::getpid().as_raw();
+                    let _ = File::from(pid_write).write_all(&pid.to_le_bytes());
+                    return Ok(Forked::Service {
+                        go: go_read,
+                        titled,
+                    });
                 }
-                Ok(ForkResult::Parent { child }) => child.as_raw(),
-                Err(errno) => -(errno as i32),
-            };
-            let _ = File::from(pid_write).write_all(&outcome.to_le_bytes());
+                // The service writes its PID itself, once named.
+                Ok(ForkResult::Parent { .. }) => drop(pid_write),
+                Err(errno) => {
+                    let _ = File::from(pid_write).write_all(&(-(errno as i32)).to_le_bytes());
+                }
+            }
             // Not `exit`: the launcher's exit handlers and buffers are the launcher's.
             // SAFETY: ends this process at once; nothing of it is shared with another.
             unsafe { libc::_exit(0) }
@@ -128,6 +142,8 @@ fn fork_service() -> io::Result<Forked> {
         ForkResult::Parent { child } => {
             drop(pid_write);
             drop(go_read);
+            // The service's PID, or the errno of the fork that failed to make it (end-of-file: the
+            // service died before it wrote).
             let mut outcome = [0u8; 4];
             let read = File::from(pid_read).read_exact(&mut outcome);
             // Reaped, the child has handed the service to the supervisor; only then may the
@@ -153,10 +169,8 @@ fn fork_service() -> io::Result<Forked> {
 fn become_service(
     go: OwnedFd,
     supervisor: Pid,
-    service: &str,
     env: &[(String, String)],
 ) -> Result<(), ServeError> {
-    retitle(service).map_err(ServeError::Service)?;
     // End of file: the launcher has reaped the service's first parent.
     let mut byte = [0u8; 1];
     let _ = File::from(go).read(&mut byte);
@@ -204,11 +218,13 @@ fn settable(env: &[(String, String)]) -> Result<(), String> {
     }
 }
 
-/// Writes `name` over this process's command line, as `setproctitle` does: `/proc/<pid>/cmdline`
-/// (`ps`, `pgrep -f`) and `std::env::args` then read `name`, as in a service started under its
-/// name. The launcher was started with its name alone, longer than any service's.
+/// Names this process `name`, as if it had been started under it: its command name (`comm`, what
+/// `top` shows; the kernel keeps 15 bytes, best effort), and its command line written over, as
+/// `setproctitle` does: `/proc/<pid>/cmdline` (`ps`, `pgrep -f`) and `std::env::args` then read
+/// `name`. The launcher was started with its name alone, longer than any service's.
 #[allow(unsafe_code)]
 fn retitle(name: &str) -> Result<(), String> {
+    let _ = std::fs::write("/proc/self/comm", name);
     let stat = std::fs::read_to_string("/proc/self/stat")
         .map_err(|error| format!("/proc/self/stat: {error}"))?;
     // Fields after the command name, which may hold spaces: the 3rd field onwards. `arg_start` and
