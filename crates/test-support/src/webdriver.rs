@@ -152,14 +152,47 @@ impl Browser {
         }
     }
 
-    /// Clicks.
+    /// Clicks; panics when the browser did not (a click that failed in silence would only show as
+    /// a later wait timing out).
     pub async fn click(&self, element: &Element) {
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{}/click", element.0),
-            Some(json!({})),
-        )
-        .await;
+        if let Err(error) = self.try_click(element).await {
+            panic!("click refused: {error}");
+        }
+    }
+
+    /// Clicks the first element matching `css`, found again while the click fails (as it does on
+    /// an element the page has replaced since it was found: a list it re-renders on a timer).
+    pub async fn click_on(&self, css: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let outcome = match self.find(css).await {
+                Some(element) => self.try_click(&element).await,
+                None => Err("not found".to_owned()),
+            };
+            match outcome {
+                Ok(()) => return,
+                Err(error) => assert!(
+                    Instant::now() < deadline,
+                    "could not click {css} ({what}): {error}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks, or says why the browser would not (`stale element reference`, ...).
+    async fn try_click(&self, element: &Element) -> Result<(), String> {
+        let value = self
+            .command(
+                reqwest::Method::POST,
+                &format!("/element/{}/click", element.0),
+                Some(json!({})),
+            )
+            .await;
+        match value["error"].as_str() {
+            None => Ok(()),
+            Some(error) => Err(format!("{error}: {}", value["message"])),
+        }
     }
 
     /// Types into an input.

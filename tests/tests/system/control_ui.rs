@@ -75,11 +75,35 @@ async fn sign_in_approve_a_pairing_and_chat_with_streaming() {
         .wait_for(&row, "the pending request", TextContains("4242"))
         .await;
     browser.screenshot(&shots, "03-pairing-pending").await;
-    let approve = browser
-        .find(&format!("{row} button.approve"))
-        .await
-        .expect("approve button");
-    browser.click(&approve).await;
+    // The list is read again every 5 s (and on each visit of its tab): unchanged, its rows stay
+    // and only their times are drawn again, so a click under way on one is not lost.
+    let marks = format!(
+        "const r = document.querySelector('{row}'); \
+         return r ? [r.dataset.seen || '', r.cells[5].dataset.seen || ''] : ['gone', ''];"
+    );
+    browser
+        .script(&format!(
+            "const r = document.querySelector('{row}'); r.dataset.seen = 'y'; r.cells[5].dataset.seen = 'y';"
+        ))
+        .await;
+    browser
+        .click(&browser.find("[data-tab=pairing]").await.expect("tab"))
+        .await;
+    // The age cell drawn again: the list was read again.
+    let row_mark = eventually(
+        "the list read again",
+        std::time::Duration::from_secs(20),
+        || async {
+            let seen = browser.script(&marks).await;
+            (seen[1] == "").then(|| seen[0].clone())
+        },
+    )
+    .await;
+    assert_eq!(row_mark, "y", "the row was drawn again");
+    // Should it be drawn again all the same (a new request came), the button is found again.
+    browser
+        .click_on(&format!("{row} button.approve"), "approve")
+        .await;
     browser
         .wait_for(
             "#pairing-empty",
