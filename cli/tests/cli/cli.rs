@@ -224,41 +224,45 @@ async fn dev_killed_outright_leaves_no_process_behind() {
     assert_eq!(children.len(), 6, "{children:?}");
     running.dev.kill().unwrap();
     running.dev.wait().unwrap();
-    // Each child is told (SIGTERM) when its parent dies, and stops as on any SIGTERM.
-    let still_running = || {
-        children
-            .iter()
-            .copied()
-            .filter(|child| {
-                Path::new(&format!("/proc/{child}")).exists()
-                    && !pincer_test_support::is_zombie(*child)
-            })
-            .collect::<Vec<u32>>()
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let running = still_running();
-        if running.is_empty() {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            let named: Vec<String> = running
+    // Each child is told (SIGTERM) when its parent dies, and stops as on any SIGTERM. Those still
+    // running are named (pid, command, state) if the wait runs out.
+    pincer_test_support::eventually_seen(
+        "every child of the killed pincer dev to exit",
+        Duration::from_secs(30),
+        || {
+            let running: Vec<String> = children
                 .iter()
-                .map(|pid| {
-                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
-                    let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
-                    let state = status.ok().and_then(|s| {
-                        s.lines()
-                            .find(|line| line.starts_with("State:"))
-                            .map(str::to_owned)
-                    });
-                    format!("{pid} {:?} {state:?}", comm.unwrap_or_default().trim())
+                .copied()
+                .filter(|child| {
+                    Path::new(&format!("/proc/{child}")).exists()
+                        && !pincer_test_support::is_zombie(*child)
                 })
+                .map(described)
                 .collect();
-            panic!("30 s after pincer dev was killed, still running: {named:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            async move {
+                if running.is_empty() {
+                    Ok(())
+                } else {
+                    Err(running.join(", "))
+                }
+            }
+        },
+    )
+    .await;
+}
+
+/// `pid`, its command name and its state, as /proc shows them.
+fn described(pid: u32) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let state = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("State:").map(|s| s.trim().to_owned()))
+        })
+        .unwrap_or_default();
+    format!("{pid} {} ({state})", comm.trim())
 }
 
 fn descendants(root: u32) -> Vec<u32> {

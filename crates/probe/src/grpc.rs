@@ -52,7 +52,7 @@ pub(crate) fn check(target: &Target, limits: &Limits) -> Result<u64, ProbeError>
     stream
         .write_all(&request(&target.authority(), target.grpc_service()))
         .map_err(ProbeError::Io)?;
-    read_status(&mut stream, deadline)
+    read_status(&mut stream)
 }
 
 /// The connection, each read bounded by the I/O timeout and by what is left of the probe's
@@ -121,11 +121,11 @@ pub(crate) fn request(authority: &str, service: &str) -> Vec<u8> {
 
 /// Reads frames until stream 1's response message is complete, and returns its status. The
 /// deadline is kept by the reads (`Bounded`): one past it fails, reported as the deadline.
-fn read_status(stream: &mut Bounded, deadline: Instant) -> Result<u64, ProbeError> {
+fn read_status(stream: &mut Bounded) -> Result<u64, ProbeError> {
     let mut message = Vec::new();
     loop {
         let (kind, flags, id, payload) = read_frame(stream).map_err(|err| match err {
-            ProbeError::Io(_) if Instant::now() >= deadline => ProbeError::Deadline,
+            ProbeError::Io(_) if Instant::now() >= stream.deadline => ProbeError::Deadline,
             other => other,
         })?;
         match kind {
@@ -296,19 +296,15 @@ fn string(block: &mut Vec<u8>, value: &str) {
 }
 
 /// An HPACK integer with an `prefix_bits`-bit prefix, the first byte's other bits set to `high`.
-fn integer(block: &mut Vec<u8>, high: u8, prefix_bits: u32, mut value: u64) {
+fn integer(block: &mut Vec<u8>, high: u8, prefix_bits: u32, value: u64) {
     let max = (1_u64 << prefix_bits) - 1;
     if value < max {
         block.push(high | value as u8);
         return;
     }
     block.push(high | max as u8);
-    value -= max;
-    while value >= 0x80 {
-        block.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    block.push(value as u8);
+    // The rest as 7-bit groups, least significant first: a protobuf varint.
+    varint(block, value - max);
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! - [`NatsServer`]: a real `nats-server` (≥ 2.10, JetStream on) on a random loopback port, with its
 //!   own store directory, killed on drop, restartable on the same store.
-//! - [`eventually`], [`wait_http_ok`]: poll until a deadline instead of sleeping.
+//! - [`eventually`], [`eventually_seen`], [`wait_http_ok`]: poll until a deadline instead of
+//!   sleeping.
 //! - [`init_tracing`]: test logs only when `TEST_LOG` is set.
 //! - [`Terminal`]: a program on a pseudo-terminal, answered prompt by prompt.
 //! - [`ask_gateway`]: one question through a running gateway's OpenAI-compatible API.
@@ -17,7 +18,7 @@ mod terminal;
 pub mod webdriver;
 
 pub use nats::NatsServer;
-pub use poll::{eventually, wait_http_ok};
+pub use poll::{eventually, eventually_seen, wait_http_ok};
 pub use proc_stat::{is_zombie, parent_pid};
 pub use smaps::loader_written_kib;
 pub use terminal::Terminal;

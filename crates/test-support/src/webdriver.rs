@@ -163,21 +163,14 @@ impl Browser {
     /// Clicks the first element matching `css`, found again while the click fails (as it does on
     /// an element the page has replaced since it was found: a list it re-renders on a timer).
     pub async fn click_on(&self, css: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let outcome = match self.find(css).await {
+        let clicked = format!("a click on {css} ({what})");
+        crate::eventually_seen(&clicked, Duration::from_secs(20), || async {
+            match self.find(css).await {
                 Some(element) => self.try_click(&element).await,
                 None => Err("not found".to_owned()),
-            };
-            match outcome {
-                Ok(()) => return,
-                Err(error) => assert!(
-                    Instant::now() < deadline,
-                    "could not click {css} ({what}): {error}"
-                ),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
 
     /// Clicks, or says why the browser would not (`stale element reference`, ...).
