@@ -25,4 +25,5 @@ mod stack;
 mod subagents;
 mod telegram;
 mod tools;
+mod turn_cost;
 mod whatsapp;
