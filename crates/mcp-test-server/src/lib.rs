@@ -11,6 +11,7 @@
 //! many `slow` calls the client cancelled) and `env {name}` (a variable of its environment).
 //! `tools/list` pages three tools at a time so clients must follow `nextCursor`.
 
+mod lost_session;
 mod tools;
 
 use std::net::SocketAddr;
@@ -31,6 +32,10 @@ pub const CRASH_EXIT_CODE: i32 = 3;
 pub struct Options {
     /// Only the legacy (`initialize`) era: `server/discover` is method-not-found.
     pub legacy_only: bool,
+    /// Over HTTP, a request in a session this server did not start (one of the process before a
+    /// restart) is answered as the TypeScript SDK's servers do: HTTP 400 with a JSON-RPC error
+    /// without `id`, where the spec (and rmcp's server) says 404.
+    pub lost_session_400: bool,
     /// Only protocol versions up to 2025-11-25: `server/discover` is answered with
     /// unsupported-protocol-version (-32022).
     pub legacy_versions: bool,
@@ -121,7 +126,13 @@ async fn serve_http_until(
                 .with_cancellation_token(shutdown.child_token())
                 .with_allowed_hosts(allowed),
         );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if options.lost_session_400 {
+        let started = lost_session::Started::default();
+        router = router.layer(axum::middleware::from_fn(move |request, next| {
+            lost_session::answer_400(started.clone(), request, next)
+        }));
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;

@@ -1,12 +1,13 @@
 //! `pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--delay-ms MS] [--http ADDR]`: stdio
 //! by default; with `--http` it prints `listening on http://ADDR/mcp` on stderr and serves until
-//! SIGINT/SIGTERM, answering `--allow-host` names besides localhost. `--delay-ms` waits before serving (a server slow to start, like a first
+//! SIGINT/SIGTERM, answering `--allow-host` names besides localhost, and with `--lost-session-400`
+//! a request in a session it did not start as the TypeScript SDK's servers do. `--delay-ms` waits before serving (a server slow to start, like a first
 //! `npx -y` download).
 
 use anyhow::{Context as _, bail};
 use pincer_mcp_test_server::Options;
 
-const USAGE: &str = "usage: pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--delay-ms MS] [--http 127.0.0.1:PORT [--allow-host NAME]...]";
+const USAGE: &str = "usage: pincer-mcp-test-server [--legacy-only] [--legacy-versions] [--delay-ms MS] [--http 127.0.0.1:PORT [--allow-host NAME]... [--lost-session-400]]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         match arg.as_str() {
             "--legacy-only" => options.legacy_only = true,
             "--legacy-versions" => options.legacy_versions = true,
+            "--lost-session-400" => options.lost_session_400 = true,
             "--allow-host" => hosts.push(args.next().context(USAGE)?),
             "--delay-ms" => {
                 let ms: u64 = args.next().context(USAGE)?.parse().context(USAGE)?;

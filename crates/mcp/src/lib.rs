@@ -20,6 +20,7 @@ mod call_error;
 pub mod catalog;
 pub mod connect;
 pub mod result;
+mod session_client;
 pub mod slot;
 pub mod status;
 pub mod supervisor;

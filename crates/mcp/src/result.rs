@@ -5,8 +5,8 @@ use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 /// Longest result handed to the model; the rest is cut with a visible marker.
 pub const MAX_RESULT_CHARS: usize = 32_000;
 
-/// Text blocks in order, other content summarised, `structuredContent` when there is no text;
-/// bounded by [`MAX_RESULT_CHARS`].
+/// Text blocks in order, other content summarised, `structuredContent` when there is no text
+/// (its binary data summarised too); bounded by [`MAX_RESULT_CHARS`].
 pub(crate) fn render(result: &CallToolResult) -> String {
     let mut parts: Vec<String> = result.content.iter().map(block).collect();
     let has_text = result
@@ -14,6 +14,8 @@ pub(crate) fn render(result: &CallToolResult) -> String {
         .iter()
         .any(|b| matches!(b, ContentBlock::Text(_)));
     if !has_text && let Some(structured) = &result.structured_content {
+        let mut structured = structured.clone();
+        summarise_binary(&mut structured);
         parts.insert(0, structured.to_string());
     }
     if parts.is_empty() {
@@ -58,6 +60,32 @@ fn block(block: &ContentBlock) -> String {
         ContentBlock::ResourceLink(link) => format!("[resource link {} <{}>]", link.name, link.uri),
         _ => "[unsupported content]".to_owned(),
     }
+}
+
+/// Strings this long made only of base64's characters are binary data, not words.
+const BINARY_MIN_CHARS: usize = 256;
+
+/// Replaces the base64 strings in `value` with their size: servers such as the reference
+/// filesystem server repeat their image and blob blocks in `structuredContent`, which would
+/// otherwise hand the model tens of thousands of characters of base64 (and push the blocks'
+/// summaries past the cut).
+fn summarise_binary(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if looks_like_base64(text) => {
+            *text = format!("[base64 data, {} bytes]", base64_len(text));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(summarise_binary),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(summarise_binary),
+        _ => {}
+    }
+}
+
+fn looks_like_base64(text: &str) -> bool {
+    text.len() >= BINARY_MIN_CHARS
+        && text
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
 }
 
 /// Decoded size of base64 `data`.
@@ -108,6 +136,26 @@ mod tests {
         assert_eq!(render(&result), r#"{"answer":42}"#);
         result.content.push(ContentBlock::text("42"));
         assert_eq!(render(&result), "42", "text wins over structured content");
+    }
+
+    #[test]
+    fn binary_data_in_structured_content_is_summarised() {
+        let blob = "QUJD".repeat(100);
+        let mut result = CallToolResult::success(vec![ContentBlock::image(&blob, "image/png")]);
+        result.structured_content = Some(json!({
+            "content": [{"type": "image", "data": blob, "mimeType": "image/png"}],
+            "note": "a short string stays",
+        }));
+        assert_eq!(
+            render(&result),
+            r#"{"content":[{"data":"[base64 data, 300 bytes]","mimeType":"image/png","type":"image"}],"note":"a short string stays"}"#.to_owned()
+                + "\n[image image/png, 300 bytes]"
+        );
+        // Long prose is not binary.
+        let words = "a few words ".repeat(40);
+        let mut value = json!({ "text": words });
+        summarise_binary(&mut value);
+        assert_eq!(value["text"], words.as_str());
     }
 
     #[test]

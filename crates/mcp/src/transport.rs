@@ -15,6 +15,8 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use tokio::io::AsyncBufReadExt as _;
 use tracing::Instrument as _;
 
+use crate::session_client::SessionClient;
+
 /// TCP (and TLS) connection set-up to an HTTP server.
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts to resume a broken SSE stream (250 ms, 500 ms, 1 s apart).
@@ -231,7 +233,7 @@ async fn forward_stderr(
 pub(crate) fn http(
     url: &str,
     headers: &BTreeMap<String, Secret>,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, TransportError> {
+) -> Result<StreamableHttpClientTransport<SessionClient>, TransportError> {
     let custom = header_map(headers)?;
     // Several services may race to install; the first wins and the rest are fine with it.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -244,7 +246,10 @@ pub(crate) fn http(
         .build()?;
     let mut config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
     config.retry_config = Arc::new(sse_retry());
-    Ok(StreamableHttpClientTransport::with_client(client, config))
+    Ok(StreamableHttpClientTransport::with_client(
+        SessionClient(client),
+        config,
+    ))
 }
 
 /// rmcp re-opens a broken SSE stream forever by default; a server that is gone should fail the

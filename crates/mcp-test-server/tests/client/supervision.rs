@@ -231,6 +231,40 @@ async fn an_http_server_that_goes_away_is_reconnected_when_it_is_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_after_an_http_server_restarted_gets_a_new_session_and_its_answer() {
+    // Restarted between two calls, a legacy server no longer knows the client's session: the
+    // spec's answer is 404, the TypeScript SDK's servers answer 400 with a JSON-RPC error. Either
+    // way the next call starts a new session and is answered, not left to time out (20 s here).
+    for lost_session_400 in [false, true] {
+        let options = pincer_mcp_test_server::Options {
+            legacy_only: true,
+            lost_session_400,
+            ..Default::default()
+        };
+        let server = HttpServer::start("127.0.0.1:0", options).await;
+        let addr = server.addr;
+        let running = support::start(json!({
+            "h": http(&server.url, json!({"allowTools": ["echo"], "timeoutSeconds": 20})),
+        }));
+        running.connected("h").await;
+        assert_eq!(
+            running.call("h__echo", json!({"text": "before"})).await,
+            Ok("before".to_owned())
+        );
+        server.shut().await;
+        let _restarted = HttpServer::start(&addr.to_string(), options).await;
+        let started = std::time::Instant::now();
+        let answer = running.call("h__echo", json!({"text": "after"})).await;
+        assert_eq!(
+            answer,
+            Ok("after".to_owned()),
+            "lost_session_400: {lost_session_400}, after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_servers_get_their_env_but_not_the_runners() {
     // Cargo sets this for the test process; a server has no business seeing the runner's variables.
     assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
