@@ -1,6 +1,8 @@
 //! One streamed call to the llm-router: relays text deltas live (when someone watches) and
 //! collects the reply, or the typed failure.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -85,12 +87,37 @@ impl Failure {
 #[derive(Clone, Debug)]
 pub struct LiveSink {
     /// NATS client.
-    pub client: async_nats::Client,
+    client: async_nats::Client,
     /// The turn's event subject.
-    pub subject: String,
+    subject: String,
+    /// Whether a model call of this turn relayed text already (shared by clones: one turn).
+    spoke: Arc<AtomicBool>,
 }
 
+/// What starts the text of a model call after one that said something (text, a tool call, then
+/// the next call's text): without it a streaming client saw "Let me look.Done here.".
+const STEP_SEPARATOR: &str = "\n\n";
+
 impl LiveSink {
+    /// Events of the turn whose event subject is `subject`.
+    pub fn new(client: async_nats::Client, subject: String) -> Self {
+        Self {
+            client,
+            subject,
+            spoke: Arc::default(),
+        }
+    }
+
+    /// Relays `text` from the model call under way; `opens_call`: its first text.
+    pub async fn publish_text(&self, text: &str, opens_call: bool) {
+        let text = if opens_call && self.spoke.swap(true, Ordering::Relaxed) {
+            format!("{STEP_SEPARATOR}{text}")
+        } else {
+            text.to_owned()
+        };
+        self.publish(&RunEvent::Delta { text }).await;
+    }
+
     /// Publishes a run event, best effort (core NATS): the outcome is stored before the final one.
     pub async fn publish(&self, event: &RunEvent) {
         let payload = match serde_json::to_vec(event) {
@@ -187,11 +214,10 @@ async fn call_once(
             Ok(Some(pb::ChatEvent {
                 event: Some(Event::Delta(delta)),
             })) => {
-                if let Some(live) = live {
-                    live.publish(&RunEvent::Delta {
-                        text: delta.text.clone(),
-                    })
-                    .await;
+                if let Some(live) = live
+                    && !delta.text.is_empty()
+                {
+                    live.publish_text(&delta.text, !relayed).await;
                     relayed = true;
                 }
                 reply.content.push_str(&delta.text);

@@ -74,10 +74,9 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         Err(skipped) => return heartbeat_skipped(context, &skipped).await,
     };
     let request = request.as_ref();
-    let live = request.live_deltas.then(|| LiveSink {
-        client: context.client.clone(),
-        subject: request.reply_subject.clone(),
-    });
+    let live = request
+        .live_deltas
+        .then(|| LiveSink::new(context.client.clone(), request.reply_subject.clone()));
     if let Some(live) = &live {
         live.publish(&RunEvent::Started).await;
     }
@@ -198,18 +197,15 @@ fn with_heartbeat_tasks<'r>(
 /// A heartbeat not run: the scheduler hears why; nothing is stored or delivered.
 async fn heartbeat_skipped(context: &TurnContext, request: &TurnRequest) -> Disposition {
     tracing::info!(agent = %request.agent_id, "heartbeat skipped: HEARTBEAT.md asks for nothing");
-    LiveSink {
-        client: context.client.clone(),
-        subject: request.reply_subject.clone(),
-    }
-    .publish(&RunEvent::Done {
-        content: String::new(),
-        tool_calls: Vec::new(),
-        model: "pincer/heartbeat".to_owned(),
-        finish_reason: pincer_bus::messages::HEARTBEAT_SKIPPED.to_owned(),
-        usage: Default::default(),
-    })
-    .await;
+    LiveSink::new(context.client.clone(), request.reply_subject.clone())
+        .publish(&RunEvent::Done {
+            content: String::new(),
+            tool_calls: Vec::new(),
+            model: "pincer/heartbeat".to_owned(),
+            finish_reason: pincer_bus::messages::HEARTBEAT_SKIPPED.to_owned(),
+            usage: Default::default(),
+        })
+        .await;
     Disposition::Finished
 }
 
@@ -527,12 +523,9 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
         },
         TurnOutcome::Failed { code, message, .. } => RunEvent::Error { code, message },
     };
-    LiveSink {
-        client: context.client.clone(),
-        subject: request.reply_subject.clone(),
-    }
-    .publish(&event)
-    .await;
+    LiveSink::new(context.client.clone(), request.reply_subject.clone())
+        .publish(&event)
+        .await;
 }
 
 #[cfg(test)]

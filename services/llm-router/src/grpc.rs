@@ -223,8 +223,15 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
         thinking,
         temperature: request
             .temperature
-            .filter(|t| t.is_finite() && (0.0..=2.0).contains(t)),
+            .filter(|t| t.is_finite() && (0.0..=2.0).contains(t))
+            .map(decimal),
     }
+}
+
+/// The wire's 32-bit `value` as the 64-bit number its shortest decimal form names: the client
+/// sent `0.3`, and `f64::from` would hand the provider `0.30000001192092896`.
+fn decimal(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
 }
 
 fn chat_event(event: Event) -> pb::ChatEvent {
@@ -301,6 +308,13 @@ fn status_of(failure: CallFailure) -> Status {
 mod tests {
     use super::*;
     use crate::providers::ProviderError;
+
+    #[test]
+    fn a_temperature_reaches_the_provider_as_the_client_wrote_it() {
+        for (sent, json) in [(0.3_f32, "0.3"), (0.7, "0.7"), (1.0, "1.0"), (0.05, "0.05")] {
+            assert_eq!(serde_json::json!(decimal(sent)).to_string(), json);
+        }
+    }
 
     #[test]
     fn every_failure_status_carries_the_routers_word() {

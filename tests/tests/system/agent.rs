@@ -162,6 +162,41 @@ async fn multi_step_tool_use_works_in_the_workspace_and_is_kept_in_the_history()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_of_each_step_streams_as_its_own_paragraph() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: vec![
+                ScriptStep {
+                    text: "Let me look.".to_owned(),
+                    ..tool("list", json!({}))
+                },
+                say("Done here."),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let mut body = turn("streamer", "what is there?");
+    body["stream"] = json!(true);
+    let response = stack.chat(&body).send().await.expect("gateway answers");
+    assert_eq!(response.status(), 200);
+    let sse = response.text().await.expect("the stream");
+    let streamed: String = sse
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .filter_map(|data| {
+            let chunk: Value = serde_json::from_str(data).expect("a JSON chunk");
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(streamed, "Let me look.\n\nDone here.", "{sse}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iteration_limit_ends_the_run_with_a_message() {
     let stack = Stack::start_with(
         &config("maxIterations: 3, timeout: 30", r#"{ id: "fake-model" }"#),

@@ -522,6 +522,29 @@ async fn health_models_and_readiness() {
         ids.contains(&"pincer/default") && ids.contains(&"pincer/helper"),
         "{ids:?}"
     );
+    // One model by its name, as OpenAI's `GET /v1/models/{model}` (the name holds a `/`).
+    let one = |model: &str| {
+        client
+            .get(format!("{}/v1/models/{model}", stack.gateway_url))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+    let helper: Value = one("pincer/helper").await.unwrap().json().await.unwrap();
+    assert_eq!(helper["id"], "pincer/helper");
+    assert_eq!(helper["object"], "model");
+    let unknown = one("pincer/nobody").await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["error"]["code"], "model_not_found", "{unknown}");
+    assert_eq!(
+        client
+            .get(format!("{}/v1/models/pincer/helper", stack.gateway_url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 
     // With NATS gone, readiness says so (and liveness does not care).
     stack.nats.stop();

@@ -74,7 +74,7 @@ pub(super) async fn completions(
     let turn_timeout = agent.timeout + TIMEOUT_SLACK;
     tracing::info!(turn_id = %turn.turn_id, agent = %agent.id, stream = call.stream, "turn accepted");
     if call.stream {
-        Ok(stream_response(submitted, call, turn.turn_id, turn_timeout))
+        stream_response(submitted, call, turn.turn_id, turn_timeout).await
     } else {
         complete_response(submitted, &call, &turn.turn_id, turn_timeout).await
     }
@@ -202,25 +202,28 @@ async fn complete_response(
                 return Ok(Json(body).into_response());
             }
             Next::Event(RunEvent::Error { code, message }) => return Err(error_for(code, message)),
-            Next::NotPickedUp(waited) => {
-                return Err(ApiError::Unavailable(format!(
-                    "no agent-runner picked the turn up within {}s; it stays queued and will run when one is available",
-                    waited.as_secs()
-                )));
-            }
-            Next::Stalled(waited) => {
-                return Err(ApiError::Timeout(format!(
-                    "the agent sent nothing for {}s; the turn may still complete and be stored",
-                    waited.as_secs()
-                )));
-            }
-            Next::NoAnswer(waited) => {
-                return Err(ApiError::Timeout(format!(
-                    "no answer within {}s; the turn stays queued or running and its outcome will be stored",
-                    waited.as_secs()
-                )));
-            }
+            unanswered => return Err(no_answer(unanswered)),
         }
+    }
+}
+
+/// Why a turn has no answer to give: a waiting [`Next`] that ran out, or an agent's error.
+fn no_answer(next: Next) -> ApiError {
+    match next {
+        Next::Event(RunEvent::Error { code, message }) => error_for(code, message),
+        Next::NotPickedUp(waited) => ApiError::Unavailable(format!(
+            "no agent-runner picked the turn up within {}s; it stays queued and will run when one is available",
+            waited.as_secs()
+        )),
+        Next::Stalled(waited) => ApiError::Timeout(format!(
+            "the agent sent nothing for {}s; the turn may still complete and be stored",
+            waited.as_secs()
+        )),
+        Next::NoAnswer(waited) => ApiError::Timeout(format!(
+            "no answer within {}s; the turn stays queued or running and its outcome will be stored",
+            waited.as_secs()
+        )),
+        Next::Event(event) => ApiError::Internal(format!("unexpected run event {event:?}")),
     }
 }
 
@@ -243,19 +246,59 @@ fn error_for(code: ErrorCode, message: String) -> ApiError {
     }
 }
 
-fn stream_response(
-    submitted: Submitted,
+/// How long a streamed answer's HTTP status waits, once a runner has started the turn, for the
+/// agent's first word. A failure before it (the provider refused, no runner took the turn, the
+/// turn timed out) is an HTTP error with its own status, as OpenAI answers one, so clients see the
+/// status and retry on it; later failures travel in the stream. A turn whose first word takes
+/// longer (tools first) starts its stream at this point, and a client's wait for the status
+/// stays bounded.
+const STREAM_STATUS_PATIENCE: Duration = Duration::from_secs(10);
+
+async fn stream_response(
+    mut submitted: Submitted,
     call: ChatCall,
     turn_id: String,
     turn_timeout: Duration,
-) -> Response {
+) -> Result<Response, ApiError> {
+    let first = first_word(&mut submitted, turn_timeout).await?;
     let id = format!("chatcmpl-{turn_id}");
     let created = pincer_clock::now_secs();
-    let events = async_stream_events(submitted, call, id, created, turn_timeout);
-    Sse::new(events).into_response()
+    let events = async_stream_events(first, submitted, call, id, created, turn_timeout);
+    Ok(Sse::new(events).into_response())
+}
+
+/// The turn's first event after `started`: `None` when [`STREAM_STATUS_PATIENCE`] ran out first;
+/// an error when the turn failed (or was never taken up) before saying anything.
+async fn first_word(
+    submitted: &mut Submitted,
+    turn_timeout: Duration,
+) -> Result<Option<RunEvent>, ApiError> {
+    let mut deadline = None;
+    loop {
+        let next = match deadline {
+            // Dropping an unfinished wait loses no event: they queue in the subscription.
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, submitted.next(turn_timeout)).await {
+                    Ok(next) => next,
+                    Err(_) => return Ok(None),
+                }
+            }
+            None => submitted.next(turn_timeout).await,
+        };
+        match next {
+            Next::Event(RunEvent::Started) => {
+                deadline = Some(tokio::time::Instant::now() + STREAM_STATUS_PATIENCE);
+            }
+            Next::Event(event @ (RunEvent::Delta { .. } | RunEvent::Done { .. })) => {
+                return Ok(Some(event));
+            }
+            failed => return Err(no_answer(failed)),
+        }
+    }
 }
 
 fn async_stream_events(
+    first: Option<RunEvent>,
     mut submitted: Submitted,
     call: ChatCall,
     id: String,
@@ -267,8 +310,13 @@ fn async_stream_events(
         |value: serde_json::Value| Ok::<_, Infallible>(Event::default().data(value.to_string()));
     async_stream::stream! {
         let mut sent_role = false;
+        let mut first = first;
         loop {
-            let failure = match submitted.next(turn_timeout).await {
+            let next = match first.take() {
+                Some(event) => Next::Event(event),
+                None => submitted.next(turn_timeout).await,
+            };
+            let failure = match next {
                 Next::Event(RunEvent::Started) => continue,
                 Next::Event(RunEvent::Delta { text }) => {
                     let delta = if sent_role {
@@ -294,14 +342,7 @@ fn async_stream_events(
                     yield Ok(Event::default().data("[DONE]"));
                     break;
                 }
-                Next::Event(RunEvent::Error { code, message }) => error_for(code, message),
-                Next::NotPickedUp(waited) => ApiError::Unavailable(format!(
-                    "no agent-runner picked the turn up within {}s; it stays queued",
-                    waited.as_secs()
-                )),
-                Next::Stalled(waited) | Next::NoAnswer(waited) => {
-                    ApiError::Timeout(format!("the agent sent nothing for {}s", waited.as_secs()))
-                }
+                unanswered => no_answer(unanswered),
             };
             // Errors after the 200 header travel in the stream, as OpenAI does.
             yield data(failure.body());
@@ -477,12 +518,11 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &events).await;
         let call = hello(json!({"stream": true, "stream_options": {"include_usage": true}}));
 
-        let data = sse_data(stream_response(
-            submitted,
-            call,
-            "t1".into(),
-            Duration::from_secs(10),
-        ))
+        let data = sse_data(
+            stream_response(submitted, call, "t1".into(), Duration::from_secs(10))
+                .await
+                .expect("a stream"),
+        )
         .await;
 
         assert_eq!(data.len(), 5, "{data:?}");
@@ -507,12 +547,11 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &[RunEvent::Started, done("Stored.")]).await;
         let call = hello(json!({"stream": true}));
 
-        let data = sse_data(stream_response(
-            submitted,
-            call,
-            "t5".into(),
-            Duration::from_secs(10),
-        ))
+        let data = sse_data(
+            stream_response(submitted, call, "t5".into(), Duration::from_secs(10))
+                .await
+                .expect("a stream"),
+        )
         .await;
 
         let first: Value = serde_json::from_str(&data[0]).expect("a chunk");
@@ -536,18 +575,39 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &events).await;
         let call = hello(json!({"stream": true}));
 
-        let data = sse_data(stream_response(
-            submitted,
-            call,
-            "t2".into(),
-            Duration::from_secs(10),
-        ))
+        let data = sse_data(
+            stream_response(submitted, call, "t2".into(), Duration::from_secs(10))
+                .await
+                .expect("a stream"),
+        )
         .await;
 
         assert_eq!(data.len(), 3, "{data:?}");
         let error: Value = serde_json::from_str(&data[1]).expect("an error body");
         assert_eq!(error["error"]["message"], "every model failed");
         assert_eq!(data[2], "[DONE]");
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_the_first_word_is_an_http_error() {
+        // As OpenAI answers a streamed request it cannot serve: the status tells clients (and
+        // their retries) what happened, not a 200 with the error inside.
+        let events = [
+            RunEvent::Started,
+            RunEvent::Error {
+                code: ErrorCode::ProviderUnavailable,
+                message: "every model failed".into(),
+            },
+        ];
+        let (_nats, submitted) = submitted_with(true, &events).await;
+        let call = hello(json!({"stream": true}));
+
+        let refused = stream_response(submitted, call, "t6".into(), Duration::from_secs(10)).await;
+
+        let Err(error) = refused else {
+            panic!("a 200 stream for a turn that failed before its first word");
+        };
+        assert_eq!(error.into_response().status(), 502);
     }
 
     #[tokio::test]

@@ -136,11 +136,14 @@ pub fn app(state: AppState) -> Router {
         Router::new()
             .route("/v1/chat/completions", post(chat::completions))
             .route("/v1/models", get(models::list))
+            // Agent ids hold no `/`, but the names `model` takes do (`pincer/<agentId>`).
+            .route("/v1/models/{*model}", get(models::retrieve))
             .route_layer(middleware::from_fn_with_state(state.clone(), admit::api))
     } else {
         Router::new()
             .route("/v1/chat/completions", post(chat_api_disabled))
             .route("/v1/models", get(chat_api_disabled))
+            .route("/v1/models/{*model}", get(chat_api_disabled))
     };
     // Operational detail of the whole stack: the API's credential, whether or not the chat API
     // is enabled.

@@ -1,10 +1,14 @@
-//! `GET /v1/models`: the agents, named the way `model` selects them.
+//! `GET /v1/models` and `GET /v1/models/{model}`: the agents, named the way `model` selects them.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use serde_json::json;
 
 use super::{ApiError, AppState};
+
+fn model(id: &str) -> serde_json::Value {
+    json!({ "id": id, "object": "model", "created": 0, "owned_by": "pincer" })
+}
 
 /// Admitted by [`super::admit::api`].
 pub(super) async fn list(
@@ -15,7 +19,28 @@ pub(super) async fn list(
         .agents
         .ids()
         .into_iter()
-        .map(|id| json!({ "id": format!("pincer/{id}"), "object": "model", "created": 0, "owned_by": "pincer" }))
+        .map(|id| model(&format!("pincer/{id}")))
         .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+/// One agent by the name `model` takes (`pincer/<agentId>`, or `openclaw/<agentId>`), as OpenAI's
+/// `GET /v1/models/{model}` describes one model. Admitted by [`super::admit::api`].
+pub(super) async fn retrieve(
+    State(state): State<AppState>,
+    Path(asked): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ids = state.inner.agents.ids();
+    match super::openai::agent_of(&asked) {
+        Some(agent) if ids.contains(&agent) => Ok(Json(model(&asked))),
+        _ => Err(ApiError::ModelNotFound {
+            message: format!(
+                "unknown model {asked:?}; valid models: {}",
+                ids.iter()
+                    .map(|id| format!("pincer/{id}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
 }

@@ -341,6 +341,20 @@ fn type_error(param: &str, expected: &str, got: &Value) -> ApiError {
     ApiError::bad_request(param, format!("`{param}` must be {expected}, got {kind}"))
 }
 
+/// `reason` (why the agent's turn ended) as one of OpenAI's `finish_reason` values, which typed
+/// clients hold as a closed set: the agent's own reasons (`max_iterations`: it ran out of model
+/// calls, so the reply is cut short as by a token limit; `tool_loop`: it stopped repeating a tool
+/// call) become the nearest of them.
+fn openai_finish_reason(reason: &str) -> &'static str {
+    match reason {
+        "length" | "max_iterations" => "length",
+        "tool_calls" => "tool_calls",
+        "content_filter" => "content_filter",
+        "function_call" => "function_call",
+        _ => "stop",
+    }
+}
+
 /// `chat.completion` body.
 pub fn completion(
     id: &str,
@@ -360,7 +374,12 @@ pub fn completion(
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason, "logprobs": null }],
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "finish_reason": openai_finish_reason(finish_reason),
+            "logprobs": null,
+        }],
         "usage": usage_json(usage),
     })
 }
@@ -378,7 +397,12 @@ pub fn chunk(
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": null }],
+        "choices": [{
+            "index": 0,
+            "delta": delta,
+            "finish_reason": finish_reason.map(openai_finish_reason),
+            "logprobs": null,
+        }],
     })
 }
 
@@ -561,6 +585,24 @@ mod tests {
         ));
         assert_eq!(agent_of("pincer"), Some("default".into()));
         assert_eq!(agent_of("pincer/a/b"), None);
+    }
+
+    #[test]
+    fn finish_reasons_are_openai_s() {
+        let usage = Usage::default();
+        for (agent, openai) in [
+            ("stop", "stop"),
+            ("length", "length"),
+            ("tool_calls", "tool_calls"),
+            ("max_iterations", "length"),
+            ("tool_loop", "stop"),
+        ] {
+            let body = completion("id", 0, "m", "x", &[], agent, usage);
+            assert_eq!(body["choices"][0]["finish_reason"], openai, "{agent}");
+            let delta = chunk("id", 0, "m", json!({}), Some(agent));
+            assert_eq!(delta["choices"][0]["finish_reason"], openai, "{agent}");
+        }
+        assert!(chunk("id", 0, "m", json!({}), None)["choices"][0]["finish_reason"].is_null());
     }
 }
 

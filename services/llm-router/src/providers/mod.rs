@@ -32,7 +32,7 @@ pub struct CallRequest {
     /// How hard the model thinks (`None`: the provider's default, nothing sent).
     pub thinking: Option<pincer_config::ThinkingLevel>,
     /// Sampling temperature chosen by the caller (`None`: the model's default, nothing sent).
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
 }
 
 impl CallRequest {
@@ -443,7 +443,7 @@ mod thinking_tests {
     }
 
     /// A request with `temperature` and a cap, as `reference`'s provider would get it.
-    fn sampled(models: &str, reference: &str, temperature: f32) -> Value {
+    fn sampled(models: &str, reference: &str, temperature: f64) -> Value {
         let request = CallRequest {
             temperature: Some(temperature),
             max_tokens: 77,
