@@ -29,10 +29,18 @@ pub(crate) struct Exposed {
     pub spec: ToolDefinition,
 }
 
+/// The longest function name OpenAI's API (and those that copy it) accepts: a longer one fails
+/// the whole model call, every tool with it.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Characters of the hash that keeps a shortened name apart from its neighbours (`_` and 8 hex).
+const HASH_CHARS: usize = 9;
+
 /// The model-facing name: the tool's characters outside `[A-Za-z0-9_-]` become `_` (providers
-/// reject them).
+/// reject them), and a name over [`MAX_NAME_CHARS`] is cut to fit with a hash of the tool's own
+/// name at the end, so two long names that start alike stay two tools.
 pub fn exposed_name(server: &str, tool: &str) -> String {
-    let tool: String = tool
+    let cleaned: String = tool
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -42,7 +50,20 @@ pub fn exposed_name(server: &str, tool: &str) -> String {
             }
         })
         .collect();
-    format!("{server}{SEPARATOR}{tool}")
+    let room = MAX_NAME_CHARS.saturating_sub(server.len() + SEPARATOR.len());
+    if cleaned.len() <= room || room <= HASH_CHARS {
+        // Fits, or the server's name alone leaves no room to shorten into.
+        return format!("{server}{SEPARATOR}{cleaned}");
+    }
+    let kept = &cleaned[..room - HASH_CHARS];
+    format!("{server}{SEPARATOR}{kept}_{:08x}", fnv1a(tool))
+}
+
+/// FNV-1a, 32 bits: stable across builds and platforms, unlike std's hasher.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The permitted tools of `server`, in listing order; a name that collides after cleaning is
@@ -115,6 +136,25 @@ mod tests {
             ..McpServer::default()
         };
         assert!(expose("srv", &none, &tools).is_empty(), "deny by default");
+    }
+
+    #[test]
+    fn long_names_are_cut_to_what_providers_accept_and_stay_apart() {
+        let long_a = format!("{}_alpha", "x".repeat(70));
+        let long_b = format!("{}_bravo", "x".repeat(70));
+        let a = exposed_name("github", &long_a);
+        let b = exposed_name("github", &long_b);
+        assert_eq!(a.len(), MAX_NAME_CHARS, "{a}");
+        assert!(a.starts_with("github__xxxx"), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            exposed_name("github", &long_a),
+            "the same name every time"
+        );
+        assert_eq!(exposed_name("fs", "read_file"), "fs__read_file");
+        let exact = "y".repeat(MAX_NAME_CHARS - "fs__".len());
+        assert_eq!(exposed_name("fs", &exact), format!("fs__{exact}"));
     }
 
     #[test]

@@ -634,17 +634,19 @@ async fn a_turn_sent_while_no_runner_is_up_is_kept_and_runs_later() {
     .await;
     stack.crash_agent_runner().await;
 
-    // A streaming client learns quickly that nobody picked the turn up.
+    // A streaming client learns quickly that nobody picked the turn up, from the status (no
+    // stream began: nothing was said yet).
     let body = json!({ "model": "pincer/default", "user": "gina", "stream": true,
         "messages": [{ "role": "user", "content": "queued while down" }] });
     let response = stack.chat(&body).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let error: Value = response.json().await.unwrap();
     assert!(
-        text.contains("no agent-runner picked the turn up"),
-        "{text}"
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no agent-runner picked the turn up")),
+        "{error}"
     );
-    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     assert!(chat_requests(&stack).is_empty());
 
     // The turn stayed in JetStream: a runner that comes back runs it, and it is in the history.
