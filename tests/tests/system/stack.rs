@@ -266,6 +266,37 @@ async fn an_openai_clients_temperature_and_max_tokens_reach_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_header_picks_the_backend_model_of_one_turn() {
+    let stack = Stack::start(Knobs::default()).await;
+    // The default agent's primary is the native Ollama API; OpenClaw's header picks another.
+    let response = stack
+        .chat(&hi(Some("fay")))
+        .header("x-openclaw-model", "compat/fake-model")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let plain = stack.chat(&hi(Some("fay"))).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let paths: Vec<String> = chat_requests(&stack).into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/v1/chat/completions", "/api/chat"],
+        "the header held for one turn"
+    );
+
+    let refused = stack
+        .chat(&hi(None))
+        .header("x-pincer-model", "no-provider")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "x-pincer-model", "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_openai_clients_inline_image_reaches_a_vision_model() {
     let config = pincer_system_tests::CONFIG.replace(
         r#"{ id: "fake-model", contextWindow: 131072 }"#,

@@ -25,6 +25,8 @@ use crate::turns::{Next, Submitted};
 const SESSION_HEADERS: [&str; 2] = ["x-pincer-session-key", "x-openclaw-session-key"];
 /// Retrying with the same key never runs the turn twice.
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The backend model for this turn instead of the agent's (OpenClaw's header, and ours).
+const MODEL_HEADERS: [&str; 2] = ["x-pincer-model", "x-openclaw-model"];
 /// Extra time over the agent's own timeout before the gateway gives up waiting.
 const TIMEOUT_SLACK: Duration = Duration::from_secs(15);
 
@@ -137,11 +139,32 @@ fn build_turn(
         accepted_at_ms: pincer_clock::now_ms(),
         deliver: None,
         thinking: call.thinking.map(|level| level.as_str().to_owned()),
-        model: None,
+        model: model_override(headers)?,
         spawn_depth: 0,
         parent_turn_id: None,
         sampling: call.sampling,
     })
+}
+
+/// The model a `MODEL_HEADERS` header asks for (`provider/model`), called first for this turn in
+/// place of the agent's primary; its fallbacks still follow.
+fn model_override(headers: &http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some((name, value)) = MODEL_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name).map(|value| (*name, value)))
+    else {
+        return Ok(None);
+    };
+    let model = value.to_str().map(str::trim).unwrap_or_default();
+    if pincer_config::parse_model_ref(model).is_none() {
+        return Err(ApiError::bad_request(
+            name,
+            format!(
+                "`{name}` must name a model as provider/model (e.g. ollama/llama3.1:8b), got {model:?}"
+            ),
+        ));
+    }
+    Ok(Some(model.to_owned()))
 }
 
 /// Stores the request's pictures and attaches them to the turn's messages (the last ones of the
