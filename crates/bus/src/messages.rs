@@ -142,6 +142,23 @@ pub struct TurnRequest {
     /// The caller's sampling choices (an OpenAI client's `temperature`, `max_tokens`).
     #[serde(default, skip_serializing_if = "Sampling::is_unset")]
     pub sampling: Sampling,
+    /// Functions the caller runs itself (an OpenAI client's `tools`), offered to the model beside
+    /// the agent's: a reply that calls one ends the turn with the call, for the caller to answer
+    /// in its next request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_tools: Vec<ClientTool>,
+}
+
+/// A function of the caller's, as an OpenAI client declares it in `tools`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTool {
+    /// What the model calls it (`[A-Za-z0-9_-]`, at most 64 characters).
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(default)]
+    pub description: String,
+    /// JSON Schema of its arguments object, as JSON text.
+    pub parameters_json: String,
 }
 
 /// How the model samples this turn's answers, where the caller chose; unset means the model's

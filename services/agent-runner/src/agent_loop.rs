@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
-use pincer_bus::messages::{ChatMessage, ErrorCode, Role, ToolCall, Usage};
+use pincer_bus::messages::{ChatMessage, ClientTool, ErrorCode, Role, ToolCall, Usage};
 use pincer_proto::llm::v1 as pb;
 
 use crate::agents::Agent;
@@ -46,6 +46,8 @@ pub struct LoopInput<'a> {
     pub session_key: &'a str,
     /// What tool calls know of the turn (the scheduler's store, the chat it came from).
     pub tools: crate::tools::CallContext<'a>,
+    /// Functions the caller runs itself (an OpenAI client's `tools`).
+    pub client_tools: &'a [ClientTool],
 }
 
 /// The loop's result: the outcome, and the history replaced by compaction if it happened.
@@ -69,6 +71,14 @@ impl LoopResult {
 
 /// Runs the loop.
 pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
+    if let Some(clash) = clashing_client_tool(agent, input.client_tools) {
+        return LoopResult::of(TurnOutcome::failed(
+            ErrorCode::BadRequest,
+            format!(
+                "the client's tool `{clash}` has the name of one of the agent's own tools; name it otherwise"
+            ),
+        ));
+    }
     let mut run = Run::start(agent, input).await;
     while run.iteration < agent.resolved.max_iterations {
         let messages = prompt::build(
@@ -98,11 +108,40 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         if reply.tool_calls.is_empty() {
             return run.answered(reply);
         }
-        if let Some(stop) = run.run_tools(reply.content, reply.tool_calls).await {
+        let (theirs, ours): (Vec<ToolCall>, Vec<ToolCall>) = reply
+            .tool_calls
+            .iter()
+            .cloned()
+            .partition(|call| run.is_client_tool(&call.name));
+        if theirs.is_empty() {
+            if let Some(stop) = run.run_tools(reply.content, ours).await {
+                return run.stopped_looping(stop);
+            }
+            continue;
+        }
+        // The agent's own calls of the same reply run first (each call needs its result before
+        // the caller's results follow), then the turn goes back to the caller with its calls.
+        if !ours.is_empty()
+            && let Some(stop) = run.run_tools(String::new(), ours).await
+        {
             return run.stopped_looping(stop);
         }
+        return run.asks_the_client(reply, theirs);
     }
     run.out_of_iterations()
+}
+
+/// The first of `client_tools` named like one of the agent's tools, which the model could not
+/// tell apart.
+fn clashing_client_tool<'t>(agent: &Agent, client_tools: &'t [ClientTool]) -> Option<&'t str> {
+    if client_tools.is_empty() {
+        return None;
+    }
+    let own = agent.tools.specs();
+    client_tools
+        .iter()
+        .map(|tool| tool.name.as_str())
+        .find(|name| own.iter().any(|spec| spec.name == *name))
 }
 
 /// What follows a model call that gave no reply.
@@ -142,7 +181,12 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     async fn start(agent: &'a Agent, input: LoopInput<'a>) -> Self {
-        let tools = agent.tools.specs();
+        let mut tools = agent.tools.specs();
+        tools.extend(input.client_tools.iter().map(|tool| pb::ToolSpec {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            parameters_json: tool.parameters_json.clone(),
+        }));
         let tool_chars = tools
             .iter()
             .map(|t| t.description.len() + t.parameters_json.len())
@@ -424,6 +468,39 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn is_client_tool(&self, name: &str) -> bool {
+        self.input.client_tools.iter().any(|tool| tool.name == name)
+    }
+
+    /// Ends the turn with the caller's calls, for it to run and answer in its next request.
+    fn asks_the_client(self, reply: Reply, calls: Vec<ToolCall>) -> LoopResult {
+        let iteration = self.iteration;
+        let calls = calls
+            .into_iter()
+            .enumerate()
+            .map(|(index, call)| ToolCall {
+                // The caller answers by id: one is needed even where the provider gave none.
+                id: if call.id.is_empty() {
+                    format!("call_{iteration}_client_{index}")
+                } else {
+                    call.id
+                },
+                ..call
+            })
+            .collect();
+        LoopResult {
+            outcome: TurnOutcome::Answered {
+                content: reply.content,
+                tool_calls: calls,
+                model: reply.model,
+                finish_reason: "tool_calls".to_owned(),
+                usage: self.usage,
+                steps: self.steps,
+            },
+            compacted: self.compacted,
+        }
+    }
+
     fn out_of_iterations(self) -> LoopResult {
         let limit = self.agent.resolved.max_iterations;
         LoopResult {
@@ -545,6 +622,7 @@ mod tests {
                 sampling: Default::default(),
                 session_key: "agent:main:test",
                 tools: crate::tools::CallContext::default(),
+                client_tools: &[],
             },
         )
         .await

@@ -124,6 +124,7 @@ pub async fn run_child(
         spawn_depth: parent.spawn_depth + 1,
         parent_turn_id: Some(parent.turn_id.clone()),
         sampling: Default::default(),
+        client_tools: Vec::new(),
     };
     let mut guard = AbortOnDrop {
         client: context.client.clone(),

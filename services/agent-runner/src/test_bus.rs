@@ -94,6 +94,7 @@ impl TestBus {
             spawn_depth: 0,
             parent_turn_id: None,
             sampling: Default::default(),
+            client_tools: Vec::new(),
         }
     }
 

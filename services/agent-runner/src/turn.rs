@@ -402,6 +402,7 @@ async fn run_agent(
                 turn: Some((context, request)),
                 ..Default::default()
             },
+            client_tools: &request.client_tools,
         },
     )
     .await

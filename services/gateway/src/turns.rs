@@ -113,6 +113,7 @@ impl Turns {
             spawn_depth: 0,
             parent_turn_id: None,
             sampling: Default::default(),
+            client_tools: Vec::new(),
         }
     }
 

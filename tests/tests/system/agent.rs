@@ -197,6 +197,74 @@ async fn the_text_of_each_step_streams_as_its_own_paragraph() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_own_function_is_called_back_and_its_result_answered() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            script: vec![
+                tool("get_weather", json!({"city": "Oslo"})),
+                say("It is sunny in Oslo."),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let tools = json!([{ "type": "function", "function": {
+        "name": "get_weather",
+        "description": "The weather in a city now",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] },
+    }}]);
+    let question = json!({ "role": "user", "content": "Weather in Oslo?" });
+    let mut first = turn("kim", "Weather in Oslo?");
+    first["tools"] = tools.clone();
+    let (status, body) = send(&stack, &first).await;
+    assert_eq!(status, 200, "{body}");
+    let choice = &body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls", "{body}");
+    assert!(choice["message"]["content"].is_null(), "{body}");
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["type"], "function");
+    assert_eq!(call["function"]["name"], "get_weather");
+    let arguments: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().expect("text")).expect("JSON");
+    assert_eq!(arguments["city"], "Oslo");
+    let id = call["id"].as_str().expect("an id to answer");
+    assert!(!id.is_empty());
+    let offered = chats(&stack)[0]["tools"].to_string();
+    assert!(
+        offered.contains("get_weather") && offered.contains("\"read\""),
+        "{offered}"
+    );
+
+    // The client runs it and answers, resending the conversation as OpenAI clients do.
+    let second = json!({ "model": "pincer/default", "user": "kim", "tools": tools, "messages": [
+        question,
+        choice["message"],
+        { "role": "tool", "tool_call_id": id, "content": "sunny, 21 C" },
+    ]});
+    let (status, body) = send(&stack, &second).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answer(&body), "It is sunny in Oslo.");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    let calls = chats(&stack);
+    assert_eq!(calls.len(), 2, "no model call ran the client's function");
+    let result = calls[1]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("the client's result reached the model")
+        .clone();
+    assert_eq!(result["content"], "sunny, 21 C", "{result}");
+
+    // Named like one of the agent's tools, a client's function is refused.
+    let mut clash = turn("kim", "read it");
+    clash["tools"] = json!([{ "type": "function", "function": { "name": "read" } }]);
+    let (status, body) = send(&stack, &clash).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iteration_limit_ends_the_run_with_a_message() {
     let stack = Stack::start_with(
         &config("maxIterations: 3, timeout: 30", r#"{ id: "fake-model" }"#),

@@ -231,6 +231,7 @@ impl<P: Platform> Ingest<P> {
             spawn_depth: 0,
             parent_turn_id: None,
             sampling: Default::default(),
+            client_tools: Vec::new(),
         };
         let watch = self
             .platform

@@ -230,6 +230,7 @@ impl Scheduler {
             spawn_depth: 0,
             parent_turn_id: None,
             sampling: Default::default(),
+            client_tools: Vec::new(),
         }
     }
 

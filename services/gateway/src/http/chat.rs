@@ -143,6 +143,7 @@ fn build_turn(
         spawn_depth: 0,
         parent_turn_id: None,
         sampling: call.sampling,
+        client_tools: call.client_tools.clone(),
     })
 }
 

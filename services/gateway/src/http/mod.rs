@@ -2,6 +2,7 @@
 
 mod admit;
 mod chat;
+mod client_tools;
 mod control;
 mod error;
 mod health;

@@ -27,6 +27,8 @@ pub struct ChatCall {
     pub sampling: Sampling,
     /// The pictures of each message (`image_url` parts), one list per message.
     pub images: Vec<Vec<super::images::InlineImage>>,
+    /// `tools`: the client's own functions (none under `tool_choice: "none"`).
+    pub client_tools: Vec<pincer_bus::messages::ClientTool>,
 }
 
 /// Parses and validates a request body.
@@ -103,6 +105,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         Some(other) => return Err(type_error("reasoning_effort", "a string", other)),
     };
     let sampling = sampling(&object)?;
+    let client_tools = super::client_tools::parse(&object)?;
     let agent_id = agent_of(&model).ok_or_else(|| ApiError::ModelNotFound {
         message: format!("model {model:?} is not of the form pincer/<agentId>"),
     })?;
@@ -117,6 +120,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         user,
         thinking,
         sampling,
+        client_tools,
     })
 }
 
@@ -368,6 +372,10 @@ pub fn completion(
     let mut message = json!({ "role": "assistant", "content": content });
     if !tool_calls.is_empty() {
         message["tool_calls"] = tool_calls_json(tool_calls, false);
+        if content.is_empty() {
+            // As OpenAI sends a reply that only calls functions.
+            message["content"] = Value::Null;
+        }
     }
     json!({
         "id": id,
