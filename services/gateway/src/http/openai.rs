@@ -105,6 +105,17 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
         Some(other) => return Err(type_error("reasoning_effort", "a string", other)),
     };
     let sampling = sampling(&object)?;
+    match object.get("n") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
+        // One agent, one answer: silently answering once would look like a provider's choice.
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "n",
+                "`n` must be 1: an agent gives one answer per turn",
+            ));
+        }
+    }
     let client_tools = super::client_tools::parse(&object)?;
     let agent_id = agent_of(&model).ok_or_else(|| ApiError::ModelNotFound {
         message: format!("model {model:?} is not of the form pincer/<agentId>"),
@@ -593,6 +604,22 @@ mod tests {
         ));
         assert_eq!(agent_of("pincer"), Some("default".into()));
         assert_eq!(agent_of("pincer/a/b"), None);
+    }
+
+    #[test]
+    fn one_choice_only() {
+        let body = |n: &str| {
+            format!(
+                r#"{{"model":"pincer/default","messages":[{{"role":"user","content":"hi"}}],"n":{n}}}"#
+            )
+        };
+        assert!(parse(body("1").as_bytes()).is_ok());
+        assert!(parse(body("null").as_bytes()).is_ok());
+        assert_eq!(param_of(parse(body("2").as_bytes())).as_deref(), Some("n"));
+        assert_eq!(
+            param_of(parse(body("\"1\"").as_bytes())).as_deref(),
+            Some("n")
+        );
     }
 
     #[test]
