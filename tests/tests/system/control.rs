@@ -172,6 +172,12 @@ async fn chat_streams_events_and_shows_up_in_sessions_history_and_usage() {
     let (_, events) = chat(&mut client, "ui", "hello there").await;
     let last = events.last().expect("events");
     assert_eq!(last["state"], "final", "{events:?}");
+    assert_eq!(last["stopReason"], "stop", "{last}");
+    assert_eq!(last["message"]["model"], "ollama/fake-model", "{last}");
+    assert!(
+        last.get("model").is_none(),
+        "OpenClaw's final event has no model: {last}"
+    );
     let deltas: Vec<&Value> = events.iter().filter(|e| e["state"] == "delta").collect();
     assert!(!deltas.is_empty(), "streamed deltas: {events:?}");
     // Each delta carries the text so far; the last one is the whole answer.
@@ -232,14 +238,13 @@ async fn chat_streams_events_and_shows_up_in_sessions_history_and_usage() {
         .expect("usage.status");
     assert_eq!(today["today"]["turns"], 1);
 
+    // OpenClaw's params: `key` (here a short one, the dashboard session) and a reason.
     let reset = client
-        .call(
-            "sessions.reset",
-            json!({ "sessionKey": "agent:main:control:ui" }),
-        )
+        .call("sessions.reset", json!({ "key": "ui", "reason": "reset" }))
         .await
         .expect("reset");
     assert_eq!(reset["reset"], true);
+    assert_eq!(reset["sessionKey"], "agent:main:control:ui");
     let history = client
         .call(
             "chat.history",
@@ -248,14 +253,20 @@ async fn chat_streams_events_and_shows_up_in_sessions_history_and_usage() {
         .await
         .expect("history after reset");
     assert_eq!(history["messages"], json!([]));
+    // A session nobody wrote to has an empty history; a short key is the dashboard's session.
     let missing = client
         .call(
             "chat.history",
             json!({ "sessionKey": "agent:main:control:nobody" }),
         )
         .await
-        .expect_err("no such session");
-    assert_eq!(missing["code"], "NOT_FOUND");
+        .expect("an empty history");
+    assert_eq!(missing["messages"], json!([]));
+    let short = client
+        .call("chat.history", json!({ "sessionKey": "nobody" }))
+        .await
+        .expect("a short key");
+    assert_eq!(short["sessionKey"], "agent:main:control:nobody");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,18 +286,43 @@ async fn a_running_chat_can_be_aborted() {
     // Wait until it streams, then stop it.
     let first = client.event("chat").await.expect("chat event");
     assert_eq!(first["payload"]["state"], "delta");
+    // A retry of the send (same key) is the same run, and its events are not relayed twice.
+    let again = client
+        .call("chat.send", json!({ "sessionKey": "long", "message": "tell me everything", "idempotencyKey": "a1" }))
+        .await
+        .expect("accepted again");
+    assert_eq!(again["runId"], run_id.as_str());
+    // OpenClaw's form: the session's runs, without naming one.
     let aborted = client
-        .call("chat.abort", json!({ "runId": run_id }))
+        .call("chat.abort", json!({ "sessionKey": "long" }))
         .await
         .expect("abort");
-    assert_eq!(aborted["abortRequested"], true);
+    assert_eq!(aborted["abortRequested"], true, "{aborted}");
+    assert_eq!(aborted["runIds"], json!([run_id]));
+    let mut seqs = vec![first["payload"]["seq"].as_u64().expect("seq")];
     let end = loop {
         let event = client.event("chat").await.expect("chat event");
+        seqs.push(event["payload"]["seq"].as_u64().expect("seq"));
         if event["payload"]["state"] != "delta" {
             break event;
         }
     };
     assert_eq!(end["payload"]["state"], "aborted", "{end}");
+    assert!(
+        seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "one relay of the run: {seqs:?}"
+    );
+    // Sent once more after it ended, nothing of it is relayed again: the next run's events are
+    // the next ones.
+    client
+        .call("chat.send", json!({ "sessionKey": "long", "message": "tell me everything", "idempotencyKey": "a1" }))
+        .await
+        .expect("accepted");
+    let nothing = client
+        .call("chat.abort", json!({ "sessionKey": "long" }))
+        .await
+        .expect("nothing runs");
+    assert_eq!(nothing["abortRequested"], false, "{nothing}");
     // The user's message stays in the history, like a failed turn's.
     let history = client
         .call(
@@ -296,6 +332,26 @@ async fn a_running_chat_can_be_aborted() {
         .await
         .expect("history");
     assert_eq!(history["messages"][0]["content"], "tell me everything");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_gateway_says_so_before_it_closes() {
+    let mut stack = Stack::start(Knobs::default()).await;
+    let mut client = operator(&stack).await;
+    assert!(
+        client.hello["features"]["events"]
+            .as_array()
+            .is_some_and(|events| events.contains(&json!("shutdown")))
+    );
+    stack.stop_services().await;
+    let shutdown = client
+        .event("shutdown")
+        .await
+        .expect("the shutdown event, before the socket closed");
+    assert_eq!(
+        shutdown["payload"]["reason"], "gateway stopping",
+        "{shutdown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,21 +563,32 @@ async fn config_get_masks_secrets_and_patches_are_checked_applied_or_refused() {
 async fn sign_in_refusals_say_why_and_never_open_the_plane() {
     let stack = Stack::start(Knobs::default()).await;
     let url = ws_url(&stack);
+    // Each refusal carries OpenClaw's detail code, on which its clients stop retrying.
     let wrong = ControlClient::connect(&url, "not-the-token", &ALL_SCOPES).await;
     match wrong {
-        Err(Refused::Error(error)) => assert_eq!(error["code"], "UNAUTHORIZED"),
+        Err(Refused::Error(error)) => {
+            assert_eq!(error["code"], "UNAUTHORIZED");
+            assert_eq!(error["details"]["code"], "AUTH_TOKEN_MISMATCH", "{error}");
+        }
         other => panic!("wrong token: {other:?}"),
     }
     let missing = ControlClient::connect_with(&url, &[], json!({}), &ALL_SCOPES).await;
     assert!(
-        matches!(missing, Err(Refused::Error(ref e)) if e["code"] == "UNAUTHORIZED"),
+        matches!(missing, Err(Refused::Error(ref e))
+            if e["code"] == "UNAUTHORIZED" && e["details"]["code"] == "AUTH_TOKEN_MISSING"),
         "{missing:?}"
     );
-    let bad_scope = ControlClient::connect(&url, TOKEN, &["operator.everything"]).await;
-    assert!(
-        matches!(bad_scope, Err(Refused::Error(ref e)) if e["code"] == "INVALID_REQUEST"),
-        "{bad_scope:?}"
+    // A scope this gateway does not serve is not granted, and the connection stands.
+    let unknown_scope = ControlClient::connect(&url, TOKEN, &["operator.talk", "operator.read"])
+        .await
+        .expect("connects");
+    assert_eq!(
+        unknown_scope.hello["auth"]["scopes"],
+        json!(["operator.read"])
     );
+    let snapshot = &unknown_scope.hello["snapshot"];
+    assert_eq!(snapshot["presence"], json!([]), "{snapshot}");
+    assert_eq!(snapshot["stateVersion"]["health"], 0, "{snapshot}");
     let foreign = ControlClient::connect_with(
         &url,
         &[("origin", "https://evil.example")],
@@ -566,7 +633,11 @@ async fn sign_in_refusals_say_why_and_never_open_the_plane() {
         .call("config.get", json!({}))
         .await
         .expect_err("needs admin");
-    assert_eq!(denied["details"]["scope"], "operator.admin");
+    assert_eq!(denied["details"]["missingScope"], "operator.admin");
+    assert_eq!(
+        denied["details"]["requiredScopes"],
+        json!(["operator.admin"])
+    );
     reader
         .call("health", json!({}))
         .await

@@ -80,26 +80,33 @@ pub(super) async fn send(
         live: true,
     });
     turn.thinking = thinking.map(|level| level.as_str().to_owned());
-    let submitted = services
-        .turns
-        .submit(&turn)
-        .await
-        .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))?;
     let run_id = turn.turn_id.clone();
-    tokio::spawn(forward(
-        Arc::clone(conn),
-        submitted,
-        run_id.clone(),
-        session_key.clone(),
-    ));
-    Ok(json!({ "runId": run_id, "sessionKey": session_key, "status": "accepted" }))
+    let accepted = json!({ "runId": run_id, "sessionKey": session_key, "status": "accepted" });
+    // The same key is the same run: one this connection relays (or relayed) already is not sent
+    // or relayed again.
+    if !conn.relays.start(&run_id, &session_key) {
+        return Ok(accepted);
+    }
+    let submitted = match services.turns.submit(&turn).await {
+        Ok(submitted) => submitted,
+        Err(error) => {
+            conn.relays.finish(&run_id);
+            return Err(ErrorShape::new(Code::Unavailable, error.to_string()));
+        }
+    };
+    let conn = Arc::clone(conn);
+    tokio::spawn(async move {
+        forward(&conn, submitted, &run_id, session_key).await;
+        conn.relays.finish(&run_id);
+    });
+    Ok(accepted)
 }
 
 /// Relays a run's events as `chat` events until it ends or the connection closes.
 async fn forward(
-    conn: Arc<Conn>,
+    conn: &Conn,
     mut submitted: crate::turns::Submitted,
-    run_id: String,
+    run_id: &str,
     session_key: String,
 ) {
     let mut text = String::new();
@@ -134,12 +141,13 @@ async fn forward(
                 finish_reason,
                 ..
             }) => {
+                // OpenClaw's final event: no fields beside these; the model that answered
+                // travels in the message.
                 emit(
                     "final",
                     json!({
-                        "message": { "role": "assistant", "content": content },
-                        "model": model,
-                        "finishReason": finish_reason,
+                        "message": { "role": "assistant", "content": content, "model": model },
+                        "stopReason": finish_reason,
                         "usage": usage,
                     }),
                 );
@@ -178,24 +186,50 @@ async fn forward(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AbortParams {
-    run_id: String,
-    /// Accepted for OpenClaw clients.
+    /// The run; without it, the runs of `sessionKey` this connection started (OpenClaw's form).
+    #[serde(default)]
+    run_id: Option<String>,
     #[serde(default)]
     session_key: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
 }
 
-pub(super) async fn abort(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
+pub(super) async fn abort(
+    services: &Services,
+    conn: &Conn,
+    params: &Value,
+) -> Result<Value, ErrorShape> {
     let params: AbortParams = frame::params(params)?;
-    let _ = &params.session_key;
-    if params.run_id.is_empty() || params.run_id.len() > 128 {
-        return Err(ErrorShape::invalid("runId is required"));
+    let runs = match (params.run_id, params.session_key.as_deref()) {
+        (Some(run_id), _) => {
+            if run_id.is_empty() || run_id.len() > 128 {
+                return Err(ErrorShape::invalid("runId must be 1 to 128 characters"));
+            }
+            vec![run_id]
+        }
+        (None, Some(key)) => {
+            let named = key
+                .trim()
+                .strip_prefix("agent:")
+                .and_then(|rest| rest.split(':').next());
+            let agent = agent_id(services, params.agent_id.as_deref().or(named))?;
+            conn.relays.running_in(&session_key(&agent, Some(key))?)
+        }
+        (None, None) => return Err(ErrorShape::invalid("runId or sessionKey is required")),
+    };
+    for run_id in &runs {
+        services
+            .turns
+            .abort(run_id)
+            .await
+            .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))?;
     }
-    services
-        .turns
-        .abort(&params.run_id)
-        .await
-        .map_err(|e| ErrorShape::new(Code::Unavailable, e.to_string()))?;
-    Ok(json!({ "runId": params.run_id, "abortRequested": true }))
+    let mut answer = json!({ "abortRequested": !runs.is_empty(), "runIds": runs });
+    if let [run_id] = runs.as_slice() {
+        answer["runId"] = json!(run_id);
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Conn {
     pub scopes: Scopes,
     /// The credential it signed in with.
     pub credential: Credential,
+    /// The runs it relays as `chat` events.
+    pub relays: super::relays::Relays,
 }
 
 impl Conn {
@@ -52,6 +54,7 @@ impl Conn {
             close_reason: std::sync::Mutex::new(None),
             scopes,
             credential,
+            relays: super::relays::Relays::default(),
         };
         (conn, outbox)
     }
@@ -101,7 +104,18 @@ pub(super) async fn write_frames(
     loop {
         let message = tokio::select! {
             biased;
-            () = conn.closed.cancelled() => break,
+            () = conn.closed.cancelled() => {
+                // What was queued before the close (the `shutdown` event) still goes out, within
+                // the grace a closing connection gets.
+                let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+                while let Ok(message) = outbox.try_recv() {
+                    match tokio::time::timeout_at(deadline, sink.send(message)).await {
+                        Ok(Ok(())) => {}
+                        _ => return,
+                    }
+                }
+                break;
+            }
             message = outbox.recv() => match message {
                 Some(message) => message,
                 None => return,

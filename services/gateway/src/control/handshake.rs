@@ -140,8 +140,8 @@ async fn admit(
             .guard
             .admit_connect(caller.client, caller.headers, params.secret()),
     };
-    let (who, credential) =
-        signed_in.map_err(|refusal| Refused::to(&request.id, refusal_error(refusal)))?;
+    let (who, credential) = signed_in
+        .map_err(|refusal| Refused::to(&request.id, connect_refusal(refusal, &params.auth)))?;
     // What the client asks for, as far as its credential allows.
     let allowed = credential.allowed_scopes(caller.guard.has_admin_token());
     let scopes = asked
@@ -186,7 +186,14 @@ fn hello(services: &Services, conn: &Conn) -> Value {
         "protocol": PROTOCOL,
         "server": { "version": env!("CARGO_PKG_VERSION"), "connId": conn.id },
         "features": { "methods": super::methods::Method::names(), "events": ["connect.challenge", "tick", "chat", "shutdown"] },
-        "snapshot": { "uptimeMs": services.started.elapsed().as_millis() as u64 },
+        // OpenClaw's snapshot: no presence or health are tracked here (no such events are sent),
+        // so both stay empty at version 0.
+        "snapshot": {
+            "presence": [],
+            "health": {},
+            "stateVersion": { "presence": 0, "health": 0 },
+            "uptimeMs": services.started.elapsed().as_millis() as u64,
+        },
         "auth": { "role": "operator", "scopes": conn.scopes.names() },
         "policy": {
             "maxPayload": MAX_PAYLOAD_BYTES,
@@ -248,10 +255,14 @@ impl ConnectParams {
     /// none are named).
     fn check(&self, nonce: &str) -> Result<Vec<Scope>, ErrorShape> {
         if self.min_protocol > PROTOCOL || self.max_protocol < PROTOCOL {
-            return Err(ErrorShape::invalid(format!(
-                "protocol {}..{} is not supported; this gateway speaks {PROTOCOL}",
-                self.min_protocol, self.max_protocol
-            )));
+            return Err(ErrorShape {
+                // OpenClaw's clients stop reconnecting on this code instead of retrying forever.
+                details: Some(json!({ "code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL })),
+                ..ErrorShape::invalid(format!(
+                    "protocol {}..{} is not supported; this gateway speaks {PROTOCOL}",
+                    self.min_protocol, self.max_protocol
+                ))
+            });
         }
         // A connect frame captured on another connection answers another challenge.
         let answered = self
@@ -270,21 +281,24 @@ impl ConnectParams {
                 self.role
             )));
         }
-        if self.scopes.is_empty() {
+        // Scopes of OpenClaw's that this gateway has no methods for (`operator.approvals`,
+        // `operator.talk`, ...) are not granted, and do not refuse the connection: OpenClaw's own
+        // clients ask for them.
+        let known: Vec<Scope> = self
+            .scopes
+            .iter()
+            .filter_map(|name| {
+                let scope = Scope::parse(name);
+                if scope.is_none() {
+                    tracing::debug!(scope = %name, "scope not served here; not granted");
+                }
+                scope
+            })
+            .collect();
+        if known.is_empty() {
             return Ok(vec![Scope::Read]);
         }
-        self.scopes
-            .iter()
-            .map(|name| {
-                Scope::parse(name).ok_or_else(|| {
-                    let known: Vec<&str> = Scope::ALL.iter().map(|scope| scope.name()).collect();
-                    ErrorShape::invalid(format!(
-                        "unknown scope {name:?}; known: {}",
-                        known.join(", ")
-                    ))
-                })
-            })
-            .collect()
+        Ok(known)
     }
 
     /// The token or password presented.
@@ -367,6 +381,24 @@ async fn refuse(sink: &mut Sink, id: &str, error: ErrorShape) {
         .await;
 }
 
+/// A refused `connect`, with the `details.code` OpenClaw's clients read to decide whether
+/// retrying can help (a wrong or missing secret, a rate limit: it cannot, so they stop).
+fn connect_refusal(refusal: Refusal, auth: &ConnectAuth) -> ErrorShape {
+    let code = match (&refusal, auth.token.as_deref(), auth.password.as_deref()) {
+        (Refusal::Unauthorized, Some(token), _) if !token.is_empty() => "AUTH_TOKEN_MISMATCH",
+        (Refusal::Unauthorized, _, Some(password)) if !password.is_empty() => {
+            "AUTH_PASSWORD_MISMATCH"
+        }
+        (Refusal::Unauthorized, _, _) => "AUTH_TOKEN_MISSING",
+        (Refusal::RateLimited(_), _, _) => "AUTH_RATE_LIMITED",
+        (Refusal::Forbidden(_), _, _) => "AUTH_UNAUTHORIZED",
+    };
+    ErrorShape {
+        details: Some(json!({ "code": code })),
+        ..refusal_error(refusal)
+    }
+}
+
 /// A refused sign-in as a protocol error.
 pub fn refusal_error(refusal: Refusal) -> ErrorShape {
     match refusal {
@@ -382,5 +414,60 @@ pub fn refusal_error(refusal: Refusal) -> ErrorShape {
             )
         },
         Refusal::Forbidden(reason) => ErrorShape::new(Code::Forbidden, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(value: Value) -> ConnectParams {
+        serde_json::from_value(value).expect("connect params")
+    }
+
+    #[test]
+    fn a_protocol_out_of_range_says_which_one_is_spoken() {
+        let error = params(json!({ "minProtocol": 5, "maxProtocol": 6 }))
+            .check("n")
+            .expect_err("too new");
+        let details = error.details.expect("details");
+        assert_eq!(details["code"], "PROTOCOL_MISMATCH");
+        assert_eq!(details["expectedProtocol"], PROTOCOL);
+    }
+
+    #[test]
+    fn scopes_not_served_here_are_not_granted() {
+        let asked = |scopes: Value| {
+            params(json!({ "minProtocol": PROTOCOL, "maxProtocol": PROTOCOL, "scopes": scopes }))
+                .check("n")
+                .expect("admitted")
+        };
+        assert_eq!(
+            asked(json!(["operator.talk", "operator.write"])),
+            [Scope::Write]
+        );
+        assert_eq!(asked(json!(["operator.approvals"])), [Scope::Read]);
+    }
+
+    #[test]
+    fn refused_secrets_carry_openclaw_s_detail_codes() {
+        let code = |refusal: Refusal, auth: Value| {
+            let auth: ConnectAuth = serde_json::from_value(auth).expect("auth");
+            connect_refusal(refusal, &auth).details.expect("details")["code"].clone()
+        };
+        assert_eq!(
+            code(Refusal::Unauthorized, json!({ "token": "x" })),
+            "AUTH_TOKEN_MISMATCH"
+        );
+        assert_eq!(
+            code(Refusal::Unauthorized, json!({ "password": "x" })),
+            "AUTH_PASSWORD_MISMATCH"
+        );
+        assert_eq!(code(Refusal::Unauthorized, json!({})), "AUTH_TOKEN_MISSING");
+        let limited = code(
+            Refusal::RateLimited(std::time::Duration::from_secs(3)),
+            json!({ "token": "x" }),
+        );
+        assert_eq!(limited, "AUTH_RATE_LIMITED");
     }
 }

@@ -103,7 +103,12 @@ pub async fn call(
     let scope = method.scope();
     if !conn.scopes.allows(scope) {
         return Err(ErrorShape {
-            details: Some(json!({ "code": "MISSING_SCOPE", "scope": scope.name() })),
+            // OpenClaw's MissingScopeErrorDetails.
+            details: Some(json!({
+                "code": "MISSING_SCOPE",
+                "missingScope": scope.name(),
+                "requiredScopes": [scope.name()],
+            })),
             ..ErrorShape::new(
                 Code::Forbidden,
                 format!("{} needs the {} scope", method.name(), scope.name()),
@@ -114,7 +119,7 @@ pub async fn call(
         Method::Health => Ok(health(services).await),
         Method::Status => Ok(status(services)),
         Method::ChatSend => super::chat::send(services, conn, params).await,
-        Method::ChatAbort => super::chat::abort(services, params).await,
+        Method::ChatAbort => super::chat::abort(services, conn, params).await,
         Method::ChatHistory => super::sessions::history(services, params).await,
         Method::SessionsList => super::sessions::list(services, params).await,
         Method::SessionsReset => super::sessions::reset(services, params).await,

@@ -24,6 +24,7 @@ pub mod handshake;
 pub mod limits;
 pub mod methods;
 pub mod pairing;
+pub mod relays;
 pub mod resolve;
 pub mod sessions;
 pub mod settings;

@@ -100,32 +100,45 @@ pub(super) async fn list(services: &Services, params: &Value) -> Result<Value, E
 struct HistoryParams {
     session_key: String,
     #[serde(default)]
+    agent_id: Option<String>,
+    #[serde(default)]
     limit: Option<usize>,
+}
+
+/// The stored key of the session `key` names, as `chat.send` resolves it: a full key
+/// (`agent:<id>:...`) as it is, a short one (`main`, `ui`) as the dashboard session of `agent_id`
+/// (or the default agent).
+fn full_key(services: &Services, key: &str, agent_id: Option<&str>) -> Result<String, ErrorShape> {
+    let named = key
+        .trim()
+        .strip_prefix("agent:")
+        .and_then(|rest| rest.split(':').next());
+    let agent = super::resolve::agent_id(services, agent_id.or(named))?;
+    super::resolve::session_key(&agent, Some(key))
 }
 
 pub(super) async fn history(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
     let params: HistoryParams = frame::params(params)?;
-    let Some(bytes) = services
+    let session_key = full_key(services, &params.session_key, params.agent_id.as_deref())?;
+    // A session nobody has written to yet has an empty history.
+    let transcript: Transcript = match services
         .sessions
-        .get(kv_key(&params.session_key))
+        .get(kv_key(&session_key))
         .await
         .map_err(kv_error)?
-    else {
-        return Err(ErrorShape::new(
-            Code::NotFound,
-            format!("no session {:?}", params.session_key),
-        ));
+    {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            ErrorShape::new(
+                Code::Internal,
+                format!("stored transcript is unreadable: {e}"),
+            )
+        })?,
+        None => Transcript::default(),
     };
-    let transcript: Transcript = serde_json::from_slice(&bytes).map_err(|e| {
-        ErrorShape::new(
-            Code::Internal,
-            format!("stored transcript is unreadable: {e}"),
-        )
-    })?;
     let limit = params.limit.unwrap_or(200).clamp(1, 2000);
     let skip = transcript.messages.len().saturating_sub(limit);
     Ok(json!({
-        "sessionKey": params.session_key,
+        "sessionKey": session_key,
         "messages": transcript.messages[skip..].iter().map(message_json).collect::<Vec<_>>(),
         "totals": usage_json(&transcript.totals),
         "modelOverride": transcript.model_override,
@@ -136,25 +149,33 @@ pub(super) async fn history(services: &Services, params: &Value) -> Result<Value
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ResetParams {
+    /// `key` in OpenClaw's schema.
+    #[serde(alias = "key")]
     session_key: String,
+    #[serde(default)]
+    agent_id: Option<String>,
+    /// OpenClaw's `new` or `reset`: both start the session over here.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 pub(super) async fn reset(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
     let params: ResetParams = frame::params(params)?;
-    let agent = params
-        .session_key
+    if let Some(reason) = params.reason.as_deref()
+        && reason != "new"
+        && reason != "reset"
+    {
+        return Err(ErrorShape::invalid("reason must be \"new\" or \"reset\""));
+    }
+    let session_key = full_key(services, &params.session_key, params.agent_id.as_deref())?;
+    let agent = session_key
         .strip_prefix("agent:")
         .and_then(|rest| rest.split(':').next())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ErrorShape::invalid(
-                "sessionKey must be a full key (agent:<id>:...) as sessions.list shows it",
-            )
-        })?;
-    let agent = super::resolve::agent_id(services, Some(&agent))?;
+        .unwrap_or_default()
+        .to_owned();
     let turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
-        session_key: params.session_key.clone(),
+        session_key: session_key.clone(),
         text: "/reset",
         source: "control",
         idempotency_key: None,
@@ -169,7 +190,7 @@ pub(super) async fn reset(services: &Services, params: &Value) -> Result<Value, 
         match submitted.next(Duration::from_secs(30)).await {
             Next::Event(RunEvent::Started | RunEvent::Delta { .. }) => {}
             Next::Event(RunEvent::Done { .. }) => {
-                return Ok(json!({ "sessionKey": params.session_key, "reset": true }));
+                return Ok(json!({ "sessionKey": session_key, "reset": true }));
             }
             Next::Event(RunEvent::Error { message, .. }) => {
                 return Err(ErrorShape::new(Code::Internal, message));
