@@ -207,6 +207,8 @@ async fn chat_streams_events_and_shows_up_in_sessions_history_and_usage() {
         .clone();
     assert_eq!(session["messages"], 2);
     assert_eq!(session["agentId"], "main");
+    assert_eq!(session["key"], "agent:main:control:ui", "OpenClaw's name");
+    assert_eq!(session["kind"], "direct");
     assert_eq!(session["lastModel"], "ollama/fake-model");
 
     let history = client

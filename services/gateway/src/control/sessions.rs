@@ -80,6 +80,9 @@ pub(super) async fn list(services: &Services, params: &Value) -> Result<Value, E
             continue;
         }
         sessions.push(json!({
+            // OpenClaw's SessionRow names the key `key` and says what kind of chat it is.
+            "key": transcript.session_key,
+            "kind": kind_of(&transcript.session_key),
             "sessionKey": transcript.session_key,
             "agentId": transcript.agent_id,
             "messages": transcript.messages.len(),
@@ -93,6 +96,16 @@ pub(super) async fn list(services: &Services, params: &Value) -> Result<Value, E
     sessions.sort_by_key(|s| std::cmp::Reverse(s["updatedAt"].as_u64().unwrap_or(0)));
     sessions.truncate(limit);
     Ok(json!({ "sessions": sessions }))
+}
+
+/// OpenClaw's `kind` of a session, read from its key: a channel's group or channel chat
+/// (`...:group:<id>`, `...:channel:<id>`) is a group; everything else one person's.
+fn kind_of(session_key: &str) -> &'static str {
+    if session_key.contains(":group:") || session_key.contains(":channel:") {
+        "group"
+    } else {
+        "direct"
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,5 +215,21 @@ pub(super) async fn reset(services: &Services, params: &Value) -> Result<Value, 
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_groups_are_groups_and_the_rest_direct() {
+        assert_eq!(kind_of("agent:main:telegram:default:group:-100"), "group");
+        assert_eq!(
+            kind_of("agent:main:discord:default:channel:C1:thread:T"),
+            "group"
+        );
+        assert_eq!(kind_of("agent:main:telegram:default:direct:42"), "direct");
+        assert_eq!(kind_of("agent:main:control:ui"), "direct");
     }
 }
