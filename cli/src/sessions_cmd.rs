@@ -106,6 +106,15 @@ async fn show(gateway: &Gateway, key: &str, limit: usize, json_out: bool) -> Exi
         json!({ "sessionKey": key, "limit": limit }),
     )
     .await;
+    // The gateway answers a session nobody wrote to with an empty history; asked for by name,
+    // it is most likely a mistyped key.
+    let result = result.and_then(|payload| {
+        if payload["exists"] == false {
+            eprintln!("pincer: no session {key:?} (see pincer sessions list)");
+            return Err(target::exit::DATA);
+        }
+        Ok(payload)
+    });
     output::print_result(result, json_out, |payload| {
         let messages = payload["messages"].as_array().cloned().unwrap_or_default();
         println!("{key}: {} messages", messages.len());

@@ -264,6 +264,7 @@ async fn chat_streams_events_and_shows_up_in_sessions_history_and_usage() {
         .await
         .expect("an empty history");
     assert_eq!(missing["messages"], json!([]));
+    assert_eq!(missing["exists"], false);
     let short = client
         .call("chat.history", json!({ "sessionKey": "nobody" }))
         .await

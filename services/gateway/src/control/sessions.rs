@@ -133,13 +133,14 @@ fn full_key(services: &Services, key: &str, agent_id: Option<&str>) -> Result<St
 pub(super) async fn history(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
     let params: HistoryParams = frame::params(params)?;
     let session_key = full_key(services, &params.session_key, params.agent_id.as_deref())?;
-    // A session nobody has written to yet has an empty history.
-    let transcript: Transcript = match services
+    // A session nobody has written to yet has an empty history (`exists: false`).
+    let stored = services
         .sessions
         .get(kv_key(&session_key))
         .await
-        .map_err(kv_error)?
-    {
+        .map_err(kv_error)?;
+    let exists = stored.is_some();
+    let transcript: Transcript = match stored {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             ErrorShape::new(
                 Code::Internal,
@@ -152,6 +153,7 @@ pub(super) async fn history(services: &Services, params: &Value) -> Result<Value
     let skip = transcript.messages.len().saturating_sub(limit);
     Ok(json!({
         "sessionKey": session_key,
+        "exists": exists,
         "messages": transcript.messages[skip..].iter().map(message_json).collect::<Vec<_>>(),
         "totals": usage_json(&transcript.totals),
         "modelOverride": transcript.model_override,
