@@ -42,8 +42,17 @@ async fn a_turn_returns_an_openai_completion_from_the_provider() {
     .await;
     let response = stack.chat(&hi(None)).send().await.unwrap();
     assert_eq!(response.status(), 200);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
+    assert_eq!(
+        body["id"],
+        format!("chatcmpl-{request_id}"),
+        "the request id is the turn's"
+    );
     assert_eq!(body["model"], "pincer/default");
     assert_eq!(body["choices"][0]["message"]["role"], "assistant");
     assert_eq!(

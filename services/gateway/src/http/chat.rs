@@ -75,11 +75,19 @@ pub(super) async fn completions(
         .map_err(|error| ApiError::Unavailable(error.to_string()))?;
     let turn_timeout = agent.timeout + TIMEOUT_SLACK;
     tracing::info!(turn_id = %turn.turn_id, agent = %agent.id, stream = call.stream, "turn accepted");
-    if call.stream {
+    // OpenAI's request id header (the SDKs expose it as `_request_id`): here the turn's id, the
+    // one the services' logs and traces carry.
+    let request_id = http::HeaderValue::from_str(&turn.turn_id).ok();
+    let mut response = if call.stream {
         stream_response(submitted, call, turn.turn_id, turn_timeout).await
     } else {
         complete_response(submitted, &call, &turn.turn_id, turn_timeout).await
     }
+    .unwrap_or_else(IntoResponse::into_response);
+    if let Some(id) = request_id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    Ok(response)
 }
 
 fn session_key(headers: &http::HeaderMap, call: &ChatCall, agent_id: &str) -> Option<String> {
