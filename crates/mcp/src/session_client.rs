@@ -48,6 +48,8 @@ fn checked(sent_in_session: bool, result: PostResult) -> PostResult {
     }
 }
 
+// rmcp's transport calls the `_with_response_limits` and `_with_max_sse_event_size` methods, which
+// carry its configured limits into reqwest's client; the plain ones are what the trait requires.
 impl StreamableHttpClient for SessionClient {
     type Error = reqwest::Error;
 
@@ -63,30 +65,6 @@ impl StreamableHttpClient for SessionClient {
         let result = self
             .0
             .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await;
-        checked(in_session, result)
-    }
-
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> PostResult {
-        let in_session = session_id.is_some();
-        let result = self
-            .0
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
             .await;
         checked(in_session, result)
     }
