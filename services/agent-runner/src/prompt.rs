@@ -2,7 +2,7 @@
 //! and skills), the session's history, this turn's messages and the tool steps so far. Kept small on
 //! purpose: OpenClaw sends ~61 KiB for a plain "hi"; we stay under 8 KiB with every tool offered.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use pincer_bus::messages::{ChatMessage, Role};
 use pincer_proto::llm::v1 as pb;
@@ -65,20 +65,26 @@ pub fn build(
         content: system.to_owned(),
         ..Default::default()
     });
-    let mut calls: HashSet<&str> = HashSet::new();
+    // Call id -> the tool it called.
+    let mut calls: HashMap<&str, &str> = HashMap::new();
     for (index, message) in history.iter().chain(new_messages).chain(steps).enumerate() {
         for call in &message.tool_calls {
-            calls.insert(call.id.as_str());
+            calls.insert(call.id.as_str(), call.name.as_str());
         }
-        if message.role == Role::Tool
-            && !message
-                .tool_call_id
-                .as_deref()
-                .is_some_and(|id| calls.contains(id))
-        {
+        let called = message
+            .tool_call_id
+            .as_deref()
+            .and_then(|id| calls.get(id).copied());
+        if message.role == Role::Tool && called.is_none() {
             continue;
         }
         let mut proto = to_proto(message);
+        // A result an API client sent names only its call; Ollama wants the tool's name too.
+        if proto.tool_name.is_empty()
+            && let Some(name) = called
+        {
+            name.clone_into(&mut proto.tool_name);
+        }
         // `new_images` has one list per new message; the steps come after them and get none.
         if let Some(images) = index
             .checked_sub(history.len())

@@ -256,6 +256,8 @@ async fn a_clients_own_function_is_called_back_and_its_result_answered() {
         .expect("the client's result reached the model")
         .clone();
     assert_eq!(result["content"], "sunny, 21 C", "{result}");
+    // Ollama is told which tool answered; the client's message names only the call.
+    assert_eq!(result["tool_name"], "get_weather", "{result}");
 
     // Named like one of the agent's tools, a client's function is refused.
     let mut clash = turn("kim", "read it");

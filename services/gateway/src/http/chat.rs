@@ -362,12 +362,24 @@ fn async_stream_events(
                 }
                 Next::Event(RunEvent::Done { content, tool_calls, finish_reason, usage, .. }) => {
                     // Nothing streamed before (a retry answered from the record, a `/status`
-                    // reply): the whole answer comes in this chunk.
-                    let mut delta = if sent_role { json!({}) } else { json!({ "role": "assistant", "content": content }) };
-                    if !tool_calls.is_empty() {
-                        delta["tool_calls"] = openai::tool_calls_json(&tool_calls, true);
+                    // reply): the whole answer comes in one chunk. The client's function calls
+                    // come in a chunk of their own too. The finish reason always comes alone,
+                    // as from OpenAI: the SDKs' stream helpers read a chunk's calls only when
+                    // it does not also finish the choice.
+                    if !sent_role || !tool_calls.is_empty() {
+                        let mut delta = if sent_role {
+                            json!({})
+                        } else if content.is_empty() && !tool_calls.is_empty() {
+                            json!({ "role": "assistant", "content": null })
+                        } else {
+                            json!({ "role": "assistant", "content": content })
+                        };
+                        if !tool_calls.is_empty() {
+                            delta["tool_calls"] = openai::tool_calls_json(&tool_calls, true);
+                        }
+                        yield data(openai::chunk(&id, created, &model, delta, None));
                     }
-                    yield data(openai::chunk(&id, created, &model, delta, Some(&finish_reason)));
+                    yield data(openai::chunk(&id, created, &model, json!({}), Some(&finish_reason)));
                     if call.include_usage {
                         yield data(openai::usage_chunk(&id, created, &model, usage));
                     }
@@ -592,6 +604,47 @@ mod tests {
             json!({"role": "assistant", "content": "Stored."})
         );
         assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn a_clients_function_calls_come_before_the_chunk_that_finishes() {
+        let call = pincer_bus::messages::ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Oslo"}"#.into(),
+        };
+        let done = RunEvent::Done {
+            content: String::new(),
+            tool_calls: vec![call],
+            model: "fake/m".to_owned(),
+            finish_reason: "tool_calls".to_owned(),
+            usage: Usage::default(),
+        };
+        let (_nats, submitted) = submitted_with(true, &[RunEvent::Started, done]).await;
+
+        let data = sse_data(
+            stream_response(
+                submitted,
+                hello(json!({"stream": true})),
+                "t7".into(),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("a stream"),
+        )
+        .await;
+
+        assert_eq!(data.len(), 3, "{data:?}");
+        let calls: Value = serde_json::from_str(&data[0]).expect("a chunk");
+        let delta = &calls["choices"][0]["delta"];
+        assert!(delta["content"].is_null(), "{delta}");
+        assert_eq!(delta["tool_calls"][0]["index"], 0);
+        assert_eq!(delta["tool_calls"][0]["function"]["name"], "get_weather");
+        assert!(calls["choices"][0]["finish_reason"].is_null(), "{calls}");
+        let finish: Value = serde_json::from_str(&data[1]).expect("a chunk");
+        assert_eq!(finish["choices"][0]["delta"], json!({}));
+        assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(data[2], "[DONE]");
     }
 
     #[tokio::test]
