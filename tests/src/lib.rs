@@ -235,7 +235,7 @@ impl Stack {
                 .expect("llm-router runs");
         });
 
-        let tool_host_listener = bind().await;
+        let tool_host_listener = bind_for_restarts().await;
         let tool_host_url = format!("http://{}", local(&tool_host_listener));
         let tool_host = pincer_tool_host::Config {
             agents: self.config.agents.clone(),
@@ -325,7 +325,7 @@ impl Stack {
         }
         let gateway_listener = match self.gateway.as_ref().map(|(_, addr)| *addr) {
             Some(addr) => rebind(addr, "the gateway's port").await,
-            None => bind().await,
+            None => bind_for_restarts().await,
         };
         self.gateway_url = format!("http://{}", local(&gateway_listener));
         self.gateway_slot = self.services.len();
@@ -563,6 +563,21 @@ impl Stack {
     {
         self.services.push(Service::start(start));
     }
+}
+
+/// A listener for a service started again on the same port (the gateway, the tool host): on a
+/// port below the kernel's ephemeral range. One the kernel picked (`:0`) could be handed to another
+/// test's outgoing connection the moment the service let it go, and held there past the wait for
+/// it to be free again (CI failed on the gateway's port so, in a restart of everything).
+async fn bind_for_restarts() -> TcpListener {
+    for _ in 0..20 {
+        let port = pincer_test_support::free_port();
+        // Free a moment ago; another process may still take it in between: try the next one.
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return listener;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range after 20 tries")
 }
 
 /// A listener on `addr` again, once the process that had it let it go.
