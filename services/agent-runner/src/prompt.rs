@@ -94,6 +94,43 @@ pub fn build(
         }
         out.push(proto);
     }
+    answer_unanswered_calls(out)
+}
+
+/// What stands in for the result of a call nobody answered.
+const UNANSWERED: &str = "error: no result: the caller did not answer this call";
+
+/// Adds a result for every call left without one: a client that was handed its function calls
+/// (`finish_reason: "tool_calls"`) may write again without answering them, and providers refuse
+/// a list where a call has no result, which would have failed every later turn of the session.
+fn answer_unanswered_calls(messages: Vec<pb::Message>) -> Vec<pb::Message> {
+    let mut out = Vec::with_capacity(messages.len());
+    // Calls of the last assistant message still waiting for their results: (id, tool).
+    let mut waiting: Vec<(String, String)> = Vec::new();
+    let close = |out: &mut Vec<pb::Message>, waiting: &mut Vec<(String, String)>| {
+        out.extend(waiting.drain(..).map(|(id, name)| pb::Message {
+            role: pb::Role::Tool as i32,
+            content: UNANSWERED.to_owned(),
+            tool_call_id: id,
+            tool_name: name,
+            ..Default::default()
+        }));
+    };
+    for message in messages {
+        if message.role == pb::Role::Tool as i32 {
+            waiting.retain(|(id, _)| *id != message.tool_call_id);
+        } else {
+            close(&mut out, &mut waiting);
+            waiting.extend(
+                message
+                    .tool_calls
+                    .iter()
+                    .map(|call| (call.id.clone(), call.name.clone())),
+            );
+        }
+        out.push(message);
+    }
+    close(&mut out, &mut waiting);
     out
 }
 
@@ -141,6 +178,40 @@ mod tests {
     use pincer_bus::messages::ToolCall;
 
     use super::*;
+
+    #[test]
+    fn a_call_left_unanswered_gets_a_result_before_the_next_message() {
+        let call = |id: &str| ToolCall {
+            id: id.to_owned(),
+            name: "get_weather".to_owned(),
+            arguments: "{}".to_owned(),
+        };
+        let history = [
+            ChatMessage::text(Role::User, "weather?"),
+            ChatMessage {
+                tool_calls: vec![call("a"), call("b")],
+                ..ChatMessage::text(Role::Assistant, "")
+            },
+            ChatMessage::tool_result("a", "get_weather", "sunny"),
+        ];
+        // The client wrote again without answering `b`.
+        let new = [ChatMessage::text(Role::User, "never mind")];
+        let built = build("system", &history, (&new, &[]), &[]);
+        let shape: Vec<(i32, &str, &str)> = built
+            .iter()
+            .map(|m| (m.role, m.tool_call_id.as_str(), m.content.as_str()))
+            .collect();
+        let tool = pb::Role::Tool as i32;
+        assert_eq!(
+            shape[3..],
+            [
+                (tool, "a", "sunny"),
+                (tool, "b", UNANSWERED),
+                (pb::Role::User as i32, "", "never mind"),
+            ]
+        );
+        assert_eq!(built[4].tool_name, "get_weather");
+    }
     use pincer_workspace::Workspace;
     use pincer_workspace::bootstrap::Caps;
 
