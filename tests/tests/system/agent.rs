@@ -204,6 +204,8 @@ async fn a_clients_own_function_is_called_back_and_its_result_answered() {
             script: vec![
                 tool("get_weather", json!({"city": "Oslo"})),
                 say("It is sunny in Oslo."),
+                tool("get_weather", json!({"city": "Bergen"})),
+                say("Fine, never mind."),
             ],
             ..Knobs::default()
         },
@@ -264,6 +266,35 @@ async fn a_clients_own_function_is_called_back_and_its_result_answered() {
     clash["tools"] = json!([{ "type": "function", "function": { "name": "read" } }]);
     let (status, body) = send(&stack, &clash).await;
     assert_eq!(status, 400, "{body}");
+
+    // A call the client leaves unanswered does not break the session: the model is told so.
+    let mut bergen = turn("kim", "And in Bergen?");
+    bergen["tools"] = tools.clone();
+    let (status, body) = send(&stack, &bergen).await;
+    assert_eq!(
+        body["choices"][0]["finish_reason"], "tool_calls",
+        "{status} {body}"
+    );
+    let mut moved_on = turn("kim", "Forget it.");
+    moved_on["tools"] = tools;
+    let (status, body) = send(&stack, &moved_on).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answer(&body), "Fine, never mind.");
+    let last = chats(&stack).pop().expect("a model call");
+    let unanswered = last["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .expect("a result for the unanswered call")
+        .clone();
+    assert!(
+        unanswered["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("did not answer")),
+        "{unanswered}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
