@@ -98,7 +98,7 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
             Ok(false) => continue,
             Err(end) => return end,
         }
-        let reply = match run.call_model(messages, window).await {
+        let mut reply = match run.call_model(messages, window).await {
             Ok(reply) => reply,
             Err(Next::Again) => continue,
             Err(Next::End(end)) => return end,
@@ -108,11 +108,10 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         if reply.tool_calls.is_empty() {
             return run.answered(reply);
         }
-        let (theirs, ours): (Vec<ToolCall>, Vec<ToolCall>) = reply
-            .tool_calls
-            .iter()
-            .cloned()
-            .partition(|call| run.is_client_tool(&call.name));
+        let (theirs, ours): (Vec<ToolCall>, Vec<ToolCall>) =
+            with_ids(run.iteration, std::mem::take(&mut reply.tool_calls))
+                .into_iter()
+                .partition(|call| run.is_client_tool(&call.name));
         if theirs.is_empty() {
             if let Some(stop) = run.run_tools(reply.content, ours).await {
                 return run.stopped_looping(stop);
@@ -129,6 +128,23 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         return run.asks_the_client(reply, theirs);
     }
     run.out_of_iterations()
+}
+
+/// `calls` of the `iteration`th reply, each with an id: the one the provider gave, else one made
+/// here. A call's result, and a client's answer to it, name the call by its id.
+fn with_ids(iteration: u32, calls: Vec<ToolCall>) -> Vec<ToolCall> {
+    calls
+        .into_iter()
+        .enumerate()
+        .map(|(index, call)| ToolCall {
+            id: if call.id.is_empty() {
+                format!("call_{iteration}_{index}")
+            } else {
+                call.id
+            },
+            ..call
+        })
+        .collect()
 }
 
 /// The first of `client_tools` named like one of the agent's tools, which the model could not
@@ -365,8 +381,8 @@ impl<'a> Run<'a> {
         Next::End(self.fail(failure.code(), failure.message().to_owned()))
     }
 
-    /// Runs the reply's tool calls in order; each result (or error, which the model can correct)
-    /// becomes a step of the turn. A call that repeats a failed one is not run (see
+    /// Runs the reply's tool calls (with their ids: [`with_ids`]) in order; each result (or error,
+    /// which the model can correct) becomes a step of the turn. A call that repeats a failed one is not run (see
     /// [`LoopGuard`]); returns the message that ends the run when the model keeps repeating it.
     async fn run_tools(&mut self, content: String, calls: Vec<ToolCall>) -> Option<String> {
         self.steps.push(ChatMessage {
@@ -374,12 +390,7 @@ impl<'a> Run<'a> {
             ..ChatMessage::text(Role::Assistant, content)
         });
         let mut stop = None;
-        for (index, call) in calls.into_iter().enumerate() {
-            let id = if call.id.is_empty() {
-                format!("call_{}_{index}", self.iteration)
-            } else {
-                call.id
-            };
+        for call in calls {
             let content = match (&stop, self.loops.before(&call.name, &call.arguments)) {
                 // Every call gets a result, even after the run was stopped.
                 (Some(_), _) => "error: not run: the run stopped".to_owned(),
@@ -431,7 +442,7 @@ impl<'a> Run<'a> {
                 }
             };
             self.steps
-                .push(ChatMessage::tool_result(id, call.name, content));
+                .push(ChatMessage::tool_result(call.id, call.name, content));
         }
         stop
     }
@@ -474,20 +485,6 @@ impl<'a> Run<'a> {
 
     /// Ends the turn with the caller's calls, for it to run and answer in its next request.
     fn asks_the_client(self, reply: Reply, calls: Vec<ToolCall>) -> LoopResult {
-        let iteration = self.iteration;
-        let calls = calls
-            .into_iter()
-            .enumerate()
-            .map(|(index, call)| ToolCall {
-                // The caller answers by id: one is needed even where the provider gave none.
-                id: if call.id.is_empty() {
-                    format!("call_{iteration}_client_{index}")
-                } else {
-                    call.id
-                },
-                ..call
-            })
-            .collect();
         LoopResult {
             outcome: TurnOutcome::Answered {
                 content: reply.content,

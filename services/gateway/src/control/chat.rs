@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::Services;
 use super::conn::Conn;
 use super::frame::{self, Code, ErrorShape};
-use super::resolve::{agent_id, session_key};
+use super::resolve::agent_and_session;
 use crate::turns::{Next, TurnSpec};
 
 /// Longest message accepted.
@@ -64,13 +64,11 @@ pub(super) async fn send(
         ));
     }
     // Without an agentId, a full session key's own agent runs it.
-    let named = params
-        .session_key
-        .as_deref()
-        .and_then(|key| key.trim().strip_prefix("agent:"))
-        .and_then(|rest| rest.split(':').next());
-    let agent = agent_id(services, params.agent_id.as_deref().or(named))?;
-    let session_key = session_key(&agent, params.session_key.as_deref())?;
+    let (agent, session_key) = agent_and_session(
+        services,
+        params.agent_id.as_deref(),
+        params.session_key.as_deref(),
+    )?;
     let mut turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
         session_key: session_key.clone(),
@@ -209,12 +207,8 @@ pub(super) async fn abort(
             vec![run_id]
         }
         (None, Some(key)) => {
-            let named = key
-                .trim()
-                .strip_prefix("agent:")
-                .and_then(|rest| rest.split(':').next());
-            let agent = agent_id(services, params.agent_id.as_deref().or(named))?;
-            conn.relays.running_in(&session_key(&agent, Some(key))?)
+            let (_, session) = agent_and_session(services, params.agent_id.as_deref(), Some(key))?;
+            conn.relays.running_in(&session)
         }
         (None, None) => return Err(ErrorShape::invalid("runId or sessionKey is required")),
     };
@@ -230,31 +224,4 @@ pub(super) async fn abort(
         answer["runId"] = json!(run_id);
     }
     Ok(answer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dashboard_sessions_are_namespaced_and_full_keys_pass() {
-        assert_eq!(
-            session_key("main", None).unwrap(),
-            "agent:main:control:main"
-        );
-        assert_eq!(
-            session_key("main", Some(" ui ")).unwrap(),
-            "agent:main:control:ui"
-        );
-        assert_eq!(
-            session_key("main", Some("agent:main:telegram:dm:42")).unwrap(),
-            "agent:main:telegram:dm:42"
-        );
-        assert!(
-            session_key("work", Some("agent:main:telegram:dm:42")).is_err(),
-            "another agent's session"
-        );
-        assert!(session_key("main", Some("a\nb")).is_err());
-        assert!(session_key("main", Some(&"x".repeat(300))).is_err());
-    }
 }

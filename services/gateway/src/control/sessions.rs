@@ -118,21 +118,14 @@ struct HistoryParams {
     limit: Option<usize>,
 }
 
-/// The stored key of the session `key` names, as `chat.send` resolves it: a full key
-/// (`agent:<id>:...`) as it is, a short one (`main`, `ui`) as the dashboard session of `agent_id`
-/// (or the default agent).
-fn full_key(services: &Services, key: &str, agent_id: Option<&str>) -> Result<String, ErrorShape> {
-    let named = key
-        .trim()
-        .strip_prefix("agent:")
-        .and_then(|rest| rest.split(':').next());
-    let agent = super::resolve::agent_id(services, agent_id.or(named))?;
-    super::resolve::session_key(&agent, Some(key))
-}
-
 pub(super) async fn history(services: &Services, params: &Value) -> Result<Value, ErrorShape> {
     let params: HistoryParams = frame::params(params)?;
-    let session_key = full_key(services, &params.session_key, params.agent_id.as_deref())?;
+    // A short key (`main`, `ui`) is the dashboard session, as `chat.send` resolves it.
+    let (_, session_key) = super::resolve::agent_and_session(
+        services,
+        params.agent_id.as_deref(),
+        Some(&params.session_key),
+    )?;
     // A session nobody has written to yet has an empty history (`exists: false`).
     let stored = services
         .sessions
@@ -182,12 +175,11 @@ pub(super) async fn reset(services: &Services, params: &Value) -> Result<Value, 
     {
         return Err(ErrorShape::invalid("reason must be \"new\" or \"reset\""));
     }
-    let session_key = full_key(services, &params.session_key, params.agent_id.as_deref())?;
-    let agent = session_key
-        .strip_prefix("agent:")
-        .and_then(|rest| rest.split(':').next())
-        .unwrap_or_default()
-        .to_owned();
+    let (agent, session_key) = super::resolve::agent_and_session(
+        services,
+        params.agent_id.as_deref(),
+        Some(&params.session_key),
+    )?;
     let turn = services.turns.new_turn(TurnSpec {
         agent_id: &agent,
         session_key: session_key.clone(),

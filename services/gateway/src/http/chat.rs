@@ -233,7 +233,6 @@ async fn complete_response(
                 );
                 return Ok(Json(body).into_response());
             }
-            Next::Event(RunEvent::Error { code, message }) => return Err(error_for(code, message)),
             unanswered => return Err(no_answer(unanswered)),
         }
     }
@@ -369,10 +368,8 @@ fn async_stream_events(
                     if !sent_role || !tool_calls.is_empty() {
                         let mut delta = if sent_role {
                             json!({})
-                        } else if content.is_empty() && !tool_calls.is_empty() {
-                            json!({ "role": "assistant", "content": null })
                         } else {
-                            json!({ "role": "assistant", "content": content })
+                            json!({ "role": "assistant", "content": openai::reply_content(&content, &tool_calls) })
                         };
                         if !tool_calls.is_empty() {
                             delta["tool_calls"] = openai::tool_calls_json(&tool_calls, true);

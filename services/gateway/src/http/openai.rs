@@ -370,6 +370,15 @@ fn openai_finish_reason(reason: &str) -> &'static str {
     }
 }
 
+/// A reply's `content`: null for one that only calls functions, as OpenAI sends it.
+pub fn reply_content(content: &str, tool_calls: &[ToolCall]) -> Value {
+    if content.is_empty() && !tool_calls.is_empty() {
+        Value::Null
+    } else {
+        Value::from(content)
+    }
+}
+
 /// `chat.completion` body.
 pub fn completion(
     id: &str,
@@ -380,13 +389,9 @@ pub fn completion(
     finish_reason: &str,
     usage: Usage,
 ) -> Value {
-    let mut message = json!({ "role": "assistant", "content": content });
+    let mut message = json!({ "role": "assistant", "content": reply_content(content, tool_calls) });
     if !tool_calls.is_empty() {
         message["tool_calls"] = tool_calls_json(tool_calls, false);
-        if content.is_empty() {
-            // As OpenAI sends a reply that only calls functions.
-            message["content"] = Value::Null;
-        }
     }
     json!({
         "id": id,
