@@ -175,7 +175,8 @@ async fn query(State(world): State<World>, params: Params, body: axum::body::Byt
         .lock()
         .messages
         .iter()
-        .filter(|m| m["dateCreated"].as_u64().unwrap_or(0) > after)
+        // `after` is inclusive, as BlueBubbles queries `date >= after`.
+        .filter(|m| m["dateCreated"].as_u64().unwrap_or(0) >= after)
         .cloned()
         .collect();
     if request["sort"].as_str() == Some("DESC") {

@@ -27,6 +27,9 @@ pub struct Incoming {
     pub reply_to: Option<String>,
     /// An attachment: mime type, bytes, file name.
     pub attachment: Option<(String, Vec<u8>, String)>,
+    /// A tapback on a message: its kind as BlueBubbles names it (`"love"`, `"-like"`, `"2006"`)
+    /// and the message's guid.
+    pub tapback: Option<(String, String)>,
 }
 
 impl Incoming {
@@ -37,6 +40,15 @@ impl Incoming {
             from: from.to_owned(),
             text: text.to_owned(),
             ..Self::default()
+        }
+    }
+
+    /// `from`'s tapback `kind` on message `target` in a direct chat, with the text Messages
+    /// gives it.
+    pub fn tapback(from: &str, kind: &str, target: &str) -> Self {
+        Self {
+            tapback: Some((kind.to_owned(), target.to_owned())),
+            ..Self::dm(from, &format!("Reacted {kind} to a message"))
         }
     }
 

@@ -1,6 +1,6 @@
 //! BlueBubbles ingress: `POST /bluebubbles-webhook/<account>` (`default` for the top-level
 //! server). BlueBubbles cannot sign its webhooks; the call must carry the server password, in the
-//! URL's `password` (or `guid`) parameter as BlueBubbles' webhook settings put it, or in an
+//! URL's `guid`, `password` or `token` parameter (the ones BlueBubbles' own API takes), or in an
 //! `x-password`, `x-guid`, `x-bluebubbles-guid` or `Authorization: Bearer` header from a proxy.
 //! It is compared in constant time before the body is read. The body is put on JetStream (its
 //! message id is the body's hash, so a repeated post is dropped) and only then answered 200.
@@ -37,16 +37,17 @@ pub enum BlueBubblesWebhookError {
     Bus(String),
 }
 
-/// The password a call presents: the URL's `password` or `guid` parameter, else a header.
+/// The password a call presents: the URL's `guid`, `password` or `token` parameter, in the order
+/// BlueBubbles' own API reads them, else a header.
 pub fn presented(uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
     let query =
         axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(uri)
             .map(|query| query.0)
             .unwrap_or_default();
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    query
-        .get("password")
-        .or_else(|| query.get("guid"))
+    ["guid", "password", "token"]
+        .iter()
+        .find_map(|name| query.get(*name))
         .map(String::as_str)
         .or_else(|| PASSWORD_HEADERS.iter().find_map(|name| header(name)))
         .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ")))
@@ -143,6 +144,10 @@ mod tests {
             .expect("uri");
         let none = http::HeaderMap::new();
         assert_eq!(presented(&uri, &none).as_deref(), Some("bb-pass word&1"));
+        let token: http::Uri = "/bluebubbles-webhook/default?token=t0k"
+            .parse()
+            .expect("uri");
+        assert_eq!(presented(&token, &none).as_deref(), Some("t0k"));
         let bare: http::Uri = "/bluebubbles-webhook/default".parse().expect("uri");
         let mut headers = http::HeaderMap::new();
         headers.insert(

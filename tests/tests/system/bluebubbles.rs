@@ -423,3 +423,30 @@ async fn missed_webhooks_killed_services_and_a_restart_lose_and_repeat_nothing()
     );
     assert_eq!(world.model_calls(), 5, "nothing ran twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tapbacks_are_not_answered_and_a_page_of_them_does_not_stall_the_catch_up() {
+    let world = world(OPEN, "", echo(), Vec::new()).await;
+    let from = "+15557770008";
+    let chat = dm_chat(from);
+    let first = world.says(&Incoming::dm(from, "first")).await;
+    world.answered(&world.mac, &chat, 1).await;
+    // BlueBubbles names a tapback's kind as a string: "love", or its code when it has no name.
+    world.says(&Incoming::tapback(from, "love", &first)).await;
+    world.says(&Incoming::tapback(from, "2006", &first)).await;
+    world.says(&Incoming::dm(from, "second")).await;
+    world.answered(&world.mac, &chat, 2).await;
+    // With the webhook lost, more tapbacks than one catch-up page holds come before a message:
+    // the query has to read past them to find it.
+    world.mac.update_knobs(|knobs| knobs.webhook_down = true);
+    for _ in 0..101 {
+        world
+            .mac
+            .user_says(&Incoming::tapback(from, "-love", &first))
+            .await;
+    }
+    world.mac.user_says(&Incoming::dm(from, "third")).await;
+    let sent = world.answered(&world.mac, &chat, 3).await;
+    assert_eq!(answers(&sent), ["first", "second", "third"], "{sent:?}");
+    assert_eq!(world.model_calls(), 3, "no tapback reached the model");
+}

@@ -193,22 +193,15 @@ impl Handler<'_> {
                 .await
             {
                 Ok(records) => {
-                    let mut reached = cursor;
-                    for record in &records {
-                        let Some(message) = event::message(record) else {
-                            continue;
-                        };
-                        let created = message.created_ms;
-                        if let Err(error) = self.message(message).await {
-                            tracing::warn!(%error, "catch-up stops here until the next round");
-                            break;
-                        }
-                        reached = reached.max(created);
-                    }
+                    let (reached, complete) = self.handle_page(&records).await;
                     if reached > cursor {
                         cursor = reached;
                         if let Err(error) = self.records.set_cursor(cursor).await {
                             tracing::debug!(%error, "catch-up cursor not stored");
+                        }
+                        // A full page may have more behind it: a backlog is read page after page.
+                        if complete && records.len() >= CATCH_UP_BATCH as usize {
+                            continue;
                         }
                     }
                 }
@@ -219,5 +212,23 @@ impl Handler<'_> {
                 () = tokio::time::sleep(CATCH_UP_EVERY) => {}
             }
         }
+    }
+
+    /// Hands a catch-up page's messages on and says how far the cursor may move: past every record
+    /// read, the ones that carry nothing to answer too (tapbacks, group events, empty messages),
+    /// or a page of them would come back forever; never past a message not yet handed on. The flag
+    /// says whether the whole page was handled.
+    async fn handle_page(&self, records: &[Value]) -> (u64, bool) {
+        let mut reached = 0;
+        for record in records {
+            if let Some(message) = event::message(record)
+                && let Err(error) = self.message(message).await
+            {
+                tracing::warn!(%error, "catch-up stops here until the next round");
+                return (reached, false);
+            }
+            reached = reached.max(record["dateCreated"].as_u64().unwrap_or_default());
+        }
+        (reached, true)
     }
 }

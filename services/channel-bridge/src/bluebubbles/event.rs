@@ -85,16 +85,24 @@ pub fn read(body: &Value) -> Event {
     }
 }
 
+/// Whether a record is a tapback, its removal or a sticker put on another message: a reaction,
+/// not a message. BlueBubbles names the kind as a string (`"love"`, `"-like"`, `"sticker"`, or
+/// the code, `"2006"`, for the ones it has no name for) and leaves it null on plain messages;
+/// a number is read too, as the Messages database holds it.
+fn is_associated(data: &Value) -> bool {
+    let kind = &data["associatedMessageType"];
+    kind.as_str().is_some_and(|k| !k.is_empty() && k != "0")
+        || kind.as_i64().is_some_and(|k| k != 0)
+        || data["associatedMessageGuid"]
+            .as_str()
+            .is_some_and(|g| !g.is_empty())
+}
+
 /// A message record as the channel core's message; `None` for what carries nothing to answer
 /// (tapbacks, group events, empty messages).
 pub fn message(data: &Value) -> Option<Message> {
     let guid = data["guid"].as_str()?.to_owned();
-    // Tapbacks and other associated messages are reactions, not messages.
-    if data["associatedMessageType"]
-        .as_i64()
-        .is_some_and(|t| t != 0)
-        || data["itemType"].as_i64().is_some_and(|t| t != 0)
-    {
+    if is_associated(data) || data["itemType"].as_i64().is_some_and(|t| t != 0) {
         return None;
     }
     let chat = data["chats"].as_array()?.first()?;
@@ -178,6 +186,7 @@ pub fn message(data: &Value) -> Option<Message> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn record(chat: &str, text: &str) -> serde_json::Value {
         serde_json::json!({
@@ -214,9 +223,20 @@ mod tests {
             group.inbound.space.as_deref(),
             Some("iMessage;+;chat493787")
         );
-        let mut tapback = record("iMessage;+;chat493787", "Loved “hi”");
-        tapback["associatedMessageType"] = serde_json::json!(2000);
-        assert_eq!(message(&tapback), None);
+        for kind in [
+            json!("love"),
+            json!("-like"),
+            json!("sticker"),
+            json!("2006"),
+            json!(2000),
+        ] {
+            let mut tapback = record("iMessage;+;chat493787", "Loved “hi”");
+            tapback["associatedMessageType"] = kind.clone();
+            assert_eq!(message(&tapback), None, "{kind}");
+        }
+        let mut unnamed = record("iMessage;+;chat493787", "Reacted 😂 to “hi”");
+        unnamed["associatedMessageGuid"] = json!("p:0/7D3F2A9C-1B4E-4C1A-9D3B-0A1B2C3D4E5F");
+        assert_eq!(message(&unnamed), None);
         let mut photo = record("iMessage;-;+15551234567", "\u{fffc}");
         photo["attachments"] = serde_json::json!([{"guid": "at_1", "mimeType": "image/heic",
             "transferName": "IMG_0042.HEIC", "totalBytes": 183_422}]);
