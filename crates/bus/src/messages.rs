@@ -52,6 +52,10 @@ pub struct ChatMessage {
     /// models whose entry says `input: ["text", "image"]` in the turn they came with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,
+    /// An assistant message's reasoning blocks as its provider sent them (Anthropic's signed
+    /// thinking), handed back with the message while its tool loop goes on. Opaque, never shown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reasoning: String,
 }
 
 /// A file attached to a message.
@@ -78,6 +82,7 @@ impl ChatMessage {
             name: None,
             attachments: Vec::new(),
             images: Vec::new(),
+            reasoning: String::new(),
         }
     }
 
@@ -95,6 +100,7 @@ impl ChatMessage {
             name: Some(name.into()),
             attachments: Vec::new(),
             images: Vec::new(),
+            reasoning: String::new(),
         }
     }
 }

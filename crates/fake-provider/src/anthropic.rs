@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use crate::anthropic_thinking::{self, THOUGHT};
 use crate::chat::{Ending, Turn, begin, close_if_truncated, json_reply, paced_body};
 use crate::knobs::Failure;
 use crate::reply::fragments;
@@ -85,6 +86,8 @@ struct Reply {
     id: String,
     stop_reason: &'static str,
     tool: Option<ToolUse>,
+    /// The request thinks: a signed thinking block comes first.
+    thinks: bool,
 }
 
 impl Reply {
@@ -97,7 +100,22 @@ impl Reply {
                 name: tool.name.clone(),
                 input: tool.arguments.clone(),
             }),
+            thinks: turn
+                .request
+                .body
+                .as_object()
+                .is_some_and(anthropic_thinking::enabled),
         }
+    }
+
+    /// The index of the answer's own block: after the thinking block, if any.
+    fn answer_index(&self) -> usize {
+        usize::from(self.thinks)
+    }
+
+    /// The thinking block, whole.
+    fn thinking_block() -> Value {
+        json!({"type": "thinking", "thinking": THOUGHT, "signature": anthropic_thinking::signature(THOUGHT)})
     }
 
     /// `usage` with `output_tokens` as given. Cached tokens are reported apart from
@@ -110,10 +128,15 @@ impl Reply {
 
     /// The non-streamed `message` object.
     fn message(&self, turn: &Turn) -> Value {
-        let content = match &self.tool {
-            Some(tool) => json!([{"type": "tool_use", "id": tool.id, "name": tool.name,
-                                  "input": tool.input}]),
-            None => json!([{"type": "text", "text": turn.plan.text()}]),
+        let answer = match &self.tool {
+            Some(tool) => json!({"type": "tool_use", "id": tool.id, "name": tool.name,
+                                 "input": tool.input}),
+            None => json!({"type": "text", "text": turn.plan.text()}),
+        };
+        let content = if self.thinks {
+            json!([Self::thinking_block(), answer])
+        } else {
+            json!([answer])
         };
         json!({
             "id": self.id, "type": "message", "role": "assistant", "model": turn.model(),
@@ -140,12 +163,15 @@ impl Reply {
             event("ping", &json!({"type": "ping"})),
         ];
         let ending = turn.ending();
+        if self.thinks {
+            frames.extend(thinking_frames());
+        }
         frames.extend(self.block_frames(turn, ending));
         match ending {
             Ending::Finish => {
                 frames.push(event(
                     "content_block_stop",
-                    &json!({"type": "content_block_stop", "index": 0}),
+                    &json!({"type": "content_block_stop", "index": self.answer_index()}),
                 ));
                 frames.push(event(
                     "message_delta",
@@ -173,16 +199,17 @@ impl Reply {
     /// `text_delta` per word; a tool call as `input_json_delta` pieces of its JSON input (none
     /// before an error, only the first when truncated).
     fn block_frames(&self, turn: &Turn, ending: Ending<'_>) -> Vec<Bytes> {
+        let index = self.answer_index();
         let start = |block: Value| {
             event(
                 "content_block_start",
-                &json!({"type": "content_block_start", "index": 0, "content_block": block}),
+                &json!({"type": "content_block_start", "index": index, "content_block": block}),
             )
         };
         let delta = |delta: Value| {
             event(
                 "content_block_delta",
-                &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+                &json!({"type": "content_block_delta", "index": index, "delta": delta}),
             )
         };
         let Some(tool) = &self.tool else {
@@ -212,6 +239,31 @@ impl Reply {
         );
         frames
     }
+}
+
+/// The thinking block at index 0, streamed: its text, then its signature.
+fn thinking_frames() -> Vec<Bytes> {
+    let delta = |delta: Value| {
+        event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        )
+    };
+    vec![
+        event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ),
+        delta(json!({"type": "thinking_delta", "thinking": THOUGHT})),
+        delta(
+            json!({"type": "signature_delta", "signature": anthropic_thinking::signature(THOUGHT)}),
+        ),
+        event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ),
+    ]
 }
 
 /// One SSE frame: `event: <name>`, `data: <json>`, blank line.

@@ -52,6 +52,17 @@ pub(crate) enum AnthropicRequestError {
         block: usize,
         problem: &'static str,
     },
+    #[error("messages.{index}.content.{block}: `tool_use` ids must be unique")]
+    DuplicateToolUseId { index: usize, block: usize },
+    #[error(
+        "messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found \
+         `{found}`. When `thinking` is enabled, a final `assistant` message must start with a \
+         thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). \
+         To avoid this requirement, disable `thinking`."
+    )]
+    MissingThinking { index: usize, found: String },
+    #[error("messages.{index}.content.{block}: Invalid `signature` in `thinking` block")]
+    BadSignature { index: usize, block: usize },
     #[error("tool_use ids were found without tool_result blocks immediately after: {0}")]
     UnansweredToolUse(String),
     #[error(
@@ -108,7 +119,29 @@ fn check_body(version: &str, body: &Map<String, Value>) -> Checked<()> {
         .enumerate()
         .map(|(index, message)| checked_message(index, message))
         .collect::<Checked<Vec<_>>>()?;
-    check_tool_pairing(&tools)
+    check_unique_ids(messages)?;
+    check_tool_pairing(&tools)?;
+    crate::anthropic_thinking::check(body, messages)
+}
+
+/// No two `tool_use` blocks of the conversation share an id.
+fn check_unique_ids(messages: &[Value]) -> Checked<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (index, message) in messages.iter().enumerate() {
+        let blocks = message
+            .get("content")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for (block, content) in blocks.iter().enumerate() {
+            if content.get("type").and_then(Value::as_str) == Some("tool_use")
+                && let Some(id) = content.get("id").and_then(Value::as_str)
+                && !seen.insert(id)
+            {
+                return Err(AnthropicRequestError::DuplicateToolUseId { index, block });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Extended thinking: `{"type": "enabled", "budget_tokens": >= 1024 and < max_tokens}` or
@@ -409,6 +442,65 @@ mod tests {
                 "messages.1.content.0: tool_use.input: Input should be a valid dictionary"
                     .to_owned()
             )
+        );
+    }
+
+    #[test]
+    fn tool_use_ids_are_unique_in_the_conversation() {
+        let turn = |id: &str| {
+            [
+                json!({"role": "assistant", "content": [tool_use(id)]}),
+                user(json!([tool_result(id)])),
+            ]
+        };
+        let mut messages = vec![user(json!("weather?"))];
+        messages.extend(turn("call_0"));
+        messages.push(json!({"role": "assistant", "content": "Sunny."}));
+        messages.push(user(json!("and tomorrow?")));
+        messages.extend(turn("call_0"));
+        assert_eq!(
+            check("2026-10-21", with(Value::Array(messages))),
+            Err("messages.5.content.0: `tool_use` ids must be unique".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_thinking_tool_loop_brings_its_signed_block_back() {
+        use crate::anthropic_thinking::{THOUGHT, signature};
+        let thinking = |body: Value| {
+            let mut body = body;
+            body["max_tokens"] = json!(8192);
+            body["thinking"] = json!({"type": "enabled", "budget_tokens": 1024});
+            body
+        };
+        let loop_with = |first: Value| {
+            with(json!([
+                user(json!("weather?")),
+                {"role": "assistant", "content": [first, tool_use("toolu_1")]},
+                user(json!([tool_result("toolu_1")])),
+            ]))
+        };
+        let block =
+            json!({"type": "thinking", "thinking": THOUGHT, "signature": signature(THOUGHT)});
+        assert_eq!(
+            check("2026-10-21", thinking(loop_with(block.clone()))),
+            Ok(())
+        );
+        let missing = check(
+            "2026-10-21",
+            thinking(loop_with(json!({"type": "text", "text": "Looking."}))),
+        );
+        assert!(
+            missing.as_ref().is_err_and(|e| e.starts_with(
+                "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `text`"
+            )),
+            "{missing:?}"
+        );
+        let mut edited = block;
+        edited["thinking"] = json!("Something else.");
+        assert_eq!(
+            check("2026-10-21", loop_with(edited)),
+            Err("messages.1.content.0: Invalid `signature` in `thinking` block".to_owned())
         );
     }
 }

@@ -19,15 +19,17 @@
 //! - OpenRouter: `GET /v1/key` (and `/key`), which checks the key as OpenRouter's does.
 //! - Anthropic: `POST /v1/messages` and `POST /messages` (SSE with named events with
 //!   `"stream": true`). Requires `anthropic-version`, and checks the body as the API does
-//!   (`max_tokens`, roles, block shapes, `tool_use`/`tool_result` pairing, no sampling
-//!   parameters from version `2026-10-21`); the key may come as `x-api-key` or `Bearer`.
+//!   (`max_tokens`, roles, block shapes, `tool_use`/`tool_result` pairing, unique `tool_use`
+//!   ids, no sampling parameters from version `2026-10-21`); the key may come as `x-api-key` or
+//!   `Bearer`. With `thinking` enabled an answer starts with a signed thinking block, which a
+//!   tool loop must send back unchanged.
 //! - Fake: `GET /health`, `GET /stats`, `POST /stats/reset`, `GET|POST /control`.
 //!
 //! Embeddings come from [`embedding`]: a hashed bag of words over everyday synonym groups, so
 //! paraphrases land close together (deterministic, no model).
 //!
 //! Layout: [`knobs`] (behaviour), `embed` (the embedding routes), `request` (body checks), `anthropic_request` (Anthropic's
-//! extra checks), `auth` (the `api_key` check), `reply` (what to answer), `chat` (shared
+//! extra checks), `anthropic_thinking` (signed thinking blocks), `auth` (the `api_key` check), `reply` (what to answer), `chat` (shared
 //! pipeline), `ollama`, `openai` and `anthropic` (wire formats), `wire_error` (error bodies),
 //! [`record`] (recorder), `state`, `server` (router), `running` (in-process server),
 //! [`health`] (probe for container health checks).
@@ -43,6 +45,7 @@
 
 mod anthropic;
 mod anthropic_request;
+mod anthropic_thinking;
 mod auth;
 mod chat;
 mod embed;

@@ -119,6 +119,13 @@ impl Transcript {
     /// Appends a finished turn: its input messages, its tool steps, the reply (if any) and the
     /// record. Commands leave the history alone.
     pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], mut outcome: TurnOutcome) {
+        // Reasoning blocks go back to the provider only within their own tool loop, which a new
+        // turn ends: the history does not keep their weight.
+        if !matches!(outcome, TurnOutcome::Command { .. }) {
+            for message in &mut self.messages {
+                message.reasoning.clear();
+            }
+        }
         match &mut outcome {
             TurnOutcome::Answered {
                 content,
@@ -137,6 +144,7 @@ impl Transcript {
                     name: None,
                     attachments: Vec::new(),
                     images: Vec::new(),
+                    reasoning: String::new(),
                 });
                 self.totals.add(usage);
             }
@@ -239,6 +247,28 @@ mod tests {
             Some(TurnOutcome::Failed { .. })
         ));
         assert!(transcript.outcome_of("t3").is_none());
+    }
+
+    #[test]
+    fn reasoning_is_kept_for_its_own_turn_only() {
+        let mut transcript = Transcript::default();
+        let step = ChatMessage {
+            reasoning: r#"[{"type":"thinking","thinking":"t","signature":"s"}]"#.into(),
+            ..ChatMessage::text(Role::Assistant, "")
+        };
+        let answered = |steps| TurnOutcome::Answered {
+            content: "done".into(),
+            tool_calls: vec![],
+            model: "p/m".into(),
+            finish_reason: "stop".into(),
+            usage: Usage::default(),
+            steps,
+        };
+        let input = [ChatMessage::text(Role::User, "hi")];
+        transcript.record("t1", &input, answered(vec![step]));
+        assert!(!transcript.messages[1].reasoning.is_empty());
+        transcript.record("t2", &input, answered(vec![]));
+        assert!(transcript.messages.iter().all(|m| m.reasoning.is_empty()));
     }
 
     #[test]

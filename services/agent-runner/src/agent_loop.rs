@@ -109,11 +109,11 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
             return run.answered(reply);
         }
         let (theirs, ours): (Vec<ToolCall>, Vec<ToolCall>) =
-            with_ids(run.iteration, std::mem::take(&mut reply.tool_calls))
+            with_ids(std::mem::take(&mut reply.tool_calls))
                 .into_iter()
                 .partition(|call| run.is_client_tool(&call.name));
         if theirs.is_empty() {
-            if let Some(stop) = run.run_tools(reply.content, ours).await {
+            if let Some(stop) = run.run_tools(reply.content, reply.reasoning, ours).await {
                 return run.stopped_looping(stop);
             }
             continue;
@@ -121,7 +121,9 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
         // The agent's own calls of the same reply run first (each call needs its result before
         // the caller's results follow), then the turn goes back to the caller with its calls.
         if !ours.is_empty()
-            && let Some(stop) = run.run_tools(String::new(), ours).await
+            && let Some(stop) = run
+                .run_tools(String::new(), std::mem::take(&mut reply.reasoning), ours)
+                .await
         {
             return run.stopped_looping(stop);
         }
@@ -130,15 +132,15 @@ pub async fn run(agent: &Agent, input: LoopInput<'_>) -> LoopResult {
     run.out_of_iterations()
 }
 
-/// `calls` of the `iteration`th reply, each with an id: the one the provider gave, else one made
-/// here. A call's result, and a client's answer to it, name the call by its id.
-fn with_ids(iteration: u32, calls: Vec<ToolCall>) -> Vec<ToolCall> {
+/// `calls` of a reply, each with an id: the one the provider gave, else one made here, unique in
+/// the session (a provider may refuse a history where two calls share one). A call's result, and a
+/// client's answer to it, name the call by its id.
+fn with_ids(calls: Vec<ToolCall>) -> Vec<ToolCall> {
     calls
         .into_iter()
-        .enumerate()
-        .map(|(index, call)| ToolCall {
+        .map(|call| ToolCall {
             id: if call.id.is_empty() {
-                format!("call_{iteration}_{index}")
+                format!("call_{}", uuid::Uuid::new_v4().simple())
             } else {
                 call.id
             },
@@ -384,9 +386,17 @@ impl<'a> Run<'a> {
     /// Runs the reply's tool calls (with their ids: [`with_ids`]) in order; each result (or error,
     /// which the model can correct) becomes a step of the turn. A call that repeats a failed one is not run (see
     /// [`LoopGuard`]); returns the message that ends the run when the model keeps repeating it.
-    async fn run_tools(&mut self, content: String, calls: Vec<ToolCall>) -> Option<String> {
+    /// `reasoning`: the reply's reasoning blocks, kept with its calls for the provider that wants
+    /// them back.
+    async fn run_tools(
+        &mut self,
+        content: String,
+        reasoning: String,
+        calls: Vec<ToolCall>,
+    ) -> Option<String> {
         self.steps.push(ChatMessage {
             tool_calls: calls.clone(),
+            reasoning,
             ..ChatMessage::text(Role::Assistant, content)
         });
         let mut stop = None;

@@ -20,6 +20,8 @@ pub struct Reply {
     pub content: String,
     /// Tool calls the model made.
     pub tool_calls: Vec<ToolCall>,
+    /// Reasoning blocks to hand back with the calls (the router's `Reasoning`; empty: none).
+    pub reasoning: String,
     /// The model that served.
     pub model: String,
     /// Finish reason.
@@ -231,6 +233,9 @@ async fn call_once(
                     arguments: call.arguments_json,
                 });
             }
+            Ok(Some(pb::ChatEvent {
+                event: Some(Event::Reasoning(reasoning)),
+            })) => reply.reasoning = reasoning.blocks_json,
             Ok(Some(pb::ChatEvent {
                 event: Some(Event::Done(done)),
             })) => {

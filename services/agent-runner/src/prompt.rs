@@ -170,6 +170,7 @@ fn to_proto(message: &ChatMessage) -> pb::Message {
         tool_call_id: message.tool_call_id.clone().unwrap_or_default(),
         tool_name: message.name.clone().unwrap_or_default(),
         images: Vec::new(),
+        reasoning_json: message.reasoning.clone(),
     }
 }
 

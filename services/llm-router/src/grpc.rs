@@ -188,6 +188,7 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
                 .collect(),
             tool_call_id: message.tool_call_id,
             tool_name: message.tool_name,
+            reasoning: message.reasoning_json,
             images: message
                 .images
                 .into_iter()
@@ -243,6 +244,7 @@ fn chat_event(event: Event) -> pb::ChatEvent {
             name: call.name,
             arguments_json: call.arguments,
         }),
+        Event::Reasoning(blocks_json) => Wire::Reasoning(pb::Reasoning { blocks_json }),
         Event::Done(done) => Wire::Done(done_message(done)),
     };
     pb::ChatEvent { event: Some(event) }

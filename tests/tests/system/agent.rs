@@ -552,3 +552,51 @@ async fn thinking_levels_come_from_the_default_the_session_and_the_request() {
     let (status, body) = send(&stack, &bad).await;
     assert_eq!(status, 400, "{body}");
 }
+
+/// A thinking Anthropic model's tool loop: its signed thinking block goes back with the call it
+/// came with (Anthropic refuses the tool results otherwise), and a later turn's calls need none
+/// of the earlier turn's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thinking_anthropic_model_gets_its_signed_thinking_back_through_a_tool_loop() {
+    let stack = Stack::start_with(
+        r#"{
+  gateway: { port: 18789, bind: "loopback", auth: { mode: "token", token: "${GATEWAY_TOKEN}" } },
+  models: { providers: { anthropic: { baseUrl: "${FAKE_URL}", api: "anthropic-messages", apiKey: "sk-ant-fake",
+                                      models: [{ id: "fake-model", reasoning: true }] } } },
+  agents: { defaults: { model: "anthropic/fake-model", timeout: 30, thinkingDefault: "low" } },
+}"#,
+        Knobs {
+            script: vec![
+                tool("list", json!({"path": "."})),
+                say("Two files."),
+                tool("list", json!({"path": "."})),
+                say("Still two."),
+            ],
+            ..Knobs::default()
+        },
+    )
+    .await;
+    for (question, expected) in [("what is here?", "Two files."), ("and now?", "Still two.")] {
+        let (status, body) = send(&stack, &turn("ana", question)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(answer(&body), expected, "{body}");
+    }
+    let requests: Vec<Value> = stack
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/messages"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(requests.len(), 4);
+    let last = requests[3]["messages"].as_array().expect("messages");
+    let calling = &last[last.len() - 2];
+    assert_eq!(calling["content"][0]["type"], "thinking", "{calling}");
+    assert_eq!(requests[3]["thinking"]["type"], "enabled");
+    // The first turn's call went back without its thinking (Anthropic drops it anyway).
+    let first_call = last
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .expect("the first turn's call");
+    assert_eq!(first_call["content"][0]["type"], "tool_use", "{first_call}");
+}

@@ -70,6 +70,10 @@ pub struct Message {
     /// says `input: \["text", "image"\]` and replaces them with a note for the others.
     #[prost(message, repeated, tag = "6")]
     pub images: ::prost::alloc::vec::Vec<Image>,
+    /// For ROLE_ASSISTANT: the provider's reasoning blocks of this message as it sent them
+    /// (`Reasoning.blocks_json`), handed back unchanged to the API that wrote them.
+    #[prost(string, tag = "7")]
+    pub reasoning_json: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -121,7 +125,7 @@ pub struct Usage {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ChatEvent {
-    #[prost(oneof = "chat_event::Event", tags = "1, 2, 3")]
+    #[prost(oneof = "chat_event::Event", tags = "1, 2, 3, 4")]
     pub event: ::core::option::Option<chat_event::Event>,
 }
 /// Nested message and enum types in `ChatEvent`.
@@ -135,7 +139,20 @@ pub mod chat_event {
         ToolCall(super::ToolCall),
         #[prost(message, tag = "3")]
         Done(super::Done),
+        #[prost(message, tag = "4")]
+        Reasoning(super::Reasoning),
     }
+}
+/// Reasoning a provider wants back, unchanged, with the message it came with when a tool loop
+/// goes on: Anthropic's thinking and redacted_thinking blocks with their signatures (its API
+/// refuses the tool results of a thinking model whose blocks are missing). Sent once, before
+/// `Done`; opaque to the caller, which stores it with the assistant message (`reasoning_json`).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Reasoning {
+    /// A JSON array of the provider's blocks.
+    #[prost(string, tag = "1")]
+    pub blocks_json: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -259,6 +259,7 @@ fn parse_message(
         name: None,
         attachments: Vec::new(),
         images: Vec::new(),
+        reasoning: String::new(),
     };
     Ok((message, images))
 }

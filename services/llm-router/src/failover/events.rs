@@ -10,6 +10,8 @@ pub enum Event {
     Text(String),
     /// A complete tool call.
     ToolCall(ToolCall),
+    /// Reasoning blocks to hand back with the reply (a JSON array).
+    Reasoning(String),
     /// The call succeeded; nothing follows.
     Done(Done),
 }

@@ -76,6 +76,7 @@ pub(super) async fn attempt(
         let (event, last) = match next {
             Some(Ok(ProviderEvent::Text(text))) => (Event::Text(text), false),
             Some(Ok(ProviderEvent::ToolCall(tool_call))) => (Event::ToolCall(tool_call), false),
+            Some(Ok(ProviderEvent::Reasoning(blocks))) => (Event::Reasoning(blocks), false),
             Some(Ok(ProviderEvent::Finish { reason, usage })) => {
                 let done = Done {
                     model: deployment.reference.clone(),

@@ -95,6 +95,9 @@ pub struct Message {
     pub tool_name: String,
     /// Pictures sent with a user message.
     pub images: Vec<Image>,
+    /// An assistant message's reasoning blocks as its provider sent them
+    /// ([`ProviderEvent::Reasoning`]); empty when there were none.
+    pub reasoning: String,
 }
 
 /// A picture in a message.
@@ -209,6 +212,9 @@ pub enum ProviderEvent {
     Text(String),
     /// A complete tool call.
     ToolCall(ToolCall),
+    /// Reasoning blocks the provider wants back unchanged with the reply when the tool loop goes
+    /// on (Anthropic's signed thinking): a JSON array, sent once before `Finish`.
+    Reasoning(String),
     /// The end of a successful response.
     Finish {
         /// Normalised finish reason (`stop`, `length`, `tool_calls`, ...).
@@ -292,6 +298,14 @@ pub fn coalesced(mut inner: EventStream) -> EventStream {
             yield Ok(ProviderEvent::Text(text));
         }
     })
+}
+
+/// An id for a tool call its provider sent without one (Ollama never sends one). It is unique
+/// across the session, not only within the reply: the calls stay in the history, and Anthropic
+/// refuses a conversation in which two `tool_use` blocks share an id, so `call_0` in every turn
+/// broke a session that later went to Anthropic.
+pub(crate) fn minted_call_id() -> String {
+    format!("call_{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
 }
 
 /// Tools in OpenAI's function format (Ollama accepts the same shape). A schema that is not valid

@@ -149,7 +149,8 @@ pub fn events(
                 let id = call
                     .get("id")
                     .and_then(Value::as_str)
-                    .map_or_else(|| format!("call_{}", calls.len()), str::to_owned);
+                    .filter(|id| !id.is_empty())
+                    .map_or_else(super::minted_call_id, str::to_owned);
                 calls.push(ToolCall {
                     id,
                     name: function.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
@@ -201,13 +202,20 @@ mod tests {
             r#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3}"#,
         ]);
         let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
+        let ProviderEvent::ToolCall(call) = &out[0] else {
+            panic!("a call: {out:?}");
+        };
         assert_eq!(
-            out[0],
-            ProviderEvent::ToolCall(ToolCall {
-                id: "call_0".into(),
-                name: "ls".into(),
-                arguments: r#"{"path":"."}"#.into()
-            })
+            (call.name.as_str(), call.arguments.as_str()),
+            ("ls", r#"{"path":"."}"#)
+        );
+        // Ollama gives no id: the one made up is unique, not the reply's "call_0" again.
+        let again = run(&[
+            r#"{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"ls","arguments":{}}}]},"done":true,"done_reason":"stop"}"#,
+        ]);
+        assert!(
+            matches!(&again[0], Ok(ProviderEvent::ToolCall(other)) if other.id != call.id && other.id.starts_with("call_")),
+            "{again:?} after {call:?}"
         );
         assert_eq!(
             out[1],

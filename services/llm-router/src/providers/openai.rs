@@ -206,8 +206,8 @@ pub fn events(
             yield Err(ProviderError::new(ErrorKind::StreamBroken, "stream ended without a finish reason"));
             return;
         }
-        for (index, call) in std::mem::take(&mut calls) {
-            let id = if call.id.is_empty() { format!("call_{index}") } else { call.id };
+        for call in std::mem::take(&mut calls).into_values() {
+            let id = if call.id.is_empty() { super::minted_call_id() } else { call.id };
             let arguments = if call.arguments.trim().is_empty() { "{}".to_owned() } else { call.arguments };
             yield Ok(ProviderEvent::ToolCall(ToolCall { id, name: call.name, arguments }));
         }

@@ -117,12 +117,11 @@ fn parse_calls(text: &str, tool_names: &[String]) -> Option<Vec<ToolCall>> {
     };
     items
         .iter()
-        .enumerate()
-        .map(|(index, item)| one_call(item, index, tool_names))
+        .map(|item| one_call(item, tool_names))
         .collect()
 }
 
-fn one_call(item: &Value, index: usize, tool_names: &[String]) -> Option<ToolCall> {
+fn one_call(item: &Value, tool_names: &[String]) -> Option<ToolCall> {
     let call = item.get("function").unwrap_or(item);
     let name = call.get("name")?.as_str()?;
     if !tool_names.iter().any(|offered| offered == name) {
@@ -148,7 +147,7 @@ fn one_call(item: &Value, index: usize, tool_names: &[String]) -> Option<ToolCal
         return None;
     }
     Some(ToolCall {
-        id: format!("call_text_{index}"),
+        id: super::minted_call_id(),
         name: name.to_owned(),
         arguments,
     })
@@ -187,13 +186,17 @@ mod tests {
             ],
             &["read"],
         );
+        let ProviderEvent::ToolCall(call) = &out[0] else {
+            panic!("a call: {out:?}");
+        };
         assert_eq!(
-            out[0],
-            ProviderEvent::ToolCall(ToolCall {
-                id: "call_text_0".into(),
-                name: "read".into(),
-                arguments: r#"{"path":"a.md"}"#.into()
-            })
+            (call.name.as_str(), call.arguments.as_str()),
+            ("read", r#"{"path":"a.md"}"#)
+        );
+        assert!(
+            call.id.starts_with("call_") && call.id.len() == 29,
+            "{}",
+            call.id
         );
         assert!(matches!(&out[1], ProviderEvent::Finish { reason, .. } if reason == "tool_calls"));
     }

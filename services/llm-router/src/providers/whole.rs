@@ -123,7 +123,8 @@ pub fn anthropic_lines(message: &Value) -> Vec<String> {
         .unwrap_or_default();
     for (index, block) in blocks.iter().enumerate() {
         match block.get("type").and_then(Value::as_str) {
-            Some("text") => {
+            // Thinking blocks come whole, signature included, as the stream's start would.
+            Some("text" | "thinking" | "redacted_thinking") => {
                 let start = json!({ "type": "content_block_start", "index": index, "content_block": block });
                 lines.push(format!("data: {start}"));
             }
@@ -222,12 +223,20 @@ mod tests {
         let out = parsed_anthropic(json!({
             "type": "message", "role": "assistant", "stop_reason": "tool_use",
             "content": [
+                { "type": "thinking", "thinking": "A file.", "signature": "EqQB" },
                 { "type": "text", "text": "Reading." },
                 { "type": "tool_use", "id": "toolu_1", "name": "read", "input": { "path": "a" } }
             ],
             "usage": { "input_tokens": 10, "output_tokens": 3 }
         }));
-        let out: Vec<ProviderEvent> = out.into_iter().map(|e| e.expect("event")).collect();
+        let mut out: Vec<ProviderEvent> = out.into_iter().map(|e| e.expect("event")).collect();
+        let ProviderEvent::Reasoning(blocks) = out.remove(2) else {
+            panic!("the thinking block comes back before the finish: {out:?}");
+        };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&blocks).expect("json"),
+            json!([{ "type": "thinking", "thinking": "A file.", "signature": "EqQB" }])
+        );
         assert_eq!(out[0], ProviderEvent::Text("Reading.".into()));
         assert_eq!(
             out[1],

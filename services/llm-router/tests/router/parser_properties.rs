@@ -65,6 +65,19 @@ fn parse(wire: Wire, chunks: Vec<Vec<u8>>) -> Parsed {
     })
 }
 
+/// `parsed` with the ids the parser made up for calls that came without one (Ollama's) blanked:
+/// each parse makes new ones.
+fn with_minted_ids_blanked(wire: Wire, mut parsed: Parsed) -> Parsed {
+    if matches!(wire, Wire::Ollama) {
+        for event in &mut parsed {
+            if let Ok(ProviderEvent::ToolCall(call)) = event {
+                call.id.clear();
+            }
+        }
+    }
+    parsed
+}
+
 fn finished(parsed: &Parsed) -> bool {
     matches!(parsed.last(), Some(Ok(ProviderEvent::Finish { .. })))
 }
@@ -101,7 +114,7 @@ proptest! {
         prop_assert!(whole.iter().all(Result::is_ok), "{wire:?}: {whole:?}");
         prop_assert!(finished(&whole));
         let chunked = parse(wire, split(text.as_bytes(), &cuts));
-        prop_assert_eq!(chunked, whole);
+        prop_assert_eq!(with_minted_ids_blanked(wire, chunked), with_minted_ids_blanked(wire, whole));
     }
 
     #[test]

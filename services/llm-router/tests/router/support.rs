@@ -111,6 +111,9 @@ impl Router {
                 Ok(Some(event)) => match event.event {
                     Some(pb::chat_event::Event::Delta(delta)) => outcome.text.push_str(&delta.text),
                     Some(pb::chat_event::Event::ToolCall(call)) => outcome.tool_calls.push(call),
+                    Some(pb::chat_event::Event::Reasoning(reasoning)) => {
+                        outcome.reasoning = Some(reasoning.blocks_json);
+                    }
                     Some(pb::chat_event::Event::Done(done)) => outcome.done = Some(done),
                     None => {}
                 },
@@ -161,6 +164,7 @@ impl Router {
 pub struct Outcome {
     pub text: String,
     pub tool_calls: Vec<pb::ToolCall>,
+    pub reasoning: Option<String>,
     pub done: Option<pb::Done>,
     pub code: Option<tonic::Code>,
     pub failure: Option<pb::ChatFailure>,

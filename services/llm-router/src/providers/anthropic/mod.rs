@@ -6,7 +6,9 @@
 //! temperature is only sent to a provider that pins an older version with
 //! `headers: {"anthropic-version": "2023-06-01"}` (clamped to that API's 0 to 1).
 
-use std::collections::BTreeMap;
+mod thinking;
+
+use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -48,7 +50,14 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     let mut max_tokens = super::output_cap(deployment, request).unwrap_or(DEFAULT_MAX_TOKENS);
     let budget = request
         .thinking_for(deployment, false)
-        .and_then(thinking_budget);
+        .and_then(thinking_budget)
+        .filter(|_| {
+            let can = thinking::can_think(&request.messages);
+            if !can {
+                tracing::debug!("thinking off for this call: its tool loop began without it");
+            }
+            can
+        });
     if let Some(budget) = budget {
         // Anthropic wants max_tokens above the budget, with room for the answer itself.
         max_tokens = max_tokens.max(budget + DEFAULT_MAX_TOKENS);
@@ -56,7 +65,7 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     let mut body = json!({
         "model": deployment.model,
         "max_tokens": max_tokens,
-        "messages": messages(&request.messages),
+        "messages": messages(&request.messages, budget.is_some()),
         "stream": true,
     });
     if let Some(budget) = budget {
@@ -89,20 +98,26 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
 
 /// Anthropic alternates user and assistant turns made of content blocks. Consecutive messages that
 /// map to the same role are merged, and tool results lead the user turn that follows the calls.
-fn messages(history: &[Message]) -> Vec<Value> {
+/// `thinking`: the call thinks, so the loop under way gets its thinking blocks back.
+fn messages(history: &[Message], thinking: bool) -> Vec<Value> {
     let mut out: Vec<(String, Vec<Value>)> = Vec::new();
-    for message in history {
+    let mut ids = UniqueIds::default();
+    for (at, message) in history.iter().enumerate() {
         let (role, blocks) = match message.role {
             Role::System => continue,
             Role::Assistant => {
-                let mut blocks = Vec::new();
+                let mut blocks = if thinking {
+                    thinking::replayed(history, at)
+                } else {
+                    Vec::new()
+                };
                 if !message.content.is_empty() {
                     blocks.push(json!({ "type": "text", "text": message.content }));
                 }
                 for call in &message.tool_calls {
                     blocks.push(json!({
                         "type": "tool_use",
-                        "id": block_id(&call.id),
+                        "id": ids.call(&call.id),
                         "name": call.name,
                         "input": input_object(&call.arguments),
                     }));
@@ -113,7 +128,7 @@ fn messages(history: &[Message]) -> Vec<Value> {
                 "user",
                 vec![json!({
                     "type": "tool_result",
-                    "tool_use_id": block_id(&message.tool_call_id),
+                    "tool_use_id": ids.result(&message.tool_call_id),
                     "content": message.content,
                 })],
             ),
@@ -170,6 +185,38 @@ fn block_id(id: &str) -> String {
         "toolu_missing".to_owned()
     } else {
         cleaned
+    }
+}
+
+/// Tool-call ids as Anthropic takes them: fitted to its pattern ([`block_id`]) and unique in the
+/// conversation, which it requires. A session may repeat one (older runs numbered each reply's
+/// calls from 0, as do some providers); a repeat is renamed, and the results that follow it name
+/// the new id.
+#[derive(Default)]
+struct UniqueIds {
+    used: std::collections::HashSet<String>,
+    /// The id each call id was last sent as.
+    sent_as: HashMap<String, String>,
+}
+
+impl UniqueIds {
+    fn call(&mut self, id: &str) -> String {
+        let fitted = block_id(id);
+        let mut unique = fitted.clone();
+        let mut repeat = 1;
+        while !self.used.insert(unique.clone()) {
+            repeat += 1;
+            unique = format!("{fitted}_{repeat}");
+        }
+        self.sent_as.insert(id.to_owned(), unique.clone());
+        unique
+    }
+
+    fn result(&self, id: &str) -> String {
+        self.sent_as
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| block_id(id))
     }
 }
 
@@ -241,6 +288,7 @@ pub fn events(
     async_stream::stream! {
         let mut lines = Box::pin(lines);
         let mut tools: BTreeMap<u64, PartialToolUse> = BTreeMap::new();
+        let mut thoughts = thinking::Collected::default();
         let mut usage = Usage::default();
         let mut input_tokens: Option<u32> = None;
         let mut stop_reason: Option<String> = None;
@@ -272,6 +320,9 @@ pub fn events(
                 }
                 "content_block_start" => {
                     let block = event.get("content_block").cloned().unwrap_or(Value::Null);
+                    if thoughts.start(index, &block) {
+                        continue;
+                    }
                     match block.get("type").and_then(Value::as_str) {
                         Some("tool_use") => {
                             tools.insert(index, PartialToolUse {
@@ -290,6 +341,9 @@ pub fn events(
                 }
                 "content_block_delta" => {
                     let delta = event.get("delta").cloned().unwrap_or(Value::Null);
+                    if thoughts.delta(index, &delta) {
+                        continue;
+                    }
                     match delta.get("type").and_then(Value::as_str) {
                         Some("text_delta") => {
                             if let Some(text) = delta.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
@@ -301,11 +355,12 @@ pub fn events(
                                 tool.json.push_str(part);
                             }
                         }
-                        // thinking, signature and citation deltas are not forwarded.
+                        // Citation deltas are not forwarded.
                         _ => {}
                     }
                 }
                 "content_block_stop" => {
+                    thoughts.stop(index);
                     if let Some(tool) = tools.remove(&index) {
                         let arguments = if tool.json.trim().is_empty() { "{}".to_owned() } else { tool.json };
                         if serde_json::from_str::<Value>(&arguments).is_err() {
@@ -313,7 +368,7 @@ pub fn events(
                             return;
                         }
                         saw_tool_use = true;
-                        let id = if tool.id.is_empty() { format!("toolu_{index}") } else { tool.id };
+                        let id = if tool.id.is_empty() { super::minted_call_id() } else { tool.id };
                         yield Ok(ProviderEvent::ToolCall(ToolCall { id, name: tool.name, arguments }));
                     }
                 }
@@ -337,6 +392,9 @@ pub fn events(
                         Some("refusal") => "content_filter",
                         _ => "stop",
                     };
+                    if let Some(blocks) = std::mem::take(&mut thoughts).finish() {
+                        yield Ok(ProviderEvent::Reasoning(blocks));
+                    }
                     yield Ok(ProviderEvent::Finish { reason: reason.to_owned(), usage });
                     return;
                 }
@@ -512,5 +570,119 @@ mod tests {
         assert_eq!(user[1]["tool_use_id"], "call_1");
         assert_eq!(user[2]["type"], "text");
         assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+    }
+
+    #[test]
+    fn a_thinking_reply_hands_its_signed_blocks_back_before_the_finish() {
+        let out = run(&[
+            r#"data: {"type":"message_start","message":{"usage":{"input_tokens":5}}}"#,
+            r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"The user wants "}}"#,
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"a listing."}}"#,
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"EqQBCgIYAhIM"}}"#,
+            r#"data: {"type":"content_block_stop","index":0}"#,
+            r#"data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_9","name":"list","input":{}}}"#,
+            r#"data: {"type":"content_block_stop","index":1}"#,
+            r#"data: {"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}"#,
+            r#"data: {"type":"message_stop"}"#,
+        ]);
+        let out: Vec<ProviderEvent> = out.into_iter().map(Result::unwrap).collect();
+        assert!(matches!(&out[0], ProviderEvent::ToolCall(call) if call.id == "toolu_9"));
+        let ProviderEvent::Reasoning(blocks) = &out[1] else {
+            panic!("reasoning before the finish: {out:?}");
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(blocks).expect("json"),
+            json!([{"type": "thinking", "thinking": "The user wants a listing.", "signature": "EqQBCgIYAhIM"}])
+        );
+        assert!(matches!(&out[2], ProviderEvent::Finish { reason, .. } if reason == "tool_calls"));
+        assert_eq!(out.len(), 3, "no thinking text reaches the answer");
+    }
+
+    fn thinking_request(messages: Vec<Message>) -> Value {
+        let catalog = crate::catalog::Catalog::new(
+            serde_json::from_str(r#"{"providers": {"anthropic": {"apiKey": "k"}}}"#)
+                .expect("models"),
+            None,
+        )
+        .expect("catalog");
+        let deployment = catalog.resolve("anthropic/claude-x").expect("resolves");
+        request_body(
+            &deployment,
+            &CallRequest {
+                messages,
+                tools: Vec::new(),
+                max_tokens: 0,
+                thinking: Some(pincer_config::ThinkingLevel::Low),
+                temperature: None,
+            },
+        )
+    }
+
+    fn listing(id: &str, reasoning: &str) -> [Message; 2] {
+        [
+            Message {
+                role: Role::Assistant,
+                tool_calls: vec![ToolCall {
+                    id: id.into(),
+                    name: "list".into(),
+                    arguments: "{}".into(),
+                }],
+                reasoning: reasoning.into(),
+                ..Message::default()
+            },
+            Message {
+                role: Role::Tool,
+                content: "a.md".into(),
+                tool_call_id: id.into(),
+                tool_name: "list".into(),
+                ..Message::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn a_thinking_tool_loop_sends_its_blocks_back_unchanged_and_first() {
+        let signed = r#"[{"type":"thinking","thinking":"Old.","signature":"s1"}]"#;
+        let now = r#"[{"type":"thinking","thinking":"List it.","signature":"s2"},{"type":"redacted_thinking","data":"EmwK"}]"#;
+        let mut history = vec![message(Role::User, "first")];
+        history.extend(listing("toolu_1", signed));
+        history.push(message(Role::Assistant, "One file."));
+        history.push(message(Role::User, "again"));
+        history.extend(listing("toolu_2", now));
+        let body = thinking_request(history.clone());
+        assert_eq!(body["thinking"]["type"], "enabled");
+        let messages = body["messages"].as_array().expect("messages");
+        assert_eq!(
+            messages[1]["content"][0]["type"], "tool_use",
+            "an earlier turn's blocks are not sent"
+        );
+        let blocks = messages[5]["content"].as_array().expect("blocks");
+        assert_eq!(
+            blocks[..2],
+            serde_json::from_str::<Vec<Value>>(now).expect("json")[..]
+        );
+        assert_eq!(blocks[2]["type"], "tool_use");
+        // A loop that began without thinking (another provider's call) cannot think now.
+        *history.last_mut().expect("result") = message(Role::Tool, "a.md");
+        history.truncate(history.len() - 2);
+        history.extend(listing("call_x", ""));
+        let body = thinking_request(history);
+        assert!(body.get("thinking").is_none(), "{body}");
+        assert_eq!(body["messages"][5]["content"][0]["type"], "tool_use");
+    }
+
+    #[test]
+    fn repeated_call_ids_are_renamed_with_their_results() {
+        let mut history = vec![message(Role::User, "first")];
+        history.extend(listing("call_0", ""));
+        history.push(message(Role::User, "again"));
+        history.extend(listing("call_0", ""));
+        let body = thinking_request(history);
+        let messages = body["messages"].as_array().expect("messages");
+        assert_eq!(messages[1]["content"][0]["id"], "call_0");
+        assert_eq!(messages[2]["content"][0]["tool_use_id"], "call_0");
+        assert_eq!(messages[3]["content"][0]["id"], "call_0_2");
+        assert_eq!(messages[4]["content"][0]["tool_use_id"], "call_0_2");
     }
 }
