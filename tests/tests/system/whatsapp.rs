@@ -178,11 +178,25 @@ async fn verification_and_unsigned_or_forged_calls_are_refused_with_nothing_acce
         401
     );
 
+    // More junk than the lockout allows (10 failures a minute by default) locks nobody out: a
+    // signature cannot be guessed, and genuine notifications from the same address (a proxy)
+    // and the operator's own calls still get through.
+    for _ in 0..12 {
+        assert_eq!(world.whatsapp.post_raw(&url, &body, None).await, 401);
+    }
+
     // A real message afterwards is answered, and only it: nothing forged reached the agent.
     world.says(&Incoming::dm("15551230001", "real")).await;
     let sent = world.answered("15551230001", 1).await;
     assert_eq!(answers(&sent), ["real"]);
     assert_eq!(world.model_calls(), 1);
+    let api = world
+        .stack
+        .chat(&serde_json::json!({"model": "pincer/default", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(api.status(), 200, "the operator is not locked out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,12 @@ use super::{Auth, ClientAddr, Denied, Presented, Proxies};
 pub struct Guard {
     /// The auth mode.
     pub auth: Auth,
-    /// Failed-attempt limiter.
+    /// Failed-attempt limiter of the gateway's own credentials (API, control plane).
     pub limiter: Limiter,
+    /// Failed-attempt limiter of the other secrets (the hooks token, a Telegram webhook's secret,
+    /// a BlueBubbles password): apart, so junk sent to a public webhook cannot lock the operator
+    /// out of the API and the dashboard.
+    pub others: Limiter,
     /// Trusted reverse proxies.
     pub proxies: Proxies,
     /// Browser origin policy (hot-reloadable).
@@ -40,6 +44,7 @@ impl Guard {
         Self {
             auth: config.auth.clone(),
             limiter: Limiter::new(config.rate_limit),
+            others: Limiter::new(config.rate_limit),
             proxies: config.proxies.clone(),
             origins: std::sync::RwLock::new(config.origins.clone()),
             admin_token: config.admin_token.clone(),
@@ -57,8 +62,9 @@ impl Guard {
         let ui = &gateway.control_ui;
         *self.origins.write().unwrap_or_else(|e| e.into_inner()) =
             Origins::new(&ui.allowed_origins, ui.allow_insecure_auth);
-        self.limiter
-            .set_policy(gateway.auth.rate_limit.unwrap_or_default());
+        let policy = gateway.auth.rate_limit.unwrap_or_default();
+        self.limiter.set_policy(policy);
+        self.others.set_policy(policy);
     }
 
     fn origins(&self) -> Origins {
@@ -130,16 +136,16 @@ impl Guard {
         })
     }
 
-    /// Checks a secret that is not the gateway's (the hooks token) with the same lockout. Its
-    /// success does not clear the address's failures: otherwise a holder of the (lower-trust)
-    /// hooks token could reset the lockout between guesses of the gateway token.
+    /// Checks a secret that is not the gateway's (the hooks token, a webhook's secret) with a
+    /// lockout of its own ([`Guard::others`]). Its success does not clear the address's failures:
+    /// one secret's holder could otherwise reset the lockout between guesses of another.
     pub fn admit_other(
         &self,
         client: &ClientAddr,
         what: &str,
         check: impl FnOnce() -> bool,
     ) -> Result<(), Refusal> {
-        self.admit_with(client, what, false, || {
+        self.admit_with(&self.others, client, what, false, || {
             check()
                 .then(|| "hook".to_owned())
                 .ok_or(Denied::BadCredentials)
@@ -171,24 +177,25 @@ impl Guard {
         what: &str,
         check: impl FnOnce() -> Result<String, Denied>,
     ) -> Result<String, Refusal> {
-        self.admit_with(client, what, true, check)
+        self.admit_with(&self.limiter, client, what, true, check)
     }
 
     fn admit_with(
         &self,
+        limiter: &Limiter,
         client: &ClientAddr,
         what: &str,
         success_clears: bool,
         check: impl FnOnce() -> Result<String, Denied>,
     ) -> Result<String, Refusal> {
         let now = Instant::now();
-        self.limiter
+        limiter
             .check(client.ip, now)
             .map_err(Refusal::RateLimited)?;
         match check() {
             Ok(who) => {
                 if success_clears {
-                    self.limiter.succeeded(client.ip);
+                    limiter.succeeded(client.ip);
                 }
                 Ok(who)
             }
@@ -199,7 +206,7 @@ impl Guard {
                 ))
             }
             Err(Denied::BadCredentials) => {
-                let locked = self.limiter.failed(client.ip, now);
+                let locked = limiter.failed(client.ip, now);
                 // The presented value is never logged, not even in part.
                 tracing::warn!(client = %client.ip, what, locked_out = locked.is_err(), "failed authentication");
                 match locked {
@@ -216,15 +223,18 @@ mod tests {
     use super::*;
     use pincer_config::{RateLimit, Secret};
 
+    const POLICY: RateLimit = RateLimit {
+        max_attempts: 3,
+        window_ms: 60_000,
+        lockout_ms: 60_000,
+        exempt_loopback: false,
+    };
+
     fn guard() -> Guard {
         Guard {
             auth: Auth::Token(Secret::new("the-gateway-token")),
-            limiter: Limiter::new(RateLimit {
-                max_attempts: 3,
-                window_ms: 60_000,
-                lockout_ms: 60_000,
-                exempt_loopback: false,
-            }),
+            limiter: Limiter::new(POLICY),
+            others: Limiter::new(POLICY),
             proxies: Proxies::default(),
             origins: std::sync::RwLock::new(Origins::default()),
             admin_token: Some(Secret::new("the-admin-token-0123456789abcdef")),
@@ -272,5 +282,28 @@ mod tests {
         // The real token clears it only after the lockout.
         let real = guard.admit_connect(&client, &headers, Some("the-gateway-token"));
         assert!(matches!(real, Err(Refusal::RateLimited(_))));
+    }
+
+    #[test]
+    fn failures_of_other_secrets_lock_out_only_those_secrets() {
+        let guard = guard();
+        let client = ClientAddr::direct("203.0.113.9".parse().expect("ip"));
+        for _ in 0..3 {
+            assert_eq!(
+                guard.admit_other(&client, "telegram-webhook", || false),
+                Err(Refusal::Unauthorized)
+            );
+        }
+        let fourth = guard.admit_other(&client, "telegram-webhook", || false);
+        assert!(matches!(fourth, Err(Refusal::RateLimited(_))), "{fourth:?}");
+        let locked = guard.admit_other(&client, "telegram-webhook", || true);
+        assert!(matches!(locked, Err(Refusal::RateLimited(_))), "{locked:?}");
+        let headers = http::HeaderMap::new();
+        assert!(
+            guard
+                .admit_connect(&client, &headers, Some("the-gateway-token"))
+                .is_ok(),
+            "the operator is not locked out by junk sent to a webhook"
+        );
     }
 }

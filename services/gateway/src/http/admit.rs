@@ -108,8 +108,9 @@ pub(super) async fn telegram_webhook(
 }
 
 /// Slack's Events API calls: a known path, a fresh timestamp and a signature present (the
-/// signature itself needs the body, and is checked by the handler). Failures count in the
-/// lockout.
+/// signature itself needs the body, and is checked by the handler). Failures are refused without
+/// counting in a lockout: an HMAC cannot be guessed, and counting them would let junk sent to the
+/// public URL (from behind the same proxy, say) hold genuine events off.
 pub(super) async fn slack_events(
     State(state): State<AppState>,
     request: Request,
@@ -134,25 +135,20 @@ pub(super) async fn slack_events(
             )
             .map(|_| ())
     };
-    if let Err(SlackEventsError::UnknownPath(_)) = checked {
-        return http::StatusCode::NOT_FOUND.into_response();
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(SlackEventsError::UnknownPath(_)) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::warn!(client = %client.ip, %error, "slack event refused");
+            http::StatusCode::UNAUTHORIZED.into_response()
+        }
     }
-    let unauthorized = http::StatusCode::UNAUTHORIZED;
-    admit_checked(
-        &state,
-        &client,
-        "slack-events",
-        checked.is_ok(),
-        unauthorized,
-        request,
-        next,
-    )
-    .await
 }
 
-/// WhatsApp's webhook: for a verification (`GET`) the verify token, for a notification (`POST`)
-/// a signature of the right shape, the body's HMAC being checked once it is read. Failures count
-/// in the lockout; an unknown account is a plain 404.
+/// WhatsApp's webhook: for a verification (`GET`) the verify token, whose failures count in the
+/// lockout of secrets; for a notification (`POST`) a signature of the right shape, the body's HMAC
+/// being checked once it is read, refused without counting (as Slack's). An unknown account is a
+/// plain 404.
 pub(super) async fn whatsapp_webhook(
     State(state): State<AppState>,
     Path(account): Path<String>,
@@ -190,18 +186,22 @@ pub(super) async fn whatsapp_webhook(
     if let Err(WhatsAppWebhookError::UnknownAccount(_)) = checked {
         return http::StatusCode::NOT_FOUND.into_response();
     }
-    // A refused verification is Meta's 403; a refused notification 401.
-    let refused = if request.method() == http::Method::GET {
-        http::StatusCode::FORBIDDEN
-    } else {
-        http::StatusCode::UNAUTHORIZED
-    };
+    if request.method() != http::Method::GET {
+        return match checked {
+            Ok(()) => next.run(request).await,
+            Err(error) => {
+                tracing::warn!(client = %client.ip, %error, "whatsapp notification refused");
+                http::StatusCode::UNAUTHORIZED.into_response()
+            }
+        };
+    }
+    // A refused verification is Meta's 403.
     admit_checked(
         &state,
         &client,
-        "whatsapp-webhook",
+        "whatsapp-verification",
         checked.is_ok(),
-        refused,
+        http::StatusCode::FORBIDDEN,
         request,
         next,
     )

@@ -294,12 +294,9 @@ async fn slack_events(
             .into_response(),
         Ok(Answer::Accepted) => http::StatusCode::OK.into_response(),
         Err(SlackEventsError::UnknownPath(_)) => http::StatusCode::NOT_FOUND.into_response(),
-        Err(SlackEventsError::Stale | SlackEventsError::BadSignature) => {
-            // A forged body counts in the caller's lockout like any failed credential.
-            let _ = state
-                .inner
-                .guard
-                .admit_other(&client.0, "slack-events", || false);
+        Err(error @ (SlackEventsError::Stale | SlackEventsError::BadSignature)) => {
+            // Not counted in a lockout: see `admit::slack_events`.
+            tracing::warn!(client = %client.0.ip, %error, "slack event refused");
             http::StatusCode::UNAUTHORIZED.into_response()
         }
         Err(SlackEventsError::NotAnEvent(reason)) => {
@@ -357,12 +354,9 @@ async fn whatsapp_notification(
     {
         Ok(()) => http::StatusCode::OK.into_response(),
         Err(WhatsAppWebhookError::UnknownAccount(_)) => http::StatusCode::NOT_FOUND.into_response(),
-        Err(WhatsAppWebhookError::BadSignature | WhatsAppWebhookError::NotVerified) => {
-            // A forged body counts in the caller's lockout like any failed credential.
-            let _ = state
-                .inner
-                .guard
-                .admit_other(&client.0, "whatsapp-webhook", || false);
+        Err(error @ (WhatsAppWebhookError::BadSignature | WhatsAppWebhookError::NotVerified)) => {
+            // Not counted in a lockout: see `admit::whatsapp_webhook`.
+            tracing::warn!(client = %client.0.ip, %error, "whatsapp notification refused");
             http::StatusCode::UNAUTHORIZED.into_response()
         }
         Err(WhatsAppWebhookError::NotANotification(reason)) => {
