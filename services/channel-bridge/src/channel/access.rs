@@ -271,7 +271,10 @@ impl Rules {
     /// Decides; `approved` says whether the sender completed pairing.
     pub fn decide(&self, message: &Inbound, approved: bool) -> Decision {
         let listed = |list: &[String]| matches(list, message);
-        if message.sender.bot && !self.allow_bots && !listed(&self.allow_from) {
+        // A bot is answered when `allowBots` says so or `allowFrom` names it; the `"*"` that
+        // opens direct messages to people does not let every bot in (two bots would answer each
+        // other forever).
+        if message.sender.bot && !self.allow_bots && !names(&self.allow_from, message) {
             return Decision::Ignore("sent by a bot");
         }
         if message.direct {
@@ -404,10 +407,15 @@ fn normalised(list: &[String]) -> Vec<String> {
 }
 
 fn matches(list: &[String], message: &Inbound) -> bool {
+    list.iter().any(|entry| entry == "*") || names(list, message)
+}
+
+/// Whether `list` names the sender itself, by id or username (`"*"` names nobody).
+fn names(list: &[String], message: &Inbound) -> bool {
     let id = message.sender.id.to_lowercase();
     let username = message.sender.username.as_deref().map(str::to_lowercase);
     list.iter()
-        .any(|entry| *entry == "*" || *entry == id || Some(entry) == username.as_ref())
+        .any(|entry| *entry == id || Some(entry) == username.as_ref())
 }
 
 #[cfg(test)]
@@ -534,8 +542,8 @@ mod tests {
         bot.sender.bot = true;
         assert_eq!(
             open.decide(&bot, false),
-            Decision::Accept,
-            "'*' allows bots too"
+            Decision::Ignore("sent by a bot"),
+            "'*' opens direct messages to people, not to every bot"
         );
         assert_eq!(
             pairing.decide(&bot, false),
@@ -632,6 +640,21 @@ mod tests {
         assert!(matches!(rules.decide(&bot, false), Decision::Ignore(_)));
         let bots = discord(serde_json::json!({"allowBots": true, "groupPolicy": "open"}));
         assert_eq!(bots.decide(&bot, false), Decision::Accept);
+        // Open DMs (`allowFrom: ["*"]`) let people in, not every bot.
+        let open = discord(
+            serde_json::json!({"dmPolicy": "open", "allowFrom": ["*"], "groupPolicy": "open"}),
+        );
+        assert!(matches!(open.decide(&bot, false), Decision::Ignore(_)));
+        bot.direct = true;
+        assert!(matches!(open.decide(&bot, false), Decision::Ignore(_)));
+        let named = discord(
+            serde_json::json!({"allowFrom": [bot.sender.id], "groupPolicy": "open"}),
+        );
+        assert_eq!(
+            named.decide(&bot, false),
+            Decision::Accept,
+            "a bot named in allowFrom"
+        );
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct Discord {
     /// Words that count as a mention of the bot (case-insensitive), besides `<@botId>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mention_patterns: Vec<String>,
-    /// Answer other bots' messages (default false; the bot's own never).
+    /// Answer other bots' messages (default false: only bots `allowFrom` names by id, never
+    /// through `"*"`; the bot's own never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_bots: Option<bool>,
     /// Longest reply message in characters (at most Discord's 2,000).

@@ -63,7 +63,8 @@ pub struct Slack {
     /// Words that count as a mention of the app (case-insensitive), besides `<@botUserId>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mention_patterns: Vec<String>,
-    /// Answer other bots' messages (default false; the app's own never).
+    /// Answer other bots' messages (default false: only bots `allowFrom` names by id, never
+    /// through `"*"`; the app's own never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_bots: Option<bool>,
     /// Longest reply message in characters (default 4,000).
