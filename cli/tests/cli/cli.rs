@@ -75,26 +75,28 @@ struct RunningDev {
     /// The gateway's URL.
     base: String,
     bin_dir: PathBuf,
-    _fake: pincer_fake_provider::RunningFake,
+    fake: pincer_fake_provider::RunningFake,
     _dir: tempfile::TempDir,
 }
 
 async fn start_dev() -> RunningDev {
+    start_dev_with(Knobs {
+        tokens: 2,
+        ..Knobs::default()
+    })
+    .await
+}
+
+async fn start_dev_with(knobs: Knobs) -> RunningDev {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Where the one executable of every service is: `pincer dev` starts it for each service.
     let bin_dir = pincer_test_support::workspace_binary("pincer-services")
         .parent()
         .unwrap()
         .to_path_buf();
-    let fake = FakeProvider::start(
-        Knobs {
-            tokens: 2,
-            ..Knobs::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let fake = FakeProvider::start(knobs, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = pincer_test_support::free_port();
     let config = write(
@@ -124,7 +126,7 @@ async fn start_dev() -> RunningDev {
         dev,
         base,
         bin_dir,
-        _fake: fake,
+        fake,
         _dir: dir,
     }
 }
@@ -135,7 +137,7 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
         mut dev,
         base,
         bin_dir,
-        _fake,
+        fake: _fake,
         _dir,
     } = start_dev().await;
     let pid = dev.id();
@@ -217,18 +219,36 @@ async fn dev_runs_the_stack_and_stops_every_process_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_killed_outright_leaves_no_process_behind() {
-    // Kept whole: its temporary directory and fake model live until the end.
-    let mut running = start_dev().await;
+async fn dev_killed_outright_in_the_middle_of_a_turn_leaves_no_process_behind() {
+    // Kept whole: its temporary directory and fake model live until the end. The model takes
+    // longer than the test, so a turn is running when the supervisor dies: the runner's drain
+    // then waits on a NATS that is gone too.
+    let mut running = start_dev_with(Knobs {
+        delay_ms: 120_000,
+        ..Knobs::default()
+    })
+    .await;
     let children = descendants(running.dev.id());
     assert_eq!(children.len(), 6, "{children:?}");
+    let turn = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", running.base))
+        .bearer_auth("dev-test-token")
+        .json(&serde_json::json!({"model": "pincer/default", "messages": [{"role": "user", "content": "hi"}]}))
+        .send();
+    let turn = tokio::spawn(turn);
+    pincer_test_support::eventually("the model to be asked", Duration::from_secs(30), || {
+        let asked = !running.fake.requests().is_empty();
+        async move { asked.then_some(()) }
+    })
+    .await;
     running.dev.kill().unwrap();
     running.dev.wait().unwrap();
     // Each child is told (SIGTERM) when its parent dies, and stops as on any SIGTERM. Those still
     // running are named (pid, command, state) if the wait runs out.
     pincer_test_support::eventually_seen(
         "every child of the killed pincer dev to exit",
-        Duration::from_secs(30),
+        // A drain never takes longer than pincer_lifecycle::shutdown::DRAIN_LIMIT (30 s).
+        Duration::from_secs(45),
         || {
             let running: Vec<String> = children
                 .iter()
@@ -249,6 +269,7 @@ async fn dev_killed_outright_leaves_no_process_behind() {
         },
     )
     .await;
+    turn.abort();
 }
 
 /// `pid`, its command name and its state, as /proc shows them.

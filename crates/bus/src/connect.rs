@@ -117,6 +117,23 @@ pub async fn connect(
     }
 }
 
+/// How long a stopping service waits for its last acks and publishes to reach NATS.
+const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Flushes `client` before the process exits, for at most [`FINAL_FLUSH`]: with NATS gone (it
+/// was stopped first, or died) a flush waits for a reconnection that never comes, and the service
+/// would outlive its own shutdown.
+pub async fn final_flush(client: &async_nats::Client) {
+    match tokio::time::timeout(FINAL_FLUSH, client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "final nats flush failed"),
+        Err(_) => tracing::warn!(
+            waited = ?FINAL_FLUSH,
+            "final nats flush did not finish: nats is unreachable"
+        ),
+    }
+}
+
 /// A service's start on the bus: connects as `name` (see [`connect`], with the start-up
 /// patience) and creates or updates the streams and buckets under `namespace`. `None` when `stop`
 /// completes first: NATS may take a while to come, and a SIGTERM meanwhile stops the service at

@@ -35,24 +35,28 @@ pub fn init_tracing() {
     }
 }
 
-/// Path of a workspace binary (e.g. `pincer-gateway`) for tests that run the real processes:
-/// `target/release` first (scripts/test.sh builds it before the tests, unless
-/// `PINCER_TEST_IMAGES=debug`, as in CI), then `target/debug`.
+/// Path of a workspace binary (e.g. `pincer-gateway`) for tests that run the real processes: the
+/// newer of `target/release`'s and `target/debug`'s (scripts/test.sh builds release before the
+/// tests, unless `PINCER_TEST_IMAGES=debug`, as in CI). The newer, not release first: a release
+/// build left from an earlier change would otherwise run instead of the code under test.
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
         std::path::PathBuf::from,
     );
-    for profile in ["release", "debug"] {
+    let built = |profile: &str| {
         let path = target.join(profile).join(name);
-        if path.is_file() {
-            return path;
-        }
+        let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+        path.is_file().then_some((modified, path))
+    };
+    match (built("release"), built("debug")) {
+        (Some(release), Some(debug)) => std::cmp::max_by_key(release, debug, |(m, _)| *m).1,
+        (Some((_, path)), None) | (None, Some((_, path))) => path,
+        (None, None) => panic!(
+            "{name} not found under {}/{{release,debug}}: run `cargo build --release` first",
+            target.display()
+        ),
     }
-    panic!(
-        "{name} not found under {}/{{release,debug}}: run `cargo build --release` first",
-        target.display()
-    )
 }
 
 /// Asks the gateway at `base` (`http://host:port`) one question for the default agent, as any

@@ -267,9 +267,7 @@ async fn serve_until(
         tracing::warn!(%error, "health server ended with an error");
     }
     // Make sure acks and publishes reach the server before the process exits.
-    if let Err(error) = client.flush().await {
-        tracing::warn!(%error, "final nats flush failed");
-    }
+    pincer_bus::connect::final_flush(&client).await;
     consumed
 }
 

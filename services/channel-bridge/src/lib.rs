@@ -270,9 +270,7 @@ async fn serve_until(
             tracing::warn!(%error, "a channel task ended abnormally");
         }
     }
-    if let Err(error) = client.flush().await {
-        tracing::warn!(%error, "final nats flush failed");
-    }
+    pincer_bus::connect::final_flush(&client).await;
     tracing::info!("channel-bridge stopped");
     Ok(())
 }

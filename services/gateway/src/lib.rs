@@ -448,9 +448,7 @@ async fn serve_until(
         // resetOnExit runs one short command; don't let a hung tailscaled hold the exit.
         let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
     }
-    if let Err(error) = client.flush().await {
-        tracing::warn!(%error, "final nats flush failed");
-    }
+    pincer_bus::connect::final_flush(&client).await;
     tracing::info!("gateway stopped");
     Ok(())
 }

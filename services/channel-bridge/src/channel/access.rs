@@ -647,9 +647,8 @@ mod tests {
         assert!(matches!(open.decide(&bot, false), Decision::Ignore(_)));
         bot.direct = true;
         assert!(matches!(open.decide(&bot, false), Decision::Ignore(_)));
-        let named = discord(
-            serde_json::json!({"allowFrom": [bot.sender.id], "groupPolicy": "open"}),
-        );
+        let named =
+            discord(serde_json::json!({"allowFrom": [bot.sender.id], "groupPolicy": "open"}));
         assert_eq!(
             named.decide(&bot, false),
             Decision::Accept,
