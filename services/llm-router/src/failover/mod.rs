@@ -388,12 +388,9 @@ async fn try_key(
                 return KeyOutcome::Finished(Outcome::CallerGone);
             }
             AttemptResult::FailedAfterOutput(error) => {
-                if crate::health::record::counts_against_target(error.kind) {
-                    engine
-                        .book
-                        .fail(&targets.model, error.kind, &error.message, None)
-                        .await;
-                }
+                let blamed = crate::health::record::counts_against_target(error.kind)
+                    .then_some(&targets.model);
+                settle(engine, &all, blamed, &error).await;
                 return KeyOutcome::Finished(Outcome::FailedAfterOutput(error));
             }
             AttemptResult::FailedBeforeOutput(error) => error,
@@ -420,21 +417,16 @@ async fn try_key(
                 return KeyOutcome::NextKey(error);
             }
             Next::Stop => {
-                release(engine, &[&targets.provider, &targets.model]).await;
+                release(engine, &all).await;
                 return KeyOutcome::Finished(Outcome::Stopped(error, *tries));
             }
             Next::NextModel { blame } => {
-                let target = match blame {
+                let blamed = match blame {
                     Some(Blame::Provider) => Some(&targets.provider),
                     Some(Blame::Model) => Some(&targets.model),
                     None => None,
                 };
-                if let Some(target) = target {
-                    engine
-                        .book
-                        .fail(target, error.kind, &error.message, error.retry_after)
-                        .await;
-                }
+                settle(engine, &all, blamed, &error).await;
                 return KeyOutcome::Finished(Outcome::Failed(error, *tries));
             }
         }
@@ -452,6 +444,27 @@ fn count_attempt(
         AttemptResult::CallerGone => metrics.caller_gone(provider, model),
         AttemptResult::FailedBeforeOutput(error) | AttemptResult::FailedAfterOutput(error) => {
             metrics.provider_call(provider, model, Err(error.kind));
+        }
+    }
+}
+
+/// Ends a model's attempts without an answer: `blamed` (if any) cools down for `error`, and the
+/// half-open probes this call holds on the others are given back. A probe kept past its call
+/// stopped everyone else from using its provider, model or key until its lease ran out.
+async fn settle(
+    engine: &Engine,
+    targets: &[&Target],
+    blamed: Option<&Target>,
+    error: &ProviderError,
+) {
+    for target in targets {
+        if Some(*target) == blamed {
+            engine
+                .book
+                .fail(target, error.kind, &error.message, error.retry_after)
+                .await;
+        } else {
+            engine.book.release_probe(target).await;
         }
     }
 }

@@ -177,6 +177,9 @@ impl ProviderError {
             402 => ErrorKind::QuotaExhausted,
             404 => ErrorKind::NotFound,
             408 | 504 => ErrorKind::Timeout,
+            // A conflict with a concurrent request on the provider's side: worth another try, as
+            // the official SDKs do.
+            409 => ErrorKind::Upstream,
             429 if lower.contains("insufficient_quota")
                 || lower.contains("spend_limit")
                 || lower.contains("credit_balance")
@@ -336,6 +339,12 @@ mod tests {
         assert_eq!(
             ProviderError::from_status(402, "{}", None).kind,
             ErrorKind::QuotaExhausted
+        );
+        assert!(
+            ProviderError::from_status(409, "conflict", None)
+                .kind
+                .is_retryable(),
+            "a 409 is tried again, as the official SDKs do"
         );
         assert_eq!(
             ProviderError::from_status(401, "nope", None).kind,

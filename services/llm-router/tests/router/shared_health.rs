@@ -163,3 +163,51 @@ async fn only_one_replica_probes_a_half_open_model() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A half-open probe that fails is given back on everything it held but what it is blamed on: a
+/// provider probed through one model that is missing (404, held against the model) serves the
+/// provider's other models at once, instead of after the probe's lease (30 s).
+#[tokio::test]
+async fn a_failed_probe_gives_back_what_it_is_not_blamed_for() {
+    let nats = NatsServer::start();
+    let primary = fake(failing(404)).await;
+    let backup = fake(Knobs::default()).await;
+    let config = json!({"providers": {
+        "primary": {"api": "ollama", "baseUrl": primary.base_url(), "models": [{"id": "m"}, {"id": "n"}]},
+        "backup": {"api": "ollama", "baseUrl": backup.base_url(), "models": [{"id": "m"}]}}});
+    let client = pincer_bus::connect::connect(&nats.url(), "test", None, Duration::from_secs(10))
+        .await
+        .expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let bucket = pincer_bus::setup::model_health_bucket(&js, &pincer_bus::Namespace::default())
+        .await
+        .expect("bucket");
+    // The provider's cooldown is over: the next call through any of its models is its probe.
+    bucket
+        .put(
+            "provider/primary",
+            serde_json::to_vec(
+                &json!({"failures": 1, "open_until_ms": 1, "last_error": "HTTP 503"}),
+            )
+            .expect("json")
+            .into(),
+        )
+        .await
+        .expect("seeded");
+    let router = shared(config, &nats).await;
+    let missing = router.chat(request("primary/m", &["backup/m"])).await;
+    assert_eq!(missing.done().model, "backup/m");
+    assert_eq!(
+        attempt_kind(&missing.done().failed_attempts[0]),
+        pb::ErrorKind::NotFound
+    );
+    primary.set_knobs(Knobs::default());
+    let other = router.chat(request("primary/n", &["backup/m"])).await;
+    assert_eq!(
+        other.done().model,
+        "primary/n",
+        "the provider is not held by the failed probe: {:?}",
+        other.done().failed_attempts
+    );
+    router.stop().await;
+}
