@@ -275,7 +275,8 @@ fn send_message(world: &World, token: &str, params: &Value) -> Response {
         .with_bot(token, |bot| {
             let message_id = bot.next_message_id;
             bot.next_message_id += 1;
-            bot.sent.insert(message_id, Sent { message_id, chat_id: chat, text: text.to_owned(), parse_mode, reply_to, edits: 0 });
+            let topic = int(params, "message_thread_id");
+            bot.sent.insert(message_id, Sent { message_id, chat_id: chat, text: text.to_owned(), parse_mode, reply_to, topic, edits: 0 });
             ok(json!({ "message_id": message_id, "date": 1_764_400_001, "chat": { "id": chat, "type": if chat < 0 { "supergroup" } else { "private" } },
                        "from": { "id": bot.id, "is_bot": true, "first_name": "Pincer", "username": bot.username }, "text": text }))
         })

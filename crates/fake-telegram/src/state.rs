@@ -21,6 +21,9 @@ pub struct Sent {
     pub parse_mode: Option<String>,
     /// The message it replies to.
     pub reply_to: Option<i64>,
+    /// The forum topic it went to (`message_thread_id`).
+    #[serde(default)]
+    pub topic: Option<i64>,
     /// How often it was edited.
     pub edits: u32,
 }
@@ -106,6 +109,8 @@ pub struct Incoming {
     pub photo_bytes: Option<u64>,
     /// Forwarded from this user name.
     pub forward_from: Option<String>,
+    /// Written in this forum topic (`message_thread_id`) of a forum supergroup.
+    pub topic: Option<i64>,
 }
 
 impl World {
@@ -154,7 +159,14 @@ impl World {
             if chat_id < 0 {
                 chat["title"] = json!("Test group");
             }
+            if incoming.topic.is_some() {
+                chat["is_forum"] = json!(true);
+            }
             let mut message = json!({ "message_id": message_id, "date": 1_764_400_000, "chat": chat, "from": from });
+            if let Some(topic) = incoming.topic {
+                message["message_thread_id"] = json!(topic);
+                message["is_topic_message"] = json!(true);
+            }
             match incoming.photo_bytes {
                 Some(size) => {
                     bot.files.insert(format!("photo-{message_id}"), size);

@@ -746,3 +746,42 @@ async fn a_hook_delivers_its_answer_to_a_telegram_chat() {
     );
     assert_eq!(model_calls(&stack), 1, "the refused hook ran nothing");
 }
+
+/// A forum supergroup's topics: each is a conversation of its own, answered in its topic (the
+/// answer, and its typing indicator, carry the topic's `message_thread_id`); the General topic
+/// has none. An edited message is not answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forum_topics_are_answered_in_their_topic_each_with_its_own_session() {
+    let (stack, telegram) = stack(
+        r#"groups: { "-100777": { requireMention: false } }"#,
+        Knobs {
+            tokens: 1,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let in_topic = |topic: Option<i64>, text: &str| Incoming {
+        topic,
+        ..in_group(701, text)
+    };
+    telegram.user_says(TOKEN, &in_topic(Some(11), "planning the trip"));
+    let sent = sent_to(&telegram, -100_777, 1).await;
+    assert_eq!(sent[0].topic, Some(11), "{sent:?}");
+    telegram.user_says(TOKEN, &in_topic(Some(22), "the budget"));
+    telegram.user_says(TOKEN, &in_topic(None, "hello everyone"));
+    let sent = sent_to(&telegram, -100_777, 3).await;
+    let mut topics: Vec<Option<i64>> = sent.iter().map(|s| s.topic).collect();
+    topics.sort_unstable();
+    assert_eq!(topics, [None, Some(11), Some(22)], "{sent:?}");
+    // Topic 22's conversation knows nothing of topic 11's.
+    let asked: Vec<String> = stack
+        .fake
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .filter(|body| body.contains("the budget"))
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert!(!asked[0].contains("planning the trip"), "{}", asked[0]);
+    assert_eq!(model_calls(&stack), 3);
+}

@@ -174,16 +174,20 @@ impl BotApi {
         }
     }
 
-    /// `sendMessage`; returns the new message's id.
+    /// `sendMessage` to `chat_id`, in forum topic `topic` if any; returns the new message's id.
     pub async fn send_message(
         &self,
         chat_id: i64,
+        topic: Option<i64>,
         text: &str,
         parse_mode: Option<&str>,
         reply_to: Option<i64>,
     ) -> Result<i64, ApiError> {
         let mut params = json!({ "chat_id": chat_id, "text": text,
                                  "link_preview_options": { "is_disabled": true } });
+        if let Some(topic) = topic {
+            params["message_thread_id"] = json!(topic);
+        }
         if let Some(mode) = parse_mode {
             params["parse_mode"] = json!(mode);
         }
@@ -246,15 +250,16 @@ impl BotApi {
             })
     }
 
-    /// `sendChatAction` typing (best effort, errors ignored by callers).
-    pub async fn typing(&self, chat_id: i64) -> Result<(), ApiError> {
-        self.call(
-            "sendChatAction",
-            &json!({ "chat_id": chat_id, "action": "typing" }),
-            CALL_TIMEOUT,
-        )
-        .await
-        .map(|_| ())
+    /// `sendChatAction` typing in `chat_id` (forum topic `topic` if any); best effort, errors
+    /// ignored by callers.
+    pub async fn typing(&self, chat_id: i64, topic: Option<i64>) -> Result<(), ApiError> {
+        let mut params = json!({ "chat_id": chat_id, "action": "typing" });
+        if let Some(topic) = topic {
+            params["message_thread_id"] = json!(topic);
+        }
+        self.call("sendChatAction", &params, CALL_TIMEOUT)
+            .await
+            .map(|_| ())
     }
 
     /// `setWebhook`: Telegram pushes updates to `url` with `secret` in the secret-token header.

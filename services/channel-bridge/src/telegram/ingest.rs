@@ -92,15 +92,19 @@ impl Platform for Telegram {
     }
 
     fn working(&self, message: &Inbound, turn: &TurnRequest, watch: Watch) {
+        let topic = message.thread.as_deref();
         if let (Some(events), Ok(chat)) = (watch.preview, message.chat.parse::<i64>()) {
             tokio::spawn(super::preview::follow(
                 self.api.clone(),
                 self.state.clone(),
                 super::preview::key(&self.account, &turn.turn_id),
-                chat,
+                (chat, topic.and_then(|topic| topic.parse().ok())),
                 events,
             ));
         }
-        self.typing.start(&message.chat, watch.ended);
+        self.typing.start(
+            &super::outbound::typing_key(&message.chat, topic),
+            watch.ended,
+        );
     }
 }

@@ -46,6 +46,19 @@ fn chat_of(to: &Delivery) -> Result<i64, SendError> {
         .map_err(|_| SendError::Rejected(format!("{:?} is not a Telegram chat id", to.chat_id)))
 }
 
+/// The forum topic an answer goes to: the thread of the message it answers.
+fn topic_of(to: &Delivery) -> Option<i64> {
+    to.thread_id.as_deref().and_then(|topic| topic.parse().ok())
+}
+
+/// What a chat's typing indicator is known by: the chat, and the forum topic it shows in.
+pub fn typing_key(chat: &str, topic: Option<&str>) -> String {
+    match topic {
+        Some(topic) => format!("{chat}/{topic}"),
+        None => chat.to_owned(),
+    }
+}
+
 impl From<ApiError> for SendError {
     fn from(error: ApiError) -> Self {
         match error {
@@ -82,17 +95,19 @@ impl Transport for Account {
         _key: &str,
         reply_to: Option<&str>,
     ) -> Result<String, SendError> {
-        let chat = chat_of(to)?;
+        let (chat, topic) = (chat_of(to)?, topic_of(to));
         let reply_to = reply_to.and_then(|id| id.parse().ok());
         let html = render::to_html(text);
         let sent = match self
             .api
-            .send_message(chat, &html, Some("HTML"), reply_to)
+            .send_message(chat, topic, &html, Some("HTML"), reply_to)
             .await
         {
             Err(ApiError::BadRequest(reason)) if reason.contains("can't parse entities") => {
                 tracing::info!(%reason, "entities rejected, sending as plain text");
-                self.api.send_message(chat, text, None, reply_to).await
+                self.api
+                    .send_message(chat, topic, text, None, reply_to)
+                    .await
             }
             other => other,
         };
@@ -119,7 +134,8 @@ impl Transport for Account {
     }
 
     fn stop_working(&self, to: &Delivery) {
-        self.typing.stop(&to.chat_id);
+        self.typing
+            .stop(&typing_key(&to.chat_id, to.thread_id.as_deref()));
     }
 }
 
@@ -129,11 +145,18 @@ impl Indicate for BotApi {
         Duration::from_secs(4)
     }
 
-    async fn typing(&self, chat: &str) -> Result<(), String> {
+    async fn typing(&self, key: &str) -> Result<(), String> {
+        let (chat, topic) = key
+            .split_once('/')
+            .map_or((key, None), |(c, t)| (c, Some(t)));
         let chat: i64 = chat
             .parse()
             .map_err(|_| format!("{chat:?} is not a Telegram chat id"))?;
-        BotApi::typing(self, chat)
+        let topic = topic
+            .map(|topic| topic.parse::<i64>())
+            .transpose()
+            .map_err(|_| format!("{key:?} names no forum topic"))?;
+        BotApi::typing(self, chat, topic)
             .await
             .map_err(|error| error.to_string())
     }

@@ -84,6 +84,12 @@ pub async fn run(
                     pause(&shutdown, Duration::from_secs(60)).await;
                     continue;
                 }
+                Err(ApiError::RetryAfter(wait)) => {
+                    // Flood control says how long: polling sooner is refused again.
+                    tracing::warn!(?wait, "getUpdates rate limited");
+                    pause(&shutdown, wait.max(backoff.next())).await;
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "getUpdates failed");
                     pause(&shutdown, backoff.next()).await;

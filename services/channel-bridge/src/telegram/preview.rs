@@ -25,13 +25,14 @@ pub fn key(account: &str, turn_id: &str) -> String {
     crate::channel::outbound::preview_key("telegram", account, turn_id)
 }
 
-/// Follows the run events of a turn on `events` and keeps the preview message in `chat` up to date;
-/// then says it is done, so the answer replaces the preview after its last edit.
+/// Follows the run events of a turn on `events` and keeps the preview message in `chat` (and its
+/// forum topic, if any) up to date; then says it is done, so the answer replaces the preview after
+/// its last edit.
 pub async fn follow(
     api: BotApi,
     state: kv::Store,
     key: String,
-    chat: i64,
+    chat: (i64, Option<i64>),
     events: async_nats::Subscriber,
 ) {
     edit_until_done(api, state.clone(), key.clone(), chat, events).await;
@@ -46,7 +47,7 @@ async fn edit_until_done(
     api: BotApi,
     state: kv::Store,
     key: String,
-    chat: i64,
+    (chat, topic): (i64, Option<i64>),
     mut events: async_nats::Subscriber,
 ) {
     let mut text = String::new();
@@ -68,7 +69,7 @@ async fn edit_until_done(
         }
         match message_id {
             None => match api
-                .send_message(chat, &format!("{visible} …"), None, None)
+                .send_message(chat, topic, &format!("{visible} …"), None, None)
                 .await
             {
                 Ok(id) => {

@@ -34,6 +34,9 @@ pub struct Inbound {
     pub forwarded_from: Option<String>,
     /// Attached media.
     pub media: Option<Media>,
+    /// The forum topic the message is in (`message_thread_id` of a topic message): a conversation
+    /// of its own, answered in the same topic. `None` in the General topic and outside forums.
+    pub topic: Option<i64>,
 }
 
 /// Media attached to a message.
@@ -61,7 +64,7 @@ impl Inbound {
             id: self.update_id.to_string(),
             message_id: self.message_id.to_string(),
             chat: self.chat_id.to_string(),
-            thread: None,
+            thread: self.topic.map(|topic| topic.to_string()),
             reply_thread: None,
             direct: self.private,
             space: (!self.private).then(|| self.chat_id.to_string()),
@@ -96,12 +99,12 @@ pub fn update_id(update: &Value) -> Option<i64> {
     update.get("update_id").and_then(Value::as_i64)
 }
 
-/// Reads a `message` (or `edited_message`) update; `None` for other kinds.
+/// Reads a `message` update; `None` for other kinds. An edit (`edited_message`) is not a new
+/// message: it was answered as it first came (polling asks for messages only, but Telegram may
+/// still send updates of other kinds for a while, and a webhook set by another client gets them).
 pub fn parse(update: &Value, bot_id: i64) -> Option<Inbound> {
     let update_id = update_id(update)?;
-    let message = update
-        .get("message")
-        .or_else(|| update.get("edited_message"))?;
+    let message = update.get("message")?;
     let chat = message.get("chat")?;
     let from = message.get("from")?;
     let text = message
@@ -192,6 +195,9 @@ pub fn parse(update: &Value, bot_id: i64) -> Option<Inbound> {
             .map(str::to_owned),
         forwarded_from,
         media,
+        topic: (message.get("is_topic_message").and_then(Value::as_bool) == Some(true))
+            .then(|| message.get("message_thread_id").and_then(Value::as_i64))
+            .flatten(),
     })
 }
 
@@ -208,6 +214,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_forum_topic_is_a_thread_and_an_edit_is_no_new_message() {
+        let message = json!({ "message_id": 3, "message_thread_id": 11, "is_topic_message": true,
+            "chat": { "id": -100, "type": "supergroup", "is_forum": true },
+            "from": { "id": 42, "is_bot": false, "first_name": "Ana" }, "text": "hi" });
+        let inbound = parse(&json!({ "update_id": 7, "message": message }), 99).expect("message");
+        assert_eq!(inbound.topic, Some(11));
+        assert_eq!(inbound.into_message("bot").thread.as_deref(), Some("11"));
+        // A reply in a group that is no forum has a thread id too, but no topic.
+        let mut reply = message.clone();
+        reply["is_topic_message"] = json!(null);
+        let inbound = parse(&json!({ "update_id": 8, "message": reply }), 99).expect("message");
+        assert_eq!(inbound.topic, None);
+        assert_eq!(
+            parse(&json!({ "update_id": 9, "edited_message": message }), 99),
+            None
+        );
+    }
 
     #[test]
     fn a_group_message_with_a_mention_a_reply_and_a_photo() {
