@@ -219,6 +219,24 @@ impl World {
         })
     }
 
+    /// The next `count` calls of `method` answer `{"ok": false, "error": error}`.
+    pub fn error_next(
+        &self,
+        app_token: &str,
+        method: &str,
+        count: u32,
+        error: &str,
+    ) -> Result<(), FakeError> {
+        self.change_app(app_token, |app| {
+            let forced = app
+                .forced
+                .entry(method.to_owned())
+                .or_insert_with(Forced::default);
+            forced.error_next = count;
+            forced.error = error.to_owned();
+        })
+    }
+
     /// Revokes a token (bot or app): calls with it get `token_revoked`.
     pub fn revoke_token(&self, token: &str) {
         self.lock().revoked.push(token.to_owned());

@@ -22,6 +22,10 @@ pub struct Knobs {
     pub not_in_channels: Vec<String>,
     /// WebSocket pings to each socket every this many milliseconds (0: none).
     pub ping_interval_ms: u64,
+    /// The next N sockets get `disconnect` with `too_many_websockets` instead of `hello` (the
+    /// app's sockets are all taken).
+    #[serde(default)]
+    pub refuse_sockets_next: u32,
 }
 
 impl Default for Knobs {
@@ -33,6 +37,7 @@ impl Default for Knobs {
             echo_bot_messages: false,
             not_in_channels: Vec::new(),
             ping_interval_ms: 10_000,
+            refuse_sockets_next: 0,
         }
     }
 }
@@ -54,6 +59,12 @@ pub struct Forced {
     pub retry_after_secs: u64,
     /// The next N calls get HTTP 500 `{"ok":false,"error":"internal_error"}`.
     pub fail_next: u32,
+    /// The next N calls get HTTP 200 `{"ok":false,"error":<error>}`.
+    #[serde(default)]
+    pub error_next: u32,
+    /// The error code of those answers (`message_not_found`, `cant_update_message`, ...).
+    #[serde(default)]
+    pub error: String,
 }
 
 /// How signed HTTP event deliveries are retried (Slack: 3 s timeout; retries at once, after a

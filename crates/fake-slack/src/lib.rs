@@ -313,6 +313,17 @@ impl RunningSlack {
         self.world.fail_next(app_token, method, count)
     }
 
+    /// The next `count` calls of `method` answer `{"ok": false, "error": error}`.
+    pub fn error_next(
+        &self,
+        app_token: &str,
+        method: &str,
+        count: u32,
+        error: &str,
+    ) -> Result<(), FakeError> {
+        self.world.error_next(app_token, method, count, error)
+    }
+
     /// Revokes a bot or app token: calls get `token_revoked`.
     pub fn revoke_token(&self, token: &str) {
         self.world.revoke_token(token);

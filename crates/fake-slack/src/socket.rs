@@ -62,8 +62,13 @@ impl World {
         );
         let open = inner.sockets_of(app_token).len();
         let opened_ms = inner.elapsed_ms();
+        let mut refused = false;
         let (app_id, ping) = match inner.apps.get_mut(app_token) {
             Some(app) => {
+                if app.knobs.refuse_sockets_next > 0 {
+                    app.knobs.refuse_sockets_next -= 1;
+                    refused = true;
+                }
                 app.max_sockets = app.max_sockets.max(open);
                 for told in app
                     .disconnects
@@ -93,9 +98,14 @@ impl World {
                 other_frames: Vec::new(),
             },
         );
-        let hello = json!({ "type": "hello", "num_connections": open,
-                            "debug_info": { "host": "applink-fake-1", "build_number": 1, "approximate_connection_time": 18_060 },
-                            "connection_info": { "app_id": app_id } });
+        let hello = if refused {
+            json!({ "type": "disconnect", "reason": "too_many_websockets",
+                    "debug_info": { "host": "applink-fake-1" } })
+        } else {
+            json!({ "type": "hello", "num_connections": open,
+                    "debug_info": { "host": "applink-fake-1", "build_number": 1, "approximate_connection_time": 18_060 },
+                    "connection_info": { "app_id": app_id } })
+        };
         (id, receiver, hello, ping)
     }
 
@@ -146,7 +156,13 @@ async fn serve(mut socket: WebSocket, app: String, world: World, shutdown: Cance
     let (id, mut commands, hello, ping) = world.open_socket(&app);
     world.wake.notify_one();
     tracing::debug!(socket = id, "socket mode connection");
-    let (ending, close_received) = if send(&mut socket, &hello).await {
+    let refused = hello.get("type").and_then(Value::as_str) == Some("disconnect");
+    let (ending, close_received) = if refused {
+        // Slack closes a socket it refused right after saying why.
+        let _ = send(&mut socket, &hello).await;
+        let _ = socket.send(Message::Close(None)).await;
+        (Ending::ServerClosed, None)
+    } else if send(&mut socket, &hello).await {
         converse(&mut socket, id, &mut commands, &world, &shutdown, ping).await
     } else {
         (Ending::ClientVanished, None)

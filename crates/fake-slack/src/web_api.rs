@@ -26,7 +26,12 @@ pub async fn call(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = match params::parse(content_type, uri.query(), &body) {
+    // Slack reads JSON bodies for write methods only: a read method given one sees none of its
+    // arguments (and answers as if no channel had been named).
+    let reads_json_body =
+        !(method.starts_with("conversations.") && content_type.is_some_and(|t| t.contains("json")));
+    let body = if reads_json_body { &body[..] } else { &[][..] };
+    let params = match params::parse(content_type, uri.query(), body) {
         Ok(params) => params,
         Err(error) => return failure(&error),
     };
@@ -114,6 +119,10 @@ fn forced(inner: &mut Inner, app_token: &str, method: &str) -> Option<Response> 
         forced.fail_next -= 1;
         let body = json!({ "ok": false, "error": "internal_error" });
         return Some((StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response());
+    }
+    if forced.error_next > 0 {
+        forced.error_next -= 1;
+        return Some(Json(json!({ "ok": false, "error": forced.error })).into_response());
     }
     None
 }

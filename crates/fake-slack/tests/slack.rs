@@ -27,14 +27,27 @@ async fn fake() -> RunningSlack {
     slack
 }
 
+/// Calls `method` as Slack's clients do: a JSON body for writes, a form for the reads
+/// (`conversations.*`), which Slack does not read from JSON.
 async fn call(slack: &RunningSlack, token: &str, method: &str, args: Value) -> reqwest::Response {
-    reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(format!("{}/{method}", slack.api_base_url()))
-        .bearer_auth(token)
-        .json(&args)
-        .send()
-        .await
-        .expect("request")
+        .bearer_auth(token);
+    let request = if method.starts_with("conversations.") {
+        let mut form = reqwest::Url::parse("http://form.invalid/").expect("url");
+        for (key, value) in args.as_object().into_iter().flatten() {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            form.query_pairs_mut().append_pair(key, &value);
+        }
+        request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.query().unwrap_or_default().to_owned())
+    } else {
+        request.json(&args)
+    };
+    request.send().await.expect("request")
 }
 
 async fn api(slack: &RunningSlack, token: &str, method: &str, args: Value) -> Value {
@@ -380,6 +393,20 @@ async fn posts_threads_metadata_history_updates_and_limits() {
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0]["reply_count"], 1);
     assert_eq!(messages[1]["metadata"], metadata);
+    let as_json: Value = reqwest::Client::new()
+        .post(format!("{}/conversations.history", slack.api_base_url()))
+        .bearer_auth(BOT)
+        .json(&json!({ "channel": CHANNEL }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        as_json["ok"], false,
+        "a read method takes no JSON body: {as_json}"
+    );
     let history = api(
         &slack,
         BOT,

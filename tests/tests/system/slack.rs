@@ -545,3 +545,65 @@ async fn a_burst_of_messages_is_answered_whole_while_envelopes_wait_for_their_ac
     .await;
     assert_eq!(world.model_calls(), BURST, "each message ran once");
 }
+
+/// A placeholder someone deleted (or that can no longer be edited): the answer arrives as a
+/// message of its own instead of being dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_whose_placeholder_is_gone_arrives_as_a_message_of_its_own() {
+    let world = world(r#"dmPolicy: "open", allowFrom: ["*"]"#, "", echo()).await;
+    world
+        .slack
+        .error_next(APP, "chat.update", 50, "message_not_found")
+        .expect("knob");
+    let dm = world
+        .slack
+        .user_says(APP, &Incoming::dm("U0ANA", "are you there?"))
+        .expect("dm");
+    let sent = world.answered(APP, &dm.channel, 1).await;
+    assert_eq!(answers(&sent), ["are you there?"]);
+    assert_eq!(world.model_calls(), 1);
+}
+
+/// Slack refuses a socket when the app has too many (`too_many_websockets`): the bridge waits,
+/// longer each time, instead of opening socket after socket, and connects once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_socket_is_retried_with_a_growing_wait_not_in_a_loop() {
+    let world = world(r#"dmPolicy: "open", allowFrom: ["*"]"#, "", echo()).await;
+    world
+        .slack
+        .update_knobs(APP, |knobs| {
+            knobs.refuse_sockets_next = 20;
+            knobs.disconnect_grace_ms = 100;
+        })
+        .expect("knobs");
+    let before = world.slack.connections_opened(APP);
+    world
+        .slack
+        .disconnect(APP, "refresh_requested")
+        .expect("a socket to refresh");
+    // The refresh's socket is refused; the next one comes after a wait (2 s) and is refused too.
+    let refused = eventually("a second refused socket", PATIENCE, || async {
+        let sockets = world.slack.sockets(APP);
+        let refused: Vec<u64> = sockets[sockets.len().min(1)..]
+            .iter()
+            .map(|s| s.opened_ms)
+            .collect();
+        (world.slack.connections_opened(APP) - before >= 2).then_some(refused)
+    })
+    .await;
+    let gaps: Vec<u64> = refused.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= 1_000),
+        "refused sockets reopened without waiting (ms between them: {gaps:?})"
+    );
+    world
+        .slack
+        .update_knobs(APP, |knobs| knobs.refuse_sockets_next = 0)
+        .expect("knobs");
+    let dm = world
+        .slack
+        .user_says(APP, &Incoming::dm("U0WAIT", "still there?"))
+        .expect("dm");
+    let sent = world.answered(APP, &dm.channel, 1).await;
+    assert_eq!(answers(&sent), ["still there?"]);
+}

@@ -336,10 +336,18 @@ impl<T: Transport> Sender<T> {
                 }
                 let sent = match &preview {
                     // The preview becomes the answer: one message, never a second copy.
-                    Some(message_id) => transport
-                        .edit(&to, message_id, text)
-                        .await
-                        .map(|()| message_id.clone()),
+                    Some(message_id) => match transport.edit(&to, message_id, text).await {
+                        Ok(()) => Ok(message_id.clone()),
+                        // The preview is gone (deleted by someone) or can no longer be edited:
+                        // the answer goes out as a message of its own rather than not at all.
+                        Err(SendError::Rejected(reason)) => {
+                            tracing::warn!(%reason, chat = %to.chat_id, channel = self.channel, "the preview cannot become the answer; sending the answer as a new message");
+                            transport
+                                .send(&to, text, &marker, reply_to.as_deref())
+                                .await
+                        }
+                        Err(error) => Err(error),
+                    },
                     None => {
                         transport
                             .send(&to, text, &marker, reply_to.as_deref())

@@ -61,6 +61,9 @@ struct Socket {
     retiring: bool,
 }
 
+/// The `disconnect` reason of a socket refused because the app has too many open.
+const TOO_MANY_SOCKETS: &str = "too_many_websockets";
+
 /// Why Socket Mode stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stopped {
@@ -159,6 +162,33 @@ pub async fn run(
                     return Stopped::Fatal(
                         "Slack disabled Socket Mode for this app (disconnect: link_disabled); enable it in the app's settings or use mode \"http\"".to_owned(),
                     );
+                }
+                if reason == TOO_MANY_SOCKETS {
+                    // Slack's limit of sockets per app is taken (other clients of the same app):
+                    // a new socket would be refused the same way at once, so wait, longer each time.
+                    failures += 1;
+                    let wait = Duration::from_secs(1 << failures.min(5));
+                    tracing::warn!(
+                        ?wait,
+                        "slack refused a socket: the app has too many connections (another process using this app token?)"
+                    );
+                    health
+                        .retrying(
+                            "Slack refused the connection: too many sockets open for this app",
+                        )
+                        .await;
+                    if let Some(refused) = sockets.iter().find(|s| s.id == socket) {
+                        let _ = refused.control.send(Control::Close);
+                    }
+                    sockets.retain(|s| s.id != socket);
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            close_all(&sockets).await;
+                            return Stopped::Shutdown;
+                        }
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    continue;
                 }
                 tracing::info!(%reason, socket, "slack asks to replace a socket");
                 if let Some(old) = sockets.iter_mut().find(|s| s.id == socket) {

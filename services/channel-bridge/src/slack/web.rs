@@ -113,13 +113,44 @@ impl Web {
         })
     }
 
+    /// A write method, its arguments as JSON.
     async fn call(&self, method: &str, auth: &str, body: &Value) -> Result<Value, WebError> {
-        let response = self
-            .http
+        self.answer(self.post(method, auth).json(body)).await
+    }
+
+    /// A read method, its arguments as a form: Slack takes JSON bodies for its write methods
+    /// only, and a read method that ignores them answers about no channel at all.
+    async fn call_form(
+        &self,
+        method: &str,
+        auth: &str,
+        form: &[(&str, String)],
+    ) -> Result<Value, WebError> {
+        // Url's query serializer is the form encoding (application/x-www-form-urlencoded).
+        let mut encoder = reqwest::Url::parse("http://form.invalid/")
+            .map_err(|e| WebError::Transport(e.to_string()))?;
+        encoder.query_pairs_mut().extend_pairs(form);
+        let body = encoder.query().unwrap_or_default().to_owned();
+        let request = self
+            .post(method, auth)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        self.answer(request).await
+    }
+
+    fn post(&self, method: &str, auth: &str) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}/{method}", self.base))
             .header(reqwest::header::AUTHORIZATION, auth)
-            .json(body)
             .timeout(CALL_TIMEOUT)
+    }
+
+    /// Sends `request` and reads its answer: the fields of `ok: true`, else the error.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, WebError> {
+        let response = request
             .send()
             .await
             .map_err(|e| WebError::Transport(e.without_url().to_string()))?;
@@ -228,17 +259,20 @@ impl Web {
         key: &str,
         oldest: u64,
     ) -> Result<Option<String>, WebError> {
-        let (method, mut body) = match thread_ts {
-            Some(thread) => (
-                "conversations.replies",
-                json!({ "channel": channel, "ts": thread }),
-            ),
-            None => ("conversations.history", json!({ "channel": channel })),
+        let mut form = vec![
+            ("channel", channel.to_owned()),
+            ("oldest", format!("{oldest}.000000")),
+            ("limit", "200".to_owned()),
+            ("include_all_metadata", "true".to_owned()),
+        ];
+        let method = match thread_ts {
+            Some(thread) => {
+                form.push(("ts", thread.to_owned()));
+                "conversations.replies"
+            }
+            None => "conversations.history",
         };
-        body["oldest"] = json!(format!("{oldest}.000000"));
-        body["limit"] = json!(200);
-        body["include_all_metadata"] = json!(true);
-        let answer = self.call(method, &self.bot, &body).await?;
+        let answer = self.call_form(method, &self.bot, &form).await?;
         Ok(answer
             .get("messages")
             .and_then(Value::as_array)
