@@ -41,6 +41,9 @@ pub enum Failure {
         message: String,
         /// The deciding failure (decides compaction).
         kind: pb::ErrorKind,
+        /// The model broke off after part of its reply, none of which reached a watcher: the
+        /// call may run again (the router counted the failure, so it may go elsewhere).
+        unseen_partial: bool,
     },
     /// The llm-router could not be reached, or went away before the reply began, until the call's
     /// deadline: it is down or restarting. Repeated here, and only here, while time remains.
@@ -174,9 +177,26 @@ pub async fn call(
     let deadline = started + patience;
     let mut waits = ROUTER_RETRY_WAITS.iter();
     let longest = ROUTER_RETRY_WAITS[ROUTER_RETRY_WAITS.len() - 1];
+    let mut repeated_unseen = false;
     loop {
         let message = match call_once(router, request.clone(), live).await {
             Err(Failure::RouterUnreachable { message }) => message,
+            // Nobody saw the part the model gave before it broke off (an overloaded error in
+            // the middle of the stream, a dropped connection): run it once more rather than
+            // fail a turn no one has seen any of.
+            Err(Failure::Model {
+                unseen_partial: true,
+                message,
+                ..
+            }) if !repeated_unseen && Instant::now() < deadline => {
+                tracing::warn!(%message, "the model broke off before anyone saw its reply; calling again");
+                repeated_unseen = true;
+                if request.timeout_ms != 0 {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    request.timeout_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+                }
+                continue;
+            }
             outcome => return outcome,
         };
         let wait = waits.next().copied().unwrap_or(longest);
@@ -277,10 +297,11 @@ pub fn failure_from_status(status: &tonic::Status, relayed: bool) -> Failure {
     use prost::Message as _;
     use tonic::Code;
     // Empty details decode as a default ChatFailure: only a non-empty detail is the router's word.
-    let typed = (!status.details().is_empty())
+    let decoded = (!status.details().is_empty())
         .then(|| pb::ChatFailure::decode(status.details()).ok())
-        .flatten()
-        .and_then(|failure| pb::ErrorKind::try_from(failure.kind).ok());
+        .flatten();
+    let after_output = decoded.as_ref().is_some_and(|failure| failure.after_output);
+    let typed = decoded.and_then(|failure| pb::ErrorKind::try_from(failure.kind).ok());
     let message = if status.message().is_empty() {
         format!("llm-router unavailable ({})", status.code())
     } else {
@@ -291,6 +312,7 @@ pub fn failure_from_status(status: &tonic::Status, relayed: bool) -> Failure {
             code: code_of(kind),
             message,
             kind,
+            unseen_partial: after_output && !relayed,
         },
         None => match status.code() {
             Code::InvalidArgument => Failure::Call {

@@ -600,3 +600,31 @@ async fn a_thinking_anthropic_model_gets_its_signed_thinking_back_through_a_tool
         .expect("the first turn's call");
     assert_eq!(first_call["content"][0]["type"], "tool_use", "{first_call}");
 }
+
+/// A model that breaks off in the middle of its reply (an in-stream error) when nobody watches
+/// the turn (a plain, not streamed, request): the runner calls it again and the caller gets the
+/// answer, not an error about a reply it never saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_breaks_off_unseen_is_asked_for_again() {
+    let stack = Stack::start_with(
+        &config("timeout: 30", r#"{ id: "fake-model" }"#),
+        Knobs {
+            fail: Some(pincer_fake_provider::knobs::Failure {
+                status: 503,
+                mid_stream: true,
+                times: Some(1),
+                ..pincer_fake_provider::knobs::Failure::default()
+            }),
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (status, body) = send(&stack, &turn("ana", "hello")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!answer(&body).is_empty(), "{body}");
+    assert_eq!(
+        chats(&stack).len(),
+        2,
+        "the broken reply, then the whole one"
+    );
+}
