@@ -70,6 +70,20 @@ fn parse(wire: Wire, bytes: &[u8], chunk: usize) -> Parsed {
     futures::executor::block_on(promoted.collect())
 }
 
+/// `parsed` with the tool-call ids the parser made up (the wire had none: Ollama's, calls
+/// printed as text) blanked: each parse makes new ones.
+fn with_minted_ids_blanked(mut parsed: Parsed, wire_bytes: &[u8]) -> Parsed {
+    let wire = String::from_utf8_lossy(wire_bytes);
+    for event in &mut parsed {
+        if let Ok(ProviderEvent::ToolCall(call)) = event
+            && !wire.contains(call.id.as_str())
+        {
+            call.id.clear();
+        }
+    }
+    parsed
+}
+
 fn ends_well(parsed: &Parsed) -> bool {
     matches!(parsed.last(), Some(Ok(ProviderEvent::Finish { .. })))
 }
@@ -83,8 +97,8 @@ fn the_corpus_is_read_as_real_providers_send_it() {
             "{name}: {whole:?}"
         );
         assert_eq!(
-            parse(wire_of(name), bytes, 7),
-            whole,
+            with_minted_ids_blanked(parse(wire_of(name), bytes, 7), bytes),
+            with_minted_ids_blanked(whole, bytes),
             "{name} in 7-byte chunks"
         );
     }

@@ -148,6 +148,13 @@ impl Handler<'_> {
                     .wrote(&message.chat, received.sent_at)
                     .await
                     .map_err(|e| format!("window not recorded: {e}"))?;
+                // Meta redelivers a notification for days; one older than the window could not
+                // be answered, so no turn runs (and costs) for it.
+                let age = pincer_clock::now_secs().saturating_sub(received.sent_at);
+                if received.sent_at > 0 && age > super::window::WINDOW.as_secs() {
+                    tracing::warn!(id = %message.id, hours = age / 3600, "whatsapp message older than the 24-hour window: it cannot be answered, so it is not handed on");
+                    continue;
+                }
             }
             self.health.event().await;
             self.ingest.handle(message).await.map_err(|error| {
