@@ -14,10 +14,11 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(FENCE_ROOM * 4);
     let mut chunks = Vec::new();
     let mut rest = text.trim().to_owned();
-    let mut reopen = false;
+    // The fence to reopen the next chunk with (its language kept), when a cut fell in code.
+    let mut reopen: Option<String> = None;
     while !rest.is_empty() {
-        if reopen {
-            rest.insert_str(0, "```\n");
+        if let Some(fence) = reopen.take() {
+            rest.insert_str(0, &format!("{fence}\n"));
         }
         if utf16_len(&rest) <= limit {
             chunks.push(rest);
@@ -26,16 +27,16 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
         let cut = cut_point(&rest, limit - FENCE_ROOM);
         let (head, tail) = rest.split_at(cut);
         let mut head = head.trim_end().to_owned();
-        // An odd number of fence lines means the cut is inside a code block.
-        reopen = fence_lines(&head) % 2 == 1;
-        if reopen {
+        // A fence left open means the cut is inside a code block.
+        reopen = open_fence(&head);
+        if reopen.is_some() {
             head.push_str("\n```");
         }
         if !head.trim().is_empty() {
             chunks.push(head);
         }
         // Inside code, indentation is content: drop only the line break at the cut.
-        rest = if reopen {
+        rest = if reopen.is_some() {
             tail.trim_start_matches(['\n', '\r']).to_owned()
         } else {
             tail.trim_start().to_owned()
@@ -44,11 +45,19 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     chunks
 }
 
-/// Lines that open or close a code fence (``` at the start of a line, as the renderer reads them).
-fn fence_lines(text: &str) -> usize {
-    text.lines()
-        .filter(|line| line.trim_start().starts_with("```"))
-        .count()
+/// The opening line (```` ```lang ````) of the code block `text` ends inside, if any.
+fn open_fence(text: &str) -> Option<String> {
+    let mut open = None;
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.starts_with("```") {
+            open = match open {
+                None => Some(line.trim_end().to_owned()),
+                Some(_) => None,
+            };
+        }
+    }
+    open
 }
 
 /// UTF-16 length.
@@ -96,6 +105,14 @@ fn cut_point(text: &str, limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines that open or close a code fence (``` at the start of a line, as the renderer reads
+    /// them).
+    fn fence_lines(text: &str) -> usize {
+        text.lines()
+            .filter(|line| line.trim_start().starts_with("```"))
+            .count()
+    }
 
     #[test]
     fn short_text_is_one_chunk() {
@@ -150,6 +167,10 @@ mod tests {
             assert_eq!(fence_lines(chunk) % 2, 0, "{chunk}");
             assert!(utf16_len(chunk) <= 120, "{}", utf16_len(chunk));
         }
+        assert!(
+            chunks.iter().all(|chunk| chunk.starts_with("```rust\n")),
+            "every part keeps the block's language: {chunks:?}"
+        );
         let python = format!("```\n{}```", "def f():\n    return 1\n".repeat(20));
         for chunk in split(&python, 100).iter().skip(1) {
             assert!(

@@ -343,6 +343,8 @@ fn file_name(channel: &str, message: &Inbound, media: &MediaRef, index: usize) -
         "photo" => "jpg",
         "voice" => "ogg",
         "video" => "mp4",
+        // Telegram's and WhatsApp's (still) stickers.
+        "sticker" => "webp",
         _ => "bin",
     };
     let suffix = if index > 0 {

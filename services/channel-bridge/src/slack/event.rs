@@ -84,19 +84,57 @@ pub fn message(payload: &Value, me: &Identity, start_threads: bool) -> Option<In
     })
 }
 
-/// Slack's text as a person reads it: the bot's mention as `@name`, entities decoded.
+/// Slack's text as a person reads it: its `<…>` references written out (the bot's mention as
+/// `@name`, other people as `@name` or `@U…`, channels as `#name`, links as `label (url)`), then
+/// entities decoded (a person's own `<` comes as `&lt;`, so only Slack's references are read).
 fn readable(raw: &str, me: &Identity) -> String {
-    let mut text = raw.to_owned();
-    let plain = format!("<@{}>", me.user_id);
-    text = text.replace(&plain, &format!("@{}", me.name));
-    if let Some(start) = text.find(&format!("<@{}|", me.user_id))
-        && let Some(end) = text[start..].find('>')
-    {
-        text.replace_range(start..start + end + 1, &format!("@{}", me.name));
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        out.push_str(&reference(&rest[start + 1..start + end], me));
+        rest = &rest[start + end + 1..];
     }
-    text.replace("&lt;", "<")
+    out.push_str(rest);
+    out.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// One `<…>` reference of Slack's text, without its brackets, as a person reads it.
+fn reference(inner: &str, me: &Identity) -> String {
+    let (target, label) = match inner.split_once('|') {
+        Some((target, label)) => (target, Some(label)),
+        None => (inner, None),
+    };
+    if let Some(user) = target.strip_prefix('@') {
+        if user == me.user_id {
+            return format!("@{}", me.name);
+        }
+        return format!("@{}", label.unwrap_or(user));
+    }
+    if let Some(channel) = target.strip_prefix('#') {
+        return format!("#{}", label.filter(|l| !l.is_empty()).unwrap_or(channel));
+    }
+    if let Some(special) = target.strip_prefix('!') {
+        // `<!here>`, `<!channel>`, `<!subteam^S1|@team>`, `<!date^…|fallback>`.
+        return match label {
+            Some(label) => label.to_owned(),
+            None => format!("@{}", special.split('^').next().unwrap_or(special)),
+        };
+    }
+    match label {
+        Some(label) if label != target.trim_start_matches("mailto:") => {
+            format!("{label} ({target})")
+        }
+        Some(label) => label.to_owned(),
+        None => target.to_owned(),
+    }
 }
 
 fn file(value: &Value) -> Option<MediaRef> {
@@ -156,6 +194,18 @@ mod tests {
         twin["type"] = json!("app_mention");
         let twin = super::message(&callback(twin), &me(), false).expect("app_mention");
         assert_eq!(twin.id, message.id, "same channel and ts: handled once");
+    }
+
+    #[test]
+    fn slack_references_read_as_a_person_reads_them() {
+        let text = "<@UBOT|pincer> ask <@U0ANA> and <@U0BEN|ben> in <#C0GEN|general> or <#C0RND|>, \
+                    <!here>: see <https://x.test/a?b=1&amp;c=2|the doc>, <https://y.test>, \
+                    <mailto:a@x.test|a@x.test> &amp; 1 &lt; 2";
+        assert_eq!(
+            readable(text, &me()),
+            "@pincer ask @U0ANA and @ben in #general or #C0RND, @here: see the doc \
+             (https://x.test/a?b=1&c=2), https://y.test, a@x.test & 1 < 2"
+        );
     }
 
     #[test]

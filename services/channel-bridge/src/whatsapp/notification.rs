@@ -176,6 +176,33 @@ fn content(message: &Value, kind: &str) -> Option<(String, Vec<MediaRef>)> {
             let name = body["name"].as_str().unwrap_or("a location");
             Some((format!("(shared {name} at {lat}, {lon})"), Vec::new()))
         }
+        // Shared contact cards: `contacts` is a list, each with a name and phones.
+        "contacts" => {
+            let cards: Vec<String> = message["contacts"]
+                .as_array()?
+                .iter()
+                .map(|card| {
+                    let name = card["name"]["formatted_name"].as_str().unwrap_or("someone");
+                    let phones: Vec<&str> = card["phones"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|phone| phone["phone"].as_str())
+                        .collect();
+                    if phones.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{name}, {}", phones.join(", "))
+                    }
+                })
+                .collect();
+            (!cards.is_empty()).then(|| {
+                (
+                    format!("(shared a contact: {})", cards.join("; ")),
+                    Vec::new(),
+                )
+            })
+        }
         _ => None,
     }
 }
@@ -246,6 +273,22 @@ mod tests {
         assert_eq!(message.sender.name, "Sheena Nelson");
         assert_eq!(message.text, "Does it come in another color?");
         assert_eq!(read.received[0].sent_at, 1_749_416_383);
+    }
+
+    #[test]
+    fn a_shared_contact_card_reaches_the_agent_as_text() {
+        let body = notification(serde_json::json!({
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": "34600111222"}],
+            "messages": [{"from": "34600111222", "id": "wamid.c1", "timestamp": "5", "type": "contacts",
+                "contacts": [{"name": {"formatted_name": "Barbara Johnson", "first_name": "Barbara"},
+                              "phones": [{"phone": "+1 (940) 555-1234", "type": "HOME", "wa_id": "19405551234"}]}]}]
+        }));
+        let read = read(&body, &me());
+        assert_eq!(
+            read.received[0].message.text,
+            "(shared a contact: Barbara Johnson, +1 (940) 555-1234)"
+        );
     }
 
     #[test]
