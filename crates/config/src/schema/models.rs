@@ -260,7 +260,7 @@ pub struct ModelEntry {
     /// Input modalities (`text`, `image`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input: Vec<String>,
-    /// Price per token.
+    /// Prices in USD per million tokens (OpenClaw's unit: `input: 3` is $3 per million).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost>,
 }
@@ -269,14 +269,14 @@ pub struct ModelEntry {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cost {
-    /// Input price.
+    /// Input price, USD per million tokens.
     pub input: f64,
-    /// Output price.
+    /// Output price, USD per million tokens.
     pub output: f64,
-    /// Cached-input read price.
+    /// Cached-input read price, USD per million tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<f64>,
-    /// Cache write price.
+    /// Cache write price, USD per million tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write: Option<f64>,
 }

@@ -111,8 +111,7 @@ pub fn parse(update: &Value, bot_id: i64) -> Option<Inbound> {
         .get("text")
         .or_else(|| message.get("caption"))
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+        .map_or_else(|| shared(message), str::to_owned);
     let entities = message
         .get("entities")
         .or_else(|| message.get("caption_entities"))
@@ -201,6 +200,65 @@ pub fn parse(update: &Value, bot_id: i64) -> Option<Inbound> {
     })
 }
 
+/// What a message without text shares, as text for the agent: a place, a contact card or a
+/// poll (empty for anything else: media speak for themselves).
+fn shared(message: &Value) -> String {
+    let text = |value: &Value, key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if let Some(venue) = message.get("venue") {
+        return format!(
+            "(shared a place: {}, {})",
+            text(venue, "title"),
+            text(venue, "address")
+        );
+    }
+    if let Some(location) = message.get("location") {
+        let coordinate = |key: &str| {
+            location
+                .get(key)
+                .and_then(Value::as_f64)
+                .unwrap_or_default()
+        };
+        return format!(
+            "(shared a location at {}, {})",
+            coordinate("latitude"),
+            coordinate("longitude")
+        );
+    }
+    if let Some(contact) = message.get("contact") {
+        let name = format!(
+            "{} {}",
+            text(contact, "first_name"),
+            text(contact, "last_name")
+        );
+        return format!(
+            "(shared a contact: {}, {})",
+            name.trim(),
+            text(contact, "phone_number")
+        );
+    }
+    if let Some(poll) = message.get("poll") {
+        let options: Vec<String> = poll
+            .get("options")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|option| text(option, "text"))
+            .collect();
+        return format!(
+            "(a poll: {} Options: {})",
+            text(poll, "question"),
+            options.join(" / ")
+        );
+    }
+    String::new()
+}
+
 /// The part of `text` at UTF-16 `offset` and `length` (entity coordinates).
 fn utf16_slice(text: &str, offset: u64, length: u64) -> Option<String> {
     let units: Vec<u16> = text.encode_utf16().collect();
@@ -214,6 +272,37 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn places_contacts_and_polls_reach_the_agent_as_text() {
+        let message = |extra: serde_json::Value| {
+            let mut message = json!({ "message_id": 3, "chat": { "id": 42, "type": "private" },
+                "from": { "id": 42, "is_bot": false, "first_name": "Ana" } });
+            message
+                .as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            parse(&json!({ "update_id": 1, "message": message }), 99)
+                .expect("message")
+                .text
+        };
+        assert_eq!(
+            message(json!({ "location": { "latitude": 52.52, "longitude": 13.405 } })),
+            "(shared a location at 52.52, 13.405)"
+        );
+        assert_eq!(
+            message(
+                json!({ "contact": { "first_name": "Bo", "last_name": "Li", "phone_number": "+4915112345678" } })
+            ),
+            "(shared a contact: Bo Li, +4915112345678)"
+        );
+        assert_eq!(
+            message(
+                json!({ "poll": { "question": "Lunch?", "options": [{ "text": "Yes" }, { "text": "No" }] } })
+            ),
+            "(a poll: Lunch? Options: Yes / No)"
+        );
+    }
 
     #[test]
     fn a_forum_topic_is_a_thread_and_an_edit_is_no_new_message() {
