@@ -24,6 +24,23 @@ async fn shared(models: Value, nats: &NatsServer) -> Router {
     router
 }
 
+/// Seeds the shared health record `key` (`model/…`, `provider/…`) as a breaker whose cooldown is
+/// over: the next call through it is its half-open probe.
+async fn half_open(nats: &NatsServer, key: &str) {
+    let client = pincer_bus::connect::connect(&nats.url(), "test", None, Duration::from_secs(10))
+        .await
+        .expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let bucket = pincer_bus::setup::model_health_bucket(&js, &pincer_bus::Namespace::default())
+        .await
+        .expect("bucket");
+    let record = json!({"failures": 1, "open_until_ms": 1, "last_error": "HTTP 503"});
+    bucket
+        .put(key, serde_json::to_vec(&record).expect("json").into())
+        .await
+        .expect("seeded");
+}
+
 async fn model_state(router: &Router, id: &str) -> pb::BreakerState {
     router
         .status()
@@ -97,24 +114,7 @@ async fn only_one_replica_probes_a_half_open_model() {
     let config = models(&primary.base_url(), &backup.base_url());
 
     // Seed a breaker whose cooldown is over: the next caller is the half-open probe.
-    let client = pincer_bus::connect::connect(&nats.url(), "test", None, Duration::from_secs(10))
-        .await
-        .expect("nats");
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::model_health_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("bucket");
-    bucket
-        .put(
-            "model/primary/m",
-            serde_json::to_vec(
-                &json!({"failures": 1, "open_until_ms": 1, "last_error": "HTTP 503"}),
-            )
-            .expect("json")
-            .into(),
-        )
-        .await
-        .expect("seeded");
+    half_open(&nats, "model/primary/m").await;
 
     let a = shared(config.clone(), &nats).await;
     let b = shared(config, &nats).await;
@@ -175,25 +175,8 @@ async fn a_failed_probe_gives_back_what_it_is_not_blamed_for() {
     let config = json!({"providers": {
         "primary": {"api": "ollama", "baseUrl": primary.base_url(), "models": [{"id": "m"}, {"id": "n"}]},
         "backup": {"api": "ollama", "baseUrl": backup.base_url(), "models": [{"id": "m"}]}}});
-    let client = pincer_bus::connect::connect(&nats.url(), "test", None, Duration::from_secs(10))
-        .await
-        .expect("nats");
-    let js = async_nats::jetstream::new(client);
-    let bucket = pincer_bus::setup::model_health_bucket(&js, &pincer_bus::Namespace::default())
-        .await
-        .expect("bucket");
     // The provider's cooldown is over: the next call through any of its models is its probe.
-    bucket
-        .put(
-            "provider/primary",
-            serde_json::to_vec(
-                &json!({"failures": 1, "open_until_ms": 1, "last_error": "HTTP 503"}),
-            )
-            .expect("json")
-            .into(),
-        )
-        .await
-        .expect("seeded");
+    half_open(&nats, "provider/primary").await;
     let router = shared(config, &nats).await;
     let missing = router.chat(request("primary/m", &["backup/m"])).await;
     assert_eq!(missing.done().model, "backup/m");
