@@ -119,11 +119,14 @@ impl Transcript {
     /// Appends a finished turn: its input messages, its tool steps, the reply (if any) and the
     /// record. Commands leave the history alone.
     pub fn record(&mut self, turn_id: &str, input: &[ChatMessage], mut outcome: TurnOutcome) {
-        // Reasoning blocks go back to the provider only within their own tool loop, which a new
-        // turn ends: the history does not keep their weight.
-        if !matches!(outcome, TurnOutcome::Command { .. }) {
-            for message in &mut self.messages {
-                message.reasoning.clear();
+        // Reasoning blocks go back to the provider only within their own tool loop, which lives
+        // in the turn's memory: the history never keeps their weight (up to 32k thinking tokens
+        // a step would push older messages out of the size limit).
+        if let TurnOutcome::Answered { steps, .. } | TurnOutcome::Failed { steps, .. } =
+            &mut outcome
+        {
+            for step in steps.iter_mut() {
+                step.reasoning.clear();
             }
         }
         match &mut outcome {
@@ -250,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn reasoning_is_kept_for_its_own_turn_only() {
+    fn reasoning_is_never_kept_in_the_history() {
         let mut transcript = Transcript::default();
         let step = ChatMessage {
             reasoning: r#"[{"type":"thinking","thinking":"t","signature":"s"}]"#.into(),
@@ -266,8 +269,7 @@ mod tests {
         };
         let input = [ChatMessage::text(Role::User, "hi")];
         transcript.record("t1", &input, answered(vec![step]));
-        assert!(!transcript.messages[1].reasoning.is_empty());
-        transcript.record("t2", &input, answered(vec![]));
+        assert_eq!(transcript.messages.len(), 3);
         assert!(transcript.messages.iter().all(|m| m.reasoning.is_empty()));
     }
 

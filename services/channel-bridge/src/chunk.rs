@@ -9,6 +9,9 @@ pub const TELEGRAM_CHUNK: usize = 4000;
 /// Room kept for closing and reopening a code fence.
 const FENCE_ROOM: usize = 8;
 
+/// The longest language name a reopened fence carries.
+const LANGUAGE_CHARS: usize = 16;
+
 /// Splits `text` (trimmed) into non-empty chunks.
 pub fn split(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(FENCE_ROOM * 4);
@@ -45,17 +48,31 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     chunks
 }
 
-/// The opening line (```` ```lang ````) of the code block `text` ends inside, if any.
+/// The fence that reopens the code block `text` ends inside, if any: ```` ``` ```` and the
+/// block's language (its first word, when it is a short name), never the rest of the opening
+/// line, which could be longer than a chunk.
 fn open_fence(text: &str) -> Option<String> {
     let mut open = None;
     for line in text.lines() {
-        let line = line.trim_start();
-        if line.starts_with("```") {
-            open = match open {
-                None => Some(line.trim_end().to_owned()),
-                Some(_) => None,
-            };
-        }
+        let Some(info) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        open = match open {
+            None => {
+                let language: String = info
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || "+-#._".contains(*c))
+                    .take(LANGUAGE_CHARS + 1)
+                    .collect();
+                let language = if language.chars().count() > LANGUAGE_CHARS {
+                    ""
+                } else {
+                    language.as_str()
+                };
+                Some(format!("```{language}"))
+            }
+            Some(_) => None,
+        };
     }
     open
 }
@@ -178,6 +195,11 @@ mod tests {
                 "{chunk}"
             );
         }
+        // A fence line longer than a chunk (minified code after the backticks) still splits.
+        let long = format!("```{}\n{}\n```", "x".repeat(300), "y".repeat(300));
+        let pieces = split(&long, 100);
+        assert!(pieces.iter().all(|p| utf16_len(p) <= 100), "{pieces:?}");
+        assert!(pieces.len() < 20, "{} pieces", pieces.len());
         // Backticks inside prose are not fences.
         let prose = format!("type ``` to open a block. {}", "word ".repeat(60));
         assert!(split(&prose, 100).iter().all(|c| !c.ends_with("\n```")));

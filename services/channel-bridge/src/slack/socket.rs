@@ -85,8 +85,12 @@ pub async fn run(
     let mut sockets: Vec<Socket> = Vec::new();
     let mut next_id = 0u64;
     let mut failures = 0u32;
+    // No socket is opened before this (after a refusal for too many sockets); the sockets there
+    // are keep being served meanwhile.
+    let mut open_after = tokio::time::Instant::now();
     loop {
-        if sockets.iter().all(|s| s.retiring) && sockets.len() < MAX_SOCKETS {
+        let wants_socket = sockets.iter().all(|s| s.retiring) && sockets.len() < MAX_SOCKETS;
+        if wants_socket && tokio::time::Instant::now() >= open_after {
             health.connecting("opening a Socket Mode connection").await;
             match web.connections_open().await {
                 Ok(url) => {
@@ -123,6 +127,7 @@ pub async fn run(
                 close_all(&sockets).await;
                 return Stopped::Shutdown;
             }
+            () = tokio::time::sleep_until(open_after), if wants_socket => continue,
             event = inbox.recv() => event,
         };
         let Some(event) = event else {
@@ -181,13 +186,7 @@ pub async fn run(
                         let _ = refused.control.send(Control::Close);
                     }
                     sockets.retain(|s| s.id != socket);
-                    tokio::select! {
-                        () = shutdown.cancelled() => {
-                            close_all(&sockets).await;
-                            return Stopped::Shutdown;
-                        }
-                        () = tokio::time::sleep(wait) => {}
-                    }
+                    open_after = tokio::time::Instant::now() + wait;
                     continue;
                 }
                 tracing::info!(%reason, socket, "slack asks to replace a socket");

@@ -190,13 +190,13 @@ fn block_id(id: &str) -> String {
 
 /// Tool-call ids as Anthropic takes them: fitted to its pattern ([`block_id`]) and unique in the
 /// conversation, which it requires. A session may repeat one (older runs numbered each reply's
-/// calls from 0, as do some providers); a repeat is renamed, and the results that follow it name
-/// the new id.
+/// calls from 0, as do some providers); a repeat is renamed, and the results that follow name the
+/// new ids, in the order of their calls (a reply may even repeat an id in itself).
 #[derive(Default)]
 struct UniqueIds {
     used: std::collections::HashSet<String>,
-    /// The id each call id was last sent as.
-    sent_as: HashMap<String, String>,
+    /// The ids each call id was sent as, oldest first, until a result names them.
+    sent_as: HashMap<String, std::collections::VecDeque<String>>,
 }
 
 impl UniqueIds {
@@ -208,14 +208,17 @@ impl UniqueIds {
             repeat += 1;
             unique = format!("{fitted}_{repeat}");
         }
-        self.sent_as.insert(id.to_owned(), unique.clone());
+        self.sent_as
+            .entry(id.to_owned())
+            .or_default()
+            .push_back(unique.clone());
         unique
     }
 
-    fn result(&self, id: &str) -> String {
+    fn result(&mut self, id: &str) -> String {
         self.sent_as
-            .get(id)
-            .cloned()
+            .get_mut(id)
+            .and_then(std::collections::VecDeque::pop_front)
             .unwrap_or_else(|| block_id(id))
     }
 }
@@ -684,5 +687,26 @@ mod tests {
         assert_eq!(messages[2]["content"][0]["tool_use_id"], "call_0");
         assert_eq!(messages[3]["content"][0]["id"], "call_0_2");
         assert_eq!(messages[4]["content"][0]["tool_use_id"], "call_0_2");
+        // The same id twice in one reply: each result names its own call.
+        let mut twice = vec![message(Role::User, "both")];
+        let [mut calls, first] = listing("call_0", "");
+        calls.tool_calls.push(calls.tool_calls[0].clone());
+        twice.extend([calls, first.clone(), first]);
+        let body = thinking_request(twice);
+        let messages = body["messages"].as_array().expect("messages");
+        let ids: Vec<&Value> = messages[1]["content"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|b| &b["id"])
+            .collect();
+        let results: Vec<&Value> = messages[2]["content"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|b| &b["tool_use_id"])
+            .collect();
+        assert_eq!(ids, results);
+        assert_ne!(ids[0], ids[1]);
     }
 }
