@@ -268,7 +268,10 @@ async fn long_replies_are_split_rendered_and_fall_back_to_plain_text() {
     let sent = sent_to(&telegram, 801, sent.len() + 1).await;
     let last = sent.last().expect("fallback");
     assert_eq!(last.parse_mode, None);
-    assert_eq!(last.text, "Plain *fallback* please");
+    assert_eq!(
+        last.text, "Plain fallback please",
+        "plain text, without the Markdown marks"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

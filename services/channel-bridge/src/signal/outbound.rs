@@ -52,6 +52,14 @@ pub fn send_error(error: &RpcError, target: Target<'_>) -> SendError {
     let rate_limited = *code == rpc::RATE_LIMIT || error.has_result("RATE_LIMIT_FAILURE");
     match *code {
         _ if rate_limited => {
+            if let Some(token) = error.challenge() {
+                // Waiting alone does not lift it: the reply keeps waiting (and going out once the
+                // challenge is solved), and the operator is told what to do.
+                tracing::error!(
+                    %token,
+                    "Signal requires a captcha for this number before it sends again: solve one at https://signalcaptchas.org/challenge/generate, then run `signal-cli -a <number> submitRateLimitChallenge --challenge <token> --captcha <the captcha's signalcaptcha:// link>`"
+                );
+            }
             SendError::RetryAfter(error.retry_after().unwrap_or(Duration::from_secs(5)))
         }
         rpc::USER_ERROR if error.has_result("NETWORK_FAILURE") => {

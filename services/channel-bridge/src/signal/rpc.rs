@@ -79,6 +79,18 @@ impl RpcError {
             .any(|result| result.get("type").and_then(Value::as_str) == Some(kind))
     }
 
+    /// The challenge token of a rate limit that waiting does not lift (Signal's "proof required":
+    /// a captcha must be solved for the number before it may send again).
+    pub fn challenge(&self) -> Option<String> {
+        self.results().iter().find_map(|result| {
+            result
+                .get("token")
+                .and_then(Value::as_str)
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned)
+        })
+    }
+
     /// The longest `retryAfterSeconds` among the results of a rate-limited send.
     pub fn retry_after(&self) -> Option<Duration> {
         self.results()
@@ -342,8 +354,22 @@ mod tests {
             ]}})),
         };
         assert!(error.has_result("RATE_LIMIT_FAILURE"));
+        assert_eq!(
+            error.challenge(),
+            None,
+            "a plain rate limit asks for no captcha"
+        );
         assert!(!error.has_result("SUCCESS"));
         assert_eq!(error.retry_after(), Some(Duration::from_secs(9)));
         assert_eq!(RpcError::Http(500).retry_after(), None);
+        let proof = RpcError::Remote {
+            code: RATE_LIMIT,
+            message: "Failed to send message due to rate limiting".into(),
+            data: Some(json!({"response": {"timestamp": 6, "results": [
+                {"recipientAddress": {"number": "+1"}, "type": "RATE_LIMIT_FAILURE",
+                 "retryAfterSeconds": 86400, "token": "5c2a3d9e-challenge"}
+            ]}})),
+        };
+        assert_eq!(proof.challenge().as_deref(), Some("5c2a3d9e-challenge"));
     }
 }

@@ -106,7 +106,7 @@ impl Transport for Account {
             Err(ApiError::BadRequest(reason)) if reason.contains("can't parse entities") => {
                 tracing::info!(%reason, "entities rejected, sending as plain text");
                 self.api
-                    .send_message(chat, topic, text, None, reply_to)
+                    .send_message(chat, topic, &render::to_plain(text), None, reply_to)
                     .await
             }
             other => other,
@@ -126,7 +126,9 @@ impl Transport for Account {
             .await
         {
             Err(ApiError::BadRequest(reason)) if reason.contains("can't parse entities") => {
-                self.api.edit_message(chat, message_id, text, None).await
+                self.api
+                    .edit_message(chat, message_id, &render::to_plain(text), None)
+                    .await
             }
             other => other,
         }
