@@ -88,6 +88,8 @@ pub async fn run(
     // No socket is opened before this (after a refusal for too many sockets); the sockets there
     // are keep being served meanwhile.
     let mut open_after = tokio::time::Instant::now();
+    // The socket last refused (its close is no failure of its own: the refusal counted).
+    let mut refused_socket = None;
     loop {
         let wants_socket = sockets.iter().all(|s| s.retiring) && sockets.len() < MAX_SOCKETS;
         if wants_socket && tokio::time::Instant::now() >= open_after {
@@ -186,6 +188,7 @@ pub async fn run(
                         let _ = refused.control.send(Control::Close);
                     }
                     sockets.retain(|s| s.id != socket);
+                    refused_socket = Some(socket);
                     open_after = tokio::time::Instant::now() + wait;
                     continue;
                 }
@@ -193,6 +196,9 @@ pub async fn run(
                 if let Some(old) = sockets.iter_mut().find(|s| s.id == socket) {
                     old.retiring = true;
                 }
+            }
+            SocketEvent::Closed { socket, .. } if refused_socket == Some(socket) => {
+                refused_socket = None;
             }
             SocketEvent::Closed { socket, reason } => {
                 sockets.retain(|s| s.id != socket);
