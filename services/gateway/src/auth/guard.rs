@@ -15,16 +15,56 @@ pub struct Guard {
     pub auth: Auth,
     /// Failed-attempt limiter of the gateway's own credentials (API, control plane).
     pub limiter: Limiter,
-    /// Failed-attempt limiter of the other secrets (the hooks token, a Telegram webhook's secret,
-    /// a BlueBubbles password): apart, so junk sent to a public webhook cannot lock the operator
-    /// out of the API and the dashboard.
-    pub others: Limiter,
+    /// Failed-attempt limiters of the other secrets (the hooks token, a Telegram webhook's
+    /// secret, a BlueBubbles password), one per kind of call: apart, so junk sent to one public
+    /// webhook locks out neither the operator (API, dashboard) nor the other webhooks.
+    others: OtherLimiters,
     /// Trusted reverse proxies.
     pub proxies: Proxies,
     /// Browser origin policy (hot-reloadable).
     origins: std::sync::RwLock<Origins>,
     /// `gateway.auth.adminToken`.
     admin_token: Option<pincer_config::Secret>,
+}
+
+/// The lockouts of the secrets that are not the gateway's, by kind of call (`hook`,
+/// `telegram-webhook`, ...), made on first use.
+#[derive(Debug)]
+struct OtherLimiters {
+    policy: std::sync::Mutex<pincer_config::RateLimit>,
+    by_kind: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<Limiter>>>,
+}
+
+impl OtherLimiters {
+    fn new(policy: pincer_config::RateLimit) -> Self {
+        Self {
+            policy: std::sync::Mutex::new(policy),
+            by_kind: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The lockout of `kind`.
+    fn of(&self, kind: &str) -> std::sync::Arc<Limiter> {
+        let policy = *self.policy.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_kind = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(
+            by_kind
+                .entry(kind.to_owned())
+                .or_insert_with(|| std::sync::Arc::new(Limiter::new(policy))),
+        )
+    }
+
+    fn set_policy(&self, policy: pincer_config::RateLimit) {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+        for limiter in self
+            .by_kind
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            limiter.set_policy(policy);
+        }
+    }
 }
 
 /// Why a client was turned away.
@@ -44,7 +84,7 @@ impl Guard {
         Self {
             auth: config.auth.clone(),
             limiter: Limiter::new(config.rate_limit),
-            others: Limiter::new(config.rate_limit),
+            others: OtherLimiters::new(config.rate_limit),
             proxies: config.proxies.clone(),
             origins: std::sync::RwLock::new(config.origins.clone()),
             admin_token: config.admin_token.clone(),
@@ -137,7 +177,7 @@ impl Guard {
     }
 
     /// Checks a secret that is not the gateway's (the hooks token, a webhook's secret) with a
-    /// lockout of its own ([`Guard::others`]). Its success does not clear the address's failures:
+    /// lockout of its own, one per kind of call (`what`). Its success does not clear the address's failures:
     /// one secret's holder could otherwise reset the lockout between guesses of another.
     pub fn admit_other(
         &self,
@@ -145,7 +185,8 @@ impl Guard {
         what: &str,
         check: impl FnOnce() -> bool,
     ) -> Result<(), Refusal> {
-        self.admit_with(&self.others, client, what, false, || {
+        let limiter = self.others.of(what);
+        self.admit_with(&limiter, client, what, false, || {
             check()
                 .then(|| "hook".to_owned())
                 .ok_or(Denied::BadCredentials)
@@ -234,7 +275,7 @@ mod tests {
         Guard {
             auth: Auth::Token(Secret::new("the-gateway-token")),
             limiter: Limiter::new(POLICY),
-            others: Limiter::new(POLICY),
+            others: OtherLimiters::new(POLICY),
             proxies: Proxies::default(),
             origins: std::sync::RwLock::new(Origins::default()),
             admin_token: Some(Secret::new("the-admin-token-0123456789abcdef")),
@@ -298,6 +339,12 @@ mod tests {
         assert!(matches!(fourth, Err(Refusal::RateLimited(_))), "{fourth:?}");
         let locked = guard.admit_other(&client, "telegram-webhook", || true);
         assert!(matches!(locked, Err(Refusal::RateLimited(_))), "{locked:?}");
+        assert!(
+            guard
+                .admit_other(&client, "bluebubbles-webhook", || true)
+                .is_ok(),
+            "another webhook is not locked out by junk sent to this one"
+        );
         let headers = http::HeaderMap::new();
         assert!(
             guard
