@@ -191,6 +191,18 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// Changes how the app's next calls of `method` are forced to fail.
+    fn change_forced(
+        &self,
+        app_token: &str,
+        method: &str,
+        change: impl FnOnce(&mut Forced),
+    ) -> Result<(), FakeError> {
+        self.change_app(app_token, |app| {
+            change(app.forced.entry(method.to_owned()).or_default());
+        })
+    }
+
     /// The next `count` calls of `method` get HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(
         &self,
@@ -199,11 +211,7 @@ impl World {
         count: u32,
         retry_after_secs: u64,
     ) -> Result<(), FakeError> {
-        self.change_app(app_token, |app| {
-            let forced = app
-                .forced
-                .entry(method.to_owned())
-                .or_insert_with(Forced::default);
+        self.change_forced(app_token, method, |forced| {
             forced.rate_limit_next = count;
             forced.retry_after_secs = retry_after_secs;
         })
@@ -211,12 +219,7 @@ impl World {
 
     /// The next `count` calls of `method` get HTTP 500.
     pub fn fail_next(&self, app_token: &str, method: &str, count: u32) -> Result<(), FakeError> {
-        self.change_app(app_token, |app| {
-            app.forced
-                .entry(method.to_owned())
-                .or_insert_with(Forced::default)
-                .fail_next = count;
-        })
+        self.change_forced(app_token, method, |forced| forced.fail_next = count)
     }
 
     /// The next `count` calls of `method` answer `{"ok": false, "error": error}`.
@@ -227,11 +230,7 @@ impl World {
         count: u32,
         error: &str,
     ) -> Result<(), FakeError> {
-        self.change_app(app_token, |app| {
-            let forced = app
-                .forced
-                .entry(method.to_owned())
-                .or_insert_with(Forced::default);
+        self.change_forced(app_token, method, |forced| {
             forced.error_next = count;
             forced.error = error.to_owned();
         })

@@ -384,10 +384,10 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the reply's tool calls (with their ids: [`with_ids`]) in order; each result (or error,
-    /// which the model can correct) becomes a step of the turn. A call that repeats a failed one is not run (see
-    /// [`LoopGuard`]); returns the message that ends the run when the model keeps repeating it.
-    /// `reasoning`: the reply's reasoning blocks, kept with its calls for the provider that wants
-    /// them back.
+    /// which the model can correct) becomes a step of the turn, the calls' step keeping the
+    /// reply's `reasoning` blocks for the provider that wants them back. A call that repeats a
+    /// failed one is not run (see [`LoopGuard`]); returns the message that ends the run when the
+    /// model keeps repeating it.
     async fn run_tools(
         &mut self,
         content: String,
