@@ -15,6 +15,7 @@ use pincer_proto::llm::v1 as pb;
 
 use crate::agents::Agent;
 use crate::compaction::{self, Windows};
+use crate::context_limit;
 use crate::loop_guard::{LoopGuard, Verdict};
 use crate::model_call::{self, Failure, LiveSink, Reply};
 use crate::prompt;
@@ -361,7 +362,9 @@ impl<'a> Run<'a> {
     }
 
     /// A failed model call ends the turn, unless the provider said the window was overrun and the
-    /// history can still be compacted (the window estimate was off, or unknown).
+    /// history can still be compacted (the window estimate was off, or unknown). The compaction
+    /// aims at the window the provider states in its refusal when that is smaller than the
+    /// configured one: a server can run a model with less context than its entry says.
     async fn after_failure(&mut self, failure: Failure, window: Option<u32>) -> Next {
         if failure.code() == ErrorCode::Timeout
             && self.deadline.saturating_duration_since(Instant::now()) < DEADLINE_SLACK
@@ -374,7 +377,15 @@ impl<'a> Run<'a> {
             && !self.history.is_empty()
         {
             self.overflow_compacted = true;
-            let window = window.unwrap_or_else(|| estimate_window(&self.history));
+            let stated = context_limit::stated_window(failure.message());
+            if let Some(stated) = stated {
+                tracing::info!(stated, configured = ?window, "the provider states its context window");
+            }
+            let window = match (stated, window) {
+                (Some(stated), Some(window)) => stated.min(window),
+                (Some(known), None) | (None, Some(known)) => known,
+                (None, None) => estimate_window(&self.history),
+            };
             return match self.compact(window).await {
                 Ok(()) => Next::Again,
                 Err(end) => Next::End(end),
@@ -857,6 +868,40 @@ mod tests {
                 .iter()
                 .any(|m| m.content.contains("They asked six questions.")),
             "the call after compaction carries the summary"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_overflow_compacts_for_the_window_the_provider_states() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        // The catalogue says a million tokens, the server runs the model with 2,048: for the
+        // catalogue's window the whole history is recent and nothing could be summarised.
+        let router = ScriptedRouter::start(
+            vec![
+                Answer::FailSaying(
+                    pb::ErrorKind::ContextOverflow,
+                    "ollama/m: HTTP 400: This model's maximum context length is 2048 tokens. \
+                     However, your messages resulted in 2600 tokens."
+                        .to_owned(),
+                ),
+                Answer::text("They asked six questions."),
+                Answer::text("Here you are."),
+            ],
+            1_000_000,
+        )
+        .await;
+        let history = past_conversation(6);
+
+        let result = run_turn(&router, &agent, &history).await;
+
+        assert_eq!(answered(&result).0, "Here you are.");
+        let compacted = result.compacted.as_ref().expect("compacted");
+        assert!(compacted[0].content.starts_with(compaction::SUMMARY_PREFIX));
+        assert!(
+            compacted.len() < history.len() / 2,
+            "the tail fits a quarter of 2,048 tokens: {} messages kept",
+            compacted.len()
         );
     }
 

@@ -28,6 +28,7 @@ pub mod attachments;
 pub mod commands;
 pub mod compaction;
 pub mod consumer;
+pub mod context_limit;
 pub mod health;
 pub mod heartbeat;
 pub mod loop_guard;

@@ -25,6 +25,8 @@ pub enum Answer {
     },
     /// Fails before any output with the router's typed failure.
     Fail(pb::ErrorKind),
+    /// The same, with the failure's message.
+    FailSaying(pb::ErrorKind, String),
     /// Never answers (the call's deadline decides).
     Hang,
     /// A model that thinks for `after`, then replies with `text`.
@@ -148,6 +150,7 @@ impl LlmRouter for Service {
         let events = match answer {
             None => return Err(failure(pb::ErrorKind::BadRequest, "the script is over")),
             Some(Answer::Fail(kind)) => return Err(failure(kind, "scripted failure")),
+            Some(Answer::FailSaying(kind, message)) => return Err(failure(kind, &message)),
             Some(Answer::Hang) => {
                 let pending = futures::stream::pending::<Result<pb::ChatEvent, tonic::Status>>();
                 return Ok(tonic::Response::new(Box::pin(pending)));
