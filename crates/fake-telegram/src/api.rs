@@ -332,10 +332,7 @@ async fn download(
         .with_bot(token, |bot| bot.files.get(&file_id).copied())
         .flatten()
     {
-        Some(size) => {
-            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-            (StatusCode::OK, bytes).into_response()
-        }
+        Some(size) => (StatusCode::OK, photo_content(size)).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -404,4 +401,18 @@ fn failure(status: StatusCode, description: &str, parameters: Option<Value>) -> 
 
 fn unauthorized() -> Response {
     failure(StatusCode::UNAUTHORIZED, "Unauthorized", None)
+}
+
+/// The bytes of a photo of `size` bytes the fake serves: a JPEG's first bytes (Telegram's photos
+/// are JPEGs), then a pattern a test can check.
+pub fn photo_content(size: u64) -> Vec<u8> {
+    const JPEG: [u8; 4] = [0xFF, 0xD8, 0xFF, 0xE0];
+    (0..size)
+        .map(
+            |i| match usize::try_from(i).ok().and_then(|i| JPEG.get(i)) {
+                Some(byte) => *byte,
+                None => (i % 251) as u8,
+            },
+        )
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod validate;
 
 use std::net::SocketAddr;
 
+pub use api::photo_content;
 pub use state::{Incoming, Knobs, Sent};
 use tokio_util::sync::CancellationToken;
 

@@ -11,6 +11,8 @@ use tokio::io::AsyncReadExt as _;
 
 use pincer_workspace::Workspace;
 
+use crate::image_type::{self, ImageType};
+
 /// The media object store (a handle, cheap to clone).
 #[derive(Clone)]
 pub struct Media {
@@ -61,12 +63,12 @@ pub async fn materialize(
         let mut message = message.clone();
         for attachment in std::mem::take(&mut message.attachments) {
             let note = match save(media, workspace, &attachment).await {
-                Ok(path) => {
+                Ok(Saved { path, image }) => {
                     let note = format!(
                         "[{} attached, saved as {path} ({} bytes)]",
                         attachment.kind, attachment.size
                     );
-                    if image_mime(&path).is_some() {
+                    if image.is_some() {
                         message.images.push(path);
                     }
                     note
@@ -91,18 +93,6 @@ const MAX_IMAGE: u64 = 20 * 1024 * 1024;
 /// Largest total of images in one turn's request to the router.
 const MAX_TURN_IMAGES: u64 = 20 * 1024 * 1024;
 
-/// The media type of an image a model can be shown, by its file name.
-pub fn image_mime(file_name: &str) -> Option<&'static str> {
-    let extension = file_name.rsplit_once('.')?.1.to_ascii_lowercase();
-    Some(match extension.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
-}
-
 /// The images of this turn's `messages`, read back from the workspace for the model: one list per
 /// message. An image that is gone or too big is left out (the message's text still names it).
 pub async fn load_images(
@@ -114,14 +104,14 @@ pub async fn load_images(
     for message in messages {
         let mut images = Vec::new();
         for relative in &message.images {
-            let (Some(workspace), Some(mime)) = (workspace, image_mime(relative)) else {
+            let Some(workspace) = workspace else {
                 continue;
             };
             match read_image(workspace, relative, budget).await {
-                Ok(data) => {
+                Ok((data, image)) => {
                     budget -= data.len() as u64;
                     images.push(pincer_proto::llm::v1::Image {
-                        mime_type: mime.to_owned(),
+                        mime_type: image.mime.to_owned(),
                         data,
                     });
                 }
@@ -135,7 +125,13 @@ pub async fn load_images(
     out
 }
 
-async fn read_image(workspace: &Workspace, relative: &str, budget: u64) -> Result<Vec<u8>, String> {
+/// The image at `relative` and its type, read from its bytes (it may have been replaced since it
+/// was saved).
+async fn read_image(
+    workspace: &Workspace,
+    relative: &str,
+    budget: u64,
+) -> Result<(Vec<u8>, ImageType), String> {
     let path = workspace.resolve(relative).map_err(|e| e.to_string())?;
     let size = tokio::fs::metadata(&path)
         .await
@@ -147,25 +143,42 @@ async fn read_image(workspace: &Workspace, relative: &str, budget: u64) -> Resul
             MAX_IMAGE.min(budget)
         ));
     }
-    tokio::fs::read(&path)
+    let data = tokio::fs::read(&path)
         .await
-        .map_err(|e| format!("cannot read it: {e}"))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let image =
+        image_type::of_bytes(&data).ok_or("it is no longer a JPEG, PNG, GIF or WebP image")?;
+    Ok((data, image))
+}
+
+/// Where an attachment was saved, and whether it is an image a model can be shown.
+struct Saved {
+    /// Its path in the workspace.
+    path: String,
+    /// Its type, read from its bytes.
+    image: Option<ImageType>,
 }
 
 async fn save(
     media: Option<&Media>,
     workspace: Option<&Workspace>,
     attachment: &pincer_bus::messages::Attachment,
-) -> Result<String, String> {
+) -> Result<Saved, String> {
     let media = media.ok_or("the media store is not available")?;
     let workspace = workspace.ok_or("the agent has no workspace")?;
-    let relative = format!("inbox/{}", attachment.file_name);
-    let path = workspace.relative(&relative).map_err(|e| e.to_string())?;
     let object = tokio::time::timeout(media.stall, media.store.get(attachment.object.as_str()))
         .await
         .map_err(|_| format!("the media store did not answer in {:?}", media.stall))?
         .map_err(|e| format!("not in the media store: {e}"))?;
     let bytes = read_whole(object, media.stall).await?;
+    // An image is named for what it holds, so the name the model and its tools see says it.
+    let image = image_type::of_bytes(&bytes);
+    let file_name = match image {
+        Some(image) => image_type::named_for(&attachment.file_name, image),
+        None => attachment.file_name.clone(),
+    };
+    let relative = format!("inbox/{file_name}");
+    let path = workspace.relative(&relative).map_err(|e| e.to_string())?;
     // Written beneath the root, through a fresh temporary file: nothing planted in inbox/ can
     // redirect it.
     let root = workspace.root().to_path_buf();
@@ -175,7 +188,10 @@ async fn save(
     .await
     .map_err(|e| format!("cannot write {relative}: {e}"))?
     .map_err(|e| format!("cannot write {relative}: {e}"))?;
-    Ok(relative)
+    Ok(Saved {
+        path: relative,
+        image,
+    })
 }
 
 /// The whole file (at most [`MAX_ATTACHMENT`] bytes), or why not: each part must come within
@@ -249,8 +265,9 @@ mod tests {
     #[tokio::test]
     async fn a_stored_file_is_saved_whole_in_the_inbox() {
         let setup = setup().await;
-        // Several of the store's parts (128 KiB each).
-        let bytes: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+        // A JPEG of several of the store's parts (128 KiB each).
+        let mut bytes: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+        bytes[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
         setup
             .media
             .store
@@ -270,9 +287,67 @@ mod tests {
             "{}",
             out[0].content
         );
-        assert_eq!(out[0].images, ["inbox/IMG_0042.JPG"]);
+        assert_eq!(out[0].images, ["inbox/IMG_0042.JPG"], "the name fits: kept");
         let saved = std::fs::read(setup.workspace.root().join("inbox/IMG_0042.JPG")).expect("file");
         assert_eq!(saved, bytes);
+    }
+
+    /// BlueBubbles serves an iPhone's HEIC photo converted to JPEG under its original name; a
+    /// client may call anything `.png`. What the bytes are decides the name and whether the model
+    /// is shown it, with the media type they are.
+    #[tokio::test]
+    async fn a_file_is_named_and_shown_for_what_its_bytes_are() {
+        let setup = setup().await;
+        let jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF jpeg";
+        let not_an_image = b"\x00\x00\x00\x18ftypheic heic";
+        for (object, bytes) in [
+            ("bb-default-A", &jpeg[..]),
+            ("bb-default-B", &not_an_image[..]),
+        ] {
+            setup
+                .media
+                .store
+                .put(object, &mut &bytes[..])
+                .await
+                .expect("put");
+        }
+        let mut messages = photo("bb-default-A", jpeg.len() as u64);
+        messages[0].attachments[0].file_name = "IMG_0042.HEIC".to_owned();
+        let mut other = photo("bb-default-B", not_an_image.len() as u64);
+        other[0].attachments[0].file_name = "IMG_0043.png".to_owned();
+        messages.extend(other);
+
+        let out = materialize(Some(&setup.media), Some(&setup.workspace), &messages).await;
+
+        assert!(
+            out[0]
+                .content
+                .starts_with("[photo attached, saved as inbox/IMG_0042.jpg"),
+            "{}",
+            out[0].content
+        );
+        assert_eq!(out[0].images, ["inbox/IMG_0042.jpg"]);
+        assert!(
+            out[1]
+                .content
+                .starts_with("[photo attached, saved as inbox/IMG_0043.png"),
+            "{}",
+            out[1].content
+        );
+        assert!(out[1].images.is_empty(), "not shown as an image");
+        let shown = load_images(Some(&setup.workspace), &out).await;
+        assert_eq!(shown[0].len(), 1);
+        assert_eq!(shown[0][0].mime_type, "image/jpeg");
+        assert_eq!(shown[0][0].data, jpeg);
+        assert!(shown[1].is_empty());
+
+        // Replaced meanwhile by something that is not an image: left out, not sent as JPEG.
+        std::fs::write(
+            setup.workspace.root().join("inbox/IMG_0042.jpg"),
+            b"plain text",
+        )
+        .expect("write");
+        assert!(load_images(Some(&setup.workspace), &out).await[0].is_empty());
     }
 
     /// What a second upload under the same name does to a reader of the first: its parts are

@@ -31,6 +31,7 @@ pub mod consumer;
 pub mod context_limit;
 pub mod health;
 pub mod heartbeat;
+pub mod image_type;
 pub mod loop_guard;
 pub mod memory;
 pub mod metrics;

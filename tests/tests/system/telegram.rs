@@ -549,7 +549,7 @@ async fn photos_reach_the_agent_workspace_and_oversized_ones_are_refused() {
     let bytes = std::fs::read(&file).expect("the photo is in the workspace");
     assert_eq!(bytes.len(), 50_000);
     assert!(
-        bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8),
+        bytes == pincer_fake_telegram::photo_content(50_000),
         "the bytes Telegram served"
     );
     assert!(input.contains("what is in this picture?"), "{input}");
@@ -609,7 +609,7 @@ async fn a_photo_is_shown_to_a_model_that_reads_images() {
         .decode(images[0].as_str().expect("base64"))
         .expect("decodes");
     assert_eq!(bytes.len(), 3_000);
-    assert!(bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    assert!(bytes == pincer_fake_telegram::photo_content(3_000));
 
     // The next turn does not send the picture again; the history names the file.
     telegram.user_says(TOKEN, &dm(1602, "kim", "and now?"));
