@@ -137,7 +137,7 @@ impl Transcript {
                 usage,
                 ..
             } => {
-                self.messages.extend_from_slice(input);
+                self.append_input(input);
                 self.messages.append(steps);
                 self.messages.push(ChatMessage {
                     role: pincer_bus::messages::Role::Assistant,
@@ -152,7 +152,7 @@ impl Transcript {
                 self.totals.add(usage);
             }
             TurnOutcome::Failed { steps, .. } => {
-                self.messages.extend_from_slice(input);
+                self.append_input(input);
                 self.messages.append(steps);
             }
             TurnOutcome::Command { .. } => {}
@@ -165,6 +165,32 @@ impl Transcript {
             let excess = self.turns.len() - REMEMBERED_TURNS;
             self.turns.drain(..excess);
         }
+    }
+
+    /// Appends a turn's input, except a first message that repeats the unanswered one the history
+    /// ends with: the retry of a failed turn (an OpenAI client retries a 502 on its own, a person
+    /// sends the message again) asks once, not twice.
+    fn append_input(&mut self, input: &[ChatMessage]) {
+        let skip = usize::from(self.repeats_unanswered(input));
+        self.messages.extend_from_slice(&input[skip..]);
+    }
+
+    /// Whether `input` starts with the message the history ends with, unanswered (its turn
+    /// failed before any step): that message is then asked once (see [`Self::record`]).
+    pub fn repeats_unanswered(&self, input: &[ChatMessage]) -> bool {
+        match (self.messages.last(), input.first()) {
+            (Some(last), Some(first)) => {
+                last.role == pincer_bus::messages::Role::User && same_message(last, first)
+            }
+            _ => false,
+        }
+    }
+
+    /// The history a turn with `input` builds on: without the unanswered message `input` asks
+    /// again, so the model reads it once.
+    pub fn history_before(&self, input: &[ChatMessage]) -> &[ChatMessage] {
+        let end = self.messages.len() - usize::from(self.repeats_unanswered(input));
+        &self.messages[..end]
     }
 
     /// The model that served the most recent answered turn.
@@ -191,6 +217,19 @@ impl Transcript {
             self.messages.drain(..drop);
         }
     }
+}
+
+/// Whether `b` says what `a` says: the same text from the same sender with the same files (a
+/// retry stores its files again, under new names in the media store).
+fn same_message(a: &ChatMessage, b: &ChatMessage) -> bool {
+    a.role == b.role
+        && a.content == b.content
+        && a.name == b.name
+        && a.attachments.len() == b.attachments.len()
+        && a.attachments
+            .iter()
+            .zip(&b.attachments)
+            .all(|(x, y)| x.file_name == y.file_name && x.size == y.size)
 }
 
 /// KV keys allow only `[-/_=.A-Za-z0-9]`; session keys are user-controlled, so they are hashed.
@@ -244,6 +283,17 @@ mod tests {
             .map(|m| m.content.as_str())
             .collect();
         assert_eq!(contents, ["hi", "hello", "again"]);
+        // The failed message sent again (an SDK's retry of the 502) is asked, and kept, once.
+        let retry = [ChatMessage::text(Role::User, "again")];
+        assert!(transcript.repeats_unanswered(&retry));
+        assert_eq!(transcript.history_before(&retry).len(), 2);
+        transcript.record(
+            "t2-retry",
+            &retry,
+            TurnOutcome::failed(ErrorCode::ProviderUnavailable, "down"),
+        );
+        assert_eq!(transcript.messages.len(), 3, "not stored twice");
+        assert!(!transcript.repeats_unanswered(&[ChatMessage::text(Role::User, "other")]));
         assert!(transcript.outcome_of("t1").is_some());
         assert!(matches!(
             transcript.outcome_of("t2"),

@@ -113,7 +113,7 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         let work = run_agent(
             context,
             request,
-            &loaded.transcript.messages,
+            loaded.transcript.history_before(&request.messages),
             SessionChoices {
                 model: loaded.transcript.model_override.clone(),
                 thinking: loaded.transcript.thinking_override.clone(),
@@ -640,6 +640,33 @@ mod tests {
             transcript.outcome_of("fail-1"),
             Some(TurnOutcome::Failed { .. })
         ));
+    }
+
+    /// An OpenAI SDK retries a 502 by itself, with the same message: the session asks it once.
+    #[tokio::test]
+    async fn a_failed_message_sent_again_is_asked_and_kept_once() {
+        let bus = TestBus::start(vec![
+            Answer::Fail(pincer_proto::llm::v1::ErrorKind::Upstream),
+            Answer::text("here"),
+        ])
+        .await;
+        let session = "agent:main:test:retry";
+
+        execute(&bus.context, &bus.turn("try-1", session, "are you there?")).await;
+        execute(&bus.context, &bus.turn("try-2", session, "are you there?")).await;
+
+        let asked: Vec<_> = bus.router.requests()[1].messages[1..]
+            .iter()
+            .map(|m| m.content.clone())
+            .collect();
+        assert_eq!(asked, ["are you there?"]);
+        let transcript = bus.transcript(session).await;
+        let kept: Vec<_> = transcript
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(kept, ["are you there?", "here"]);
     }
 
     #[tokio::test]
