@@ -153,6 +153,14 @@ pub struct TurnRequest {
     /// in its next request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_tools: Vec<ClientTool>,
+    /// This run's time limit in seconds in place of the agent's `timeoutSeconds` (a hook's
+    /// `timeoutSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Only put the messages into the session for its next run to read; no model is called (a
+    /// wake event for the next heartbeat).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_only: bool,
 }
 
 /// A function of the caller's, as an OpenAI client declares it in `tools`.

@@ -157,6 +157,10 @@ impl Transcript {
             }
             TurnOutcome::Command { .. } => {}
         }
+        self.remember(turn_id, outcome);
+    }
+
+    fn remember(&mut self, turn_id: &str, outcome: TurnOutcome) {
         self.turns.push(TurnRecord {
             turn_id: turn_id.to_owned(),
             outcome,
@@ -165,6 +169,18 @@ impl Transcript {
             let excess = self.turns.len() - REMEMBERED_TURNS;
             self.turns.drain(..excess);
         }
+    }
+
+    /// Appends `input` for the next turn to read, without a run (a wake event for the next
+    /// heartbeat); the record answers a redelivery of `turn_id` with an empty reply.
+    pub fn note(&mut self, turn_id: &str, input: &[ChatMessage]) {
+        self.messages.extend_from_slice(input);
+        self.remember(
+            turn_id,
+            TurnOutcome::Command {
+                reply: String::new(),
+            },
+        );
     }
 
     /// Appends a turn's input, except a first message that repeats the unanswered one the history

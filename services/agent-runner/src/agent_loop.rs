@@ -49,6 +49,9 @@ pub struct LoopInput<'a> {
     pub tools: crate::tools::CallContext<'a>,
     /// Functions the caller runs itself (an OpenAI client's `tools`).
     pub client_tools: &'a [ClientTool],
+    /// This run's time limit, when the turn sets one (a hook's `timeoutSeconds`); else the
+    /// agent's `timeoutSeconds`.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The loop's result: the outcome, and the history replaced by compaction if it happened.
@@ -226,7 +229,7 @@ impl<'a> Run<'a> {
         Self {
             agent,
             new_images,
-            deadline: Instant::now() + agent.resolved.timeout,
+            deadline: Instant::now() + input.timeout.unwrap_or(agent.resolved.timeout),
             history: input.history.into(),
             input,
             tools,
@@ -550,10 +553,17 @@ impl<'a> Run<'a> {
     }
 
     fn timed_out(&mut self) -> LoopResult {
+        let (limit, key) = match self.input.timeout {
+            Some(limit) => (limit, "the caller's timeoutSeconds"),
+            None => (
+                self.agent.resolved.timeout,
+                "agents.defaults.timeoutSeconds",
+            ),
+        };
         let message = format!(
-            "The run hit its time limit of {}s (agents.defaults.timeoutSeconds) after {} model calls. \
+            "The run hit its time limit of {}s ({key}) after {} model calls. \
              What was done so far is kept; ask me to continue.",
-            self.agent.resolved.timeout.as_secs(),
+            limit.as_secs(),
             self.iteration
         );
         self.fail(ErrorCode::Timeout, message)
@@ -641,6 +651,7 @@ mod tests {
                 session_key: "agent:main:test",
                 tools: crate::tools::CallContext::default(),
                 client_tools: &[],
+                timeout: None,
             },
         )
         .await

@@ -125,6 +125,8 @@ pub async fn run_child(
         parent_turn_id: Some(parent.turn_id.clone()),
         sampling: Default::default(),
         client_tools: Vec::new(),
+        timeout_secs: None,
+        record_only: false,
     };
     let mut guard = AbortOnDrop {
         client: context.client.clone(),

@@ -95,6 +95,8 @@ impl TestBus {
             parent_turn_id: None,
             sampling: Default::default(),
             client_tools: Vec::new(),
+            timeout_secs: None,
+            record_only: false,
         }
     }
 

@@ -103,7 +103,11 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         return delivered(context, request, &outcome).await;
     }
 
-    let result = if let Some(command) = commands::parse(&request.messages) {
+    let result = if request.record_only {
+        LoopResult::of(TurnOutcome::Command {
+            reply: String::new(),
+        })
+    } else if let Some(command) = commands::parse(&request.messages) {
         let reply = match context.agents.get(&request.agent_id) {
             Ok(agent) => commands::apply(&command, &mut loaded.transcript, &agent.resolved),
             Err(error) => error.to_string(),
@@ -403,6 +407,7 @@ async fn run_agent(
                 ..Default::default()
             },
             client_tools: &request.client_tools,
+            timeout: request.timeout_secs.map(Duration::from_secs),
         },
     )
     .await
@@ -438,9 +443,13 @@ async fn store(
             loaded.transcript.messages.extend(newer);
             loaded.transcript.compactions += 1;
         }
-        loaded
-            .transcript
-            .record(&request.turn_id, &request.messages, outcome.clone());
+        if request.record_only {
+            loaded.transcript.note(&request.turn_id, &request.messages);
+        } else {
+            loaded
+                .transcript
+                .record(&request.turn_id, &request.messages, outcome.clone());
+        }
         loaded
             .transcript
             .session_key
@@ -667,6 +676,58 @@ mod tests {
             .map(|m| m.content.as_str())
             .collect();
         assert_eq!(kept, ["are you there?", "here"]);
+    }
+
+    /// A wake event for the next heartbeat: kept in the session, read by its next run.
+    #[tokio::test]
+    async fn a_record_only_turn_calls_no_model_and_the_next_run_reads_it() {
+        let bus = TestBus::start(vec![Answer::text("noted the deploy")]).await;
+        let session = "agent:main:main";
+        let mut note = bus.turn("wake-1", session, "[wake] the deploy finished");
+        note.record_only = true;
+        let mut events = bus.events(&note).await;
+
+        assert_eq!(execute(&bus.context, &note).await, Disposition::Finished);
+        assert_eq!(done_content(next_event(&mut events).await), "");
+        assert!(bus.router.requests().is_empty(), "no model call");
+        // Redelivered: answered from the record, not kept twice.
+        assert_eq!(execute(&bus.context, &note).await, Disposition::Finished);
+        assert_eq!(bus.transcript(session).await.messages.len(), 1);
+
+        execute(&bus.context, &bus.turn("t-2", session, "anything new?")).await;
+        let asked: Vec<_> = bus.router.requests()[0].messages[1..]
+            .iter()
+            .map(|m| m.content.clone())
+            .collect();
+        assert_eq!(asked, ["[wake] the deploy finished", "anything new?"]);
+    }
+
+    /// A hook's `timeoutSeconds` is the run's limit instead of the agent's.
+    #[tokio::test]
+    async fn a_turns_own_time_limit_ends_its_run() {
+        let bus = TestBus::start(vec![Answer::Slow {
+            after: Duration::from_secs(30),
+            text: "too late".to_owned(),
+        }])
+        .await;
+        let mut turn = bus.turn("slow-1", "agent:main:hook:slow", "take your time");
+        turn.timeout_secs = Some(1);
+        let mut events = bus.events(&turn).await;
+
+        let ran = tokio::time::timeout(Duration::from_secs(20), execute(&bus.context, &turn))
+            .await
+            .expect("the run ends at its own limit, long before the agent's");
+        assert_eq!(ran, Disposition::Finished);
+        match next_event(&mut events).await {
+            RunEvent::Error { code, message } => {
+                assert_eq!(code, ErrorCode::Timeout);
+                assert!(
+                    message.contains("1s (the caller's timeoutSeconds)"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected the time limit, got {other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -120,6 +120,23 @@ pub struct AgentHook {
     /// Accepted for OpenClaw callers: Pincer runs every hook at once.
     #[serde(default)]
     pub wake_mode: Option<String>,
+    /// The model to call first for this run (`provider/model`); the agent's fallbacks follow.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// This run's time limit in seconds, in place of the agent's `timeoutSeconds`.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// What an agent hook sets for its own run.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunSettings {
+    /// The model called first.
+    pub model: Option<String>,
+    /// The time limit in seconds.
+    pub timeout_secs: Option<u64>,
+    /// The thinking level.
+    pub thinking: Option<String>,
 }
 
 /// Why a hook's delivery target was refused.
@@ -162,16 +179,74 @@ impl AgentHook {
 
     /// The session the run goes to: always under the agent's `hook:` namespace, so that the hooks
     /// token cannot reach into a channel's or the dashboard's sessions. Without a `sessionKey`,
-    /// each call gets a new session.
+    /// each call gets a new session; a retried call (the same `idempotencyKey`) the same one, so
+    /// that it finds its run.
     pub fn session_key(&self, agent: &str) -> String {
-        match &self.session_key {
-            Some(key) => format!("agent:{agent}:hook:{key}"),
-            None => format!(
-                "agent:{agent}:hook:{}:{}",
-                self.name.as_deref().unwrap_or("hook"),
+        let name = self.name.as_deref().unwrap_or("hook");
+        match (&self.session_key, self.idempotency_key()) {
+            (Some(key), _) => format!("agent:{agent}:hook:{key}"),
+            (None, Some(retry)) => format!(
+                "agent:{agent}:hook:{name}:{}",
+                pincer_store::ids::derived(&format!("{name}\n{retry}"))
+            ),
+            (None, None) => format!(
+                "agent:{agent}:hook:{name}:{}",
                 uuid::Uuid::new_v4().simple()
             ),
         }
+    }
+
+    /// The `idempotencyKey`, when it says anything.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+    }
+
+    /// The run's own settings (model, time limit, thinking level), checked; a refusal names the
+    /// field.
+    pub fn run_settings(&self) -> Result<RunSettings, (&'static str, String)> {
+        let model = match self.model.as_deref().map(str::trim) {
+            None => None,
+            Some(model) if pincer_config::parse_model_ref(model).is_some() => {
+                Some(model.to_owned())
+            }
+            Some(model) => {
+                return Err((
+                    "model",
+                    format!(
+                        "model must be provider/model (e.g. ollama/llama3.1:8b), got {model:?}"
+                    ),
+                ));
+            }
+        };
+        let timeout = match self.timeout_seconds {
+            Some(0) => {
+                return Err((
+                    "timeoutSeconds",
+                    "timeoutSeconds must be at least 1".to_owned(),
+                ));
+            }
+            other => other,
+        };
+        let thinking = match self.thinking.as_deref() {
+            None => None,
+            Some(name) => match pincer_config::ThinkingLevel::parse(name) {
+                Some(level) => Some(level.as_str().to_owned()),
+                None => {
+                    return Err((
+                        "thinking",
+                        "thinking must be one of off, minimal, low, medium, high, xhigh".to_owned(),
+                    ));
+                }
+            },
+        };
+        Ok(RunSettings {
+            model,
+            timeout_secs: timeout,
+            thinking,
+        })
     }
 }
 
@@ -213,6 +288,21 @@ pub struct WakeHook {
     /// Which agent (default: the default agent).
     #[serde(default)]
     pub agent_id: Option<String>,
+    /// `now` (the default): the main session runs at once with the event; `next-heartbeat`: the
+    /// event waits in the session for its next run (the heartbeat's, or a person's message).
+    #[serde(default)]
+    pub mode: Option<WakeMode>,
+}
+
+/// When a wake event is read (OpenClaw's `mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WakeMode {
+    /// Run the main session now.
+    #[default]
+    Now,
+    /// Leave the event for the session's next run.
+    NextHeartbeat,
 }
 
 /// What happened to a hook's run.
@@ -235,6 +325,12 @@ pub struct Extras {
     pub deliver: Option<pincer_bus::messages::Delivery>,
     /// The thinking level.
     pub thinking: Option<String>,
+    /// The model called first.
+    pub model: Option<String>,
+    /// The run's time limit in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Only keep the message in the session for its next run.
+    pub record_only: bool,
 }
 
 /// Submits a run and waits until a runner admits it.
@@ -246,6 +342,9 @@ pub async fn start(
     let mut turn = turns.new_turn(spec);
     turn.deliver = extras.deliver;
     turn.thinking = extras.thinking;
+    turn.model = extras.model;
+    turn.timeout_secs = extras.timeout_secs;
+    turn.record_only = extras.record_only;
     let mut submitted = turns.submit(&turn).await?;
     let admission = match submitted.next(std::time::Duration::from_secs(1)).await {
         Next::Event(RunEvent::Started | RunEvent::Delta { .. }) => Admission::Started,

@@ -114,6 +114,8 @@ impl Turns {
             parent_turn_id: None,
             sampling: Default::default(),
             client_tools: Vec::new(),
+            timeout_secs: None,
+            record_only: false,
         }
     }
 

@@ -839,6 +839,113 @@ async fn hooks_start_runs_with_their_own_token_only() {
     assert_eq!(history["messages"][0]["content"], "nightly report");
 }
 
+/// OpenClaw's documented hook bodies: `/hooks/wake {text, mode}` and `/hooks/agent` with
+/// `model`, `timeoutSeconds` and an `idempotencyKey` without a `sessionKey`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openclaws_hook_fields_take_effect() {
+    let stack = Stack::start_with(HOOKS, Knobs::default()).await;
+    let http = reqwest::Client::new();
+    let hook = |path: &str, body: Value| {
+        http.post(format!("{}/hooks/{path}", stack.gateway_url))
+            .bearer_auth("hook-token-abc")
+            .json(&body)
+            .send()
+    };
+
+    // The next heartbeat's event waits in the main session: no model is called for it.
+    let later = hook(
+        "wake",
+        json!({ "text": "the deploy finished", "mode": "next-heartbeat" }),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(later.status(), 200);
+    let client = tokio::sync::Mutex::new(operator(&stack).await);
+    let client = &client;
+    let main_history = |count: usize| async move {
+        pincer_test_support::eventually(
+            "the main session's history",
+            Duration::from_secs(15),
+            move || async move {
+                let history = client
+                    .lock()
+                    .await
+                    .call("chat.history", json!({ "sessionKey": "agent:main:main" }))
+                    .await
+                    .ok()?;
+                (history["messages"].as_array().map(Vec::len) == Some(count)).then_some(history)
+            },
+        )
+        .await
+    };
+    let history = main_history(1).await;
+    assert_eq!(
+        history["messages"][0]["content"],
+        "[wake] the deploy finished"
+    );
+    assert!(stack.fake.requests().is_empty(), "nothing ran for it");
+
+    // `now` runs the main session, which reads both events.
+    let now = hook("wake", json!({ "text": "check it", "mode": "now" }))
+        .await
+        .expect("answers");
+    assert_eq!(now.status(), 200);
+    main_history(3).await;
+    let asked = stack.fake.requests()[0].body.to_string();
+    assert!(asked.contains("[wake] the deploy finished"), "{asked}");
+    let refused = hook("wake", json!({ "text": "x", "mode": "later" }))
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+
+    // A retried call without a session key finds its run: one run, one model call.
+    let body = json!({
+        "message": "summarise the inbox", "name": "Email", "idempotencyKey": "msg-123",
+        "model": "ollama/fake-model", "timeoutSeconds": 120,
+    });
+    let first: Value = hook("agent", body.clone())
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    let again: Value = hook("agent", body)
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["runId"], again["runId"], "{first} {again}");
+    assert_eq!(first["sessionKey"], again["sessionKey"]);
+    let session = first["sessionKey"].as_str().expect("session").to_owned();
+    let session = &session;
+    pincer_test_support::eventually(
+        "the hook's run answered",
+        Duration::from_secs(15),
+        move || async move {
+            let history = client
+                .lock()
+                .await
+                .call("chat.history", json!({ "sessionKey": session }))
+                .await
+                .ok()?;
+            (history["messages"].as_array().map(Vec::len) == Some(2)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        stack.fake.requests().len(),
+        2,
+        "the wake run and one hook run"
+    );
+    for (field, value) in [("model", json!("no-slash")), ("timeoutSeconds", json!(0))] {
+        let mut body = json!({ "message": "m" });
+        body[field] = value;
+        let response = hook("agent", body).await.expect("answers");
+        assert_eq!(response.status(), 400, "{field}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fields_that_route_secrets_need_the_admin_token_or_the_secret_re_entered() {
     const ADMIN: &str = "admin-token-0123456789abcdef0123456789";

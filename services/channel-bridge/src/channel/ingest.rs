@@ -232,6 +232,8 @@ impl<P: Platform> Ingest<P> {
             parent_turn_id: None,
             sampling: Default::default(),
             client_tools: Vec::new(),
+            timeout_secs: None,
+            record_only: false,
         };
         let watch = self
             .platform

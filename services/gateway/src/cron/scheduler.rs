@@ -231,6 +231,8 @@ impl Scheduler {
             parent_turn_id: None,
             sampling: Default::default(),
             client_tools: Vec::new(),
+            timeout_secs: None,
+            record_only: false,
         }
     }
 

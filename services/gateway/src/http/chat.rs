@@ -152,6 +152,8 @@ fn build_turn(
         parent_turn_id: None,
         sampling: call.sampling,
         client_tools: call.client_tools.clone(),
+        timeout_secs: None,
+        record_only: false,
     })
 }
 

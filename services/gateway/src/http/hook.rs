@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::hooks::{Admission, AgentHook, WakeHook};
+use crate::hooks::{Admission, AgentHook, WakeHook, WakeMode};
 use crate::turns::TurnSpec;
 
 /// Admitted by [`super::admit::hook`] (the hooks token, from the headers) before the body is read.
@@ -20,31 +20,29 @@ pub(super) async fn handle(
         message: format!("invalid hook body: {e}"),
         param: None,
     };
-    let mut deliver = None;
-    let mut thinking = None;
+    let mut extras = crate::hooks::Extras::default();
     let (agent, session_key, text, idempotency_key) = match kind.as_str() {
         "agent" => {
             let hook: AgentHook = serde_json::from_slice(&body).map_err(parse_error)?;
             let agent = agent_of(&state, hook.agent_id.as_deref())?;
-            deliver = hook
+            extras.deliver = hook
                 .delivery(&state.inner.channel_accounts)
                 .map_err(|error| ApiError::bad_request("channel", error.to_string()))?;
-            thinking = match hook.thinking.as_deref() {
-                None => None,
-                Some(name) => Some(pincer_config::ThinkingLevel::parse(name).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "thinking",
-                        "thinking must be one of off, minimal, low, medium, high, xhigh",
-                    )
-                })?),
-            };
+            let settings = hook
+                .run_settings()
+                .map_err(|(param, message)| ApiError::bad_request(param, message))?;
+            extras.model = settings.model;
+            extras.timeout_secs = settings.timeout_secs;
+            extras.thinking = settings.thinking;
             let session = hook.session_key(&agent);
-            (agent, session, hook.message, hook.idempotency_key)
+            let retry = hook.idempotency_key().map(str::to_owned);
+            (agent, session, hook.message, retry)
         }
         "wake" => {
             let hook: WakeHook = serde_json::from_slice(&body).map_err(parse_error)?;
             let agent = agent_of(&state, hook.agent_id.as_deref())?;
             let session = format!("agent:{agent}:main");
+            extras.record_only = hook.mode == Some(WakeMode::NextHeartbeat);
             (agent, session, format!("[wake] {}", hook.text), None)
         }
         other => {
@@ -66,10 +64,7 @@ pub(super) async fn handle(
             idempotency_key: idempotency_key.as_deref(),
             live: true,
         },
-        crate::hooks::Extras {
-            deliver,
-            thinking: thinking.map(|level| level.as_str().to_owned()),
-        },
+        extras,
     )
     .await
     .map_err(|e| ApiError::Unavailable(e.to_string()))?;
