@@ -101,7 +101,7 @@ pub struct LiveSink {
 
 /// What starts the text of a model call after one that said something (text, a tool call, then
 /// the next call's text): without it a streaming client saw "Let me look.Done here.".
-const STEP_SEPARATOR: &str = "\n\n";
+pub const STEP_SEPARATOR: &str = "\n\n";
 
 impl LiveSink {
     /// Events of the turn whose event subject is `subject`.

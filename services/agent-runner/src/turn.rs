@@ -508,6 +508,20 @@ fn record_metrics(
     context.metrics.turn(agent, label, took);
 }
 
+/// The final event's text: what every model call of the turn said, in order, as a streaming
+/// client received it (each call's text a paragraph of its own), so that a client that does not
+/// stream reads the same answer.
+fn spoken(steps: &[ChatMessage], content: &str) -> String {
+    steps
+        .iter()
+        .filter(|step| step.role == pincer_bus::messages::Role::Assistant)
+        .map(|step| step.content.as_str())
+        .chain(std::iter::once(content))
+        .filter(|text| !text.is_empty())
+        .collect::<Vec<_>>()
+        .join(crate::model_call::STEP_SEPARATOR)
+}
+
 async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOutcome) {
     let event = match outcome.clone() {
         TurnOutcome::Answered {
@@ -516,9 +530,9 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
             model,
             finish_reason,
             usage,
-            ..
+            steps,
         } => RunEvent::Done {
-            content,
+            content: spoken(&steps, &content),
             tool_calls,
             model,
             finish_reason,
@@ -575,6 +589,42 @@ mod tests {
         assert_eq!(done_content(next_event(&mut events).await), "Hello!");
         assert_eq!(bus.router.requests().len(), 1, "the model was called once");
         assert_eq!(bus.transcript(&turn.session_key).await.messages.len(), 2);
+    }
+
+    /// A client that does not stream reads what a streaming one did: each step's text.
+    #[tokio::test]
+    async fn the_final_event_says_what_every_step_said() {
+        let bus = TestBus::start(vec![
+            Answer::Reply {
+                text: "Let me look.".to_owned(),
+                calls: vec![("no_such_tool".to_owned(), "{}".to_owned())],
+            },
+            Answer::call("no_such_tool", "{}"),
+            Answer::text("Nothing there."),
+        ])
+        .await;
+        let mut turn = bus.turn("steps-1", "agent:main:test:steps", "look around");
+        turn.live_deltas = true;
+        let mut events = bus.events(&turn).await;
+
+        execute(&bus.context, &turn).await;
+
+        let mut streamed = String::new();
+        let done = loop {
+            match next_event(&mut events).await {
+                RunEvent::Delta { text } => streamed.push_str(&text),
+                RunEvent::Started => {}
+                other => break done_content(other),
+            }
+        };
+        assert_eq!(done, "Let me look.\n\nNothing there.");
+        assert_eq!(done, streamed);
+        let transcript = bus.transcript(&turn.session_key).await;
+        assert_eq!(
+            transcript.messages.last().map(|m| m.content.as_str()),
+            Some("Nothing there."),
+            "the history keeps each step apart"
+        );
     }
 
     #[tokio::test]
