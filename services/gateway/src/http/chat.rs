@@ -116,6 +116,7 @@ fn build_turn(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|key| !key.is_empty());
+    super::tool_results::check(&call.messages, session_key.is_some())?;
     let (persist, session_key, messages) = match (session_key, idempotency_key) {
         (Some(key), _) => (true, key, new_messages(&call.messages)?),
         // A one-off with a key is stored as a session of its own, named by the key: its retry is

@@ -11,6 +11,7 @@ pub mod images;
 mod metrics;
 mod models;
 pub mod openai;
+mod tool_results;
 
 use std::sync::Arc;
 
