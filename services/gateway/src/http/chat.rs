@@ -308,6 +308,7 @@ async fn first_word(
     turn_timeout: Duration,
 ) -> Result<Option<RunEvent>, ApiError> {
     let mut deadline = None;
+    let mut started = false;
     loop {
         let next = match deadline {
             // Dropping an unfinished wait loses no event: they queue in the subscription.
@@ -321,8 +322,13 @@ async fn first_word(
         };
         match next {
             Next::Event(RunEvent::Started) => {
+                started = true;
                 deadline = Some(tokio::time::Instant::now() + STREAM_STATUS_PATIENCE);
             }
+            // Text without the start: a retry (the same Idempotency-Key) that joined the turn
+            // under way hears it from the middle. It streams the whole answer once it is done
+            // instead of the rest alone, which looked like a complete answer.
+            Next::Event(RunEvent::Delta { .. }) if !started => {}
             Next::Event(event @ (RunEvent::Delta { .. } | RunEvent::Done { .. })) => {
                 return Ok(Some(event));
             }
@@ -604,6 +610,40 @@ mod tests {
             json!({"role": "assistant", "content": "Stored."})
         );
         assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_joins_a_turn_under_way_streams_the_whole_answer() {
+        // The turn started before this request subscribed: its first words are gone.
+        let events = [
+            RunEvent::Delta {
+                text: "lo, ".into(),
+            },
+            RunEvent::Delta {
+                text: "world".into(),
+            },
+            done("Hello, world"),
+        ];
+        let (_nats, submitted) = submitted_with(true, &events).await;
+
+        let data = sse_data(
+            stream_response(
+                submitted,
+                hello(json!({"stream": true})),
+                "t6".into(),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("a stream"),
+        )
+        .await;
+
+        let first: Value = serde_json::from_str(&data[0]).expect("a chunk");
+        assert_eq!(
+            first["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "Hello, world"})
+        );
+        assert_eq!(data.len(), 3, "the answer, the finish, [DONE]: {data:?}");
     }
 
     #[tokio::test]
