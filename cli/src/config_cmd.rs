@@ -21,8 +21,9 @@ use crate::target::exit;
 pub struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Config file (default: $PINCER_CONFIG, ./config/pincer.json5, ~/.pincer/pincer.json5).
-    #[arg(long, global = true)]
+    /// Config file (default: $PINCER_CONFIG, ./config/pincer.json5, ~/.pincer/pincer.json5);
+    /// `--config` as every other command calls it.
+    #[arg(long, global = true, visible_alias = "config")]
     file: Option<PathBuf>,
     /// Print JSON.
     #[arg(long, global = true)]

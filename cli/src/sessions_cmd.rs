@@ -138,8 +138,22 @@ async fn show(gateway: &Gateway, key: &str, limit: usize, json_out: bool) -> Exi
     })
 }
 
-/// `pincer sessions reset KEY`.
+/// `pincer sessions reset KEY`: only a session that exists (a mistyped key would reset nothing
+/// and leave an empty session behind under the typo).
 async fn reset(gateway: &Gateway, key: &str, json_out: bool) -> ExitCode {
-    let result = target::call(gateway, "sessions.reset", json!({ "sessionKey": key })).await;
+    let known = target::call(
+        gateway,
+        "chat.history",
+        json!({ "sessionKey": key, "limit": 1 }),
+    )
+    .await;
+    let result = match known {
+        Ok(payload) if payload["exists"] == false => {
+            eprintln!("pincer: no session {key:?} (see pincer sessions list)");
+            Err(target::exit::DATA)
+        }
+        Ok(_) => target::call(gateway, "sessions.reset", json!({ "sessionKey": key })).await,
+        Err(code) => Err(code),
+    };
     output::print_result(result, json_out, |_| println!("session {key} starts over"))
 }

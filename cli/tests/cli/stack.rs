@@ -126,6 +126,15 @@ async fn sessions_usage_and_gateway_status_show_the_stack() {
     assert_eq!(history["messages"], json!([]));
     let missing = pincer(&stack, &["sessions", "show", "agent:main:nobody"]);
     assert_eq!(missing.status.code(), Some(65));
+    let mistyped = pincer(&stack, &["sessions", "reset", "agent:main:nobody"]);
+    assert_eq!(mistyped.status.code(), Some(65), "{mistyped:?}");
+    let listed = pincer(&stack, &["sessions", "list", "--json"]);
+    let sessions: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        sessions["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "no session made under the typo: {sessions}"
+    );
 
     let status = pincer(&stack, &["gateway", "status", "--json"]);
     assert!(status.status.success(), "{status:?}");

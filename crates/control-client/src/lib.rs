@@ -105,7 +105,11 @@ pub fn connect_frame(auth: Value, scopes: &[&str]) -> Value {
         "type": "req", "id": "connect", "method": "connect",
         "params": {
             "minProtocol": 4, "maxProtocol": 4,
-            "client": { "id": "pincer-tests", "version": "0", "platform": "test", "mode": "test" },
+            // OpenClaw's names for a command-line client.
+            "client": {
+                "id": "cli", "version": env!("CARGO_PKG_VERSION"),
+                "platform": std::env::consts::OS, "mode": "cli",
+            },
             "role": "operator", "scopes": scopes, "auth": auth,
         }
     })
