@@ -23,6 +23,9 @@ pub(crate) fn check(config: &Config, scope: Scope, origin: &str) -> Result<(), E
     if scope.includes("cron") {
         check_cron(config).map_err(|(path, message)| fail(path, message))?;
     }
+    if scope.includes("tools") {
+        check_tools(&config.tools).map_err(|(path, message)| fail(path, message))?;
+    }
     if scope.includes("mcp") {
         config
             .mcp
@@ -33,6 +36,17 @@ pub(crate) fn check(config: &Config, scope: Scope, origin: &str) -> Result<(), E
 }
 
 type Failure = (String, String);
+
+/// `tools.allow`/`tools.deny` may name only groups that exist.
+fn check_tools(tools: &crate::Tools) -> Result<(), Failure> {
+    for (list, patterns) in [("allow", &tools.allow), ("deny", &tools.deny)] {
+        for (index, pattern) in patterns.iter().enumerate() {
+            crate::schema::tool_groups::check(pattern)
+                .map_err(|message| (format!("tools.{list}[{index}]"), message))?;
+        }
+    }
+    Ok(())
+}
 
 fn check_gateway(config: &Config) -> Result<(), Failure> {
     let gateway = &config.gateway;
@@ -563,6 +577,21 @@ mod tests {
         let (path, message) = error(json, Scope::All).expect("two defaults");
         assert_eq!(path, "agents.entries.b.default");
         assert!(message.contains("`a`"), "{message}");
+    }
+
+    #[test]
+    fn a_tool_group_that_does_not_exist_is_named() {
+        let json = r#"{"tools": {"deny": ["group:runtime", "group:filesystem"]}}"#;
+        let (path, message) = error(json, Scope::All).expect("unknown group");
+        assert_eq!(path, "tools.deny[1]");
+        assert!(message.contains("group:fs"), "{message}");
+        assert_eq!(
+            error(
+                r#"{"tools": {"allow": ["group:fs", "bash", "*_search"]}}"#,
+                Scope::All
+            ),
+            None
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod mcp;
 pub mod memory_search;
 pub mod models;
+pub mod tool_groups;
 pub mod tools;
 pub mod web;
 

@@ -13,7 +13,8 @@ pub const DEFAULT_EXEC_MAX_OUTPUT_CHARS: usize = 16_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tools {
-    /// Only these tools are offered (names, `server__*` wildcards for MCP); empty = every built-in.
+    /// Only these tools are offered (names, OpenClaw's `group:` names, `*` wildcards such as
+    /// `server__*` for an MCP server's); empty = every built-in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
     /// Never offer these tools; wins over `allow`.
@@ -121,13 +122,11 @@ fn default_exec_output() -> usize {
 }
 
 impl Tools {
-    /// Whether the tool `name` passes `allow`/`deny` (exact names, or a trailing `*` prefix match).
+    /// Whether the tool `name` passes `allow`/`deny`: names, OpenClaw's groups (`group:fs`) and
+    /// aliases (`bash`), `*` wildcards (see [`super::tool_groups`]).
     #[must_use]
     pub fn permits(&self, name: &str) -> bool {
-        let matches = |pattern: &String| match pattern.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => pattern == name,
-        };
+        let matches = |pattern: &String| super::tool_groups::matches(pattern, name);
         if self.deny.iter().any(matches) {
             return false;
         }
