@@ -261,6 +261,13 @@ impl<'a> Run<'a> {
         {
             return Ok(true);
         }
+        if compaction::split_point(&self.history, window) == 0 {
+            // Nothing older to summarise: what fills the window is the tools, the prompt or
+            // the latest exchange. The estimate errs high on purpose; the provider decides,
+            // and a real overflow comes back as one.
+            tracing::info!(window, "prompt near the window, but nothing to compact");
+            return Ok(true);
+        }
         self.compact(window).await?;
         Ok(false)
     }
@@ -961,6 +968,22 @@ mod tests {
             requests[0].max_tokens, 1024,
             "the first call is the summary"
         );
+    }
+
+    #[tokio::test]
+    async fn a_prompt_near_the_window_with_nothing_to_summarise_is_sent_as_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = agent(dir.path(), serde_json::json!({}));
+        // One earlier message fills the 2,048-token estimate by itself: there is nothing older
+        // to summarise, and the call goes out (the provider decides) instead of failing.
+        let router = ScriptedRouter::start(vec![Answer::text("fine")], 2048).await;
+        let history = vec![ChatMessage::text(Role::User, "z".repeat(6_000))];
+
+        let result = run_turn(&router, &agent, &history).await;
+
+        assert_eq!(answered(&result).0, "fine");
+        assert!(result.compacted.is_none());
+        assert_eq!(router.requests().len(), 1, "no summary call");
     }
 
     #[tokio::test]

@@ -74,7 +74,9 @@ pub fn needed(chars: usize, window: u32) -> bool {
 }
 
 /// Where the verbatim tail starts: the latest messages within [`TAIL_PERCENT`] of the window, at
-/// least the last one, never starting on a tool result (its call stays with it).
+/// least the last one, never starting on a tool result (its call stays with it), and on a
+/// person's message where one is near: the message an answer answers stays with it when that
+/// takes at most another tail's worth, else the tail starts at the next one.
 pub fn split_point(history: &[ChatMessage], window: u32) -> usize {
     let budget = window as usize * TAIL_PERCENT / 100 * CHARS_PER_TOKEN;
     let mut used = 0;
@@ -90,7 +92,24 @@ pub fn split_point(history: &[ChatMessage], window: u32) -> usize {
     while start > 0 && start < history.len() && history[start].role == Role::Tool {
         start -= 1;
     }
-    start
+    if start == 0 || start == history.len() || history[start].role == Role::User {
+        return start;
+    }
+    // Back to the question, within budget, leaving something to summarise.
+    let mut back = start;
+    let mut extra = 0;
+    while back > 1 && history[back].role != Role::User && extra <= budget {
+        back -= 1;
+        extra += message_chars(&history[back]);
+    }
+    if history[back].role == Role::User && back > 0 && extra <= budget {
+        return back;
+    }
+    // Else on to the next question, if there is one.
+    history[start..]
+        .iter()
+        .position(|m| m.role == Role::User)
+        .map_or(start, |offset| start + offset)
 }
 
 /// Summarises `history[..split]` through the router and returns the new history:
@@ -235,6 +254,28 @@ mod tests {
             1,
             "a kept tool result brings its call"
         );
+    }
+
+    #[test]
+    fn the_tail_starts_with_the_question_its_answer_answers() {
+        // Budget ≈ 750 chars: the last answer fits, its question (500) is brought along.
+        let history = vec![
+            text(Role::User, 500),
+            text(Role::Assistant, 300),
+            text(Role::User, 500),
+            text(Role::Assistant, 300),
+        ];
+        assert_eq!(split_point(&history, 1000), 2);
+        // A question too big to bring along: the tail starts at the next question instead.
+        let history = vec![
+            text(Role::User, 100),
+            text(Role::Assistant, 100),
+            text(Role::User, 5000),
+            text(Role::Assistant, 300),
+            text(Role::User, 100),
+            text(Role::Assistant, 200),
+        ];
+        assert_eq!(split_point(&history, 1000), 4);
     }
 
     #[test]
