@@ -5,7 +5,8 @@
 //! `server/discover` fails with -32022 listing them).
 //!
 //! Tools: `echo {text}`, `add {a, b}`, `fail {}` (an `isError` result), `slow {ms}`, `crash {}`
-//! (the process exits with code 3), `garbage {}` (a non-JSON line on stdout, then a normal answer),
+//! (the process exits with code 3), `grow {}` (adds the tool `grown` and sends
+//! `notifications/tools/list_changed`), `garbage {}` (a non-JSON line on stdout, then a normal answer),
 //! `secret {}` (for deny-by-default checks), `era {}` (the protocol version of the call),
 //! `image {}` (an image block), `structured {}` (only `structuredContent`), `cancelled {}` (how
 //! many `slow` calls the client cancelled) and `env {name}` (a variable of its environment).

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use rmcp::model::{
@@ -23,6 +23,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "fail",
     "slow",
     "crash",
+    "grow",
     "garbage",
     "secret",
     "era",
@@ -53,7 +54,8 @@ pub struct TestServer {
     options: Options,
     /// Whether stdout is the transport (then `garbage` writes to it).
     stdio: bool,
-    tools: Arc<Vec<Tool>>,
+    /// Its tools; `grow` adds one.
+    tools: Arc<std::sync::RwLock<Vec<Tool>>>,
     /// `slow` calls the client cancelled (shared by the sessions of one process).
     cancelled: Arc<AtomicUsize>,
 }
@@ -71,11 +73,20 @@ impl TestServer {
         Self {
             options,
             stdio,
-            tools: Arc::new(tools()),
+            tools: Arc::new(std::sync::RwLock::new(tools())),
             cancelled,
         }
     }
 }
+
+impl TestServer {
+    fn tools(&self) -> std::sync::RwLockReadGuard<'_, Vec<Tool>> {
+        self.tools.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The tool `grow` adds.
+const GROWN: &str = "grown";
 
 fn schema(value: Value) -> Arc<JsonObject> {
     match value {
@@ -110,6 +121,11 @@ fn tools() -> Vec<Tool> {
             ),
         ),
         Tool::new("crash", "Exits the server process at once.", empty()),
+        Tool::new(
+            "grow",
+            "Adds the tool `grown` and says the tools changed.",
+            empty(),
+        ),
         Tool::new(
             "garbage",
             "Writes a line that is not JSON-RPC to stdout, then answers.",
@@ -187,9 +203,16 @@ fn invalid(message: impl Into<Cow<'static, str>>) -> ErrorData {
 
 impl rmcp::ServerHandler for TestServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
-            Implementation::new("pincer-mcp-test-server", env!("CARGO_PKG_VERSION")),
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
         )
+        .with_server_info(Implementation::new(
+            "pincer-mcp-test-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
@@ -227,12 +250,13 @@ impl rmcp::ServerHandler for TestServer {
             Some(cursor) => cursor
                 .parse::<usize>()
                 .ok()
-                .filter(|start| *start < self.tools.len())
+                .filter(|start| *start < self.tools().len())
                 .ok_or_else(|| invalid(format!("bad cursor {cursor:?}")))?,
         };
-        let end = (start + PAGE).min(self.tools.len());
-        let mut page = ListToolsResult::with_all_items(self.tools[start..end].to_vec());
-        if end < self.tools.len() {
+        let tools = self.tools().clone();
+        let end = (start + PAGE).min(tools.len());
+        let mut page = ListToolsResult::with_all_items(tools[start..end].to_vec());
+        if end < tools.len() {
             page.next_cursor = Some(end.to_string());
         }
         Ok(page)
@@ -288,6 +312,22 @@ impl rmcp::ServerHandler for TestServer {
                 Ok(text("wrote garbage"))
             }
             "secret" => Ok(text("the secret is 42")),
+            "grow" => {
+                {
+                    let mut tools = self.tools.write().unwrap_or_else(PoisonError::into_inner);
+                    if !tools.iter().any(|tool| tool.name == GROWN) {
+                        tools.push(Tool::new(
+                            GROWN,
+                            "Added by `grow`.",
+                            schema(json!({"type": "object", "properties": {}})),
+                        ));
+                    }
+                }
+                // Unasked, as servers before 2026-07-28 send it.
+                let _ = context.peer.notify_tool_list_changed().await;
+                Ok(text("grew"))
+            }
+            GROWN => Ok(text("grown")),
             "era" => Ok(text(
                 context
                     .protocol_version()

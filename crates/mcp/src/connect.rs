@@ -3,10 +3,14 @@
 use std::time::Duration;
 
 use pincer_config::{McpServer, McpTransport, ServerProblem};
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion, Tool};
+use std::sync::Arc;
+
+use rmcp::model::{ProtocolVersion, Tool};
 use rmcp::service::{ClientInitializeError, RunningService};
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _, RoleClient};
+use tokio::sync::Notify;
 
+use super::client::Client;
 use super::transport::{self, Launcher, StderrTail, StdioCommand, TransportError};
 
 /// How long a failed handshake waits for a dead server's last stderr lines.
@@ -18,7 +22,9 @@ const DISCOVER_PATIENCE: Duration = Duration::from_secs(10);
 /// A live connection and what the server listed.
 pub(crate) struct Session {
     /// The client; dropping it closes the connection (and kills a stdio child).
-    pub service: RunningService<RoleClient, ClientConfig>,
+    pub service: RunningService<RoleClient, Client>,
+    /// Woken when the server says its tools changed.
+    pub tools_changed: Arc<Notify>,
     /// Every tool the server lists.
     pub tools: Vec<Tool>,
     /// The stdio child's process id.
@@ -66,17 +72,6 @@ impl ConnectError {
     }
 }
 
-/// The identity and capabilities this client announces (no sampling, roots or elicitation), at
-/// the newest version that has an `initialize` handshake (discovery picks its own).
-fn client_info() -> ClientConfig {
-    let mut info = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("pincer-agent-runner", env!("CARGO_PKG_VERSION")),
-    );
-    info.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
-    info
-}
-
 /// Modern servers answer `server/discover`; others get `initialize`.
 fn auto() -> ClientLifecycleMode {
     ClientLifecycleMode::Auto {
@@ -86,7 +81,7 @@ fn auto() -> ClientLifecycleMode {
 }
 
 type Handshake = (
-    Result<(RunningService<RoleClient, ClientConfig>, Option<u32>), ClientInitializeError>,
+    Result<(RunningService<RoleClient, Client>, Option<u32>), ClientInitializeError>,
     Option<StderrTail>,
 );
 
@@ -127,12 +122,12 @@ async fn handshake(
                 },
             )?;
             let pid = child.id();
-            let service = client_info().serve_with_lifecycle(child, mode).await;
+            let service = Client::new().serve_with_lifecycle(child, mode).await;
             (service.map(|service| (service, pid)), Some(tail))
         }
         McpTransport::Http { url, headers } => {
             let http = transport::http(url, headers)?;
-            let service = client_info().serve_with_lifecycle(http, mode).await;
+            let service = Client::new().serve_with_lifecycle(http, mode).await;
             (service.map(|service| (service, None)), None)
         }
     })
@@ -187,8 +182,10 @@ pub(crate) async fn connect(
             after: server.timeout(),
         })?
         .map_err(|error| ConnectError::ListTools(error.to_string()))?;
+    let tools_changed = service.service().tools_changed();
     Ok(Session {
         service,
+        tools_changed,
         tools,
         pid,
     })

@@ -18,6 +18,7 @@
 pub mod call;
 mod call_error;
 pub mod catalog;
+pub(crate) mod client;
 pub mod connect;
 pub mod result;
 mod session_client;

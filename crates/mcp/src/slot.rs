@@ -144,6 +144,19 @@ impl Slot {
         self.changed();
     }
 
+    /// The live connection's server listed `tools` again (they changed).
+    pub(crate) fn relisted(&self, tools: &[Tool]) {
+        let exposed = catalog::expose(&self.name, &self.config, tools);
+        let mut state = self.write();
+        if state.live.is_none() {
+            return;
+        }
+        state.tools = exposed;
+        state.listed = tools.len();
+        drop(state);
+        self.changed();
+    }
+
     /// The connection is gone; `next` says whether a restart follows.
     pub(crate) fn disconnected(&self, error: &str, next: ServerState) {
         let mut state = self.write();

@@ -8,6 +8,7 @@ use rmcp::service::QuitReason;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::client;
 use super::connect::{self, Session};
 use super::slot::{Live, Slot};
 use super::status::ServerState;
@@ -74,6 +75,7 @@ pub(crate) async fn supervise(slot: Arc<Slot>, shutdown: CancellationToken) {
 async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> Ended {
     let Session {
         service,
+        tools_changed,
         tools,
         pid,
     } = session;
@@ -96,28 +98,39 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
         protocol_version,
         pid,
     );
+    let listening = client::listen_for_tool_changes(&service, tools_changed.clone());
+    let peer = service.peer().clone();
     let stop = service.cancellation_token();
     let waiting = service.waiting();
     tokio::pin!(waiting);
-    let ended = tokio::select! {
-        quit = &mut waiting => {
-            let why = match quit {
-                Ok(QuitReason::JoinError(error)) | Err(error) => format!("the client task failed: {error}"),
-                Ok(_) => "the connection closed (the server exited or closed its output)".to_owned(),
-            };
-            slot.disconnected(&why, ServerState::Restarting);
-            return Ended::Failed(why);
-        }
-        () = restart.notified() => {
-            let why = "it stopped answering calls".to_owned();
-            slot.disconnected(&why, ServerState::Restarting);
-            Ended::Failed(why)
-        }
-        () = shutdown.cancelled() => {
-            slot.stopped();
-            Ended::Shutdown
+    let ended = loop {
+        tokio::select! {
+            quit = &mut waiting => {
+                let why = match quit {
+                    Ok(QuitReason::JoinError(error)) | Err(error) => format!("the client task failed: {error}"),
+                    Ok(_) => "the connection closed (the server exited or closed its output)".to_owned(),
+                };
+                slot.disconnected(&why, ServerState::Restarting);
+                if let Some(listening) = listening {
+                    listening.abort();
+                }
+                return Ended::Failed(why);
+            }
+            () = restart.notified() => {
+                let why = "it stopped answering calls".to_owned();
+                slot.disconnected(&why, ServerState::Restarting);
+                break Ended::Failed(why);
+            }
+            () = tools_changed.notified() => relist(slot, &peer).await,
+            () = shutdown.cancelled() => {
+                slot.stopped();
+                break Ended::Shutdown;
+            }
         }
     };
+    if let Some(listening) = listening {
+        listening.abort();
+    }
     stop.cancel();
     if tokio::time::timeout(CLOSE_PATIENCE, &mut waiting)
         .await
@@ -126,4 +139,20 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
         tracing::warn!("mcp server connection did not close in time; abandoning it");
     }
     ended
+}
+
+/// Lists the server's tools again after it said they changed; the model is offered the new list
+/// from its next call on. A failed listing keeps the tools known so far.
+async fn relist(slot: &Slot, peer: &rmcp::Peer<rmcp::RoleClient>) {
+    match tokio::time::timeout(slot.config.timeout(), peer.list_all_tools()).await {
+        Ok(Ok(tools)) => {
+            tracing::info!(
+                listed = tools.len(),
+                "mcp server's tools changed; listed again"
+            );
+            slot.relisted(&tools);
+        }
+        Ok(Err(error)) => tracing::warn!(%error, "listing the changed tools failed"),
+        Err(_) => tracing::warn!("listing the changed tools timed out"),
+    }
 }

@@ -6,3 +6,4 @@ mod eras;
 mod permissions;
 mod supervision;
 mod support;
+mod tool_changes;
