@@ -214,10 +214,15 @@ impl ServerProblem {
     }
 }
 
-/// Whether `name` may name a server: `[A-Za-z0-9_-]+`, since it becomes part of tool names.
+/// Whether `name` may name a server: `[A-Za-z0-9_-]+` without `__` or a final `_`, since it
+/// becomes the prefix of tool names.
 #[must_use]
 pub fn valid_server_name(name: &str) -> bool {
+    // No `__`, and no `_` at the end: `<name>__<tool>` must say where the server's name ends, or
+    // servers `x` and `x__y` (or `x_`) would offer the same tool names and calls reach the wrong one.
     !name.is_empty()
+        && !name.contains("__")
+        && !name.ends_with('_')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -387,7 +392,7 @@ impl Mcp {
             if !valid_server_name(name) {
                 return Err((
                     format!("mcp.servers.{name}"),
-                    "server names may only contain A-Z, a-z, 0-9, `_` and `-` (they prefix tool names as `<name>__<tool>`)".into(),
+                    "server names may only contain A-Z, a-z, 0-9, `_` and `-`, without `__` or a `_` at the end (they prefix tool names as `<name>__<tool>`)".into(),
                 ));
             }
             if let Err(problem) = server.transport() {
@@ -490,7 +495,7 @@ mod tests {
     #[test]
     fn server_names_are_tool_prefixes() {
         assert!(valid_server_name("git-hub_2"));
-        for bad in ["", "a b", "a.b", "ü", "a/b"] {
+        for bad in ["", "a b", "a.b", "ü", "a/b", "x__y", "x_"] {
             assert!(!valid_server_name(bad), "{bad}");
         }
         let mcp: Mcp = serde_json::from_value(json!({"servers": {"a.b": {"command": "x"}}}))
