@@ -87,7 +87,15 @@ impl AgentSet {
                 .zip(embedding_model.clone())
                 .map(|(router, model)| Embedder::new(router.clone(), model));
             let memory = MemoryIndex::new(ws.root(), embedder);
-            let mut toolbox = ToolBox::new(&resolved.id, ws, tools).with_memory(memory);
+            let access = config
+                .defaults
+                .sandbox
+                .as_ref()
+                .map(pincer_config::Sandbox::workspace_access)
+                .unwrap_or_default();
+            let mut toolbox = ToolBox::new(&resolved.id, ws, tools)
+                .with_memory(memory)
+                .with_workspace_access(access);
             if let Some(host) = host {
                 toolbox = toolbox.with_host(host.clone());
             }

@@ -271,7 +271,8 @@ pub struct Sandbox {
     /// a command unconfined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SandboxMode>,
-    /// What `exec` may do with the agent's workspace: `rw` (default), `ro` or `none`.
+    /// What `exec` and the file tools may do with the agent's workspace: `rw` (default), `ro` or
+    /// `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_access: Option<WorkspaceAccess>,
     /// `network`: `none` (no network for `exec`, the default) or any other value (HTTP and HTTPS).

@@ -144,9 +144,16 @@ pub struct ToolBox {
     agent: String,
     workspace: Workspace,
     policy: pincer_config::Tools,
+    /// `agents.defaults.sandbox.workspaceAccess`: what the tools may do with the workspace.
+    access: pincer_config::WorkspaceAccess,
     host: Option<Arc<ToolHost>>,
     memory: MemoryIndex,
 }
+
+/// The built-in tools that change the workspace: not offered when it is read-only.
+const WRITING: &[&str] = &["write", "edit", "memory_write"];
+/// The built-in tools that read it: not offered either when tools may not see it.
+const READING: &[&str] = &["read", "list", "memory_search"];
 
 impl ToolBox {
     /// Tools of `agent` over `workspace` under `policy` (`tools` in the config); memory is
@@ -157,7 +164,26 @@ impl ToolBox {
             memory: MemoryIndex::new(workspace.root(), None),
             workspace,
             policy: policy.clone(),
+            access: pincer_config::WorkspaceAccess::default(),
             host: None,
+        }
+    }
+
+    /// Offers only what `access` (OpenClaw's `sandbox.workspaceAccess`) lets tools do with the
+    /// workspace: `ro` leaves out the tools that write it, `none` those that read it too.
+    #[must_use]
+    pub fn with_workspace_access(mut self, access: pincer_config::WorkspaceAccess) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Whether the workspace access lets the built-in tool `name` be offered.
+    fn access_permits(&self, name: &str) -> bool {
+        use pincer_config::WorkspaceAccess;
+        match self.access {
+            WorkspaceAccess::Rw => true,
+            WorkspaceAccess::Ro => !WRITING.contains(&name),
+            WorkspaceAccess::None => !WRITING.contains(&name) && !READING.contains(&name),
         }
     }
 
@@ -284,7 +310,7 @@ impl ToolBox {
                     }),
             );
         }
-        specs.retain(|spec| self.policy.permits(&spec.name));
+        specs.retain(|spec| self.policy.permits(&spec.name) && self.access_permits(&spec.name));
         specs
     }
 
@@ -426,5 +452,36 @@ mod tests {
             .expect_err("off");
         assert!(matches!(error, ToolError::Unknown { .. }));
         assert!(tools.call("read", r#"{"path":"SOUL.md"}"#).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_read_only_workspace_offers_no_tool_that_writes_it() {
+        use pincer_config::WorkspaceAccess;
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::open(dir.path()).expect("ws");
+        let names = |tools: &ToolBox| -> Vec<String> {
+            tools.specs().into_iter().map(|s| s.name).collect()
+        };
+        let read_only = ToolBox::new("main", ws.clone(), &Default::default())
+            .with_workspace_access(WorkspaceAccess::Ro);
+        let offered = names(&read_only);
+        for tool in ["write", "edit", "memory_write"] {
+            assert!(!offered.contains(&tool.to_owned()), "{tool}");
+        }
+        assert!(offered.contains(&"read".to_owned()));
+        let refused = read_only
+            .call("write", r#"{"path":"a","content":"b"}"#)
+            .await
+            .expect_err("not offered");
+        assert!(matches!(refused, ToolError::Unknown { .. }));
+        assert!(!dir.path().join("a").exists());
+
+        let unseen = ToolBox::new("main", ws, &Default::default())
+            .with_workspace_access(WorkspaceAccess::None);
+        let offered = names(&unseen);
+        for tool in ["read", "list", "memory_search", "write"] {
+            assert!(!offered.contains(&tool.to_owned()), "{tool}");
+        }
+        assert!(offered.contains(&"cron".to_owned()), "the rest stays");
     }
 }
