@@ -71,9 +71,18 @@ pub fn read(ws: &Workspace, arguments: &str) -> Result<String, ToolError> {
         return Ok(selected);
     }
     let kept: String = selected.chars().take(READ_CAP).collect();
-    let lines = kept.lines().count();
+    // Whole lines only, so that the offset to continue from starts where this stops; a first
+    // line longer than the cap is shown in part, and the next offset is the line after it.
+    let (kept, lines, part) = match kept.rfind('\n') {
+        Some(end) => (&kept[..=end], kept[..=end].lines().count(), ""),
+        None => (
+            kept.as_str(),
+            1,
+            "; its first line is longer than that and shown in part",
+        ),
+    };
     Ok(format!(
-        "{kept}\n[... truncated at {READ_CAP} of {chars} characters; continue with offset={}]",
+        "{kept}\n[... truncated at {READ_CAP} of {chars} characters{part}; continue with offset={}]",
         first + lines
     ))
 }
@@ -336,6 +345,25 @@ mod tests {
             out.contains("truncated at 32000 of 100000 characters; continue with offset=321"),
             "{}",
             &out[out.len() - 120..]
+        );
+        // Lines that do not end at the cap: the window stops at the last whole line, and the
+        // offset given starts with the one it left out.
+        let line = "y".repeat(108);
+        std::fs::write(ws.root().join("odd.txt"), format!("{line}\n").repeat(1000)).expect("write");
+        let out = read(&ws, r#"{"path":"odd.txt"}"#).expect("read");
+        let (shown, note) = out.split_once("\n[...").expect("truncated");
+        assert_eq!(shown.lines().count(), 293);
+        assert!(shown.lines().all(|l| l.len() == 108), "whole lines only");
+        assert!(note.contains("continue with offset=294"), "{note}");
+        let next = read(&ws, r#"{"path":"odd.txt","offset":294,"limit":1}"#).expect("read");
+        assert_eq!(next.trim_end().len(), 108);
+        // One line longer than the cap: shown in part, and the offset goes past it.
+        std::fs::write(ws.root().join("one.txt"), "z".repeat(40_000)).expect("write");
+        let out = read(&ws, r#"{"path":"one.txt"}"#).expect("read");
+        assert!(
+            out.contains("shown in part; continue with offset=2"),
+            "{}",
+            &out[32_000..]
         );
     }
 }
