@@ -177,7 +177,7 @@ pub struct ClientTool {
 
 /// How the model samples this turn's answers, where the caller chose; unset means the model's
 /// configured defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sampling {
     /// 0 (focused) to 2 (varied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +185,21 @@ pub struct Sampling {
     /// Upper bound on each answer's tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Up to four sequences that end an answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Best-effort repeatable sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// -2 to 2: against tokens that appeared at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
+    /// -2 to 2: against tokens that appeared often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
 }
 
 impl Sampling {

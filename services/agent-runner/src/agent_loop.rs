@@ -322,16 +322,22 @@ impl<'a> Run<'a> {
             return Err(Next::End(self.timed_out()));
         };
         let resolved = &self.agent.resolved;
+        let sampling = &self.input.sampling;
         let request = pb::ChatRequest {
             model: self.input.model.to_owned(),
             fallbacks: resolved.fallbacks.clone(),
             messages,
             tools: self.tools.clone(),
-            max_tokens: self.input.sampling.max_tokens.unwrap_or(0),
+            max_tokens: sampling.max_tokens.unwrap_or(0),
             session_key: self.input.session_key.to_owned(),
             timeout_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
             thinking: thinking_wire(self.input.thinking) as i32,
-            temperature: self.input.sampling.temperature,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            stop: sampling.stop.clone(),
+            seed: sampling.seed,
+            presence_penalty: sampling.presence_penalty,
+            frequency_penalty: sampling.frequency_penalty,
         };
         let call = model_call::call(self.input.router, request, self.input.live);
         match tokio::time::timeout(remaining, call).await {

@@ -147,7 +147,7 @@ pub async fn compact(
         timeout_ms: 180_000,
         // A summary needs no deliberation: the provider's default.
         thinking: pb::Thinking::Unspecified as i32,
-        temperature: None,
+        ..Default::default()
     };
     let reply = model_call::call(router, request, None)
         .await

@@ -400,7 +400,7 @@ async fn run_agent(
             new_messages: &request.messages,
             model: &model,
             thinking,
-            sampling: request.sampling,
+            sampling: request.sampling.clone(),
             session_key: &request.session_key,
             tools: crate::tools::CallContext {
                 turn: Some((context, request)),

@@ -16,7 +16,9 @@ use tracing::Instrument;
 use crate::failover::events::{Attempt, CallFailure, Done, Event};
 use crate::failover::{self, Call, Engine};
 use crate::gathered::Gathered;
-use crate::providers::{CallRequest, ErrorKind, Image, Message, Role, Tool, ToolCall, Usage};
+use crate::providers::{
+    CallRequest, ErrorKind, Image, Message, Role, Sampling, Tool, ToolCall, Usage,
+};
 use crate::{embeddings, status};
 
 /// What the engine reports, as it goes out on the wire.
@@ -226,7 +228,26 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
             .temperature
             .filter(|t| t.is_finite() && (0.0..=2.0).contains(t))
             .map(decimal),
+        sampling: Sampling {
+            top_p: within(request.top_p, 0.0, 1.0),
+            stop: request
+                .stop
+                .into_iter()
+                .filter(|stop| !stop.is_empty())
+                .take(4)
+                .collect(),
+            seed: request.seed,
+            presence_penalty: within(request.presence_penalty, -2.0, 2.0),
+            frequency_penalty: within(request.frequency_penalty, -2.0, 2.0),
+        },
     }
+}
+
+/// `value` as the number the client wrote, when it lies within `low..=high`.
+fn within(value: Option<f32>, low: f32, high: f32) -> Option<f64> {
+    value
+        .filter(|v| v.is_finite() && (low..=high).contains(v))
+        .map(decimal)
 }
 
 /// The wire's 32-bit `value` as the 64-bit number its shortest decimal form names: the client

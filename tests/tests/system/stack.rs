@@ -246,11 +246,14 @@ async fn a_retried_request_with_the_same_idempotency_key_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_openai_clients_temperature_and_max_tokens_reach_the_model() {
+async fn an_openai_clients_sampling_choices_reach_the_model() {
     let stack = Stack::start(Knobs::default()).await;
     let mut body = hi(Some("erin"));
     body["temperature"] = json!(0.25);
     body["max_tokens"] = json!(42);
+    body["top_p"] = json!(0.5);
+    body["stop"] = json!(["END"]);
+    body["seed"] = json!(7);
     let response = stack.chat(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let plain = stack.chat(&hi(None)).send().await.unwrap();
@@ -260,6 +263,9 @@ async fn an_openai_clients_temperature_and_max_tokens_reach_the_model() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].body["options"]["temperature"], 0.25);
     assert_eq!(calls[0].body["options"]["num_predict"], 42);
+    assert_eq!(calls[0].body["options"]["top_p"], 0.5);
+    assert_eq!(calls[0].body["options"]["stop"], json!(["END"]));
+    assert_eq!(calls[0].body["options"]["seed"], 7);
     assert!(
         calls[1].body["options"].get("temperature").is_none(),
         "nothing chosen, nothing sent: {}",

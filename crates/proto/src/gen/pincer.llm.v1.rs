@@ -51,6 +51,21 @@ pub struct ChatRequest {
     /// (Anthropic from API version 2026-10-21) do not get it.
     #[prost(float, optional, tag = "9")]
     pub temperature: ::core::option::Option<f32>,
+    /// Nucleus sampling (0 to 1); unset = the model's default. Not sent where `temperature` is not.
+    #[prost(float, optional, tag = "10")]
+    pub top_p: ::core::option::Option<f32>,
+    /// Up to four sequences that end the answer where they appear (not included in it).
+    #[prost(string, repeated, tag = "11")]
+    pub stop: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Best-effort repeatable sampling, for providers that take a seed (OpenAI-compatible, Ollama).
+    #[prost(int64, optional, tag = "12")]
+    pub seed: ::core::option::Option<i64>,
+    /// -2 to 2: penalises tokens that appeared at all (presence) or often (frequency), for providers
+    /// that take them (OpenAI-compatible, Ollama).
+    #[prost(float, optional, tag = "13")]
+    pub presence_penalty: ::core::option::Option<f32>,
+    #[prost(float, optional, tag = "14")]
+    pub frequency_penalty: ::core::option::Option<f32>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -151,7 +151,7 @@ fn build_turn(
         model: model_override(headers)?,
         spawn_depth: 0,
         parent_turn_id: None,
-        sampling: call.sampling,
+        sampling: call.sampling.clone(),
         client_tools: call.client_tools.clone(),
         timeout_secs: None,
         record_only: false,

@@ -23,7 +23,8 @@ pub struct ChatCall {
     /// `reasoning_effort` (`none`, `minimal`, `low`, `medium`, `high`, `xhigh`): this turn's
     /// thinking level.
     pub thinking: Option<pincer_config::ThinkingLevel>,
-    /// `temperature` and `max_completion_tokens` (or the older `max_tokens`).
+    /// `temperature`, `max_completion_tokens` (or the older `max_tokens`), `top_p`, `stop`, `seed`,
+    /// `presence_penalty` and `frequency_penalty`.
     pub sampling: Sampling,
     /// The pictures of each message (`image_url` parts), one list per message.
     pub images: Vec<Vec<super::images::InlineImage>>,
@@ -177,7 +178,64 @@ fn sampling(object: &serde_json::Map<String, Value>) -> Result<Sampling, ApiErro
     Ok(Sampling {
         temperature,
         max_tokens,
+        top_p: number_within(object, "top_p", 0.0, 1.0)?,
+        stop: stop_sequences(object)?,
+        seed: match object.get("seed") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) => {
+                Some(number.as_i64().ok_or_else(|| {
+                    type_error("seed", "an integer", &Value::Number(number.clone()))
+                })?)
+            }
+            Some(other) => return Err(type_error("seed", "an integer", other)),
+        },
+        presence_penalty: number_within(object, "presence_penalty", -2.0, 2.0)?,
+        frequency_penalty: number_within(object, "frequency_penalty", -2.0, 2.0)?,
     })
+}
+
+/// The number `field` when it lies within `low..=high`, as OpenAI bounds it.
+fn number_within(
+    object: &serde_json::Map<String, Value>,
+    field: &str,
+    low: f64,
+    high: f64,
+) -> Result<Option<f32>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => match number.as_f64() {
+            #[allow(clippy::cast_possible_truncation)] // within a small range
+            Some(value) if (low..=high).contains(&value) => Ok(Some(value as f32)),
+            _ => Err(ApiError::bad_request(
+                field,
+                format!("`{field}` must be between {low} and {high}, got {number}"),
+            )),
+        },
+        Some(other) => Err(type_error(field, "a number", other)),
+    }
+}
+
+/// `stop`: a string or up to four of them, as OpenAI takes it.
+fn stop_sequences(object: &serde_json::Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let stops = match object.get("stop") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(stop)) => vec![stop.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(stop) => Ok(stop.clone()),
+                other => Err(type_error("stop", "a string or an array of strings", other)),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(type_error("stop", "a string or an array of strings", other)),
+    };
+    if stops.len() > 4 || stops.iter().any(String::is_empty) {
+        return Err(ApiError::bad_request(
+            "stop",
+            "`stop` takes at most 4 sequences, none of them empty",
+        ));
+    }
+    Ok(stops)
 }
 
 /// `pincer/<id>` (or OpenClaw's `openclaw/<id>`) → `<id>`; a bare prefix means the default agent.
@@ -597,9 +655,27 @@ mod tests {
                 r#","max_completion_tokens":99999999999"#,
                 "max_completion_tokens",
             ),
+            (r#","top_p":1.5"#, "top_p"),
+            (r#","stop":["a","b","c","d","e"]"#, "stop"),
+            (r#","stop":[""]"#, "stop"),
+            (r#","stop":7"#, "stop"),
+            (r#","seed":1.5"#, "seed"),
+            (r#","presence_penalty":3"#, "presence_penalty"),
+            (r#","frequency_penalty":"lots""#, "frequency_penalty"),
         ] {
             assert_eq!(param_of(request(extra)), Some(param.into()), "{extra}");
         }
+        let call = request(
+            r#","top_p":0.9,"stop":"END","seed":7,"presence_penalty":-1,"frequency_penalty":0.5"#,
+        )
+        .unwrap();
+        assert_eq!(call.sampling.top_p, Some(0.9));
+        assert_eq!(call.sampling.stop, ["END"]);
+        assert_eq!(call.sampling.seed, Some(7));
+        assert_eq!(call.sampling.presence_penalty, Some(-1.0));
+        assert_eq!(call.sampling.frequency_penalty, Some(0.5));
+        let stops = request(r#","stop":["a","b"]"#).unwrap();
+        assert_eq!(stops.sampling.stop, ["a", "b"]);
     }
 
     #[test]

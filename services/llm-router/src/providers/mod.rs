@@ -33,6 +33,24 @@ pub struct CallRequest {
     pub thinking: Option<pincer_config::ThinkingLevel>,
     /// Sampling temperature chosen by the caller (`None`: the model's default, nothing sent).
     pub temperature: Option<f64>,
+    /// The caller's other sampling choices (each unset: nothing sent).
+    pub sampling: Sampling,
+}
+
+/// A caller's sampling choices besides the temperature, as OpenAI names them; each provider
+/// gets those its API takes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sampling {
+    /// Nucleus sampling, 0 to 1.
+    pub top_p: Option<f64>,
+    /// Sequences that end the answer.
+    pub stop: Vec<String>,
+    /// Best-effort repeatable sampling.
+    pub seed: Option<i64>,
+    /// -2 to 2.
+    pub presence_penalty: Option<f64>,
+    /// -2 to 2.
+    pub frequency_penalty: Option<f64>,
 }
 
 impl CallRequest {
@@ -425,7 +443,7 @@ mod tests {
 #[cfg(test)]
 mod thinking_tests {
     use pincer_config::ThinkingLevel;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -493,6 +511,51 @@ mod thinking_tests {
             1.5,
         );
         assert_eq!(pinned["temperature"], 1.0, "clamped to that API's range");
+    }
+
+    #[test]
+    fn each_provider_gets_the_sampling_choices_its_api_takes() {
+        let request = CallRequest {
+            sampling: Sampling {
+                top_p: Some(0.9),
+                stop: vec!["END".into()],
+                seed: Some(42),
+                presence_penalty: Some(0.5),
+                frequency_penalty: Some(-0.5),
+            },
+            ..CallRequest::default()
+        };
+        let openai = body_for(OPENAI, "openai/gpt-x", &request, false);
+        assert_eq!(
+            (&openai["top_p"], &openai["stop"], &openai["seed"]),
+            (&json!(0.9), &json!(["END"]), &json!(42))
+        );
+        assert_eq!(openai["presence_penalty"], 0.5);
+        assert_eq!(openai["frequency_penalty"], -0.5);
+        let ollama = body_for(
+            r#"{"providers": {"ollama": {"baseUrl": "http://127.0.0.1:1"}}}"#,
+            "ollama/llama3.2:3b",
+            &request,
+            false,
+        );
+        let options = &ollama["options"];
+        assert_eq!(
+            (&options["top_p"], &options["stop"], &options["seed"]),
+            (&json!(0.9), &json!(["END"]), &json!(42))
+        );
+        assert_eq!(options["frequency_penalty"], -0.5);
+        let current = body_for(ANTHROPIC, "anthropic/claude-x", &request, false);
+        assert_eq!(current["stop_sequences"], json!(["END"]));
+        for refused in ["top_p", "seed", "presence_penalty", "frequency_penalty"] {
+            assert!(current.get(refused).is_none(), "{refused}");
+        }
+        let pinned = body_for(
+            r#"{"providers": {"anthropic": {"apiKey": "k", "headers": {"anthropic-version": "2023-06-01"}}}}"#,
+            "anthropic/claude-x",
+            &request,
+            false,
+        );
+        assert_eq!(pinned["top_p"], json!(0.9));
     }
 
     /// A user message with one picture, as `reference`'s provider would get it.

@@ -54,6 +54,22 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
     if let Some(temperature) = request.temperature {
         options.insert("temperature".into(), json!(temperature));
     }
+    let sampling = &request.sampling;
+    for (option, value) in [
+        ("top_p", sampling.top_p),
+        ("presence_penalty", sampling.presence_penalty),
+        ("frequency_penalty", sampling.frequency_penalty),
+    ] {
+        if let Some(value) = value {
+            options.insert(option.into(), json!(value));
+        }
+    }
+    if let Some(seed) = sampling.seed {
+        options.insert("seed".into(), json!(seed));
+    }
+    if !sampling.stop.is_empty() {
+        options.insert("stop".into(), json!(sampling.stop));
+    }
     if let Some(num_ctx) = tuning.num_ctx {
         options.insert("num_ctx".into(), json!(num_ctx));
         // With a known window, an oversized prompt must be an error the agent can compact on,
@@ -264,6 +280,7 @@ mod tests {
             max_tokens: 0,
             thinking: None,
             temperature: None,
+            sampling: Default::default(),
         };
         let body = request_body(
             &deployment,

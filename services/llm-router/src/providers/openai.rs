@@ -62,6 +62,22 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     if let Some(temperature) = request.temperature {
         body["temperature"] = json!(temperature);
     }
+    let sampling = &request.sampling;
+    for (field, value) in [
+        ("top_p", sampling.top_p),
+        ("presence_penalty", sampling.presence_penalty),
+        ("frequency_penalty", sampling.frequency_penalty),
+    ] {
+        if let Some(value) = value {
+            body[field] = json!(value);
+        }
+    }
+    if let Some(seed) = sampling.seed {
+        body["seed"] = json!(seed);
+    }
+    if !sampling.stop.is_empty() {
+        body["stop"] = json!(sampling.stop);
+    }
     if let Some(cap) = super::output_cap(deployment, request) {
         // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
         body["max_completion_tokens"] = json!(cap);

@@ -77,6 +77,15 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     {
         body["temperature"] = json!(temperature.min(1.0));
     }
+    // top_p goes where temperature does; Anthropic takes no seed or penalties.
+    if let Some(top_p) = request.sampling.top_p.filter(|_| budget.is_none())
+        && pins_version_before_2026(deployment)
+    {
+        body["top_p"] = json!(top_p);
+    }
+    if !request.sampling.stop.is_empty() {
+        body["stop_sequences"] = json!(request.sampling.stop);
+    }
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
@@ -555,6 +564,7 @@ mod tests {
             max_tokens: 0,
             thinking: None,
             temperature: None,
+            sampling: Default::default(),
         };
         let body = request_body(&deployment, &request);
         assert_eq!(body["system"], "Be brief.");
@@ -618,6 +628,7 @@ mod tests {
                 max_tokens: 0,
                 thinking: Some(pincer_config::ThinkingLevel::Low),
                 temperature: None,
+                sampling: Default::default(),
             },
         )
     }
