@@ -200,6 +200,9 @@ pub struct Sampling {
     /// -2 to 2: against tokens that appeared often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f32>,
+    /// OpenAI's `response_format` when it asks for JSON (`json_object` or `json_schema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 impl Sampling {

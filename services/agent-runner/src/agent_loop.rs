@@ -338,6 +338,11 @@ impl<'a> Run<'a> {
             seed: sampling.seed,
             presence_penalty: sampling.presence_penalty,
             frequency_penalty: sampling.frequency_penalty,
+            response_format_json: sampling
+                .response_format
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         };
         let call = model_call::call(self.input.router, request, self.input.live);
         match tokio::time::timeout(remaining, call).await {

@@ -239,6 +239,11 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
             seed: request.seed,
             presence_penalty: within(request.presence_penalty, -2.0, 2.0),
             frequency_penalty: within(request.frequency_penalty, -2.0, 2.0),
+            response_format: serde_json::from_str::<serde_json::Value>(
+                &request.response_format_json,
+            )
+            .ok()
+            .filter(serde_json::Value::is_object),
         },
     }
 }

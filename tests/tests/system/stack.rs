@@ -254,6 +254,7 @@ async fn an_openai_clients_sampling_choices_reach_the_model() {
     body["top_p"] = json!(0.5);
     body["stop"] = json!(["END"]);
     body["seed"] = json!(7);
+    body["response_format"] = json!({"type": "json_object"});
     let response = stack.chat(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let plain = stack.chat(&hi(None)).send().await.unwrap();
@@ -266,6 +267,7 @@ async fn an_openai_clients_sampling_choices_reach_the_model() {
     assert_eq!(calls[0].body["options"]["top_p"], 0.5);
     assert_eq!(calls[0].body["options"]["stop"], json!(["END"]));
     assert_eq!(calls[0].body["options"]["seed"], 7);
+    assert_eq!(calls[0].body["format"], "json");
     assert!(
         calls[1].body["options"].get("temperature").is_none(),
         "nothing chosen, nothing sent: {}",

@@ -66,6 +66,10 @@ pub struct ChatRequest {
     pub presence_penalty: ::core::option::Option<f32>,
     #[prost(float, optional, tag = "14")]
     pub frequency_penalty: ::core::option::Option<f32>,
+    /// OpenAI's `response_format` object as JSON (`{"type":"json_object"}` or
+    /// `{"type":"json_schema","json_schema":{...}}`); empty = free text. Each provider gets its form.
+    #[prost(string, tag = "15")]
+    pub response_format_json: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -191,7 +191,53 @@ fn sampling(object: &serde_json::Map<String, Value>) -> Result<Sampling, ApiErro
         },
         presence_penalty: number_within(object, "presence_penalty", -2.0, 2.0)?,
         frequency_penalty: number_within(object, "frequency_penalty", -2.0, 2.0)?,
+        response_format: response_format(object)?,
     })
+}
+
+/// `response_format` when it asks for JSON: `{"type":"json_object"}`, or `{"type":"json_schema",
+/// "json_schema":{"name","schema"?,"strict"?}}` as OpenAI takes it; `text` (or none) is free text.
+fn response_format(object: &serde_json::Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    const PARAM: &str = "response_format";
+    let format = match object.get(PARAM) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(format @ Value::Object(_)) => format,
+        Some(other) => return Err(type_error(PARAM, "an object", other)),
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(serde_json::json!({ "type": "json_object" }))),
+        Some("json_schema") => {
+            let spec = format
+                .get("json_schema")
+                .filter(|spec| spec.is_object())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "response_format.json_schema",
+                        "a json_schema response format needs the `json_schema` object",
+                    )
+                })?;
+            if !spec.get("name").is_some_and(Value::is_string) {
+                return Err(ApiError::bad_request(
+                    "response_format.json_schema.name",
+                    "`json_schema.name` is required",
+                ));
+            }
+            if spec.get("schema").is_some_and(|schema| !schema.is_object()) {
+                return Err(ApiError::bad_request(
+                    "response_format.json_schema.schema",
+                    "`json_schema.schema` must be a JSON Schema object",
+                ));
+            }
+            Ok(Some(
+                serde_json::json!({ "type": "json_schema", "json_schema": spec }),
+            ))
+        }
+        _ => Err(ApiError::bad_request(
+            "response_format.type",
+            "`response_format.type` must be text, json_object or json_schema",
+        )),
+    }
 }
 
 /// The number `field` when it lies within `low..=high`, as OpenAI bounds it.
@@ -662,6 +708,19 @@ mod tests {
             (r#","seed":1.5"#, "seed"),
             (r#","presence_penalty":3"#, "presence_penalty"),
             (r#","frequency_penalty":"lots""#, "frequency_penalty"),
+            (
+                r#","response_format":{"type":"xml"}"#,
+                "response_format.type",
+            ),
+            (
+                r#","response_format":{"type":"json_schema"}"#,
+                "response_format.json_schema",
+            ),
+            (
+                r#","response_format":{"type":"json_schema","json_schema":{"schema":{}}}"#,
+                "response_format.json_schema.name",
+            ),
+            (r#","response_format":"json""#, "response_format"),
         ] {
             assert_eq!(param_of(request(extra)), Some(param.into()), "{extra}");
         }
@@ -676,6 +735,18 @@ mod tests {
         assert_eq!(call.sampling.frequency_penalty, Some(0.5));
         let stops = request(r#","stop":["a","b"]"#).unwrap();
         assert_eq!(stops.sampling.stop, ["a", "b"]);
+        let text = request(r#","response_format":{"type":"text"}"#).unwrap();
+        assert_eq!(text.sampling.response_format, None);
+        let schema = request(
+            r#","response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,"schema":{"type":"object"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            schema.sampling.response_format,
+            Some(
+                serde_json::json!({"type": "json_schema", "json_schema": {"name": "p", "strict": true, "schema": {"type": "object"}}})
+            )
+        );
     }
 
     #[test]

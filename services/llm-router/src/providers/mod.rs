@@ -51,6 +51,20 @@ pub struct Sampling {
     pub presence_penalty: Option<f64>,
     /// -2 to 2.
     pub frequency_penalty: Option<f64>,
+    /// OpenAI's `response_format` asking for JSON (`json_object`, or `json_schema` with its
+    /// `json_schema` object).
+    pub response_format: Option<serde_json::Value>,
+}
+
+impl Sampling {
+    /// The JSON Schema a `json_schema` response format names, if any.
+    #[must_use]
+    pub fn response_schema(&self) -> Option<&serde_json::Value> {
+        self.response_format
+            .as_ref()?
+            .pointer("/json_schema/schema")
+            .filter(|schema| schema.is_object())
+    }
 }
 
 impl CallRequest {
@@ -522,6 +536,7 @@ mod thinking_tests {
                 seed: Some(42),
                 presence_penalty: Some(0.5),
                 frequency_penalty: Some(-0.5),
+                response_format: None,
             },
             ..CallRequest::default()
         };
@@ -556,6 +571,55 @@ mod thinking_tests {
             false,
         );
         assert_eq!(pinned["top_p"], json!(0.9));
+    }
+
+    #[test]
+    fn each_provider_is_asked_for_json_in_its_own_form() {
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}});
+        let format =
+            json!({"type": "json_schema", "json_schema": {"name": "place", "schema": schema}});
+        let request = CallRequest {
+            messages: vec![Message {
+                role: Role::User,
+                content: "where?".into(),
+                ..Default::default()
+            }],
+            sampling: Sampling {
+                response_format: Some(format.clone()),
+                ..Sampling::default()
+            },
+            ..CallRequest::default()
+        };
+        let openai = body_for(OPENAI, "openai/gpt-x", &request, false);
+        assert_eq!(openai["response_format"], format);
+        let ollama = body_for(
+            r#"{"providers": {"ollama": {"baseUrl": "http://127.0.0.1:1"}}}"#,
+            "ollama/llama3.2:3b",
+            &request,
+            false,
+        );
+        assert_eq!(ollama["format"], schema);
+        let anthropic = body_for(ANTHROPIC, "anthropic/claude-x", &request, false);
+        let system = anthropic["system"].as_str().unwrap_or_default();
+        assert!(
+            system.contains("JSON") && system.contains("\"city\""),
+            "{system}"
+        );
+
+        let object = CallRequest {
+            sampling: Sampling {
+                response_format: Some(json!({"type": "json_object"})),
+                ..Sampling::default()
+            },
+            ..request
+        };
+        let ollama = body_for(
+            r#"{"providers": {"ollama": {"baseUrl": "http://127.0.0.1:1"}}}"#,
+            "ollama/llama3.2:3b",
+            &object,
+            false,
+        );
+        assert_eq!(ollama["format"], "json");
     }
 
     /// A user message with one picture, as `reference`'s provider would get it.

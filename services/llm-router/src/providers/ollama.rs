@@ -70,6 +70,13 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
     if !sampling.stop.is_empty() {
         options.insert("stop".into(), json!(sampling.stop));
     }
+    // Ollama's `format`: "json", or the JSON Schema the answer must follow.
+    if sampling.response_format.is_some() {
+        body["format"] = sampling
+            .response_schema()
+            .cloned()
+            .unwrap_or_else(|| json!("json"));
+    }
     if let Some(num_ctx) = tuning.num_ctx {
         options.insert("num_ctx".into(), json!(num_ctx));
         // With a known window, an oversized prompt must be an error the agent can compact on,

@@ -78,6 +78,9 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     if !sampling.stop.is_empty() {
         body["stop"] = json!(sampling.stop);
     }
+    if let Some(format) = &sampling.response_format {
+        body["response_format"] = format.clone();
+    }
     if let Some(cap) = super::output_cap(deployment, request) {
         // max_tokens is deprecated and refused by reasoning models; max_completion_tokens is not.
         body["max_completion_tokens"] = json!(cap);

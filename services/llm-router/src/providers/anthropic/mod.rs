@@ -36,16 +36,32 @@ fn thinking_budget(level: pincer_config::ThinkingLevel) -> Option<u32> {
     }
 }
 
+/// What asks for JSON where a caller's `response_format` does: the Messages API has no such
+/// field, so the system prompt says it (with the schema, when there is one).
+fn json_instruction(sampling: &super::Sampling) -> Option<String> {
+    sampling.response_format.as_ref()?;
+    Some(match sampling.response_schema() {
+        Some(schema) => format!(
+            "Answer with one JSON value and nothing else (no prose, no code fence). It must match this JSON Schema: {schema}"
+        ),
+        None => {
+            "Answer with one JSON object and nothing else (no prose, no code fence).".to_owned()
+        }
+    })
+}
+
 /// Anthropic requires `max_tokens`; used when neither the caller nor the config sets one.
 const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 /// Builds the JSON body for `/v1/messages`.
 pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
+    let json_only = json_instruction(&request.sampling);
     let system: Vec<&str> = request
         .messages
         .iter()
         .filter(|m| m.role == Role::System && !m.content.is_empty())
         .map(|m| m.content.as_str())
+        .chain(json_only.as_deref())
         .collect();
     let mut max_tokens = super::output_cap(deployment, request).unwrap_or(DEFAULT_MAX_TOKENS);
     let budget = request
