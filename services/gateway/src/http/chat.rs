@@ -346,9 +346,19 @@ fn async_stream_events(
     turn_timeout: Duration,
 ) -> impl futures::Stream<Item = Result<Event, Infallible>> {
     let model = call.model;
+    let include_usage = call.include_usage;
     let data =
         |value: serde_json::Value| Ok::<_, Infallible>(Event::default().data(value.to_string()));
+
     async_stream::stream! {
+        // With `include_usage`, OpenAI's chunks before the last carry `usage: null`.
+        let chunk = |delta: serde_json::Value, finish_reason: Option<&str>| {
+            let mut chunk = openai::chunk(&id, created, &model, delta, finish_reason);
+            if include_usage {
+                chunk["usage"] = serde_json::Value::Null;
+            }
+            chunk
+        };
         let mut sent_role = false;
         let mut first = first;
         loop {
@@ -365,7 +375,7 @@ fn async_stream_events(
                         json!({ "role": "assistant", "content": text })
                     };
                     sent_role = true;
-                    yield data(openai::chunk(&id, created, &model, delta, None));
+                    yield data(chunk(delta, None));
                     continue;
                 }
                 Next::Event(RunEvent::Done { content, tool_calls, finish_reason, usage, .. }) => {
@@ -383,9 +393,9 @@ fn async_stream_events(
                         if !tool_calls.is_empty() {
                             delta["tool_calls"] = openai::tool_calls_json(&tool_calls, true);
                         }
-                        yield data(openai::chunk(&id, created, &model, delta, None));
+                        yield data(chunk(delta, None));
                     }
-                    yield data(openai::chunk(&id, created, &model, json!({}), Some(&finish_reason)));
+                    yield data(chunk(json!({}), Some(&finish_reason)));
                     if call.include_usage {
                         yield data(openai::usage_chunk(&id, created, &model, usage));
                     }
@@ -587,6 +597,12 @@ mod tests {
         assert_eq!(chunks[1]["choices"][0]["delta"], json!({"content": "lo"}));
         assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
         assert_eq!(chunks[3]["usage"]["prompt_tokens"], 3);
+        assert!(
+            chunks[..3]
+                .iter()
+                .all(|c| c.get("usage") == Some(&Value::Null)),
+            "with include_usage, OpenAI's other chunks carry usage: null"
+        );
         assert!(chunks.iter().all(|c| c["id"] == "chatcmpl-t1"));
         assert_eq!(data[4], "[DONE]");
     }
@@ -754,6 +770,10 @@ mod tests {
         assert_eq!(body["id"], "chatcmpl-t3");
         assert_eq!(body["object"], "chat.completion");
         assert_eq!(body["choices"][0]["message"]["content"], "All done.");
+        assert_eq!(
+            body["choices"][0]["message"].get("refusal"),
+            Some(&Value::Null)
+        );
         assert_eq!(body["usage"]["completion_tokens"], 2);
     }
 

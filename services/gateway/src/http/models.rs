@@ -6,8 +6,12 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 
+/// An agent as an OpenAI model. `created` (unix seconds) is when this gateway first described
+/// one: an agent has no date of its own, and typed clients sort and show the field.
 fn model(id: &str) -> serde_json::Value {
-    json!({ "id": id, "object": "model", "created": 0, "owned_by": "pincer" })
+    static CREATED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let created = *CREATED.get_or_init(pincer_clock::now_secs);
+    json!({ "id": id, "object": "model", "created": created, "owned_by": "pincer" })
 }
 
 /// Admitted by [`super::admit::api`].

@@ -494,7 +494,11 @@ pub fn completion(
     finish_reason: &str,
     usage: Usage,
 ) -> Value {
-    let mut message = json!({ "role": "assistant", "content": reply_content(content, tool_calls) });
+    let mut message = json!({
+        "role": "assistant",
+        "content": reply_content(content, tool_calls),
+        "refusal": null,
+    });
     if !tool_calls.is_empty() {
         message["tool_calls"] = tool_calls_json(tool_calls, false);
     }
