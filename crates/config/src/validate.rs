@@ -23,6 +23,9 @@ pub(crate) fn check(config: &Config, scope: Scope, origin: &str) -> Result<(), E
     if scope.includes("cron") {
         check_cron(config).map_err(|(path, message)| fail(path, message))?;
     }
+    if scope.includes("hooks") {
+        check_hooks(config).map_err(|(path, message)| fail(path, message))?;
+    }
     if scope.includes("tools") {
         check_tools(&config.tools).map_err(|(path, message)| fail(path, message))?;
     }
@@ -81,7 +84,90 @@ fn check_gateway(config: &Config) -> Result<(), Failure> {
     if let Some(base) = &gateway.control_ui.base_path {
         check_base_path(base)?;
     }
+    check_exposed_secrets(config)?;
     check_tailscale(config)
+}
+
+/// Whether `gateway.bind` (with `customBindHost`) faces a network: what the gateway refuses
+/// weak secrets on. `auto` and names it cannot resolve here are left to the gateway.
+fn faces_a_network(gateway: &crate::schema::gateway::Gateway) -> bool {
+    use crate::schema::gateway::Bind;
+    match &gateway.bind {
+        Bind::Loopback | Bind::Auto => false,
+        Bind::Lan | Bind::Tailnet => true,
+        Bind::Address(ip) => !ip.is_loopback(),
+        Bind::Custom => gateway
+            .custom_bind_host
+            .as_deref()
+            .and_then(|host| host.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| !ip.is_loopback()),
+    }
+}
+
+/// A secret that lets someone in and can be guessed keeps a network-facing gateway from
+/// starting; `pincer config validate` says so before it does.
+fn check_exposed_secrets(config: &Config) -> Result<(), Failure> {
+    if !faces_a_network(&config.gateway) {
+        return Ok(());
+    }
+    let auth = &config.gateway.auth;
+    let hooks = config.hooks.token.as_ref().filter(|_| config.hooks.enabled);
+    for (key, secret) in [
+        ("gateway.auth.token", auth.token.as_ref()),
+        ("gateway.auth.password", auth.password.as_ref()),
+        ("gateway.auth.adminToken", auth.admin_token.as_ref()),
+        ("hooks.token", hooks),
+    ] {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        if let Some(why) = crate::strength::weakness(secret.expose()) {
+            return Err((
+                key.into(),
+                format!(
+                    "{why}: the gateway refuses to listen beyond loopback (gateway.bind) with a secret that can be guessed; generate one with `openssl rand -hex 32`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `hooks`: on with a token of its own, under a real prefix (the gateway refuses to start
+/// otherwise).
+fn check_hooks(config: &Config) -> Result<(), Failure> {
+    let hooks = &config.hooks;
+    if !hooks.enabled {
+        return Ok(());
+    }
+    let Some(token) = hooks.token.as_ref().filter(|t| !t.is_empty()) else {
+        return Err((
+            "hooks.token".into(),
+            "hooks.enabled needs hooks.token (a secret of its own, not the gateway's)".into(),
+        ));
+    };
+    let gateway = [&config.gateway.auth.token, &config.gateway.auth.password];
+    if gateway.iter().any(|secret| {
+        secret
+            .as_ref()
+            .is_some_and(|s| s.expose() == token.expose())
+    }) {
+        return Err((
+            "hooks.token".into(),
+            "must differ from the gateway's token or password: whoever holds the hooks token could otherwise use the whole API".into(),
+        ));
+    }
+    if hooks
+        .path
+        .as_deref()
+        .is_some_and(|path| path.trim_matches('/').is_empty())
+    {
+        return Err((
+            "hooks.path".into(),
+            "must be a prefix such as /hooks, not the root".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// URL prefixes the gateway serves itself, which the Control UI cannot take.
@@ -577,6 +663,36 @@ mod tests {
         let (path, message) = error(json, Scope::All).expect("two defaults");
         assert_eq!(path, "agents.entries.b.default");
         assert!(message.contains("`a`"), "{message}");
+    }
+
+    #[test]
+    fn what_the_gateway_would_refuse_at_start_is_refused_here_first() {
+        let same = r#"{"gateway": {"auth": {"token": "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"}},
+            "hooks": {"enabled": true, "token": "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"}}"#;
+        assert_eq!(
+            error(same, Scope::All).map(|(p, _)| p).as_deref(),
+            Some("hooks.token")
+        );
+        let tokenless = r#"{"hooks": {"enabled": true}}"#;
+        assert_eq!(
+            error(tokenless, Scope::All).map(|(p, _)| p).as_deref(),
+            Some("hooks.token")
+        );
+        let root = r#"{"hooks": {"enabled": true, "token": "z9Y8x7W6v5U4t3S2r1Q0p9O8n7M6l5K4", "path": "/"}}"#;
+        assert_eq!(
+            error(root, Scope::All).map(|(p, _)| p).as_deref(),
+            Some("hooks.path")
+        );
+        let weak_on_lan = r#"{"gateway": {"bind": "lan", "auth": {"token": "short"}}}"#;
+        let (path, message) = error(weak_on_lan, Scope::All).expect("weak on lan");
+        assert_eq!(path, "gateway.auth.token");
+        assert!(message.contains("openssl rand"), "{message}");
+        let weak_on_loopback = r#"{"gateway": {"bind": "loopback", "auth": {"token": "short"}}}"#;
+        assert_eq!(
+            error(weak_on_loopback, Scope::All),
+            None,
+            "only warned about"
+        );
     }
 
     #[test]
