@@ -311,7 +311,9 @@ async fn models_list_and_status_show_what_the_router_knows() {
     let router_url = format!("http://{}", listener.local_addr().unwrap());
     let models: pincer_config::Models = serde_json::from_value(serde_json::json!({
         "providers": {"ollama": {"baseUrl": fake.base_url(), "apiKey": "ollama-local",
-            "models": [{"id": "qwen2.5-coder:7b", "contextWindow": 131072, "cost": {"input": 0, "output": 0}}]}}
+            "models": [{"id": "qwen2.5-coder:7b", "contextWindow": 131072, "cost": {"input": 0, "output": 0}}]},
+            // A self-hosted OpenAI-compatible server without a catalogue: its /models says.
+            "vllm": {"baseUrl": format!("{}/v1", fake.base_url()), "api": "openai-completions"}}
     }))
     .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -349,7 +351,14 @@ async fn models_list_and_status_show_what_the_router_knows() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["ollama/qwen2.5-coder:7b", "ollama/llama3.2:3b"]);
+    assert_eq!(
+        ids,
+        [
+            "ollama/qwen2.5-coder:7b",
+            "ollama/llama3.2:3b",
+            "vllm/llama3.2:3b"
+        ]
+    );
     assert_eq!(
         list[0]["contextWindow"], 8192,
         "capped at the native window"

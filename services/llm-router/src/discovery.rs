@@ -60,7 +60,9 @@ impl Discovery {
         meta
     }
 
-    /// Model names pulled on the Ollama host behind `deployment`'s base URL.
+    /// Model names the server behind `deployment`'s base URL offers: those pulled on an Ollama
+    /// host (`/api/tags`), or those an OpenAI-compatible server lists (`/models`: vLLM, LM Studio,
+    /// llama.cpp and the like).
     pub async fn tags(&self, deployment: &Deployment) -> Vec<String> {
         let key = deployment.base_url.clone();
         if let Some((at, names)) = lock(&self.tags).get(&key)
@@ -153,6 +155,9 @@ pub fn parse_show(body: &Value) -> ModelMeta {
 }
 
 async fn fetch_tags(deployment: &Deployment) -> Option<Vec<String>> {
+    if deployment.api != pincer_config::Api::Ollama {
+        return fetch_listed(deployment).await;
+    }
     let url = format!("{}/api/tags", deployment.base_url);
     let response = request(deployment, deployment.http.get(url))
         .send()
@@ -170,6 +175,30 @@ async fn fetch_tags(deployment: &Deployment) -> Option<Vec<String>> {
             .as_array()?
             .iter()
             .filter_map(|m| m.get("name").or_else(|| m.get("model"))?.as_str())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// `GET {baseUrl}/models` of an OpenAI-compatible server: `data[].id`.
+async fn fetch_listed(deployment: &Deployment) -> Option<Vec<String>> {
+    let url = format!("{}/models", deployment.base_url);
+    let response = request(deployment, deployment.http.get(url))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body: Value = tokio::time::timeout(LOOKUP_TIMEOUT, response.json())
+        .await
+        .ok()?
+        .ok()?;
+    Some(
+        body.get("data")?
+            .as_array()?
+            .iter()
+            .filter_map(|m| m.get("id")?.as_str())
             .map(str::to_owned)
             .collect(),
     )

@@ -11,8 +11,8 @@ use crate::health::{HealthRecord, State, Target};
 use crate::providers::Deployment;
 use pincer_clock::now_ms;
 
-/// Every configured model, then every model an Ollama provider has pulled but the config does not
-/// list.
+/// Every configured model, then every model an Ollama provider has pulled, or a self-hosted
+/// OpenAI-compatible one lists, that the config does not list.
 pub async fn models(engine: &Engine) -> Vec<pb::ModelInfo> {
     let mut lookups = Vec::new();
     for (provider_id, provider) in engine.catalog.providers() {
@@ -23,7 +23,12 @@ pub async fn models(engine: &Engine) -> Vec<pb::ModelInfo> {
                 lookups.push((deployment, name, "config"));
             }
         }
-        if provider.api_for(provider_id) != Api::Ollama {
+        // OpenAI's and OpenRouter's own lists run to hundreds of models, most not for chat: the
+        // configured ones say more.
+        let api = provider.api_for(provider_id);
+        let self_hosted_openai = api == Api::OpenaiCompletions
+            && pincer_config::BuiltinProvider::of(provider_id).is_none();
+        if api != Api::Ollama && !self_hosted_openai {
             continue;
         }
         let Ok(probe) = engine.catalog.resolve(&format!("{provider_id}/-")) else {
