@@ -748,9 +748,10 @@ async fn garbage_frames_get_errors_and_oversized_ones_end_the_connection() {
     );
     let _ = client.send_raw(&huge).await;
     let next = client.read().await;
-    assert!(
-        next.is_none() || next.as_ref().is_some_and(|f| f.get("close").is_some()),
-        "{next:?}"
+    assert_eq!(
+        next.as_ref().and_then(|f| f.get("close")),
+        Some(&json!(1009)),
+        "RFC 6455's message too big: {next:?}"
     );
     operator(&stack)
         .await

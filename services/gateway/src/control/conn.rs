@@ -17,6 +17,8 @@ use crate::auth::{Credential, Scopes};
 /// Close codes.
 pub(super) mod close {
     pub const POLICY: u16 = 1008;
+    /// RFC 6455's "message too big to process".
+    pub const TOO_BIG: u16 = 1009;
     pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const RESTART: u16 = 1012;
 }

@@ -85,7 +85,7 @@ async fn read_requests(
             message = stream.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     if text.len() > MAX_PAYLOAD_BYTES {
-                        conn.close(close::POLICY, "frame too large");
+                        conn.close(close::TOO_BIG, "frame too large");
                         break;
                     }
                     handle(services, conn, &in_flight, &text);
@@ -94,10 +94,22 @@ async fn read_requests(
                     conn.respond("?", Err(ErrorShape::invalid("binary frames are not part of the protocol")));
                 }
                 Some(Ok(_)) => {}
+                // The socket's own cap (the same size) stops a frame before it is read whole.
+                Some(Err(error)) if is_too_big(&error) => {
+                    conn.close(close::TOO_BIG, "frame too large");
+                    break;
+                }
                 Some(Err(_)) | None => break,
             },
         }
     }
+}
+
+/// Whether a read failed because the frame was over the socket's size cap (tungstenite's
+/// capacity error: "Space limit exceeded: Message too long").
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long")
 }
 
 fn handle(services: &Arc<Services>, conn: &Arc<Conn>, in_flight: &Arc<Semaphore>, text: &str) {
