@@ -939,6 +939,12 @@ async fn openclaws_hook_fields_take_effect() {
         2,
         "the wake run and one hook run"
     );
+    let huge = hook("agent", json!({ "message": "x".repeat(1024 * 1024) }))
+        .await
+        .expect("answers");
+    assert_eq!(huge.status(), 413);
+    let error: Value = huge.json().await.expect("a JSON error, as every API error");
+    assert_eq!(error["error"]["code"], "request_too_large");
     for (field, value) in [("model", json!("no-slash")), ("timeoutSeconds", json!(0))] {
         let mut body = json!({ "message": "m" });
         body[field] = value;

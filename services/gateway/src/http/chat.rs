@@ -36,15 +36,7 @@ pub(super) async fn completions(
     headers: http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge {
-            limit: state.inner.max_body_bytes,
-        },
-        _ => ApiError::BadRequest {
-            message: format!("cannot read the request body: {rejection}"),
-            param: None,
-        },
-    })?;
+    let body = super::error::read_body(body, state.inner.max_body_bytes)?;
     let call = openai::parse(&body)?;
     let agent = state
         .inner

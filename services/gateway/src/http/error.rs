@@ -132,3 +132,18 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The body of a request, or the error (JSON, as every API error) that says why it could not be
+/// read: 413 over the `limit`, 400 otherwise.
+pub(super) fn read_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit },
+        _ => ApiError::BadRequest {
+            message: format!("cannot read the request body: {rejection}"),
+            param: None,
+        },
+    })
+}

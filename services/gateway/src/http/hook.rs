@@ -14,8 +14,9 @@ use crate::turns::TurnSpec;
 pub(super) async fn handle(
     State(state): State<AppState>,
     Path(kind): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = super::error::read_body(body, state.inner.max_body_bytes)?;
     let parse_error = |e: serde_json::Error| ApiError::BadRequest {
         message: format!("invalid hook body: {e}"),
         param: None,
