@@ -158,18 +158,7 @@ async fn fetch_tags(deployment: &Deployment) -> Option<Vec<String>> {
     if deployment.api != pincer_config::Api::Ollama {
         return fetch_listed(deployment).await;
     }
-    let url = format!("{}/api/tags", deployment.base_url);
-    let response = request(deployment, deployment.http.get(url))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let body: Value = tokio::time::timeout(LOOKUP_TIMEOUT, response.json())
-        .await
-        .ok()?
-        .ok()?;
+    let body = get_json(deployment, "/api/tags").await?;
     Some(
         body.get("models")?
             .as_array()?
@@ -182,18 +171,7 @@ async fn fetch_tags(deployment: &Deployment) -> Option<Vec<String>> {
 
 /// `GET {baseUrl}/models` of an OpenAI-compatible server: `data[].id`.
 async fn fetch_listed(deployment: &Deployment) -> Option<Vec<String>> {
-    let url = format!("{}/models", deployment.base_url);
-    let response = request(deployment, deployment.http.get(url))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let body: Value = tokio::time::timeout(LOOKUP_TIMEOUT, response.json())
-        .await
-        .ok()?
-        .ok()?;
+    let body = get_json(deployment, "/models").await?;
     Some(
         body.get("data")?
             .as_array()?
@@ -202,6 +180,22 @@ async fn fetch_listed(deployment: &Deployment) -> Option<Vec<String>> {
             .map(str::to_owned)
             .collect(),
     )
+}
+
+/// The JSON body of `GET {baseUrl}{path}`, when the server answers one in time.
+async fn get_json(deployment: &Deployment, path: &str) -> Option<Value> {
+    let url = format!("{}{path}", deployment.base_url);
+    let response = request(deployment, deployment.http.get(url))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    tokio::time::timeout(LOOKUP_TIMEOUT, response.json())
+        .await
+        .ok()?
+        .ok()
 }
 
 #[cfg(test)]
