@@ -86,7 +86,15 @@ pub fn run(args: Args) -> ExitCode {
 fn validate(file: PathBuf) -> ExitCode {
     let sources = crate::sources::Sources::with_config(Some(file.clone()));
     match sources.load(pincer_config::Scope::All) {
-        Ok(_) => {
+        Ok(loaded) => {
+            // What the gateway would refuse to listen beyond loopback with.
+            if let Some((key, why)) = loaded
+                .as_ref()
+                .and_then(pincer_config::exposure::weak_exposed_secret)
+            {
+                eprintln!("invalid config: {}: {key}: {why}", file.display());
+                return ExitCode::from(exit::CONFIG);
+            }
             let read: Vec<String> = sources
                 .env_files
                 .iter()

@@ -147,13 +147,14 @@ async fn reset(gateway: &Gateway, key: &str, json_out: bool) -> ExitCode {
         json!({ "sessionKey": key, "limit": 1 }),
     )
     .await;
+    // A history that cannot be read (damaged) is what a reset is for: only a session known
+    // not to exist is refused.
     let result = match known {
         Ok(payload) if payload["exists"] == false => {
             eprintln!("pincer: no session {key:?} (see pincer sessions list)");
             Err(target::exit::DATA)
         }
-        Ok(_) => target::call(gateway, "sessions.reset", json!({ "sessionKey": key })).await,
-        Err(code) => Err(code),
+        _ => target::call(gateway, "sessions.reset", json!({ "sessionKey": key })).await,
     };
     output::print_result(result, json_out, |_| println!("session {key} starts over"))
 }

@@ -206,12 +206,22 @@ fn config_check(sources: &Sources, out: &mut Vec<Check>) -> Option<pincer_config
         sources.load(pincer_config::Scope::All),
     ) {
         (Some(path), Ok(Some(config))) => {
-            out.push(check(
-                "config",
-                State::Ok,
-                format!("{} is valid, every ${{VAR}} set", shown(path)),
-                "",
-            ));
+            out.push(
+                match pincer_config::exposure::weak_exposed_secret(&config) {
+                    Some((key, why)) => check(
+                        "config",
+                        State::Fail,
+                        format!("{}: {key}: {why}", shown(path)),
+                        format!("set {key} to `openssl rand -hex 32` (or bind to loopback)"),
+                    ),
+                    None => check(
+                        "config",
+                        State::Ok,
+                        format!("{} is valid, every ${{VAR}} set", shown(path)),
+                        "",
+                    ),
+                },
+            );
             Some(config)
         }
         (Some(path), Err(error)) => {

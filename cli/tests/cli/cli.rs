@@ -312,8 +312,9 @@ async fn models_list_and_status_show_what_the_router_knows() {
     let models: pincer_config::Models = serde_json::from_value(serde_json::json!({
         "providers": {"ollama": {"baseUrl": fake.base_url(), "apiKey": "ollama-local",
             "models": [{"id": "qwen2.5-coder:7b", "contextWindow": 131072, "cost": {"input": 0, "output": 0}}]},
-            // A self-hosted OpenAI-compatible server without a catalogue: its /models says.
-            "vllm": {"baseUrl": format!("{}/v1", fake.base_url()), "api": "openai-completions"}}
+            // A self-hosted OpenAI-compatible server without a catalogue, named as onboarding
+            // names it: its /models says.
+            "openai": {"baseUrl": format!("{}/v1", fake.base_url()), "api": "openai-completions"}}
     }))
     .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -356,7 +357,7 @@ async fn models_list_and_status_show_what_the_router_knows() {
         [
             "ollama/qwen2.5-coder:7b",
             "ollama/llama3.2:3b",
-            "vllm/llama3.2:3b"
+            "openai/llama3.2:3b"
         ]
     );
     assert_eq!(

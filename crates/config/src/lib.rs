@@ -41,6 +41,7 @@ mod strict;
 mod validate;
 
 pub mod edit;
+pub mod exposure;
 pub mod redact;
 pub mod schema;
 pub mod strength;

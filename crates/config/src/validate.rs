@@ -84,53 +84,7 @@ fn check_gateway(config: &Config) -> Result<(), Failure> {
     if let Some(base) = &gateway.control_ui.base_path {
         check_base_path(base)?;
     }
-    check_exposed_secrets(config)?;
     check_tailscale(config)
-}
-
-/// Whether `gateway.bind` (with `customBindHost`) faces a network: what the gateway refuses
-/// weak secrets on. `auto` and names it cannot resolve here are left to the gateway.
-fn faces_a_network(gateway: &crate::schema::gateway::Gateway) -> bool {
-    use crate::schema::gateway::Bind;
-    match &gateway.bind {
-        Bind::Loopback | Bind::Auto => false,
-        Bind::Lan | Bind::Tailnet => true,
-        Bind::Address(ip) => !ip.is_loopback(),
-        Bind::Custom => gateway
-            .custom_bind_host
-            .as_deref()
-            .and_then(|host| host.parse::<std::net::IpAddr>().ok())
-            .is_some_and(|ip| !ip.is_loopback()),
-    }
-}
-
-/// A secret that lets someone in and can be guessed keeps a network-facing gateway from
-/// starting; `pincer config validate` says so before it does.
-fn check_exposed_secrets(config: &Config) -> Result<(), Failure> {
-    if !faces_a_network(&config.gateway) {
-        return Ok(());
-    }
-    let auth = &config.gateway.auth;
-    let hooks = config.hooks.token.as_ref().filter(|_| config.hooks.enabled);
-    for (key, secret) in [
-        ("gateway.auth.token", auth.token.as_ref()),
-        ("gateway.auth.password", auth.password.as_ref()),
-        ("gateway.auth.adminToken", auth.admin_token.as_ref()),
-        ("hooks.token", hooks),
-    ] {
-        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        if let Some(why) = crate::strength::weakness(secret.expose()) {
-            return Err((
-                key.into(),
-                format!(
-                    "{why}: the gateway refuses to listen beyond loopback (gateway.bind) with a secret that can be guessed; generate one with `openssl rand -hex 32`"
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `hooks`: on with a token of its own, under a real prefix (the gateway refuses to start
@@ -146,12 +100,9 @@ fn check_hooks(config: &Config) -> Result<(), Failure> {
             "hooks.enabled needs hooks.token (a secret of its own, not the gateway's)".into(),
         ));
     };
-    let gateway = [&config.gateway.auth.token, &config.gateway.auth.password];
-    if gateway.iter().any(|secret| {
-        secret
-            .as_ref()
-            .is_some_and(|s| s.expose() == token.expose())
-    }) {
+    if crate::exposure::gateway_secret(&config.gateway.auth)
+        .is_some_and(|(_, secret)| secret.expose() == token.expose())
+    {
         return Err((
             "hooks.token".into(),
             "must differ from the gateway's token or password: whoever holds the hooks token could otherwise use the whole API".into(),
@@ -683,16 +634,11 @@ mod tests {
             error(root, Scope::All).map(|(p, _)| p).as_deref(),
             Some("hooks.path")
         );
-        let weak_on_lan = r#"{"gateway": {"bind": "lan", "auth": {"token": "short"}}}"#;
-        let (path, message) = error(weak_on_lan, Scope::All).expect("weak on lan");
-        assert_eq!(path, "gateway.auth.token");
-        assert!(message.contains("openssl rand"), "{message}");
-        let weak_on_loopback = r#"{"gateway": {"bind": "loopback", "auth": {"token": "short"}}}"#;
-        assert_eq!(
-            error(weak_on_loopback, Scope::All),
-            None,
-            "only warned about"
-        );
+        // A gateway secret that is not in use (the mode is the password) is no clash.
+        let unused = r#"{"gateway": {"auth": {"mode": "password", "password": "Zx9-long-password-Qw8-Er7-Ty6-Ui5",
+            "token": "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"}},
+            "hooks": {"enabled": true, "token": "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"}}"#;
+        assert_eq!(error(unused, Scope::All), None);
     }
 
     #[test]

@@ -121,7 +121,16 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
                 slot.disconnected(&why, ServerState::Restarting);
                 break Ended::Failed(why);
             }
-            () = tools_changed.notified() => relist(slot, &peer).await,
+            () = tools_changed.notified() => {
+                // Listing again waits for the server, but never holds up a shutdown.
+                tokio::select! {
+                    () = relist(slot, &peer) => {}
+                    () = shutdown.cancelled() => {
+                        slot.stopped();
+                        break Ended::Shutdown;
+                    }
+                }
+            }
             () = shutdown.cancelled() => {
                 slot.stopped();
                 break Ended::Shutdown;

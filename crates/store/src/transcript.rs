@@ -34,7 +34,8 @@ pub enum TurnOutcome {
         #[serde(default)]
         usage: Usage,
         /// The tool steps before the answer: assistant messages with calls, and tool results.
-        /// Moved into the history when recorded (never kept in the turn record).
+        /// Moved into the history when recorded; the turn record keeps only the text of the
+        /// assistant's steps (what a replay of the turn says besides `content`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         steps: Vec<ChatMessage>,
     },
@@ -138,7 +139,18 @@ impl Transcript {
                 ..
             } => {
                 self.append_input(input);
+                let said: Vec<ChatMessage> = steps
+                    .iter()
+                    .filter(|step| {
+                        step.role == pincer_bus::messages::Role::Assistant
+                            && !step.content.is_empty()
+                    })
+                    .map(|step| {
+                        ChatMessage::text(pincer_bus::messages::Role::Assistant, &step.content)
+                    })
+                    .collect();
                 self.messages.append(steps);
+                *steps = said;
                 self.messages.push(ChatMessage {
                     role: pincer_bus::messages::Role::Assistant,
                     content: content.clone(),
@@ -187,25 +199,34 @@ impl Transcript {
     /// ends with: the retry of a failed turn (an OpenAI client retries a 502 on its own, a person
     /// sends the message again) asks once, not twice.
     fn append_input(&mut self, input: &[ChatMessage]) {
-        let skip = usize::from(self.repeats_unanswered(input));
+        let skip = self.repeated_unanswered(input);
         self.messages.extend_from_slice(&input[skip..]);
     }
 
-    /// Whether `input` starts with the message the history ends with, unanswered (its turn
-    /// failed before any step): that message is then asked once (see [`Self::record`]).
-    pub fn repeats_unanswered(&self, input: &[ChatMessage]) -> bool {
-        match (self.messages.last(), input.first()) {
-            (Some(last), Some(first)) => {
-                last.role == pincer_bus::messages::Role::User && same_message(last, first)
-            }
-            _ => false,
-        }
+    /// How many of the messages the history ends with, unanswered (their turn failed before any
+    /// step), `input` starts with, sent again: those are then asked once (see [`Self::record`]).
+    pub fn repeated_unanswered(&self, input: &[ChatMessage]) -> usize {
+        let unanswered = self
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| m.role == pincer_bus::messages::Role::User)
+            .count();
+        (1..=unanswered.min(input.len()))
+            .rev()
+            .find(|&count| {
+                self.messages[self.messages.len() - count..]
+                    .iter()
+                    .zip(&input[..count])
+                    .all(|(stored, again)| same_message(stored, again))
+            })
+            .unwrap_or(0)
     }
 
-    /// The history a turn with `input` builds on: without the unanswered message `input` asks
-    /// again, so the model reads it once.
+    /// The history a turn with `input` builds on: without the unanswered messages `input` asks
+    /// again, so the model reads them once.
     pub fn history_before(&self, input: &[ChatMessage]) -> &[ChatMessage] {
-        let end = self.messages.len() - usize::from(self.repeats_unanswered(input));
+        let end = self.messages.len() - self.repeated_unanswered(input);
         &self.messages[..end]
     }
 
@@ -301,7 +322,7 @@ mod tests {
         assert_eq!(contents, ["hi", "hello", "again"]);
         // The failed message sent again (an SDK's retry of the 502) is asked, and kept, once.
         let retry = [ChatMessage::text(Role::User, "again")];
-        assert!(transcript.repeats_unanswered(&retry));
+        assert_eq!(transcript.repeated_unanswered(&retry), 1);
         assert_eq!(transcript.history_before(&retry).len(), 2);
         transcript.record(
             "t2-retry",
@@ -309,7 +330,23 @@ mod tests {
             TurnOutcome::failed(ErrorCode::ProviderUnavailable, "down"),
         );
         assert_eq!(transcript.messages.len(), 3, "not stored twice");
-        assert!(!transcript.repeats_unanswered(&[ChatMessage::text(Role::User, "other")]));
+        assert_eq!(
+            transcript.repeated_unanswered(&[ChatMessage::text(Role::User, "other")]),
+            0
+        );
+        // Two messages that failed together, sent again together.
+        let pair = [
+            ChatMessage::text(Role::User, "first"),
+            ChatMessage::text(Role::User, "second"),
+        ];
+        transcript.record("t4", &pair, TurnOutcome::failed(ErrorCode::Timeout, ""));
+        assert_eq!(transcript.repeated_unanswered(&pair), 2);
+        transcript.record(
+            "t4-retry",
+            &pair,
+            TurnOutcome::failed(ErrorCode::Timeout, ""),
+        );
+        assert_eq!(transcript.messages.len(), 5, "the pair is kept once");
         assert!(transcript.outcome_of("t1").is_some());
         assert!(matches!(
             transcript.outcome_of("t2"),

@@ -229,7 +229,14 @@ impl<'a> Run<'a> {
         Self {
             agent,
             new_images,
-            deadline: Instant::now() + input.timeout.unwrap_or(agent.resolved.timeout),
+            deadline: {
+                let now = Instant::now();
+                // A limit too far away to add counts as the agent's own.
+                input
+                    .timeout
+                    .and_then(|limit| now.checked_add(limit))
+                    .unwrap_or_else(|| now + agent.resolved.timeout)
+            },
             history: input.history.into(),
             input,
             tools,

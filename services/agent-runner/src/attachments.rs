@@ -177,7 +177,15 @@ async fn save(
         Some(image) => image_type::named_for(&attachment.file_name, image),
         None => attachment.file_name.clone(),
     };
-    let relative = format!("inbox/{file_name}");
+    // A name made here must not land on a file saved under that name before.
+    let renamed = file_name != attachment.file_name;
+    let mut relative = format!("inbox/{file_name}");
+    let mut copy = 1;
+    while renamed && copy < 100 && workspace.root().join(&relative).exists() {
+        copy += 1;
+        let (stem, extension) = file_name.rsplit_once('.').unwrap_or((&file_name, ""));
+        relative = format!("inbox/{stem}-{copy}.{extension}");
+    }
     let path = workspace.relative(&relative).map_err(|e| e.to_string())?;
     // Written beneath the root, through a fresh temporary file: nothing planted in inbox/ can
     // redirect it.
@@ -340,6 +348,10 @@ mod tests {
         assert_eq!(shown[0][0].mime_type, "image/jpeg");
         assert_eq!(shown[0][0].data, jpeg);
         assert!(shown[1].is_empty());
+
+        // Another photo renamed to a name already taken is saved beside it, not over it.
+        let again = materialize(Some(&setup.media), Some(&setup.workspace), &messages[..1]).await;
+        assert_eq!(again[0].images, ["inbox/IMG_0042-2.jpg"]);
 
         // Replaced meanwhile by something that is not an image: left out, not sent as JPEG.
         std::fs::write(

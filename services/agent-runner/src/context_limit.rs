@@ -34,8 +34,12 @@ pub fn stated_window(message: &str) -> Option<u32> {
             let at = lower.find(phrase)? + phrase.len();
             number_after(&lower[at..])
         })
-        .filter(|&tokens| tokens > 0)
+        // Below this a number read is more likely something else than a model's window.
+        .filter(|&tokens| tokens >= MIN_WINDOW)
 }
+
+/// The smallest window believed (the runner's own estimate never goes lower either).
+const MIN_WINDOW: u32 = 1024;
 
 /// The first number within [`REACH`] characters of the start of `text` (digits, with thousands
 /// separators).
@@ -103,6 +107,7 @@ mod tests {
             "HTTP 400: the request exceeds the available context size, try increasing it",
             "HTTP 400: maximum context length is unknown; your prompt has 9000 tokens",
             "HTTP 400: This model's maximum context length is 0 tokens",
+            "HTTP 422: `inputs` tokens + `max_new_tokens` must be <= 512. Given: 900",
             "",
         ] {
             assert_eq!(stated_window(message), None, "{message}");

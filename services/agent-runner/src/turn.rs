@@ -77,10 +77,10 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
     let live = request
         .live_deltas
         .then(|| LiveSink::new(context.client.clone(), request.reply_subject.clone()));
-    if let Some(live) = &live {
-        live.publish(&RunEvent::Started).await;
-    }
     if !request.persist {
+        if let Some(live) = &live {
+            live.publish(&RunEvent::Started).await;
+        }
         return one_off(context, request, live.as_ref(), taken).await;
     }
 
@@ -101,6 +101,12 @@ pub async fn execute(context: &TurnContext, request: &TurnRequest) -> Dispositio
         context.sessions.release_lease(lease).await;
         announce(context, request, &outcome).await;
         return delivered(context, request, &outcome).await;
+    }
+    // Announced once this replica holds the session and the turn is to run here: a replica that
+    // finds the session busy says nothing, so a retry (the same Idempotency-Key) that joins a
+    // run under way never hears a start it did not see from the beginning.
+    if let Some(live) = &live {
+        live.publish(&RunEvent::Started).await;
     }
 
     let result = if request.record_only {
@@ -532,7 +538,13 @@ async fn announce(context: &TurnContext, request: &TurnRequest, outcome: &TurnOu
             usage,
             steps,
         } => RunEvent::Done {
-            content: spoken(&steps, &content),
+            // The answer alone where it must stand alone: JSON a caller asked for, and a
+            // sub-agent's result, which its parent reads as a tool result.
+            content: if request.sampling.response_format.is_some() || request.spawn_depth > 0 {
+                content
+            } else {
+                spoken(&steps, &content)
+            },
             tool_calls,
             model,
             finish_reason,
@@ -591,7 +603,8 @@ mod tests {
         assert_eq!(bus.transcript(&turn.session_key).await.messages.len(), 2);
     }
 
-    /// A client that does not stream reads what a streaming one did: each step's text.
+    /// A client that does not stream reads what a streaming one did: each step's text, also
+    /// when the turn is answered again from its record (a retry, a redelivery).
     #[tokio::test]
     async fn the_final_event_says_what_every_step_said() {
         let bus = TestBus::start(vec![
@@ -619,6 +632,14 @@ mod tests {
         };
         assert_eq!(done, "Let me look.\n\nNothing there.");
         assert_eq!(done, streamed);
+        execute(&bus.context, &turn).await;
+        let replayed = loop {
+            if let RunEvent::Done { content, .. } = next_event(&mut events).await {
+                break content;
+            }
+        };
+        assert_eq!(replayed, done, "the record says it all again");
+        assert_eq!(bus.router.requests().len(), 3, "answered from the record");
         let transcript = bus.transcript(&turn.session_key).await;
         assert_eq!(
             transcript.messages.last().map(|m| m.content.as_str()),

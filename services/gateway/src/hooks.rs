@@ -83,6 +83,9 @@ impl Settings {
     }
 }
 
+/// The longest run a hook may ask for: OpenClaw's default run limit, 48 hours.
+const MAX_RUN_SECONDS: u64 = 172_800;
+
 /// `POST /hooks/agent` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -222,10 +225,10 @@ impl AgentHook {
             }
         };
         let timeout = match self.timeout_seconds {
-            Some(0) => {
+            Some(secs) if !(1..=MAX_RUN_SECONDS).contains(&secs) => {
                 return Err((
                     "timeoutSeconds",
-                    "timeoutSeconds must be at least 1".to_owned(),
+                    format!("timeoutSeconds must be between 1 and {MAX_RUN_SECONDS} (48 hours)"),
                 ));
             }
             other => other,

@@ -23,11 +23,13 @@ pub async fn models(engine: &Engine) -> Vec<pb::ModelInfo> {
                 lookups.push((deployment, name, "config"));
             }
         }
-        // OpenAI's and OpenRouter's own lists run to hundreds of models, most not for chat: the
-        // configured ones say more.
+        // Hosted APIs' own lists run to hundreds of models, most not for chat, and this list
+        // also serves the runner's window lookups: only a server on this machine or its
+        // network (vLLM, LM Studio, llama.cpp; also under the name `openai`, as onboarding
+        // writes it) is asked what it offers.
         let api = provider.api_for(provider_id);
-        let self_hosted_openai = api == Api::OpenaiCompletions
-            && pincer_config::BuiltinProvider::of(provider_id).is_none();
+        let self_hosted_openai =
+            api == Api::OpenaiCompletions && provider.base_url.as_deref().is_some_and(is_local_url);
         if api != Api::Ollama && !self_hosted_openai {
             continue;
         }
@@ -210,5 +212,57 @@ pub fn health(record: &HealthRecord) -> pb::Health {
             .into(),
         last_failure_unix_ms: record.last_failure_ms,
         last_success_unix_ms: record.last_success_ms,
+    }
+}
+
+/// Whether `url` names a host on this machine or its private network: loopback, private or
+/// shared (CGNAT, tailnet) addresses, `localhost`, and single-label names (a compose service).
+fn is_local_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                // 100.64.0.0/10: CGNAT and tailnets.
+                || (ip.octets()[0] == 100 && (64..128).contains(&ip.octets()[1]))
+        }
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || !host.contains('.'),
+    }
+}
+
+#[cfg(test)]
+mod local_url_tests {
+    use super::is_local_url;
+
+    #[test]
+    fn only_servers_nearby_count_as_self_hosted() {
+        for local in [
+            "http://127.0.0.1:8000/v1",
+            "http://192.168.1.5:1234/v1",
+            "http://100.64.0.7:8080/v1",
+            "http://localhost:11434/v1",
+            "http://vllm:8000/v1",
+            "http://[::1]:8000/v1",
+        ] {
+            assert!(is_local_url(local), "{local}");
+        }
+        for hosted in [
+            "https://api.groq.com/openai/v1",
+            "https://8.8.8.8/v1",
+            "not a url",
+        ] {
+            assert!(!is_local_url(hosted), "{hosted}");
+        }
     }
 }

@@ -945,7 +945,11 @@ async fn openclaws_hook_fields_take_effect() {
     assert_eq!(huge.status(), 413);
     let error: Value = huge.json().await.expect("a JSON error, as every API error");
     assert_eq!(error["error"]["code"], "request_too_large");
-    for (field, value) in [("model", json!("no-slash")), ("timeoutSeconds", json!(0))] {
+    for (field, value) in [
+        ("model", json!("no-slash")),
+        ("timeoutSeconds", json!(0)),
+        ("timeoutSeconds", json!(10_000_000_000_000_000_000_u64)),
+    ] {
         let mut body = json!({ "message": "m" });
         body[field] = value;
         let response = hook("agent", body).await.expect("answers");

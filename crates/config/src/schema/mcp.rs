@@ -214,18 +214,24 @@ impl ServerProblem {
     }
 }
 
-/// Whether `name` may name a server: `[A-Za-z0-9_-]+` without `__` or a final `_`, since it
-/// becomes the prefix of tool names.
+/// Whether `name` may name a server: `[A-Za-z0-9_-]+`, since it becomes part of tool names.
 #[must_use]
 pub fn valid_server_name(name: &str) -> bool {
-    // No `__`, and no `_` at the end: `<name>__<tool>` must say where the server's name ends, or
-    // servers `x` and `x__y` (or `x_`) would offer the same tool names and calls reach the wrong one.
     !name.is_empty()
-        && !name.contains("__")
-        && !name.ends_with('_')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether servers `a` and `b` would offer tools under the same names: `<name>__<tool>` no longer
+/// says where one's name ends when the other's is it plus `__...` (`x` and `x__y`) or plus `_`
+/// (`x` and `x_`, against a tool named `_t`).
+fn names_clash(a: &str, b: &str) -> bool {
+    let extends = |short: &str, long: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with("__") || rest == "_")
+    };
+    extends(a, b) || extends(b, a)
 }
 
 impl McpServer {
@@ -392,7 +398,15 @@ impl Mcp {
             if !valid_server_name(name) {
                 return Err((
                     format!("mcp.servers.{name}"),
-                    "server names may only contain A-Z, a-z, 0-9, `_` and `-`, without `__` or a `_` at the end (they prefix tool names as `<name>__<tool>`)".into(),
+                    "server names may only contain A-Z, a-z, 0-9, `_` and `-` (they prefix tool names as `<name>__<tool>`)".into(),
+                ));
+            }
+            if let Some(other) = self.servers.keys().find(|other| names_clash(name, other)) {
+                return Err((
+                    format!("mcp.servers.{name}"),
+                    format!(
+                        "its tools would be named like those of server `{other}` (`<name>__<tool>` no longer says which server a tool is); rename one of them"
+                    ),
                 ));
             }
             if let Err(problem) = server.transport() {
@@ -495,7 +509,9 @@ mod tests {
     #[test]
     fn server_names_are_tool_prefixes() {
         assert!(valid_server_name("git-hub_2"));
-        for bad in ["", "a b", "a.b", "ü", "a/b", "x__y", "x_"] {
+        assert!(names_clash("x", "x__y") && names_clash("x_", "x") && !names_clash("x", "x_y"));
+        assert!(!names_clash("a__b", "c") && !names_clash("x", "xy"));
+        for bad in ["", "a b", "a.b", "ü", "a/b"] {
             assert!(!valid_server_name(bad), "{bad}");
         }
         let mcp: Mcp = serde_json::from_value(json!({"servers": {"a.b": {"command": "x"}}}))

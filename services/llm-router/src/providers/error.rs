@@ -189,7 +189,8 @@ impl ProviderError {
             }
             429 => ErrorKind::RateLimited,
             503 | 529 => ErrorKind::Overloaded,
-            400 | 413 if is_context_overflow(&lower) => ErrorKind::ContextOverflow,
+            // 422: text-generation-inference's "`inputs` tokens + `max_new_tokens` must be <= N".
+            400 | 413 | 422 if is_context_overflow(&lower) => ErrorKind::ContextOverflow,
             400..=499 => ErrorKind::BadRequest,
             _ => ErrorKind::Upstream,
         };
@@ -212,6 +213,10 @@ fn is_context_overflow(lower_body: &str) -> bool {
         "input length exceeds",
         "exceeds the available context size",
         "context window",
+        // Gemini's OpenAI endpoint, OpenAI's newer models, text-generation-inference.
+        "maximum number of tokens allowed",
+        "input tokens exceed the configured limit",
+        "`max_new_tokens` must be <=",
     ]
     .iter()
     .any(|needle| lower_body.contains(needle))
@@ -323,6 +328,26 @@ mod tests {
             ProviderError::from_status(400, overflow, None).kind,
             ErrorKind::ContextOverflow
         );
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":{"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Input tokens exceed the configured limit of 272000 tokens."}}"#,
+            ),
+            (
+                422,
+                r#"{"error":"Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 9000"}"#,
+            ),
+        ] {
+            assert_eq!(
+                ProviderError::from_status(status, body, None).kind,
+                ErrorKind::ContextOverflow,
+                "{body}"
+            );
+        }
         let ollama_missing = r#"{"error":"model 'x' not found, try pulling it first"}"#;
         let error = ProviderError::from_status(404, ollama_missing, None);
         assert_eq!(error.kind, ErrorKind::NotFound);

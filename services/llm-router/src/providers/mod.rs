@@ -571,6 +571,20 @@ mod thinking_tests {
             false,
         );
         assert_eq!(pinned["top_p"], json!(0.9));
+        let both = CallRequest {
+            temperature: Some(0.5),
+            ..request
+        };
+        let pinned = body_for(
+            r#"{"providers": {"anthropic": {"apiKey": "k", "headers": {"anthropic-version": "2023-06-01"}}}}"#,
+            "anthropic/claude-x",
+            &both,
+            false,
+        );
+        assert!(
+            pinned.get("top_p").is_none(),
+            "not with temperature: {pinned}"
+        );
     }
 
     #[test]

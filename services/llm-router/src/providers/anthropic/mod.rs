@@ -93,8 +93,10 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
     {
         body["temperature"] = json!(temperature.min(1.0));
     }
-    // top_p goes where temperature does; Anthropic takes no seed or penalties.
+    // top_p goes where temperature does, but not with it: newer Claude models refuse both at
+    // once. Anthropic takes no seed or penalties.
     if let Some(top_p) = request.sampling.top_p.filter(|_| budget.is_none())
+        && request.temperature.is_none()
         && pins_version_before_2026(deployment)
     {
         body["top_p"] = json!(top_p);
