@@ -545,6 +545,16 @@ mod tests {
         }
     }
 
+    /// The `data:` payloads of the SSE answer to `call`, streamed as turn `id`.
+    async fn streamed(submitted: Submitted, call: ChatCall, id: &str) -> Vec<String> {
+        sse_data(
+            stream_response(submitted, call, id.to_owned(), Duration::from_secs(10))
+                .await
+                .expect("a stream"),
+        )
+        .await
+    }
+
     /// The `data:` payloads of an SSE body.
     async fn sse_data(response: Response) -> Vec<String> {
         let body = response
@@ -570,12 +580,7 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &events).await;
         let call = hello(json!({"stream": true, "stream_options": {"include_usage": true}}));
 
-        let data = sse_data(
-            stream_response(submitted, call, "t1".into(), Duration::from_secs(10))
-                .await
-                .expect("a stream"),
-        )
-        .await;
+        let data = streamed(submitted, call, "t1").await;
 
         assert_eq!(data.len(), 5, "{data:?}");
         let chunks: Vec<Value> = data[..4]
@@ -605,12 +610,7 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &[RunEvent::Started, done("Stored.")]).await;
         let call = hello(json!({"stream": true}));
 
-        let data = sse_data(
-            stream_response(submitted, call, "t5".into(), Duration::from_secs(10))
-                .await
-                .expect("a stream"),
-        )
-        .await;
+        let data = streamed(submitted, call, "t5").await;
 
         let first: Value = serde_json::from_str(&data[0]).expect("a chunk");
         assert_eq!(
@@ -634,17 +634,7 @@ mod tests {
         ];
         let (_nats, submitted) = submitted_with(true, &events).await;
 
-        let data = sse_data(
-            stream_response(
-                submitted,
-                hello(json!({"stream": true})),
-                "t6".into(),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("a stream"),
-        )
-        .await;
+        let data = streamed(submitted, hello(json!({"stream": true})), "t6").await;
 
         let first: Value = serde_json::from_str(&data[0]).expect("a chunk");
         assert_eq!(
@@ -670,17 +660,7 @@ mod tests {
         };
         let (_nats, submitted) = submitted_with(true, &[RunEvent::Started, done]).await;
 
-        let data = sse_data(
-            stream_response(
-                submitted,
-                hello(json!({"stream": true})),
-                "t7".into(),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("a stream"),
-        )
-        .await;
+        let data = streamed(submitted, hello(json!({"stream": true})), "t7").await;
 
         assert_eq!(data.len(), 3, "{data:?}");
         let calls: Value = serde_json::from_str(&data[0]).expect("a chunk");
@@ -708,12 +688,7 @@ mod tests {
         let (_nats, submitted) = submitted_with(true, &events).await;
         let call = hello(json!({"stream": true}));
 
-        let data = sse_data(
-            stream_response(submitted, call, "t2".into(), Duration::from_secs(10))
-                .await
-                .expect("a stream"),
-        )
-        .await;
+        let data = streamed(submitted, call, "t2").await;
 
         assert_eq!(data.len(), 3, "{data:?}");
         let error: Value = serde_json::from_str(&data[1]).expect("an error body");
