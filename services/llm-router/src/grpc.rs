@@ -224,10 +224,7 @@ fn call_request(request: pb::ChatRequest) -> CallRequest {
         tools,
         max_tokens: request.max_tokens,
         thinking,
-        temperature: request
-            .temperature
-            .filter(|t| t.is_finite() && (0.0..=2.0).contains(t))
-            .map(decimal),
+        temperature: within(request.temperature, 0.0, 2.0),
         sampling: Sampling {
             top_p: within(request.top_p, 0.0, 1.0),
             stop: request

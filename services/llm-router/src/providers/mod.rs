@@ -57,6 +57,28 @@ pub struct Sampling {
 }
 
 impl Sampling {
+    /// The choices OpenAI-compatible APIs take at the top of the body and Ollama in `options`,
+    /// under the same names: `top_p`, the penalties, `seed` and `stop`, each only when set.
+    #[must_use]
+    pub fn openai_fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let numbers = [
+            ("top_p", self.top_p),
+            ("presence_penalty", self.presence_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+        ];
+        let mut fields: Vec<(&'static str, serde_json::Value)> = numbers
+            .into_iter()
+            .filter_map(|(field, value)| Some((field, serde_json::json!(value?))))
+            .collect();
+        if let Some(seed) = self.seed {
+            fields.push(("seed", serde_json::json!(seed)));
+        }
+        if !self.stop.is_empty() {
+            fields.push(("stop", serde_json::json!(self.stop)));
+        }
+        fields
+    }
+
     /// The JSON Schema a `json_schema` response format names, if any.
     #[must_use]
     pub fn response_schema(&self) -> Option<&serde_json::Value> {

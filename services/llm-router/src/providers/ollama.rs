@@ -55,20 +55,8 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest, tuning: Tuni
         options.insert("temperature".into(), json!(temperature));
     }
     let sampling = &request.sampling;
-    for (option, value) in [
-        ("top_p", sampling.top_p),
-        ("presence_penalty", sampling.presence_penalty),
-        ("frequency_penalty", sampling.frequency_penalty),
-    ] {
-        if let Some(value) = value {
-            options.insert(option.into(), json!(value));
-        }
-    }
-    if let Some(seed) = sampling.seed {
-        options.insert("seed".into(), json!(seed));
-    }
-    if !sampling.stop.is_empty() {
-        options.insert("stop".into(), json!(sampling.stop));
+    for (option, value) in sampling.openai_fields() {
+        options.insert(option.into(), value);
     }
     // Ollama's `format`: "json", or the JSON Schema the answer must follow.
     if sampling.response_format.is_some() {

@@ -63,20 +63,8 @@ pub fn request_body(deployment: &Deployment, request: &CallRequest) -> Value {
         body["temperature"] = json!(temperature);
     }
     let sampling = &request.sampling;
-    for (field, value) in [
-        ("top_p", sampling.top_p),
-        ("presence_penalty", sampling.presence_penalty),
-        ("frequency_penalty", sampling.frequency_penalty),
-    ] {
-        if let Some(value) = value {
-            body[field] = json!(value);
-        }
-    }
-    if let Some(seed) = sampling.seed {
-        body["seed"] = json!(seed);
-    }
-    if !sampling.stop.is_empty() {
-        body["stop"] = json!(sampling.stop);
+    for (field, value) in sampling.openai_fields() {
+        body[field] = value;
     }
     if let Some(format) = &sampling.response_format {
         body["response_format"] = format.clone();
