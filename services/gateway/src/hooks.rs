@@ -210,19 +210,11 @@ impl AgentHook {
     /// The run's own settings (model, time limit, thinking level), checked; a refusal names the
     /// field.
     pub fn run_settings(&self) -> Result<RunSettings, (&'static str, String)> {
-        let model = match self.model.as_deref().map(str::trim) {
+        let model = match self.model.as_deref() {
             None => None,
-            Some(model) if pincer_config::parse_model_ref(model).is_some() => {
-                Some(model.to_owned())
-            }
-            Some(model) => {
-                return Err((
-                    "model",
-                    format!(
-                        "model must be provider/model (e.g. ollama/llama3.1:8b), got {model:?}"
-                    ),
-                ));
-            }
+            Some(model) => Some(
+                crate::turns::model_choice("model", model).map_err(|message| ("model", message))?,
+            ),
         };
         let timeout = match self.timeout_seconds {
             Some(secs) if !(1..=MAX_RUN_SECONDS).contains(&secs) => {

@@ -76,6 +76,18 @@ pub struct TurnSpec<'a> {
     pub live: bool,
 }
 
+/// `model` as the model a turn calls first (`provider/model`), or why not, naming `field` (the
+/// header or the hook field that asked for it).
+pub fn model_choice(field: &str, model: &str) -> Result<String, String> {
+    let model = model.trim();
+    match pincer_config::parse_model_ref(model) {
+        Some(_) => Ok(model.to_owned()),
+        None => Err(format!(
+            "`{field}` must name a model as provider/model (e.g. ollama/llama3.1:8b), got {model:?}"
+        )),
+    }
+}
+
 /// The id of a new turn in `session_key`. Same session + same idempotency key → same turn id → the
 /// runner answers a retry from the stored outcome instead of running it again; without a key (or
 /// with a blank one) every turn is new.

@@ -159,16 +159,10 @@ fn model_override(headers: &http::HeaderMap) -> Result<Option<String>, ApiError>
     else {
         return Ok(None);
     };
-    let model = value.to_str().map(str::trim).unwrap_or_default();
-    if pincer_config::parse_model_ref(model).is_none() {
-        return Err(ApiError::bad_request(
-            name,
-            format!(
-                "`{name}` must name a model as provider/model (e.g. ollama/llama3.1:8b), got {model:?}"
-            ),
-        ));
-    }
-    Ok(Some(model.to_owned()))
+    let model = value.to_str().unwrap_or_default();
+    crate::turns::model_choice(name, model)
+        .map(Some)
+        .map_err(|message| ApiError::bad_request(name, message))
 }
 
 /// Stores the request's pictures and attaches them to the turn's messages (the last ones of the

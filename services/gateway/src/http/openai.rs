@@ -138,22 +138,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCall, ApiError> {
 
 /// `temperature` (0 to 2) and the output cap, as OpenAI bounds them.
 fn sampling(object: &serde_json::Map<String, Value>) -> Result<Sampling, ApiError> {
-    let temperature = match object.get("temperature") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) => match number.as_f64() {
-            Some(t) if (0.0..=2.0).contains(&t) => {
-                #[allow(clippy::cast_possible_truncation)] // within 0..=2
-                Some(t as f32)
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "temperature",
-                    format!("`temperature` must be between 0 and 2, got {number}"),
-                ));
-            }
-        },
-        Some(other) => return Err(type_error("temperature", "a number", other)),
-    };
+    let temperature = number_within(object, "temperature", 0.0, 2.0)?;
     // `max_tokens` is the older spelling; the newer one wins when a client sends both.
     let mut max_tokens = None;
     for field in ["max_tokens", "max_completion_tokens"] {
