@@ -51,11 +51,7 @@ pub fn weak_exposed_secret(config: &Config) -> Option<(String, String)> {
         return None;
     }
     let auth = &config.gateway.auth;
-    let admin = auth
-        .admin_token
-        .as_ref()
-        .filter(|secret| !secret.expose().trim().is_empty())
-        .map(|secret| ("gateway.auth.adminToken", secret));
+    let admin = set(&auth.admin_token).map(|secret| ("gateway.auth.adminToken", secret));
     let hooks = config
         .hooks
         .token

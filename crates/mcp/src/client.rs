@@ -12,6 +12,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient};
 use tokio::sync::Notify;
+use tokio_util::task::AbortOnDropHandle;
 
 /// The client handler of one connection.
 #[derive(Clone)]
@@ -57,11 +58,12 @@ const LISTEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// On a 2026-07-28 connection to a server whose tools can change, opens the listen stream for
 /// that notification (in a task of its own: the connection is served meanwhile) and wakes
 /// `tools_changed` on each; `None` when there is nothing to listen for (an earlier protocol sends
-/// it unasked: [`Client`] hears it). The caller aborts the task when the connection ends.
+/// it unasked: [`Client`] hears it). The task ends when the handle is dropped, with the
+/// connection's run.
 pub(crate) fn listen_for_tool_changes(
     service: &RunningService<RoleClient, Client>,
     tools_changed: Arc<Notify>,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> Option<AbortOnDropHandle<()>> {
     let info = service.peer_info()?;
     let changes = info
         .capabilities
@@ -73,7 +75,7 @@ pub(crate) fn listen_for_tool_changes(
         return None;
     }
     let peer = service.peer().clone();
-    Some(tokio::spawn(async move {
+    Some(AbortOnDropHandle::new(tokio::spawn(async move {
         let filter = SubscriptionFilter::builder().tools_list_changed().build();
         let mut subscription =
             match tokio::time::timeout(LISTEN_PATIENCE, peer.listen(filter)).await {
@@ -100,5 +102,5 @@ pub(crate) fn listen_for_tool_changes(
                 }
             }
         }
-    }))
+    })))
 }

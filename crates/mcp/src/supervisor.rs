@@ -98,7 +98,8 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
         protocol_version,
         pid,
     );
-    let listening = client::listen_for_tool_changes(&service, tools_changed.clone());
+    // Listens as long as this run lasts (dropped with it).
+    let _listening = client::listen_for_tool_changes(&service, tools_changed.clone());
     let peer = service.peer().clone();
     let stop = service.cancellation_token();
     let waiting = service.waiting();
@@ -111,9 +112,6 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
                     Ok(_) => "the connection closed (the server exited or closed its output)".to_owned(),
                 };
                 slot.disconnected(&why, ServerState::Restarting);
-                if let Some(listening) = listening {
-                    listening.abort();
-                }
                 return Ended::Failed(why);
             }
             () = restart.notified() => {
@@ -137,9 +135,6 @@ async fn run(slot: &Slot, session: Session, shutdown: &CancellationToken) -> End
             }
         }
     };
-    if let Some(listening) = listening {
-        listening.abort();
-    }
     stop.cancel();
     if tokio::time::timeout(CLOSE_PATIENCE, &mut waiting)
         .await
